@@ -1,0 +1,322 @@
+"""Running strategies through the engine: one backtest in full, or many candidates at once."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+
+from stratopt.config import StudyConfig
+from stratopt.data import Bars, PlantedEdge, load_bars, resample, synthetic_bars
+from stratopt.data._load import select_range
+from stratopt.engine import ExecSettings, ExitReason, SimResult, simulate
+from stratopt.engine import _nb as engine_nb
+from stratopt.engine._grouping import group_by_rows
+from stratopt.engine._types import N_EXEC, pack_settings
+from stratopt.errors import StrategyError
+from stratopt.metrics import METRICS
+from stratopt.strategies import IndicatorCache, Strategy, get_strategy
+from stratopt.strategies._indicators import Indicator
+from stratopt.strategies._rules import MAX_RULES, Rule, compile_rules, indicators_of
+
+__all__ = [
+    "BacktestResult",
+    "BatchResult",
+    "backtest",
+    "backtest_study",
+    "evaluate_many",
+    "study_bars",
+]
+
+_METRIC_IDS = [m.id for m in METRICS]
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """One backtest with everything: metrics, equity curve and trade list."""
+
+    strategy: str
+    params: dict[str, Any]
+    settings: ExecSettings
+    bars: Bars
+    sim: SimResult
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.sim.metrics
+
+    @property
+    def final_equity(self) -> float:
+        return self.sim.final_equity
+
+    @property
+    def n_trades(self) -> int:
+        return self.sim.n_trades
+
+    @property
+    def equity(self) -> pd.Series:
+        """Equity marked at each bar's close, indexed by bar time."""
+        return pd.Series(self.sim.equity, index=self.bars.index, name="equity")
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """One row per trade, with entry/exit times and the exit reason's name."""
+        t = self.sim.trades
+        times = self.bars.time
+        frame = pd.DataFrame(
+            {
+                "entry_time": pd.DatetimeIndex(times[t["entry_idx"]]),
+                "exit_time": pd.DatetimeIndex(times[t["exit_idx"]]),
+                **{name: t[name] for name in t.dtype.names or ()},
+            }
+        )
+        frame["exit_reason"] = [ExitReason(int(r)).name.lower() for r in t["exit_reason"]]
+        return frame
+
+
+@dataclass(frozen=True, eq=False)
+class BatchResult:
+    """Metrics of many candidates, in the order they were given.
+
+    Attributes:
+        params: The resolved parameters of each candidate (as given when invalid).
+        metrics: One row per candidate, one column per metric id; NaN for a
+            candidate that could not run.
+        errors: Per candidate, None or the message of why it could not run.
+    """
+
+    params: list[dict[str, Any]]
+    metrics: pd.DataFrame
+    errors: list[str | None] = field(default_factory=list)
+
+
+def backtest(
+    bars: Bars,
+    strategy: str | Strategy | type[Strategy],
+    params: Mapping[str, Any] | None = None,
+    settings: ExecSettings | None = None,
+) -> BacktestResult:
+    """Backtest one parameter set with full outputs.
+
+    Raises:
+        StrategyError: unknown strategy or invalid parameters.
+    """
+    strat = get_strategy(strategy)
+    p = strat.resolve(params)
+    settings = settings or ExecSettings()
+    signals = strat.signals(bars, p, IndicatorCache(bars))
+    sim = simulate(
+        bars.open,
+        bars.high,
+        bars.low,
+        bars.close,
+        signals,
+        settings,
+        periods_per_year=bars.periods_per_year,
+    )
+    return BacktestResult(strat.name, p, settings, bars, sim)
+
+
+def evaluate_many(
+    bars: Bars,
+    strategy: str | Strategy | type[Strategy],
+    candidates: Sequence[Mapping[str, Any]],
+    settings: ExecSettings | Sequence[ExecSettings] | None = None,
+    *,
+    cache: IndicatorCache | None = None,
+    max_indicator_bytes: int = 256 * 2**20,
+) -> BatchResult:
+    """Metrics of many candidates in one compiled, parallel call.
+
+    Indicators are computed once per distinct input (in `cache`, kept across calls
+    when you pass one) and candidates are grouped so that at most
+    `max_indicator_bytes` of indicator rows are handed to the kernel at a time;
+    only metrics come back, so memory does not grow with the candidate count.
+    A candidate whose parameters are invalid, or whose strategy code raises, gets
+    NaN metrics and its error message; the others run.
+    """
+    strat = get_strategy(strategy)
+    n_cand = len(candidates)
+    per_settings = _settings_rows(settings, n_cand)
+    cache = cache or IndicatorCache(bars, max_bytes=64 * 2**20)
+    out = np.full((n_cand, len(METRICS)), np.nan)
+    errors: list[str | None] = [None] * n_cand
+    resolved: list[dict[str, Any]] = []
+    plans: list[_Plan] = []
+    for k, cand in enumerate(candidates):
+        try:
+            p = strat.resolve(cand)
+            rules = _rules_of(strat, p)
+        except Exception as exc:  # bad parameters or user code: isolate the candidate
+            resolved.append(dict(cand))
+            errors[k] = _describe(exc)
+            continue
+        resolved.append(p)
+        plans.append(_Plan(k, p, rules))
+    row_budget = max(2, max_indicator_bytes // (8 * max(len(bars), 1)))
+    needs = [p.needs() for p in plans]
+    for group in group_by_rows(needs, row_budget):
+        _run_chunk(bars, strat, cache, [plans[i] for i in group], per_settings, out, errors)
+    frame = pd.DataFrame(out, columns=_METRIC_IDS)
+    return BatchResult(params=resolved, metrics=frame, errors=errors)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One runnable candidate: its position, parameters and rules (None: numpy signals)."""
+
+    pos: int
+    params: dict[str, Any]
+    rules: list[Rule] | None
+
+    def needs(self) -> frozenset[Any]:
+        if self.rules is None:
+            return frozenset({("signals", self.pos)})  # a row of its own
+        return frozenset(indicators_of(self.rules))
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, StrategyError) else f"{type(exc).__name__}: {exc}"
+
+
+def _rules_of(strat: Strategy, p: dict[str, Any]) -> list[Rule] | None:
+    if not strat.uses_rules:
+        return None
+    rules = list(strat.rules(p))
+    if not 0 < len(rules) <= MAX_RULES:
+        raise StrategyError(
+            f"strategy {strat.name!r} returned {len(rules)} rules; 1 to {MAX_RULES} are allowed"
+        )
+    return rules
+
+
+def _settings_rows(settings: ExecSettings | Sequence[ExecSettings] | None, n: int) -> np.ndarray:
+    if settings is None or isinstance(settings, ExecSettings):
+        row = pack_settings(settings or ExecSettings())
+        return np.broadcast_to(row, (n, N_EXEC))
+    if len(settings) != n:
+        raise ValueError(f"got {len(settings)} settings for {n} candidates")
+    return np.stack([pack_settings(s) for s in settings]) if n else np.zeros((0, N_EXEC))
+
+
+def _run_chunk(
+    bars: Bars,
+    strat: Strategy,
+    cache: IndicatorCache,
+    chunk: list[_Plan],
+    per_settings: np.ndarray,
+    out: np.ndarray,
+    errors: list[str | None],
+) -> None:
+    keys: dict[Indicator, int] = {}
+    runnable: list[_Plan] = []
+    signal_rows: list[np.ndarray] = []
+    k_rules = np.zeros((len(chunk), MAX_RULES, 5), dtype=np.int64)
+    k_levels = np.zeros((len(chunk), MAX_RULES))
+    for plan in chunk:
+        pos = len(runnable)
+        if plan.rules is not None:
+            k_rules[pos], k_levels[pos] = compile_rules(
+                plan.rules, lambda key: keys.setdefault(key, len(keys))
+            )
+        else:
+            try:
+                signal_rows.append(_user_signals(strat, bars, plan.params, cache))
+            except Exception as exc:  # user code: isolate the candidate
+                errors[plan.pos] = _describe(exc)
+                continue
+            k_rules[pos, 0] = (engine_nb.RULE_CODES, -len(signal_rows), 0, 0, 0)
+        runnable.append(plan)
+    if not runnable:
+        return
+    ind = np.empty((max(len(keys) + len(signal_rows), 1), len(bars)))
+    cache.fill_rows(list(keys), ind, threads=numba.get_num_threads())
+    for i, row in enumerate(signal_rows):
+        ind[len(keys) + i] = row
+    # Signal rows were numbered -1, -2, ... before the indicator count was known.
+    coded = k_rules[:, 0, 0] == engine_nb.RULE_CODES
+    k_rules[coded, 0, 1] = len(keys) - 1 - k_rules[coded, 0, 1]
+    index = np.array([plan.pos for plan in runnable], dtype=np.int64)
+    ex = np.ascontiguousarray(per_settings[index])
+    result = np.empty((len(runnable), len(METRICS)))
+    engine_nb.run_many_nb(
+        bars.open,
+        bars.high,
+        bars.low,
+        bars.close,
+        ind,
+        k_rules[: len(runnable)],
+        k_levels[: len(runnable)],
+        ex,
+        float(bars.periods_per_year),
+        numba.get_num_threads(),
+        result,
+    )
+    out[index] = result
+
+
+def _user_signals(
+    strat: Strategy, bars: Bars, p: dict[str, Any], cache: IndicatorCache
+) -> np.ndarray:
+    signals = np.asarray(strat.signals(bars, p, cache))
+    if signals.shape != (len(bars),):
+        raise StrategyError(
+            f"strategy {strat.name!r} returned signals of shape {signals.shape}, "
+            f"expected ({len(bars)},)"
+        )
+    bad = ~np.isin(signals, (-1, 0, 1, 2, 3, 4))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise StrategyError(f"strategy {strat.name!r} returned signal {signals[i]!r} at bar {i}")
+    return signals.astype(np.float64)
+
+
+def study_bars(study: StudyConfig) -> list[Bars]:
+    """The bars a study runs on: each data file (or the synthetic series), selected."""
+    data = study.data
+    if data.synthetic is not None:
+        syn = data.synthetic
+        bars = synthetic_bars(
+            syn.bars,
+            seed=syn.seed,
+            interval=syn.interval,
+            start=syn.start,
+            volatility=syn.volatility,
+            edge=(
+                PlantedEdge(period=syn.edge_period, strength=syn.edge_strength)
+                if syn.edge_period
+                else None
+            ),
+            symbol=syn.symbol,
+        )
+        frame = select_range(bars.to_frame(), start=data.start, end=data.end, source=syn.symbol)
+        out = Bars.from_frame(
+            frame, symbol=bars.symbol, source="synthetic", periods_per_year=bars.periods_per_year
+        )
+        if data.timeframe:
+            out = resample(out, data.timeframe)
+        if data.periods_per_year:
+            out = dataclasses.replace(out, periods_per_year=data.periods_per_year)
+        return [out]
+    return [
+        load_bars(
+            study.resolve_path(path),
+            start=data.start,
+            end=data.end,
+            timeframe=data.timeframe,
+            periods_per_year=data.periods_per_year,
+        )
+        for path in data.paths
+    ]
+
+
+def backtest_study(study: StudyConfig) -> list[BacktestResult]:
+    """Backtest the study's fixed parameters on each of its data series."""
+    strat = get_strategy(study.strategy, base_dir=study.base_dir)
+    settings = study.backtest.to_settings()
+    return [backtest(bars, strat, study.params, settings) for bars in study_bars(study)]

@@ -1,0 +1,23 @@
+"""Market data: loading, validation, resampling and synthetic series."""
+
+from __future__ import annotations
+
+from stratopt.data._bars import Bars
+from stratopt.data._edge import PlantedEdge
+from stratopt.data._frequency import infer_bar_interval, infer_periods_per_year, parse_timeframe
+from stratopt.data._load import load_bars
+from stratopt.data._resample import resample
+from stratopt.data._synthetic import synthetic_bars
+from stratopt.data._validate import validate_frame
+
+__all__ = [
+    "Bars",
+    "PlantedEdge",
+    "infer_bar_interval",
+    "infer_periods_per_year",
+    "load_bars",
+    "parse_timeframe",
+    "resample",
+    "synthetic_bars",
+    "validate_frame",
+]

@@ -1,0 +1,30 @@
+"""Exceptions of stratopt.
+
+`UserInputError` and its subclasses mean the user gave us something we cannot use
+(a study file, a data file, a command-line value). The CLI prints their message
+and exits with code 2. Any other exception is a bug in stratopt.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "DataError", "StrategyError", "StratoptError", "UserInputError"]
+
+
+class StratoptError(Exception):
+    """Base class of every error stratopt raises on purpose."""
+
+
+class UserInputError(StratoptError):
+    """Bad input from the user; the message names the field or row and the value."""
+
+
+class ConfigError(UserInputError):
+    """A study file or an option is invalid."""
+
+
+class DataError(UserInputError):
+    """A market-data file is missing, unreadable or fails validation."""
+
+
+class StrategyError(UserInputError):
+    """A strategy cannot be found, loaded or given the parameters asked for."""

@@ -1,0 +1,955 @@
+"""Numba kernels of the performance metrics.
+
+Pure functions over NumPy arrays, no objects: the engine calls them from inside its
+many-candidates ``@njit(parallel=True)`` loop, one candidate per iteration, and the
+Python wrapper (`stratopt.metrics.compute_metrics`) calls the very same kernels, so a
+metric has exactly one implementation. Formulas, edge cases and the ``x / 0`` rule are
+written down in ``docs/metrics.md``.
+
+Protocol for one backtest::
+
+    ts = np.empty(N_TRADE_STATS)
+    trade_stats_init_nb(ts)
+    for each closed trade:
+        trade_stats_update_nb(ts, net_pnl, ret, bars_held, ret_on_risk)
+    compute_metrics_nb(equity, cash, exposure_bars, ts, periods_per_year, scratch, out)
+
+``out[M_SHARPE]`` etc. then hold the metrics; the position of a metric in ``out`` is its
+position in `stratopt.metrics.METRICS`.
+
+All kernels are compiled with ``error_model="numpy"``: a float division by zero gives
+``inf``/``nan`` as in NumPy instead of raising, and the kernels never rely on it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+__all__ = [
+    "M_AVG_LOSS",
+    "M_AVG_TRADE",
+    "M_AVG_TRADE_DURATION",
+    "M_AVG_WIN",
+    "M_BEST_TRADE",
+    "M_CAGR",
+    "M_CALMAR",
+    "M_CVAR_95",
+    "M_EXPECTANCY",
+    "M_EXPOSURE",
+    "M_FINAL_EQUITY",
+    "M_KURTOSIS",
+    "M_MAX_DRAWDOWN",
+    "M_MAX_DRAWDOWN_DURATION",
+    "M_OMEGA",
+    "M_PROFIT_FACTOR",
+    "M_RETURN_ON_RISK",
+    "M_SHARPE",
+    "M_SKEW",
+    "M_SORTINO",
+    "M_SQN",
+    "M_TAIL_RATIO",
+    "M_TOTAL_RETURN",
+    "M_TRADES",
+    "M_ULCER_INDEX",
+    "M_VAR_95",
+    "M_VOLATILITY",
+    "M_WIN_RATE",
+    "M_WORST_TRADE",
+    "N_METRICS",
+    "N_TRADE_STATS",
+    "TS_BARS_SUM",
+    "TS_BEST_RET",
+    "TS_COUNT",
+    "TS_GROSS_LOSS",
+    "TS_GROSS_PROFIT",
+    "TS_LOSSES",
+    "TS_LOSS_RET_SUM",
+    "TS_PNL_M2",
+    "TS_PNL_MEAN",
+    "TS_RET_SUM",
+    "TS_ROR_COUNT",
+    "TS_ROR_SUM",
+    "TS_WINS",
+    "TS_WIN_RET_SUM",
+    "TS_WORST_RET",
+    "compute_metrics_nb",
+    "per_bar_returns_nb",
+    "quantile_nb",
+    "ratio_nb",
+    "trade_stats_from_arrays_nb",
+    "trade_stats_init_nb",
+    "trade_stats_update_nb",
+]
+
+F64Array = npt.NDArray[np.float64]
+
+# --------------------------------------------------------------------------------------
+# Layout of the trade-statistics accumulator `ts` (float64[N_TRADE_STATS]).
+# --------------------------------------------------------------------------------------
+TS_COUNT = 0  # number of trades
+TS_WINS = 1  # trades with net pnl > 0
+TS_LOSSES = 2  # trades with net pnl < 0
+TS_GROSS_PROFIT = 3  # sum of net pnl of winners (>= 0)
+TS_GROSS_LOSS = 4  # minus the sum of net pnl of losers (>= 0)
+TS_PNL_MEAN = 5  # running mean of net pnl (Welford)
+TS_PNL_M2 = 6  # running sum of squared deviations of net pnl (Welford)
+TS_RET_SUM = 7  # sum of trade returns
+TS_WIN_RET_SUM = 8  # sum of returns of winners
+TS_LOSS_RET_SUM = 9  # sum of returns of losers
+TS_BEST_RET = 10  # largest trade return (-inf before the first trade)
+TS_WORST_RET = 11  # smallest trade return (+inf before the first trade)
+TS_BARS_SUM = 12  # sum of bars held
+TS_ROR_SUM = 13  # sum of the non-NaN returns on risk
+TS_ROR_COUNT = 14  # number of non-NaN returns on risk
+N_TRADE_STATS = 15
+
+# --------------------------------------------------------------------------------------
+# Positions in `out` (float64[N_METRICS]); the registry (_registry.py) lists them in the
+# same order and a test keeps both in step.
+# --------------------------------------------------------------------------------------
+M_TOTAL_RETURN = 0
+M_CAGR = 1
+M_VOLATILITY = 2
+M_SHARPE = 3
+M_SORTINO = 4
+M_CALMAR = 5
+M_MAX_DRAWDOWN = 6
+M_MAX_DRAWDOWN_DURATION = 7
+M_TRADES = 8
+M_WIN_RATE = 9
+M_PROFIT_FACTOR = 10
+M_AVG_TRADE = 11
+M_EXPECTANCY = 12
+M_SQN = 13
+M_EXPOSURE = 14
+M_RETURN_ON_RISK = 15
+M_BEST_TRADE = 16
+M_WORST_TRADE = 17
+M_AVG_TRADE_DURATION = 18
+M_AVG_WIN = 19
+M_AVG_LOSS = 20
+M_SKEW = 21
+M_KURTOSIS = 22
+M_VAR_95 = 23
+M_CVAR_95 = 24
+M_ULCER_INDEX = 25
+M_OMEGA = 26
+M_TAIL_RATIO = 27
+M_FINAL_EQUITY = 28
+N_METRICS = 29
+
+# Quantile levels of VaR / CVaR and of the tail ratio.
+_Q_LO = 0.05
+_Q_HI = 0.95
+
+# Tuning of compute_metrics_nb (see _main_pass_nb and _tail_nb).
+_CHUNK = 2048  # bars per chunk: the chunk's returns stay in L1 between the passes
+_BLOCK = 64  # bars per block of the drawdown scan
+_SAMPLE_MIN_N = 2048  # below this every nonzero return is a quantile candidate
+_N_SAMPLE = 16384  # largest sample that places the quantile brackets (n // 16 below)
+_Z_BRACKET = 3.5  # bracket half-width in binomial standard deviations of a sample rank
+_INSERTION = 16  # the selection routine finishes ranges this short by insertion sort
+_GOLDEN = 0.6180339887498949  # jitter of the systematic sample
+# Reassociation lets LLVM vectorise the reductions; no flag that assumes finite values
+# or changes a division ("nnan", "ninf", "arcp", "afn") is used.
+_FASTMATH = {"reassoc", "contract", "nsz"}
+
+
+# ======================================================================================
+# Small helpers
+# ======================================================================================
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def ratio_nb(x: float, y: float) -> float:
+    """``x / y`` with the project-wide rule for a zero denominator.
+
+    Returns ``x / y`` if ``y != 0``; otherwise ``+inf`` if ``x > 0``, ``-inf`` if
+    ``x < 0`` and ``0.0`` if ``x == 0``. NaN in, NaN out.
+    """
+    if y != 0.0:
+        return x / y
+    if x > 0.0:
+        return np.inf
+    if x < 0.0:
+        return -np.inf
+    return x * 0.0  # 0.0, or NaN for a NaN x
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def per_bar_returns_nb(equity: F64Array, cash: float, out: F64Array) -> None:
+    """Per-bar returns of an equity curve, the series every return metric uses.
+
+    Args:
+        equity: float64[n], equity marked at each bar close.
+        cash: initial equity (the value before bar 0), > 0.
+        out: float64[n] filled with ``r[j] = equity[j] / equity[j-1] - 1`` where
+            ``equity[-1] = cash``; ``r[j] = 0`` when ``equity[j-1] <= 0`` (ruined account).
+            NaN in ``equity`` gives NaN returns.
+    """
+    prev = cash
+    for j in range(equity.shape[0]):
+        e = equity[j]
+        out[j] = e / prev - 1.0 if prev > 0.0 else 0.0
+        prev = e
+
+
+# ======================================================================================
+# Trade statistics
+# ======================================================================================
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def trade_stats_init_nb(ts: F64Array) -> None:
+    """Reset the trade-statistics accumulator.
+
+    Args:
+        ts: float64[N_TRADE_STATS], overwritten (zeros; best = -inf, worst = +inf).
+    """
+    for i in range(N_TRADE_STATS):
+        ts[i] = 0.0
+    ts[TS_BEST_RET] = -np.inf
+    ts[TS_WORST_RET] = np.inf
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def trade_stats_update_nb(
+    ts: F64Array, net_pnl: float, ret: float, bars_held: float, ret_on_risk: float
+) -> None:
+    """Add one closed trade to the accumulator.
+
+    Args:
+        ts: float64[N_TRADE_STATS], initialised by `trade_stats_init_nb`.
+        net_pnl: net pnl of the trade in currency (gross pnl minus all fees). A trade is
+            a win if ``net_pnl > 0``, a loss if ``net_pnl < 0``, else break-even.
+        ret: net pnl / entry notional.
+        bars_held: ``exit_idx - entry_idx``.
+        ret_on_risk: net pnl / capital at risk; NaN means "not known" and the trade is
+            left out of ``return_on_risk`` only.
+
+    ``net_pnl``, ``ret`` and ``bars_held`` must be finite.
+    """
+    count = ts[TS_COUNT] + 1.0
+    ts[TS_COUNT] = count
+    delta = net_pnl - ts[TS_PNL_MEAN]
+    mean = ts[TS_PNL_MEAN] + delta / count
+    ts[TS_PNL_MEAN] = mean
+    ts[TS_PNL_M2] += delta * (net_pnl - mean)
+    ts[TS_RET_SUM] += ret
+    if net_pnl > 0.0:
+        ts[TS_WINS] += 1.0
+        ts[TS_GROSS_PROFIT] += net_pnl
+        ts[TS_WIN_RET_SUM] += ret
+    elif net_pnl < 0.0:
+        ts[TS_LOSSES] += 1.0
+        ts[TS_GROSS_LOSS] -= net_pnl
+        ts[TS_LOSS_RET_SUM] += ret
+    if ret > ts[TS_BEST_RET]:
+        ts[TS_BEST_RET] = ret
+    if ret < ts[TS_WORST_RET]:
+        ts[TS_WORST_RET] = ret
+    ts[TS_BARS_SUM] += bars_held
+    if not math.isnan(ret_on_risk):
+        ts[TS_ROR_SUM] += ret_on_risk
+        ts[TS_ROR_COUNT] += 1.0
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def trade_stats_from_arrays_nb(
+    net_pnl: F64Array, ret: F64Array, bars_held: F64Array, ret_on_risk: F64Array, ts: F64Array
+) -> None:
+    """Initialise ``ts`` and add every trade of four equal-length float64[m] arrays."""
+    trade_stats_init_nb(ts)
+    for i in range(net_pnl.shape[0]):
+        trade_stats_update_nb(ts, net_pnl[i], ret[i], bars_held[i], ret_on_risk[i])
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _trade_metrics_nb(ts: F64Array, out: F64Array) -> None:
+    """Fill the trade-based entries of ``out`` from the accumulator (see docs)."""
+    count = ts[TS_COUNT]
+    wins = ts[TS_WINS]
+    losses = ts[TS_LOSSES]
+    out[M_TRADES] = count
+    out[M_WIN_RATE] = ratio_nb(wins, count)
+    out[M_PROFIT_FACTOR] = ratio_nb(ts[TS_GROSS_PROFIT], ts[TS_GROSS_LOSS])
+    out[M_AVG_TRADE] = ratio_nb(ts[TS_RET_SUM], count)
+    out[M_EXPECTANCY] = ts[TS_PNL_MEAN] if count > 0.0 else 0.0
+    if count >= 2.0:
+        std = math.sqrt(max(ts[TS_PNL_M2], 0.0) / (count - 1.0))
+        out[M_SQN] = math.sqrt(count) * ratio_nb(ts[TS_PNL_MEAN], std)
+    else:
+        out[M_SQN] = 0.0
+    out[M_RETURN_ON_RISK] = ratio_nb(ts[TS_ROR_SUM], ts[TS_ROR_COUNT])
+    out[M_BEST_TRADE] = ts[TS_BEST_RET] if count > 0.0 else 0.0
+    out[M_WORST_TRADE] = ts[TS_WORST_RET] if count > 0.0 else 0.0
+    out[M_AVG_TRADE_DURATION] = ratio_nb(ts[TS_BARS_SUM], count)
+    out[M_AVG_WIN] = ratio_nb(ts[TS_WIN_RET_SUM], wins)
+    out[M_AVG_LOSS] = ratio_nb(ts[TS_LOSS_RET_SUM], losses)
+
+
+# ======================================================================================
+# Selection (order statistics without a full sort)
+# ======================================================================================
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _heapsort_nb(a: F64Array, lo: int, hi: int) -> None:
+    """Sort ``a[lo:hi]`` in place in O(m log m) (the selection's worst-case guard)."""
+    size = hi - lo
+    for step in range(size // 2 + size - 1):
+        if step < size // 2:  # build the max-heap
+            root = size // 2 - 1 - step
+            end = size
+        else:  # move the maximum behind the heap, then restore it
+            end = size - 1 - (step - size // 2)
+            a[lo], a[lo + end] = a[lo + end], a[lo]
+            root = 0
+        while True:  # sift a[lo + root] down in the heap a[lo:lo + end]
+            child = 2 * root + 1
+            if child >= end:
+                break
+            if child + 1 < end and a[lo + child] < a[lo + child + 1]:
+                child += 1
+            if not a[lo + root] < a[lo + child]:
+                break
+            a[lo + root], a[lo + child] = a[lo + child], a[lo + root]
+            root = child
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _select_nb(a: F64Array, lo: int, hi: int, k: int) -> float:
+    """Rearrange ``a[lo:hi]`` so that ``a[k]`` is its (k - lo)-th smallest; return it.
+
+    Quickselect: median-of-three pivot, branch-free Lomuto partitioning (fast on
+    unpredictable data), and a grouping pass for values equal to the pivot when a
+    partition comes out lopsided, so long runs of ties stay linear. Afterwards
+    ``a[lo:k] <= a[k] <= a[k+1:hi]``. A depth limit switches to a heap sort of the
+    remaining range, which bounds the worst case by O(m log m). Requires
+    ``lo <= k < hi`` and no NaN.
+    """
+    depth = 8
+    size = hi - lo
+    while size > 1:
+        size >>= 1
+        depth += 2
+    while hi - lo > _INSERTION:
+        if depth == 0:
+            _heapsort_nb(a, lo, hi)
+            return float(a[k])
+        depth -= 1
+        mid = (lo + hi) >> 1
+        # order a[lo] <= a[mid] <= a[hi-1]; the median is the pivot, parked at a[lo]
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi - 1] < a[mid]:
+            a[hi - 1], a[mid] = a[mid], a[hi - 1]
+            if a[mid] < a[lo]:
+                a[mid], a[lo] = a[lo], a[mid]
+        pivot = float(a[mid])
+        a[mid] = a[lo]
+        first = lo + 1
+        for read in range(lo + 1, hi):
+            x = a[read]
+            a[read] = a[first]
+            a[first] = x
+            first += x < pivot
+        p = first - 1  # a[lo+1:p+1] < pivot <= a[p+1:hi]
+        a[lo] = a[p]
+        a[p] = pivot
+        if k < p:
+            hi = p
+        elif k == p:
+            return pivot
+        else:
+            lopsided = (p - lo) < ((hi - lo) >> 4)
+            lo = p + 1
+            if lopsided:  # maybe many ties: gather the values equal to the pivot first
+                first = lo
+                for read in range(lo, hi):
+                    x = a[read]
+                    a[read] = a[first]
+                    a[first] = x
+                    first += x <= pivot
+                if k < first:
+                    return pivot
+                lo = first
+    for i in range(lo + 1, hi):  # insertion sort of the short remainder
+        v = a[i]
+        j = i - 1
+        while j >= lo and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+    return float(a[k])
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _order_stats_nb(
+    a: F64Array, hi: int, want: npt.NDArray[np.int64], vals: F64Array, count: int
+) -> None:
+    """``vals[i]`` = the ``want[i]``-th smallest of ``a[:hi]`` for ``i < count``.
+
+    ``want[i]`` in ``[0, hi)``, any order, repeats allowed. Reorders ``a[:hi]``; each
+    selection works only on the part right of the previous one.
+    """
+    order = np.empty(count, dtype=np.int64)
+    for t in range(count):  # insertion sort of the (at most four) positions by rank
+        j = t
+        while j > 0 and want[order[j - 1]] > want[t]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = t
+    prev = -1
+    for t in range(count):
+        i = order[t]
+        k = want[i]
+        if k == prev:
+            vals[i] = vals[order[t - 1]]
+            continue
+        if k == prev + 1:  # the smallest of a[k:hi], moved to a[k]
+            best = k
+            for j in range(k + 1, hi):
+                if a[j] < a[best]:
+                    best = j
+            v = a[best]
+            a[best] = a[k]
+            a[k] = v
+            vals[i] = v
+        else:
+            vals[i] = _select_nb(a, prev + 1, hi, k)
+        prev = k
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _lerp(a: float, b: float, t: float) -> float:
+    """NumPy's ``_lerp`` of the 'linear' quantile method, to the last bit."""
+    d = b - a
+    if t >= 0.5:
+        return b - d * (1.0 - t)
+    return a + d * t
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _quantile_ranks(n: int, q: float) -> tuple[int, int, float]:
+    """Ranks ``(k, k_next)`` and weight ``t`` of ``np.quantile(x, q)`` ('linear'), n >= 1."""
+    v = (n - 1) * q
+    if v >= n - 1:
+        return n - 1, n - 1, 0.0
+    k = int(v)  # v >= 0: truncation is the floor
+    return k, k + 1, v - k
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def quantile_nb(a: F64Array, q: float) -> float:
+    """``np.quantile(a, q)`` (method 'linear') by selection; reorders ``a`` in place.
+
+    Args:
+        a: float64[n], n >= 1, no NaN; its order is destroyed.
+        q: quantile level in [0, 1].
+    """
+    n = a.shape[0]
+    k, k1, t = _quantile_ranks(n, q)
+    want = np.empty(2, dtype=np.int64)
+    want[0] = k
+    want[1] = k1
+    vals = np.empty(2)
+    _order_stats_nb(a, n, want, vals, 2)
+    return _lerp(vals[0], vals[1], t)
+
+
+# ======================================================================================
+# compute_metrics_nb: one chunked pass, then the tail quantiles
+# ======================================================================================
+# acc (float64) and cnt (int64) slots filled by the main pass
+_A_S1, _A_S2, _A_S3, _A_S4, _A_DOWN, _A_GAIN, _A_LOSS, _A_BELOW = 0, 1, 2, 3, 4, 5, 6, 7
+_A_PEAK, _A_INV_PEAK, _A_MAX_DD, _A_DD2, _A_RUN, _A_MAX_RUN = 8, 9, 10, 11, 12, 13
+_N_ACC = 14
+_C_LT1, _C_LE1, _C_LT2, _C_LE2, _C_ZERO = 0, 1, 2, 3, 4
+_N_CNT = 5
+# bracket description `br` (float64[_N_BR]): bounds, then centre / half-width
+_B_LO1, _B_HI1, _B_LO2, _B_HI2, _B_C1, _B_H1, _B_C2, _B_H2 = 0, 1, 2, 3, 4, 5, 6, 7
+_N_BR = 8
+# metrics that do not depend on per-bar returns (set before the n == 0 early exit)
+_TRADE_OR_LEVEL = (
+    M_TRADES, M_WIN_RATE, M_PROFIT_FACTOR, M_AVG_TRADE, M_EXPECTANCY, M_SQN, M_EXPOSURE,
+    M_RETURN_ON_RISK, M_BEST_TRADE, M_WORST_TRADE, M_AVG_TRADE_DURATION, M_AVG_WIN,
+    M_AVG_LOSS, M_TOTAL_RETURN, M_FINAL_EQUITY,
+)  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _chunk_returns_nb(cur: F64Array, prv: F64Array, rbuf: F64Array) -> None:
+    """``rbuf[i] = cur[i] / prv[i] - 1`` (0 where ``prv[i] <= 0``), without fast-math,
+    so the returns are bit for bit those of `per_bar_returns_nb` and of NumPy."""
+    for i in range(cur.shape[0]):
+        p = prv[i]
+        rbuf[i] = cur[i] / p - 1.0 if p > 0.0 else 0.0
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+def _chunk_sums_nb(
+    rbuf: F64Array,
+    length: int,
+    shift: float,
+    br: F64Array,
+    acc: F64Array,
+    cnt: npt.NDArray[np.int64],
+) -> None:
+    """Sums over the returns ``rbuf[:length]`` of one chunk (vectorised by LLVM).
+
+    Adds to ``acc`` the power sums of ``r - shift``, the downside and omega sums and the
+    sum of returns below ``br[_B_LO1]``; adds to ``cnt`` the counts ``r < lo1``,
+    ``r <= hi1``, ``r < lo2``, ``r <= hi2`` and ``r == 0``. The returns are only read
+    and compared, so reassociation cannot make the counts disagree with them.
+    """
+    lo1 = br[_B_LO1]
+    hi1 = br[_B_HI1]
+    lo2 = br[_B_LO2]
+    hi2 = br[_B_HI2]
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    s4 = 0.0
+    down = 0.0
+    gain = 0.0
+    loss = 0.0
+    below = 0.0
+    n_lt1 = 0
+    n_le1 = 0
+    n_lt2 = 0
+    n_le2 = 0
+    n_zero = 0
+    for i in range(length):
+        r = rbuf[i]
+        d = r - shift
+        d2 = d * d
+        s1 += d
+        s2 += d2
+        s3 += d2 * d
+        s4 += d2 * d2
+        neg = min(r, 0.0)
+        down += neg * neg
+        gain += max(r, 0.0)
+        loss -= neg
+        below += r if r < lo1 else 0.0
+        n_lt1 += r < lo1
+        n_le1 += r <= hi1
+        n_lt2 += r < lo2
+        n_le2 += r <= hi2
+        n_zero += r == 0.0
+    acc[_A_S1] += s1
+    acc[_A_S2] += s2
+    acc[_A_S3] += s3
+    acc[_A_S4] += s4
+    acc[_A_DOWN] += down
+    acc[_A_GAIN] += gain
+    acc[_A_LOSS] += loss
+    acc[_A_BELOW] += below
+    cnt[_C_LT1] += n_lt1
+    cnt[_C_LE1] += n_le1
+    cnt[_C_LT2] += n_lt2
+    cnt[_C_LE2] += n_le2
+    cnt[_C_ZERO] += n_zero
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+def _chunk_drawdown_nb(cur: F64Array, acc: F64Array) -> None:
+    """Drawdown over one chunk of equity; the state is carried in ``acc``.
+
+    ``dd = (peak - e) / peak`` against the running peak (initially cash). Blocks of
+    ``_BLOCK`` bars are first scanned with vectorised counts: a block that stays below
+    the peak (the usual case) adds its squared drawdowns and its length to the
+    under-water run at once, and is looked at bar by bar only if it may deepen the
+    maximum drawdown; a block that reaches the peak goes bar by bar.
+    """
+    peak = acc[_A_PEAK]
+    inv = acc[_A_INV_PEAK]
+    max_dd = acc[_A_MAX_DD]
+    dd2 = acc[_A_DD2]
+    run = acc[_A_RUN]
+    max_run = acc[_A_MAX_RUN]
+    n = cur.shape[0]
+    for b0 in range(0, n, _BLOCK):
+        blk = cur[b0 : min(n, b0 + _BLOCK)]
+        # bars below `deeper` may set a new maximum drawdown (generous by 1e-9)
+        deeper = peak - (max_dd - 1e-9) * peak
+        n_top = 0
+        n_deeper = 0
+        sq = 0.0
+        for i in range(blk.shape[0]):
+            e = blk[i]
+            n_top += e >= peak
+            n_deeper += e < deeper
+            g = peak - e
+            sq += g * g
+        if n_top == 0:
+            dd2 += sq * inv * inv
+            run += blk.shape[0]
+            max_run = max(max_run, run)
+            if n_deeper > 0:
+                for i in range(blk.shape[0]):
+                    max_dd = max(max_dd, (peak - blk[i]) * inv)
+        else:
+            for i in range(blk.shape[0]):
+                e = blk[i]
+                if e > peak:
+                    peak = e
+                    inv = 1.0 / e
+                dd = (peak - e) * inv
+                max_dd = max(max_dd, dd)
+                dd2 += dd * dd
+                run = run + 1.0 if e < peak else 0.0
+                max_run = max(max_run, run)
+    acc[_A_PEAK] = peak
+    acc[_A_INV_PEAK] = inv
+    acc[_A_MAX_DD] = max_dd
+    acc[_A_DD2] = dd2
+    acc[_A_RUN] = run
+    acc[_A_MAX_RUN] = max_run
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _chunk_compact_nb(
+    rbuf: F64Array, length: int, br: F64Array, fast: bool, dest: F64Array, m: int
+) -> int:
+    """Append the quantile candidates of ``rbuf[:length]`` to ``dest[m:]``; new ``m``.
+
+    Candidates are the nonzero returns inside either bracket. ``fast``: both brackets
+    are finite, exclude 0 and are tested as ``|r - c| <= h``, which holds exactly on
+    ``[lo, hi]`` (see `_centre_bracket_nb`): two predictable branches per return.
+    Otherwise a branch-free test of the four bounds and of ``r != 0``.
+    """
+    if fast:
+        c1 = br[_B_C1]
+        h1 = br[_B_H1]
+        c2 = br[_B_C2]
+        h2 = br[_B_H2]
+        for i in range(length):
+            r = rbuf[i]
+            if abs(r - c1) <= h1 or abs(r - c2) <= h2:
+                dest[m] = r
+                m += 1
+        return m
+    lo1 = br[_B_LO1]
+    hi1 = br[_B_HI1]
+    lo2 = br[_B_LO2]
+    hi2 = br[_B_HI2]
+    for i in range(length):
+        r = rbuf[i]
+        dest[m] = r
+        m += (((r >= lo1) & (r <= hi1)) | ((r >= lo2) & (r <= hi2))) & (r != 0.0)
+    return m
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _main_pass_nb(
+    equity: F64Array,
+    cash: float,
+    shift: float,
+    br: F64Array,
+    fast: bool,
+    scratch: F64Array,
+    acc: F64Array,
+    cnt: npt.NDArray[np.int64],
+) -> int:
+    """Every sum the metrics need, chunk by chunk; returns the number of candidates.
+
+    Each chunk's returns go to a small buffer that stays in L1 for the drawdown and
+    candidate passes; the candidates are written to ``scratch[:m]``.
+    """
+    n = equity.shape[0]
+    for i in range(_N_ACC):
+        acc[i] = 0.0
+    for i in range(_N_CNT):
+        cnt[i] = 0
+    acc[_A_PEAK] = cash
+    acc[_A_INV_PEAK] = 1.0 / cash
+    rbuf = np.empty(min(n, _CHUNK))
+    # first chunk: the equity before bar 0 is cash
+    j1 = min(n, _CHUNK)
+    prv = np.empty(j1)
+    prv[0] = cash
+    for j in range(1, j1):
+        prv[j] = equity[j - 1]
+    m = 0
+    j0 = 0
+    while j0 < n:
+        cur = equity[j0:j1]
+        if j0 > 0:
+            prv = equity[j0 - 1 : j1 - 1]
+        _chunk_returns_nb(cur, prv, rbuf)
+        _chunk_sums_nb(rbuf, j1 - j0, shift, br, acc, cnt)
+        _chunk_drawdown_nb(cur, acc)
+        m = _chunk_compact_nb(rbuf, j1 - j0, br, fast, scratch, m)
+        j0 = j1
+        j1 = min(n, j0 + _CHUNK)
+    return m
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _brackets_nb(
+    equity: F64Array, cash: float, k_lo: int, k_hi: int, scratch: F64Array, br: F64Array
+) -> bool:
+    """Fill ``br`` with value brackets around return ranks ``k_lo, k_lo + 1`` and
+    ``k_hi, k_hi + 1``; return whether the fast candidate test applies.
+
+    Short series get infinite brackets (every nonzero return is a candidate). Longer
+    ones take them from a jittered systematic sample of ``s`` returns (in
+    ``scratch[:s]``): sample ranks ``s k / n`` widened by ``_Z_BRACKET`` binomial
+    standard deviations. This is only a guess; the caller checks it with exact counts.
+
+    For the fast test each bracket gets a centre ``c`` and half-width ``h``, and its
+    ends are moved to the exact ends of the set where ``|r - c| <= h`` holds in float64
+    (``r - c`` rounds monotonically in ``r``, so that set is an interval found by
+    stepping a few ulps), so that the test and the counts agree bit for bit.
+    """
+    n = equity.shape[0]
+    br[_B_LO1] = -np.inf
+    br[_B_HI1] = np.inf
+    br[_B_LO2] = -np.inf
+    br[_B_HI2] = np.inf
+    if n < _SAMPLE_MIN_N:
+        return False
+    s = min(_N_SAMPLE, n >> 4)
+    stride = n / s
+    for i in range(s):
+        j = min(n - 1, int((i + (i * _GOLDEN) % 1.0) * stride))
+        prev = cash if j == 0 else equity[j - 1]
+        scratch[i] = equity[j] / prev - 1.0 if prev > 0.0 else 0.0
+    want = np.empty(4, dtype=np.int64)
+    for b in range(2):
+        k = k_lo if b == 0 else k_hi
+        p = (k + 1.0) / n
+        half = _Z_BRACKET * math.sqrt(s * p * (1.0 - p)) + 2.0
+        want[2 * b] = math.floor(s * k / n - half)
+        want[2 * b + 1] = math.ceil(s * (k + 2.0) / n + half)
+    inside = np.empty(4, dtype=np.int64)
+    count = 0
+    for i in range(4):
+        if 0 <= want[i] < s:
+            inside[count] = want[i]
+            count += 1
+    got = np.empty(4)
+    _order_stats_nb(scratch, s, inside, got, count)
+    count = 0
+    for i in range(4):
+        if 0 <= want[i] < s:
+            br[i] = got[count]
+            count += 1
+    for b in range(2):
+        lo = br[2 * b]
+        hi = br[2 * b + 1]
+        if not (math.isfinite(lo) and math.isfinite(hi)) or (lo <= 0.0 <= hi):
+            return False
+    for b in range(2):
+        lo = br[2 * b]
+        hi = br[2 * b + 1]
+        c = 0.5 * lo + 0.5 * hi
+        h = 0.5 * hi - 0.5 * lo
+        while not (abs(lo - c) <= h and abs(hi - c) <= h):
+            h = np.nextafter(h, np.inf)
+        while abs(np.nextafter(lo, -np.inf) - c) <= h:
+            lo = np.nextafter(lo, -np.inf)
+        while abs(np.nextafter(hi, np.inf) - c) <= h:
+            hi = np.nextafter(hi, np.inf)
+        if lo <= 0.0 <= hi:
+            return False
+        br[2 * b] = lo
+        br[2 * b + 1] = hi
+        br[_B_C1 + 2 * b] = c
+        br[_B_H1 + 2 * b] = h
+    return True
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _tail_nb(
+    buf: F64Array, m: int, n: int, br: F64Array, cnt: npt.NDArray[np.int64], below_sum: float
+) -> tuple[bool, float, float, float]:
+    """``(found, q05, cvar, q95)`` from the candidates ``buf[:m]`` and the exact counts.
+
+    ``buf[:m]`` holds every nonzero return inside either bracket, ``cnt`` the counts of
+    returns below / up to each bracket and of zeros, ``below_sum`` the sum of the
+    returns below bracket 1. In sorted order the returns of bracket ``[lo, hi]`` are:
+    the candidates in ``[lo, 0)``, the zeros (if ``lo <= 0 <= hi``), the candidates in
+    ``(0, hi]``; a rank ``k`` with ``n_lt <= k < n_le`` is found among them, after the
+    ``below`` candidates that are smaller than ``lo``. ``found`` is False when a rank
+    lies outside its bracket (the caller then falls back).
+    """
+    k1, k2, t_lo = _quantile_ranks(n, _Q_LO)
+    k3, k4, t_hi = _quantile_ranks(n, _Q_HI)
+    n_zero = cnt[_C_ZERO]
+    where = np.empty(4, dtype=np.int64)
+    for b in range(2):
+        lo = br[2 * b]
+        hi = br[2 * b + 1]
+        n_lt = cnt[_C_LT1 + 2 * b]
+        n_le = cnt[_C_LE1 + 2 * b]
+        below = 0
+        neg = 0
+        for i in range(m):
+            v = buf[i]
+            below += v < lo
+            neg += (v >= lo) & (v < 0.0)
+        zero_inside = lo <= 0.0 <= hi
+        for r in range(2):
+            k = (k1, k2, k3, k4)[2 * b + r]
+            if k < n_lt or k >= n_le:
+                return False, 0.0, 0.0, 0.0
+            t = k - n_lt
+            if zero_inside and t >= neg:
+                where[2 * b + r] = -1 if t < neg + n_zero else below + t - n_zero
+            else:
+                where[2 * b + r] = below + t
+    want = np.empty(4, dtype=np.int64)
+    count = 0
+    for i in range(4):
+        if where[i] >= 0:
+            want[count] = where[i]
+            count += 1
+    got = np.empty(4)
+    _order_stats_nb(buf, m, want, got, count)
+    vals = np.zeros(4)  # 0.0 for the ranks that fall on a zero return
+    count = 0
+    for i in range(4):
+        if where[i] >= 0:
+            vals[i] = got[count]
+            count += 1
+    q_lo = _lerp(vals[0], vals[1], t_lo)
+    q_hi = _lerp(vals[2], vals[3], t_hi)
+    # CVaR: the returns < lo1 (summed by the pass), then those in [lo1, q_lo]: zeros
+    # and candidates (q_lo <= hi1, so these all belong to bracket 1)
+    lo1 = br[_B_LO1]
+    total = below_sum
+    n_tail = cnt[_C_LT1]
+    if lo1 <= 0.0 <= q_lo:
+        n_tail += n_zero
+    for i in range(m):
+        v = buf[i]
+        if v >= lo1 and v <= q_lo:
+            total += v
+            n_tail += 1
+    return True, q_lo, total / n_tail, q_hi
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _collect_all_nb(
+    equity: F64Array, cash: float, scratch: F64Array, br: F64Array, cnt: npt.NDArray[np.int64]
+) -> int:
+    """Fallback of the selection: every nonzero return becomes a candidate.
+
+    Writes them to ``scratch``, makes both brackets infinite and sets their counts
+    (``cnt[_C_ZERO]`` is already exact); returns their number.
+    """
+    n = equity.shape[0]
+    m = 0
+    prev = cash
+    for j in range(n):
+        e = equity[j]
+        r = e / prev - 1.0 if prev > 0.0 else 0.0
+        prev = e
+        scratch[m] = r
+        m += r != 0.0
+    for b in range(2):
+        br[2 * b] = -np.inf
+        br[2 * b + 1] = np.inf
+        cnt[_C_LT1 + 2 * b] = 0
+        cnt[_C_LE1 + 2 * b] = n
+    return m
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def compute_metrics_nb(
+    equity: F64Array,
+    cash: float,
+    exposure_bars: int,
+    ts: F64Array,
+    periods_per_year: float,
+    scratch: F64Array,
+    out: F64Array,
+) -> None:
+    """All metrics of one backtest, written to ``out`` in registry order.
+
+    Args:
+        equity: float64[n] (n >= 0), equity marked at each bar close; finite.
+        cash: initial equity, the value before bar 0; finite and > 0.
+        exposure_bars: number of bars with a position (0 <= exposure_bars <= n).
+        ts: float64[N_TRADE_STATS] filled by `trade_stats_update_nb`; not modified.
+        periods_per_year: bars per year, for annualization; finite and > 0.
+        scratch: float64[n] work buffer, overwritten (reuse it across calls).
+        out: float64[N_METRICS], overwritten.
+
+    NaN policy: with finite inputs no output is NaN. Ratios with a zero denominator
+    follow `ratio_nb` (``+inf``, ``-inf`` or ``0``); docs/metrics.md lists the metrics
+    that can be infinite. NaN in ``equity`` gives unspecified return metrics.
+
+    Cost: O(n). One chunked pass computes the returns, moments, downside, omega and
+    drawdown sums and exact counts around two value brackets placed by a small sample;
+    the 5% / 95% quantiles are then selected among the few returns inside the brackets
+    (exact fallback over all returns if a bracket missed). The result is the same as
+    NumPy's on the same returns up to summation order; quantiles match exactly.
+    """
+    n = equity.shape[0]
+    _trade_metrics_nb(ts, out)
+    final = equity[n - 1] if n > 0 else cash
+    out[M_FINAL_EQUITY] = final
+    out[M_TOTAL_RETURN] = final / cash - 1.0
+    out[M_EXPOSURE] = ratio_nb(float(exposure_bars), float(n))
+    if n == 0:  # no bar: every return and drawdown metric is 0
+        for i in range(N_METRICS):
+            if i not in _TRADE_OR_LEVEL:
+                out[i] = 0.0
+        return
+
+    nf = float(n)
+    growth = final / cash
+    cagr = growth ** (periods_per_year / nf) - 1.0 if growth > 0.0 else -1.0
+    # shift of the power sums: the geometric mean return, close to the arithmetic mean
+    shift = growth ** (1.0 / nf) - 1.0 if growth > 0.0 else 0.0
+
+    br = np.empty(_N_BR)
+    k_lo = _quantile_ranks(n, _Q_LO)[0]
+    k_hi = _quantile_ranks(n, _Q_HI)[0]
+    fast = _brackets_nb(equity, cash, k_lo, k_hi, scratch, br)
+    acc = np.empty(_N_ACC)
+    cnt = np.empty(_N_CNT, dtype=np.int64)
+    m = _main_pass_nb(equity, cash, shift, br, fast, scratch, acc, cnt)
+
+    # ---- moments (from power sums of d = r - shift) ------------------------------------
+    s1 = acc[_A_S1]
+    s2 = acc[_A_S2]
+    s3 = acc[_A_S3]
+    s4 = acc[_A_S4]
+    dm = s1 / nf
+    mean = shift + dm
+    c2 = max(s2 - s1 * dm, 0.0)
+    c3 = s3 - 3.0 * dm * s2 + 2.0 * nf * dm * dm * dm
+    c4 = s4 - 4.0 * dm * s3 + 6.0 * dm * dm * s2 - 3.0 * nf * dm * dm * dm * dm
+    std = math.sqrt(c2 / (nf - 1.0)) if n > 1 else 0.0
+    ann = math.sqrt(periods_per_year)
+    out[M_VOLATILITY] = std * ann
+    out[M_SHARPE] = ratio_nb(mean, std) * ann
+    out[M_SORTINO] = ratio_nb(mean, math.sqrt(acc[_A_DOWN] / nf)) * ann
+    m2 = c2 / nf
+    if n > 1 and m2 > 0.0:
+        out[M_SKEW] = (c3 / nf) / (m2 * math.sqrt(m2))
+        out[M_KURTOSIS] = (c4 / nf) / (m2 * m2) - 3.0
+    else:
+        out[M_SKEW] = 0.0
+        out[M_KURTOSIS] = 0.0
+    out[M_OMEGA] = ratio_nb(acc[_A_GAIN], acc[_A_LOSS])
+
+    # ---- drawdown -----------------------------------------------------------------------
+    max_dd = acc[_A_MAX_DD]
+    out[M_CAGR] = cagr
+    out[M_MAX_DRAWDOWN] = max_dd
+    out[M_CALMAR] = ratio_nb(cagr, max_dd)
+    out[M_MAX_DRAWDOWN_DURATION] = acc[_A_MAX_RUN]
+    out[M_ULCER_INDEX] = math.sqrt(acc[_A_DD2] / nf)
+
+    # ---- tail quantiles -----------------------------------------------------------------
+    found, q_lo, cvar, q_hi = _tail_nb(scratch, m, n, br, cnt, acc[_A_BELOW])
+    if not found:  # the sample misplaced a bracket: select among all returns instead
+        m = _collect_all_nb(equity, cash, scratch, br, cnt)
+        found, q_lo, cvar, q_hi = _tail_nb(scratch, m, n, br, cnt, 0.0)
+    out[M_VAR_95] = q_lo
+    out[M_CVAR_95] = cvar
+    out[M_TAIL_RATIO] = ratio_nb(abs(q_hi), abs(q_lo))

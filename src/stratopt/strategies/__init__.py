@@ -1,0 +1,63 @@
+"""Strategies: the Strategy base, parameters, indicators, rules and the built-ins."""
+
+from __future__ import annotations
+
+from stratopt.strategies._base import Strategy
+from stratopt.strategies._builtin import (
+    BollingerReversion,
+    DonchianBreakout,
+    EmaCross,
+    Macd,
+    RsiReversion,
+    SmaCross,
+)
+from stratopt.strategies._indicators import (
+    Indicator,
+    IndicatorCache,
+    bollinger,
+    ema,
+    highest,
+    lowest,
+    macd,
+    rsi,
+    sma,
+    source,
+    stdev,
+)
+from stratopt.strategies._params import BoolParam, ChoiceParam, FloatParam, IntParam, Param
+from stratopt.strategies._registry import BUILTIN_STRATEGIES, get_strategy
+from stratopt.strategies._rules import Rule, above, below, crosses_above, crosses_below, on
+
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "BollingerReversion",
+    "BoolParam",
+    "ChoiceParam",
+    "DonchianBreakout",
+    "EmaCross",
+    "FloatParam",
+    "Indicator",
+    "IndicatorCache",
+    "IntParam",
+    "Macd",
+    "Param",
+    "RsiReversion",
+    "Rule",
+    "SmaCross",
+    "Strategy",
+    "above",
+    "below",
+    "bollinger",
+    "crosses_above",
+    "crosses_below",
+    "ema",
+    "get_strategy",
+    "highest",
+    "lowest",
+    "macd",
+    "on",
+    "rsi",
+    "sma",
+    "source",
+    "stdev",
+]

@@ -1,0 +1,92 @@
+"""The Strategy base class."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from stratopt.data import Bars
+from stratopt.engine import _nb
+from stratopt.errors import StrategyError
+from stratopt.strategies._indicators import IndicatorCache
+from stratopt.strategies._params import Param
+from stratopt.strategies._rules import Rule, compile_rules, indicators_of
+
+__all__ = ["Strategy"]
+
+
+class Strategy:
+    """A trading rule with declared parameters.
+
+    Declare parameters as class attributes (`fast = IntParam(10, low=2)`), then either
+
+    * return signal `rules(p)` over named indicators — the fast path: the engine
+      evaluates the rules inside its compiled loop and every distinct indicator is
+      computed once per data series, however many candidates use it; or
+    * override `signals(bars, p, cache)` to return one int8 `Signal` code per bar,
+      computed with numpy from data up to each bar (never later bars).
+
+    `p` is a plain dict of validated parameter values.
+    """
+
+    name: ClassVar[str] = ""
+    parameters: ClassVar[dict[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        params: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            for key, value in vars(klass).items():
+                if isinstance(value, Param):
+                    params[key] = value
+        cls.parameters = params
+        if not cls.name:
+            cls.name = cls.__name__
+
+    def resolve(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults filled in, values type-checked, then `validate` called.
+
+        Raises:
+            StrategyError: an unknown parameter (with a suggestion) or a bad value.
+        """
+        given = dict(params or {})
+        for key in given:
+            if key not in self.parameters:
+                hint = difflib.get_close_matches(key, list(self.parameters), n=1)
+                more = f"; did you mean {hint[0]!r}?" if hint else ""
+                known = ", ".join(self.parameters) or "none"
+                raise StrategyError(
+                    f"strategy {self.name!r} has no parameter {key!r}{more} (known: {known})"
+                )
+        out = {
+            key: param.coerce(key, given.get(key, param.default))
+            for key, param in self.parameters.items()
+        }
+        self.validate(out)
+        return out
+
+    def validate(self, p: dict[str, Any]) -> None:
+        """Check relations between parameters; raise StrategyError naming them."""
+
+    def rules(self, p: dict[str, Any]) -> Sequence[Rule]:
+        """Signal rules for parameters `p` (the compiled path)."""
+        raise NotImplementedError
+
+    @property
+    def uses_rules(self) -> bool:
+        """True when the strategy defines `rules` (and can run fully compiled)."""
+        return type(self).rules is not Strategy.rules
+
+    def signals(self, bars: Bars, p: dict[str, Any], cache: IndicatorCache) -> np.ndarray:
+        """int8[n] signal codes for every bar (default: evaluate `rules`)."""
+        rules = self.rules(p)
+        keys = indicators_of(rules)
+        ind = np.stack([cache.get(k) for k in keys]) if keys else np.zeros((1, len(bars)))
+        table, levels = compile_rules(rules, keys.index)
+        return np.asarray(_nb.eval_signals_nb(ind, table, levels, len(bars)))
+
+    def __repr__(self) -> str:
+        return f"<Strategy {self.name}>"

@@ -1,0 +1,221 @@
+"""Indicator references, the indicator registry and the per-data cache.
+
+A strategy never computes an indicator itself: it names one (`sma("close", 20)`),
+and the `IndicatorCache` of the data computes each distinct name once, however many
+candidates of a sweep ask for it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+from stratopt.data import Bars
+from stratopt.strategies import _indicators_nb as nb
+
+__all__ = [
+    "SOURCES",
+    "Indicator",
+    "IndicatorCache",
+    "bollinger",
+    "ema",
+    "highest",
+    "lowest",
+    "macd",
+    "macd_signal",
+    "rsi",
+    "sma",
+    "source",
+    "stdev",
+]
+
+SOURCES = ("open", "high", "low", "close", "volume")
+
+Arg = Union[str, int, float, "Indicator"]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A named, hashable reference to an indicator series: its cache key."""
+
+    name: str
+    args: tuple[Arg, ...] = ()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(a) for a in self.args)
+        return f"{self.name}({inner})"
+
+
+def source(name: str) -> Indicator:
+    """A raw price column (open, high, low, close, volume)."""
+    if name not in SOURCES:
+        raise ValueError(f"unknown price source {name!r}; expected one of {list(SOURCES)}")
+    return Indicator("source", (name,))
+
+
+def _src(x: str | Indicator) -> Indicator:
+    return source(x) if isinstance(x, str) else x
+
+
+def sma(x: str | Indicator, window: int) -> Indicator:
+    """Simple moving average."""
+    return Indicator("sma", (_src(x), int(window)))
+
+
+def ema(x: str | Indicator, window: int) -> Indicator:
+    """Exponential moving average (alpha 2/(window+1), seeded with the SMA)."""
+    return Indicator("ema", (_src(x), int(window)))
+
+
+def rsi(x: str | Indicator, window: int) -> Indicator:
+    """Wilder's relative strength index, 0..100."""
+    return Indicator("rsi", (_src(x), int(window)))
+
+
+def stdev(x: str | Indicator, window: int) -> Indicator:
+    """Rolling population standard deviation."""
+    return Indicator("stdev", (_src(x), int(window)))
+
+
+def highest(x: str | Indicator, window: int) -> Indicator:
+    """Rolling maximum over the last `window` bars, current bar included."""
+    return Indicator("highest", (_src(x), int(window)))
+
+
+def lowest(x: str | Indicator, window: int) -> Indicator:
+    """Rolling minimum over the last `window` bars, current bar included."""
+    return Indicator("lowest", (_src(x), int(window)))
+
+
+def bollinger(x: str | Indicator, window: int, k: float, band: int) -> Indicator:
+    """Bollinger band: SMA + band * k * stdev, with band -1 (lower), 0 (middle) or 1."""
+    return Indicator("bollinger", (_src(x), int(window), float(k), int(band)))
+
+
+def macd(x: str | Indicator, fast: int, slow: int) -> Indicator:
+    """MACD line: EMA(fast) - EMA(slow)."""
+    return Indicator("macd", (_src(x), int(fast), int(slow)))
+
+
+def macd_signal(x: str | Indicator, fast: int, slow: int, signal: int) -> Indicator:
+    """MACD signal line: EMA(signal) of the MACD line."""
+    return ema(macd(x, fast, slow), signal)
+
+
+def _bollinger(cache: IndicatorCache, key: Indicator) -> np.ndarray:
+    src, window, k, band = key.args
+    assert isinstance(src, Indicator) and isinstance(window, int)
+    assert isinstance(k, float) and isinstance(band, int)
+    mid = cache.get(sma(src, window))
+    if band == 0:
+        return mid
+    return np.asarray(mid + band * k * cache.get(stdev(src, window)))
+
+
+def _macd(cache: IndicatorCache, key: Indicator) -> np.ndarray:
+    src, fast, slow = key.args
+    assert isinstance(src, Indicator) and isinstance(fast, int) and isinstance(slow, int)
+    return np.asarray(cache.get(ema(src, fast)) - cache.get(ema(src, slow)))
+
+
+def _windowed(kernel: Callable[[np.ndarray, int], np.ndarray]) -> Callable[..., np.ndarray]:
+    def compute(cache: IndicatorCache, key: Indicator) -> np.ndarray:
+        src, window = key.args
+        assert isinstance(src, Indicator) and isinstance(window, int)
+        return np.asarray(kernel(cache.get(src), window))
+
+    return compute
+
+
+_LEAVES = ("sma", "ema", "rsi", "stdev", "highest", "lowest")
+
+
+def _of_source(key: Indicator) -> bool:
+    src = key.args[0] if key.args else None
+    return isinstance(src, Indicator) and src.name == "source"
+
+
+_COMPUTE: dict[str, Callable[[IndicatorCache, Indicator], np.ndarray]] = {
+    "sma": _windowed(nb.sma_nb),
+    "ema": _windowed(nb.ema_nb),
+    "rsi": _windowed(nb.rsi_nb),
+    "stdev": _windowed(nb.rolling_std_nb),
+    "highest": _windowed(nb.rolling_max_nb),
+    "lowest": _windowed(nb.rolling_min_nb),
+    "bollinger": _bollinger,
+    "macd": _macd,
+}
+
+
+class IndicatorCache:
+    """Computes each distinct indicator of one data series once.
+
+    Arrays are kept while their total size stays under `max_bytes`; past that the
+    least recently used are dropped (and recomputed if asked for again). Raw price
+    columns are never counted: they belong to the bars.
+    """
+
+    def __init__(self, bars: Bars, *, max_bytes: int = 512 * 2**20) -> None:
+        self.bars = bars
+        self.max_bytes = max_bytes
+        self._store: OrderedDict[Indicator, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self.computed = 0  # how many arrays were computed (tests check reuse)
+
+    def fill_rows(self, keys: Sequence[Indicator], out: np.ndarray, *, threads: int = 1) -> None:
+        """Write the series of `keys[i]` into `out[i]`, computing on `threads` threads.
+
+        Indicators of raw prices missing from the cache are computed in parallel (the
+        kernels release the GIL) and written straight into `out`, so a sweep that needs
+        70 moving averages of 1,000,000 bars neither waits for them one by one nor holds
+        them twice; composite indicators go through `get`.
+        """
+        parallel = [
+            i
+            for i, k in enumerate(keys)
+            if k not in self._store and k.name in _LEAVES and _of_source(k)
+        ]
+        if threads > 1 and len(parallel) > 1:
+
+            def work(i: int) -> None:
+                out[i] = _COMPUTE[keys[i].name](self, keys[i])
+
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(work, parallel))
+            self.computed += len(parallel)
+        done = set(parallel) if threads > 1 and len(parallel) > 1 else set()
+        for i, key in enumerate(keys):
+            if i not in done:
+                out[i] = self.get(key)
+
+    def get(self, key: Indicator) -> np.ndarray:
+        """The float64[n] series of `key` (read-only; do not modify it)."""
+        if key.name == "source":
+            name = key.args[0]
+            assert isinstance(name, str)
+            arr: np.ndarray = getattr(self.bars, name)
+            return arr
+        hit = self._store.get(key)
+        if hit is not None:
+            self._store.move_to_end(key)
+            return hit
+        compute = _COMPUTE.get(key.name)
+        if compute is None:
+            raise ValueError(f"unknown indicator {key.name!r}")
+        return self._put(key, compute(self, key))
+
+    def _put(self, key: Indicator, array: np.ndarray) -> np.ndarray:
+        value = np.ascontiguousarray(array, dtype=np.float64)
+        value.setflags(write=False)
+        self.computed += 1
+        self._store[key] = value
+        self._bytes += value.nbytes
+        while self._bytes > self.max_bytes and len(self._store) > 1:
+            _, old = self._store.popitem(last=False)
+            self._bytes -= old.nbytes
+        return value

@@ -1,0 +1,144 @@
+"""Indicator kernels: float64[n] in, float64[n] out, NaN until the window is full.
+
+Inputs are finite (validated prices, or outputs of these kernels whose leading NaNs
+are skipped). Kernels release the GIL, so a sweep computes its indicators on all
+cores.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def _first_valid(x):  # type: ignore[no-untyped-def]
+    for i in range(x.shape[0]):
+        if not math.isnan(x[i]):
+            return i
+    return x.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def sma_nb(x, window):  # type: ignore[no-untyped-def]
+    """Simple moving average over `window` bars.
+
+    A running sum (one add per bar) re-summed exactly every max(4 * window, 1024) bars, so the
+    rounding error never accumulates over more than a few thousand steps.
+    """
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    start = _first_valid(x)
+    resync = max(4 * window, 1024)
+    total = 0.0
+    for i in range(start, n):
+        k = i - start
+        if k >= window and k % resync == 0:
+            total = 0.0
+            for m in range(i - window + 1, i + 1):
+                total += x[m]
+        else:
+            total += x[i]
+            if k >= window:
+                total -= x[i - window]
+        if k >= window - 1:
+            out[i] = total / window
+    return out
+
+
+@njit(cache=True, nogil=True)
+def ema_nb(x, window):  # type: ignore[no-untyped-def]
+    """Exponential moving average, alpha = 2/(window+1), seeded with the first SMA."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    start = _first_valid(x)
+    if n - start < window:
+        return out
+    alpha = 2.0 / (window + 1.0)
+    seed = 0.0
+    for i in range(start, start + window):
+        seed += x[i]
+    value = seed / window
+    out[start + window - 1] = value
+    for i in range(start + window, n):
+        value = value + alpha * (x[i] - value)
+        out[i] = value
+    return out
+
+
+@njit(cache=True, nogil=True)
+def rsi_nb(x, window):  # type: ignore[no-untyped-def]
+    """Wilder's RSI: smoothed gains / losses with alpha = 1/window, seeded by their mean."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    start = _first_valid(x)
+    if n - start <= window:
+        return out
+    gain = 0.0
+    loss = 0.0
+    for i in range(start + 1, start + window + 1):
+        d = x[i] - x[i - 1]
+        if d > 0:
+            gain += d
+        else:
+            loss -= d
+    gain /= window
+    loss /= window
+    for i in range(start + window, n):
+        if i > start + window:
+            d = x[i] - x[i - 1]
+            gain = (gain * (window - 1) + (d if d > 0 else 0.0)) / window
+            loss = (loss * (window - 1) + (-d if d < 0 else 0.0)) / window
+        if loss == 0.0:
+            out[i] = 100.0 if gain > 0.0 else 50.0
+        else:
+            out[i] = 100.0 - 100.0 / (1.0 + gain / loss)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def rolling_std_nb(x, window):  # type: ignore[no-untyped-def]
+    """Population standard deviation over `window` bars (Bollinger's convention)."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    start = _first_valid(x)
+    for i in range(start + window - 1, n):
+        mean = 0.0
+        for k in range(i - window + 1, i + 1):
+            mean += x[k]
+        mean /= window
+        acc = 0.0
+        for k in range(i - window + 1, i + 1):
+            d = x[k] - mean
+            acc += d * d
+        out[i] = math.sqrt(acc / window)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def rolling_max_nb(x, window):  # type: ignore[no-untyped-def]
+    """Highest value of the last `window` bars (monotonic deque, O(n))."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    start = _first_valid(x)
+    dq = np.empty(n, dtype=np.int64)
+    head = 0
+    tail = 0
+    for i in range(start, n):
+        while tail > head and x[dq[tail - 1]] <= x[i]:
+            tail -= 1
+        dq[tail] = i
+        tail += 1
+        if dq[head] <= i - window:
+            head += 1
+        if i - start >= window - 1:
+            out[i] = x[dq[head]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def rolling_min_nb(x, window):  # type: ignore[no-untyped-def]
+    """Lowest value of the last `window` bars."""
+    return -rolling_max_nb(-x, window)

@@ -1,0 +1,100 @@
+"""Finding a strategy by built-in name, `package.module:Class` or `file.py:Class`."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from stratopt.errors import StrategyError
+from stratopt.strategies._base import Strategy
+from stratopt.strategies._builtin import (
+    BollingerReversion,
+    DonchianBreakout,
+    EmaCross,
+    Macd,
+    RsiReversion,
+    SmaCross,
+)
+
+__all__ = ["BUILTIN_STRATEGIES", "get_strategy"]
+
+BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
+    cls.name: cls
+    for cls in (SmaCross, EmaCross, RsiReversion, BollingerReversion, DonchianBreakout, Macd)
+}
+
+
+def get_strategy(
+    spec: str | Strategy | type[Strategy], *, base_dir: Path | None = None
+) -> Strategy:
+    """A strategy instance from a built-in name, `pkg.module:Class` or `path/file.py:Class`.
+
+    Args:
+        spec: The name or reference (or a Strategy class / instance, returned as is).
+        base_dir: Folder a relative file path is resolved against (the study file's).
+
+    Raises:
+        StrategyError: unknown name (with a suggestion), unimportable module, missing
+            class, or a class that is not a Strategy.
+    """
+    if isinstance(spec, Strategy):
+        return spec
+    if isinstance(spec, type):
+        return _instantiate(spec, repr(spec))
+    if ":" not in spec:
+        cls = BUILTIN_STRATEGIES.get(spec)
+        if cls is None:
+            hint = difflib.get_close_matches(spec, list(BUILTIN_STRATEGIES), n=1)
+            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise StrategyError(
+                f"unknown strategy {spec!r}{more} (built-ins: {', '.join(BUILTIN_STRATEGIES)}; "
+                "or give 'package.module:Class' or 'path/to/file.py:Class')"
+            )
+        return cls()
+    target, _, attr = spec.rpartition(":")
+    module = _load_file(target, base_dir) if target.endswith(".py") else _import(target)
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise StrategyError(f"strategy {spec!r}: {target} has no attribute {attr!r}")
+    return _instantiate(cls, spec)
+
+
+def _instantiate(cls: object, spec: str) -> Strategy:
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise StrategyError(f"strategy {spec!r} is not a subclass of stratopt.Strategy")
+    return cls()
+
+
+def _import(name: str) -> object:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise StrategyError(f"strategy module {name!r} cannot be imported: {exc}") from None
+
+
+def _load_file(target: str, base_dir: Path | None) -> object:
+    path = Path(target)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    path = path.resolve()
+    if not path.is_file():
+        raise StrategyError(f"strategy file not found: {path}")
+    # A stable module name per file, so the same file loads once per process.
+    mod_name = "stratopt_user_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise StrategyError(f"strategy file {path} cannot be loaded")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[mod_name]
+        raise StrategyError(f"strategy file {path} failed to load: {exc!r}") from None
+    return module

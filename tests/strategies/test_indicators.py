@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stratopt.data import Bars
+from stratopt.strategies import IndicatorCache, bollinger, ema, highest, lowest, macd, rsi, sma
+from stratopt.strategies import _indicators_nb as nb
+
+
+@pytest.fixture(scope="module")
+def series() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 3000)))
+
+
+@pytest.mark.parametrize("window", [1, 2, 5, 20, 200])
+def test_sma_matches_pandas(series: np.ndarray, window: int) -> None:
+    expected = pd.Series(series).rolling(window).mean().to_numpy()
+    np.testing.assert_allclose(nb.sma_nb(series, window), expected, rtol=1e-12, equal_nan=True)
+
+
+def test_sma_keeps_precision_over_a_long_series() -> None:
+    rng = np.random.default_rng(0)
+    x = 1e4 + rng.normal(0, 1, 1_000_000)
+    got = nb.sma_nb(x, 50)
+    for i in (49, 500_000, 999_999):
+        assert got[i] == pytest.approx(x[i - 49 : i + 1].mean(), rel=1e-13)
+
+
+@pytest.mark.parametrize("window", [2, 12, 26])
+def test_ema_matches_pandas_seeded_with_sma(series: np.ndarray, window: int) -> None:
+    seeded = series.copy()
+    seeded[window - 1] = series[:window].mean()
+    expected = pd.Series(seeded[window - 1 :]).ewm(span=window, adjust=False).mean().to_numpy()
+    got = nb.ema_nb(series, window)
+    assert np.isnan(got[: window - 1]).all()
+    np.testing.assert_allclose(got[window - 1 :], expected, rtol=1e-12)
+
+
+def test_rsi_matches_wilder_by_hand() -> None:
+    x = np.array([44.0, 44.5, 44.0, 45.0, 46.0, 45.5, 46.5])
+    window = 3
+    got = nb.rsi_nb(x, window)
+    d = np.diff(x)
+    gain = d[:3].clip(min=0).mean()
+    loss = (-d[:3]).clip(min=0).mean()
+    assert got[3] == pytest.approx(100 - 100 / (1 + gain / loss))
+    gain = (gain * 2 + max(d[3], 0)) / 3
+    loss = (loss * 2 + max(-d[3], 0)) / 3
+    assert got[4] == pytest.approx(100 - 100 / (1 + gain / loss))
+    assert np.isnan(got[:3]).all()
+
+
+def test_rolling_std_max_min_match_pandas(series: np.ndarray) -> None:
+    s = pd.Series(series)
+    np.testing.assert_allclose(
+        nb.rolling_std_nb(series, 20), s.rolling(20).std(ddof=0), rtol=1e-9, equal_nan=True
+    )
+    np.testing.assert_array_equal(nb.rolling_max_nb(series, 15), s.rolling(15).max())
+    np.testing.assert_array_equal(nb.rolling_min_nb(series, 15), s.rolling(15).min())
+
+
+def _bars(close: np.ndarray) -> Bars:
+    time = np.arange(close.size).astype("datetime64[D]").astype("datetime64[ns]")
+    return Bars(time, close, close * 1.01, close * 0.99, close, np.ones_like(close))
+
+
+def test_cache_computes_each_distinct_indicator_once(series: np.ndarray) -> None:
+    cache = IndicatorCache(_bars(series))
+    for _ in range(3):
+        for window in (10, 20, 10):
+            cache.get(sma("close", window))
+    assert cache.computed == 2
+    cache.get(bollinger("close", 20, 2.0, 1))
+    cache.get(bollinger("close", 20, 2.0, -1))
+    assert cache.computed == 2 + 1 + 2  # the stdev once, SMA(20) reused, two bands
+
+
+def test_composite_indicators(series: np.ndarray) -> None:
+    cache = IndicatorCache(_bars(series))
+    np.testing.assert_allclose(
+        cache.get(macd("close", 12, 26)),
+        nb.ema_nb(series, 12) - nb.ema_nb(series, 26),
+        equal_nan=True,
+    )
+    mid = cache.get(sma("close", 20))
+    up = cache.get(bollinger("close", 20, 2.0, 1))
+    np.testing.assert_allclose(up - mid, 2.0 * nb.rolling_std_nb(series, 20), equal_nan=True)
+    assert cache.get(highest("high", 5))[10] == (series[6:11] * 1.01).max()
+    assert cache.get(lowest("low", 5))[10] == (series[6:11] * 0.99).min()
+    assert not np.isnan(cache.get(ema(macd("close", 3, 6), 4))[20])
+    assert 0 <= np.nanmin(cache.get(rsi("close", 14))) <= np.nanmax(cache.get(rsi("close", 14)))
+
+
+def test_cache_is_bounded(series: np.ndarray) -> None:
+    cache = IndicatorCache(_bars(series), max_bytes=3 * series.nbytes)
+    for window in range(2, 12):
+        cache.get(sma("close", window))
+    assert len(cache._store) == 3
+    cache.get(sma("close", 2))
+    assert cache.computed == 11

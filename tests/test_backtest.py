@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from stratopt.backtest import backtest, evaluate_many
+from stratopt.data import Bars
+from stratopt.engine import ExecSettings
+from stratopt.metrics import METRICS
+from stratopt.strategies import IntParam, Strategy
+
+
+def _bars(n: int = 2000, seed: int = 11) -> Bars:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.r_[100.0, close[:-1]] * np.exp(rng.normal(0, 0.002, n))
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.01, n))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.01, n))
+    time = (np.datetime64("2015-01-01") + np.arange(n)).astype("datetime64[ns]")
+    return Bars(time, open_, high, low, close, np.ones(n), symbol="RND")
+
+
+class Flip(Strategy):
+    """A numpy strategy: long on even multiples of `every`, short on odd ones."""
+
+    name = "flip"
+    every = IntParam(50, low=1)
+
+    def signals(self, bars: Bars, p: dict[str, Any], cache: Any) -> np.ndarray:
+        if p["every"] == 13:
+            raise RuntimeError("unlucky")
+        out = np.zeros(len(bars), dtype=np.int8)
+        idx = np.arange(0, len(bars), p["every"])
+        out[idx] = np.where((idx // p["every"]) % 2 == 0, 1, -1)
+        return out
+
+
+SETTINGS = [
+    ExecSettings(commission=0.001),
+    ExecSettings(fill="close", slippage_bps=3, stop_loss=0.03, take_profit=0.06),
+    ExecSettings(sizing="risk", size=0.01, stop_loss=0.02, whole_units=True, max_leverage=2),
+    ExecSettings(direction="long", trailing_stop=0.04, max_bars=30, holding_cost=1e-4),
+]
+
+
+def _assert_same_metrics(batch_row: Any, single: dict[str, float]) -> None:
+    for m in METRICS:
+        a, b = float(batch_row[m.id]), single[m.id]
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-12, nan_ok=True), m.id
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_batch_metrics_equal_single_backtests(settings: ExecSettings) -> None:
+    bars = _bars()
+    grid = [{"fast": f, "slow": s} for f in (3, 8, 15) for s in (20, 45)]
+    batch = evaluate_many(bars, "sma_cross", grid, settings)
+    assert batch.errors == [None] * len(grid)
+    for k, params in enumerate(grid):
+        single = backtest(bars, "sma_cross", params, settings)
+        _assert_same_metrics(batch.metrics.iloc[k], single.metrics)
+        assert batch.metrics.iloc[k]["trades"] == single.n_trades > 0
+
+
+def test_batch_is_chunked_without_changing_results() -> None:
+    bars = _bars()
+    grid = [{"fast": f, "slow": s} for f in range(2, 20, 3) for s in range(22, 80, 7)]
+    whole = evaluate_many(bars, "ema_cross", grid, SETTINGS[0])
+    tiny = evaluate_many(bars, "ema_cross", grid, SETTINGS[0], max_indicator_bytes=1)
+    np.testing.assert_array_equal(whole.metrics.to_numpy(), tiny.metrics.to_numpy())
+
+
+def test_numpy_strategy_and_isolated_failures() -> None:
+    bars = _bars()
+    cands: list[dict[str, Any]] = [{"every": 40}, {"every": 13}, {"every": 0}, {"every": 77}]
+    batch = evaluate_many(bars, Flip, cands, SETTINGS[1])
+    assert batch.errors[0] is None and batch.errors[3] is None
+    assert batch.errors[1] == "RuntimeError: unlucky"
+    assert "'every' must be >= 1" in str(batch.errors[2])
+    assert batch.metrics.iloc[[1, 2]].isna().all().all()
+    single = backtest(bars, Flip, {"every": 77}, SETTINGS[1])
+    _assert_same_metrics(batch.metrics.iloc[3], single.metrics)
+
+
+def test_per_candidate_settings() -> None:
+    bars = _bars()
+    grid = [{"fast": 5, "slow": 30}] * len(SETTINGS)
+    batch = evaluate_many(bars, "sma_cross", grid, SETTINGS)
+    for k, settings in enumerate(SETTINGS):
+        single = backtest(bars, "sma_cross", grid[k], settings)
+        _assert_same_metrics(batch.metrics.iloc[k], single.metrics)
+
+
+def test_backtest_result_frames() -> None:
+    bars = _bars()
+    res = backtest(bars, "sma_cross", {"fast": 5, "slow": 30}, SETTINGS[0])
+    assert res.equity.index.equals(bars.index)
+    trades = res.trades
+    assert len(trades) == res.n_trades
+    assert (trades["exit_time"] >= trades["entry_time"]).all()
+    assert set(trades["exit_reason"]) <= {"signal", "end"}
+    assert res.final_equity == pytest.approx(
+        10_000 + float((trades["pnl"] - trades["fees"]).sum()), rel=1e-12
+    )

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTHETIC = ROOT / "examples" / "sma_cross_synthetic.yaml"
+
+
+def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stratopt.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_backtest_json_and_files(tmp_path: Path) -> None:
+    eq, tr = tmp_path / "eq.csv", tmp_path / "out" / "trades.csv"
+    proc = _run("backtest", SYNTHETIC, "--json", "--equity", eq, "--trades", tr,
+                "--set", "params.fast=15", "--set", "backtest.cash=5000")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["params"] == {"fast": 15, "slow": 40, "mode": "reversal"}
+    assert report["settings"]["cash"] == 5000
+    assert {"sharpe", "max_drawdown", "trades", "cagr"} <= set(report["metrics"])
+    assert report["n_trades"] == report["metrics"]["trades"] > 0
+    equity = pd.read_csv(eq)
+    assert list(equity.columns) == ["timestamp", "equity"]
+    assert equity["equity"].iloc[-1] == pytest.approx(report["final_equity"])
+    trades = pd.read_csv(tr)
+    assert len(trades) == report["n_trades"]
+    assert {"entry_time", "exit_time", "entry_price", "exit_price", "side", "units", "pnl",
+            "fees", "ret", "exit_reason"} <= set(trades.columns)  # fmt: skip
+
+
+def test_backtest_table() -> None:
+    proc = _run("backtest", SYNTHETIC)
+    assert proc.returncode == 0, proc.stderr
+    assert "Sharpe ratio" in proc.stdout and "Max drawdown" in proc.stdout
+    assert "sma_cross fast=10 slow=40 mode=reversal" in proc.stdout
+    assert "trades, final equity" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--set", "backtest.commission=abc"], "backtest.commission"),
+        (["--set", "params.fast=500"], "'fast' (500) must be < 'slow' (40)"),
+        (["--set", "strategy=sma_crosss"], "did you mean 'sma_cross'"),
+        (["--set", "data.path=missing.csv", "--set", "data.synthetic=null"], "missing.csv"),
+    ],
+)
+def test_bad_input_exits_2_without_traceback(args: list[str], fragment: str) -> None:
+    proc = _run("backtest", SYNTHETIC, *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert fragment in proc.stderr.replace("\n", " ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_study_file_exits_2(tmp_path: Path) -> None:
+    proc = _run("backtest", tmp_path / "nope.yaml")
+    assert proc.returncode == 2 and "cannot read the study file" in proc.stderr

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stratopt.config import apply_overrides, load_study
+from stratopt.errors import ConfigError
+
+GOOD = """
+name: t
+data: {path: prices.csv, start: 2005-01-01}
+strategy: sma_cross
+params: {fast: 10, slow: 20}
+backtest: {cash: 5000, commission: 0.001}
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "study.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_good_study_and_relative_paths(tmp_path: Path) -> None:
+    cfg = load_study(_write(tmp_path, GOOD))
+    assert cfg.name == "t" and cfg.params == {"fast": 10, "slow": 20}
+    assert cfg.data.start == "2005-01-01"
+    assert cfg.resolve_path("prices.csv") == str(tmp_path.resolve() / "prices.csv")
+    assert cfg.resolve_path("pkg://backtesting/test/GOOG.csv").startswith("pkg://")
+    settings = cfg.backtest.to_settings()
+    assert settings.cash == 5000 and settings.commission == 0.001
+
+
+def test_json_study(tmp_path: Path) -> None:
+    text = '{"name": "j", "data": {"path": "x.csv"}, "strategy": "macd"}'
+    assert load_study(_write(tmp_path, text, "s.json")).strategy == "macd"
+
+
+def test_overrides_are_yaml_scalars_on_dotted_paths(tmp_path: Path) -> None:
+    cfg = load_study(
+        _write(tmp_path, GOOD),
+        ["params.fast=5", "backtest.cash=1e4", "data.path=other.csv", "backtest.fill=close"],
+    )
+    assert cfg.params["fast"] == 5 and cfg.backtest.cash == 10_000.0
+    assert cfg.data.path == "other.csv" and cfg.backtest.fill == "close"
+    assert apply_overrides({}, ["a.b.c=true"]) == {"a": {"b": {"c": True}}}
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "fragment"),
+    [
+        ("name: t\n", [], "data: required field is missing"),
+        (GOOD + "bogus: 1\n", [], "bogus: unknown field"),
+        (GOOD, ["backtest.comission=0.1"], "did you mean 'commission'"),
+        (GOOD, ["backtest.fill=tomorrow"], "backtest.fill"),
+        (GOOD, ["backtest.cash=-5"], "cash must be > 0, got -5"),
+        (GOOD, ["backtest.sizing=risk"], "needs backtest.stop_loss"),
+        (GOOD, ["data.synthetic.bars=10"], "exactly one of 'path' and 'synthetic'"),
+        (GOOD, ["params"], "expected key=value"),
+        (GOOD, ["name.x=1"], "name is 't', not a mapping"),
+        ("name: [unclosed\n", [], "not valid YAML/JSON"),
+        ("- a\n- b\n", [], "must be a mapping"),
+    ],
+)
+def test_bad_studies_name_the_field(
+    tmp_path: Path, text: str, overrides: list[str], fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_study(_write(tmp_path, text), overrides)
+    assert fragment in str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the study file"):
+        load_study(tmp_path / "nope.yaml")
