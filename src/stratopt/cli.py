@@ -87,6 +87,198 @@ def backtest(
     _print_backtest(cfg.name, results)
 
 
+@app.command()
+def optimize(
+    study: Annotated[Path, typer.Argument(help="Study file (YAML or JSON).")],
+    trials: Annotated[int | None, typer.Option(help="Completed trials to reach.")] = None,
+    method: Annotated[
+        str | None, typer.Option(help="grid, random, tpe, cmaes, nsga2 or qmc.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the search.")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Parallel evaluations.")] = None,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
+    set_: SetOption = None,
+    top: Annotated[int, typer.Option(help="Rows of the result table.")] = 10,
+) -> None:
+    """Search the study's space; print the best candidates and the run folder."""
+    from stratopt.config import load_study
+    from stratopt.optimize import optimize_study
+
+    overrides = list(set_ or [])
+    for key, value in (("trials", trials), ("method", method), ("seed", seed), ("jobs", jobs)):
+        if value is not None:
+            overrides.append(f"search.{key}={value}")
+    if output is not None:
+        overrides.append(f"output={output.resolve()}")
+    cfg = load_study(study, overrides)
+    with _progress_bar() as show:
+        result = optimize_study(cfg, storage=storage, on_progress=show)
+    _print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
+    c = result.counts
+    _out.print(
+        f"trials: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
+        f"(stopped by {result.stopped_by}, {result.seconds:.1f} s)",
+        soft_wrap=True,
+    )
+    _out.print(f"run folder: {result.run_folder.path}", soft_wrap=True, highlight=False)
+    if c["complete"] == 0:
+        _err.print("error: no candidate completed", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def studies(
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
+) -> None:
+    """List the studies of a storage with their counts and best value."""
+    from stratopt.storage import study_summaries
+
+    table = Table()
+    for col in ("study", "complete", "pruned", "failed", "best"):
+        table.add_column(col, justify="left" if col == "study" else "right")
+    for row in study_summaries(_storage_url(storage)):
+        best = row["best"]
+        table.add_row(
+            row["study"],
+            str(row["complete"]),
+            str(row["pruned"]),
+            str(row["fail"]),
+            "n/a" if best is None else f"{best:.4g}",
+        )
+    _out.print(table)
+
+
+@app.command()
+def show(
+    study: Annotated[str, typer.Argument(help="Study file or study name.")],
+    top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
+) -> None:
+    """The best trials of a study."""
+    from stratopt.storage import load_ranked
+
+    name, url = _study_ref(study, storage)
+    _print_ranked(load_ranked(name, url), top, title=f"{name}: best {top}")
+
+
+@app.command()
+def export(
+    study: Annotated[str, typer.Argument(help="Study file or study name.")],
+    csv: Annotated[Path, typer.Option("--csv", help="CSV file to write.")],
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
+) -> None:
+    """Write every trial of a study, ranked, to a CSV file."""
+    from stratopt.storage import load_ranked
+
+    name, url = _study_ref(study, storage)
+    frame = load_ranked(name, url)
+    _write_csv(csv, frame)
+    _out.print(f"wrote {len(frame)} trials to {csv}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def cleanup(
+    study: Annotated[str, typer.Argument(help="Study file or study name.")],
+    keep_top: Annotated[int, typer.Option("--keep-top", min=0, help="Trials to keep.")],
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
+) -> None:
+    """Delete all but the best N trials of a study."""
+    from stratopt.storage import keep_top_trials
+
+    name, url = _study_ref(study, storage)
+    kept, deleted = keep_top_trials(name, url, keep_top)
+    _out.print(f"{name}: kept {kept} trials, deleted {deleted}", soft_wrap=True)
+
+
+def _storage_url(storage: str | None, base: Path | None = None) -> str:
+    from stratopt.storage import default_storage_url
+
+    return storage or default_storage_url((base or Path.cwd()) / "runs")
+
+
+def _study_ref(study: str, storage: str | None) -> tuple[str, str]:
+    """(study name, storage URL) from a study file or a bare name."""
+    path = Path(study)
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.is_file():
+        from stratopt.config import load_study
+        from stratopt.storage import default_storage_url
+
+        cfg = load_study(path)
+        return cfg.name, storage or cfg.storage or default_storage_url(cfg.output_dir)
+    return study, _storage_url(storage)
+
+
+def _progress_bar() -> Any:
+    from contextlib import contextmanager
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    @contextmanager
+    def bar() -> Any:
+        columns = (
+            TextColumn("[bold]optimizing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=_err, transient=False) as progress:
+            task = progress.add_task("trials", total=None, info="")
+
+            def show(p: Any) -> None:
+                rate = p.attempts / max(1e-9, _elapsed(p))
+                best = "n/a" if p.best is None else f"{p.best:.4g}"
+                progress.update(
+                    task,
+                    total=p.target,
+                    completed=min(p.complete, p.target),
+                    info=f"best {best} | pruned {p.pruned} | failed {p.failed} | {rate:.1f}/s",
+                )
+
+            yield show
+
+    return bar()
+
+
+def _elapsed(p: Any) -> float:
+    import time
+
+    return float(time.monotonic() - p.started)
+
+
+def _print_ranked(frame: pd.DataFrame, top: int, *, title: str) -> None:
+    table = Table(title=title)
+    if frame.empty:
+        _out.print("no trials yet")
+        return
+    head = frame.head(top)
+    params = [c for c in head.columns if c.startswith("params.")]
+    values = [c for c in head.columns if c == "value" or c.startswith("value_")]
+    shown = [m for m in ("sharpe", "total_return", "max_drawdown", "trades")
+             if f"metrics.{m}" in head.columns]  # fmt: skip
+    cols = ["rank", "trial", "state", *values, *params, *(f"metrics.{m}" for m in shown)]
+    for col in cols:
+        table.add_column(col.removeprefix("params.").removeprefix("metrics."), justify="right")
+    for _, row in head.iterrows():
+        table.add_row(*(_cell(row[c]) for c in cols))
+    _out.print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
 def _equity_frame(results: list[Any]) -> pd.DataFrame:
     frames = []
     for res in results:
@@ -191,6 +383,9 @@ def _print_backtest(name: str, results: list[Any]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `stratopt` console script."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         app(args=argv, standalone_mode=True)
     except UserInputError as exc:

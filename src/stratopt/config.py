@@ -108,6 +108,28 @@ class BacktestConfig(_Model):
         return ExecSettings(**{**self.model_dump(), **overrides})
 
 
+Method = Literal["grid", "random", "tpe", "cmaes", "nsga2", "qmc"]
+Aggregate = Literal["mean", "median", "worst", "portfolio"]
+
+
+class SearchConfig(_Model):
+    """How candidates are proposed and run."""
+
+    method: Method = "tpe"
+    trials: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    jobs: int = Field(default=1, ge=1)
+    batch: int | None = Field(default=None, ge=1)
+    trial_timeout: float | None = Field(default=None, gt=0)
+    retries: int = Field(default=0, ge=0)
+    max_attempts: int | None = Field(default=None, ge=1)
+    time_budget: float | None = Field(default=None, gt=0)
+    startup_trials: int | None = Field(default=None, ge=0)
+    ei_candidates: int | None = Field(default=None, ge=1)
+    population: int | None = Field(default=None, ge=2)
+    refresh: int = Field(default=20, ge=1)
+
+
 class StudyConfig(_Model):
     """One study file."""
 
@@ -115,8 +137,27 @@ class StudyConfig(_Model):
     data: DataConfig
     strategy: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    space: dict[str, Any] = Field(default_factory=dict)
+    constraints: list[str] = Field(default_factory=list)
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    objective: str | dict[str, Any] = "sharpe"
+    require: dict[str, Any] = Field(default_factory=dict)
+    aggregate: Aggregate = "mean"
+    storage: str | None = None
+    output: str = "runs"
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("constraints", mode="before")
+    @classmethod
+    def _one_constraint(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def output_dir(self) -> Path:
+        """The run-folder root, relative to the study file."""
+        p = Path(self.output).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
 
     def resolve_path(self, path: str) -> str:
         """A data path relative to the study file (pkg:// paths are left alone)."""

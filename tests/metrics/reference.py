@@ -100,7 +100,7 @@ def reference_metrics(
     count = len(pnl)
     win = pnl > 0
     loss = pnl < 0
-    valid_ror = ror[~np.isnan(ror)]
+    valid_ror = ror[np.isfinite(ror)]
     out["trades"] = float(count)
     out["win_rate"] = float(win.mean()) if count else 0.0
     out["profit_factor"] = ratio(float(pnl[win].sum()), float(-pnl[loss].sum()))

@@ -20,7 +20,7 @@ from stratopt.metrics._nb import (
     trade_stats_update_nb,
 )
 
-from .conftest import check_case, kernel_metrics, random_equity, random_trades
+from .helpers import check_case, kernel_metrics, random_equity, random_trades
 from .reference import reference_metrics
 
 NO_TRADES = {"pnl": np.empty(0), "ret": np.empty(0), "bars": np.empty(0)}
@@ -95,21 +95,21 @@ def test_trade_stats_from_arrays_equals_updates() -> None:
     assert a[TS_COUNT] == 50
 
 
+@njit(parallel=True, cache=True)  # type: ignore[misc]
+def _batch(equity: np.ndarray, cash: float, scratch: np.ndarray, out: np.ndarray) -> None:
+    for c in prange(equity.shape[0]):
+        ts = np.empty(N_TRADE_STATS)
+        trade_stats_init_nb(ts)
+        trade_stats_update_nb(ts, c + 1.0, 0.01 * (c + 1), 3.0, np.nan)
+        compute_metrics_nb(equity[c], cash, c, ts, 252.0, scratch[c], out[c])
+
+
 def test_inside_a_parallel_loop() -> None:
     """How the engine uses it: one candidate per prange iteration, own scratch rows."""
-
-    @njit(parallel=True)  # type: ignore[misc]
-    def batch(equity: np.ndarray, cash: float, scratch: np.ndarray, out: np.ndarray) -> None:
-        for c in prange(equity.shape[0]):
-            ts = np.empty(N_TRADE_STATS)
-            trade_stats_init_nb(ts)
-            trade_stats_update_nb(ts, c + 1.0, 0.01 * (c + 1), 3.0, np.nan)
-            compute_metrics_nb(equity[c], cash, c, ts, 252.0, scratch[c], out[c])
-
     rng = np.random.default_rng(11)
     equity = np.stack([random_equity(rng, 3000, 100.0) for _ in range(4)])
     out = np.empty((4, N_METRICS))
-    batch(equity, 100.0, np.empty_like(equity), out)
+    _batch(equity, 100.0, np.empty_like(equity), out)
     for c in range(4):
         want = kernel_metrics(
             equity[c], cash=100.0, pnl=np.array([c + 1.0]), ret=np.array([0.01 * (c + 1)]),
@@ -145,6 +145,8 @@ def test_one_bar(last: float) -> None:
     r = last / 100.0 - 1.0
     assert got["volatility"] == 0.0  # std with ddof=1 of one value: defined as 0
     assert got["sharpe"] == (math.inf if r > 0 else -math.inf if r < 0 else 0.0)
+    assert got["sortino"] == (math.inf if r > 0 else -math.sqrt(252.0) if r < 0 else 0.0)
+    assert got["tail_ratio"] == (1.0 if r else 0.0)
     assert got["var_95"] == got["cvar_95"] == pytest.approx(r)
     assert got["skew"] == got["kurtosis"] == 0.0
     assert got["exposure"] == 1.0

@@ -21,12 +21,19 @@ def test_sma_matches_pandas(series: np.ndarray, window: int) -> None:
     np.testing.assert_allclose(nb.sma_nb(series, window), expected, rtol=1e-12, equal_nan=True)
 
 
+def test_sma_of_decimal_prices_is_exact_on_ties() -> None:
+    assert nb.sma_nb(np.array([0.1, 0.2, 0.3]), 1)[1] == 0.2
+    closes = np.array([1.64, 1.27, 1.04, 1.02, 1.02, 1.91, 1.95])
+    diff = nb.sma_nb(closes, 1) - nb.sma_nb(closes, 2)
+    assert diff[4] == 0.0
+
+
 def test_sma_keeps_precision_over_a_long_series() -> None:
     rng = np.random.default_rng(0)
     x = 1e4 + rng.normal(0, 1, 1_000_000)
     got = nb.sma_nb(x, 50)
     for i in (49, 500_000, 999_999):
-        assert got[i] == pytest.approx(x[i - 49 : i + 1].mean(), rel=1e-13)
+        assert got[i] == pytest.approx(x[i - 49 : i + 1].mean(), rel=1e-14)
 
 
 @pytest.mark.parametrize("window", [2, 12, 26])

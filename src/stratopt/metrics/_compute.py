@@ -40,11 +40,13 @@ def _vector(name: str, values: npt.ArrayLike, *, allow_nan: bool = False) -> np.
         raise ValueError(f"`{name}` must be a 1-D array of numbers: {exc}") from None
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be one-dimensional, but got shape {arr.shape}.")
+    if not arr.flags.writeable:  # e.g. a pandas view; numba would compile anew for it
+        arr = arr.copy()
     bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         allowed = "finite or NaN" if allow_nan else "finite"
-        raise ValueError(f"`{name}` must be {allowed}, but {name}[{i}]={arr[i]!r}.")
+        raise ValueError(f"`{name}` must be {allowed}, but {name}[{i}]={float(arr[i])!r}.")
     return arr
 
 
@@ -101,7 +103,7 @@ def compute_metrics(
             )
     if (bars < 0).any():
         i = int(np.flatnonzero(bars < 0)[0])
-        raise ValueError(f"`trades_bars` must be >= 0, but trades_bars[{i}]={bars[i]!r}.")
+        raise ValueError(f"`trades_bars` must be >= 0, but trades_bars[{i}]={float(bars[i])!r}.")
     n = eq.shape[0]
     if (
         isinstance(exposure_bars, bool)

@@ -18,7 +18,7 @@ Protocol for one backtest::
 position in `stratopt.metrics.METRICS`.
 
 All kernels are compiled with ``error_model="numpy"``: a float division by zero gives
-``inf``/``nan`` as in NumPy instead of raising, and the kernels never rely on it.
+``inf``/``nan`` as in NumPy instead of raising (and no result depends on such a value).
 """
 
 from __future__ import annotations
@@ -103,8 +103,8 @@ TS_LOSS_RET_SUM = 9  # sum of returns of losers
 TS_BEST_RET = 10  # largest trade return (-inf before the first trade)
 TS_WORST_RET = 11  # smallest trade return (+inf before the first trade)
 TS_BARS_SUM = 12  # sum of bars held
-TS_ROR_SUM = 13  # sum of the non-NaN returns on risk
-TS_ROR_COUNT = 14  # number of non-NaN returns on risk
+TS_ROR_SUM = 13  # sum of the finite returns on risk
+TS_ROR_COUNT = 14  # number of finite returns on risk
 N_TRADE_STATS = 15
 
 # --------------------------------------------------------------------------------------
@@ -224,8 +224,9 @@ def trade_stats_update_nb(
             a win if ``net_pnl > 0``, a loss if ``net_pnl < 0``, else break-even.
         ret: net pnl / entry notional.
         bars_held: ``exit_idx - entry_idx``.
-        ret_on_risk: net pnl / capital at risk; NaN means "not known" and the trade is
-            left out of ``return_on_risk`` only.
+        ret_on_risk: net pnl / capital at risk; NaN (or any non-finite value, e.g. from
+            a zero risk) means "not known": the trade is left out of ``return_on_risk``
+            only.
 
     ``net_pnl``, ``ret`` and ``bars_held`` must be finite.
     """
@@ -249,7 +250,7 @@ def trade_stats_update_nb(
     if ret < ts[TS_WORST_RET]:
         ts[TS_WORST_RET] = ret
     ts[TS_BARS_SUM] += bars_held
-    if not math.isnan(ret_on_risk):
+    if math.isfinite(ret_on_risk):
         ts[TS_ROR_SUM] += ret_on_risk
         ts[TS_ROR_COUNT] += 1.0
 
@@ -670,7 +671,7 @@ def _main_pass_nb(
     prv[0] = cash
     for j in range(1, j1):
         prv[j] = equity[j - 1]
-    m = 0
+    m = 0 * n  # typed int64 from the start, so the callee compiles once, not for 0
     j0 = 0
     while j0 < n:
         cur = equity[j0:j1]
@@ -682,7 +683,7 @@ def _main_pass_nb(
         m = _chunk_compact_nb(rbuf, j1 - j0, br, fast, scratch, m)
         j0 = j1
         j1 = min(n, j0 + _CHUNK)
-    return m
+    return int(m)
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -723,7 +724,7 @@ def _brackets_nb(
         want[2 * b] = math.floor(s * k / n - half)
         want[2 * b + 1] = math.ceil(s * (k + 2.0) / n + half)
     inside = np.empty(4, dtype=np.int64)
-    count = 0
+    count = 0 * s  # int64, not Literal[int](0): one compiled callee
     for i in range(4):
         if 0 <= want[i] < s:
             inside[count] = want[i]
@@ -800,7 +801,7 @@ def _tail_nb(
             else:
                 where[2 * b + r] = below + t
     want = np.empty(4, dtype=np.int64)
-    count = 0
+    count = 0 * m  # int64, not Literal[int](0): one compiled callee
     for i in range(4):
         if where[i] >= 0:
             want[count] = where[i]

@@ -194,7 +194,9 @@ if len(METRICS) != N_METRICS or len(_INDEX) != len(METRICS):  # pragma: no cover
 
 def _unknown(metric_id: object) -> ConfigError:
     text = str(metric_id)
-    close = difflib.get_close_matches(text.lower(), METRIC_IDS, n=1, cutoff=0.6)
+    key = text.lower()
+    close = [i for i in METRIC_IDS if i.startswith(key)] if len(key) >= 3 else []
+    close = close or difflib.get_close_matches(key, METRIC_IDS, n=1, cutoff=0.6)
     if close:
         return ConfigError(f"unknown metric {text!r}; did you mean {close[0]!r}?")
     return ConfigError(f"unknown metric {text!r}; expected one of: {', '.join(METRIC_IDS)}")

@@ -25,25 +25,26 @@ def _first_valid(x):  # type: ignore[no-untyped-def]
 def sma_nb(x, window):  # type: ignore[no-untyped-def]
     """Simple moving average over `window` bars.
 
-    A running sum (one add per bar) re-summed exactly every max(4 * window, 1024) bars, so the
-    rounding error never accumulates over more than a few thousand steps.
+    A Kahan-compensated running sum: as exact as summing each window afresh, so two
+    averages that are equal in decimal prices compare equal (a strict crossover then
+    does not fire on a tie, as with pandas), at one pass per series.
     """
     n = x.shape[0]
     out = np.full(n, np.nan)
     start = _first_valid(x)
-    resync = max(4 * window, 1024)
     total = 0.0
+    comp = 0.0
     for i in range(start, n):
-        k = i - start
-        if k >= window and k % resync == 0:
-            total = 0.0
-            for m in range(i - window + 1, i + 1):
-                total += x[m]
-        else:
-            total += x[i]
-            if k >= window:
-                total -= x[i - window]
-        if k >= window - 1:
+        y = x[i] - comp
+        t = total + y
+        comp = (t - total) - y
+        total = t
+        if i - start >= window:
+            y = -x[i - window] - comp
+            t = total + y
+            comp = (t - total) - y
+            total = t
+        if i - start >= window - 1:
             out[i] = total / window
     return out
 

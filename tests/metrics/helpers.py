@@ -1,4 +1,4 @@
-"""Helpers shared by the metrics tests."""
+"""Helpers shared by the metrics tests: the kernels driven like the engine, the oracle check."""
 
 from __future__ import annotations
 

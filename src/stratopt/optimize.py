@@ -1,0 +1,372 @@
+"""Optimizing: a study file through the engine, or any Python function.
+
+`optimize_study` runs what a study file describes; `optimize` gives users with their
+own backtester the same search, requirements, persistence and run folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from stratopt.backtest import study_bars
+from stratopt.config import StudyConfig
+from stratopt.search._candidates import Router
+from stratopt.search._constraints import check_satisfiable, parse_constraints
+from stratopt.search._evaluate import CallableEvaluator, StudyEvaluator
+from stratopt.search._objective import Objective, parse_objective
+from stratopt.search._requirements import Requirements, parse_requirements
+from stratopt.search._runner import Progress, RunOptions, RunResult, record, run_trials, sampler_for
+from stratopt.search._space import SearchSpace, nest
+from stratopt.storage import (
+    RunFolder,
+    default_storage_url,
+    open_storage,
+    ranked_frame,
+    redact,
+    write_run_folder,
+)
+from stratopt.storage._runfolder import git_commit, new_run_dir, sha256, versions
+from stratopt.strategies import get_strategy
+
+__all__ = ["OptimizeResult", "compile_study", "optimize", "optimize_study"]
+
+
+@dataclass(frozen=True)
+class CompiledStudy:
+    """A study file's search parts, validated."""
+
+    space: SearchSpace
+    constraints: tuple[Any, ...]
+    objective: Objective
+    requirements: Requirements
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """What an optimization left behind."""
+
+    study_name: str
+    storage: str
+    run_folder: RunFolder
+    ranked: pd.DataFrame
+    best_params: dict[str, Any] | None
+    best_values: list[float] | None
+    best_metrics: dict[str, float] | None
+    counts: dict[str, int]
+    stopped_by: str
+    seconds: float
+
+
+def compile_study(study: StudyConfig) -> CompiledStudy:
+    """Validate the search parts of `study` (ConfigError naming the field otherwise)."""
+    space = SearchSpace.from_config(study.space, field="space")
+    names = list(space.names) + [k for k in study.params if k not in space.names]
+    constraints = parse_constraints(study.constraints, names, field="constraints")
+    check_satisfiable(constraints, space, fixed=study.params)
+    return CompiledStudy(
+        space=space,
+        constraints=tuple(constraints),
+        objective=parse_objective(study.objective, field="objective"),
+        requirements=parse_requirements(study.require, field="require"),
+    )
+
+
+def optimize_study(
+    study: StudyConfig,
+    *,
+    storage: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> OptimizeResult:
+    """Run the optimization a study file describes; see the module docs."""
+    compiled = compile_study(study)
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    router = Router(study, strategy, compiled.space.names)
+    search = study.search
+    trials = search.trials or _default_trials(search.method, compiled, study.params)
+    url = storage or study.storage or default_storage_url(study.output_dir)
+    evaluator = StudyEvaluator(study, router, jobs=search.jobs, timeout=search.trial_timeout)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        result = _run(
+            study.name, url, compiled, evaluator, _options(study, trials), on_progress,
+            fixed=study.params,
+        )  # fmt: skip
+    finally:
+        evaluator.close()
+    summary = _summary(study.name, url, result, compiled, started)
+    summary["strategy"] = strategy.name
+    summary["data"] = _data_summary(study)
+    summary["config"] = json.loads(study.model_dump_json())
+    summary["config"]["storage"] = redact(url)
+    best_cfg = _best_config(study, result.study, compiled)
+    return _finish(study.output_dir, study.name, url, result, compiled, summary, best_cfg)
+
+
+def optimize(
+    objective: Callable[[dict[str, Any]], Any],
+    space: Mapping[str, Any],
+    *,
+    method: str = "tpe",
+    trials: int = 100,
+    score: str | Mapping[str, Any] = "sharpe",
+    require: Mapping[str, Any] | None = None,
+    constraints: Sequence[str] = (),
+    seed: int = 0,
+    jobs: int = 1,
+    batch: int | None = None,
+    trial_timeout: float | None = None,
+    retries: int = 0,
+    max_attempts: int | None = None,
+    time_budget: float | None = None,
+    storage: str | None = None,
+    study_name: str = "stratopt",
+    output: str | Path = "runs",
+    on_progress: Callable[[Progress], None] | None = None,
+) -> OptimizeResult:
+    """Optimize any function `objective(params) -> metrics | equity curve | trades`.
+
+    Args:
+        objective: Called with a dict of parameters. Return a mapping of metric values
+            (`{"sharpe": 1.2, "trades": 80, ...}`), an equity curve (pandas Series or
+            array; metrics computed by stratopt) or a trade DataFrame with `pnl`.
+            It runs in worker processes when `jobs > 1` or `trial_timeout` is set
+            (cloudpickle carries closures), else in this process.
+        space: The search space, as a study file's `space:` section.
+        method: grid, random, tpe, cmaes, nsga2 or qmc.
+        trials: Completed trials to reach (earlier runs of the same study count).
+        score: What to optimize, as a study file's `objective:`.
+        require: Requirements on metrics, as a study file's `require:`.
+        constraints: Relations between parameters, e.g. `"fast < slow"`.
+        storage: An Optuna storage URL; default SQLite in `output`.
+        study_name: The Optuna study name (rerunning it resumes it).
+        output: Root of run folders (`output/<study_name>/<UTC timestamp>/`).
+
+    Returns:
+        The ranked trials, the best parameters and the run folder's paths.
+    """
+    out = Path(output)
+    compiled_space = SearchSpace.from_config(space, field="space")
+    cons = parse_constraints(list(constraints), compiled_space.names, field="constraints")
+    compiled = CompiledStudy(
+        compiled_space,
+        tuple(cons),
+        parse_objective(score, field="score"),
+        parse_requirements(dict(require or {}), field="require"),
+    )
+    opts = RunOptions(
+        method=method,
+        trials=trials,
+        seed=seed,
+        batch=batch,
+        max_attempts=max_attempts,
+        time_budget=time_budget,
+        retries=retries,
+    )
+    url = storage or default_storage_url(out)
+    evaluator = CallableEvaluator(objective, jobs=jobs, timeout=trial_timeout)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        result = _run(study_name, url, compiled, evaluator, opts, on_progress)
+    finally:
+        evaluator.close()
+    summary = _summary(study_name, url, result, compiled, started)
+    summary["objective_function"] = getattr(objective, "__qualname__", repr(objective))
+    return _finish(out, study_name, url, result, compiled, summary, None)
+
+
+def _default_trials(method: str, compiled: CompiledStudy, fixed: Mapping[str, Any]) -> int:
+    """Grid: every valid combination; other methods: 100."""
+    if method != "grid":
+        return 100
+    return sum(all(c.holds(p) for c in compiled.constraints) for p in compiled.space.grid())
+
+
+def _options(study: StudyConfig, trials: int) -> RunOptions:
+    s = study.search
+    return RunOptions(
+        method=s.method,
+        trials=trials,
+        seed=s.seed,
+        batch=s.batch,
+        max_attempts=s.max_attempts,
+        time_budget=s.time_budget,
+        retries=s.retries,
+        startup_trials=s.startup_trials,
+        ei_candidates=s.ei_candidates,
+        population=s.population,
+    )
+
+
+def _run(
+    name: str,
+    url: str,
+    compiled: CompiledStudy,
+    evaluator: Any,
+    options: RunOptions,
+    on_progress: Callable[[Progress], None] | None,
+    *,
+    fixed: Mapping[str, Any] | None = None,
+) -> RunResult:
+    storage = open_storage(url)
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        directions=list(compiled.objective.directions),
+        load_if_exists=True,
+    )
+    if list(study.directions) != [
+        optuna.study.StudyDirection.MAXIMIZE
+        if d == "maximize"
+        else optuna.study.StudyDirection.MINIMIZE
+        for d in compiled.objective.directions
+    ]:
+        from stratopt.errors import ConfigError
+
+        raise ConfigError(
+            f"objective: study {name!r} already exists with other directions; "
+            "use another name or storage"
+        )
+    earlier = len(study.get_trials(deepcopy=False))
+    study.sampler = sampler_for(options, compiled.objective, earlier_trials=earlier)
+    return run_trials(
+        study,
+        space=compiled.space,
+        constraints=compiled.constraints,
+        objective=compiled.objective,
+        requirements=compiled.requirements,
+        evaluator=evaluator,
+        options=options,
+        fixed=fixed,
+        on_progress=on_progress,
+    )
+
+
+def _counts(study: optuna.Study) -> dict[str, int]:
+    counts = {s.name.lower(): 0 for s in TrialState}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name.lower()] += 1
+    return counts
+
+
+def _summary(
+    name: str, url: str, result: RunResult, compiled: CompiledStudy, started: dt.datetime
+) -> dict[str, Any]:
+    p = result.progress
+    return {
+        "study": name,
+        "storage": redact(url),
+        "objective": compiled.objective.describe(),
+        "directions": list(compiled.objective.directions),
+        "space": {"names": list(compiled.space.names), "grid_size": _grid_size(compiled.space)},
+        "counts": _counts(result.study),
+        "this_run": {
+            "attempts": p.attempts,
+            "complete_total": p.complete,
+            "pruned": p.pruned,
+            "failed": p.failed,
+            "stopped_by": result.stopped_by,
+            "seconds": round(result.seconds, 3),
+            "started_utc": started.isoformat(),
+            "finished_utc": dt.datetime.now(dt.UTC).isoformat(),
+        },
+        "git": git_commit(Path.cwd()),
+        "versions": versions(),
+    }
+
+
+def _grid_size(space: SearchSpace) -> int | None:
+    return space.grid_size() if space.is_discrete else None
+
+
+def _data_summary(study: StudyConfig) -> list[dict[str, Any]]:
+    out = []
+    for bars in study_bars(study):
+        entry: dict[str, Any] = {
+            "symbol": bars.symbol,
+            "source": bars.source,
+            "bars": len(bars),
+            "start": str(bars.index[0]),
+            "end": str(bars.index[-1]),
+            "periods_per_year": bars.periods_per_year,
+        }
+        path = Path(bars.source)
+        if path.is_file():
+            entry["sha256"] = sha256(path)
+        out.append(entry)
+    return out
+
+
+def _best(study: optuna.Study, compiled: CompiledStudy) -> Any:
+    ranked = ranked_frame(study, compiled.objective.directions)
+    if ranked.empty or ranked.iloc[0]["state"] != "complete":
+        return None
+    return study.trials[int(ranked.iloc[0]["trial"])]
+
+
+def _best_config(study: StudyConfig, ostudy: optuna.Study, compiled: CompiledStudy) -> Any:
+    best = _best(ostudy, compiled)
+    if best is None:
+        return None
+    cfg = json.loads(study.model_dump_json())
+    fixed = nest(best.params)
+    for section in ("backtest", "risk"):
+        cfg["backtest"].update(fixed.pop(section, {}))
+    cfg["data"].update({k: str(v) for k, v in fixed.pop("data", {}).items()})
+    cfg["params"].update(fixed.pop("strategy", {}))
+    cfg["params"].update(fixed)
+    cfg["space"] = {}
+    cfg["constraints"] = []
+    if cfg["data"].get("path") is not None:
+        paths = [study.resolve_path(p) for p in study.data.paths]
+        cfg["data"]["path"] = paths[0] if isinstance(study.data.path, str) else paths
+    strategy = study.strategy
+    if ":" in strategy and strategy.split(":")[0].endswith(".py"):
+        file, _, cls = strategy.rpartition(":")
+        cfg["strategy"] = f"{(study.base_dir / file).resolve()}:{cls}"
+    cfg["output"] = str(study.output_dir.resolve())
+    cfg.pop("storage", None)
+    return cfg
+
+
+def _finish(
+    output: Path,
+    name: str,
+    url: str,
+    result: RunResult,
+    compiled: CompiledStudy,
+    summary: dict[str, Any],
+    best_cfg: Any,
+) -> OptimizeResult:
+    ranked = ranked_frame(result.study, compiled.objective.directions)
+    best = _best(result.study, compiled)
+    if best is not None:
+        summary["best"] = {
+            "trial": best.number,
+            "params": best.params,
+            "values": best.values,
+            "metrics": record(best).get("metrics", {}),
+        }
+    folder = write_run_folder(
+        new_run_dir(output, name), summary=summary, ranked=ranked, best_config=best_cfg
+    )
+    return OptimizeResult(
+        study_name=name,
+        storage=redact(url),
+        run_folder=folder,
+        ranked=ranked,
+        best_params=dict(best.params) if best is not None else None,
+        best_values=list(best.values) if best is not None else None,
+        best_metrics=record(best).get("metrics") if best is not None else None,
+        counts=summary["counts"],
+        stopped_by=result.stopped_by,
+        seconds=result.seconds,
+    )

@@ -1,0 +1,87 @@
+"""Where each searched parameter goes: the strategy, the backtest settings or the data.
+
+Space names route by their first part: `backtest.x` / `risk.x` set the backtest
+setting `x`, `data.x` a data option (`timeframe`, `start`, `end`), `strategy.x` and
+bare names a strategy parameter.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stratopt.config import StudyConfig
+from stratopt.engine import ExecSettings
+from stratopt.errors import ConfigError
+from stratopt.strategies import Strategy
+
+__all__ = ["Candidate", "Router"]
+
+_BACKTEST_PREFIXES = ("backtest", "risk")
+_DATA_FIELDS = ("timeframe", "start", "end")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One parameter set, split by destination."""
+
+    params: dict[str, Any]
+    strategy_params: dict[str, Any]
+    settings: ExecSettings
+    data: tuple[tuple[str, Any], ...] = field(default=())
+
+
+class Router:
+    """Checks space names once, then splits each candidate's parameters."""
+
+    def __init__(self, study: StudyConfig, strategy: Strategy, names: Iterable[str]) -> None:
+        self.study = study
+        self.strategy = strategy
+        self.names = tuple(names)
+        for name in self.names:
+            self._check(name)
+
+    def _check(self, name: str) -> None:
+        head, _, rest = name.partition(".")
+        if head in _BACKTEST_PREFIXES and rest:
+            known = ExecSettings.field_names()
+            if rest not in known:
+                raise ConfigError(f"space.{name}: unknown backtest setting{_hint(rest, known)}")
+        elif head == "data" and rest:
+            if rest not in _DATA_FIELDS:
+                raise ConfigError(f"space.{name}: only {list(_DATA_FIELDS)} can be searched")
+        else:
+            pname = rest if head == "strategy" and rest else name
+            if pname not in self.strategy.parameters:
+                known = tuple(self.strategy.parameters)
+                raise ConfigError(
+                    f"space.{name}: strategy {self.strategy.name!r} has no parameter "
+                    f"{pname!r}{_hint(pname, known)}"
+                )
+
+    def route(self, params: Mapping[str, Any]) -> Candidate:
+        """Split `params`; invalid backtest values raise ConfigError (the candidate fails)."""
+        strategy_params = dict(self.study.params)
+        settings: dict[str, Any] = {}
+        data: dict[str, Any] = {}
+        for name, value in params.items():
+            head, _, rest = name.partition(".")
+            if head in _BACKTEST_PREFIXES and rest:
+                settings[rest] = value
+            elif head == "data" and rest:
+                data[rest] = value
+            else:
+                strategy_params[rest if head == "strategy" and rest else name] = value
+        return Candidate(
+            params=dict(params),
+            strategy_params=strategy_params,
+            settings=self.study.backtest.to_settings(**settings),
+            data=tuple(sorted(data.items())),
+        )
+
+
+def _hint(name: str, known: Iterable[str]) -> str:
+    match = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {match[0]!r}?" if match else ""

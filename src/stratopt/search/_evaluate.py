@@ -1,0 +1,327 @@
+"""Evaluating candidates: built-in strategies in compiled batches, user code in workers.
+
+Built-in strategies run in-process through `evaluate_many` (one compiled, parallel
+call per batch; nothing in them can hang). User strategies and user objective
+functions run in worker processes (pebble), one candidate per task, so an exception
+only fails its candidate and a candidate past `trial_timeout` is really stopped: its
+worker process is killed and replaced.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle  # type: ignore[import-untyped]
+import numpy as np
+import pandas as pd
+from pebble import ProcessPool
+
+from stratopt.backtest import backtest, evaluate_many, study_bars
+from stratopt.config import StudyConfig
+from stratopt.data import Bars, infer_periods_per_year
+from stratopt.errors import StratoptError
+from stratopt.metrics import METRICS, compute_metrics
+from stratopt.search._candidates import Candidate, Router
+from stratopt.strategies import Strategy, get_strategy
+
+__all__ = ["CallableEvaluator", "Outcome", "StudyEvaluator", "metrics_from_result"]
+
+_HIGHER = {m.id: m.higher_is_better for m in METRICS}
+
+
+@dataclass
+class Outcome:
+    """What evaluating one candidate gave."""
+
+    metrics: dict[str, float] | None = None
+    per_symbol: dict[str, dict[str, float]] = field(default_factory=dict)
+    error: str | None = None
+    runtime: float = 0.0
+
+
+def aggregate(per_symbol: Mapping[str, Mapping[str, float]], how: str) -> dict[str, float]:
+    """Combine per-symbol metrics by `mean`, `median` or `worst` (per metric direction)."""
+    symbols = list(per_symbol)
+    if len(symbols) == 1:
+        return dict(per_symbol[symbols[0]])
+    out: dict[str, float] = {}
+    for key in per_symbol[symbols[0]]:
+        values = np.array([per_symbol[s][key] for s in symbols], dtype=np.float64)
+        if how == "median":
+            out[key] = float(np.median(values))
+        elif how == "worst":
+            out[key] = float(values.min() if _HIGHER.get(key, True) else values.max())
+        else:
+            out[key] = float(values.mean())
+    return out
+
+
+def portfolio_metrics(results: Sequence[Any], cash: float) -> dict[str, float]:
+    """Metrics of an equal-weight portfolio of per-symbol backtests (each run on `cash`)."""
+    curves = [r.equity / cash for r in results]
+    joined = pd.concat(curves, axis=1).sort_index().ffill().fillna(1.0)
+    equity = cash * joined.mean(axis=1).to_numpy()
+    trades = [r.trades for r in results]
+    pnl = np.concatenate([t["pnl"].to_numpy() - t["fees"].to_numpy() for t in trades])
+    n = len(results)
+    exposure = pd.concat([pd.Series(r.sim.exposure, index=r.bars.index) for r in results], axis=1)
+    return compute_metrics(
+        equity,
+        cash=cash,
+        trades_net_pnl=pnl / n,
+        trades_ret=np.concatenate([t["ret"].to_numpy() for t in trades]),
+        trades_bars=np.concatenate([(t["exit_idx"] - t["entry_idx"]).to_numpy() for t in trades]),
+        exposure_bars=int((exposure.fillna(0).to_numpy().max(axis=1) > 0).sum()),
+        periods_per_year=infer_periods_per_year(joined.index),
+    )
+
+
+class _Data:
+    """The study's bars for each data override (timeframe, range), loaded once."""
+
+    def __init__(self, study: StudyConfig) -> None:
+        self.study = study
+        self._cache: dict[tuple[tuple[str, Any], ...], list[Bars]] = {}
+
+    def get(self, key: tuple[tuple[str, Any], ...]) -> list[Bars]:
+        if key not in self._cache:
+            data = self.study.data.model_copy(update={k: str(v) for k, v in key})
+            self._cache[key] = study_bars(self.study.model_copy(update={"data": data}))
+        return self._cache[key]
+
+
+class StudyEvaluator:
+    """Runs a study's candidates (strategy + data + backtest settings)."""
+
+    def __init__(self, study: StudyConfig, router: Router, *, jobs: int, timeout: float | None):
+        self.study = study
+        self.router = router
+        self.strategy: Strategy = router.strategy
+        self.data = _Data(study)
+        self.data.get(())  # bad data files fail the study before any trial
+        isolated = not _is_builtin(self.strategy) and (jobs > 1 or timeout is not None)
+        self.pool: _Pool | None = (
+            _Pool(jobs, timeout, _init_study_worker, (study,)) if isolated else None
+        )
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[Outcome]:
+        if self.pool is not None:
+            return self.pool.map(_run_study_candidate, params)
+        outcomes: list[Outcome] = [Outcome() for _ in params]
+        routed: dict[int, Candidate] = {}
+        for i, p in enumerate(params):
+            try:
+                routed[i] = self.router.route(p)
+            except StratoptError as exc:
+                outcomes[i].error = str(exc)
+        if self.study.aggregate == "portfolio":
+            for i, cand in routed.items():
+                outcomes[i] = _portfolio_outcome(self.strategy, self.data, cand)
+            return outcomes
+        groups: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+        for i, cand in routed.items():
+            groups.setdefault(cand.data, []).append(i)
+        for key, idx in groups.items():
+            self._run_group(key, idx, routed, outcomes)
+        return outcomes
+
+    def _run_group(
+        self,
+        key: tuple[tuple[str, Any], ...],
+        idx: list[int],
+        routed: dict[int, Candidate],
+        outcomes: list[Outcome],
+    ) -> None:
+        start = time.perf_counter()
+        try:
+            series = self.data.get(key)
+        except StratoptError as exc:
+            for i in idx:
+                outcomes[i].error = str(exc)
+            return
+        for bars in series:
+            batch = evaluate_many(
+                bars,
+                self.strategy,
+                [routed[i].strategy_params for i in idx],
+                [routed[i].settings for i in idx],
+            )
+            rows = batch.metrics.to_dict("records")
+            for pos, i in enumerate(idx):
+                if batch.errors[pos] is not None:
+                    outcomes[i].error = batch.errors[pos]
+                row = rows[pos]
+                outcomes[i].per_symbol[bars.symbol] = {str(k): float(row[k]) for k in row}
+        runtime = (time.perf_counter() - start) / len(idx)
+        for i in idx:
+            o = outcomes[i]
+            o.runtime = runtime
+            if o.error is None:
+                o.metrics = aggregate(o.per_symbol, self.study.aggregate)
+
+
+def _is_builtin(strategy: Strategy) -> bool:
+    return type(strategy).__module__.startswith("stratopt.") and strategy.uses_rules
+
+
+def _portfolio_outcome(strategy: Strategy, data: _Data, cand: Candidate) -> Outcome:
+    start = time.perf_counter()
+    try:
+        results = [
+            backtest(bars, strategy, cand.strategy_params, cand.settings)
+            for bars in data.get(cand.data)
+        ]
+    except StratoptError as exc:
+        return Outcome(error=str(exc), runtime=time.perf_counter() - start)
+    per_symbol = {r.bars.symbol: r.metrics for r in results}
+    metrics = portfolio_metrics(results, cand.settings.cash)
+    return Outcome(metrics, per_symbol, None, time.perf_counter() - start)
+
+
+# ---- worker processes ---------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_study_worker(study: StudyConfig) -> None:
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    _WORKER["study"] = study
+    _WORKER["evaluator"] = StudyEvaluator(study, Router(study, strategy, ()), jobs=1, timeout=None)
+
+
+def _run_study_candidate(params: Mapping[str, Any]) -> Outcome:
+    evaluator: StudyEvaluator = _WORKER["evaluator"]
+    evaluator.router.names = tuple(params)
+    return evaluator.evaluate([params])[0]
+
+
+def _init_callable_worker(payload: bytes) -> None:
+    _WORKER["fn"] = cloudpickle.loads(payload)
+
+
+def _run_callable(params: Mapping[str, Any]) -> Outcome:
+    return _call(_WORKER["fn"], params)
+
+
+def _call(fn: Callable[[dict[str, Any]], Any], params: Mapping[str, Any]) -> Outcome:
+    start = time.perf_counter()
+    try:
+        metrics = metrics_from_result(fn(dict(params)))
+    except Exception as exc:  # the user's objective: isolate the candidate
+        return Outcome(error=f"{type(exc).__name__}: {exc}", runtime=time.perf_counter() - start)
+    return Outcome(metrics, {}, None, time.perf_counter() - start)
+
+
+def metrics_from_result(result: Any, *, cash: float | None = None) -> dict[str, float]:
+    """Turn what a user objective returned into a metrics mapping.
+
+    Accepted: a mapping of metric values (returned as floats; unknown keys kept); a
+    pandas Series / 1-D array of equity (metrics computed as for stratopt's own
+    backtests, cash = the first value); or a DataFrame of trades with a `pnl` column
+    (and optionally `ret`, `bars`), turned into an equity curve starting at `cash`
+    (default 10,000).
+    """
+    if isinstance(result, Mapping):
+        return {str(k): float(v) for k, v in result.items()}
+    if isinstance(result, pd.DataFrame):
+        if "pnl" not in result:
+            raise TypeError("a trade list needs a 'pnl' column")
+        start = 10_000.0 if cash is None else cash
+        pnl = result["pnl"].to_numpy(dtype=np.float64)
+        equity = start + np.cumsum(pnl)
+        rets = result["ret"].to_numpy(dtype=np.float64) if "ret" in result else pnl / start
+        bars = result["bars"].to_numpy() if "bars" in result else np.ones(len(pnl))
+        return compute_metrics(
+            equity if len(equity) else np.array([start]),
+            cash=start,
+            trades_net_pnl=pnl,
+            trades_ret=rets,
+            trades_bars=bars,
+        )
+    if isinstance(result, pd.Series | np.ndarray | list):
+        equity = np.asarray(result, dtype=np.float64)
+        ppy = 252.0
+        if isinstance(result, pd.Series) and isinstance(result.index, pd.DatetimeIndex):
+            ppy = infer_periods_per_year(result.index)
+        return compute_metrics(
+            equity[1:],
+            cash=float(equity[0]),
+            trades_net_pnl=[],
+            trades_ret=[],
+            trades_bars=[],
+            periods_per_year=ppy,
+        )
+    raise TypeError(
+        f"the objective returned {type(result).__name__}; expected a mapping of metrics, "
+        "an equity curve (Series/array) or a trade DataFrame"
+    )
+
+
+class CallableEvaluator:
+    """Runs a user function `fn(params) -> metrics | equity | trades` per candidate."""
+
+    def __init__(self, fn: Callable[[dict[str, Any]], Any], *, jobs: int, timeout: float | None):
+        self.fn = fn
+        isolated = jobs > 1 or timeout is not None
+        self.pool = (
+            _Pool(jobs, timeout, _init_callable_worker, (cloudpickle.dumps(fn),))
+            if isolated
+            else None
+        )
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[Outcome]:
+        if self.pool is not None:
+            return self.pool.map(_run_callable, params)
+        return [_call(self.fn, p) for p in params]
+
+
+class _Pool:
+    """A pebble process pool: one candidate per task, killed past its timeout."""
+
+    def __init__(
+        self,
+        jobs: int,
+        timeout: float | None,
+        initializer: Callable[..., None],
+        initargs: tuple[Any, ...],
+    ) -> None:
+        self.timeout = timeout
+        # spawn, not fork: numba's OpenMP threads make a forked child abort.
+        self.pool = ProcessPool(
+            max_workers=jobs,
+            initializer=initializer,
+            initargs=initargs,
+            context=multiprocessing.get_context("spawn"),
+        )
+
+    def map(
+        self, task: Callable[[Mapping[str, Any]], Outcome], params: Sequence[Any]
+    ) -> list[Outcome]:
+        futures = [self.pool.schedule(task, args=(p,), timeout=self.timeout) for p in params]
+        outcomes = []
+        for fut in futures:
+            try:
+                outcomes.append(fut.result())
+            except FutureTimeout:
+                message = f"timed out after {self.timeout:g} s (worker stopped)"
+                outcomes.append(Outcome(error=message, runtime=float(self.timeout or 0.0)))
+            except Exception as exc:  # a crashed worker: the candidate fails, the pool heals
+                outcomes.append(Outcome(error=f"worker failed: {type(exc).__name__}: {exc}"))
+        return outcomes
+
+    def close(self) -> None:
+        self.pool.close()  # type: ignore[no-untyped-call]
+        self.pool.join()

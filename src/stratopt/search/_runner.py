@@ -1,0 +1,341 @@
+"""The trial loop: ask a batch, evaluate it, tell it in order.
+
+One controller owns the Optuna study. Candidates are asked in batches of a fixed size
+(`search.batch`, not `jobs`), evaluated together (in parallel where the evaluator
+can), then told in the order they were asked — so the same study file and seed give
+the same candidates and the same results whatever `jobs` is.
+
+Trial states: COMPLETE (counted towards `trials`), PRUNED (a constraint or a
+requirement failed, too few trades, or a duplicate of an earlier candidate; the reason
+is in the `pruned` user attribute) and FAIL (an error, a NaN objective or a timeout;
+in `error`). Every trial keeps its params and, when it ran, all metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from stratopt.search._constraints import Constraint
+from stratopt.search._evaluate import Outcome
+from stratopt.search._objective import Objective
+from stratopt.search._requirements import Requirements
+from stratopt.search._samplers import SAMPLERS, SamplerOptions, make_sampler
+from stratopt.search._space import SearchSpace
+
+__all__ = ["ATTR", "Progress", "RunOptions", "RunResult", "record", "run_trials", "sampler_for"]
+
+log = logging.getLogger("stratopt.search")
+
+# Everything stratopt records on a trial lives in one user attribute (one storage write
+# per trial): {"metrics", "components", "violations", "error", "pruned", "runtime_s",
+# "per_symbol", "key", "shortfall"}.
+ATTR = "stratopt"
+ATTR_NORMALIZER = "stratopt:normalizer"
+
+
+class Evaluator(Protocol):
+    def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[Outcome]: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What to run and when to stop."""
+
+    method: str
+    trials: int
+    seed: int = 0
+    batch: int | None = None
+    max_attempts: int | None = None
+    time_budget: float | None = None
+    retries: int = 0
+    startup_trials: int | None = None
+    ei_candidates: int | None = None
+    population: int | None = None
+
+
+@dataclass
+class Progress:
+    """Counts the CLI shows while a study runs."""
+
+    target: int
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    attempts: int = 0
+    best: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class RunResult:
+    """What one invocation did."""
+
+    study: optuna.Study
+    progress: Progress
+    stopped_by: str
+    seconds: float
+
+
+def run_trials(
+    study: optuna.Study,
+    *,
+    space: SearchSpace,
+    constraints: Sequence[Constraint],
+    objective: Objective,
+    requirements: Requirements,
+    evaluator: Evaluator,
+    options: RunOptions,
+    fixed: Mapping[str, Any] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunResult:
+    """Run trials until `options.trials` are COMPLETE in `study` (earlier runs count).
+
+    `fixed` holds the study's fixed parameters, which constraints may also read.
+    """
+    holds = _constraint_check(constraints, fixed or {})
+    _fail_interrupted(study)
+    _restore_normalizer(study, objective)
+    trials = study.get_trials(deepcopy=False)
+    seen = {record(t).get("key") for t in trials if t.state != TrialState.FAIL}
+    progress = Progress(target=options.trials)
+    progress.complete = sum(t.state == TrialState.COMPLETE for t in trials)
+    _update_best(progress, study, objective)
+    batch_size = options.batch or SAMPLERS[options.method].default_batch
+    max_attempts = options.max_attempts or max(10 * options.trials, options.trials + 1000)
+    grid = _grid_queue(space, holds, seen) if options.method == "grid" else None
+    deadline = time.monotonic() + options.time_budget if options.time_budget else math.inf
+    stopped_by = "target"
+    while progress.complete < options.trials:
+        if progress.attempts >= max_attempts:
+            stopped_by = "max_attempts"
+            break
+        if time.monotonic() >= deadline:
+            stopped_by = "time_budget"
+            break
+        want = min(batch_size, options.trials - progress.complete, max_attempts - progress.attempts)
+        asked = _ask(study, space, grid, want)
+        if not asked:
+            stopped_by = "space exhausted"
+            break
+        _run_batch(study, space, asked, seen, holds, objective, requirements, evaluator,
+                   options, progress)  # fmt: skip
+        _update_best(progress, study, objective)
+        if on_progress is not None:
+            on_progress(progress)
+    _save_normalizer(study, objective)
+    return RunResult(study, progress, stopped_by, time.monotonic() - progress.started)
+
+
+def _ask(
+    study: optuna.Study, space: SearchSpace, grid: Iterator[dict[str, Any]] | None, want: int
+) -> list[tuple[optuna.Trial, dict[str, Any]]]:
+    asked = []
+    for _ in range(want):
+        if grid is not None:
+            params = next(grid, None)
+            if params is None:
+                break
+            study.enqueue_trial(params)
+            trial = study.ask()
+            params = space.suggest(trial)
+        else:
+            trial = study.ask()
+            params = space.suggest(trial)
+        asked.append((trial, params))
+    return asked
+
+
+Check = Callable[[Mapping[str, Any]], str | None]
+
+
+def _constraint_check(constraints: Sequence[Constraint], fixed: Mapping[str, Any]) -> Check:
+    """A function giving the first constraint `params` break (with `fixed`), or None."""
+
+    def broken(params: Mapping[str, Any]) -> str | None:
+        merged = {**fixed, **params}
+        for c in constraints:
+            if not c.holds(merged):
+                return c.text
+        return None
+
+    return broken
+
+
+def _grid_queue(space: SearchSpace, holds: Check, seen: set[Any]) -> Iterator[dict[str, Any]]:
+    for params in space.grid():
+        if repr(space.key(params)) not in seen and holds(params) is None:
+            yield params
+
+
+def _run_batch(
+    study: optuna.Study,
+    space: SearchSpace,
+    asked: list[tuple[optuna.Trial, dict[str, Any]]],
+    seen: set[Any],
+    holds: Check,
+    objective: Objective,
+    requirements: Requirements,
+    evaluator: Evaluator,
+    options: RunOptions,
+    progress: Progress,
+) -> None:
+    runnable: list[tuple[optuna.Trial, dict[str, Any], str]] = []
+    for trial, params in asked:
+        progress.attempts += 1
+        key = repr(space.key(params))
+        broken = holds(params)
+        if broken is not None:
+            _prune(study, trial, {"key": key}, f"constraint: {broken}", progress)
+        elif key in seen:
+            _prune(study, trial, {"key": key}, "duplicate of an earlier candidate", progress)
+        else:
+            seen.add(key)
+            runnable.append((trial, params, key))
+    outcomes = _evaluate_with_retries(evaluator, [p for _, p, _ in runnable], options.retries)
+    for (trial, _, key), outcome in zip(runnable, outcomes, strict=True):
+        _tell(study, trial, key, outcome, objective, requirements, progress)
+
+
+def _evaluate_with_retries(
+    evaluator: Evaluator, params: list[dict[str, Any]], retries: int
+) -> list[Outcome]:
+    outcomes = evaluator.evaluate(params) if params else []
+    for attempt in range(retries):
+        again = [i for i, o in enumerate(outcomes) if o.error is not None]
+        if not again:
+            break
+        log.info("retrying %d failed candidate(s), attempt %d", len(again), attempt + 1)
+        redo = evaluator.evaluate([params[i] for i in again])
+        for i, o in zip(again, redo, strict=True):
+            outcomes[i] = o
+    return outcomes
+
+
+def _tell(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    key: str,
+    outcome: Outcome,
+    objective: Objective,
+    requirements: Requirements,
+    progress: Progress,
+) -> None:
+    rec: dict[str, Any] = {"key": key, "runtime_s": outcome.runtime}
+    if len(outcome.per_symbol) > 1:
+        rec["per_symbol"] = _jsonable(outcome.per_symbol)
+    if outcome.error is not None or outcome.metrics is None:
+        _fail(study, trial, rec, outcome.error or "no metrics", progress)
+        return
+    metrics = outcome.metrics
+    rec["metrics"] = _jsonable(metrics)
+    verdict = requirements.check(metrics)
+    rec["shortfall"] = float(verdict.shortfall)
+    trial.set_constraint("requirements", float(verdict.constraint))
+    if verdict.violations:
+        rec["violations"] = list(verdict.violations)
+    values = objective.values(metrics)
+    if values.components:
+        rec["components"] = _jsonable(values.components)
+    if values.values is None:
+        reason = values.reason or "not a finite number"
+        _fail(study, trial, rec, f"objective {objective.describe()}: {reason}", progress)
+    elif not verdict.feasible:
+        _prune(study, trial, rec, "requirements: " + "; ".join(verdict.violations), progress)
+    else:
+        trial.set_user_attr(ATTR, rec)
+        study.tell(trial, list(values.values))
+        objective.observe(metrics)
+        progress.complete += 1
+
+
+def _fail(
+    study: optuna.Study, trial: optuna.Trial, rec: dict[str, Any], error: str, progress: Progress
+) -> None:
+    trial.set_user_attr(ATTR, {**rec, "error": error})
+    study.tell(trial, state=TrialState.FAIL)
+    progress.failed += 1
+
+
+def _prune(
+    study: optuna.Study, trial: optuna.Trial, rec: dict[str, Any], reason: str, progress: Progress
+) -> None:
+    trial.set_user_attr(ATTR, {**rec, "pruned": reason})
+    study.tell(trial, state=TrialState.PRUNED)
+    progress.pruned += 1
+
+
+def record(trial: FrozenTrial) -> dict[str, Any]:
+    """What stratopt recorded on `trial` (empty for trials it did not run)."""
+    rec = trial.user_attrs.get(ATTR)
+    return rec if isinstance(rec, dict) else {}
+
+
+def _fail_interrupted(study: optuna.Study) -> None:
+    """Trials left RUNNING by a killed run: FAIL, so their params may be tried again."""
+    storage = study._storage  # Optuna has no public setter for another trial's attrs
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        rec = {**record(t), "error": "interrupted (the run was killed)"}
+        storage.set_trial_user_attr(t._trial_id, ATTR, rec)
+        study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+
+
+def _update_best(progress: Progress, study: optuna.Study, objective: Objective) -> None:
+    if objective.is_multi:
+        return
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if complete:
+        values = [t.value for t in complete if t.value is not None]
+        pick = max if objective.directions[0] == "maximize" else min
+        progress.best = pick(values) if values else None
+
+
+def _restore_normalizer(study: optuna.Study, objective: Objective) -> None:
+    state = study.user_attrs.get(ATTR_NORMALIZER)
+    if state is not None:
+        objective.load_state(state)
+
+
+def _save_normalizer(study: optuna.Study, objective: Objective) -> None:
+    state = objective.state_dict()
+    if state:
+        study.set_user_attr(ATTR_NORMALIZER, state)
+
+
+def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, Mapping):
+            out[k] = _jsonable(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            out[k] = str(v)  # JSON has no NaN/inf; "nan", "inf", "-inf" read back with float()
+        else:
+            out[k] = v
+    return out
+
+
+def sampler_for(
+    options: RunOptions, objective: Objective, *, earlier_trials: int = 0
+) -> optuna.samplers.BaseSampler:
+    """The sampler of a run.
+
+    A resumed run is seeded with `seed + earlier_trials`: still deterministic, but a
+    random sampler does not replay the draws the earlier run already made.
+    """
+    return make_sampler(
+        options.method,
+        SamplerOptions(
+            seed=options.seed + earlier_trials,
+            startup_trials=options.startup_trials,
+            ei_candidates=options.ei_candidates,
+            population=options.population,
+        ),
+        n_objectives=len(objective.directions),
+    )

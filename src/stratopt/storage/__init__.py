@@ -1,0 +1,33 @@
+"""Where studies live (Optuna storages) and what each run writes (run folders)."""
+
+from __future__ import annotations
+
+from stratopt.storage._runfolder import RunFolder, ranked_frame, write_run_folder
+from stratopt.storage._studies import (
+    keep_top_trials,
+    load_ranked,
+    load_study_from,
+    study_summaries,
+)
+from stratopt.storage._urls import (
+    StorageError,
+    default_storage_url,
+    open_storage,
+    redact,
+    study_names,
+)
+
+__all__ = [
+    "RunFolder",
+    "StorageError",
+    "default_storage_url",
+    "keep_top_trials",
+    "load_ranked",
+    "load_study_from",
+    "open_storage",
+    "ranked_frame",
+    "redact",
+    "study_names",
+    "study_summaries",
+    "write_run_folder",
+]

@@ -1,0 +1,258 @@
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import yaml
+
+from stratopt.config import load_study
+from stratopt.data import PlantedEdge
+from stratopt.optimize import optimize, optimize_study
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BASE: dict[str, Any] = {
+    "name": "t",
+    "data": {"synthetic": {"bars": 3000, "seed": 3, "edge_period": 120, "edge_strength": 0.5}},
+    "strategy": "sma_cross",
+    "backtest": {"commission": 0.0005},
+    "space": {"fast": {"low": 2, "high": 20, "step": 3}, "slow": [20, 30, 45, 70]},
+    "constraints": ["slow - fast >= 12"],
+    "objective": "sharpe",
+}
+
+
+def _study(tmp_path: Path, **changes: Any) -> Path:
+    cfg = json.loads(json.dumps(BASE))
+    for key, value in changes.items():
+        cfg[key] = value
+    cfg.setdefault("output", str(tmp_path / "runs"))
+    path = tmp_path / f"{cfg['name']}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _ranked(result: Any) -> pd.DataFrame:
+    return pd.read_csv(result.run_folder.ranked).drop(columns=["runtime_s"])
+
+
+def test_grid_is_the_cartesian_product_minus_constraints_exactly_once(tmp_path: Path) -> None:
+    res = optimize_study(load_study(_study(tmp_path, search={"method": "grid"})))
+    ranked = pd.read_csv(res.run_folder.ranked)
+    got = sorted(zip(ranked["params.fast"], ranked["params.slow"], strict=True))
+    expected = sorted(
+        (f, s) for f, s in itertools.product(range(2, 21, 3), [20, 30, 45, 70]) if s - f >= 12
+    )
+    assert got == expected
+    assert (ranked["state"] == "complete").all()
+    assert res.stopped_by == "target"
+    # Resuming a finished grid runs nothing new.
+    again = optimize_study(load_study(_study(tmp_path, search={"method": "grid"})))
+    assert len(pd.read_csv(again.run_folder.ranked)) == len(expected)
+    assert again.counts["complete"] == len(expected)
+
+
+@pytest.mark.parametrize("method", ["random", "tpe"])
+def test_same_seed_same_results_whatever_jobs(tmp_path: Path, method: str) -> None:
+    runs = []
+    for k, jobs in enumerate((1, 2)):
+        path = _study(
+            tmp_path,
+            name=f"det{k}",
+            search={"method": method, "trials": 25, "seed": 7, "jobs": jobs},
+            space={"fast": {"low": 2, "high": 30}, "slow": {"low": 31, "high": 120}},
+            constraints=[],
+        )
+        runs.append(_ranked(optimize_study(load_study(path))))
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    assert runs[0]["params.fast"].nunique() > 5
+
+
+def test_run_folder_files(tmp_path: Path) -> None:
+    res = optimize_study(load_study(_study(tmp_path, search={"method": "random", "trials": 8})))
+    folder = res.run_folder.path
+    assert folder.parent.name == "t" and folder.parent.parent == tmp_path / "runs"
+    summary = json.loads(res.run_folder.summary.read_text())
+    assert summary["counts"]["complete"] == 8
+    assert summary["config"]["search"]["seed"] == 0
+    assert summary["data"][0]["bars"] == 3000
+    assert set(summary["versions"]) >= {"python", "numpy", "optuna", "stratopt"}
+    assert summary["best"]["params"] == res.best_params
+    best = yaml.safe_load(res.run_folder.best_yaml.read_text())  # type: ignore[union-attr]
+    assert best["params"]["fast"] == res.best_params["fast"]  # type: ignore[index]
+    proc = subprocess.run(
+        [sys.executable, "-m", "stratopt.cli", "backtest", str(res.run_folder.best_yaml), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["metrics"]["sharpe"] == pytest.approx(res.best_metrics["sharpe"])  # type: ignore[index]
+    # The study is an ordinary Optuna study.
+    storage = summary["storage"]
+    study = optuna.load_study(study_name="t", storage=storage)
+    trial = study.best_trial
+    assert set(trial.user_attrs["stratopt"]["metrics"]) >= {"sharpe", "trades", "cagr"}
+
+
+def test_tpe_finds_the_planted_edge_near_the_grid_optimum(tmp_path: Path) -> None:
+    edge = PlantedEdge(period=120, strength=0.5)
+    space = {"fast": {"low": 2, "high": 30}, "slow": {"low": 10, "high": 120, "step": 2}}
+    common = {"space": space, "constraints": ["fast < slow"], "backtest": {"commission": 0.0}}
+    grid = optimize_study(
+        load_study(_study(tmp_path, name="g", search={"method": "grid"}, **common))
+    )
+    tpe = optimize_study(
+        load_study(
+            _study(tmp_path, name="p", search={"method": "tpe", "trials": 100, "seed": 1}, **common)
+        )
+    )
+    assert grid.best_values is not None and tpe.best_values is not None
+    assert tpe.best_values[0] >= 0.95 * grid.best_values[0]
+    assert edge.best_fast <= 30
+
+
+def test_python_api_with_failures_and_equity_curves(tmp_path: Path) -> None:
+    def objective(p: dict[str, Any]) -> Any:
+        if p["x"] == 3:
+            raise ValueError("three is unlucky")
+        if p["x"] == 4:
+            return {"sharpe": float("nan"), "trades": 10.0}
+        if p["x"] % 2:
+            rng = np.random.default_rng(p["x"])
+            return pd.Series(100 * np.exp(np.cumsum(rng.normal(0.001, 0.01, 300))))
+        return {"sharpe": -abs(p["x"] - 6) + p["y"], "trades": 60.0}
+
+    res = optimize(
+        objective,
+        {"x": {"low": 0, "high": 9}, "y": [0.0, 0.5]},
+        method="grid",
+        trials=20,
+        require={"trades": ">= 50"},
+        output=tmp_path / "api",
+        study_name="api",
+    )
+    ranked = pd.read_csv(res.run_folder.ranked)
+    assert len(ranked) == 20
+    failed = ranked[ranked["state"] == "fail"]
+    assert set(failed["params.x"]) == {3, 4}
+    assert "ValueError: three is unlucky" in set(failed["error"])
+    assert res.best_params == {"x": 6, "y": 0.5}
+    # Odd x return equity curves without trades: pruned by the trades requirement.
+    assert set(ranked[ranked["state"] == "pruned"]["params.x"]) == {1, 5, 7, 9}
+
+
+def _raising_and_hanging_strategy(tmp_path: Path) -> str:
+    (tmp_path / "moody.py").write_text(
+        "import time\n"
+        "import numpy as np\n"
+        "from stratopt.strategies import IntParam, Strategy\n\n"
+        "class Moody(Strategy):\n"
+        "    name = 'moody'\n"
+        "    k = IntParam(5, low=1)\n\n"
+        "    def signals(self, bars, p, cache):\n"
+        "        if p['k'] == 3:\n"
+        "            raise RuntimeError('k=3 breaks')\n"
+        "        if p['k'] == 4:\n"
+        "            time.sleep(600)\n"
+        "        out = np.zeros(len(bars), dtype=np.int8)\n"
+        "        out[:: p['k'] * 10] = 1\n"
+        "        out[p['k'] * 5 :: p['k'] * 10] = -1\n"
+        "        return out\n"
+    )
+    return "moody.py:Moody"
+
+
+def test_raising_and_hanging_candidates_fail_and_the_study_goes_on(tmp_path: Path) -> None:
+    path = _study(
+        tmp_path,
+        strategy=_raising_and_hanging_strategy(tmp_path),
+        space={"k": [1, 2, 3, 4, 5, 6]},
+        constraints=[],
+        search={"method": "grid", "jobs": 2, "trial_timeout": 20},
+    )
+    start = time.monotonic()
+    res = optimize_study(load_study(path))
+    assert time.monotonic() - start < 300
+    ranked = pd.read_csv(res.run_folder.ranked).set_index("params.k")
+    assert ranked.loc[3, "state"] == "fail" and "k=3 breaks" in ranked.loc[3, "error"]
+    assert ranked.loc[4, "state"] == "fail" and "timed out" in ranked.loc[4, "error"]
+    assert (ranked.loc[[1, 2, 5, 6], "state"] == "complete").all()
+
+
+def test_killed_run_resumes_to_the_exact_target_without_duplicates(tmp_path: Path) -> None:
+    path = _study(
+        tmp_path,
+        name="killed",
+        search={"method": "random", "trials": 60, "seed": 5, "batch": 1},
+        space={"fast": {"low": 2, "high": 25}, "slow": {"low": 26, "high": 90}},
+        constraints=[],
+    )
+    cmd = [sys.executable, "-m", "stratopt.cli", "optimize", str(path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = tmp_path / "runs" / "stratopt.db"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if db.exists() and _complete_count(db, "killed") >= 10:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = _complete_count(db, "killed")
+    assert 10 <= done_before < 60
+    res = optimize_study(load_study(path))
+    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{db}")
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 60 == res.counts["complete"]
+    keys = [(t.params["fast"], t.params["slow"]) for t in complete]
+    assert len(set(keys)) == len(keys)
+
+
+def _complete_count(db: Path, name: str) -> int:
+    try:
+        study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+    except (KeyError, Exception):
+        return 0
+    return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def test_several_symbols_aggregate_and_per_symbol_metrics(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    paths = [str(shared_data / f"{s}_1d.csv.gz") for s in ("AAPL", "MSFT", "IBM")]
+    results = {}
+    for how in ("mean", "worst", "portfolio"):
+        path = _study(
+            tmp_path,
+            name=f"multi_{how}",
+            data={"path": paths, "start": "2005-01-01", "end": "2010-12-31"},
+            aggregate=how,
+            search={"method": "grid"},
+            space={"fast": [5, 10], "slow": [30, 60]},
+            constraints=[],
+        )
+        res = optimize_study(load_study(path))
+        results[how] = res
+        study = optuna.load_study(study_name=f"multi_{how}", storage=json.loads(
+            res.run_folder.summary.read_text())["storage"])  # fmt: skip
+        rec = study.trials[0].user_attrs["stratopt"]
+        assert set(rec["per_symbol"]) == {"AAPL", "MSFT", "IBM"}
+        per = rec["per_symbol"]
+        sharpe = [float(per[s]["sharpe"]) for s in per]
+        if how == "mean":
+            assert float(rec["metrics"]["sharpe"]) == pytest.approx(np.mean(sharpe))
+        if how == "worst":
+            assert float(rec["metrics"]["sharpe"]) == pytest.approx(min(sharpe))
+    assert results["portfolio"].best_metrics is not None
