@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/stratopt backtest examples/backtesting_py_parity.yaml
+	$(VENV)/bin/stratopt optimize examples/sma_cross_synthetic.yaml
 	$(PY) examples/demo.py
 
 lint: $(STAMP)

@@ -67,3 +67,43 @@ def test_bad_input_exits_2_without_traceback(args: list[str], fragment: str) -> 
 def test_missing_study_file_exits_2(tmp_path: Path) -> None:
     proc = _run("backtest", tmp_path / "nope.yaml")
     assert proc.returncode == 2 and "cannot read the study file" in proc.stderr
+
+
+def test_optimize_and_study_commands(tmp_path: Path) -> None:
+    study = tmp_path / "s.yaml"
+    study.write_text(
+        "name: clistudy\n"
+        "data: {synthetic: {bars: 1500, seed: 1, edge_period: 90}}\n"
+        "strategy: sma_cross\n"
+        "space: {fast: [3, 5, 8], slow: [20, 40]}\n"
+        "search: {method: grid}\n"
+        f"output: {tmp_path / 'runs'}\n"
+    )
+    proc = _run("optimize", study, "--top", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "run folder:" in proc.stdout and "6 complete" in proc.stdout
+    folder = Path(proc.stdout.split("run folder:")[1].split()[0])
+    assert (folder / "summary.json").is_file() and (folder / "best_config.yaml").is_file()
+    storage = f"sqlite:///{tmp_path / 'runs' / 'stratopt.db'}"
+    listing = _run("studies", "--storage", storage)
+    assert listing.returncode == 0 and "clistudy" in listing.stdout
+    shown = _run("show", study, "--top", "2")
+    assert shown.returncode == 0 and "fast" in shown.stdout
+    out = tmp_path / "all.csv"
+    exported = _run("export", "clistudy", "--storage", storage, "--csv", out)
+    assert exported.returncode == 0 and len(pd.read_csv(out)) == 6
+    cleaned = _run("cleanup", study, "--keep-top", "2")
+    assert cleaned.returncode == 0 and "kept 2 trials, deleted 4" in cleaned.stdout
+    after = _run("export", study, "--csv", out)
+    assert after.returncode == 0
+    kept = pd.read_csv(out)
+    assert len(kept) == 2 and kept["value"].iloc[0] >= kept["value"].iloc[1]
+
+
+def test_optimize_bad_input_exits_2(tmp_path: Path) -> None:
+    proc = _run("optimize", SYNTHETIC, "--method", "annealing")
+    assert proc.returncode == 2 and "search.method" in proc.stderr
+    proc = _run("optimize", SYNTHETIC, "--set", "space.fast.low=abc")
+    assert proc.returncode == 2 and "space.fast" in proc.stderr
+    proc = _run("show", "nostudy", "--storage", f"sqlite:///{tmp_path / 'x.db'}")
+    assert proc.returncode == 2 and "no study 'nostudy'" in proc.stderr

@@ -256,3 +256,47 @@ def test_several_symbols_aggregate_and_per_symbol_metrics(
         if how == "worst":
             assert float(rec["metrics"]["sharpe"]) == pytest.approx(min(sharpe))
     assert results["portfolio"].best_metrics is not None
+
+
+def test_weighted_score_components_and_adaptive_bounds(tmp_path: Path) -> None:
+    weights = {"sharpe": 0.30, "profit_factor": 0.25, "calmar": 0.25, "max_drawdown": -0.20}
+    path = _study(
+        tmp_path,
+        name="weighted",
+        objective={"weights": weights, "normalize": "adaptive", "refresh": 5},
+        search={"method": "random", "trials": 12, "seed": 2},
+        space={"fast": {"low": 2, "high": 20}, "slow": {"low": 25, "high": 90}},
+        constraints=[],
+    )
+    res = optimize_study(load_study(path))
+    storage = json.loads(res.run_folder.summary.read_text())["storage"]
+    study = optuna.load_study(study_name="weighted", storage=storage)
+    for t in study.trials:
+        comps = t.user_attrs["stratopt"]["components"]
+        weighted = [float(v) for k, v in comps.items() if k.endswith(".weighted")]
+        assert len(weighted) == 4
+        assert t.value == pytest.approx(sum(weighted))
+    state = study.user_attrs["stratopt:normalizer"]
+    assert state  # bounds persisted with the study, refreshed from completed trials
+    ranked = pd.read_csv(res.run_folder.ranked)
+    assert {"components.sharpe.norm", "components.max_drawdown.weighted"} <= set(ranked.columns)
+
+
+@pytest.mark.parametrize(("mode", "pruned_expected"), [("strict", True), ("lenient", False)])
+def test_strict_and_lenient_requirements(tmp_path: Path, mode: str, pruned_expected: bool) -> None:
+    # One violated requirement (an impossible Sharpe) and one that holds.
+    path = _study(
+        tmp_path,
+        name=f"req_{mode}",
+        require={"sharpe": ">= 50", "trades": ">= 1", "mode": mode},
+        search={"method": "grid"},
+        space={"fast": [5, 10], "slow": [40]},
+        constraints=[],
+    )
+    res = optimize_study(load_study(path))
+    ranked = pd.read_csv(res.run_folder.ranked)
+    states = set(ranked["state"])
+    assert states == ({"pruned"} if pruned_expected else {"complete"})
+    assert ranked["violations"].str.contains("sharpe").all()
+    if pruned_expected:
+        assert ranked["pruned"].str.startswith("requirements: sharpe").all()

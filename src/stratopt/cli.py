@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -121,7 +122,7 @@ def optimize(
         f"(stopped by {result.stopped_by}, {result.seconds:.1f} s)",
         soft_wrap=True,
     )
-    _out.print(f"run folder: {result.run_folder.path}", soft_wrap=True, highlight=False)
+    _out.print(f"run folder: {result.run_folder.path.resolve()}", soft_wrap=True, highlight=False)
     if c["complete"] == 0:
         _err.print("error: no candidate completed", highlight=False)
         raise typer.Exit(1)
@@ -256,21 +257,27 @@ def _elapsed(p: Any) -> float:
 
 
 def _print_ranked(frame: pd.DataFrame, top: int, *, title: str) -> None:
-    table = Table(title=title)
     if frame.empty:
         _out.print("no trials yet")
         return
     head = frame.head(top)
     params = [c for c in head.columns if c.startswith("params.")]
     values = [c for c in head.columns if c == "value" or c.startswith("value_")]
-    shown = [m for m in ("sharpe", "total_return", "max_drawdown", "trades")
-             if f"metrics.{m}" in head.columns]  # fmt: skip
-    cols = ["rank", "trial", "state", *values, *params, *(f"metrics.{m}" for m in shown)]
+    metrics = [m for m in ("total_return", "max_drawdown", "trades")
+               if f"metrics.{m}" in head.columns]  # fmt: skip
+    cols = ["rank", *values, *params, *(f"metrics.{m}" for m in metrics)]
+    if (head["state"] != "complete").any():
+        cols.insert(1, "state")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     for col in cols:
-        table.add_column(col.removeprefix("params.").removeprefix("metrics."), justify="right")
+        label = col.removeprefix("params.").removeprefix("metrics.").rpartition(".")[2]
+        table.add_column(_SHORT.get(label, label), justify="right", no_wrap=True)
     for _, row in head.iterrows():
         table.add_row(*(_cell(row[c]) for c in cols))
     _out.print(table)
+
+
+_SHORT = {"total_return": "return", "max_drawdown": "max_dd"}
 
 
 def _cell(value: Any) -> str:
