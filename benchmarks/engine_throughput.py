@@ -5,7 +5,7 @@ its own), bar-evaluations per second (bars x candidates / s; warm: one untimed c
 first, then the median of ``--runs`` timed calls) and peak RSS, on a seeded synthetic
 1-minute series:
 
-* ``stratopt``: ``stratopt.engine.evaluate_many`` on the whole grid, full metric set;
+* ``stratopt``: ``stratopt.backtest.evaluate_many`` on the whole grid, full metric set;
 * ``floor``: ``benchmarks/_floor_nb.py``, rolling means + crossover state machine,
   final equity and trade count only;
 * ``vectorbt``: ``vbt.MA.run`` + ``vbt.Portfolio.from_signals`` on a slice of the grid,
@@ -214,9 +214,10 @@ def floor_runner(data: dict[str, np.ndarray], grid: np.ndarray) -> Callable[[], 
 
 def stratopt_runner(data: dict[str, np.ndarray], grid: np.ndarray) -> Callable[[], Any]:
     """(a) stratopt's many-candidates engine call, full metric set."""
+    from stratopt.backtest import evaluate_many
     from stratopt.data import Bars
-    from stratopt.engine import ExecSettings, evaluate_many  # type: ignore[attr-defined]
-    from stratopt.strategies import get_strategy  # type: ignore[attr-defined]
+    from stratopt.engine import ExecSettings
+    from stratopt.strategies import get_strategy
 
     bars = Bars(
         time=data["time"],

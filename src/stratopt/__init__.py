@@ -1,7 +1,59 @@
-"""stratopt: find trading-strategy parameters that hold up out of sample."""
+"""stratopt: find trading-strategy parameters that hold up out of sample.
+
+The top-level names are imported lazily, so `stratopt --version` and `import stratopt`
+stay fast; `stratopt.optimize(...)` loads the engine on first use. One backtest:
+`from stratopt.backtest import backtest` (`stratopt.backtest` is that module).
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_LAZY = {
+    "optimize": "stratopt.optimization",
+    "optimize_study": "stratopt.optimization",
+    "OptimizeResult": "stratopt.optimization",
+    "backtest_study": "stratopt.backtest",
+    "evaluate_many": "stratopt.backtest",
+    "load_study": "stratopt.config",
+    "load_bars": "stratopt.data",
+    "synthetic_bars": "stratopt.data",
+    "ExecSettings": "stratopt.engine",
+    "Strategy": "stratopt.strategies",
+    "get_strategy": "stratopt.strategies",
+}
+
+__all__ = [
+    "ExecSettings",
+    "OptimizeResult",
+    "Strategy",
+    "__version__",
+    "backtest_study",
+    "evaluate_many",
+    "get_strategy",
+    "load_bars",
+    "load_study",
+    "optimize",
+    "optimize_study",
+    "synthetic_bars",
+]
+
+if TYPE_CHECKING:
+    from stratopt.backtest import backtest_study, evaluate_many
+    from stratopt.config import load_study
+    from stratopt.data import load_bars, synthetic_bars
+    from stratopt.engine import ExecSettings
+    from stratopt.optimization import OptimizeResult, optimize, optimize_study
+    from stratopt.strategies import Strategy, get_strategy
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stratopt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

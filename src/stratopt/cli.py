@@ -104,7 +104,7 @@ def optimize(
 ) -> None:
     """Search the study's space; print the best candidates and the run folder."""
     from stratopt.config import load_study
-    from stratopt.optimize import optimize_study
+    from stratopt.optimization import optimize_study
 
     overrides = list(set_ or [])
     for key, value in (("trials", trials), ("method", method), ("seed", seed), ("jobs", jobs)):

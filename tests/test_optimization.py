@@ -18,7 +18,7 @@ import yaml
 
 from stratopt.config import load_study
 from stratopt.data import PlantedEdge
-from stratopt.optimize import optimize, optimize_study
+from stratopt.optimization import optimize, optimize_study
 
 ROOT = Path(__file__).resolve().parents[1]
 

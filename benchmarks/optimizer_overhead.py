@@ -1,0 +1,130 @@
+"""How much does stratopt's trial loop cost on top of Optuna, and on top of the engine?
+
+1. 1,000 trials of a near-free objective: trials/s of `stratopt.optimize` against a bare
+   Optuna loop (`study.optimize`) with the same sampler (RandomSampler, seeded) and the
+   same storage, in-memory and SQLite. overhead = bare_rate / stratopt_rate - 1.
+2. The engine path: candidates/s of a 1,000-candidate grid `optimize_study` on 100,000
+   synthetic bars against the raw many-candidates call (`evaluate_many` on the same
+   candidates). grid_fraction_of_raw = stratopt_rate / raw_rate.
+
+Run by hand (not part of the tests):
+    .venv/bin/python benchmarks/optimizer_overhead.py [--json] [--trials N] [--bars N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+SPACE = {"x": {"low": -10.0, "high": 10.0}, "y": {"low": -10.0, "high": 10.0}}
+
+
+def _free(params: dict[str, Any]) -> dict[str, float]:
+    return {"sharpe": -(params["x"] ** 2) - (params["y"] - 1.0) ** 2}
+
+
+def bare_optuna(trials: int, storage: str | None) -> float:
+    """Trials/s of Optuna's own loop with the same work per trial."""
+    study = optuna.create_study(
+        storage=storage, sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize"
+    )
+
+    def objective(trial: optuna.Trial) -> float:
+        p = {"x": trial.suggest_float("x", -10, 10), "y": trial.suggest_float("y", -10, 10)}
+        return _free(p)["sharpe"]
+
+    start = time.perf_counter()
+    study.optimize(objective, n_trials=trials)
+    return trials / (time.perf_counter() - start)
+
+
+def stratopt_api(trials: int, storage: str | None, out: Path) -> float:
+    from stratopt.optimization import optimize
+
+    start = time.perf_counter()
+    optimize(
+        _free,
+        SPACE,
+        method="random",
+        trials=trials,
+        batch=1,
+        storage=storage or "memory",
+        output=out,
+        study_name=f"overhead{time.monotonic_ns()}",
+    )
+    return trials / (time.perf_counter() - start)
+
+
+def engine_path(bars_n: int, out: Path) -> tuple[float, float]:
+    """(stratopt optimize candidates/s, raw evaluate_many candidates/s) on one grid."""
+    from stratopt.backtest import evaluate_many
+    from stratopt.config import parse_study
+    from stratopt.data import synthetic_bars
+    from stratopt.engine import ExecSettings
+    from stratopt.optimization import optimize_study
+
+    fast = list(range(5, 105, 5))
+    slow = list(range(110, 1110, 20))
+    raw = {
+        "name": f"grid{time.monotonic_ns()}",
+        "data": {"synthetic": {"bars": bars_n, "seed": 1, "interval": "1min"}},
+        "strategy": "sma_cross",
+        "space": {"fast": fast, "slow": slow},
+        "search": {"method": "grid", "batch": 1000},
+        "backtest": {"commission": 0.001},
+        "storage": f"sqlite:///{out / 'grid.db'}",
+        "output": str(out),
+    }
+    study = parse_study(raw, source="benchmark", base_dir=out)
+    bars = synthetic_bars(bars_n, seed=1, interval="1min")
+    grid = [{"fast": f, "slow": s} for f in fast for s in slow]
+    settings = ExecSettings(commission=0.001)
+    evaluate_many(bars, "sma_cross", grid[:10], settings)  # compile / warm
+    start = time.perf_counter()
+    evaluate_many(bars, "sma_cross", grid, settings)
+    raw_rate = len(grid) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    optimize_study(study)
+    opt_rate = len(grid) / (time.perf_counter() - start)
+    return opt_rate, raw_rate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--trials", type=int, default=1000)
+    ap.add_argument("--bars", type=int, default=100_000)
+    args = ap.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        stratopt_api(50, None, out)  # warm imports
+        res: dict[str, Any] = {}
+        for label, url in (("inmemory", None), ("sqlite", f"sqlite:///{out / 'o.db'}")):
+            bare = bare_optuna(args.trials, url)
+            ours = stratopt_api(args.trials, url, out)
+            res[f"bare_{label}_trials_per_s"] = round(bare, 1)
+            res[f"stratopt_{label}_trials_per_s"] = round(ours, 1)
+            res[f"overhead_{label}"] = round(bare / ours - 1.0, 4)
+        opt_rate, raw_rate = engine_path(args.bars, out)
+        res["grid_candidates_per_s"] = round(opt_rate, 1)
+        res["raw_candidates_per_s"] = round(raw_rate, 1)
+        res["grid_fraction_of_raw"] = round(opt_rate / raw_rate, 4)
+    ordered = {k: res[k] for k in ("overhead_inmemory", "overhead_sqlite", "grid_fraction_of_raw")}
+    ordered.update(res)
+    if args.json:
+        print(json.dumps(ordered))
+    else:
+        for k, v in ordered.items():
+            print(f"{k:32s} {v}")
+        print("targets: overhead <= 0.15 (both storages); grid_fraction_of_raw >= 0.5")
+
+
+if __name__ == "__main__":
+    main()
