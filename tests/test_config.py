@@ -75,3 +75,11 @@ def test_bad_studies_name_the_field(
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the study file"):
         load_study(tmp_path / "nope.yaml")
+
+
+def test_storage_passwords_are_redacted() -> None:
+    from stratopt.storage import redact
+
+    url = "postgresql://alice:s3cr3t@db.example:5432/studies"
+    assert redact(url) == "postgresql://alice:***@db.example:5432/studies"
+    assert redact("sqlite:///runs/stratopt.db") == "sqlite:///runs/stratopt.db"

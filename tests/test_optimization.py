@@ -300,3 +300,92 @@ def test_strict_and_lenient_requirements(tmp_path: Path, mode: str, pruned_expec
     assert ranked["violations"].str.contains("sharpe").all()
     if pruned_expected:
         assert ranked["pruned"].str.startswith("requirements: sharpe").all()
+
+
+@pytest.mark.parametrize("method", ["grid", "random", "tpe", "cmaes", "nsga2", "qmc"])
+def test_every_method_runs_a_real_study(tmp_path: Path, method: str) -> None:
+    from stratopt.search._samplers import SAMPLERS
+
+    assert method in SAMPLERS
+    path = _study(
+        tmp_path,
+        name=f"m_{method}",
+        search={"method": method, "trials": 12, "seed": 3},
+        space={"fast": {"low": 2, "high": 20}, "slow": {"low": 25, "high": 90, "step": 5}},
+        constraints=[],
+    )
+    res = optimize_study(load_study(path))
+    assert res.counts["complete"] == 12 or (method == "grid" and res.counts["complete"] > 12)
+    assert res.best_params is not None
+
+
+def test_pareto_front_ranks_first(tmp_path: Path) -> None:
+    path = _study(
+        tmp_path,
+        name="pareto",
+        objective={"maximize": ["sharpe"], "minimize": ["max_drawdown"]},
+        search={"method": "nsga2", "trials": 30, "seed": 1, "population": 10},
+        space={"fast": {"low": 2, "high": 20}, "slow": {"low": 25, "high": 120}},
+        constraints=[],
+    )
+    res = optimize_study(load_study(path))
+    ranked = pd.read_csv(res.run_folder.ranked)
+    done = ranked[ranked["state"] == "complete"]
+    sharpe, dd = done["value_0"].to_numpy(), done["value_1"].to_numpy()
+    # The first row is on the front: nothing is at least as good in both and better in one.
+    dominated = (sharpe >= sharpe[0]) & (dd <= dd[0]) & ((sharpe > sharpe[0]) | (dd < dd[0]))
+    assert not dominated.any()
+
+
+def test_timeframe_is_a_searchable_data_parameter(tmp_path: Path, shared_data: Path) -> None:
+    path = _study(
+        tmp_path,
+        name="tf",
+        data={"path": str(shared_data / "GOOG_1d.csv.gz")},
+        search={"method": "grid"},
+        space={"fast": [5], "slow": [20], "data": {"timeframe": ["1D", "1W"]}},
+        constraints=[],
+    )
+    res = optimize_study(load_study(path))
+    ranked = pd.read_csv(res.run_folder.ranked).set_index("params.data.timeframe")
+    daily, weekly = ranked.loc["1D"], ranked.loc["1W"]
+    assert daily["metrics.trades"] > weekly["metrics.trades"] > 0
+    assert daily["state"] == weekly["state"] == "complete"
+
+
+def test_duplicates_are_not_rerun_and_attempts_are_capped(tmp_path: Path) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def objective(p: dict[str, Any]) -> dict[str, float]:
+        calls.append(p)
+        return {"sharpe": float(p["x"]), "trades": 100.0}
+
+    res = optimize(
+        objective,
+        {"x": [1, 2, 3]},
+        method="random",
+        trials=10,
+        max_attempts=40,
+        output=tmp_path,
+        study_name="dups",
+    )
+    assert len(calls) == 3  # only the three distinct values ever ran
+    assert res.counts["complete"] == 3
+    assert res.stopped_by == "max_attempts"
+    ranked = pd.read_csv(res.run_folder.ranked)
+    assert len(ranked) == 40
+    assert (ranked["pruned"].fillna("") == "duplicate of an earlier candidate").sum() == 37
+
+
+def test_retries_rerun_failed_candidates(tmp_path: Path) -> None:
+    attempts: dict[int, int] = {}
+
+    def flaky(p: dict[str, Any]) -> dict[str, float]:
+        attempts[p["x"]] = attempts.get(p["x"], 0) + 1
+        if attempts[p["x"]] < 2:
+            raise ConnectionError("transient")
+        return {"sharpe": 1.0, "trades": 10.0}
+
+    res = optimize(flaky, {"x": [1, 2]}, method="grid", trials=2, retries=1,
+                   output=tmp_path, study_name="flaky")  # fmt: skip
+    assert res.counts["complete"] == 2 and attempts == {1: 2, 2: 2}

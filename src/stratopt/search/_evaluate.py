@@ -200,7 +200,6 @@ def _init_study_worker(study: StudyConfig) -> None:
 
 def _run_study_candidate(params: Mapping[str, Any]) -> Outcome:
     evaluator: StudyEvaluator = _WORKER["evaluator"]
-    evaluator.router.names = tuple(params)
     return evaluator.evaluate([params])[0]
 
 

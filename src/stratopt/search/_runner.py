@@ -39,6 +39,8 @@ log = logging.getLogger("stratopt.search")
 # "per_symbol", "key", "shortfall"}.
 ATTR = "stratopt"
 ATTR_NORMALIZER = "stratopt:normalizer"
+# Samplers that read a trial's constraint values (feasibility-aware search).
+CONSTRAINED_METHODS = ("tpe", "nsga2")
 
 
 class Evaluator(Protocol):
@@ -201,7 +203,8 @@ def _run_batch(
             runnable.append((trial, params, key))
     outcomes = _evaluate_with_retries(evaluator, [p for _, p, _ in runnable], options.retries)
     for (trial, _, key), outcome in zip(runnable, outcomes, strict=True):
-        _tell(study, trial, key, outcome, objective, requirements, progress)
+        _tell(study, trial, key, outcome, objective, requirements, progress,
+              options.method in CONSTRAINED_METHODS)  # fmt: skip
 
 
 def _evaluate_with_retries(
@@ -227,6 +230,7 @@ def _tell(
     objective: Objective,
     requirements: Requirements,
     progress: Progress,
+    uses_constraints: bool,
 ) -> None:
     rec: dict[str, Any] = {"key": key, "runtime_s": outcome.runtime}
     if len(outcome.per_symbol) > 1:
@@ -238,7 +242,8 @@ def _tell(
     rec["metrics"] = _jsonable(metrics)
     verdict = requirements.check(metrics)
     rec["shortfall"] = float(verdict.shortfall)
-    trial.set_constraint("requirements", float(verdict.constraint))
+    if requirements.requirements and uses_constraints:
+        trial.set_constraint("requirements", float(verdict.constraint))
     if verdict.violations:
         rec["violations"] = list(verdict.violations)
     values = objective.values(metrics)
