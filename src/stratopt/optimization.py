@@ -305,15 +305,15 @@ def _data_summary(study: StudyConfig) -> list[dict[str, Any]]:
     return out
 
 
-def _best(study: optuna.Study, compiled: CompiledStudy) -> Any:
-    ranked = ranked_frame(study, compiled.objective.directions)
+def _best(study: optuna.Study, ranked: pd.DataFrame) -> Any:
     if ranked.empty or ranked.iloc[0]["state"] != "complete":
         return None
-    return study.trials[int(ranked.iloc[0]["trial"])]
+    number = int(ranked.iloc[0]["trial"])
+    return next(t for t in study.get_trials(deepcopy=False) if t.number == number)
 
 
 def _best_config(study: StudyConfig, ostudy: optuna.Study, compiled: CompiledStudy) -> Any:
-    best = _best(ostudy, compiled)
+    best = _best(ostudy, ranked_frame(ostudy, compiled.objective.directions))
     if best is None:
         return None
     cfg = json.loads(study.model_dump_json())
@@ -347,7 +347,7 @@ def _finish(
     best_cfg: Any,
 ) -> OptimizeResult:
     ranked = ranked_frame(result.study, compiled.objective.directions)
-    best = _best(result.study, compiled)
+    best = _best(result.study, ranked)
     if best is not None:
         summary["best"] = {
             "trial": best.number,

@@ -18,9 +18,10 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Union
 
 import optuna
+from optuna.study._tell import _tell_with_warning
 from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.search._constraints import Constraint
@@ -73,7 +74,16 @@ class Progress:
     failed: int = 0
     attempts: int = 0
     best: float | None = None
+    direction: str | None = None  # None: several objectives, no single "best"
     started: float = field(default_factory=time.monotonic)
+
+    def consider(self, values: Sequence[float]) -> None:
+        """Update `best` with the values of a completed trial."""
+        if self.direction is None:
+            return
+        v = values[0]
+        if self.best is None or (v > self.best if self.direction == "maximize" else v < self.best):
+            self.best = v
 
 
 @dataclass
@@ -109,7 +119,10 @@ def run_trials(
     seen = {record(t).get("key") for t in trials if t.state != TrialState.FAIL}
     progress = Progress(target=options.trials)
     progress.complete = sum(t.state == TrialState.COMPLETE for t in trials)
-    _update_best(progress, study, objective)
+    progress.direction = None if objective.is_multi else objective.directions[0]
+    for t in trials:
+        if t.state == TrialState.COMPLETE and t.values:
+            progress.consider(t.values)
     batch_size = options.batch or SAMPLERS[options.method].default_batch
     max_attempts = options.max_attempts or max(10 * options.trials, options.trials + 1000)
     grid = _grid_queue(space, holds, seen) if options.method == "grid" else None
@@ -129,29 +142,43 @@ def run_trials(
             break
         _run_batch(study, space, asked, seen, holds, objective, requirements, evaluator,
                    options, progress)  # fmt: skip
-        _update_best(progress, study, objective)
         if on_progress is not None:
             on_progress(progress)
     _save_normalizer(study, objective)
     return RunResult(study, progress, stopped_by, time.monotonic() - progress.started)
 
 
+Pending = Union[optuna.Trial, "GridTrial"]
+
+
+@dataclass(frozen=True)
+class GridTrial:
+    """A grid candidate: written once, finished, when its result is known.
+
+    Grid candidates need nothing from a sampler, so instead of Optuna's queue
+    (enqueue, ask, set params, set attrs, tell: a storage write each) the finished
+    trial is added in one write. No trial is left RUNNING if the run is killed; the
+    rerun simply evaluates what is missing.
+    """
+
+    params: dict[str, Any]
+    distributions: dict[str, Any]
+
+
 def _ask(
     study: optuna.Study, space: SearchSpace, grid: Iterator[dict[str, Any]] | None, want: int
-) -> list[tuple[optuna.Trial, dict[str, Any]]]:
-    asked = []
+) -> list[tuple[Pending, dict[str, Any]]]:
+    asked: list[tuple[Pending, dict[str, Any]]] = []
+    distributions = space.distributions() if grid is not None else {}
     for _ in range(want):
         if grid is not None:
             params = next(grid, None)
             if params is None:
                 break
-            study.enqueue_trial(params)
-            trial = study.ask()
-            params = space.suggest(trial)
+            asked.append((GridTrial(params, distributions), params))
         else:
             trial = study.ask()
-            params = space.suggest(trial)
-        asked.append((trial, params))
+            asked.append((trial, space.suggest(trial)))
     return asked
 
 
@@ -180,7 +207,7 @@ def _grid_queue(space: SearchSpace, holds: Check, seen: set[Any]) -> Iterator[di
 def _run_batch(
     study: optuna.Study,
     space: SearchSpace,
-    asked: list[tuple[optuna.Trial, dict[str, Any]]],
+    asked: list[tuple[Pending, dict[str, Any]]],
     seen: set[Any],
     holds: Check,
     objective: Objective,
@@ -189,7 +216,7 @@ def _run_batch(
     options: RunOptions,
     progress: Progress,
 ) -> None:
-    runnable: list[tuple[optuna.Trial, dict[str, Any], str]] = []
+    runnable: list[tuple[Pending, dict[str, Any], str]] = []
     for trial, params in asked:
         progress.attempts += 1
         key = repr(space.key(params))
@@ -224,7 +251,7 @@ def _evaluate_with_retries(
 
 def _tell(
     study: optuna.Study,
-    trial: optuna.Trial,
+    trial: Pending,
     key: str,
     outcome: Outcome,
     objective: Objective,
@@ -242,7 +269,7 @@ def _tell(
     rec["metrics"] = _jsonable(metrics)
     verdict = requirements.check(metrics)
     rec["shortfall"] = float(verdict.shortfall)
-    if requirements.requirements and uses_constraints:
+    if requirements.requirements and uses_constraints and isinstance(trial, optuna.Trial):
         trial.set_constraint("requirements", float(verdict.constraint))
     if verdict.violations:
         rec["violations"] = list(verdict.violations)
@@ -255,26 +282,49 @@ def _tell(
     elif not verdict.feasible:
         _prune(study, trial, rec, "requirements: " + "; ".join(verdict.violations), progress)
     else:
-        trial.set_user_attr(ATTR, rec)
-        study.tell(trial, list(values.values))
+        _told(study, trial, rec, list(values.values))
         objective.observe(metrics)
         progress.complete += 1
+        progress.consider(values.values)
 
 
 def _fail(
-    study: optuna.Study, trial: optuna.Trial, rec: dict[str, Any], error: str, progress: Progress
+    study: optuna.Study, trial: Pending, rec: dict[str, Any], error: str, progress: Progress
 ) -> None:
-    trial.set_user_attr(ATTR, {**rec, "error": error})
-    study.tell(trial, state=TrialState.FAIL)
+    _told(study, trial, {**rec, "error": error}, state=TrialState.FAIL)
     progress.failed += 1
 
 
 def _prune(
-    study: optuna.Study, trial: optuna.Trial, rec: dict[str, Any], reason: str, progress: Progress
+    study: optuna.Study, trial: Pending, rec: dict[str, Any], reason: str, progress: Progress
 ) -> None:
-    trial.set_user_attr(ATTR, {**rec, "pruned": reason})
-    study.tell(trial, state=TrialState.PRUNED)
+    _told(study, trial, {**rec, "pruned": reason}, state=TrialState.PRUNED)
     progress.pruned += 1
+
+
+def _told(
+    study: optuna.Study,
+    trial: Pending,
+    rec: dict[str, Any],
+    values: list[float] | None = None,
+    state: TrialState | None = None,
+) -> None:
+    """Record `rec` on the trial and finish it."""
+    if isinstance(trial, GridTrial):
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state or TrialState.COMPLETE,
+                values=values,
+                params=trial.params,
+                distributions=trial.distributions,
+                user_attrs={ATTR: rec},
+            )
+        )
+        return
+    trial.set_user_attr(ATTR, rec)
+    # `Study.tell` deep-copies the finished trial to return it, which cost more than the
+    # whole rest of a trial; Optuna's own `study.optimize` loop calls this function.
+    _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state)
 
 
 def record(trial: FrozenTrial) -> dict[str, Any]:
@@ -290,16 +340,6 @@ def _fail_interrupted(study: optuna.Study) -> None:
         rec = {**record(t), "error": "interrupted (the run was killed)"}
         storage.set_trial_user_attr(t._trial_id, ATTR, rec)
         study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-
-
-def _update_best(progress: Progress, study: optuna.Study, objective: Objective) -> None:
-    if objective.is_multi:
-        return
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if complete:
-        values = [t.value for t in complete if t.value is not None]
-        pick = max if objective.directions[0] == "maximize" else min
-        progress.best = pick(values) if values else None
 
 
 def _restore_normalizer(study: optuna.Study, objective: Objective) -> None:

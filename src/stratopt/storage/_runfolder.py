@@ -71,7 +71,8 @@ def _pareto_ranks(values: list[tuple[float, ...]], directions: Sequence[str]) ->
 
 def _order(trials: list[FrozenTrial], directions: Sequence[str]) -> list[FrozenTrial]:
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
-    rest = [t for t in trials if t not in done and t.state in _STATE_ORDER]
+    done_numbers = {t.number for t in done}
+    rest = [t for t in trials if t.number not in done_numbers and t.state in _STATE_ORDER]
     if len(directions) == 1:
         sign = -1.0 if directions[0] == "maximize" else 1.0
         done.sort(key=lambda t: (sign * t.values[0], t.number))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.storages import BaseStorage, InMemoryStorage, RDBStorage
+from sqlalchemy import event
 
 from stratopt.errors import ConfigError, StratoptError
 
@@ -37,13 +39,33 @@ def open_storage(url: str | None) -> BaseStorage:
     if "://" not in url:
         raise ConfigError(f"storage: {redact(url)!r} is not a URL (e.g. sqlite:///runs/s.db)")
     try:
-        return RDBStorage(url, heartbeat_interval=None)
+        storage = RDBStorage(url, heartbeat_interval=None)
+        if url.startswith("sqlite"):
+            _fast_sqlite(storage)
+        return storage
     except ImportError as exc:
         raise ConfigError(f"storage: driver missing for {redact(url)!r}: {exc}") from None
     except Exception as exc:
         # SQLAlchemy puts the URL, password included, into its messages.
         msg = redact(str(exc)).replace(url, redact(url)).splitlines()[0]
         raise StorageError(f"cannot open storage {redact(url)}: {msg}") from None
+
+
+def _fast_sqlite(storage: RDBStorage) -> None:
+    """WAL journal, fsync at checkpoints only.
+
+    A commit then survives the process being killed (the WAL is in the OS cache), not
+    a power cut; in exchange a trial costs about a tenth of the time on slow disks.
+    """
+
+    def pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    event.listen(storage.engine, "connect", pragmas)
+    storage.engine.dispose()  # connections made before the listener get replaced
 
 
 def study_names(storage: BaseStorage) -> list[str]:
