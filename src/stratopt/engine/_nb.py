@@ -291,7 +291,26 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
     stop0 = math.nan
     take = math.nan
     entry_idx = -1.0
-    for j in range(n):
+    # Without intrabar exits, holding cost or max_bars, a bar without a signal only
+    # marks the position to market: such runs of bars take a tight loop.
+    quiet = not has_intrabar and holding == 0.0 and max_bars == 0.0
+    j = 0
+    while j < n:
+        if quiet and pending == SIG_NONE and not pending_time:
+            k = j
+            while k < n - 1 and codes[k] == 0:
+                k += 1
+            if k > j:
+                for i in range(j, k):
+                    equity[i] = cash + units * c[i]
+                if units != 0.0:
+                    exposure_bars += k - j
+                    bars += k - j
+                if record:
+                    for i in range(j, k):
+                        position[i] = units
+                        exposure[i] = 1 if units != 0.0 else 0
+                j = k
         # 1. the open: fills of instructions decided at the previous close
         if next_open and (pending_time or pending != SIG_NONE):
             _save(st, cash, fees, bars, extreme)
@@ -379,6 +398,7 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
             _close(st, c[j], slip, EXIT_END, j, ex, ts, record, trades)
             cash, units = st[S_CASH], 0.0
         equity[j] = cash + units * c[j]
+        j += 1
     return int(st[S_NTRADES]), exposure_bars
 
 
