@@ -55,6 +55,7 @@ DEFAULT_VBT_PYTHON = HERE / ".venv-peers" / "bin" / "python"
 TARGET_VS_FLOOR = 0.5
 TARGET_VS_VECTORBT = 50.0
 TARGET_RSS_MB = 1024.0
+BUSY_WARNING = 0.05  # share of the CPUs taken by other processes during a child
 VOLATILITY = 5e-4  # per 1-minute bar: ~36% a year on round-the-clock minutes
 
 Result = dict[str, Any]
@@ -70,7 +71,7 @@ def make_bars(n: int, seed: int) -> dict[str, Any]:
     seeded geometric random walk generated here. The one place to switch generators.
     """
     try:
-        from stratopt.data import synthetic_bars  # type: ignore[attr-defined]
+        from stratopt.data import synthetic_bars
     except ImportError:
         return _random_walk_bars(n, seed)
     bars = synthetic_bars(n, seed=seed, interval="1min", volatility=VOLATILITY)
@@ -385,13 +386,37 @@ def run_child(
         "--runs",
         str(args.vbt_runs if name == "vectorbt" else args.runs),
     ]
+    busy0, own0, t0 = _busy_cpu_s(), _children_cpu_s(), time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    busy1, own1, t1 = _busy_cpu_s(), _children_cpu_s(), time.perf_counter()
     if proc.returncode != 0 or not out.exists():
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         return None, None, f"{name} failed (exit {proc.returncode}):\n{tail}"
     result = json.loads(out.read_text())
+    if busy0 is not None and busy1 is not None:
+        # CPU time the rest of the machine (other processes, VM steal) took while the
+        # child ran, as a share of all cores: a noisy-neighbour warning, not a correction.
+        others = max(0.0, (busy1 - busy0) - (own1 - own0))
+        result["others_cpu_share"] = others / ((t1 - t0) * (os.cpu_count() or 1))
     arrays = load_arrays(out.with_suffix(".npz"))
     return result, arrays, ""
+
+
+def _busy_cpu_s() -> float | None:
+    """Busy CPU seconds of the whole machine so far (all cores, steal included)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return None
+    ticks = [int(x) for x in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    busy = sum(ticks[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def compare(
@@ -574,6 +599,13 @@ def print_table(summary: dict[str, Any]) -> None:
         value = summary[key]
         console.print(f"{key}: {'-' if value is None else f'{value:.3g}'}")
     console.print(f"targets: {summary['targets']}")
+    for name, r in details.items():
+        share = r.get("others_cpu_share")
+        if share is not None and share > BUSY_WARNING:
+            console.print(
+                f"[yellow]warning[/yellow]: other processes took {share:.0%} of the CPUs"
+                f" while {name} ran; its figures are unreliable"
+            )
     for name, err in summary["errors"].items():
         console.print(f"[yellow]{name}[/yellow]: {err}")
 

@@ -83,3 +83,17 @@ def test_storage_passwords_are_redacted() -> None:
     url = "postgresql://alice:s3cr3t@db.example:5432/studies"
     assert redact(url) == "postgresql://alice:***@db.example:5432/studies"
     assert redact("sqlite:///runs/stratopt.db") == "sqlite:///runs/stratopt.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://bob:s3cr@t@host/db", "postgresql://bob:***@host/db"),
+        ("postgresql://u@h/db?password=secret&x=1", "postgresql://u@h/db?password=***&x=1"),
+        ("postgresql://u@h:5432/db", "postgresql://u@h:5432/db"),
+    ],
+)
+def test_redaction_corner_cases(url: str, expected: str) -> None:
+    from stratopt.storage import redact
+
+    assert redact(url) == expected

@@ -360,21 +360,18 @@ def test_duplicates_are_not_rerun_and_attempts_are_capped(tmp_path: Path) -> Non
         calls.append(p)
         return {"sharpe": float(p["x"]), "trades": 100.0}
 
-    res = optimize(
-        objective,
-        {"x": [1, 2, 3]},
-        method="random",
-        trials=10,
-        max_attempts=40,
-        output=tmp_path,
-        study_name="dups",
-    )
-    assert len(calls) == 3  # only the three distinct values ever ran
-    assert res.counts["complete"] == 3
-    assert res.stopped_by == "max_attempts"
+    res = optimize(objective, {"x": [1, 2, 3, 4, 5, 6]}, method="random", trials=10,
+                   output=tmp_path, study_name="dups")  # fmt: skip
+    assert len(calls) == 6  # each distinct value ran once
+    assert res.counts["complete"] == 6 and res.stopped_by == "space exhausted"
     ranked = pd.read_csv(res.run_folder.ranked)
-    assert len(ranked) == 40
-    assert (ranked["pruned"].fillna("") == "duplicate of an earlier candidate").sum() == 37
+    dup = ranked["pruned"].fillna("") == "duplicate of an earlier candidate"
+    assert dup.sum() == len(ranked) - 6 > 0
+    capped = optimize(lambda p: {"sharpe": p["x"], "trades": 1.0},
+                      {"x": {"low": 0.0, "high": 1.0}}, method="random", trials=5,
+                      require={"trades": ">= 50"}, max_attempts=30,
+                      output=tmp_path, study_name="capped")  # fmt: skip
+    assert capped.stopped_by == "max_attempts" and capped.counts["pruned"] == 30
 
 
 def test_retries_rerun_failed_candidates(tmp_path: Path) -> None:
@@ -389,3 +386,53 @@ def test_retries_rerun_failed_candidates(tmp_path: Path) -> None:
     res = optimize(flaky, {"x": [1, 2]}, method="grid", trials=2, retries=1,
                    output=tmp_path, study_name="flaky")  # fmt: skip
     assert res.counts["complete"] == 2 and attempts == {1: 2, 2: 2}
+
+
+def test_review_fixes_bad_input_is_caught_before_the_search(tmp_path: Path) -> None:
+    from stratopt.errors import ConfigError
+
+    bad_param = _study(tmp_path, name="bp", params={"fsat": 5}, search={"method": "grid"})
+    with pytest.raises(ConfigError, match=r"params\.fsat"):
+        optimize_study(load_study(bad_param))
+    bad_name = _study(tmp_path, name="../escape", search={"method": "grid"})
+    with pytest.raises(ConfigError, match="not a valid study name"):
+        optimize_study(load_study(bad_name))
+    multi = _study(tmp_path, name="cm", objective={"maximize": ["sharpe"], "minimize":
+                   ["max_drawdown"]}, search={"method": "cmaes", "trials": 3})  # fmt: skip
+    with pytest.raises(ConfigError, match="cannot optimize several objectives"):
+        optimize_study(load_study(multi))
+
+
+def test_review_fixes_grid_change_and_space_change(tmp_path: Path) -> None:
+    from stratopt.errors import ConfigError
+
+    first = _study(tmp_path, name="g2", space={"fast": [5], "slow": [20, 30]},
+                   constraints=[], search={"method": "grid"})  # fmt: skip
+    optimize_study(load_study(first))
+    second = _study(tmp_path, name="g2", space={"fast": [5], "slow": [20, 30, 40]},
+                    constraints=[], search={"method": "grid"})  # fmt: skip
+    with pytest.raises(ConfigError, match="cannot be resumed"):
+        optimize_study(load_study(second))
+    # A numeric range may move (Optuna allows it): only the new grid's combinations count.
+    r1 = _study(tmp_path, name="g3", space={"fast": {"low": 2, "high": 4}, "slow": [20]},
+                constraints=[], search={"method": "grid"})  # fmt: skip
+    optimize_study(load_study(r1))
+    r2 = _study(tmp_path, name="g3", space={"fast": {"low": 4, "high": 6}, "slow": [20]},
+                constraints=[], search={"method": "grid"})  # fmt: skip
+    res = optimize_study(load_study(r2))
+    fast = sorted(pd.read_csv(res.run_folder.ranked)["params.fast"])
+    assert fast == [2, 3, 4, 5, 6]  # 4 was not run twice; 5 and 6 were run
+    assert res.stopped_by == "target"
+
+
+def test_review_fixes_small_discrete_space_stops_when_exhausted(tmp_path: Path) -> None:
+    res = optimize(
+        lambda p: {"sharpe": float(p["x"])},
+        {"x": [1, 2, 3]},
+        method="random",
+        trials=10,
+        output=tmp_path,
+        study_name="small",
+    )
+    assert res.stopped_by == "space exhausted" and res.counts["complete"] == 3
+    assert len(res.ranked) < 40

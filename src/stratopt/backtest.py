@@ -18,7 +18,7 @@ from stratopt.engine import ExecSettings, ExitReason, SimResult, simulate
 from stratopt.engine import _nb as engine_nb
 from stratopt.engine._grouping import group_by_rows
 from stratopt.engine._types import N_EXEC, pack_settings
-from stratopt.errors import StrategyError
+from stratopt.errors import ConfigError, StrategyError
 from stratopt.metrics import METRICS
 from stratopt.strategies import IndicatorCache, Strategy, get_strategy
 from stratopt.strategies._indicators import Indicator
@@ -303,7 +303,7 @@ def study_bars(study: StudyConfig) -> list[Bars]:
         if data.periods_per_year:
             out = dataclasses.replace(out, periods_per_year=data.periods_per_year)
         return [out]
-    return [
+    series = [
         load_bars(
             study.resolve_path(path),
             start=data.start,
@@ -313,6 +313,15 @@ def study_bars(study: StudyConfig) -> list[Bars]:
         )
         for path in data.paths
     ]
+    by_symbol: dict[str, str] = {}
+    for bars in series:
+        if bars.symbol in by_symbol:
+            raise ConfigError(
+                f"data.path: {by_symbol[bars.symbol]} and {bars.source} are both symbol "
+                f"{bars.symbol!r} (the file name up to the first '_' or '.'); rename one"
+            )
+        by_symbol[bars.symbol] = bars.source
+    return series
 
 
 def backtest_study(study: StudyConfig) -> list[BacktestResult]:

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stratopt import __version__
-from stratopt.errors import UserInputError
+from stratopt.errors import StratoptError, UserInputError
 
 app = typer.Typer(
     name="stratopt",
@@ -111,7 +111,7 @@ def optimize(
         if value is not None:
             overrides.append(f"search.{key}={value}")
     if output is not None:
-        overrides.append(f"output={output.resolve()}")
+        overrides.append(f"output={json.dumps(str(output.resolve()))}")  # a YAML string
     cfg = load_study(study, overrides)
     with _progress_bar() as show:
         result = optimize_study(cfg, storage=storage, on_progress=show)
@@ -398,6 +398,9 @@ def main(argv: list[str] | None = None) -> None:
     except UserInputError as exc:
         _err.print("[bold red]error:[/]", escape(str(exc)), highlight=False)
         sys.exit(2)
+    except StratoptError as exc:  # e.g. the storage cannot be reached: a failed run
+        _err.print("[bold red]error:[/]", escape(str(exc)), highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from optuna.trial import TrialState
 
 from stratopt.backtest import study_bars
 from stratopt.config import StudyConfig
+from stratopt.errors import ConfigError, UserInputError
 from stratopt.search._candidates import Router
 from stratopt.search._constraints import check_satisfiable, parse_constraints
 from stratopt.search._evaluate import CallableEvaluator, StudyEvaluator
@@ -72,12 +74,25 @@ def compile_study(study: StudyConfig) -> CompiledStudy:
     names = list(space.names) + [k for k in study.params if k not in space.names]
     constraints = parse_constraints(study.constraints, names, field="constraints")
     check_satisfiable(constraints, space, fixed=study.params)
+    objective = parse_objective(study.objective, field="objective")
+    _check_method(study.search.method, objective)
     return CompiledStudy(
         space=space,
         constraints=tuple(constraints),
-        objective=parse_objective(study.objective, field="objective"),
+        objective=objective,
         requirements=parse_requirements(study.require, field="require"),
     )
+
+
+def _check_method(method: str, objective: Objective) -> None:
+    from stratopt.search._samplers import SAMPLERS
+
+    info = SAMPLERS.get(method)
+    if info is not None and objective.is_multi and not info.multi_objective:
+        raise ConfigError(
+            f"search.method: {method!r} cannot optimize several objectives; "
+            "use nsga2, tpe, qmc or random"
+        )
 
 
 def optimize_study(
@@ -88,12 +103,14 @@ def optimize_study(
 ) -> OptimizeResult:
     """Run the optimization a study file describes; see the module docs."""
     compiled = compile_study(study)
+    _check_name(study.name, "name")
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
     router = Router(study, strategy, compiled.space.names)
     search = study.search
     trials = search.trials or _default_trials(search.method, compiled, study.params)
     url = storage or study.storage or default_storage_url(study.output_dir)
     evaluator = StudyEvaluator(study, router, jobs=search.jobs, timeout=search.trial_timeout)
+    run_dir = _make_run_dir(study.output_dir, study.name)
     started = dt.datetime.now(dt.UTC)
     try:
         result = _run(
@@ -108,7 +125,7 @@ def optimize_study(
     summary["config"] = json.loads(study.model_dump_json())
     summary["config"]["storage"] = redact(url)
     best_cfg = _best_config(study, result.study, compiled)
-    return _finish(study.output_dir, study.name, url, result, compiled, summary, best_cfg)
+    return _finish(run_dir, study.name, url, result, compiled, summary, best_cfg)
 
 
 def optimize(
@@ -116,7 +133,7 @@ def optimize(
     space: Mapping[str, Any],
     *,
     method: str = "tpe",
-    trials: int = 100,
+    trials: int | None = None,
     score: str | Mapping[str, Any] = "sharpe",
     require: Mapping[str, Any] | None = None,
     constraints: Sequence[str] = (),
@@ -142,7 +159,8 @@ def optimize(
             (cloudpickle carries closures), else in this process.
         space: The search space, as a study file's `space:` section.
         method: grid, random, tpe, cmaes, nsga2 or qmc.
-        trials: Completed trials to reach (earlier runs of the same study count).
+        trials: Completed trials to reach (earlier runs of the same study count);
+            default: every valid combination for grid, else 100.
         score: What to optimize, as a study file's `objective:`.
         require: Requirements on metrics, as a study file's `require:`.
         constraints: Relations between parameters, e.g. `"fast < slow"`.
@@ -156,15 +174,18 @@ def optimize(
     out = Path(output)
     compiled_space = SearchSpace.from_config(space, field="space")
     cons = parse_constraints(list(constraints), compiled_space.names, field="constraints")
+    _check_name(study_name, "study_name")
+    score_objective = parse_objective(score, field="score")
+    _check_method(method, score_objective)
     compiled = CompiledStudy(
         compiled_space,
         tuple(cons),
-        parse_objective(score, field="score"),
+        score_objective,
         parse_requirements(dict(require or {}), field="require"),
     )
     opts = RunOptions(
         method=method,
-        trials=trials,
+        trials=trials or _default_trials(method, compiled, {}),
         seed=seed,
         batch=batch,
         max_attempts=max_attempts,
@@ -173,6 +194,7 @@ def optimize(
     )
     url = storage or default_storage_url(out)
     evaluator = CallableEvaluator(objective, jobs=jobs, timeout=trial_timeout)
+    run_dir = _make_run_dir(out, study_name)
     started = dt.datetime.now(dt.UTC)
     try:
         result = _run(study_name, url, compiled, evaluator, opts, on_progress)
@@ -180,7 +202,19 @@ def optimize(
         evaluator.close()
     summary = _summary(study_name, url, result, compiled, started)
     summary["objective_function"] = getattr(objective, "__qualname__", repr(objective))
-    return _finish(out, study_name, url, result, compiled, summary, None)
+    return _finish(run_dir, study_name, url, result, compiled, summary, None)
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,199}$")
+
+
+def _check_name(name: str, field: str) -> None:
+    # The name is also a folder of the run-folder root: no separators, no "..".
+    if not _NAME.match(name) or ".." in name:
+        raise ConfigError(
+            f"{field}: {name!r} is not a valid study name (letters, digits and _ . @ + -; "
+            "no path separators)"
+        )
 
 
 def _default_trials(method: str, compiled: CompiledStudy, fixed: Mapping[str, Any]) -> int:
@@ -229,12 +263,11 @@ def _run(
         else optuna.study.StudyDirection.MINIMIZE
         for d in compiled.objective.directions
     ]:
-        from stratopt.errors import ConfigError
-
         raise ConfigError(
             f"objective: study {name!r} already exists with other directions; "
             "use another name or storage"
         )
+    _check_same_space(study, compiled.space, name)
     earlier = len(study.get_trials(deepcopy=False))
     study.sampler = sampler_for(options, compiled.objective, earlier_trials=earlier)
     return run_trials(
@@ -248,6 +281,23 @@ def _run(
         fixed=fixed,
         on_progress=on_progress,
     )
+
+
+def _check_same_space(study: optuna.Study, space: SearchSpace, name: str) -> None:
+    """A resumed study must search the same distributions (Optuna refuses otherwise)."""
+    current = space.distributions()
+    for t in study.get_trials(deepcopy=False):
+        for key, dist in t.distributions.items():
+            if key in current:
+                try:
+                    optuna.distributions.check_distribution_compatibility(dist, current[key])
+                except ValueError:
+                    raise ConfigError(
+                        f"space.{key}: study {name!r} already has trials over {dist!r}, "
+                        f"which cannot be resumed as {current[key]!r}; "
+                        "use a new study name (or another storage)"
+                    ) from None
+        return
 
 
 def _counts(study: optuna.Study) -> dict[str, int]:
@@ -337,8 +387,16 @@ def _best_config(study: StudyConfig, ostudy: optuna.Study, compiled: CompiledStu
     return cfg
 
 
+def _make_run_dir(output: Path, name: str) -> Path:
+    """The run folder, made before the search so an unwritable output fails first."""
+    try:
+        return new_run_dir(output, name)
+    except OSError as exc:
+        raise UserInputError(f"output: cannot create a run folder under {output}: {exc}") from None
+
+
 def _finish(
-    output: Path,
+    run_dir: Path,
     name: str,
     url: str,
     result: RunResult,
@@ -355,9 +413,7 @@ def _finish(
             "values": best.values,
             "metrics": record(best).get("metrics", {}),
         }
-    folder = write_run_folder(
-        new_run_dir(output, name), summary=summary, ranked=ranked, best_config=best_cfg
-    )
+    folder = write_run_folder(run_dir, summary=summary, ranked=ranked, best_config=best_cfg)
     return OptimizeResult(
         study_name=name,
         storage=redact(url),

@@ -14,7 +14,7 @@ from typing import Any
 
 from stratopt.config import StudyConfig
 from stratopt.engine import ExecSettings
-from stratopt.errors import ConfigError
+from stratopt.errors import ConfigError, StrategyError
 from stratopt.strategies import Strategy
 
 __all__ = ["Candidate", "Router"]
@@ -42,6 +42,17 @@ class Router:
         self.names = tuple(names)
         for name in self.names:
             self._check(name)
+        for name, value in study.params.items():
+            param = strategy.parameters.get(name)
+            if param is None:
+                raise ConfigError(
+                    f"params.{name}: strategy {strategy.name!r} has no such parameter"
+                    f"{_hint(name, strategy.parameters)}"
+                )
+            try:
+                param.coerce(name, value)
+            except StrategyError as exc:
+                raise ConfigError(f"params.{name}: {exc}") from None
 
     def _check(self, name: str) -> None:
         head, _, rest = name.partition(".")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped]
+import numba
 import numpy as np
 import pandas as pd
 from pebble import ProcessPool
@@ -180,8 +181,9 @@ def _portfolio_outcome(strategy: Strategy, data: _Data, cand: Candidate) -> Outc
             backtest(bars, strategy, cand.strategy_params, cand.settings)
             for bars in data.get(cand.data)
         ]
-    except StratoptError as exc:
-        return Outcome(error=str(exc), runtime=time.perf_counter() - start)
+    except Exception as exc:  # user strategy code: isolate the candidate
+        message = str(exc) if isinstance(exc, StratoptError) else f"{type(exc).__name__}: {exc}"
+        return Outcome(error=message, runtime=time.perf_counter() - start)
     per_symbol = {r.bars.symbol: r.metrics for r in results}
     metrics = portfolio_metrics(results, cand.settings.cash)
     return Outcome(metrics, per_symbol, None, time.perf_counter() - start)
@@ -193,6 +195,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_study_worker(study: StudyConfig) -> None:
+    numba.set_num_threads(1)  # `jobs` processes already use the cores
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
     _WORKER["study"] = study
     _WORKER["evaluator"] = StudyEvaluator(study, Router(study, strategy, ()), jobs=1, timeout=None)
@@ -314,9 +317,12 @@ class _Pool:
         for fut in futures:
             try:
                 outcomes.append(fut.result())
-            except FutureTimeout:
+            except FutureTimeout as exc:
+                if self.timeout is None:  # raised by the task itself
+                    outcomes.append(Outcome(error=f"TimeoutError: {exc}"))
+                    continue
                 message = f"timed out after {self.timeout:g} s (worker stopped)"
-                outcomes.append(Outcome(error=message, runtime=float(self.timeout or 0.0)))
+                outcomes.append(Outcome(error=message, runtime=self.timeout))
             except Exception as exc:  # a crashed worker: the candidate fails, the pool heals
                 outcomes.append(Outcome(error=f"worker failed: {type(exc).__name__}: {exc}"))
         return outcomes

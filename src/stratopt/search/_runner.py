@@ -40,8 +40,6 @@ log = logging.getLogger("stratopt.search")
 # "per_symbol", "key", "shortfall"}.
 ATTR = "stratopt"
 ATTR_NORMALIZER = "stratopt:normalizer"
-# Samplers that read a trial's constraint values (feasibility-aware search).
-CONSTRAINED_METHODS = ("tpe", "nsga2")
 
 
 class Evaluator(Protocol):
@@ -117,11 +115,16 @@ def run_trials(
     _restore_normalizer(study, objective)
     trials = study.get_trials(deepcopy=False)
     seen = {record(t).get("key") for t in trials if t.state != TrialState.FAIL}
+    valid = _valid_keys(space, holds)
     progress = Progress(target=options.trials)
-    progress.complete = sum(t.state == TrialState.COMPLETE for t in trials)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if options.method == "grid" and valid is not None:
+        # Trials of an earlier, different grid in the same study do not count.
+        complete = [t for t in complete if record(t).get("key") in valid]
+    progress.complete = len(complete)
     progress.direction = None if objective.is_multi else objective.directions[0]
-    for t in trials:
-        if t.state == TrialState.COMPLETE and t.values:
+    for t in complete:
+        if t.values:
             progress.consider(t.values)
     batch_size = options.batch or SAMPLERS[options.method].default_batch
     max_attempts = options.max_attempts or max(10 * options.trials, options.trials + 1000)
@@ -136,15 +139,18 @@ def run_trials(
             stopped_by = "time_budget"
             break
         want = min(batch_size, options.trials - progress.complete, max_attempts - progress.attempts)
+        if valid is not None and valid <= seen:
+            stopped_by = "space exhausted"
+            break
         asked = _ask(study, space, grid, want)
         if not asked:
             stopped_by = "space exhausted"
             break
         _run_batch(study, space, asked, seen, holds, objective, requirements, evaluator,
                    options, progress)  # fmt: skip
+        _save_normalizer(study, objective)  # every batch: a killed run keeps its bounds
         if on_progress is not None:
             on_progress(progress)
-    _save_normalizer(study, objective)
     return RunResult(study, progress, stopped_by, time.monotonic() - progress.started)
 
 
@@ -183,6 +189,15 @@ def _ask(
 
 
 Check = Callable[[Mapping[str, Any]], str | None]
+
+_MAX_ENUMERATED = 200_000
+
+
+def _valid_keys(space: SearchSpace, holds: Check) -> set[str] | None:
+    """Keys of every valid combination of a discrete space (None if too large)."""
+    if not space.is_discrete or space.grid_size() > _MAX_ENUMERATED:
+        return None
+    return {repr(space.key(p)) for p in space.grid() if holds(p) is None}
 
 
 def _constraint_check(constraints: Sequence[Constraint], fixed: Mapping[str, Any]) -> Check:
@@ -230,8 +245,8 @@ def _run_batch(
             runnable.append((trial, params, key))
     outcomes = _evaluate_with_retries(evaluator, [p for _, p, _ in runnable], options.retries)
     for (trial, _, key), outcome in zip(runnable, outcomes, strict=True):
-        _tell(study, trial, key, outcome, objective, requirements, progress,
-              options.method in CONSTRAINED_METHODS)  # fmt: skip
+        if not _tell(study, trial, key, outcome, objective, requirements, progress):
+            seen.discard(key)  # a failed candidate may be tried again, as after a restart
 
 
 def _evaluate_with_retries(
@@ -257,20 +272,18 @@ def _tell(
     objective: Objective,
     requirements: Requirements,
     progress: Progress,
-    uses_constraints: bool,
-) -> None:
+) -> bool:
+    """Finish the trial; False when it FAILED."""
     rec: dict[str, Any] = {"key": key, "runtime_s": outcome.runtime}
     if len(outcome.per_symbol) > 1:
         rec["per_symbol"] = _jsonable(outcome.per_symbol)
     if outcome.error is not None or outcome.metrics is None:
         _fail(study, trial, rec, outcome.error or "no metrics", progress)
-        return
+        return False
     metrics = outcome.metrics
     rec["metrics"] = _jsonable(metrics)
     verdict = requirements.check(metrics)
     rec["shortfall"] = float(verdict.shortfall)
-    if requirements.requirements and uses_constraints and isinstance(trial, optuna.Trial):
-        trial.set_constraint("requirements", float(verdict.constraint))
     if verdict.violations:
         rec["violations"] = list(verdict.violations)
     values = objective.values(metrics)
@@ -279,13 +292,15 @@ def _tell(
     if values.values is None:
         reason = values.reason or "not a finite number"
         _fail(study, trial, rec, f"objective {objective.describe()}: {reason}", progress)
-    elif not verdict.feasible:
+        return False
+    if not verdict.feasible:
         _prune(study, trial, rec, "requirements: " + "; ".join(verdict.violations), progress)
     else:
         _told(study, trial, rec, list(values.values))
         objective.observe(metrics)
         progress.complete += 1
         progress.consider(values.values)
+    return True
 
 
 def _fail(

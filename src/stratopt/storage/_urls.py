@@ -14,8 +14,6 @@ from stratopt.errors import ConfigError, StratoptError
 
 __all__ = ["StorageError", "default_storage_url", "open_storage", "redact"]
 
-_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*:)(?P<pw>[^@]*)(?P<tail>@)")
-
 
 class StorageError(StratoptError):
     """The storage cannot be reached or used (exit code 1, not bad input)."""
@@ -27,9 +25,23 @@ def default_storage_url(output_dir: Path) -> str:
     return f"sqlite:///{(output_dir / 'stratopt.db').resolve()}"
 
 
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token)=)[^&]*")
+
+
 def redact(url: str) -> str:
-    """`url` with any password replaced by `***`."""
-    return _PASSWORD.sub(r"\g<head>***\g<tail>", url)
+    """`url` with any password (in the authority or the query) replaced by `***`."""
+    out = _SECRET_QUERY.sub(r"\1***", url)
+    scheme, sep, rest = out.partition("://")
+    if not sep:
+        return out
+    # The credentials end at the last '@' before the path: a password may contain '@'.
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        creds, _, host = authority.rpartition("@")
+        if ":" in creds:
+            creds = creds.split(":", 1)[0] + ":***"
+        authority = f"{creds}@{host}"
+    return f"{scheme}://{authority}{slash}{path}"
 
 
 def open_storage(url: str | None) -> BaseStorage:
