@@ -14,10 +14,10 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import sqlalchemy
 import yaml
 
 from stratopt.config import load_study
-from stratopt.data import PlantedEdge
 from stratopt.optimization import optimize, optimize_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +108,6 @@ def test_run_folder_files(tmp_path: Path) -> None:
 
 
 def test_tpe_finds_the_planted_edge_near_the_grid_optimum(tmp_path: Path) -> None:
-    edge = PlantedEdge(period=120, strength=0.5)
     space = {"fast": {"low": 2, "high": 30}, "slow": {"low": 10, "high": 120, "step": 2}}
     common = {"space": space, "constraints": ["fast < slow"], "backtest": {"commission": 0.0}}
     grid = optimize_study(
@@ -121,7 +120,6 @@ def test_tpe_finds_the_planted_edge_near_the_grid_optimum(tmp_path: Path) -> Non
     )
     assert grid.best_values is not None and tpe.best_values is not None
     assert tpe.best_values[0] >= 0.95 * grid.best_values[0]
-    assert edge.best_fast <= 30
 
 
 def test_python_api_with_failures_and_equity_curves(tmp_path: Path) -> None:
@@ -223,7 +221,7 @@ def test_killed_run_resumes_to_the_exact_target_without_duplicates(tmp_path: Pat
 def _complete_count(db: Path, name: str) -> int:
     try:
         study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
-    except (KeyError, Exception):
+    except (KeyError, sqlalchemy.exc.OperationalError):  # not created yet, or being written
         return 0
     return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import optuna
 import pandas as pd
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
-from stratopt.backtest import study_bars
 from stratopt.config import StudyConfig
+from stratopt.data import Bars
 from stratopt.errors import ConfigError, UserInputError
 from stratopt.search._candidates import Router
 from stratopt.search._constraints import check_satisfiable, parse_constraints
@@ -123,11 +123,12 @@ def optimize_study(
         evaluator.close()
     summary = _summary(study.name, url, result, compiled, started, provenance)
     summary["strategy"] = strategy.name
-    summary["data"] = _data_summary(study)
+    summary["data"] = _data_summary(evaluator.data.get(()))
     summary["config"] = json.loads(study.model_dump_json())
     summary["config"]["storage"] = redact(url)
-    best_cfg = _best_config(study, result.study, compiled)
-    return _finish(run_dir, study.name, url, result, compiled, summary, best_cfg)
+    return _finish(
+        run_dir, study.name, url, result, compiled, summary, lambda best: _best_config(study, best)
+    )
 
 
 def optimize(
@@ -357,9 +358,9 @@ def _grid_size(space: SearchSpace) -> int | None:
     return space.grid_size() if space.is_discrete else None
 
 
-def _data_summary(study: StudyConfig) -> list[dict[str, Any]]:
+def _data_summary(series: Sequence[Bars]) -> list[dict[str, Any]]:
     out = []
-    for bars in study_bars(study):
+    for bars in series:
         entry: dict[str, Any] = {
             "symbol": bars.symbol,
             "source": bars.source,
@@ -375,18 +376,16 @@ def _data_summary(study: StudyConfig) -> list[dict[str, Any]]:
     return out
 
 
-def _best(study: optuna.Study, ranked: pd.DataFrame) -> Any:
+def _best(study: optuna.Study, ranked: pd.DataFrame) -> FrozenTrial | None:
     if ranked.empty or ranked.iloc[0]["state"] != "complete":
         return None
     number = int(ranked.iloc[0]["trial"])
     return next(t for t in study.get_trials(deepcopy=False) if t.number == number)
 
 
-def _best_config(study: StudyConfig, ostudy: optuna.Study, compiled: CompiledStudy) -> Any:
-    best = _best(ostudy, ranked_frame(ostudy, compiled.objective.directions))
-    if best is None:
-        return None
-    cfg = json.loads(study.model_dump_json())
+def _best_config(study: StudyConfig, best: FrozenTrial) -> dict[str, Any]:
+    """The study file with `best`'s parameters fixed, runnable with `stratopt backtest`."""
+    cfg: dict[str, Any] = json.loads(study.model_dump_json())
     fixed = nest(best.params)
     for section in ("backtest", "risk"):
         cfg["backtest"].update(fixed.pop(section, {}))
@@ -422,10 +421,11 @@ def _finish(
     result: RunResult,
     compiled: CompiledStudy,
     summary: dict[str, Any],
-    best_cfg: Any,
+    best_config: Callable[[FrozenTrial], dict[str, Any]] | None,
 ) -> OptimizeResult:
     ranked = ranked_frame(result.study, compiled.objective.directions)
     best = _best(result.study, ranked)
+    best_cfg = best_config(best) if best is not None and best_config is not None else None
     if best is not None:
         summary["best"] = {
             "trial": best.number,
