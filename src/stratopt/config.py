@@ -23,6 +23,7 @@ __all__ = [
     "DataConfig",
     "StudyConfig",
     "SyntheticConfig",
+    "ValidationConfig",
     "apply_overrides",
     "load_study",
     "parse_study",
@@ -130,6 +131,72 @@ class SearchConfig(_Model):
     refresh: int = Field(default=20, ge=1)
 
 
+class WalkForwardConfig(_Model):
+    """Walk-forward windows (see docs/validation.md): lengths in bars or durations."""
+
+    train: int | str
+    test: int | str
+    step: int | str | None = None
+    mode: Literal["rolling", "anchored"] = "rolling"
+    purge: int | str = 0
+
+    @field_validator("train", "test", "step", "purge", mode="before")
+    @classmethod
+    def _span(cls, value: Any, info: Any) -> Any:
+        from stratopt.validation._windows import parse_span
+
+        if value is None:
+            return value
+        try:
+            parse_span(value, field=info.field_name, allow_zero=info.field_name == "purge")
+        except ConfigError as exc:
+            raise ValueError(str(exc).partition(": ")[2]) from None
+        return value
+
+
+class CpcvConfig(_Model):
+    """Combinatorial purged cross-validation: N groups, k test groups, gaps in bars."""
+
+    groups: int = Field(default=6, ge=2)
+    test_groups: int = Field(default=2, ge=1)
+    purge: int = Field(default=0, ge=0)
+    embargo: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _k_below_n(self) -> CpcvConfig:
+        if self.test_groups >= self.groups:
+            raise ValueError(
+                f"test_groups ({self.test_groups}) must be less than groups ({self.groups})"
+            )
+        return self
+
+
+class ValidationConfig(_Model):
+    """Out-of-sample checks: a holdout tail, walk-forward windows, CPCV."""
+
+    holdout: str | float | None = None
+    top: int = Field(default=10, ge=1)
+    walk_forward: WalkForwardConfig | None = None
+    cpcv: CpcvConfig | None = None
+
+    @field_validator("holdout", mode="before")
+    @classmethod
+    def _holdout(cls, value: Any) -> Any:
+        from stratopt.validation._windows import parse_holdout
+
+        if value is None:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = float(value)
+        elif not isinstance(value, str | float):
+            value = str(value)  # YAML reads 2011-01-01 as a date: keep its text
+        try:
+            parse_holdout(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc).partition(": ")[2]) from None
+        return value
+
+
 class StudyConfig(_Model):
     """One study file."""
 
@@ -144,6 +211,7 @@ class StudyConfig(_Model):
     objective: str | dict[str, Any] = "sharpe"
     require: dict[str, Any] = Field(default_factory=dict)
     aggregate: Aggregate = "mean"
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
     storage: str | None = None
     output: str = "runs"
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -6,6 +6,7 @@ own backtester the same search, requirements, persistence and run folder.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -67,6 +68,7 @@ class OptimizeResult:
     counts: dict[str, int]
     stopped_by: str
     seconds: float
+    holdout: Any = None  # a stratopt.validation HoldoutReport when validation.holdout is set
 
 
 def compile_study(study: StudyConfig) -> CompiledStudy:
@@ -107,10 +109,12 @@ def optimize_study(
     _check_name(study.name, "name")
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
     router = Router(study, strategy, compiled.space.names)
+    holdout = _prepare_holdout(study, router)
     search = study.search
     trials = search.trials or _default_trials(search.method, compiled, study.params)
     url = storage or study.storage or default_storage_url(study.output_dir)
-    evaluator = StudyEvaluator(study, router, jobs=search.jobs, timeout=search.trial_timeout)
+    searched = study if holdout is None else holdout.in_sample  # the search never sees the tail
+    evaluator = StudyEvaluator(searched, router, jobs=search.jobs, timeout=search.trial_timeout)
     run_dir = _make_run_dir(study.output_dir, study.name)
     provenance = _provenance()
     started = dt.datetime.now(dt.UTC)
@@ -126,9 +130,31 @@ def optimize_study(
     summary["data"] = _data_summary(evaluator.data.get(()))
     summary["config"] = json.loads(study.model_dump_json())
     summary["config"]["storage"] = redact(url)
-    return _finish(
+    out = _finish(
         run_dir, study.name, url, result, compiled, summary, lambda best: _best_config(study, best)
     )
+    if holdout is not None:
+        out = _run_holdout(out, holdout, result, compiled, study.validation.top)
+    return out
+
+
+def _prepare_holdout(study: StudyConfig, router: Router) -> Any:
+    # Imported here: stratopt.validation imports this module (walk-forward searches).
+    from stratopt.validation._holdout import prepare_holdout
+
+    return prepare_holdout(study, router)
+
+
+def _run_holdout(
+    out: OptimizeResult, holdout: Any, result: RunResult, compiled: CompiledStudy, top: int
+) -> OptimizeResult:
+    """Re-run the top candidates on the holdout; add holdout.csv and summary["holdout"]."""
+    from stratopt.validation._holdout import evaluate_holdout, write_holdout
+
+    params = {t.number: t.params for t in result.study.get_trials(deepcopy=False)}
+    report = evaluate_holdout(holdout, out.ranked, params, top=top, objective=compiled.objective)
+    write_holdout(out.run_folder.path, report)
+    return dataclasses.replace(out, holdout=report)
 
 
 def optimize(

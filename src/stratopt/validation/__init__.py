@@ -1,0 +1,26 @@
+"""Validation out of sample: holdout, walk-forward and combinatorial purged cross-validation.
+
+See docs/validation.md for the window formulas and what each result holds.
+"""
+
+from __future__ import annotations
+
+from stratopt.validation._holdout import HoldoutReport
+from stratopt.validation._windows import (
+    CpcvPlan,
+    CpcvSplit,
+    Window,
+    cpcv_plan,
+    holdout_start,
+    walk_forward_windows,
+)
+
+__all__ = [
+    "CpcvPlan",
+    "CpcvSplit",
+    "HoldoutReport",
+    "Window",
+    "cpcv_plan",
+    "holdout_start",
+    "walk_forward_windows",
+]

@@ -1,0 +1,184 @@
+"""Out-of-sample runs: a candidate over all data up to a segment's end, measured on it.
+
+A test window (or the holdout) is evaluated the way it would have been traded: the
+candidate runs on every bar from the start of the data to the end of the segment, so
+its indicators are warm and a position held when the segment opens is carried in; the
+metrics are those of the segment's bars only. The segment's returns are the equity
+changes over its bars (the first one against the equity at the close before it); its
+trades are those opened inside it (the run ends at the segment's last bar, so all of
+them close inside it). Formulas in docs/validation.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stratopt.backtest import backtest, study_bars
+from stratopt.config import StudyConfig
+from stratopt.data import Bars, infer_periods_per_year
+from stratopt.errors import StratoptError
+from stratopt.metrics import compute_metrics
+from stratopt.search._candidates import Candidate, Router
+from stratopt.search._evaluate import aggregate
+
+__all__ = ["SegmentResult", "SegmentRunner", "time_axis"]
+
+_TRADE_COLUMNS = ("entry_time", "net_pnl", "ret", "bars", "ror")
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """One candidate measured on one segment.
+
+    Attributes:
+        metrics: every metric over the segment (aggregated over symbols as the study
+            says), or None when the candidate could not run (see `error`).
+        returns: per-bar returns inside the segment, indexed by bar time; with several
+            symbols, the equal-weight mean of their returns at each time.
+        exposed: per bar, whether any symbol held a position.
+        trades: trades opened in the segment (entry_time, net_pnl, ret, bars, ror).
+    """
+
+    metrics: dict[str, float] | None
+    returns: pd.Series
+    exposed: pd.Series
+    trades: pd.DataFrame
+    error: str | None = None
+    per_symbol: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def time_axis(series: list[Bars]) -> np.ndarray:
+    """The sorted union of the bar times of several symbols (datetime64[ns])."""
+    return np.unique(np.concatenate([b.time for b in series]))
+
+
+class SegmentRunner:
+    """Runs candidates of a study over its full data and measures time segments."""
+
+    def __init__(self, study: StudyConfig, router: Router) -> None:
+        self.study = study
+        self.router = router
+        self._data: dict[tuple[tuple[str, Any], ...], list[Bars]] = {}
+
+    def bars(self, key: tuple[tuple[str, Any], ...] = ()) -> list[Bars]:
+        """The study's full bars with the data options `key` (timeframe), loaded once."""
+        if key not in self._data:
+            data = self.study.data.model_copy(update={k: str(v) for k, v in key})
+            self._data[key] = study_bars(self.study.model_copy(update={"data": data}))
+        return self._data[key]
+
+    def run(
+        self, params: Mapping[str, Any], start: pd.Timestamp, stop: pd.Timestamp | None
+    ) -> SegmentResult:
+        """Measure `params` on bars with ``start <= time < stop`` (None: to the end)."""
+        try:
+            cand = self.router.route(params)
+            series = self.bars(cand.data)
+            parts = [_one_symbol(b, self.router, cand, start, stop) for b in series]
+        except Exception as exc:  # user strategy code: report, never abort the validation
+            msg = str(exc) if isinstance(exc, StratoptError) else f"{type(exc).__name__}: {exc}"
+            return _failed(msg)
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return _failed(f"no bar between {start} and {stop}")
+        per_symbol = {p.symbol: p.metrics for p in parts}
+        returns = pd.concat([p.returns for p in parts], axis=1).fillna(0.0).mean(axis=1)
+        exposed = pd.concat([p.exposed for p in parts], axis=1).fillna(False).any(axis=1)
+        trades = pd.concat([p.trades for p in parts], ignore_index=True)
+        if self.study.aggregate == "portfolio" and len(parts) > 1:
+            metrics = _portfolio(parts, cand.settings.cash)
+        else:
+            metrics = aggregate(per_symbol, self.study.aggregate)
+        return SegmentResult(metrics, returns.rename("return"), exposed, trades, None, per_symbol)
+
+
+@dataclass(frozen=True)
+class _Part:
+    symbol: str
+    metrics: dict[str, float]
+    returns: pd.Series
+    exposed: pd.Series
+    trades: pd.DataFrame
+    cash: float
+
+
+def _one_symbol(
+    bars: Bars, router: Router, cand: Candidate, start: pd.Timestamp, stop: pd.Timestamp | None
+) -> _Part | None:
+    a = int(np.searchsorted(bars.time, start.to_datetime64(), side="left"))
+    b = len(bars) if stop is None else int(np.searchsorted(bars.time, stop.to_datetime64()))
+    if b - a < 1:
+        return None
+    run = backtest(bars.slice(0, b), router.strategy, cand.strategy_params, cand.settings)
+    sim = run.sim
+    cash = float(sim.equity[a - 1]) if a > 0 else float(cand.settings.cash)
+    if cash <= 0:
+        raise StratoptError(f"{bars.symbol}: the account was ruined before {start}")
+    t = sim.trades[sim.trades["entry_idx"] >= a]
+    net = t["pnl"] - t["fees"]
+    sl = cand.settings.stop_loss or 0.0
+    trades = pd.DataFrame(
+        {
+            "entry_time": pd.DatetimeIndex(bars.time[t["entry_idx"]]),
+            "net_pnl": net,
+            "ret": t["ret"],
+            "bars": (t["exit_idx"] - t["entry_idx"]).astype(np.float64),
+            "ror": t["ret"] / sl if sl > 0 else t["ret"],
+        }
+    )
+    exposed = sim.exposure[a:b] > 0
+    metrics = compute_metrics(
+        sim.equity[a:b],
+        cash=cash,
+        trades_net_pnl=trades["net_pnl"].to_numpy(),
+        trades_ret=trades["ret"].to_numpy(),
+        trades_bars=trades["bars"].to_numpy(),
+        trades_ret_on_risk=trades["ror"].to_numpy(),
+        exposure_bars=int(exposed.sum()),
+        periods_per_year=bars.periods_per_year,
+    )
+    index = pd.DatetimeIndex(bars.time[a:b], name="timestamp")
+    return _Part(
+        bars.symbol,
+        metrics,
+        pd.Series(sim.returns[a:b], index=index),
+        pd.Series(exposed, index=index),
+        trades,
+        cash,
+    )
+
+
+def _portfolio(parts: list[_Part], cash: float) -> dict[str, float]:
+    """Equal-weight portfolio of the symbols' segment curves (as `aggregate: portfolio`)."""
+    curves = pd.concat([(1.0 + p.returns).cumprod() for p in parts], axis=1)
+    curves = curves.sort_index().ffill().fillna(1.0)
+    equity = cash * curves.mean(axis=1).to_numpy()
+    exposed = pd.concat([p.exposed for p in parts], axis=1).fillna(False).any(axis=1)
+    trades = pd.concat([p.trades for p in parts], ignore_index=True)
+    n = len(parts)
+    return compute_metrics(
+        equity,
+        cash=cash,
+        trades_net_pnl=trades["net_pnl"].to_numpy() / n,
+        trades_ret=trades["ret"].to_numpy(),
+        trades_bars=trades["bars"].to_numpy(),
+        trades_ret_on_risk=trades["ror"].to_numpy(),
+        exposure_bars=int(exposed.sum()),
+        periods_per_year=infer_periods_per_year(curves.index) if len(curves) > 1 else 252.0,
+    )
+
+
+def _failed(message: str) -> SegmentResult:
+    empty = pd.Series([], dtype=np.float64, index=pd.DatetimeIndex([], name="timestamp"))
+    return SegmentResult(
+        None,
+        empty.rename("return"),
+        empty.astype(bool),
+        pd.DataFrame({c: [] for c in _TRADE_COLUMNS}),
+        message,
+    )
