@@ -24,6 +24,7 @@ _LAZY = {
     "ExecSettings": "stratopt.engine",
     "Strategy": "stratopt.strategies",
     "get_strategy": "stratopt.strategies",
+    "walk_forward": "stratopt.validation",
 }
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "optimize",
     "optimize_study",
     "synthetic_bars",
+    "walk_forward",
 ]
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from stratopt.engine import ExecSettings
     from stratopt.optimization import OptimizeResult, optimize, optimize_study
     from stratopt.strategies import Strategy, get_strategy
+    from stratopt.validation import walk_forward
 
 
 def __getattr__(name: str) -> Any:

@@ -116,6 +116,8 @@ def optimize(
     with _progress_bar() as show:
         result = optimize_study(cfg, storage=storage, on_progress=show)
     _print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
+    if result.holdout is not None:
+        _print_holdout(result.holdout)
     c = result.counts
     _out.print(
         f"trials: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
@@ -125,6 +127,33 @@ def optimize(
     _out.print(f"run folder: {result.run_folder.path.resolve()}", soft_wrap=True, highlight=False)
     if c["complete"] == 0:
         _err.print("error: no candidate completed", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command("walk-forward")
+def walk_forward(
+    study: Annotated[Path, typer.Argument(help="Study file (YAML or JSON).")],
+    set_: SetOption = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL for the window studies, or 'memory'.")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Windows run in parallel.")] = None,
+) -> None:
+    """Optimize on each train window, test the best on the next (validation.walk_forward)."""
+    from stratopt.validation import walk_forward as run_walk_forward
+
+    def done(w: Any) -> None:
+        status = "failed: " + w.error if w.error else f"best trial {w.trial}"
+        _err.print(f"window {w.window.index}: {status}", highlight=False, soft_wrap=True)
+
+    result = run_walk_forward(
+        study, overrides=list(set_ or []), storage=storage,
+        output=output.resolve() if output is not None else None, jobs=jobs, on_window=done,
+    )  # fmt: skip
+    _print_walk_forward(result)
+    if all(w.out_of_sample is None for w in result.windows):
+        _err.print("error: no window produced an out-of-sample result", highlight=False)
         raise typer.Exit(1)
 
 
@@ -278,6 +307,97 @@ def _print_ranked(frame: pd.DataFrame, top: int, *, title: str) -> None:
 
 
 _SHORT = {"total_return": "return", "max_drawdown": "max_dd"}
+
+
+def _pct(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value * 100:.1f}%"
+
+
+def _num(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.3g}"
+
+
+def _print_holdout(report: Any) -> None:
+    s = report.summary
+    table = Table(
+        title=f"holdout {s['start']} → {s['end']} ({s['holdout_bars']} bars): "
+        "in-sample | out-of-sample",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for col in ("rank", "trial", "sharpe", "", "cagr", " ", "max_dd", "  ", "trades", "   "):
+        table.add_column(col, justify="right", no_wrap=True)
+    for c in s["candidates"]:
+        i, o = c["in_sample"], c["out_of_sample"]
+        table.add_row(
+            str(c["rank"]), str(c["trial"]),
+            _num(i["sharpe"]), _num(o["sharpe"]), _pct(i["cagr"]), _pct(o["cagr"]),
+            _pct(i["max_drawdown"]), _pct(o["max_drawdown"]),
+            _num(i["trades"]), _num(o["trades"]),
+        )  # fmt: skip
+    _out.print(table)
+    med = s["median_degradation"]
+    _out.print(
+        f"median degradation out of sample: Sharpe {_pct(med['sharpe'])}, "
+        f"CAGR {_pct(med['cagr'])}, max drawdown {_pct(med['max_drawdown'])} "
+        "(positive = worse)",
+        soft_wrap=True,
+    )
+
+
+def _print_walk_forward(result: Any) -> None:
+    table = Table(
+        title=f"{result.study_name}: walk-forward, {len(result.windows)} windows",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    cols = ("win", "test window", "params", "IS Sh", "OOS Sh", "OOS ret", "OOS DD", "trades")
+    for col in cols:
+        left = col in ("test window", "params")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col != "params")
+    for w in result.windows:
+        i, o = w.in_sample or {}, w.out_of_sample or {}
+        params = " ".join(f"{k}={_cell(v)}" for k, v in (w.params or {}).items())
+        table.add_row(
+            str(w.window.index), _span(w.test), escape(params or (w.error or "")),
+            _num(i.get("sharpe")), _num(o.get("sharpe")), _pct(o.get("total_return")),
+            _pct(o.get("max_drawdown")), _num(o.get("trades")),
+        )  # fmt: skip
+    _out.print(table)
+    m, e = result.stitched, result.efficiency
+    if m:
+        _out.print(
+            f"stitched out of sample ({len(result.equity)} bars): return "
+            f"{_pct(m['total_return'])}, CAGR {_pct(m['cagr'])}, Sharpe {_num(m['sharpe'])}, "
+            f"max drawdown {_pct(m['max_drawdown'])}, {m['trades']:.0f} trades",
+            soft_wrap=True,
+        )
+    _out.print(
+        f"walk-forward efficiency: return {_num(e['return'])}, Sharpe {_num(e['sharpe'])} "
+        f"(OOS ÷ mean IS: CAGR {_pct(e['out_of_sample_cagr'])} ÷ "
+        f"{_pct(e['mean_in_sample_cagr'])}, Sharpe {_num(e['out_of_sample_sharpe'])} ÷ "
+        f"{_num(e['mean_in_sample_sharpe'])})",
+        soft_wrap=True,
+    )
+    for name, d in result.drift.items():
+        spread = f", range {_cell(d['range'])}, std {_num(d['std'])}" if "range" in d else ""
+        _out.print(
+            f"drift {escape(name)}: {d['changes']} change(s) across windows, "
+            f"{d['distinct']} distinct value(s){spread}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    _out.print(f"run folder: {result.run_folder.resolve()}", soft_wrap=True, highlight=False)
+
+
+def _span(bounds: tuple[Any, Any]) -> str:
+    start, end = bounds
+    fmt = "%y-%m-%d" if start.normalize() == start else "%y-%m-%d %H:%M"
+    return f"{start.strftime(fmt)}→{'end' if end is None else end.strftime(fmt)}"
 
 
 def _cell(value: Any) -> str:

@@ -6,6 +6,7 @@ See docs/validation.md for the window formulas and what each result holds.
 from __future__ import annotations
 
 from stratopt.validation._holdout import HoldoutReport
+from stratopt.validation._walk_forward import WalkForwardResult, WindowResult, walk_forward
 from stratopt.validation._windows import (
     CpcvPlan,
     CpcvSplit,
@@ -19,8 +20,11 @@ __all__ = [
     "CpcvPlan",
     "CpcvSplit",
     "HoldoutReport",
+    "WalkForwardResult",
     "Window",
+    "WindowResult",
     "cpcv_plan",
     "holdout_start",
+    "walk_forward",
     "walk_forward_windows",
 ]

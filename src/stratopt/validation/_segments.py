@@ -79,11 +79,11 @@ class SegmentRunner:
         try:
             cand = self.router.route(params)
             series = self.bars(cand.data)
-            parts = [_one_symbol(b, self.router, cand, start, stop) for b in series]
+            found = [_one_symbol(b, self.router, cand, start, stop) for b in series]
         except Exception as exc:  # user strategy code: report, never abort the validation
             msg = str(exc) if isinstance(exc, StratoptError) else f"{type(exc).__name__}: {exc}"
             return _failed(msg)
-        parts = [p for p in parts if p is not None]
+        parts = [p for p in found if p is not None]
         if not parts:
             return _failed(f"no bar between {start} and {stop}")
         per_symbol = {p.symbol: p.metrics for p in parts}

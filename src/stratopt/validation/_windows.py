@@ -85,9 +85,10 @@ def parse_holdout(value: object, *, field: str = "validation.holdout") -> float 
         return frac
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
+        bad = bool(pd.isna(ts))
     except (TypeError, ValueError):
-        ts = pd.NaT
-    if pd.isna(ts):
+        bad = True
+    if bad:
         raise ConfigError(
             f"{field}: {value!r} is neither a date (e.g. '2011-01-01') nor a fraction in (0, 1)"
         )

@@ -1,0 +1,244 @@
+"""Walk-forward results: the stitched curve, efficiency, parameter drift and the files."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from stratopt.config import StudyConfig
+from stratopt.metrics import compute_metrics
+from stratopt.storage._runfolder import clean
+
+if TYPE_CHECKING:
+    from stratopt.validation._walk_forward import WindowResult
+
+__all__ = ["drift", "efficiency", "stitch", "summarize", "write_walk_forward"]
+
+
+def stitch(
+    results: Sequence[WindowResult], *, cash: float, ppy: float
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Chain the test windows' returns into one equity curve, and its metrics.
+
+    Returns:
+        The curve (index: bar time; columns window, return, equity) and its metrics.
+
+    When test windows overlap (step < test), a window's bars stop where the next
+    window's test starts, so every bar is counted once. Windows without a result are
+    left out. The curve starts at `cash`: ``E_t = cash * prod_{s <= t} (1 + r_s)``.
+    """
+    pieces: list[pd.DataFrame] = []
+    trades: list[pd.DataFrame] = []
+    exposed_bars = 0
+    for k, res in enumerate(results):
+        if res.returns is None or res.exposed is None or res.trades is None:
+            continue
+        ret, exp, tr = res.returns, res.exposed, res.trades
+        if k + 1 < len(results):
+            nxt = results[k + 1].test[0]
+            ret, exp = ret[ret.index < nxt], exp[exp.index < nxt]
+            tr = tr[tr["entry_time"] < nxt]
+        pieces.append(pd.DataFrame({"window": res.window.index, "return": ret}))
+        trades.append(tr)
+        exposed_bars += int(exp.sum())
+    if not pieces:
+        empty = pd.DataFrame({"window": [], "return": [], "equity": []})
+        return empty, {}
+    frame = pd.concat(pieces)
+    equity = cash * (1.0 + frame["return"]).cumprod()
+    equity.name = "equity"
+    tr_all = pd.concat(trades, ignore_index=True)
+    metrics = compute_metrics(
+        equity.to_numpy(),
+        cash=cash,
+        trades_net_pnl=tr_all["net_pnl"].to_numpy(dtype=np.float64),
+        trades_ret=tr_all["ret"].to_numpy(dtype=np.float64),
+        trades_bars=tr_all["bars"].to_numpy(dtype=np.float64),
+        trades_ret_on_risk=tr_all["ror"].to_numpy(dtype=np.float64),
+        exposure_bars=exposed_bars,
+        periods_per_year=ppy,
+    )
+    return pd.concat([frame, equity], axis=1), metrics
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    """num / den when both are finite and den > 0 (a ratio to a loss means nothing)."""
+    if num is None or den is None or not (math.isfinite(num) and math.isfinite(den)):
+        return None
+    return num / den if den > 0 else None
+
+
+def _mean(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def efficiency(results: Sequence[WindowResult], stitched: dict[str, float]) -> dict[str, Any]:
+    """Walk-forward efficiency: annualized out-of-sample ÷ annualized in-sample.
+
+    ``return`` = CAGR of the stitched curve ÷ mean over windows of the train CAGR;
+    ``sharpe`` = Sharpe of the stitched curve ÷ mean train Sharpe. None when the
+    in-sample mean is not positive.
+    """
+    done = [r for r in results if r.in_sample is not None]
+    is_cagr = _mean([r.in_sample["cagr"] for r in done if r.in_sample])
+    is_sharpe = _mean([r.in_sample["sharpe"] for r in done if r.in_sample])
+    return {
+        "return": _ratio(stitched.get("cagr"), is_cagr),
+        "sharpe": _ratio(stitched.get("sharpe"), is_sharpe),
+        "mean_in_sample_cagr": is_cagr,
+        "mean_in_sample_sharpe": is_sharpe,
+        "out_of_sample_cagr": stitched.get("cagr"),
+        "out_of_sample_sharpe": stitched.get("sharpe"),
+    }
+
+
+def drift(results: Sequence[WindowResult], names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per searched parameter: its value in each window, spread and number of changes."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        values = [None if r.params is None else r.params.get(name) for r in results]
+        chosen = [v for v in values if v is not None]
+        changes = sum(1 for a, b in itertools.pairwise(chosen) if a != b)
+        entry: dict[str, Any] = {"values": values, "changes": changes,
+                                 "distinct": len(set(map(repr, chosen)))}  # fmt: skip
+        numeric = chosen and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in chosen
+        )
+        if numeric:
+            arr = np.asarray(chosen, dtype=np.float64)
+            entry.update(
+                mean=float(arr.mean()),
+                std=float(arr.std()),
+                min=float(arr.min()),
+                max=float(arr.max()),
+                range=float(arr.max() - arr.min()),
+            )
+        elif chosen:
+            entry["most_common"] = Counter(map(str, chosen)).most_common(1)[0][0]
+        out[name] = entry
+    return out
+
+
+def summarize(
+    study: StudyConfig,
+    results: Sequence[WindowResult],
+    stitched: dict[str, float],
+    names: Sequence[str],
+    *,
+    url: str,
+) -> dict[str, Any]:
+    """What walk_forward.json holds (timings are added by the caller under "run")."""
+    spec = study.validation.walk_forward
+    windows = []
+    for r in results:
+        w = r.window
+        windows.append(
+            {
+                "window": w.index,
+                "study": r.study_name,
+                "train": {"start": str(r.train[0]), "end": _end(r.train[1]), "bars": w.train_bars},
+                "test": {"start": str(r.test[0]), "end": _end(r.test[1]), "bars": w.test_bars},
+                "trial": r.trial,
+                "params": r.params,
+                "in_sample": {"values": r.values_in, "metrics": r.in_sample},
+                "out_of_sample": {"values": r.values_out, "metrics": r.out_of_sample},
+                "efficiency": _window_efficiency(r),
+                "counts": r.counts,
+                "error": r.error,
+            }
+        )
+    return {
+        "study": study.name,
+        "storage": url,
+        "walk_forward": spec.model_dump() if spec is not None else None,
+        "objective": study.objective,
+        "n_windows": len(results),
+        "windows": windows,
+        "stitched": {"bars": 0, "metrics": stitched},  # bars/range set when written
+        "efficiency": efficiency(results, stitched),
+        "drift": drift(results, names),
+    }
+
+
+def _end(ts: pd.Timestamp | None) -> str | None:
+    return None if ts is None else str(ts)
+
+
+def _window_efficiency(r: WindowResult) -> dict[str, float | None]:
+    if r.in_sample is None or r.out_of_sample is None:
+        return {"return": None, "sharpe": None}
+    return {
+        "return": _ratio(r.out_of_sample["cagr"], r.in_sample["cagr"]),
+        "sharpe": _ratio(r.out_of_sample["sharpe"], r.in_sample["sharpe"]),
+    }
+
+
+def window_rows(results: Sequence[WindowResult], metric_ids: Sequence[str]) -> pd.DataFrame:
+    """walk_forward.csv: one row per window."""
+    rows = []
+    for r in results:
+        w = r.window
+        row: dict[str, Any] = {
+            "window": w.index,
+            "study": r.study_name,
+            "train_start": r.train[0],
+            "train_end": r.train[1],
+            "test_start": r.test[0],
+            "test_end": r.test[1],
+            "train_bars": w.train_bars,
+            "test_bars": w.test_bars,
+            "trial": r.trial,
+        }
+        for i, v in enumerate(r.values_in or []):
+            row[f"is.value_{i}" if len(r.values_in or []) > 1 else "is.value"] = v
+        for i, v in enumerate(r.values_out or []):
+            row[f"oos.value_{i}" if len(r.values_out or []) > 1 else "oos.value"] = v
+        row.update({f"params.{k}": v for k, v in (r.params or {}).items()})
+        for m in metric_ids:
+            row[f"is.{m}"] = (r.in_sample or {}).get(m, math.nan)
+            row[f"oos.{m}"] = (r.out_of_sample or {}).get(m, math.nan)
+        eff = _window_efficiency(r)
+        row["wfe_return"] = eff["return"]
+        row["wfe_sharpe"] = eff["sharpe"]
+        row["error"] = r.error or ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_walk_forward(
+    run_dir: Path,
+    results: Sequence[WindowResult],
+    equity: pd.DataFrame,
+    report: dict[str, Any],
+    metric_ids: Sequence[str],
+) -> None:
+    """walk_forward.csv, walk_forward.json and walk_forward_equity.csv in `run_dir`."""
+    window_rows(results, metric_ids).to_csv(
+        run_dir / "walk_forward.csv", index=False, date_format="%Y-%m-%dT%H:%M:%S"
+    )
+    curve = equity.rename_axis("timestamp")
+    curve.to_csv(run_dir / "walk_forward_equity.csv", date_format="%Y-%m-%dT%H:%M:%S")
+    if len(curve):
+        report["stitched"]["bars"] = len(curve)
+        report["stitched"]["start"] = str(curve.index[0])
+        report["stitched"]["end"] = str(curve.index[-1])
+    else:
+        report["stitched"]["bars"] = 0
+    report["files"] = ["walk_forward.csv", "walk_forward.json", "walk_forward_equity.csv"]
+    text = json.dumps(clean(report), indent=2, allow_nan=False, default=_default)
+    (run_dir / "walk_forward.json").write_text(text + "\n")
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
