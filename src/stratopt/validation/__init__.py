@@ -5,6 +5,7 @@ See docs/validation.md for the window formulas and what each result holds.
 
 from __future__ import annotations
 
+from stratopt.validation._cpcv import SELECTION_METRICS, CpcvResult, combinatorial_purged_cv
 from stratopt.validation._holdout import HoldoutReport
 from stratopt.validation._walk_forward import WalkForwardResult, WindowResult, walk_forward
 from stratopt.validation._windows import (
@@ -17,12 +18,15 @@ from stratopt.validation._windows import (
 )
 
 __all__ = [
+    "SELECTION_METRICS",
     "CpcvPlan",
+    "CpcvResult",
     "CpcvSplit",
     "HoldoutReport",
     "WalkForwardResult",
     "Window",
     "WindowResult",
+    "combinatorial_purged_cv",
     "cpcv_plan",
     "holdout_start",
     "walk_forward",

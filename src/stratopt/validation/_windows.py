@@ -36,6 +36,7 @@ Span = int | pd.Timedelta
 """A length: a number of bars (int) or a duration."""
 
 _DIGITS = re.compile(r"^\s*\d+\s*$")
+_ZERO = re.compile(r"^\s*0+\s*[smhdw]\s*$", re.IGNORECASE)
 
 
 def parse_span(value: object, *, field: str, allow_zero: bool = False) -> Span:
@@ -54,6 +55,8 @@ def parse_span(value: object, *, field: str, allow_zero: bool = False) -> Span:
         return bars
     if isinstance(value, dt.timedelta):
         span = pd.Timedelta(value)
+    elif isinstance(value, str) and allow_zero and _ZERO.match(value):
+        span = pd.Timedelta(0)
     elif isinstance(value, str):
         try:
             span = parse_timeframe(value)
