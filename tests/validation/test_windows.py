@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -120,7 +121,7 @@ def test_train_never_reaches_its_test_and_tests_tile(mode: str) -> None:
     for w in ws:
         assert w.train_start < w.train_stop <= w.test_start - 2 < w.test_stop
     # step defaults to test: test windows follow each other with no gap and no overlap
-    for a, b in zip(ws, ws[1:], strict=False):
+    for a, b in itertools.pairwise(ws):
         assert b.test_start == a.test_stop
     # earlier test windows are inside later train windows only as the mode says
     if mode == "anchored":

@@ -40,12 +40,12 @@ def _divide(num: Matrix, den: Matrix) -> Matrix:
 def _sharpe(r: Matrix, ppy: float) -> Matrix:
     if r.shape[0] < 2:
         return _divide(r.mean(axis=0), np.zeros(r.shape[1]))
-    return _divide(r.mean(axis=0), r.std(axis=0, ddof=1)) * np.sqrt(ppy)
+    return _divide(r.mean(axis=0), r.std(axis=0, ddof=1)) * float(np.sqrt(ppy))
 
 
 def _sortino(r: Matrix, ppy: float) -> Matrix:
     downside = np.sqrt((np.minimum(r, 0.0) ** 2).mean(axis=0))
-    return _divide(r.mean(axis=0), downside) * np.sqrt(ppy)
+    return _divide(r.mean(axis=0), downside) * float(np.sqrt(ppy))
 
 
 def _total_return(r: Matrix, ppy: float) -> Matrix:
