@@ -258,3 +258,14 @@ def test_cpcv_purge_and_embargo_around_each_test_block() -> None:
 def test_invalid_cpcv_specs(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         cpcv_plan(60, **kwargs)
+
+
+def test_duration_windows_tile_when_a_boundary_falls_between_bars() -> None:
+    t = pd.bdate_range("2021-01-04", periods=200).to_numpy()
+    ws = walk_forward_windows(t, train="10d", test="9d")  # 2021-01-14 + 9d... weekends
+    times = pd.DatetimeIndex(t)
+    assert times[ws[0].test_start] == pd.Timestamp("2021-01-14")
+    assert times[ws[1].test_start] == pd.Timestamp("2021-01-25")  # Jan 23 is a Saturday
+    for a, b in itertools.pairwise(ws):
+        assert b.test_start == a.test_stop
+        assert b.train_stop == b.test_start

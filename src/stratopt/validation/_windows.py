@@ -250,7 +250,9 @@ def walk_forward_windows(
     for k in itertools.count():
         boundary = axis.advance(origin, _span_times(tr, 1) + _span_times(st, k))  # type: ignore[operator]
         start = origin if mode == "anchored" else axis.advance(origin, _span_times(st, k))
-        test_start = axis.advance(boundary, gap)
+        # No purge: the test opens at the boundary itself, so that a boundary time
+        # falling between bars is not moved to a bar before the test length is added.
+        test_start = boundary if _is_zero(gap) else axis.advance(boundary, gap)
         test_stop = axis.advance(test_start, te)
         if _beyond(axis, test_stop, n):
             break
@@ -270,6 +272,10 @@ def walk_forward_windows(
             "no complete window"
         )
     return windows
+
+
+def _is_zero(span: Span) -> bool:
+    return span == 0 if isinstance(span, int) else span == pd.Timedelta(0)
 
 
 def _beyond(axis: _Axis, point: int | _Time, n: int) -> bool:
