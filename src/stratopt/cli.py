@@ -323,21 +323,22 @@ def _num(value: Any) -> str:
 
 def _print_holdout(report: Any) -> None:
     s = report.summary
+    start, end = (str(s[k]).removesuffix(" 00:00:00") for k in ("start", "end"))
     table = Table(
-        title=f"holdout {s['start']} → {s['end']} ({s['holdout_bars']} bars): "
-        "in-sample | out-of-sample",
+        title=f"holdout {start} → {end} ({s['holdout_bars']} bars): in-sample → out-of-sample",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    for col in ("rank", "trial", "sharpe", "", "cagr", " ", "max_dd", "  ", "trades", "   "):
+    for col in ("rank", "trial", "Sharpe", "CAGR", "max DD", "trades"):
         table.add_column(col, justify="right", no_wrap=True)
     for c in s["candidates"]:
         i, o = c["in_sample"], c["out_of_sample"]
         table.add_row(
             str(c["rank"]), str(c["trial"]),
-            _num(i["sharpe"]), _num(o["sharpe"]), _pct(i["cagr"]), _pct(o["cagr"]),
-            _pct(i["max_drawdown"]), _pct(o["max_drawdown"]),
-            _num(i["trades"]), _num(o["trades"]),
+            f"{_num(i['sharpe'])} → {_num(o['sharpe'])}",
+            f"{_pct(i['cagr'])} → {_pct(o['cagr'])}",
+            f"{_pct(i['max_drawdown'])} → {_pct(o['max_drawdown'])}",
+            f"{_num(i['trades'])} → {_num(o['trades'])}",
         )  # fmt: skip
     _out.print(table)
     med = s["median_degradation"]

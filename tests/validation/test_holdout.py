@@ -147,3 +147,18 @@ def test_yaml_dates_and_fractions_are_read(tmp_path: Path) -> None:
     path.write_text(text)
     assert load_study(path).validation.holdout == "2002-06-30"
     assert load_study(_study(tmp_path)).validation.holdout == 0.25
+
+
+def test_optimize_prints_the_holdout_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stratopt.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["optimize", str(_study(tmp_path)), "--storage", "memory"])
+    assert done.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert "holdout 2002-06-21 → 2003-04-16 (300 bars): in-sample → out-of-sample" in out
+    assert "median degradation out of sample: Sharpe" in out
+    table = out.split("out-of-sample")[1].split("median degradation")[0]
+    assert len([ln for ln in table.splitlines() if ln.strip()[:1].isdigit()]) == 4
