@@ -143,6 +143,8 @@ def walk_forward(
         ConfigError: no `validation.walk_forward`, windows that do not fit the data, or
             any invalid study field.
     """
+    if isinstance(study, StudyConfig) and overrides:
+        raise TypeError("overrides apply to a study file path, not to a loaded StudyConfig")
     cfg = study if isinstance(study, StudyConfig) else load_study(study, overrides)
     spec = cfg.validation.walk_forward
     if spec is None:
@@ -159,7 +161,9 @@ def walk_forward(
             raise ConfigError(f"space.{name}: cannot be searched in a walk-forward")
     holdout = prepare_holdout(cfg, router)
     base = cfg if holdout is None else holdout.in_sample  # the holdout stays unseen
-    axis = time_axis(SegmentRunner(base, router).bars())
+    _RUNNERS.clear()  # data read afresh by every walk-forward
+    runner = _runner(base, router)
+    axis = time_axis(runner.bars())
     windows = walk_forward_windows(
         axis, train=spec.train, test=spec.test, step=spec.step, mode=spec.mode, purge=spec.purge
     )
@@ -172,7 +176,8 @@ def walk_forward(
     started = dt.datetime.now(dt.UTC)
     clock = time.monotonic()
     results = _run_all(tasks, workers, on_window)
-    equity, stitched = stitch(results, cash=base.backtest.cash, ppy=_ppy(base, router))
+    ppy = float(runner.bars()[0].periods_per_year)
+    equity, stitched = stitch(results, cash=base.backtest.cash, ppy=ppy)
     report = summarize(base, results, stitched, compiled.space.names, url=redact(url))
     report["holdout"] = None if holdout is None else {"start": str(holdout.start)}
     report["run"] = {
@@ -194,8 +199,16 @@ def walk_forward(
     )
 
 
-def _ppy(study: StudyConfig, router: Router) -> float:
-    return float(SegmentRunner(study, router).bars()[0].periods_per_year)
+_RUNNERS: dict[str, SegmentRunner] = {}
+
+
+def _runner(study: StudyConfig, router: Router) -> SegmentRunner:
+    """One runner (and one load of the full data) per study in this process."""
+    key = study.model_dump_json() + str(study.base_dir)
+    if key not in _RUNNERS:
+        _RUNNERS.clear()  # one walk-forward at a time: keep only its data
+        _RUNNERS[key] = SegmentRunner(study, router)
+    return _RUNNERS[key]
 
 
 def _run_dir(root: Path, name: str) -> Path:
@@ -282,7 +295,7 @@ def _run_window(task: _Task) -> WindowResult:
         return _replace(base, error="no candidate completed in the train window")
     number = int(ranked.iloc[0]["trial"])
     best = next(t for t in run.study.get_trials(deepcopy=False) if t.number == number)
-    seg = SegmentRunner(study, router).run(best.params, *task.test)
+    seg = _runner(study, router).run(best.params, *task.test)
     values_out = None
     if seg.metrics is not None:
         v = compiled.objective.values(seg.metrics).values
