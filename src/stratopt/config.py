@@ -161,6 +161,18 @@ class CpcvConfig(_Model):
     test_groups: int = Field(default=2, ge=1)
     purge: int = Field(default=0, ge=0)
     embargo: int = Field(default=0, ge=0)
+    metric: str = "sharpe"  # how a split chooses its candidate on the train bars
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        from stratopt.validation._cpcv import SELECTION_METRICS
+
+        if value not in SELECTION_METRICS:
+            hint = difflib.get_close_matches(value, list(SELECTION_METRICS), n=1)
+            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ValueError(f"unknown selection metric{more} (one of {list(SELECTION_METRICS)})")
+        return value
 
     @model_validator(mode="after")
     def _k_below_n(self) -> CpcvConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -114,3 +115,18 @@ def test_bad_input() -> None:
         combinatorial_purged_cv(np.zeros(100))
     with pytest.raises(ValueError, match="NaN"):
         combinatorial_purged_cv(np.full((100, 2), np.nan))
+
+
+def test_the_study_section_runs_as_keyword_arguments(tmp_path: Path) -> None:
+    from stratopt.config import parse_study
+
+    raw = {"name": "c", "data": {"synthetic": {"bars": 100}}, "strategy": "sma_cross",
+           "validation": {"cpcv": {"groups": 5, "test_groups": 2, "purge": 2,
+                                   "metric": "sortino"}}}  # fmt: skip
+    cfg = parse_study(raw, source="s.yaml", base_dir=tmp_path).validation.cpcv
+    assert cfg is not None
+    res = combinatorial_purged_cv(_noise(300, 4), **cfg.model_dump())
+    assert (res.plan.n_splits, res.plan.n_paths, res.metric) == (10, 4, "sortino")
+    raw["validation"] = {"cpcv": {"metric": "sharp"}}
+    with pytest.raises(ConfigError, match=r"validation\.cpcv\.metric: .*did you mean 'sharpe'"):
+        parse_study(raw, source="s.yaml", base_dir=tmp_path)
