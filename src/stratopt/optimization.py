@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import pandas as pd
@@ -40,6 +40,9 @@ from stratopt.storage import (
 )
 from stratopt.storage._runfolder import git_commit, new_run_dir, sha256, versions
 from stratopt.strategies import get_strategy
+
+if TYPE_CHECKING:
+    from stratopt.validation._holdout import Holdout, HoldoutReport
 
 __all__ = ["OptimizeResult", "compile_study", "optimize", "optimize_study"]
 
@@ -68,7 +71,7 @@ class OptimizeResult:
     counts: dict[str, int]
     stopped_by: str
     seconds: float
-    holdout: Any = None  # a stratopt.validation HoldoutReport when validation.holdout is set
+    holdout: HoldoutReport | None = None  # set when the study has validation.holdout
 
 
 def compile_study(study: StudyConfig) -> CompiledStudy:
@@ -138,7 +141,7 @@ def optimize_study(
     return out
 
 
-def _prepare_holdout(study: StudyConfig, router: Router) -> Any:
+def _prepare_holdout(study: StudyConfig, router: Router) -> Holdout | None:
     # Imported here: stratopt.validation imports this module (walk-forward searches).
     from stratopt.validation._holdout import prepare_holdout
 
@@ -146,7 +149,7 @@ def _prepare_holdout(study: StudyConfig, router: Router) -> Any:
 
 
 def _run_holdout(
-    out: OptimizeResult, holdout: Any, result: RunResult, compiled: CompiledStudy, top: int
+    out: OptimizeResult, holdout: Holdout, result: RunResult, compiled: CompiledStudy, top: int
 ) -> OptimizeResult:
     """Re-run the top candidates on the holdout; add holdout.csv and summary["holdout"]."""
     from stratopt.validation._holdout import evaluate_holdout, write_holdout

@@ -146,6 +146,52 @@ def walk_forward(
     if isinstance(study, StudyConfig) and overrides:
         raise TypeError("overrides apply to a study file path, not to a loaded StudyConfig")
     cfg = study if isinstance(study, StudyConfig) else load_study(study, overrides)
+    setup = _setup(cfg)
+    base, runner, axis, windows = setup.base, setup.runner, setup.axis, setup.windows
+    url = storage or cfg.storage or default_storage_url(cfg.output_dir)
+    out_root = Path(output) if output is not None else cfg.output_dir
+    run_dir = _run_dir(out_root, cfg.name)
+    workers = max(1, min(jobs or cfg.search.jobs, len(windows)))
+    open_storage(url)  # create the schema once, before any worker touches it
+    tasks = [_task(base, w, axis, url, workers) for w in windows]
+    started = dt.datetime.now(dt.UTC)
+    clock = time.monotonic()
+    results = _run_all(tasks, workers, on_window)
+    ppy = float(runner.bars()[0].periods_per_year)
+    equity, stitched = stitch(results, cash=base.backtest.cash, ppy=ppy)
+    report = summarize(base, results, stitched, setup.names, url=redact(url))
+    report["holdout"] = setup.holdout
+    report["run"] = {
+        "started_utc": started.isoformat(),
+        "seconds": round(time.monotonic() - clock, 3),
+        "workers": workers,
+    }
+    write_walk_forward(run_dir, results, equity, report, [m.id for m in METRICS])
+    return WalkForwardResult(
+        study_name=cfg.name,
+        storage=redact(url),
+        windows=results,
+        equity=equity,
+        stitched=report["stitched"]["metrics"],
+        efficiency=report["efficiency"],
+        drift=report["drift"],
+        report=report,
+        run_folder=run_dir,
+    )
+
+
+@dataclass(frozen=True)
+class _Setup:
+    base: StudyConfig  # the study, restricted to the bars before its holdout if any
+    runner: SegmentRunner
+    axis: Any
+    windows: list[Window]
+    names: tuple[str, ...]
+    holdout: dict[str, str] | None
+
+
+def _setup(cfg: StudyConfig) -> _Setup:
+    """Validate everything (ConfigError naming the field) before any search runs."""
     spec = cfg.validation.walk_forward
     if spec is None:
         raise ConfigError(
@@ -167,36 +213,8 @@ def walk_forward(
     windows = walk_forward_windows(
         axis, train=spec.train, test=spec.test, step=spec.step, mode=spec.mode, purge=spec.purge
     )
-    url = storage or cfg.storage or default_storage_url(cfg.output_dir)
-    out_root = Path(output) if output is not None else cfg.output_dir
-    run_dir = _run_dir(out_root, cfg.name)
-    workers = max(1, min(jobs or cfg.search.jobs, len(windows)))
-    open_storage(url)  # create the schema once, before any worker touches it
-    tasks = [_task(base, w, axis, url, workers) for w in windows]
-    started = dt.datetime.now(dt.UTC)
-    clock = time.monotonic()
-    results = _run_all(tasks, workers, on_window)
-    ppy = float(runner.bars()[0].periods_per_year)
-    equity, stitched = stitch(results, cash=base.backtest.cash, ppy=ppy)
-    report = summarize(base, results, stitched, compiled.space.names, url=redact(url))
-    report["holdout"] = None if holdout is None else {"start": str(holdout.start)}
-    report["run"] = {
-        "started_utc": started.isoformat(),
-        "seconds": round(time.monotonic() - clock, 3),
-        "workers": workers,
-    }
-    write_walk_forward(run_dir, results, equity, report, [m.id for m in METRICS])
-    return WalkForwardResult(
-        study_name=cfg.name,
-        storage=redact(url),
-        windows=results,
-        equity=equity,
-        stitched=report["stitched"]["metrics"],
-        efficiency=report["efficiency"],
-        drift=report["drift"],
-        report=report,
-        run_folder=run_dir,
-    )
+    return _Setup(base, runner, axis, windows, tuple(compiled.space.names),
+                  None if holdout is None else {"start": str(holdout.start)})  # fmt: skip
 
 
 _RUNNERS: dict[str, SegmentRunner] = {}
