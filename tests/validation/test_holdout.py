@@ -15,6 +15,7 @@ from stratopt.backtest import backtest, study_bars
 from stratopt.config import load_study
 from stratopt.errors import ConfigError
 from stratopt.optimization import optimize_study
+from tests.validation.helpers import spy_strategy
 
 BASE: dict[str, Any] = {
     "name": "ho",
@@ -35,28 +36,8 @@ def _study(tmp_path: Path, **changes: Any) -> Path:
     return path
 
 
-def _spy_strategy(tmp_path: Path) -> str:
-    """A user strategy that logs the first and last bar time of every call."""
-    log = tmp_path / "seen.log"
-    (tmp_path / "spy.py").write_text(
-        "import numpy as np\n"
-        "from stratopt.strategies import IntParam, Strategy\n\n"
-        "class Spy(Strategy):\n"
-        "    name = 'spy'\n"
-        "    k = IntParam(5, low=1)\n\n"
-        "    def signals(self, bars, p, cache):\n"
-        f"        with open({str(log)!r}, 'a') as f:\n"
-        "            f.write(f'{bars.time[0]} {bars.time[-1]} {len(bars)}\\n')\n"
-        "        out = np.zeros(len(bars), dtype=np.int8)\n"
-        "        out[:: p['k'] * 10] = 1\n"
-        "        out[p['k'] * 5 :: p['k'] * 10] = -1\n"
-        "        return out\n"
-    )
-    return "spy.py:Spy"
-
-
 def test_the_search_never_sees_a_holdout_bar(tmp_path: Path) -> None:
-    path = _study(tmp_path, strategy=_spy_strategy(tmp_path), space={"k": [1, 2, 3, 4, 5, 6]},
+    path = _study(tmp_path, strategy=spy_strategy(tmp_path), space={"k": [1, 2, 3, 4, 5, 6]},
                   validation={"holdout": "2002-01-01", "top": 3})  # fmt: skip
     res = optimize_study(load_study(path), storage="memory")
     full = study_bars(load_study(path))[0]

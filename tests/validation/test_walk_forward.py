@@ -17,6 +17,7 @@ from stratopt.config import load_study
 from stratopt.errors import ConfigError
 from stratopt.metrics import compute_metrics
 from stratopt.validation import walk_forward
+from tests.validation.helpers import spy_strategy
 
 SYNTHETIC: dict[str, Any] = {
     "name": "wf",
@@ -156,3 +157,20 @@ def test_holdout_stays_out_of_the_walk_forward(tmp_path: Path) -> None:
         res.report["holdout"]["start"]
     )
     assert len(res.windows) == 3  # (880 - 400 - 150) // 150 + 1
+
+
+def test_each_window_search_sees_only_its_train_bars(tmp_path: Path) -> None:
+    cfg = json.loads(json.dumps(SYNTHETIC))
+    cfg.update(strategy=spy_strategy(tmp_path), space={"k": [1, 2]})
+    cfg["validation"] = {"walk_forward": {"train": 300, "test": 100, "purge": 7}}
+    res = walk_forward(_write(tmp_path, cfg), storage="memory")
+    lines = [ln.split() for ln in (tmp_path / "seen.log").read_text().splitlines()]
+    assert len(lines) == 3 * len(res.windows)  # per window: 2 searched, 1 tested
+    for k, w in enumerate(res.windows):
+        searched, tested = lines[3 * k : 3 * k + 2], lines[3 * k + 2]
+        assert w.window.test_start - w.window.train_stop == 7
+        for first, last, n in searched:  # exactly the train window, nothing after it
+            assert (pd.Timestamp(first), int(n)) == (w.train[0], 300)
+            assert pd.Timestamp(last) < w.train[1] < w.test[0]  # type: ignore[operator]
+        # the test run: from the first bar (warm-up) to the end of the test window
+        assert int(tested[2]) == w.window.test_stop
