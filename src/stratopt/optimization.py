@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -67,6 +68,7 @@ class OptimizeResult:
     counts: dict[str, int]
     stopped_by: str
     seconds: float
+    statistics: dict[str, Any] | None = None
 
 
 def compile_study(study: StudyConfig) -> CompiledStudy:
@@ -127,8 +129,9 @@ def optimize_study(
     summary["config"] = json.loads(study.model_dump_json())
     summary["config"]["storage"] = redact(url)
     return _finish(
-        run_dir, study.name, url, result, compiled, summary, lambda best: _best_config(study, best)
-    )
+        run_dir, study.name, url, result, compiled, summary, lambda best: _best_config(study, best),
+        statistics=lambda ranked: _statistics(ranked, compiled, study, evaluator, search.seed),
+    )  # fmt: skip
 
 
 def optimize(
@@ -206,7 +209,10 @@ def optimize(
         evaluator.close()
     summary = _summary(study_name, url, result, compiled, started, provenance)
     summary["objective_function"] = getattr(objective, "__qualname__", repr(objective))
-    return _finish(run_dir, study_name, url, result, compiled, summary, None)
+    return _finish(
+        run_dir, study_name, url, result, compiled, summary, None,
+        statistics=lambda ranked: _statistics(ranked, compiled, None, None, seed),
+    )  # fmt: skip
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,199}$")
@@ -422,8 +428,12 @@ def _finish(
     compiled: CompiledStudy,
     summary: dict[str, Any],
     best_config: Callable[[FrozenTrial], dict[str, Any]] | None,
+    *,
+    statistics: Callable[[pd.DataFrame], dict[str, Any]] | None = None,
 ) -> OptimizeResult:
     ranked = ranked_frame(result.study, compiled.objective.directions)
+    if statistics is not None:
+        summary["statistics"] = statistics(ranked)
     best = _best(result.study, ranked)
     best_cfg = best_config(best) if best is not None and best_config is not None else None
     if best is not None:
@@ -445,4 +455,38 @@ def _finish(
         counts=summary["counts"],
         stopped_by=result.stopped_by,
         seconds=result.seconds,
+        statistics=summary.get("statistics"),
     )
+
+
+# ---- overfitting statistics (stratopt.stats) ----------------------------------------
+
+_log = logging.getLogger(__name__)
+
+
+def _statistics(
+    ranked: pd.DataFrame,
+    compiled: CompiledStudy,
+    study: StudyConfig | None,
+    evaluator: StudyEvaluator | None,
+    seed: int,
+) -> dict[str, Any]:
+    """The `statistics` section of summary.json; a failure here never loses the run."""
+    from stratopt.stats import study_statistics
+
+    try:
+        return study_statistics(
+            ranked,
+            directions=compiled.objective.directions,
+            study=study,
+            data={(): evaluator.data.get(())} if evaluator is not None else None,
+            seed=seed,
+        )
+    except Exception as exc:  # a bug in the statistics must not cost the finished search
+        _log.exception("overfitting statistics failed")
+        message = f"{type(exc).__name__}: {exc}"
+        return {
+            "available": False,
+            "reason": message,
+            "verdict": f"overfitting statistics failed: {message}",
+        }
