@@ -72,8 +72,8 @@ def _ratio(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = x / y
     zero = y == 0
-    out[zero] = np.sign(x[zero]) * np.inf
-    out[zero & (x == 0)] = 0.0
+    xz = x[zero]
+    out[zero] = np.where(xz > 0, np.inf, np.where(xz < 0, -np.inf, 0.0))
     result: np.ndarray = out
     return result
 

@@ -1,0 +1,97 @@
+"""Statistics of a finished study: selection rule, callable studies, end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stratopt.config import load_study
+from stratopt.optimization import optimize, optimize_study
+from stratopt.stats._study import select_candidates
+
+
+def test_selection_rule() -> None:
+    assert select_candidates(5, 200) == [0, 1, 2, 3, 4]
+    picked = select_candidates(1000, 10)
+    assert picked[:5] == [0, 1, 2, 3, 4]  # the best half of the cap
+    assert picked[5:] == [5, 254, 502, 750, 999]  # linspace(5, 999, 5), rounded half-even
+    assert len(select_candidates(480, 200)) == 200
+
+
+def _study(tmp_path: Path, **synthetic: Any) -> Path:
+    cfg = {
+        "name": "st",
+        "data": {"synthetic": {"bars": 2500, "seed": 3, **synthetic}},
+        "strategy": "sma_cross",
+        "backtest": {"commission": 0.0002},
+        "space": {"fast": {"low": 2, "high": 20, "step": 2}, "slow": [25, 40, 60, 90]},
+        "objective": "sharpe",
+        "search": {"method": "grid"},
+        "output": str(tmp_path / "runs"),
+    }
+    path = tmp_path / "st.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_optimize_writes_the_statistics_section(tmp_path: Path) -> None:
+    res = optimize_study(load_study(_study(tmp_path, edge_period=120, edge_strength=1.0)))
+    summary = json.loads(res.run_folder.summary.read_text())
+    stats = summary["statistics"]
+    assert stats == json.loads(json.dumps(res.statistics))
+    assert stats["trials"]["completed"] == res.counts["complete"] == 40
+    assert stats["trials"]["rerun_ok"] == 40
+    assert stats["best"]["trial"] == int(res.ranked.iloc[0]["trial"])
+    # The re-run best has the Sharpe ratio the search stored for it.
+    assert stats["best"]["sharpe_annualized"] == pytest.approx(res.best_metrics["sharpe"], rel=1e-6)
+    assert stats["dsr"]["n_trials"] == 40
+    assert 0.0 <= stats["dsr"]["value"] <= stats["psr"]["value"] <= 1.0
+    # A planted edge: the winner generalizes across CSCV splits.
+    assert stats["pbo"]["combinations"] == 12870
+    assert stats["pbo"]["pbo"] < 0.2
+    assert stats["spa"]["studentized"] is True
+    assert stats["verdict"].startswith("DSR ")
+    assert f"{stats['trials']['completed']} trials" in stats["verdict"]
+
+
+def test_noise_study_is_not_called_significant(tmp_path: Path) -> None:
+    res = optimize_study(load_study(_study(tmp_path)))  # a pure random walk
+    stats = res.statistics
+    assert stats is not None
+    assert stats["dsr"]["value"] < 0.95
+    assert 0.1 < stats["pbo"]["pbo"] < 0.9
+
+
+def test_callable_study_reports_unavailable(tmp_path: Path) -> None:
+    res = optimize(
+        lambda p: {"sharpe": 1.0 + p["x"] / 10.0, "trades": 50},
+        {"x": {"low": 0, "high": 5}},
+        method="grid",
+        output=tmp_path / "runs",
+    )
+    stats = json.loads(res.run_folder.summary.read_text())["statistics"]
+    assert stats["trials"]["completed"] == 6
+    for key in ("psr", "dsr", "pbo", "spa"):
+        assert stats[key]["available"] is False
+        assert "Python function" in stats[key]["reason"]
+    assert stats["min_backtest_length"]["target_sharpe_annualized"] == 1.5
+    assert stats["verdict"].startswith("DSR unavailable")
+
+
+def test_show_prints_the_statistics(tmp_path: Path) -> None:
+    path = _study(tmp_path, edge_period=120, edge_strength=1.0)
+    optimize_study(load_study(path))
+    proc = subprocess.run(
+        [sys.executable, "-m", "stratopt.cli", "show", str(path), "--top", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "overfitting statistics" in proc.stdout
+    assert "PBO" in proc.stdout and "E[max Sharpe]" in proc.stdout
+    assert "overfitting: DSR" in proc.stdout
