@@ -198,7 +198,7 @@ def _returns_statistics(
     confidence: float,
     seed: int,
 ) -> None:
-    from stratopt.validation._returns import candidate_returns
+    from stratopt.validation._returns import bin_returns, candidate_returns
 
     n_trials = len(done)
     params, trial_numbers = _distinct(done)
@@ -227,7 +227,12 @@ def _returns_statistics(
         bin_size=bin_size,
     )  # fmt: skip
     out["pbo"] = _pbo(matrix.returns, partitions)
-    out["spa"] = _spa(matrix.returns, spa_max_periods, spa_reps, seed)
+    # SPA and the trials' correlation run on the same returns compounded into at most
+    # spa_max_periods periods: their cost grows with periods x candidates.
+    spa_bin = max(1, math.ceil(matrix.returns.shape[0] / spa_max_periods))
+    coarse = bin_returns(matrix.returns, spa_bin)
+    _implied_trials(out, coarse, n_trials)
+    out["spa"] = _spa(coarse, spa_bin * bin_size, spa_reps, seed)
 
 
 def _best_statistics(
@@ -302,6 +307,35 @@ def _best_statistics(
         out["min_backtest_length"] = _unavailable("the best Sharpe ratio is not positive")
 
 
+def _implied_trials(out: dict[str, Any], returns: np.ndarray, n_trials: int) -> None:
+    """DSR with the paper's implied number of independent trials, N^ = rho + (1 - rho) M.
+
+    rho is the mean pairwise correlation of the re-run candidates' (binned) returns, flat
+    ones left out, clipped to [0, 1]; M the trials run. Reported beside the DSR with M.
+    """
+    dsr = out.get("dsr")
+    if not isinstance(dsr, dict) or "value" not in dsr or returns.shape[1] < 2:
+        return
+    live = returns[:, returns.std(axis=0) > 0]
+    if live.shape[1] < 2:
+        return
+    corr = np.corrcoef(live, rowvar=False)
+    k = corr.shape[0]
+    rho = float(min(max((corr.sum() - k) / (k * (k - 1)), 0.0), 1.0))
+    implied = rho + (1.0 - rho) * n_trials
+    best = out["best"]
+    dsr["mean_correlation"] = rho
+    dsr["n_trials_implied"] = implied
+    dsr["value_implied_trials"] = deflated_sharpe_ratio(
+        best["sharpe_per_period"],
+        best["observations"],
+        n_trials=max(1, round(implied)),
+        trials_variance=dsr["trials_sharpe_variance_per_period"],
+        skew=best["skew"],
+        kurtosis=best["kurtosis_raw"],
+    )
+
+
 def _pbo(returns: np.ndarray, partitions: int) -> dict[str, Any]:
     if returns.shape[1] < 2:
         return _unavailable("fewer than 2 candidates could be re-run")
@@ -311,17 +345,13 @@ def _pbo(returns: np.ndarray, partitions: int) -> dict[str, Any]:
     return {**res.summary(), "periods": int(returns.shape[0])}
 
 
-def _spa(returns: np.ndarray, max_periods: int, reps: int, seed: int) -> dict[str, Any]:
-    from stratopt.validation._returns import bin_returns
-
+def _spa(returns: np.ndarray, bars_per_period: int, reps: int, seed: int) -> dict[str, Any]:
     if returns.shape[1] < 1:
         return _unavailable("no candidate could be re-run")
-    size = max(1, math.ceil(returns.shape[0] / max_periods))
-    binned = bin_returns(returns, size)
-    if binned.shape[0] < 10:
-        return _unavailable(f"{binned.shape[0]} periods are too few for the SPA test")
-    res = superior_predictive_ability(binned, reps=reps, seed=seed)
-    return {**res.to_dict(), "bin_size": size, "benchmark": "flat (return 0)"}
+    if returns.shape[0] < 10:
+        return _unavailable(f"{returns.shape[0]} periods are too few for the SPA test")
+    res = superior_predictive_ability(returns, reps=reps, seed=seed)
+    return {**res.to_dict(), "bin_size": bars_per_period, "benchmark": "flat (return 0)"}
 
 
 def verdict(stats: Mapping[str, Any]) -> str:
@@ -333,12 +363,15 @@ def verdict(stats: Mapping[str, Any]) -> str:
     if dsr.get("value") is not None:
         value = float(dsr["value"])
         sr = float(best["sharpe_annualized"])
+        luck = f"{float(dsr['expected_max_sharpe_annualized']):.2f}"
         if value >= 0.95:
-            judgement = f"holds up after {n} trials"
+            judgement = f"beats the {luck} luck would give the best of {n} trials"
         elif value >= 0.5:
-            judgement = f"is not significant after {n} trials (it could be a fluke)"
+            judgement = (
+                f"is not significantly above the {luck} luck would give the best of {n} trials"
+            )
         else:
-            judgement = f"is likely a fluke of {n} trials"
+            judgement = f"is likely a fluke of {n} trials (luck alone would give {luck})"
         parts.append(f"DSR {value:.2f} — the best Sharpe ({sr:.2f} annualized) {judgement}")
     else:
         reason = dsr.get("reason", "unavailable")
@@ -349,4 +382,17 @@ def verdict(stats: Mapping[str, Any]) -> str:
     spa = stats.get("spa", {})
     if spa.get("pvalue_consistent") is not None:
         parts.append(f"SPA p {float(spa['pvalue_consistent']):.2f}")
+    if (
+        dsr.get("value") is not None
+        and float(dsr["value"]) < 0.95
+        and pbo.get("pbo") is not None
+        and float(pbo["pbo"]) < 0.2
+        and spa.get("pvalue_consistent") is not None
+        and float(spa["pvalue_consistent"]) < 0.05
+    ):
+        # The tests disagree; say why rather than leave the user with a contradiction.
+        parts.append(
+            "PBO and SPA point to a real edge: the DSR's bar is high because the trials' "
+            "Sharpe ratios differ widely"
+        )
     return "; ".join(parts)
