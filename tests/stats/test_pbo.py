@@ -67,7 +67,7 @@ def test_pure_noise_gives_pbo_near_one_half() -> None:
     # checked, and each draw is a probability with a negative degradation slope.
     values = []
     for seed in range(10):
-        r = np.random.default_rng(seed).normal(0.0, 0.01, size=(1000, 100))
+        r = np.random.default_rng(seed).normal(0.0, 0.01, size=(640, 50))
         res = probability_of_backtest_overfitting(r)
         assert len(res.logits) == 12870  # C(16, 8)
         values.append(res.pbo)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
 from stratopt.config import load_study
 from stratopt.optimization import optimize, optimize_study
+from stratopt.stats import study_statistics
 from stratopt.stats._study import select_candidates
 
 
@@ -56,6 +56,8 @@ def test_optimize_writes_the_statistics_section(tmp_path: Path) -> None:
     assert stats["pbo"]["combinations"] == 12870
     assert stats["pbo"]["pbo"] < 0.2
     assert stats["spa"]["studentized"] is True
+    assert 1.0 <= stats["dsr"]["n_trials_implied"] <= 40.0
+    assert stats["dsr"]["value"] <= stats["dsr"]["value_implied_trials"]
     assert stats["verdict"].startswith("DSR ")
     assert f"{stats['trials']['completed']} trials" in stats["verdict"]
 
@@ -66,6 +68,27 @@ def test_noise_study_is_not_called_significant(tmp_path: Path) -> None:
     assert stats is not None
     assert stats["dsr"]["value"] < 0.95
     assert 0.1 < stats["pbo"]["pbo"] < 0.9
+
+
+def test_several_objectives_rank_by_the_first() -> None:
+    ranked = pd.DataFrame(
+        {
+            "rank": [1, 2, 3, 4],
+            "trial": [0, 1, 2, 3],
+            "state": ["complete", "complete", "complete", "fail"],
+            "value_0": [0.30, 0.10, 0.20, float("nan")],  # max_drawdown, minimized
+            "value_1": [2.0, 0.5, 1.0, float("nan")],
+            "params.x": [1, 2, 3, 4],
+            "metrics.sharpe": [2.0, 0.5, 1.0, float("nan")],
+        }
+    )
+    stats = study_statistics(ranked, directions=["minimize", "maximize"])
+    assert stats["trials"]["completed"] == 3
+    assert stats["trials"]["ranked_by"] == "value_0 (first objective)"
+    assert stats["min_backtest_length"]["target_sharpe_annualized"] == 0.5  # trial 1
+    empty = study_statistics(ranked.iloc[3:], directions=["minimize", "maximize"])
+    assert empty["available"] is False
+    assert "no completed trial" in empty["verdict"]
 
 
 def test_callable_study_reports_unavailable(tmp_path: Path) -> None:
@@ -84,14 +107,22 @@ def test_callable_study_reports_unavailable(tmp_path: Path) -> None:
     assert stats["verdict"].startswith("DSR unavailable")
 
 
-def test_show_prints_the_statistics(tmp_path: Path) -> None:
+def _cli(*args: str) -> Any:
+    # In-process (typer's runner): a subprocess would pay numba's and scipy's imports again.
+    from typer.testing import CliRunner
+
+    from stratopt.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_optimize_prints_the_verdict_and_show_the_statistics(tmp_path: Path) -> None:
     path = _study(tmp_path, edge_period=120, edge_strength=1.0)
-    optimize_study(load_study(path))
-    proc = subprocess.run(
-        [sys.executable, "-m", "stratopt.cli", "show", str(path), "--top", "2"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert "overfitting statistics" in proc.stdout
-    assert "PBO" in proc.stdout and "E[max Sharpe]" in proc.stdout
-    assert "overfitting: DSR" in proc.stdout
+    proc = _cli("optimize", str(path), "--top", "2")
+    assert proc.exit_code == 0, proc.output
+    assert "overfitting: DSR" in proc.output
+    proc = _cli("show", str(path), "--top", "2")
+    assert proc.exit_code == 0, proc.output
+    assert "overfitting statistics" in proc.output
+    assert "PBO" in proc.output and "E[max Sharpe]" in proc.output
+    assert "overfitting: DSR" in proc.output
