@@ -126,3 +126,29 @@ def test_optimize_prints_the_verdict_and_show_the_statistics(tmp_path: Path) -> 
     assert "overfitting statistics" in proc.output
     assert "PBO" in proc.output and "E[max Sharpe]" in proc.output
     assert "overfitting: DSR" in proc.output
+
+
+def _stats(dsr: float, pbo: float, spa: float) -> dict[str, Any]:
+    return {
+        "trials": {"completed": 480},
+        "best": {"sharpe_annualized": 1.49},
+        "dsr": {"value": dsr, "expected_max_sharpe_annualized": 1.8},
+        "pbo": {"pbo": pbo},
+        "spa": {"pvalue_consistent": spa},
+    }
+
+
+def test_verdict_lines() -> None:
+    from stratopt.stats._study import verdict
+
+    assert verdict(_stats(0.12, 0.61, 0.43)) == (
+        "DSR 0.12 — the best Sharpe (1.49 annualized) is likely a fluke of 480 trials "
+        "(luck alone would give 1.80); PBO 0.61; SPA p 0.43"
+    )
+    assert "is not significantly above the 1.80" in verdict(_stats(0.8, 0.4, 0.2))
+    assert "beats the 1.80 luck would give the best of 480 trials" in verdict(
+        _stats(0.97, 0.1, 0.01)
+    )
+    assert "PBO and SPA point to a real edge" in verdict(_stats(0.3, 0.05, 0.01))
+    assert "yet by PBO" in verdict(_stats(0.99, 0.68, 0.01))
+    assert "yet by PBO" not in verdict(_stats(0.99, 0.2, 0.01))

@@ -395,4 +395,15 @@ def verdict(stats: Mapping[str, Any]) -> str:
             "PBO and SPA point to a real edge: the DSR's bar is high because the trials' "
             "Sharpe ratios differ widely"
         )
+    if (
+        dsr.get("value") is not None
+        and float(dsr["value"]) >= 0.95
+        and pbo.get("pbo") is not None
+        and float(pbo["pbo"]) >= 0.5
+    ):
+        parts.append(
+            "yet by PBO the in-sample winner more often than not falls below the median out "
+            "of sample (trials sampled near the best keep their Sharpe ratios close, which "
+            "lowers the DSR's bar)"
+        )
     return "; ".join(parts)
