@@ -110,22 +110,20 @@ def candidate_returns(
     series = _series(study, key, data)
     caches = [IndicatorCache(b, max_bytes=64 * 2**20) for b in series]
     index = _union_index(series)
-    columns: list[np.ndarray] = []
     positions: list[int] = []
     size = max(1, int(bin_size))
+    rows = -(-len(index) // size)
+    # Filled one binned column at a time: memory peaks at the matrix plus one column.
+    matrix = np.empty((rows, len(routed)))
     for i, cand in routed.items():
         try:
             column = _one(strategy, series, caches, cand, index)
         except Exception as exc:  # user strategy code: isolate the candidate
-            skipped[i] = (
-                str(exc) if isinstance(exc, StratoptError) else f"{type(exc).__name__}: {exc}"
-            )
+            skipped[i] = _describe(exc)
             continue
-        # Binned one column at a time: memory peaks at the binned matrix plus one column.
-        columns.append(bin_returns(column[:, None], size)[:, 0])
+        matrix[:, len(positions)] = bin_returns(column[:, None], size)[:, 0]
         positions.append(i)
-    rows = -(-len(index) // size)
-    matrix = np.column_stack(columns) if columns else np.zeros((rows, 0))
+    matrix = matrix[:, : len(positions)]
     ppy = float(series[0].periods_per_year) if series else 252.0
     return CandidateReturns(
         returns=matrix,
@@ -135,6 +133,10 @@ def candidate_returns(
         bin_size=size,
         skipped=dict(sorted(skipped.items())),
     )
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, StratoptError) else f"{type(exc).__name__}: {exc}"
 
 
 def _bin_index(index: pd.DatetimeIndex, size: int) -> pd.DatetimeIndex:
