@@ -12,6 +12,7 @@ import yaml
 
 from stratopt.backtest import backtest, study_bars
 from stratopt.config import load_study
+from stratopt.data import resample
 from stratopt.validation._returns import bin_returns, candidate_returns
 
 BASE: dict[str, Any] = {
@@ -75,3 +76,19 @@ def test_multi_symbol_is_the_equal_weight_mean(tmp_path: Path) -> None:
     per = [backtest(b, "sma_cross", {"fast": 5, "slow": 30}, settings).sim.returns
            for b in study_bars(study)]  # fmt: skip
     assert res.returns[:, 0] == pytest.approx((per[0] + per[1]) / 2)
+
+
+def test_candidates_on_another_data_choice_are_skipped(tmp_path: Path) -> None:
+    study = _load(tmp_path, BASE)
+    params = [
+        {"fast": 5, "slow": 30, "data.timeframe": "2D"},
+        {"fast": 5, "slow": 30},
+        {"fast": 10, "slow": 60},
+    ]
+    res = candidate_returns(study, params)
+    assert res.positions == [1, 2]
+    assert "other data choice" in res.skipped[0]
+    alone = candidate_returns(study, params[:1])
+    assert alone.positions == [0]
+    two_day = resample(study_bars(study)[0], "2D")
+    assert alone.returns.shape[0] == len(two_day)  # its own, resampled series
