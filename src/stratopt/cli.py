@@ -125,6 +125,7 @@ def optimize(
         soft_wrap=True,
     )
     _out.print(f"run folder: {result.run_folder.path.resolve()}", soft_wrap=True, highlight=False)
+    _print_verdict(result.statistics)
     if c["complete"] == 0:
         _err.print("error: no candidate completed", highlight=False)
         raise typer.Exit(1)
@@ -190,6 +191,7 @@ def show(
 
     name, url = _study_ref(study, storage)
     _print_ranked(load_ranked(name, url), top, title=f"{name}: best {top}")
+    _print_statistics(_latest_statistics(study, name))
 
 
 @app.command()
@@ -507,6 +509,76 @@ def _print_backtest(name: str, results: list[Any]) -> None:
             f"{res.n_trades} trades, final equity {res.final_equity:,.2f}",
             soft_wrap=True,
         )
+
+
+# ---- overfitting statistics (summary.json "statistics", stratopt.stats) -------------
+
+
+def _print_verdict(stats: dict[str, Any] | None) -> None:
+    if stats and stats.get("verdict"):
+        _out.print(f"overfitting: {stats['verdict']}", soft_wrap=True, highlight=False)
+
+
+def _latest_statistics(study: str, name: str) -> tuple[Path, dict[str, Any]] | None:
+    """The `statistics` of the newest run folder of `name` that has them."""
+    path = Path(study)
+    root = Path.cwd() / "runs"
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.is_file():
+        from stratopt.config import load_study
+
+        root = load_study(path).output_dir
+    folder = root / name
+    if not folder.is_dir():
+        return None
+    for run in sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True):
+        try:
+            summary = json.loads((run / "summary.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(summary.get("statistics"), dict):
+            return run, summary["statistics"]
+    return None
+
+
+_STAT_ROWS = (
+    ("trials completed", "trials", "completed", "count"),
+    ("best Sharpe (annualized)", "best", "sharpe_annualized", "ratio"),
+    ("observations", "best", "observations", "count"),
+    ("skew", "best", "skew", "ratio"),
+    ("kurtosis (excess)", "best", "kurtosis_excess", "ratio"),
+    ("PSR (SR > 0)", "psr", "value", "ratio"),
+    ("DSR", "dsr", "value", "ratio"),
+    ("E[max Sharpe] of the trials (annualized)", "dsr", "expected_max_sharpe_annualized", "ratio"),
+    ("PBO", "pbo", "pbo", "ratio"),
+    ("PBO: P(OOS loss)", "pbo", "prob_oos_loss", "ratio"),
+    ("PBO: degradation slope", "pbo", "degradation_slope", "ratio"),
+    ("MinTRL (years)", "min_track_record_length", "years", "ratio"),
+    ("MinBTL (years)", "min_backtest_length", "years", "ratio"),
+    ("backtest length (years)", "best", "years", "ratio"),
+    ("SPA p-value (consistent)", "spa", "pvalue_consistent", "ratio"),
+)
+
+
+def _print_statistics(found: tuple[Path, dict[str, Any]] | None) -> None:
+    if found is None:
+        return
+    run, stats = found
+    table = Table(title=f"overfitting statistics (run {run.name})", box=box.SIMPLE_HEAD)
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    for label, section, key, unit in _STAT_ROWS:
+        part = stats.get(section)
+        if not isinstance(part, dict):
+            continue
+        if part.get("available") is False:
+            table.add_row(escape(label), escape(f"n/a ({part.get('reason', '')})"))
+            continue
+        value = part.get(key)
+        if value is None:
+            continue
+        table.add_row(escape(label), _format(float(value), unit))
+    _out.print(table)
+    _print_verdict(stats)
 
 
 def main(argv: list[str] | None = None) -> None:

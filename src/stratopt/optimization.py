@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -72,6 +73,7 @@ class OptimizeResult:
     stopped_by: str
     seconds: float
     holdout: HoldoutReport | None = None  # set when the study has validation.holdout
+    statistics: dict[str, Any] | None = None
 
 
 def compile_study(study: StudyConfig) -> CompiledStudy:
@@ -133,9 +135,11 @@ def optimize_study(
     summary["data"] = _data_summary(evaluator.data.get(()))
     summary["config"] = json.loads(study.model_dump_json())
     summary["config"]["storage"] = redact(url)
+    # Statistics are computed on the searched (in-sample) data only.
     out = _finish(
-        run_dir, study.name, url, result, compiled, summary, lambda best: _best_config(study, best)
-    )
+        run_dir, study.name, url, result, compiled, summary, lambda best: _best_config(study, best),
+        statistics=lambda ranked: _statistics(ranked, compiled, searched, evaluator, search.seed),
+    )  # fmt: skip
     if holdout is not None:
         out = _run_holdout(out, holdout, result, compiled, study.validation.top)
     return out
@@ -235,7 +239,10 @@ def optimize(
         evaluator.close()
     summary = _summary(study_name, url, result, compiled, started, provenance)
     summary["objective_function"] = getattr(objective, "__qualname__", repr(objective))
-    return _finish(run_dir, study_name, url, result, compiled, summary, None)
+    return _finish(
+        run_dir, study_name, url, result, compiled, summary, None,
+        statistics=lambda ranked: _statistics(ranked, compiled, None, None, seed),
+    )  # fmt: skip
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,199}$")
@@ -451,8 +458,12 @@ def _finish(
     compiled: CompiledStudy,
     summary: dict[str, Any],
     best_config: Callable[[FrozenTrial], dict[str, Any]] | None,
+    *,
+    statistics: Callable[[pd.DataFrame], dict[str, Any]] | None = None,
 ) -> OptimizeResult:
     ranked = ranked_frame(result.study, compiled.objective.directions)
+    if statistics is not None:
+        summary["statistics"] = statistics(ranked)
     best = _best(result.study, ranked)
     best_cfg = best_config(best) if best is not None and best_config is not None else None
     if best is not None:
@@ -474,4 +485,38 @@ def _finish(
         counts=summary["counts"],
         stopped_by=result.stopped_by,
         seconds=result.seconds,
+        statistics=summary.get("statistics"),
     )
+
+
+# ---- overfitting statistics (stratopt.stats) ----------------------------------------
+
+_log = logging.getLogger(__name__)
+
+
+def _statistics(
+    ranked: pd.DataFrame,
+    compiled: CompiledStudy,
+    study: StudyConfig | None,
+    evaluator: StudyEvaluator | None,
+    seed: int,
+) -> dict[str, Any]:
+    """The `statistics` section of summary.json; a failure here never loses the run."""
+    from stratopt.stats import study_statistics
+
+    try:
+        return study_statistics(
+            ranked,
+            directions=compiled.objective.directions,
+            study=study,
+            data={(): evaluator.data.get(())} if evaluator is not None else None,
+            seed=seed,
+        )
+    except Exception as exc:  # a bug in the statistics must not cost the finished search
+        _log.exception("overfitting statistics failed")
+        message = f"{type(exc).__name__}: {exc}"
+        return {
+            "available": False,
+            "reason": message,
+            "verdict": f"overfitting statistics failed: {message}",
+        }

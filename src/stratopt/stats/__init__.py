@@ -1,0 +1,49 @@
+"""Overfitting statistics and Monte Carlo: how likely is the winner of a search a fluke?
+
+Sharpe ratios are **per period** and kurtosis is **raw** (3 for normal returns)
+everywhere in this package unless a name says otherwise; docs/validation.md gives each
+formula, its units and its paper. `study_statistics` computes all of them for a
+finished study from its own trials.
+
+Example:
+    >>> from stratopt.stats import deflated_sharpe_ratio
+    >>> # Bailey & López de Prado (2014): annualized SR 2.5 on 1250 daily returns,
+    >>> # best of 100 trials whose annualized Sharpe ratios have variance 0.5.
+    >>> round(deflated_sharpe_ratio(2.5 / 250**0.5, 1250, n_trials=100,
+    ...       trials_variance=0.5 / 250, skew=-3, kurtosis=10), 4)
+    0.9004
+"""
+
+from __future__ import annotations
+
+from stratopt.stats._monte_carlo import MonteCarloResult, bootstrap_returns, reshuffle_trades
+from stratopt.stats._pbo import PBOResult, probability_of_backtest_overfitting
+from stratopt.stats._sharpe import (
+    ReturnMoments,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    minimum_backtest_length,
+    minimum_track_record_length,
+    probabilistic_sharpe_ratio,
+    sample_moments,
+)
+from stratopt.stats._spa import SPAResult, superior_predictive_ability
+from stratopt.stats._study import study_statistics
+
+__all__ = [
+    "MonteCarloResult",
+    "PBOResult",
+    "ReturnMoments",
+    "SPAResult",
+    "bootstrap_returns",
+    "deflated_sharpe_ratio",
+    "expected_max_sharpe",
+    "minimum_backtest_length",
+    "minimum_track_record_length",
+    "probabilistic_sharpe_ratio",
+    "probability_of_backtest_overfitting",
+    "reshuffle_trades",
+    "sample_moments",
+    "study_statistics",
+    "superior_predictive_ability",
+]

@@ -1,0 +1,197 @@
+"""Monte Carlo of a backtest: reshuffled trade order and bootstrapped returns.
+
+Both give distributions of final equity, maximum drawdown and Sharpe ratio over
+`n_sims` simulated paths, with their 5th, 50th and 95th percentiles. Paths are
+generated from one `numpy.random.default_rng(seed)` in a fixed order and evaluated
+by the kernels of `stratopt.stats._nb`, so the same inputs and seed give bit-identical
+results whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from stratopt.stats import _nb
+
+__all__ = ["MonteCarloResult", "bootstrap_returns", "reshuffle_trades"]
+
+PERCENTILES = (5, 50, 95)
+# Index arrays are made in chunks of about this many entries (8 bytes each), so the
+# memory of a bootstrap does not grow with n_sims x T.
+_CHUNK_ENTRIES = 4_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class MonteCarloResult:
+    """Simulated distributions (one value per path) and the original path's values.
+
+    Attributes:
+        method: `trade_shuffle`, `bootstrap_stationary` or `bootstrap_iid`.
+        final_equity: Final equity of each path (currency).
+        max_drawdown: Maximum drawdown of each path (fraction, peak from the cash).
+        sharpe: Sharpe ratio of each path: annualized by `sqrt(periods_per_year)` for
+            a returns bootstrap, **per trade** (not annualized) for a trade shuffle.
+        original: The same three numbers for the path as it happened.
+        seed, n_sims: As given.
+    """
+
+    method: str
+    final_equity: np.ndarray
+    max_drawdown: np.ndarray
+    sharpe: np.ndarray
+    original: dict[str, float]
+    seed: int
+    n_sims: int
+
+    def percentiles(self) -> dict[str, dict[str, float]]:
+        """{statistic: {"p5": ..., "p50": ..., "p95": ...}} (NumPy's linear quantiles)."""
+        out: dict[str, dict[str, float]] = {}
+        for name in ("final_equity", "max_drawdown", "sharpe"):
+            values = getattr(self, name)
+            q = np.percentile(values, PERCENTILES)
+            out[name] = {f"p{p}": float(v) for p, v in zip(PERCENTILES, q, strict=True)}
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "n_sims": self.n_sims,
+            "seed": self.seed,
+            "original": self.original,
+            "percentiles": self.percentiles(),
+        }
+
+
+def _check(values: np.ndarray, name: str, n_sims: int, cash: float) -> np.ndarray:
+    v = np.ascontiguousarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"{name}: need a 1-D series of at least 2 values, got shape {v.shape}")
+    if not np.isfinite(v).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    if n_sims < 1:
+        raise ValueError(f"n_sims must be >= 1, got {n_sims}")
+    if not (math.isfinite(cash) and cash > 0):
+        raise ValueError(f"cash must be finite and > 0, got {cash}")
+    return v
+
+
+def reshuffle_trades(
+    trades: np.ndarray,
+    *,
+    cash: float,
+    n_sims: int = 1000,
+    seed: int = 0,
+    compounding: bool = False,
+) -> MonteCarloResult:
+    """Distributions over random orders of the same trades.
+
+    Each path replays all trades in a uniformly random order (a permutation, no
+    replacement), one step per trade: `equity += pnl_i` (`compounding=False`, fixed
+    position sizes; `trades` are net pnl in currency) or `equity *= 1 + ret_i`
+    (`compounding=True`; `trades` are net trade returns). The final equity is the same
+    on every path either way (sums and products commute); what order changes is the
+    drawdown and the per-trade Sharpe ratio `mean / std (ddof=1)` of the step returns
+    `E_i / E_{i-1} - 1`.
+
+    Raises:
+        ValueError: fewer than 2 trades, non-finite values, `n_sims < 1`, `cash <= 0`.
+    """
+    steps = _check(trades, "trades", n_sims, cash)
+    rng = np.random.default_rng(seed)
+    n = steps.size
+    out = np.empty((n_sims, 3))
+    rows = max(1, _CHUNK_ENTRIES // n)
+    for start in range(0, n_sims, rows):
+        k = min(rows, n_sims - start)
+        order = rng.permuted(np.broadcast_to(np.arange(n, dtype=np.int64), (k, n)), axis=1)
+        _nb.trade_paths_nb(steps, np.ascontiguousarray(order), cash, not compounding,
+                           out[start : start + k])  # fmt: skip
+    original = np.empty((1, 3))
+    _nb.trade_paths_nb(steps, np.arange(n, dtype=np.int64)[None, :], cash, not compounding,
+                       original)  # fmt: skip
+    return _result("trade_shuffle", out, original[0], 1.0, seed, n_sims)
+
+
+def bootstrap_returns(
+    returns: np.ndarray,
+    *,
+    cash: float = 1.0,
+    n_sims: int = 1000,
+    seed: int = 0,
+    method: Literal["stationary", "iid"] = "stationary",
+    block_size: float | None = None,
+    periods_per_year: float = 252.0,
+) -> MonteCarloResult:
+    """Distributions over resampled histories of per-period returns.
+
+    Each path has the original length `T` and compounds `equity *= 1 + r`.
+
+    * `iid`: every period drawn independently and uniformly (destroys serial
+      dependence: volatility clustering, trends).
+    * `stationary` (default): Politis & Romano's stationary bootstrap. A path is made
+      of blocks that start at a uniform random period and run on (wrapping around the
+      end) for a geometric number of periods with mean `block_size` (default
+      `sqrt(T)`), which keeps short-range dependence.
+
+    The Sharpe ratio of each path is `mean / std (ddof=1) x sqrt(periods_per_year)`
+    (annualized, as the `sharpe` metric), with the x / 0 rule.
+
+    Raises:
+        ValueError: fewer than 2 returns, non-finite values, `n_sims < 1`, `cash <= 0`,
+            `block_size < 1`, or an unknown method.
+    """
+    r = _check(returns, "returns", n_sims, cash)
+    if method not in ("stationary", "iid"):
+        raise ValueError(f"method must be 'stationary' or 'iid', got {method!r}")
+    t = r.size
+    mean_block = math.sqrt(t) if block_size is None else float(block_size)
+    if not mean_block >= 1.0:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_sims, 3))
+    rows = max(1, _CHUNK_ENTRIES // t)
+    for start in range(0, n_sims, rows):
+        k = min(rows, n_sims - start)
+        if method == "iid":
+            idx = rng.integers(0, t, size=(k, t), dtype=np.int64)
+        else:
+            idx = _stationary_indices(rng, k, t, 1.0 / mean_block)
+        _nb.return_paths_nb(r, idx, cash, out[start : start + k])
+    original = np.empty((1, 3))
+    _nb.return_paths_nb(r, np.arange(t, dtype=np.int64)[None, :], cash, original)
+    return _result(f"bootstrap_{method}", out, original[0], periods_per_year, seed, n_sims)
+
+
+def _stationary_indices(rng: np.random.Generator, k: int, t: int, p: float) -> np.ndarray:
+    """k rows of T stationary-bootstrap indices; a new block starts with probability p."""
+    starts = rng.integers(0, t, size=(k, t), dtype=np.int64)
+    new = rng.random((k, t)) < p
+    new[:, 0] = True
+    pos = np.arange(t, dtype=np.int64)
+    begin = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
+    first = np.take_along_axis(starts, begin, axis=1)
+    out: np.ndarray = (first + (pos - begin)) % t
+    return out
+
+
+def _result(
+    method: str, out: np.ndarray, orig: np.ndarray, ppy: float, seed: int, n_sims: int
+) -> MonteCarloResult:
+    scale = math.sqrt(ppy)
+    return MonteCarloResult(
+        method=method,
+        final_equity=out[:, 0].copy(),
+        max_drawdown=out[:, 1].copy(),
+        sharpe=out[:, 2] * scale,
+        original={
+            "final_equity": float(orig[0]),
+            "max_drawdown": float(orig[1]),
+            "sharpe": float(orig[2] * scale),
+        },
+        seed=seed,
+        n_sims=n_sims,
+    )

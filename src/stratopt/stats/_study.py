@@ -1,0 +1,409 @@
+"""Every overfitting statistic of a finished study, from its own trials.
+
+`study_statistics` reads the ranked trials (stratopt's `ranked_frame`), re-runs a
+capped, documented selection of them through the engine for their returns, and
+returns a JSON-able dict with a one-line plain-language verdict. Its rules are in
+docs/validation.md ("Overfitting statistics of a study").
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from stratopt.stats._pbo import probability_of_backtest_overfitting
+from stratopt.stats._sharpe import (
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    minimum_backtest_length,
+    minimum_track_record_length,
+    probabilistic_sharpe_ratio,
+    sample_moments,
+)
+from stratopt.stats._spa import superior_predictive_ability
+
+if TYPE_CHECKING:
+    from stratopt.config import StudyConfig
+    from stratopt.data import Bars
+
+__all__ = ["select_candidates", "study_statistics"]
+
+log = logging.getLogger(__name__)
+
+# The re-run matrix is binned (bars compounded) to stay under this many bytes.
+_MATRIX_BYTES = 64 * 2**20
+
+
+def _unavailable(reason: str) -> dict[str, Any]:
+    return {"available": False, "reason": reason}
+
+
+def select_candidates(n_distinct: int, cap: int) -> list[int]:
+    """Positions (in rank order) of the distinct candidates re-run for their returns.
+
+    All of them when there are at most `cap`; otherwise the best `cap // 2` and
+    `cap - cap // 2` more spread evenly over the rest of the ranking (its first and
+    last included). CSCV needs the spread: the top of a ranking alone are near-copies
+    of the winner and would understate how often the in-sample best falls behind.
+    """
+    if n_distinct <= cap:
+        return list(range(n_distinct))
+    top = cap // 2
+    rest = np.linspace(top, n_distinct - 1, cap - top)
+    picked = sorted(set(range(top)) | {round(float(x)) for x in rest})
+    return picked
+
+
+def study_statistics(
+    ranked: pd.DataFrame,
+    *,
+    directions: Sequence[str],
+    study: StudyConfig | None = None,
+    data: Mapping[tuple[tuple[str, Any], ...], list[Bars]] | None = None,
+    max_candidates: int = 200,
+    partitions: int = 16,
+    spa_reps: int = 1000,
+    spa_max_periods: int = 500,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """PSR, DSR, PBO, MinBTL, MinTRL and SPA of a finished study, with a verdict.
+
+    Args:
+        ranked: The study's trials as `stratopt.storage.ranked_frame` gives them.
+        directions: The objective's directions. Several objectives (a Pareto front):
+            candidates are ranked by the **first** objective alone.
+        study: The study file, to re-run candidates for their returns; None for a
+            callable objective (no data): return-based statistics are then reported
+            unavailable, with the reason.
+        data: Bars already loaded per data override (skips reloading files).
+        max_candidates: How many distinct candidates to re-run (`select_candidates`).
+        partitions: CSCV blocks `S` for the PBO.
+        spa_reps: Bootstrap replications of the SPA test.
+        spa_max_periods: The SPA runs on returns compounded into at most this many
+            periods (its bootstrap costs `reps x periods x candidates`).
+        confidence: Of MinTRL.
+        seed: Of the SPA bootstrap.
+
+    Returns:
+        A JSON-able dict; every statistic is either its values or
+        `{"available": False, "reason": ...}`; `verdict` is one line for people.
+    """
+    started = time.perf_counter()
+    out: dict[str, Any] = {"available": True}
+    done = _completed(ranked, directions)
+    n_trials = len(done)
+    out["trials"] = {
+        "completed": n_trials,
+        "ranked_by": "value" if len(directions) == 1 else "value_0 (first objective)",
+    }
+    if n_trials == 0:
+        out.update(available=False, reason="no completed trial")
+        out["verdict"] = "overfitting statistics unavailable: no completed trial"
+        return out
+    stored_sharpe = _stored_sharpe(done)
+    if study is None:
+        _callable_statistics(out, done, stored_sharpe, n_trials)
+    else:
+        _returns_statistics(
+            out, done, stored_sharpe, study, data,
+            max_candidates=max_candidates, partitions=partitions, spa_reps=spa_reps,
+            spa_max_periods=spa_max_periods, confidence=confidence, seed=seed,
+        )  # fmt: skip
+    out["verdict"] = verdict(out)
+    out["seconds"] = round(time.perf_counter() - started, 3)
+    return out
+
+
+def _completed(ranked: pd.DataFrame, directions: Sequence[str]) -> pd.DataFrame:
+    if ranked.empty or "state" not in ranked:
+        return ranked.iloc[0:0]
+    col = "value" if len(directions) == 1 else "value_0"
+    done = ranked[(ranked["state"] == "complete") & np.isfinite(ranked[col].astype(float))]
+    ascending = directions[0] == "minimize"
+    return done.sort_values([col, "trial"], ascending=[ascending, True], kind="stable")
+
+
+def _stored_sharpe(done: pd.DataFrame) -> np.ndarray:
+    if "metrics.sharpe" not in done:
+        return np.zeros(0)
+    s = done["metrics.sharpe"].to_numpy(dtype=np.float64)
+    finite: np.ndarray = s[np.isfinite(s)]
+    return finite
+
+
+def _params(row: pd.Series) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        name = str(key)
+        if not name.startswith("params."):
+            continue
+        if isinstance(value, float) and math.isnan(value):
+            continue  # a parameter this trial did not have
+        out[name.removeprefix("params.")] = value.item() if hasattr(value, "item") else value
+    return out
+
+
+def _distinct(done: pd.DataFrame) -> tuple[list[dict[str, Any]], list[int]]:
+    """Distinct parameter sets in rank order, and the trial number of each."""
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    params: list[dict[str, Any]] = []
+    trials: list[int] = []
+    for _, row in done.iterrows():
+        p = _params(row)
+        key = tuple(sorted((k, repr(v)) for k, v in p.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        params.append(p)
+        trials.append(int(row["trial"]))
+    return params, trials
+
+
+def _callable_statistics(
+    out: dict[str, Any], done: pd.DataFrame, stored_sharpe: np.ndarray, n_trials: int
+) -> None:
+    reason = "the objective is a Python function: stratopt has no returns of its trials"
+    for key in ("best", "psr", "dsr", "min_track_record_length", "pbo", "spa"):
+        out[key] = _unavailable(reason)
+    best = done.iloc[0]
+    sharpe = float(best.get("metrics.sharpe", math.nan))
+    if math.isfinite(sharpe) and sharpe > 0:
+        out["min_backtest_length"] = {
+            "years": minimum_backtest_length(n_trials, target_sharpe=sharpe),
+            "target_sharpe_annualized": sharpe,
+            "assumes": "the objective's `sharpe` is annualized",
+        }
+    else:
+        out["min_backtest_length"] = _unavailable("no positive `sharpe` metric on the best trial")
+
+
+def _returns_statistics(
+    out: dict[str, Any],
+    done: pd.DataFrame,
+    stored_sharpe: np.ndarray,
+    study: StudyConfig,
+    data: Mapping[tuple[tuple[str, Any], ...], list[Bars]] | None,
+    *,
+    max_candidates: int,
+    partitions: int,
+    spa_reps: int,
+    spa_max_periods: int,
+    confidence: float,
+    seed: int,
+) -> None:
+    from stratopt.validation._returns import bin_returns, candidate_returns
+
+    n_trials = len(done)
+    params, trial_numbers = _distinct(done)
+    chosen = select_candidates(len(params), max_candidates)
+    best_run = candidate_returns(study, [params[0]], data=data)
+    if not best_run.positions:
+        reason = f"the best candidate could not be re-run: {best_run.skipped.get(0, '?')}"
+        for key in ("best", "psr", "dsr", "min_track_record_length", "min_backtest_length"):
+            out[key] = _unavailable(reason)
+    else:
+        _best_statistics(out, best_run.returns[:, 0], best_run.periods_per_year,
+                         trial_numbers[0], stored_sharpe, n_trials, confidence)  # fmt: skip
+    bars = len(best_run.index) if best_run.positions else 0
+    bin_size = max(1, math.ceil(bars * len(chosen) * 8 / _MATRIX_BYTES))
+    matrix = candidate_returns(study, [params[i] for i in chosen], bin_size=bin_size, data=data)
+    out["trials"].update(
+        distinct=len(params),
+        rerun=len(chosen),
+        rerun_ok=len(matrix.positions),
+        rerun_skipped=len(matrix.skipped),
+        selection=(
+            "all distinct completed trials" if len(chosen) == len(params)
+            else f"best {max_candidates // 2} and {len(chosen) - max_candidates // 2} "
+            "spread evenly over the rest of the ranking"
+        ),
+        bin_size=bin_size,
+    )  # fmt: skip
+    out["pbo"] = _pbo(matrix.returns, partitions)
+    # SPA and the trials' correlation run on the same returns compounded into at most
+    # spa_max_periods periods: their cost grows with periods x candidates.
+    spa_bin = max(1, math.ceil(matrix.returns.shape[0] / spa_max_periods))
+    coarse = bin_returns(matrix.returns, spa_bin)
+    _implied_trials(out, coarse, n_trials)
+    out["spa"] = _spa(coarse, spa_bin * bin_size, spa_reps, seed)
+
+
+def _best_statistics(
+    out: dict[str, Any],
+    returns: np.ndarray,
+    ppy: float,
+    trial: int,
+    stored_sharpe: np.ndarray,
+    n_trials: int,
+    confidence: float,
+) -> None:
+    try:
+        m = sample_moments(returns)
+    except ValueError as exc:
+        reason = f"best candidate: {exc}"
+        for key in ("best", "psr", "dsr", "min_track_record_length", "min_backtest_length"):
+            out[key] = _unavailable(reason)
+        return
+    root = math.sqrt(ppy)
+    out["best"] = {
+        "trial": trial,
+        "observations": m.n_obs,
+        "periods_per_year": ppy,
+        "years": m.n_obs / ppy,
+        "sharpe_per_period": m.sharpe,
+        "sharpe_annualized": m.sharpe * root,
+        "skew": m.skew,
+        "kurtosis_raw": m.kurtosis,
+        "kurtosis_excess": m.kurtosis - 3.0,
+    }
+    out["psr"] = {
+        "value": probabilistic_sharpe_ratio(m.sharpe, m.n_obs, skew=m.skew, kurtosis=m.kurtosis),
+        "benchmark_sharpe": 0.0,
+    }
+    # The trials' `sharpe` metrics are annualized (x sqrt(P)); their variance per
+    # period is the annualized variance / P.
+    variance = float(np.var(stored_sharpe, ddof=1)) / ppy if stored_sharpe.size >= 2 else 0.0
+    sr0 = expected_max_sharpe(n_trials, variance=variance)
+    out["dsr"] = {
+        "value": deflated_sharpe_ratio(
+            m.sharpe,
+            m.n_obs,
+            n_trials=n_trials,
+            trials_variance=variance,
+            skew=m.skew,
+            kurtosis=m.kurtosis,
+        ),
+        "n_trials": n_trials,
+        "trials_sharpe_variance_per_period": variance,
+        "trials_sharpe_variance_annualized": variance * ppy,
+        "trials_with_sharpe": int(stored_sharpe.size),
+        "expected_max_sharpe_per_period": sr0,
+        "expected_max_sharpe_annualized": sr0 * root,
+    }
+    mintrl = minimum_track_record_length(
+        m.sharpe, skew=m.skew, kurtosis=m.kurtosis, confidence=confidence
+    )
+    out["min_track_record_length"] = {
+        "observations": mintrl,
+        "years": mintrl / ppy,
+        "confidence": confidence,
+        "have_observations": m.n_obs,
+    }
+    annual = m.sharpe * root
+    if annual > 0:
+        out["min_backtest_length"] = {
+            "years": minimum_backtest_length(n_trials, target_sharpe=annual),
+            "target_sharpe_annualized": annual,
+            "have_years": m.n_obs / ppy,
+        }
+    else:
+        out["min_backtest_length"] = _unavailable("the best Sharpe ratio is not positive")
+
+
+def _implied_trials(out: dict[str, Any], returns: np.ndarray, n_trials: int) -> None:
+    """DSR with the paper's implied number of independent trials, N^ = rho + (1 - rho) M.
+
+    rho is the mean pairwise correlation of the re-run candidates' (binned) returns, flat
+    ones left out, clipped to [0, 1]; M the trials run. Reported beside the DSR with M.
+    """
+    dsr = out.get("dsr")
+    if not isinstance(dsr, dict) or "value" not in dsr or returns.shape[1] < 2:
+        return
+    live = returns[:, returns.std(axis=0) > 0]
+    if live.shape[1] < 2:
+        return
+    corr = np.corrcoef(live, rowvar=False)
+    k = corr.shape[0]
+    rho = float(min(max((corr.sum() - k) / (k * (k - 1)), 0.0), 1.0))
+    implied = rho + (1.0 - rho) * n_trials
+    best = out["best"]
+    dsr["mean_correlation"] = rho
+    dsr["n_trials_implied"] = implied
+    dsr["value_implied_trials"] = deflated_sharpe_ratio(
+        best["sharpe_per_period"],
+        best["observations"],
+        n_trials=max(1, round(implied)),
+        trials_variance=dsr["trials_sharpe_variance_per_period"],
+        skew=best["skew"],
+        kurtosis=best["kurtosis_raw"],
+    )
+
+
+def _pbo(returns: np.ndarray, partitions: int) -> dict[str, Any]:
+    if returns.shape[1] < 2:
+        return _unavailable("fewer than 2 candidates could be re-run")
+    if returns.shape[0] < 2 * partitions:
+        return _unavailable(f"{returns.shape[0]} periods are too few for {partitions} partitions")
+    res = probability_of_backtest_overfitting(returns, partitions=partitions)
+    return {**res.summary(), "periods": int(returns.shape[0])}
+
+
+def _spa(returns: np.ndarray, bars_per_period: int, reps: int, seed: int) -> dict[str, Any]:
+    if returns.shape[1] < 1:
+        return _unavailable("no candidate could be re-run")
+    if returns.shape[0] < 10:
+        return _unavailable(f"{returns.shape[0]} periods are too few for the SPA test")
+    res = superior_predictive_ability(returns, reps=reps, seed=seed)
+    return {**res.to_dict(), "bin_size": bars_per_period, "benchmark": "flat (return 0)"}
+
+
+def verdict(stats: Mapping[str, Any]) -> str:
+    """One plain-language line from a `study_statistics` dict."""
+    n = stats.get("trials", {}).get("completed", 0)
+    dsr = stats.get("dsr", {})
+    best = stats.get("best", {})
+    parts: list[str] = []
+    if dsr.get("value") is not None:
+        value = float(dsr["value"])
+        sr = float(best["sharpe_annualized"])
+        luck = f"{float(dsr['expected_max_sharpe_annualized']):.2f}"
+        if value >= 0.95:
+            judgement = f"beats the {luck} luck would give the best of {n} trials"
+        elif value >= 0.5:
+            judgement = (
+                f"is not significantly above the {luck} luck would give the best of {n} trials"
+            )
+        else:
+            judgement = f"is likely a fluke of {n} trials (luck alone would give {luck})"
+        parts.append(f"DSR {value:.2f} — the best Sharpe ({sr:.2f} annualized) {judgement}")
+    else:
+        reason = dsr.get("reason", "unavailable")
+        parts.append(f"DSR unavailable ({reason})")
+    pbo = stats.get("pbo", {})
+    if pbo.get("pbo") is not None:
+        parts.append(f"PBO {float(pbo['pbo']):.2f}")
+    spa = stats.get("spa", {})
+    if spa.get("pvalue_consistent") is not None:
+        parts.append(f"SPA p {float(spa['pvalue_consistent']):.2f}")
+    if (
+        dsr.get("value") is not None
+        and float(dsr["value"]) < 0.95
+        and pbo.get("pbo") is not None
+        and float(pbo["pbo"]) < 0.2
+        and spa.get("pvalue_consistent") is not None
+        and float(spa["pvalue_consistent"]) < 0.05
+    ):
+        # The tests disagree; say why rather than leave the user with a contradiction.
+        parts.append(
+            "PBO and SPA point to a real edge: the DSR's bar is high because the trials' "
+            "Sharpe ratios differ widely"
+        )
+    if (
+        dsr.get("value") is not None
+        and float(dsr["value"]) >= 0.95
+        and pbo.get("pbo") is not None
+        and float(pbo["pbo"]) >= 0.5
+    ):
+        parts.append(
+            "yet by PBO the in-sample winner more often than not falls below the median out "
+            "of sample (trials sampled near the best keep their Sharpe ratios close, which "
+            "lowers the DSR's bar)"
+        )
+    return "; ".join(parts)

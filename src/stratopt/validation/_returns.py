@@ -1,0 +1,201 @@
+"""Per-period returns of many candidates of a study, re-run through the engine.
+
+The search keeps only metrics per trial; statistics that need the trials' return
+series (PBO, SPA, the best candidate's moments) re-run the candidates they need here.
+Only the returns are kept (float64, one column per candidate), so memory is
+`bars x candidates x 8` bytes however many trades or indicators a candidate has;
+`bin_size` shrinks it further.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stratopt.config import StudyConfig
+from stratopt.data import Bars
+from stratopt.engine import simulate
+from stratopt.errors import StratoptError
+from stratopt.search._candidates import Candidate, Router
+from stratopt.strategies import IndicatorCache, get_strategy
+
+__all__ = ["CandidateReturns", "bin_returns", "candidate_returns"]
+
+
+@dataclass(frozen=True, eq=False)
+class CandidateReturns:
+    """Returns of the candidates that could be run, one column each.
+
+    Attributes:
+        returns: `(T, K)` per-period returns (per bar, or per bin of `bin_size` bars).
+        index: The timestamp of each row (a bin's last bar).
+        positions: For each column, the position of its candidate in the input.
+        periods_per_year: Rows per year (bars per year / bin_size).
+        bin_size: Bars per row.
+        skipped: Input position -> why that candidate has no column.
+    """
+
+    returns: np.ndarray
+    index: pd.DatetimeIndex
+    positions: list[int]
+    periods_per_year: float
+    bin_size: int
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+def bin_returns(returns: np.ndarray, bin_size: int) -> np.ndarray:
+    """Compound `(T, K)` per-bar returns over consecutive bins of `bin_size` bars.
+
+    A bin's return is `prod(1 + r) - 1` over its bars; the last bin may be shorter.
+    """
+    if bin_size <= 1:
+        return returns
+    t = returns.shape[0]
+    starts = np.arange(0, t, bin_size)
+    logs = np.log1p(np.maximum(returns, -1.0 + 1e-12))
+    return np.expm1(np.add.reduceat(logs, starts, axis=0))
+
+
+def candidate_returns(
+    study: StudyConfig,
+    params: Sequence[Mapping[str, Any]],
+    *,
+    bin_size: int = 1,
+    data: Mapping[tuple[tuple[str, Any], ...], list[Bars]] | None = None,
+) -> CandidateReturns:
+    """Re-run `params` (each a trial's searched parameters) and collect their returns.
+
+    Parameters route as in the search (`backtest.x`, `data.x`, strategy names). All
+    columns must share one time axis: when the space searches `data.timeframe` /
+    `start` / `end`, only the candidates on the most common data choice are kept (the
+    first such in input order on ties) and the others are listed in `skipped`, as are
+    candidates whose parameters or strategy code fail.
+
+    Multi-symbol studies: a candidate's return per bar is the **equal-weight,
+    per-bar rebalanced portfolio** of its per-symbol returns, `mean_s r_s`, over the
+    union of the symbols' timestamps, a symbol without a bar at a time counting as
+    flat (return 0). This is not the `aggregate` of the search (a mean of per-symbol
+    metrics), but it is the return series a trader holding all symbols would see.
+
+    The per-bar return is `E_j / E_{j-1} - 1` with `E_{-1}` the cash, and 0 once equity
+    is <= 0 (docs/metrics.md).
+
+    Args:
+        study: The study the candidates belong to.
+        params: Searched parameters of each candidate (as stored with its trial).
+        bin_size: Bars per row of the result (compounded); 1 keeps every bar.
+        data: Already loaded bars per data override (the evaluator's cache), to skip
+            reloading files.
+    """
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    router = Router(study, strategy, _names(params))
+    skipped: dict[int, str] = {}
+    routed: dict[int, Candidate] = {}
+    for i, p in enumerate(params):
+        try:
+            routed[i] = router.route(p)
+        except StratoptError as exc:
+            skipped[i] = str(exc)
+    keys = Counter(c.data for c in routed.values())
+    key = max(keys, key=lambda k: keys[k]) if keys else ()
+    for i, c in list(routed.items()):
+        if c.data != key:
+            skipped[i] = f"other data choice {dict(c.data)} than the compared candidates"
+            del routed[i]
+    series = _series(study, key, data)
+    caches = [IndicatorCache(b, max_bytes=64 * 2**20) for b in series]
+    index = _union_index(series)
+    positions: list[int] = []
+    size = max(1, int(bin_size))
+    rows = -(-len(index) // size)
+    # Filled one binned column at a time: memory peaks at the matrix plus one column.
+    matrix = np.empty((rows, len(routed)))
+    for i, cand in routed.items():
+        try:
+            column = _one(strategy, series, caches, cand, index)
+        except Exception as exc:  # user strategy code: isolate the candidate
+            skipped[i] = _describe(exc)
+            continue
+        matrix[:, len(positions)] = bin_returns(column[:, None], size)[:, 0]
+        positions.append(i)
+    matrix = matrix[:, : len(positions)]
+    ppy = float(series[0].periods_per_year) if series else 252.0
+    return CandidateReturns(
+        returns=matrix,
+        index=_bin_index(index, size),
+        positions=positions,
+        periods_per_year=ppy / size,
+        bin_size=size,
+        skipped=dict(sorted(skipped.items())),
+    )
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, StratoptError) else f"{type(exc).__name__}: {exc}"
+
+
+def _bin_index(index: pd.DatetimeIndex, size: int) -> pd.DatetimeIndex:
+    """The last timestamp of each bin of `size` bars."""
+    t = len(index)
+    last = np.minimum(np.arange(size - 1, t + size - 1, size), t - 1)
+    return pd.DatetimeIndex(index[last])
+
+
+def _names(params: Sequence[Mapping[str, Any]]) -> list[str]:
+    names: dict[str, None] = {}
+    for p in params:
+        names.update(dict.fromkeys(p))
+    return list(names)
+
+
+def _series(
+    study: StudyConfig,
+    key: tuple[tuple[str, Any], ...],
+    data: Mapping[tuple[tuple[str, Any], ...], list[Bars]] | None,
+) -> list[Bars]:
+    if data is not None and key in data:
+        return list(data[key])
+    from stratopt.backtest import study_bars
+
+    cfg = study.data.model_copy(update={k: str(v) for k, v in key})
+    return study_bars(study.model_copy(update={"data": cfg}))
+
+
+def _union_index(series: Sequence[Bars]) -> pd.DatetimeIndex:
+    index = pd.DatetimeIndex(series[0].index)
+    for b in series[1:]:
+        index = index.union(pd.DatetimeIndex(b.index))
+    return index
+
+
+def _one(
+    strategy: Any,
+    series: Sequence[Bars],
+    caches: Sequence[IndicatorCache],
+    cand: Candidate,
+    index: pd.DatetimeIndex,
+) -> np.ndarray:
+    p = strategy.resolve(cand.strategy_params)
+    per_symbol = []
+    for bars, cache in zip(series, caches, strict=True):
+        signals = strategy.signals(bars, p, cache)
+        sim = simulate(
+            bars.open, bars.high, bars.low, bars.close, signals, cand.settings,
+            periods_per_year=bars.periods_per_year,
+        )  # fmt: skip
+        r = np.where(np.isfinite(sim.returns), sim.returns, 0.0)
+        prev = np.concatenate(([cand.settings.cash], sim.equity[:-1]))
+        r[prev <= 0.0] = 0.0
+        per_symbol.append(r)
+    if len(series) == 1:
+        return per_symbol[0]
+    frame = pd.concat(
+        [pd.Series(r, index=b.index) for r, b in zip(per_symbol, series, strict=True)], axis=1
+    ).reindex(index)
+    out: np.ndarray = frame.fillna(0.0).to_numpy().mean(axis=1)
+    return out

@@ -1,0 +1,154 @@
+"""Statistics of a finished study: selection rule, callable studies, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from stratopt.config import load_study
+from stratopt.optimization import optimize, optimize_study
+from stratopt.stats import study_statistics
+from stratopt.stats._study import select_candidates
+
+
+def test_selection_rule() -> None:
+    assert select_candidates(5, 200) == [0, 1, 2, 3, 4]
+    picked = select_candidates(1000, 10)
+    assert picked[:5] == [0, 1, 2, 3, 4]  # the best half of the cap
+    assert picked[5:] == [5, 254, 502, 750, 999]  # linspace(5, 999, 5), rounded half-even
+    assert len(select_candidates(480, 200)) == 200
+
+
+def _study(tmp_path: Path, **synthetic: Any) -> Path:
+    cfg = {
+        "name": "st",
+        "data": {"synthetic": {"bars": 2500, "seed": 3, **synthetic}},
+        "strategy": "sma_cross",
+        "backtest": {"commission": 0.0002},
+        "space": {"fast": {"low": 2, "high": 20, "step": 2}, "slow": [25, 40, 60, 90]},
+        "objective": "sharpe",
+        "search": {"method": "grid"},
+        "output": str(tmp_path / "runs"),
+    }
+    path = tmp_path / "st.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_optimize_writes_the_statistics_section(tmp_path: Path) -> None:
+    res = optimize_study(load_study(_study(tmp_path, edge_period=120, edge_strength=1.0)))
+    summary = json.loads(res.run_folder.summary.read_text())
+    stats = summary["statistics"]
+    assert stats == json.loads(json.dumps(res.statistics))
+    assert stats["trials"]["completed"] == res.counts["complete"] == 40
+    assert stats["trials"]["rerun_ok"] == 40
+    assert stats["best"]["trial"] == int(res.ranked.iloc[0]["trial"])
+    # The re-run best has the Sharpe ratio the search stored for it.
+    assert stats["best"]["sharpe_annualized"] == pytest.approx(res.best_metrics["sharpe"], rel=1e-6)
+    assert stats["dsr"]["n_trials"] == 40
+    assert 0.0 <= stats["dsr"]["value"] <= stats["psr"]["value"] <= 1.0
+    # A planted edge: the winner generalizes across CSCV splits.
+    assert stats["pbo"]["combinations"] == 12870
+    assert stats["pbo"]["pbo"] < 0.2
+    assert stats["spa"]["studentized"] is True
+    assert 1.0 <= stats["dsr"]["n_trials_implied"] <= 40.0
+    assert stats["dsr"]["value"] <= stats["dsr"]["value_implied_trials"]
+    assert stats["verdict"].startswith("DSR ")
+    assert f"{stats['trials']['completed']} trials" in stats["verdict"]
+
+
+def test_noise_study_is_not_called_significant(tmp_path: Path) -> None:
+    res = optimize_study(load_study(_study(tmp_path)))  # a pure random walk
+    stats = res.statistics
+    assert stats is not None
+    assert stats["dsr"]["value"] < 0.95
+    assert 0.1 < stats["pbo"]["pbo"] < 0.9
+
+
+def test_several_objectives_rank_by_the_first() -> None:
+    ranked = pd.DataFrame(
+        {
+            "rank": [1, 2, 3, 4],
+            "trial": [0, 1, 2, 3],
+            "state": ["complete", "complete", "complete", "fail"],
+            "value_0": [0.30, 0.10, 0.20, float("nan")],  # max_drawdown, minimized
+            "value_1": [2.0, 0.5, 1.0, float("nan")],
+            "params.x": [1, 2, 3, 4],
+            "metrics.sharpe": [2.0, 0.5, 1.0, float("nan")],
+        }
+    )
+    stats = study_statistics(ranked, directions=["minimize", "maximize"])
+    assert stats["trials"]["completed"] == 3
+    assert stats["trials"]["ranked_by"] == "value_0 (first objective)"
+    assert stats["min_backtest_length"]["target_sharpe_annualized"] == 0.5  # trial 1
+    empty = study_statistics(ranked.iloc[3:], directions=["minimize", "maximize"])
+    assert empty["available"] is False
+    assert "no completed trial" in empty["verdict"]
+
+
+def test_callable_study_reports_unavailable(tmp_path: Path) -> None:
+    res = optimize(
+        lambda p: {"sharpe": 1.0 + p["x"] / 10.0, "trades": 50},
+        {"x": {"low": 0, "high": 5}},
+        method="grid",
+        output=tmp_path / "runs",
+    )
+    stats = json.loads(res.run_folder.summary.read_text())["statistics"]
+    assert stats["trials"]["completed"] == 6
+    for key in ("psr", "dsr", "pbo", "spa"):
+        assert stats[key]["available"] is False
+        assert "Python function" in stats[key]["reason"]
+    assert stats["min_backtest_length"]["target_sharpe_annualized"] == 1.5
+    assert stats["verdict"].startswith("DSR unavailable")
+
+
+def _cli(*args: str) -> Any:
+    # In-process (typer's runner): a subprocess would pay numba's and scipy's imports again.
+    from typer.testing import CliRunner
+
+    from stratopt.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_optimize_prints_the_verdict_and_show_the_statistics(tmp_path: Path) -> None:
+    path = _study(tmp_path, edge_period=120, edge_strength=1.0)
+    proc = _cli("optimize", str(path), "--top", "2")
+    assert proc.exit_code == 0, proc.output
+    assert "overfitting: DSR" in proc.output
+    proc = _cli("show", str(path), "--top", "2")
+    assert proc.exit_code == 0, proc.output
+    assert "overfitting statistics" in proc.output
+    assert "PBO" in proc.output and "E[max Sharpe]" in proc.output
+    assert "overfitting: DSR" in proc.output
+
+
+def _stats(dsr: float, pbo: float, spa: float) -> dict[str, Any]:
+    return {
+        "trials": {"completed": 480},
+        "best": {"sharpe_annualized": 1.49},
+        "dsr": {"value": dsr, "expected_max_sharpe_annualized": 1.8},
+        "pbo": {"pbo": pbo},
+        "spa": {"pvalue_consistent": spa},
+    }
+
+
+def test_verdict_lines() -> None:
+    from stratopt.stats._study import verdict
+
+    assert verdict(_stats(0.12, 0.61, 0.43)) == (
+        "DSR 0.12 — the best Sharpe (1.49 annualized) is likely a fluke of 480 trials "
+        "(luck alone would give 1.80); PBO 0.61; SPA p 0.43"
+    )
+    assert "is not significantly above the 1.80" in verdict(_stats(0.8, 0.4, 0.2))
+    assert "beats the 1.80 luck would give the best of 480 trials" in verdict(
+        _stats(0.97, 0.1, 0.01)
+    )
+    assert "PBO and SPA point to a real edge" in verdict(_stats(0.3, 0.05, 0.01))
+    assert "yet by PBO" in verdict(_stats(0.99, 0.68, 0.01))
+    assert "yet by PBO" not in verdict(_stats(0.99, 0.2, 0.01))
