@@ -70,9 +70,7 @@ def test_shifted_close_is_caught_at_the_bar_before_each_cut() -> None:
 
 def test_bounded_check_catches_the_shift_and_whole_series_statistics() -> None:
     bars = _bars()
-    peek = check_lookahead(
-        f"{LEAKY}:PeekNextClose", bars, [{}], points=4, lookback=100, horizon=10
-    )
+    peek = check_lookahead(f"{LEAKY}:PeekNextClose", bars, [{}], points=4, lookback=100, horizon=10)
     assert [leak.bar for leak in peek.leaks] == [c - 1 for c in truncation_points(len(bars), 4)]
     zscore = check_lookahead(f"{LEAKY}:WholeSeriesZScore", bars, [{"level": 1}], points=4)
     assert zscore.n_leaks >= 3
@@ -137,9 +135,14 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
 
 
 def test_optimize_records_the_leak_and_warns(tmp_path: Path) -> None:
-    proc = _cli("optimize", _leaky_study(tmp_path))
+    study = _leaky_study(tmp_path)
+    proc = _cli("optimize", study)
     assert proc.returncode == 0, proc.stderr
     assert "warning:" in proc.stderr and "look-ahead" in proc.stderr
+    assert "stability of the best (sharpe):" in proc.stdout
+    shown = _cli("show", study)
+    assert shown.returncode == 0, shown.stderr
+    assert "stability of the best (sharpe):" in shown.stdout and "look-ahead" in shown.stderr
     (summary_path,) = (tmp_path / "runs" / "leaky").glob("*/summary.json")
     look = json.loads(summary_path.read_text())["lookahead"]
     assert look["clean"] is False and look["parameter_sets"] == 3

@@ -332,7 +332,9 @@ def is_within(best: float, value: float, direction: Direction, fraction: float =
     if not math.isfinite(best):
         return value == best
     shortfall = best - value if direction == "maximize" else value - best
-    return bool(shortfall <= fraction * abs(best))
+    limit = fraction * abs(best)
+    # Inclusive, and exactly 10% worse counts although -1 - (-1.1) is 0.10000000000000009.
+    return bool(shortfall <= limit or math.isclose(shortfall, limit, rel_tol=1e-9))
 
 
 def _worst(values: Sequence[float], direction: Direction) -> float:
