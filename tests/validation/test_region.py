@@ -175,3 +175,24 @@ def test_engine_study_gets_robustness_and_lookahead(tmp_path: Path) -> None:
     assert rob["robust"]["smoothed"] >= rob["best"]["smoothed"]
     assert look["clean"] is True and look["parameter_sets"] == 3 and look["points"] == 5
     assert (result.run_folder.path / "stability.csv").is_file()
+
+
+def test_new_backtests_beyond_the_budget_shrink_the_region(tmp_path: Path) -> None:
+    study = _random_study(tmp_path)
+    space = SearchSpace.from_config(SPACE)
+    full = assess_robustness(
+        study, space=space, objective=parse_objective("sharpe"), evaluator=CountingEvaluator()
+    )
+    ev = CountingEvaluator()
+    small = assess_robustness(
+        study,
+        space=space,
+        objective=parse_objective("sharpe"),
+        evaluator=ev,
+        max_evaluations=0,
+        importance=False,
+    )
+    assert len(full.region) == 10 and len(small.region) < 10
+    assert "max_evaluations=0" in small.notes[0]
+    assert small.stability == full.stability  # the best's neighbourhood always runs
+    assert ev.batches == [small.evaluated] and small.evaluated < full.evaluated

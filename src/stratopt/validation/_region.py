@@ -272,13 +272,17 @@ class RobustnessReport:
 
 
 def _top_trials(
-    study: optuna.Study, directions: Sequence[str], top_k: int
+    study: optuna.Study, directions: Sequence[str], names: Sequence[str], top_k: int
 ) -> list[optuna.trial.FrozenTrial]:
     """The best completed trials, as `ranked_frame` orders them (first objective for a
     Pareto front after the front rank)."""
     from stratopt.storage._runfolder import _order
 
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.values]
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.values and all(n in t.params for n in names)  # not from an earlier, smaller space
+    ]
     return _order(done, directions)[:top_k]
 
 
@@ -323,6 +327,7 @@ def assess_robustness(
     slice_points: int = 11,
     max_discrete: int = 25,
     importance: bool = True,
+    max_evaluations: int = 1000,
 ) -> RobustnessReport:
     """Stability of the best candidate, the robust candidate, slices and importance.
 
@@ -345,6 +350,9 @@ def assess_robustness(
         slice_points: Points of a slice along a continuous or large dimension.
         max_discrete: Discrete dimensions up to this size are sliced at every value.
         importance: Compute parameter importance (PED-ANOVA).
+        max_evaluations: New backtests allowed for the other top candidates'
+            neighbourhoods; the best's neighbourhood and the slices always run, then
+            candidates are added in rank order while the total stays within it.
     """
     start = time.perf_counter()
     directions = objective.directions
@@ -357,11 +365,12 @@ def assess_robustness(
         "tolerance": tolerance,
         "plateau_fraction": plateau_fraction,
         "slice_points": slice_points,
+        "max_evaluations": max_evaluations,
     }
     report = RobustnessReport(
         objective.describe(), labels, directions, settings, None, None, None, [], [], {}, 0, 0.0
     )
-    top = _top_trials(study, directions, top_k)
+    top = _top_trials(study, directions, space.names, top_k)
     if importance:
         report.importance = param_importances(study, directions, labels)
     if not top:
@@ -396,19 +405,39 @@ def assess_robustness(
         for c in candidates
     ]
     slices = _slice_plan(space, centres[0], constraints, fixed, slice_points, max_discrete)
-    todo = [p for h in hoods for p in h.points] + [p for _, _, p in slices if p is not None]
+    todo = [*hoods[0].points, *(p for _, _, p in slices if p is not None)]
+    hoods = hoods[:1] + _within_budget(evals, hoods[1:], todo, max_evaluations)
+    if len(hoods) < len(candidates):
+        report.notes.append(
+            f"robust region limited to the best {len(hoods)} candidates: the others' "
+            f"neighbourhoods would exceed max_evaluations={max_evaluations} new backtests"
+        )
     report.evaluated = evals.run(evaluator, todo)  # one batch
     report.stability = _best_stability(evals, hoods[0], labels, tolerance, plateau_fraction)
     report.sensitivity = _slice_rows(evals, slices, centres[0])
     if not objective.is_multi:
         report.region = [
             _region_candidate(evals, h, rank, t)
-            for rank, (h, t) in enumerate(zip(hoods, top, strict=True), start=1)
+            for rank, (h, t) in enumerate(zip(hoods, top[: len(hoods)], strict=True), start=1)
         ]
         report.best = report.region[0]
         report.robust = report.region[choose_robust(report.region, directions[0])]
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _within_budget(
+    evals: Evaluations, hoods: Sequence[Neighbourhood], todo: list[dict[str, Any]], limit: int
+) -> list[Neighbourhood]:
+    """The leading `hoods` whose missing points keep `todo` within `limit` (extends `todo`)."""
+    kept: list[Neighbourhood] = []
+    for hood in hoods:
+        extended = todo + list(hood.points)
+        if len(evals.missing(extended)) > max(limit, len(evals.missing(todo))):
+            break
+        todo[:] = extended
+        kept.append(hood)
+    return kept
 
 
 def _best_stability(
