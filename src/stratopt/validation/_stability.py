@@ -36,7 +36,7 @@ import itertools
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -390,7 +390,6 @@ class Stability:
     objectives: tuple[ObjectiveStability, ...]
     verdict: Verdict
     tolerance: float = 0.10
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def n_failed(self) -> int:
