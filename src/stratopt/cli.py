@@ -258,15 +258,30 @@ def _params_text(params: Any) -> str:
 
 def _print_leaks(look: dict[str, Any]) -> None:
     table = Table(title="signals that changed when later bars were removed", box=box.SIMPLE_HEAD)
-    for col in ("symbol", "bar", "bar time", "cut at", "full", "truncated", "changed", "params"):
-        table.add_column(col, justify="left" if col in ("symbol", "params") else "right")
+    for col in ("symbol", "bar", "bar time", "cut", "cut time", "signal", "changed", "params"):
+        wrap = col in ("symbol", "params")
+        table.add_column(
+            col,
+            justify="left" if wrap else "right",
+            no_wrap=not wrap,
+            overflow="fold" if wrap else "ellipsis",
+        )
     for leak in look.get("details", []):
         table.add_row(
-            escape(str(leak["symbol"])), str(leak["bar"]), str(leak["bar_time"]),
-            f"{leak['cut']} ({leak['cut_time']})", str(leak["full"]), str(leak["truncated"]),
-            str(leak["changed"]), _params_text(leak["params"]),
+            escape(str(leak["symbol"])), str(leak["bar"]), _short_time(leak["bar_time"]),
+            str(leak["cut"]), _short_time(leak["cut_time"]),
+            f"{leak['full']}->{leak['truncated']}", str(leak["changed"]),
+            _params_text(leak["params"]),
         )  # fmt: skip
     _out.print(table)
+    from stratopt.engine import Signal
+
+    codes = ", ".join(f"{int(c)} {c.name.lower()}" for c in Signal)
+    _out.print(f"signal: full data -> truncated data ({codes})", highlight=False, soft_wrap=True)
+
+
+def _short_time(text: str) -> str:
+    return text.removesuffix(" 00:00:00")
 
 
 def _print_robustness(rob: Any, look: Any) -> None:
