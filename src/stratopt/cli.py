@@ -336,7 +336,10 @@ def _print_stability(rob: dict[str, Any]) -> None:
             )  # fmt: skip
         _out.print(table)
         if rob.get("robust_is_best"):
-            _out.print("the best candidate is also the centre of the best plateau")
+            top = len(rob.get("region") or [])
+            _out.print(f"the best candidate also has the best neighbourhood mean of the top {top}")
+    for note in rob.get("notes") or []:
+        _out.print(f"note: {escape(str(note))}", highlight=False, soft_wrap=True)
     for entry in (rob.get("importance") or {}).get("per_objective", []):
         if "importances" in entry:
             text = ", ".join(f"{k} {v:.2f}" for k, v in entry["importances"].items())
