@@ -512,6 +512,8 @@ def _lookahead_section(
     result: RunResult, compiled: CompiledStudy, evaluator: Any, study: StudyConfig, log: Any
 ) -> dict[str, Any]:
     """The bounded look-ahead check on the best candidates (see `_lookahead`)."""
+    import time
+
     from stratopt.storage._runfolder import _order
     from stratopt.validation import check_study_lookahead
 
@@ -519,6 +521,7 @@ def _lookahead_section(
     top = _order([t for t in done if t.values], compiled.objective.directions)[:LOOKAHEAD_TOP]
     if not top:
         return {"clean": None, "note": "no completed candidate to check"}
+    start = time.perf_counter()
     try:
         report = check_study_lookahead(
             study,
@@ -531,4 +534,6 @@ def _lookahead_section(
     except Exception as exc:  # a bug here must not cost the search's results
         log.exception("look-ahead check failed")
         return {"clean": None, "error": f"{type(exc).__name__}: {exc}"}
-    return {"checked": "top candidates", "trials": [t.number for t in top], **report.to_dict()}
+    seconds = round(time.perf_counter() - start, 3)
+    trials = [t.number for t in top]
+    return {"checked": "top candidates", "trials": trials, **report.to_dict(), "seconds": seconds}
