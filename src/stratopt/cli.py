@@ -125,6 +125,9 @@ def optimize(
         soft_wrap=True,
     )
     _out.print(f"run folder: {result.run_folder.path.resolve()}", soft_wrap=True, highlight=False)
+    # ---- robustness and look-ahead (stratopt.validation) ----
+    checks = json.loads(result.run_folder.summary.read_text())
+    _print_robustness(checks.get("robustness"), checks.get("lookahead"))
     _print_verdict(result.statistics)
     if c["complete"] == 0:
         _err.print("error: no candidate completed", highlight=False)
@@ -191,6 +194,12 @@ def show(
 
     name, url = _study_ref(study, storage)
     _print_ranked(load_ranked(name, url), top, title=f"{name}: best {top}")
+    # ---- robustness and look-ahead of the last optimization (stratopt.validation) ----
+    from stratopt.optimization import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS
+    from stratopt.storage import load_study_from
+
+    attrs = load_study_from(name, url).user_attrs
+    _print_robustness(attrs.get(ATTR_ROBUSTNESS), attrs.get(ATTR_LOOKAHEAD))
     _print_statistics(_latest_statistics(study, name))
 
 
@@ -221,6 +230,158 @@ def cleanup(
     name, url = _study_ref(study, storage)
     kept, deleted = keep_top_trials(name, url, keep_top)
     _out.print(f"{name}: kept {kept} trials, deleted {deleted}", soft_wrap=True)
+
+
+# ---- look-ahead check, robustness output (stratopt.validation) ------------------------
+
+
+@app.command("check-lookahead")
+def check_lookahead(
+    study: Annotated[Path, typer.Argument(help="Study file (YAML or JSON).")],
+    set_: SetOption = None,
+    points: Annotated[int, typer.Option(min=1, help="Truncation points per data series.")] = 20,
+    samples: Annotated[
+        int, typer.Option(min=0, help="Points of the space checked besides the fixed params.")
+    ] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the sample of the space.")] = 0,
+    lookback: Annotated[
+        int | None, typer.Option(min=1, help="Bars kept before each point (default: all).")
+    ] = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option(min=1, help="Bars after each point in the reference (default: all)."),
+    ] = None,
+) -> None:
+    """Recompute signals on truncated data; exit 1 if removing future bars changes any."""
+    from stratopt.config import load_study
+    from stratopt.validation import check_study_lookahead
+
+    cfg = load_study(study, set_ or [])
+    report = check_study_lookahead(
+        cfg, samples=samples, seed=seed, points=points, lookback=lookback, horizon=horizon
+    )
+    for err in report.errors:
+        _err.print(f"skipped {_params_text(err['params'])}: {escape(err['error'])}",
+                   highlight=False, soft_wrap=True)  # fmt: skip
+    if report.parameter_sets == 0:
+        _err.print("error: no parameter set could be checked", highlight=False)
+        raise typer.Exit(2)
+    checked = (
+        f"{report.parameter_sets} parameter set(s) x {report.series} series x "
+        f"{report.points} truncation points"
+    )
+    if report.clean:
+        _out.print(f"look-ahead check: clean ({checked})", soft_wrap=True, highlight=False)
+        return
+    _print_leaks(report.to_dict())
+    _out.print(
+        f"look-ahead check: {report.n_leaks} leak(s) in {report.leaky_parameter_sets} "
+        f"parameter set(s) ({checked})",
+        soft_wrap=True,
+        highlight=False,
+    )
+    raise typer.Exit(1)
+
+
+def _params_text(params: Any) -> str:
+    return escape(" ".join(f"{k}={v}" for k, v in dict(params).items()) or "(defaults)")
+
+
+def _print_leaks(look: dict[str, Any]) -> None:
+    table = Table(title="signals that changed when later bars were removed", box=box.SIMPLE_HEAD)
+    for col in ("symbol", "bar", "bar time", "cut", "cut time", "signal", "changed", "params"):
+        wrap = col in ("symbol", "params")
+        table.add_column(
+            col,
+            justify="left" if wrap else "right",
+            no_wrap=not wrap,
+            overflow="fold" if wrap else "ellipsis",
+        )
+    for leak in look.get("details", []):
+        table.add_row(
+            escape(str(leak["symbol"])), str(leak["bar"]), _short_time(leak["bar_time"]),
+            str(leak["cut"]), _short_time(leak["cut_time"]),
+            f"{leak['full']}->{leak['truncated']}", str(leak["changed"]),
+            _params_text(leak["params"]),
+        )  # fmt: skip
+    _out.print(table)
+    from stratopt.engine import Signal
+
+    codes = ", ".join(f"{int(c)} {c.name.lower()}" for c in Signal)
+    _out.print(f"signal: full data -> truncated data ({codes})", highlight=False, soft_wrap=True)
+
+
+def _short_time(text: str) -> str:
+    return text.removesuffix(" 00:00:00")
+
+
+def _print_robustness(rob: Any, look: Any) -> None:
+    """Best vs robust candidate, the plateau/spike verdict, importance, look-ahead."""
+    if isinstance(rob, dict) and rob.get("error"):
+        _err.print(f"robustness analysis failed: {escape(rob['error'])}", highlight=False)
+    elif isinstance(rob, dict) and rob.get("stability"):
+        _print_stability(rob)
+    if isinstance(look, dict):
+        if look.get("error"):
+            _err.print(f"look-ahead check failed: {escape(look['error'])}", highlight=False)
+        elif look.get("clean") is False:
+            _err.print(
+                f"[bold yellow]warning:[/] look-ahead: {look['leaks']} signal change(s) when "
+                f"future bars were removed, in the best {look['parameter_sets']} candidate(s) — "
+                "the strategy uses data it could not have had; run "
+                "`stratopt check-lookahead` on the study",
+                highlight=False,
+                soft_wrap=True,
+            )
+        elif look.get("clean"):
+            _out.print(
+                f"look-ahead: clean ({look['parameter_sets']} best candidate(s), "
+                f"{look['points']} truncation points)",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def _print_stability(rob: dict[str, Any]) -> None:
+    stab = rob["stability"]
+    for o in stab["objectives"]:
+        within = "n/a" if o["within"] is None else f"{float(o['within']) * 100:.0f}%"
+        _out.print(
+            f"stability of the best ({o['label']}): [bold]{o['verdict']}[/] — {within} of "
+            f"{stab['neighbours'] - stab['failed']} neighbours within "
+            f"{float(stab['tolerance']) * 100:.0f}% of {_cell(float(o['best']))}; "
+            f"neighbour mean {_num(o['mean'])}, worst {_num(o['worst'])} "
+            f"({stab['mode']} neighbourhood, {stab['infeasible']} infeasible)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    best, robust = rob.get("best"), rob.get("robust")
+    if best and robust:
+        table = Table(title="best vs robust candidate", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("", "trial", "value", "nbhd mean", "worst", "params"):
+            table.add_column(col, justify="left" if col in ("", "params") else "right")
+        for label, cand in (("best", best), ("robust", robust)):
+            table.add_row(
+                label, str(cand["trial"]), _num(cand["value"]), _num(cand["smoothed"]),
+                _num(cand["worst"]), _params_text(cand["params"]),
+            )  # fmt: skip
+        _out.print(table)
+        if rob.get("robust_is_best"):
+            top = len(rob.get("region") or [])
+            _out.print(f"the best candidate also has the best neighbourhood mean of the top {top}")
+    for note in rob.get("notes") or []:
+        _out.print(f"note: {escape(str(note))}", highlight=False, soft_wrap=True)
+    for entry in (rob.get("importance") or {}).get("per_objective", []):
+        if "importances" in entry:
+            text = ", ".join(f"{k} {v:.2f}" for k, v in entry["importances"].items())
+            _out.print(f"importance ({entry['objective']}): {escape(text)}", highlight=False,
+                       soft_wrap=True)  # fmt: skip
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return _cell(float(value))
 
 
 def _storage_url(storage: str | None, base: Path | None = None) -> str:

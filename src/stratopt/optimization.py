@@ -128,9 +128,11 @@ def optimize_study(
             study.name, url, compiled, evaluator, _options(study, trials), on_progress,
             fixed=study.params,
         )  # fmt: skip
+        checks = _post_checks(result, compiled, evaluator, run_dir, study=study)
     finally:
         evaluator.close()
     summary = _summary(study.name, url, result, compiled, started, provenance)
+    summary.update(checks)
     summary["strategy"] = strategy.name
     summary["data"] = _data_summary(evaluator.data.get(()))
     summary["config"] = json.loads(study.model_dump_json())
@@ -184,6 +186,7 @@ def optimize(
     study_name: str = "stratopt",
     output: str | Path = "runs",
     on_progress: Callable[[Progress], None] | None = None,
+    robustness: bool = True,
 ) -> OptimizeResult:
     """Optimize any function `objective(params) -> metrics | equity curve | trades`.
 
@@ -203,6 +206,9 @@ def optimize(
         storage: An Optuna storage URL; default SQLite in `output`.
         study_name: The Optuna study name (rerunning it resumes it).
         output: Root of run folders (`output/<study_name>/<UTC timestamp>/`).
+        robustness: After the search, evaluate the neighbourhoods of the best candidates
+            and sensitivity slices (`stratopt.validation.assess_robustness`; a few
+            hundred more calls of `objective` at most): summary.json's `robustness`.
 
     Returns:
         The ranked trials, the best parameters and the run folder's paths.
@@ -235,9 +241,11 @@ def optimize(
     started = dt.datetime.now(dt.UTC)
     try:
         result = _run(study_name, url, compiled, evaluator, opts, on_progress)
+        checks = _post_checks(result, compiled, evaluator, run_dir) if robustness else {}
     finally:
         evaluator.close()
     summary = _summary(study_name, url, result, compiled, started, provenance)
+    summary.update(checks)
     summary["objective_function"] = getattr(objective, "__qualname__", repr(objective))
     return _finish(
         run_dir, study_name, url, result, compiled, summary, None,
@@ -520,3 +528,86 @@ def _statistics(
             "reason": message,
             "verdict": f"overfitting statistics failed: {message}",
         }
+
+
+# ---- robustness and look-ahead after a search (stratopt.validation) -----------------
+
+ATTR_ROBUSTNESS = "stratopt:robustness"
+ATTR_LOOKAHEAD = "stratopt:lookahead"
+LOOKAHEAD_TOP = 3  # best candidates checked for look-ahead after every optimization
+
+
+def _post_checks(
+    result: RunResult,
+    compiled: CompiledStudy,
+    evaluator: Any,
+    run_dir: Path,
+    *,
+    study: StudyConfig | None = None,
+) -> dict[str, Any]:
+    """The `robustness` (and, for a strategy study, `lookahead`) sections of summary.json.
+
+    Runs while the evaluator is open: every missing neighbour and slice point in one
+    batch. Also writes stability.csv / sensitivity.csv and keeps both sections on the
+    study (user attributes) for `stratopt show`. A failure here is recorded in the
+    section, never loses the run folder.
+    """
+    import logging
+
+    from stratopt.storage._runfolder import clean
+    from stratopt.validation import assess_robustness
+
+    log = logging.getLogger("stratopt.validation")
+    out: dict[str, Any] = {}
+    try:
+        report = assess_robustness(
+            result.study,
+            space=compiled.space,
+            objective=compiled.objective,
+            evaluator=evaluator,
+            constraints=compiled.constraints,
+            fixed=study.params if study is not None else None,
+            requirements=compiled.requirements,
+        )
+        out["robustness"] = report.to_dict()
+        report.write_csv(run_dir)
+    except Exception as exc:  # a bug here must not cost the search's results
+        log.exception("robustness analysis failed")
+        out["robustness"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if study is not None:
+        out["lookahead"] = _lookahead_section(result, compiled, evaluator, study, log)
+    for attr, key in ((ATTR_ROBUSTNESS, "robustness"), (ATTR_LOOKAHEAD, "lookahead")):
+        if key in out:
+            result.study.set_user_attr(attr, clean(out[key]))
+    return out
+
+
+def _lookahead_section(
+    result: RunResult, compiled: CompiledStudy, evaluator: Any, study: StudyConfig, log: Any
+) -> dict[str, Any]:
+    """The bounded look-ahead check on the best candidates (see `_lookahead`)."""
+    import time
+
+    from stratopt.storage._runfolder import _order
+    from stratopt.validation import check_study_lookahead
+
+    done = result.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    top = _order([t for t in done if t.values], compiled.objective.directions)[:LOOKAHEAD_TOP]
+    if not top:
+        return {"clean": None, "note": "no completed candidate to check"}
+    start = time.perf_counter()
+    try:
+        report = check_study_lookahead(
+            study,
+            candidates=[dict(t.params) for t in top],
+            points=5,
+            lookback=2000,
+            horizon=250,
+            bars_for=evaluator.data.get,
+        )
+    except Exception as exc:  # a bug here must not cost the search's results
+        log.exception("look-ahead check failed")
+        return {"clean": None, "error": f"{type(exc).__name__}: {exc}"}
+    seconds = round(time.perf_counter() - start, 3)
+    trials = [t.number for t in top]
+    return {"checked": "top candidates", "trials": trials, **report.to_dict(), "seconds": seconds}

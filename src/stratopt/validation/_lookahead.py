@@ -1,0 +1,357 @@
+"""Look-ahead check: do a strategy's signals change when future bars are removed?
+
+A signal at bar ``i`` may use bars ``0..i`` only. For each truncation point ``cut`` the
+signals are computed twice from the same first bar ``s``: on the *reference* window
+``[s, e)`` and on the *truncated* window ``[s, cut)``, with ``cut < e``; any bar
+``i < cut`` whose signal differs used data from ``cut`` or later — a leak. Both windows
+start at the same bar, so recursive indicators (EMA, RSI) warm up identically and cannot
+raise a false alarm.
+
+* The full check (``lookback=None, horizon=None``): ``s = 0``, ``e = n`` — the signals on
+  the full data against the signals on every truncated prefix.
+* The bounded check run after every optimization: ``s = cut - lookback`` and
+  ``e = cut + horizon``, so each point costs ``lookback + horizon`` bars whatever the data
+  length. It catches any leak reaching at most ``horizon`` bars ahead, and any use of
+  whole-window statistics (they change when the window's end moves).
+
+Truncation points are spread evenly over the last 90% of the data (deterministic). Each
+leak names the series, the parameter set, the truncation point and the first bar whose
+signal changed (position and timestamp), with how many bars changed at that point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+
+from stratopt.backtest import study_bars
+from stratopt.config import StudyConfig
+from stratopt.data import Bars
+from stratopt.errors import ConfigError, StratoptError
+from stratopt.search._candidates import Router
+from stratopt.search._constraints import parse_constraints
+from stratopt.search._space import SearchSpace
+from stratopt.strategies import IndicatorCache, Strategy, get_strategy
+
+__all__ = [
+    "Leak",
+    "LookaheadReport",
+    "check_lookahead",
+    "check_study_lookahead",
+    "sample_space",
+    "truncation_points",
+]
+
+DataKey = tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A signal that changed when bars after it were removed.
+
+    Attributes:
+        symbol: The data series.
+        params: The strategy parameters (resolved) the signals were computed with.
+        cut: The truncation point: bars from `cut` on were removed (position).
+        cut_time: Timestamp of bar `cut`, the first removed bar.
+        bar: The first bar whose signal changed (position, < cut).
+        bar_time: Its timestamp.
+        full: Its signal code on the reference window.
+        truncated: Its signal code on the truncated window.
+        changed: How many bars before `cut` changed.
+    """
+
+    symbol: str
+    params: dict[str, Any]
+    cut: int
+    cut_time: str
+    bar: int
+    bar_time: str
+    full: int
+    truncated: int
+    changed: int
+
+
+@dataclass
+class LookaheadReport:
+    """What a look-ahead check found.
+
+    Attributes:
+        parameter_sets: Parameter sets checked (on every series).
+        series: Data series checked.
+        points: Truncation points per series.
+        lookback: Bars kept before each point (None: from the first bar).
+        horizon: Bars after each point in the reference (None: to the last bar).
+        leaks: One entry per (parameter set, series, point) with a changed signal, up to
+            `max_leaks`; `n_leaks` counts them all.
+        errors: Parameter sets that could not be checked, with the reason.
+    """
+
+    parameter_sets: int = 0
+    series: int = 0
+    points: int = 0
+    lookback: int | None = None
+    horizon: int | None = None
+    leaks: list[Leak] = field(default_factory=list)
+    n_leaks: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    max_leaks: int = 50
+
+    @property
+    def clean(self) -> bool:
+        """No leak found."""
+        return self.n_leaks == 0
+
+    @property
+    def leaky_parameter_sets(self) -> int:
+        return len({repr(sorted(leak.params.items())) for leak in self.leaks})
+
+    def add(self, leak: Leak) -> None:
+        self.n_leaks += 1
+        if len(self.leaks) < self.max_leaks:
+            self.leaks.append(leak)
+
+    def merge(self, other: LookaheadReport) -> None:
+        self.parameter_sets += other.parameter_sets
+        self.series = max(self.series, other.series)
+        self.points = max(self.points, other.points)
+        for leak in other.leaks:
+            self.add(leak)
+        self.n_leaks += other.n_leaks - len(other.leaks)
+        self.errors.extend(other.errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for summary.json."""
+        return {
+            "clean": self.clean,
+            "parameter_sets": self.parameter_sets,
+            "series": self.series,
+            "points": self.points,
+            "lookback": self.lookback,
+            "horizon": self.horizon,
+            "leaks": self.n_leaks,
+            "details": [leak.__dict__ for leak in self.leaks],
+            "errors": self.errors,
+        }
+
+
+def truncation_points(n: int, points: int) -> list[int]:
+    """Up to `points` distinct cuts spread evenly from 10% of `n` to `n - 1`, ascending.
+
+    A cut ``c`` keeps bars ``[.., c)``; at least 2 bars are kept and 1 removed.
+    """
+    if n < 3 or points < 1:
+        return []
+    lo = min(n - 1, max(2, n // 10))
+    cuts = np.unique(np.round(np.linspace(lo, n - 1, points)).astype(np.int64))
+    return [int(c) for c in cuts]
+
+
+def _signals(strategy: Strategy, bars: Bars, p: dict[str, Any]) -> np.ndarray:
+    out = np.asarray(strategy.signals(bars, p, IndicatorCache(bars)))
+    if out.shape != (len(bars),):
+        raise StratoptError(
+            f"strategy {strategy.name!r} returned signals of shape {out.shape} for {len(bars)} bars"
+        )
+    return out
+
+
+def _check_series(
+    strategy: Strategy,
+    bars: Bars,
+    p: dict[str, Any],
+    cuts: Sequence[int],
+    lookback: int | None,
+    horizon: int | None,
+    report: LookaheadReport,
+) -> None:
+    n = len(bars)
+    refs: dict[tuple[int, int], np.ndarray] = {}
+    for cut in cuts:
+        s = 0 if lookback is None else max(0, cut - lookback)
+        e = n if horizon is None else min(n, cut + horizon)
+        if (s, e) not in refs:
+            refs[(s, e)] = _signals(strategy, bars.slice(s, e), p)
+        ref = refs[(s, e)][: cut - s]
+        part = _signals(strategy, bars.slice(s, cut), p)
+        changed = np.flatnonzero(ref != part)
+        if changed.size:
+            bar = s + int(changed[0])
+            report.add(
+                Leak(
+                    symbol=bars.symbol,
+                    params=dict(p),
+                    cut=cut,
+                    cut_time=str(bars.index[cut]),
+                    bar=bar,
+                    bar_time=str(bars.index[bar]),
+                    full=int(ref[bar - s]),
+                    truncated=int(part[bar - s]),
+                    changed=int(changed.size),
+                )
+            )
+
+
+def check_lookahead(
+    strategy: str | Strategy | type[Strategy],
+    series: Bars | Sequence[Bars],
+    param_sets: Sequence[Mapping[str, Any]],
+    *,
+    points: int = 20,
+    lookback: int | None = None,
+    horizon: int | None = None,
+    max_leaks: int = 50,
+) -> LookaheadReport:
+    """Check that `strategy`'s signals never use bars after the one they are for.
+
+    Args:
+        strategy: A strategy (built-in name, reference, class or instance).
+        series: The data, one or several series.
+        param_sets: Strategy parameters to check (defaults filled in, validated).
+        points: Truncation points per series.
+        lookback: Bars kept before each point (None: from the first bar).
+        horizon: Bars after each point in the reference (None: to the last bar).
+        max_leaks: Leaks kept in detail (all are counted).
+
+    Returns:
+        The report; a parameter set whose parameters are invalid or whose code raises is
+        listed in `errors` and the others are still checked.
+    """
+    strat = get_strategy(strategy)
+    all_series = [series] if isinstance(series, Bars) else list(series)
+    report = LookaheadReport(
+        lookback=lookback, horizon=horizon, series=len(all_series), max_leaks=max_leaks
+    )
+    report.points = max((len(truncation_points(len(b), points)) for b in all_series), default=0)
+    for given in param_sets:
+        try:
+            p = strat.resolve(given)
+            for bars in all_series:
+                cuts = truncation_points(len(bars), points)
+                _check_series(strat, bars, p, cuts, lookback, horizon, report)
+        except Exception as exc:  # user strategy code or bad parameters: this set only
+            message = str(exc) if isinstance(exc, StratoptError) else f"{type(exc).__name__}: {exc}"
+            report.errors.append({"params": dict(given), "error": message})
+            continue
+        report.parameter_sets += 1
+    return report
+
+
+def sample_space(
+    space: SearchSpace,
+    n: int,
+    *,
+    seed: int = 0,
+    accept: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> list[dict[str, Any]]:
+    """Up to `n` distinct points of `space` drawn by Optuna's seeded random sampler.
+
+    Points `accept` rejects (constraints) are skipped; at most ``20 n`` draws are made.
+    """
+    if n <= 0:
+        return []
+    sampler = optuna.samplers.RandomSampler(seed=seed)
+    study = optuna.create_study(sampler=sampler, storage=optuna.storages.InMemoryStorage())
+    out: dict[str, dict[str, Any]] = {}
+    for _ in range(20 * n):
+        trial = study.ask()
+        params = space.suggest(trial)
+        study.tell(trial, 0.0)
+        if (accept is None or accept(params)) and repr(space.key(params)) not in out:
+            out[repr(space.key(params))] = params
+            if len(out) == n:
+                break
+    return list(out.values())
+
+
+def check_study_lookahead(
+    study: StudyConfig,
+    *,
+    candidates: Sequence[Mapping[str, Any]] | None = None,
+    samples: int = 10,
+    seed: int = 0,
+    points: int = 20,
+    lookback: int | None = None,
+    horizon: int | None = None,
+    bars_for: Callable[[DataKey], list[Bars]] | None = None,
+    max_leaks: int = 50,
+) -> LookaheadReport:
+    """The look-ahead check of a study: its fixed params and a sample of its space.
+
+    Args:
+        study: The study (strategy, data, fixed params, space, constraints).
+        candidates: Searched parameter sets to check (flat, as in the space) instead of
+            the fixed params and a sample.
+        samples: Points of the space drawn (seeded) besides the fixed params.
+        seed: Seed of the sample.
+        points: Truncation points per series.
+        lookback: Bars kept before each point (None: all).
+        horizon: Bars after each point in the reference (None: all).
+        bars_for: The bars for a data override (`Candidate.data`); default: loaded
+            from the study's data section, once per override.
+
+    Raises:
+        UserInputError: the study's strategy, space, constraints or data are invalid.
+    """
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    space = SearchSpace.from_config(study.space, field="space") if study.space else None
+    names = space.names if space is not None else ()
+    router = Router(study, strategy, names)
+    if candidates is None:
+        candidates = [{}]
+        if space is not None:
+            known = list(names) + [k for k in study.params if k not in names]
+            constraints = parse_constraints(study.constraints, known, field="constraints")
+
+            def holds(p: Mapping[str, Any]) -> bool:
+                return all(c.holds({**study.params, **p}) for c in constraints)
+
+            candidates += sample_space(space, samples, seed=seed, accept=holds)
+    loaded: dict[DataKey, list[Bars]] = {}
+
+    def load(key: DataKey) -> list[Bars]:
+        if bars_for is not None:
+            return bars_for(key)
+        if key not in loaded:
+            data = study.data.model_copy(update={k: str(v) for k, v in key})
+            loaded[key] = study_bars(study.model_copy(update={"data": data}))
+        return loaded[key]
+
+    load(())  # bad data fails the check before anything runs
+    groups: dict[DataKey, list[dict[str, Any]]] = {}
+    report = LookaheadReport(lookback=lookback, horizon=horizon, max_leaks=max_leaks)
+    for cand in candidates:
+        try:
+            routed = router.route(cand)
+        except ConfigError as exc:
+            report.errors.append({"params": dict(cand), "error": str(exc)})
+            continue
+        groups.setdefault(routed.data, []).append(routed.strategy_params)
+    for key, param_sets in groups.items():
+        try:
+            series = load(key)
+        except StratoptError as exc:
+            report.errors.extend({"params": p, "error": str(exc)} for p in param_sets)
+            continue
+        part = check_lookahead(
+            strategy,
+            series,
+            _unique(param_sets),
+            points=points,
+            lookback=lookback,
+            horizon=horizon,
+            max_leaks=max_leaks,
+        )
+        report.merge(part)
+    return report
+
+
+def _unique(param_sets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for p in param_sets:
+        out.setdefault(repr(sorted(p.items(), key=lambda kv: kv[0])), p)
+    return list(out.values())
