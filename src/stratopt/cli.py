@@ -378,12 +378,6 @@ def _print_stability(rob: dict[str, Any]) -> None:
                        soft_wrap=True)  # fmt: skip
 
 
-def _num(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    return _cell(float(value))
-
-
 def _storage_url(storage: str | None, base: Path | None = None) -> str:
     from stratopt.storage import default_storage_url
 
