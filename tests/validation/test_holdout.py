@@ -43,11 +43,14 @@ def test_the_search_never_sees_a_holdout_bar(tmp_path: Path) -> None:
     full = study_bars(load_study(path))[0]
     cut = int(np.searchsorted(full.time, np.datetime64("2002-01-01")))
     lines = [ln.split() for ln in (tmp_path / "seen.log").read_text().splitlines()]
-    # the search (and the statistics/robustness re-runs after it) see bars [0, cut) only
-    search = [ln for ln in lines if ln[2] != str(len(full))]
-    retest = lines[len(search) :]
-    assert len(search) >= 6 and all(n == str(cut) for _, _, n in search)
-    assert all(np.datetime64(last) < np.datetime64("2002-01-01") for _, last, _ in search)
+    # The search, and the statistics, robustness and look-ahead checks after it, see only
+    # bars before the holdout; the six searched candidates saw all of [0, cut).
+    retest = [ln for ln in lines if ln[2] == str(len(full))]
+    before = [ln for ln in lines if ln[2] != str(len(full))]
+    assert retest == lines[len(before) :]
+    assert all(np.datetime64(last) < np.datetime64("2002-01-01") for _, last, _ in before)
+    search = lines[:6]
+    assert all(n == str(cut) for _, _, n in search)
     assert {last for _, last, _ in search} == {str(full.time[cut - 1])}
     # then the top 3 re-run on all bars (warm-up included), measured on the holdout
     assert len(retest) == 3 and all(n == str(len(full)) for _, _, n in retest)
