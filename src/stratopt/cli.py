@@ -162,6 +162,40 @@ def walk_forward(
 
 
 @app.command()
+def validate(
+    target: Annotated[Path, typer.Argument(help="Study file, or a run folder of the study.")],
+    set_: SetOption = None,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the bootstraps.")] = None,
+) -> None:
+    """Holdout, statistics, CPCV, stability and Monte Carlo of a finished study."""
+    from stratopt.config import load_study
+    from stratopt.errors import ConfigError
+    from stratopt.validation import study_from_run_folder, validate_study
+
+    if target.is_dir():
+        if set_:
+            raise ConfigError("--set: applies to a study file, not to a run folder")
+        cfg = study_from_run_folder(target)
+    else:
+        cfg = load_study(target, list(set_ or []))
+    with _err.status("validating") as status:
+        result = validate_study(
+            cfg, storage=storage, output=output.resolve() if output is not None else None,
+            seed=seed, on_step=lambda name: status.update(f"validating: {name}"),
+        )  # fmt: skip
+    sections = result.sections
+    if result.holdout is not None:
+        _print_holdout(result.holdout)
+    _print_robustness(sections.get("robustness"), None)
+    _print_cpcv(sections.get("cpcv"))
+    _print_monte_carlo(sections.get("monte_carlo"))
+    _print_statistics((result.folder, sections["statistics"]))
+    _out.print(f"validation folder: {result.folder.resolve()}", soft_wrap=True, highlight=False)
+
+
+@app.command()
 def studies(
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
 ) -> None:
@@ -734,6 +768,61 @@ def _print_statistics(found: tuple[Path, dict[str, Any]] | None) -> None:
         table.add_row(escape(label), _format(float(value), unit))
     _out.print(table)
     _print_verdict(stats)
+
+
+def _print_cpcv(cpcv: Any) -> None:
+    if not isinstance(cpcv, dict):
+        return
+    if cpcv.get("available") is False:
+        _out.print(f"cross-validation: n/a ({escape(str(cpcv.get('reason')))})", highlight=False)
+        return
+    table = Table(
+        title=(
+            f"CPCV: {cpcv['groups']} groups, {cpcv['test_groups']} test groups, "
+            f"{cpcv['n_splits']} splits, {cpcv['n_paths']} paths over "
+            f"{cpcv['candidates']} candidates (chosen by {cpcv['metric']})"
+        ),
+        box=box.SIMPLE_HEAD,
+    )
+    for col in ("path metric", "min", "p5", "median", "p95", "max"):
+        table.add_column(col, justify="left" if col == "path metric" else "right")
+    for name, d in cpcv["distribution"].items():
+        cells = [_num(d.get(k)) for k in ("min", "p5", "p50", "p95", "max")]
+        table.add_row(escape(name), *cells)
+    _out.print(table)
+
+
+_MC_METHODS = {"trade_shuffle": "trade order", "bootstrap": "bootstrap"}
+
+
+def _print_monte_carlo(mc: Any) -> None:
+    if not isinstance(mc, dict):
+        return
+    if mc.get("available") is False:
+        _out.print(f"Monte Carlo: n/a ({escape(str(mc.get('reason')))})", highlight=False)
+        return
+    table = Table(
+        title=f"Monte Carlo of the best candidate ({mc['simulations']} paths)",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in ("symbol", "method", "statistic", "actual", "p5", "median", "p95"):
+        table.add_column(
+            col, justify="left" if col in ("symbol", "method", "statistic") else "right"
+        )
+    for symbol, parts in mc["symbols"].items():
+        for method, res in parts.items():
+            if res.get("available") is False:
+                table.add_row(escape(symbol), method, escape(f"n/a ({res.get('reason')})"))
+                continue
+            for stat, label in (("final_equity", "final equity"), ("max_drawdown", "max DD"),
+                                ("sharpe", "Sharpe")):  # fmt: skip
+                pct = res["percentiles"][stat]
+                table.add_row(
+                    escape(symbol), _MC_METHODS.get(method, method), label,
+                    _num(res["original"].get(stat)),
+                    *(_num(pct.get(q)) for q in ("p5", "p50", "p95")),
+                )  # fmt: skip
+    _out.print(table)
 
 
 def main(argv: list[str] | None = None) -> None:

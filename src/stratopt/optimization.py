@@ -137,6 +137,7 @@ def optimize_study(
     summary["data"] = _data_summary(evaluator.data.get(()))
     summary["config"] = json.loads(study.model_dump_json())
     summary["config"]["storage"] = redact(url)
+    summary["study_dir"] = str(study.base_dir.resolve())  # relative paths in config
     # Statistics are computed on the searched (in-sample) data only.
     out = _finish(
         run_dir, study.name, url, result, compiled, summary, lambda best: _best_config(study, best),

@@ -37,6 +37,7 @@ from stratopt.validation._stability import (
     param_importances,
     stability_of,
 )
+from stratopt.validation._validate import ValidationResult, study_from_run_folder, validate_study
 from stratopt.validation._walk_forward import WalkForwardResult, WindowResult, walk_forward
 from stratopt.validation._windows import (
     CpcvPlan,
@@ -63,6 +64,7 @@ __all__ = [
     "RobustnessReport",
     "SliceRow",
     "Stability",
+    "ValidationResult",
     "WalkForwardResult",
     "Window",
     "WindowResult",
@@ -79,7 +81,9 @@ __all__ = [
     "param_importances",
     "slice_values",
     "stability_of",
+    "study_from_run_folder",
     "truncation_points",
+    "validate_study",
     "walk_forward",
     "walk_forward_windows",
 ]

@@ -1,0 +1,277 @@
+"""`stratopt validate`: validate a finished study without re-running its search.
+
+From the study's stored trials: the holdout re-test (when the study has one), the
+overfitting statistics, combinatorial purged cross-validation over the candidates'
+returns, the stability of the best and the robust region, and Monte Carlo of the best
+candidate's trades and returns. Only candidates are re-run (their returns, missing
+neighbours), never the search.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from optuna.trial import TrialState
+
+from stratopt.backtest import backtest
+from stratopt.config import StudyConfig, parse_study
+from stratopt.data import Bars
+from stratopt.errors import ConfigError
+from stratopt.search._candidates import Router
+from stratopt.search._evaluate import StudyEvaluator
+from stratopt.search._runner import _restore_normalizer
+from stratopt.storage import default_storage_url, load_study_from, ranked_frame
+from stratopt.storage._runfolder import clean
+from stratopt.strategies import get_strategy
+
+__all__ = ["ValidationResult", "study_from_run_folder", "validate_study"]
+
+_log = logging.getLogger(__name__)
+
+CPCV_CANDIDATES = 200  # distinct candidates whose returns CPCV chooses among
+MONTE_CARLO_SIMS = 1000
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """What `validate_study` found; `sections` is validation.json without its header."""
+
+    study_name: str
+    folder: Path
+    sections: dict[str, Any]
+    holdout: Any = None  # a HoldoutReport when the study has validation.holdout
+
+
+def study_from_run_folder(folder: Path) -> StudyConfig:
+    """The study a run folder's summary.json was made from (its exact config).
+
+    Raises:
+        ConfigError: no readable summary.json, or one written before run folders
+            recorded the study file's directory.
+    """
+    path = folder / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable run folder summary ({exc})") from None
+    config, base = summary.get("config"), summary.get("study_dir")
+    if not isinstance(config, dict) or not isinstance(base, str):
+        raise ConfigError(
+            f"{path}: has no study config and study_dir (written by an older stratopt, or "
+            "by optimize() on a function); validate the study file instead"
+        )
+    config = dict(config)
+    if "***" in str(config.get("storage") or ""):
+        config.pop("storage")  # redacted: the caller passes --storage or the environment
+    return parse_study(config, source=str(path), base_dir=Path(base))
+
+
+def validate_study(
+    study: StudyConfig,
+    *,
+    storage: str | None = None,
+    output: Path | None = None,
+    seed: int | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> ValidationResult:
+    """Validate the stored trials of `study`; write `validation.json` to a new folder.
+
+    Args:
+        study: The study file the trials were searched with.
+        storage: Optuna storage URL (default: the study's, else SQLite in its output).
+        output: Root of the folder (default: the study's output);
+            the folder is `<output>/<name>/validate/<UTC stamp>/`.
+        seed: Of the bootstraps (default: the study's search seed).
+        on_step: Called with the name of each step as it starts (progress).
+
+    Raises:
+        ConfigError: the study does not exist in the storage, or has no completed trial.
+    """
+    from stratopt.optimization import _make_run_dir, compile_study
+    from stratopt.stats import study_statistics
+    from stratopt.validation._holdout import evaluate_holdout, prepare_holdout
+    from stratopt.validation._region import assess_robustness
+
+    step = on_step or (lambda _name: None)
+    compiled = compile_study(study)
+    url = storage or study.storage or default_storage_url(study.output_dir)
+    stored = load_study_from(study.name, url)
+    _restore_normalizer(stored, compiled.objective)
+    ranked = ranked_frame(stored, compiled.objective.directions)
+    done = stored.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not done:
+        raise ConfigError(f"name: study {study.name!r} has no completed trial to validate")
+    seed = study.search.seed if seed is None else seed
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    router = Router(study, strategy, compiled.space.names)
+    holdout = prepare_holdout(study, router)
+    in_sample = study if holdout is None else holdout.in_sample
+    folder = _make_run_dir(output or study.output_dir, f"{study.name}/validate")
+    sections: dict[str, Any] = {}
+    report = None
+    if holdout is not None:
+        step("holdout")
+        params = {t.number: t.params for t in done}
+        report = evaluate_holdout(
+            holdout, ranked, params, top=study.validation.top, objective=compiled.objective
+        )
+        report.frame.to_csv(folder / "holdout.csv", index=False)
+        sections["holdout"] = report.summary
+    evaluator = StudyEvaluator(
+        in_sample, router, jobs=study.search.jobs, timeout=study.search.trial_timeout
+    )
+    try:
+        data: dict[tuple[tuple[str, Any], ...], list[Bars]] = {(): evaluator.data.get(())}
+        step("statistics")
+        sections["statistics"] = study_statistics(
+            ranked, directions=compiled.objective.directions, study=in_sample, data=data,
+            seed=seed,
+        )  # fmt: skip
+        step("cross-validation")
+        sections["cpcv"] = _guarded("cpcv", lambda: _cpcv(in_sample, ranked, data, folder))
+        step("stability")
+        robustness = assess_robustness(
+            stored, space=compiled.space, objective=compiled.objective, evaluator=evaluator,
+            constraints=compiled.constraints, fixed=study.params,
+            requirements=compiled.requirements,
+        )  # fmt: skip
+        robustness.write_csv(folder)
+        sections["robustness"] = robustness.to_dict()
+        step("monte carlo")
+        best = _best_params(ranked)
+        sections["monte_carlo"] = _guarded(
+            "monte_carlo", lambda: _monte_carlo(in_sample, router, best, data, seed)
+        )
+    finally:
+        evaluator.close()
+    header = {
+        "study": study.name,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "trials": {"completed": len(done), "total": len(stored.trials)},
+        "seed": seed,
+    }
+    (folder / "validation.json").write_text(
+        json.dumps(clean({**header, **sections}), indent=2, allow_nan=False) + "\n"
+    )
+    return ValidationResult(study.name, folder, sections, report)
+
+
+def _guarded(name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One section; a failure in it is recorded there and the others still run."""
+    try:
+        return work()
+    except ValueError as exc:  # e.g. too few bars or trades for the method
+        return {"available": False, "reason": str(exc)}
+    except Exception as exc:  # a bug must not cost the other sections
+        _log.exception("validation step %s failed", name)
+        return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+
+
+def _best_params(ranked: Any) -> dict[str, Any]:
+    row = ranked[ranked["state"] == "complete"].iloc[0]
+    return {
+        c.removeprefix("params."): _plain(row[c])
+        for c in ranked.columns
+        if c.startswith("params.") and row[c] == row[c]  # NaN: a parameter this trial lacks
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _cpcv(study: StudyConfig, ranked: Any, data: dict[Any, Any], folder: Path) -> dict[str, Any]:
+    """CPCV over the per-bar returns of the best distinct candidates (validation.cpcv)."""
+    from stratopt.config import CpcvConfig
+    from stratopt.validation._cpcv import combinatorial_purged_cv
+    from stratopt.validation._returns import candidate_returns
+
+    done = ranked[ranked["state"] == "complete"]
+    cols = [c for c in ranked.columns if c.startswith("params.")]
+    seen: set[str] = set()
+    params: list[dict[str, Any]] = []
+    for _, row in done.iterrows():
+        p = {c.removeprefix("params."): _plain(row[c]) for c in cols if row[c] == row[c]}
+        key = json.dumps(p, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            params.append(p)
+        if len(params) == CPCV_CANDIDATES:
+            break
+    if len(params) < 2:
+        return {"available": False, "reason": "fewer than 2 distinct completed candidates"}
+    got = candidate_returns(study, params, data=data)
+    cfg = study.validation.cpcv or CpcvConfig()
+    result = combinatorial_purged_cv(
+        got.returns, groups=cfg.groups, test_groups=cfg.test_groups, purge=cfg.purge,
+        embargo=cfg.embargo, metric=cfg.metric, periods_per_year=got.periods_per_year,
+    )  # fmt: skip
+    result.path_metrics.to_csv(folder / "cpcv_paths.csv", index=False)
+    out = result.to_dict()
+    out["candidates"] = len(got.positions)
+    out["chosen_params"] = [params[got.positions[int(k)]] for k in result.chosen]
+    return out
+
+
+def _monte_carlo(
+    study: StudyConfig,
+    router: Router,
+    best: dict[str, Any],
+    data: dict[Any, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """Trade-order reshuffling and a stationary bootstrap of the best candidate, per symbol."""
+    from stratopt.stats import bootstrap_returns, reshuffle_trades
+
+    cand = router.route(best)
+    series = data.get(cand.data) if cand.data in data else None
+    if series is None:
+        from stratopt.backtest import study_bars
+
+        series = study_bars(study)
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    out: dict[str, Any] = {"params": best, "simulations": MONTE_CARLO_SIMS, "symbols": {}}
+    for bars in series:
+        res = backtest(bars, strategy, cand.strategy_params, cand.settings)
+        part: dict[str, Any] = {}
+        cash = float(cand.settings.cash)
+        try:
+            steps, compounding = _trade_steps(
+                res.sim.trades, res.sim.equity, cash, cand.settings.sizing
+            )
+            part["trade_shuffle"] = reshuffle_trades(
+                steps, cash=cash, n_sims=MONTE_CARLO_SIMS, seed=seed, compounding=compounding
+            ).to_dict()
+        except ValueError as exc:
+            part["trade_shuffle"] = {"available": False, "reason": str(exc)}
+        part["bootstrap"] = bootstrap_returns(
+            res.sim.returns, cash=cash, n_sims=MONTE_CARLO_SIMS, seed=seed,
+            periods_per_year=bars.periods_per_year,
+        ).to_dict()  # fmt: skip
+        out["symbols"][bars.symbol] = part
+    return out
+
+
+def _trade_steps(
+    trades: np.ndarray, equity: np.ndarray, cash: float, sizing: str
+) -> tuple[np.ndarray, bool]:
+    """What a reshuffle replays: pnl for fixed units, else each trade's equity return.
+
+    With equity-proportional sizing (fraction, risk) a trade's pnl scales with the
+    equity at its entry; replaying those pnls in another order would apply early-trade
+    sizes to late-trade equity. Its return on that equity, `pnl / E(entry - 1)`, is
+    what a reordered history compounds.
+    """
+    pnl = trades["pnl"].astype(float)
+    if sizing == "units":
+        return pnl, False
+    entry = trades["entry_idx"].astype(np.int64)
+    before = np.where(entry > 0, equity[np.maximum(entry - 1, 0)], cash)
+    return pnl / before, True
