@@ -100,7 +100,7 @@ def test_validate_an_unknown_study_names_it(tmp_path: Path) -> None:
 
 
 def test_a_folder_without_summary_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="summary.json"):
+    with pytest.raises(ConfigError, match=r"summary\.json"):
         study_from_run_folder(tmp_path)
 
 
