@@ -105,7 +105,8 @@ N_STATE = 13
 # A multiple of METRICS_BLOCK, so the drawdown blocks fall where compute_metrics_nb
 # puts them and both give the same bits.
 SIM_CHUNK = 4096
-assert SIM_CHUNK % METRICS_BLOCK == 0
+if SIM_CHUNK % METRICS_BLOCK:  # pragma: no cover
+    raise RuntimeError("SIM_CHUNK must be a multiple of the metrics' drawdown block")
 
 
 @njit(cache=True)
