@@ -10,17 +10,24 @@ from hypothesis.extra.numpy import arrays
 
 from stratopt.metrics._nb import (
     _A_BELOW,
-    _GOLDEN,
-    _N_ACC,
+    _B_HI1,
+    _B_HI2,
+    _B_LO1,
+    _B_LO2,
+    _CHUNK,
     _N_BR,
     _N_CNT,
-    _N_SAMPLE,
+    N_ACC,
     _brackets_nb,
     _heapsort_nb,
-    _main_pass_nb,
     _quantile_ranks,
+    _sample_bar,
+    _sample_size,
     _select_nb,
+    _sums_pass_nb,
     _tail_nb,
+    metrics_begin_nb,
+    metrics_chunk_nb,
     quantile_nb,
 )
 
@@ -136,10 +143,51 @@ def test_tail_metrics_one_sided(n: int) -> None:
 
 
 def _sample_positions(n: int) -> np.ndarray:
-    """The bars `_brackets_nb` samples (same float operations as the kernel)."""
-    s = min(_N_SAMPLE, n >> 4)
-    stride = n / s
-    return np.array([min(n - 1, int((i + (i * _GOLDEN) % 1.0) * stride)) for i in range(s)])
+    """The bars whose returns place the brackets (same float operations as the kernel)."""
+    s = _sample_size(n)
+    return np.array([_sample_bar(i, n, s) for i in range(s)])
+
+
+def _first_pass(equity: np.ndarray, cash: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`metrics_chunk_nb` over the curve as `compute_metrics_nb` cuts it:
+    (returns, scratch holding the sample, acc)."""
+    n = equity.shape[0]
+    returns = np.empty(n)
+    scratch = np.full(n, np.nan)
+    acc = np.empty(N_ACC)
+    metrics_begin_nb(cash, acc)
+    prev = cash
+    for j0 in range(0, n, _CHUNK):
+        j1 = min(n, j0 + _CHUNK)
+        metrics_chunk_nb(equity[j0:j1], prev, j0, n, returns[j0:j1], scratch, acc)
+        prev = float(equity[j1 - 1])
+    return returns, scratch, acc
+
+
+def test_sample_gathered_chunk_by_chunk() -> None:
+    """The first pass stores exactly the returns of the sampled bars, in order, however
+    the chunks fall (odd chunk sizes, a multiple of 64, as the engine may use)."""
+    n = 50_000
+    rng = np.random.default_rng(5)
+    equity = 100.0 * np.cumprod(1.0 + rng.normal(0.0, 1e-3, n))
+    returns, scratch, acc = _first_pass(equity, 100.0)
+    np.testing.assert_array_equal(returns, bar_returns(equity, 100.0))
+    pos = _sample_positions(n)
+    assert np.all(np.diff(pos) > 0)
+    np.testing.assert_array_equal(scratch[: len(pos)], returns[pos])
+    for chunk in (64, 4096, 64 * 1001):
+        acc2 = np.empty(N_ACC)
+        metrics_begin_nb(100.0, acc2)
+        scratch2 = np.full(n, np.nan)
+        ret2 = np.empty(n)
+        prev = 100.0
+        for j0 in range(0, n, chunk):
+            j1 = min(n, j0 + chunk)
+            metrics_chunk_nb(equity[j0:j1], prev, j0, n, ret2[j0:j1], scratch2, acc2)
+            prev = float(equity[j1 - 1])
+        np.testing.assert_array_equal(ret2, returns)
+        np.testing.assert_array_equal(scratch2[: len(pos)], scratch[: len(pos)])
+        np.testing.assert_array_equal(acc2, acc)  # drawdown state: same bits
 
 
 def test_fallback_when_the_sample_misleads() -> None:
@@ -151,27 +199,39 @@ def test_fallback_when_the_sample_misleads() -> None:
     r[_sample_positions(n)] = 0.3
     equity = 100.0 * np.cumprod(1.0 + r)
     # white box: the sampled brackets really miss
-    scratch = np.empty(n)
+    returns, scratch, acc = _first_pass(equity, 100.0)
     br = np.empty(_N_BR)
     k_lo = _quantile_ranks(n, 0.05)[0]
     k_hi = _quantile_ranks(n, 0.95)[0]
-    fast = _brackets_nb(equity, 100.0, k_lo, k_hi, scratch, br)
-    acc = np.empty(_N_ACC)
+    _brackets_nb(n, k_lo, k_hi, scratch, br)
     cnt = np.empty(_N_CNT, dtype=np.int64)
-    m = _main_pass_nb(equity, 100.0, 0.0, br, fast, scratch, acc, cnt)
+    m = _sums_pass_nb(returns, 0.0, br, scratch, acc, cnt)
     assert not _tail_nb(scratch, m, n, br, cnt, acc[_A_BELOW])[0]
     _assert_tail(equity)
 
 
-@pytest.mark.parametrize(("zero_share", "fast"), [(0.0, True), (0.5, True), (0.97, False)])
-def test_both_candidate_tests_are_used(zero_share: float, fast: bool) -> None:
-    """The fast |r - c| <= h test when the brackets exclude 0, the general one else."""
+@pytest.mark.parametrize("zero_share", [0.0, 0.5, 0.97])
+def test_candidates_are_the_nonzero_returns_in_the_brackets(zero_share: float) -> None:
+    """The flagged, compacted candidates are exactly the nonzero returns inside either
+    bracket, in bar order (brackets that exclude 0 and, with many zeros, include it)."""
     n = 40_000
     rng = np.random.default_rng(1)
     r = rng.normal(0.0, 1e-3, n)
     r[rng.random(n) < zero_share] = 0.0
     equity = 100.0 * np.cumprod(1.0 + r)
+    returns, scratch, acc = _first_pass(equity, 100.0)
+    br = np.empty(_N_BR)
     k_lo = _quantile_ranks(n, 0.05)[0]
     k_hi = _quantile_ranks(n, 0.95)[0]
-    assert _brackets_nb(equity, 100.0, k_lo, k_hi, np.empty(n), np.empty(_N_BR)) == fast
+    _brackets_nb(n, k_lo, k_hi, scratch, br)
+    zero_inside = any(br[lo] <= 0.0 <= br[hi] for lo, hi in ((_B_LO1, _B_HI1), (_B_LO2, _B_HI2)))
+    assert zero_inside == (zero_share > 0.9)
+    cnt = np.empty(_N_CNT, dtype=np.int64)
+    m = _sums_pass_nb(returns, 0.0, br, scratch, acc, cnt)
+    inside = ((returns >= br[_B_LO1]) & (returns <= br[_B_HI1])) | (
+        (returns >= br[_B_LO2]) & (returns <= br[_B_HI2])
+    )
+    want = returns[inside & (returns != 0.0)]
+    assert m < n // 10
+    np.testing.assert_array_equal(scratch[:m], want)
     _assert_tail(equity)

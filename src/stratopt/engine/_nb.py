@@ -39,9 +39,14 @@ from stratopt.engine._types import (
     E_WHOLE,
 )
 from stratopt.metrics._nb import (
+    METRICS_BLOCK,
+    N_ACC,
     N_METRICS,
     N_TRADE_STATS,
     compute_metrics_nb,
+    metrics_begin_nb,
+    metrics_chunk_nb,
+    metrics_finish_nb,
     trade_stats_init_nb,
     trade_stats_update_nb,
 )
@@ -91,59 +96,140 @@ S_EXTREME = 6
 S_STOP = 7
 S_TAKE = 8
 S_NTRADES = 9
-N_STATE = 10
+S_PENDING = 10
+S_PENDING_TIME = 11
+S_EXPOSURE = 12
+N_STATE = 13
+
+# Bars per chunk of the many-candidates kernel: its codes and equity stay in L1/L2.
+# A multiple of METRICS_BLOCK, so the drawdown blocks fall where compute_metrics_nb
+# puts them and both give the same bits.
+SIM_CHUNK = 4096
+if SIM_CHUNK % METRICS_BLOCK:  # pragma: no cover
+    raise RuntimeError("SIM_CHUNK must be a multiple of the metrics' drawdown block")
 
 
 @njit(cache=True)
 def fill_codes_nb(ind, rules, levels, codes):  # type: ignore[no-untyped-def]
-    """Write each bar's signal code (int8[n]) as the rules give it; 0 where none fires.
+    """Write each bar's signal code (int8[n]) as the rules give it; 0 where none fires."""
+    fill_codes_range_nb(ind, rules, levels, codes, 0, codes.shape[0])
+
+
+@njit(cache=True)
+def fill_codes_range_nb(ind, rules, levels, codes, j0, j1):  # type: ignore[no-untyped-def]
+    """The signal codes of bars ``j0 <= j < j1`` into ``codes[j - j0]`` (0: none).
 
     One tight pass per rule, last rule first, so that where several rules fire on a
     bar the earliest one's code is what remains. Separate passes per rule kind keep
     the inner loops free of the rule dispatch that would otherwise run on every bar.
+    The engine calls it on chunks small enough for ``codes`` to stay in L1. The loops
+    index slices from 0 so that LLVM sees non-negative indices and vectorises them.
     """
-    n = codes.shape[0]
-    codes[:] = 0
+    w = j1 - j0
+    for i in range(w):
+        codes[i] = 0
     n_rules = 0
     while n_rules < rules.shape[0] and rules[n_rules, 0] != RULE_NONE:
         n_rules += 1
-    for r in range(n_rules - 1, -1, -1):
+    first = max(j0, 1)  # crossings look one bar back
+    r = n_rules
+    while r > 0:
+        r -= 1
         kind = rules[r, 0]
+        if r > 0 and _is_cross_pair(rules[r - 1], rules[r]) and first < j1:
+            # crosses above and below of the same two rows (a crossover strategy's
+            # entry and exit): one pass. They never fire on the same bar, so which
+            # rule comes first does not matter.
+            up = r - 1 if rules[r - 1, 0] == RULE_CROSS_ABOVE else r
+            code_up = rules[up, 3]
+            code_dn = rules[2 * r - 1 - up, 3]
+            out = codes[first - j0 : w]
+            a0 = ind[rules[r, 1], first - 1 : j1 - 1]
+            a1 = ind[rules[r, 1], first:j1]
+            b0 = ind[rules[r, 2], first - 1 : j1 - 1]
+            b1 = ind[rules[r, 2], first:j1]
+            for i in range(j1 - first):
+                x0 = a0[i]
+                y0 = b0[i]
+                x1 = a1[i]
+                y1 = b1[i]
+                v = out[i]
+                v = code_dn if (x0 > y0) & (x1 < y1) else v
+                out[i] = code_up if (x0 < y0) & (x1 > y1) else v
+            r -= 1
+            continue
         code = rules[r, 3]
-        a = ind[rules[r, 1]]
+        a_row = ind[rules[r, 1]]
         b_row = rules[r, 2]
-        b = ind[b_row] if b_row >= 0 else ind[rules[r, 1], :1]
         level = levels[r]
         if kind == RULE_CODES:
-            for j in range(n):
-                v = a[j]
+            a = a_row[j0:j1]
+            for i in range(w):
+                v = a[i]
                 if v != 0.0 and not math.isnan(v):
-                    codes[j] = int(v)
-        elif kind == RULE_CROSS_ABOVE:
+                    codes[i] = int(v)
+        elif kind == RULE_CROSS_ABOVE or kind == RULE_CROSS_BELOW:
+            if first >= j1:
+                continue
+            out = codes[first - j0 : w]
+            m = j1 - first
+            a0 = a_row[first - 1 : j1 - 1]
+            a1 = a_row[first:j1]
             if b_row >= 0:
-                for j in range(1, n):
-                    if a[j - 1] < b[j - 1] and a[j] > b[j]:
-                        codes[j] = code
+                b0 = ind[b_row, first - 1 : j1 - 1]
+                b1 = ind[b_row, first:j1]
+                if kind == RULE_CROSS_ABOVE:
+                    for i in range(m):
+                        if a0[i] < b0[i] and a1[i] > b1[i]:
+                            out[i] = code
+                else:
+                    for i in range(m):
+                        if a0[i] > b0[i] and a1[i] < b1[i]:
+                            out[i] = code
+            elif kind == RULE_CROSS_ABOVE:
+                for i in range(m):
+                    if a0[i] < level and a1[i] > level:
+                        out[i] = code
             else:
-                for j in range(1, n):
-                    if a[j - 1] < level and a[j] > level:
-                        codes[j] = code
-        elif kind == RULE_CROSS_BELOW:
-            if b_row >= 0:
-                for j in range(1, n):
-                    if a[j - 1] > b[j - 1] and a[j] < b[j]:
-                        codes[j] = code
-            else:
-                for j in range(1, n):
-                    if a[j - 1] > level and a[j] < level:
-                        codes[j] = code
+                for i in range(m):
+                    if a0[i] > level and a1[i] < level:
+                        out[i] = code
         else:
             above = kind == RULE_ABOVE
             shift = rules[r, 4]
-            for j in range(shift, n):
-                bv = b[j - shift] if b_row >= 0 else level
-                if (a[j] > bv) if above else (a[j] < bv):
-                    codes[j] = code
+            start = max(j0, shift)
+            if start >= j1:
+                continue
+            out = codes[start - j0 : w]
+            m = j1 - start
+            a = a_row[start:j1]
+            if b_row >= 0:
+                b = ind[b_row, start - shift : j1 - shift]
+                if above:
+                    for i in range(m):
+                        if a[i] > b[i]:
+                            out[i] = code
+                else:
+                    for i in range(m):
+                        if a[i] < b[i]:
+                            out[i] = code
+            elif above:
+                for i in range(m):
+                    if a[i] > level:
+                        out[i] = code
+            else:
+                for i in range(m):
+                    if a[i] < level:
+                        out[i] = code
+
+
+@njit(cache=True, inline="always")
+def _is_cross_pair(p, q):  # type: ignore[no-untyped-def]
+    """Whether rules p and q are a cross above and a cross below of the same two rows."""
+    kinds = (p[0] == RULE_CROSS_ABOVE and q[0] == RULE_CROSS_BELOW) or (
+        p[0] == RULE_CROSS_BELOW and q[0] == RULE_CROSS_ABOVE
+    )
+    return kinds and p[2] >= 0 and p[1] == q[1] and p[2] == q[2]
 
 
 @njit(cache=True, inline="always")
@@ -257,6 +343,17 @@ def _save(st, cash, fees, bars, extreme):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def sim_state_init_nb(st, ex):  # type: ignore[no-untyped-def]
+    """Reset the simulation state ``st`` (float64[N_STATE]): flat, with ``ex``'s cash."""
+    for i in range(N_STATE):
+        st[i] = 0.0
+    st[S_CASH] = ex[E_CASH]
+    st[S_STOP] = math.nan
+    st[S_TAKE] = math.nan
+    st[S_ENTRY_IDX] = -1.0
+
+
+@njit(cache=True)
 def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, trades):  # type: ignore[no-untyped-def]
     """Run one candidate over all bars.
 
@@ -264,6 +361,46 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
     equity[n] always; position[n], exposure[n] (int8) and trades[k, N_TRADE_COLS]
     only when `record` (pass 1-element dummies otherwise). `ts` (float64[N_TRADE_STATS])
     accumulates trade statistics for the metrics. Returns (n_trades, exposure_bars).
+    """
+    st = np.empty(N_STATE)
+    sim_state_init_nb(st, ex)
+    n = c.shape[0]
+    padded = np.zeros((n + 7) // 8 * 8, dtype=np.int8)
+    padded[:n] = codes
+    simulate_range_nb(
+        o,
+        h,
+        l,
+        c,
+        padded,
+        padded.view(np.uint64),
+        0,
+        n,
+        ex,
+        ts,
+        st,
+        equity,
+        record,
+        position,
+        exposure,
+        trades,
+    )
+    return int(st[S_NTRADES]), int(st[S_EXPOSURE])
+
+
+@njit(cache=True)
+def simulate_range_nb(  # type: ignore[no-untyped-def]
+    o, h, l, c, codes, words, j0, j1, ex, ts, st, equity, record, position, exposure, trades
+):
+    """Run bars ``j0 <= j < j1`` of one candidate, resuming from and saving to ``st``.
+
+    ``codes[j - j0]`` is bar j's signal code (``words`` the same bytes as uint64, for
+    skipping runs of zeros 8 at a time) and ``equity[j - j0]`` receives its
+    equity, so the many-candidates kernel can feed chunks through small buffers that
+    stay in cache; ``position[j]``, ``exposure[j]`` and the trade table are written
+    only when `record` (whole-series arrays). Start with `sim_state_init_nb`; feed
+    the chunks in order. ``st[S_NTRADES]`` and ``st[S_EXPOSURE]`` count trades and
+    bars in the market.
 
     The per-bar work is written out in this one function on purpose: a numba call
     that takes arrays costs reference counting on every bar (measured 5-10x slower),
@@ -271,8 +408,6 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
     are saved to / loaded from the `st` array around those calls.
     """
     n = c.shape[0]
-    st = np.zeros(N_STATE)
-    st[S_CASH] = ex[E_CASH]
     next_open = ex[E_FILL] == 0.0
     direction = int(ex[E_DIRECTION])
     trail = ex[E_TRAILING]
@@ -280,29 +415,32 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
     holding = ex[E_HOLDING]
     max_bars = ex[E_MAX_BARS]
     slip = ex[E_SLIPPAGE]
-    pending = SIG_NONE
-    pending_time = False
-    exposure_bars = 0
-    cash = st[S_CASH]
-    units = 0.0
-    fees = 0.0
-    bars = 0.0
-    extreme = 0.0
-    stop0 = math.nan
-    take = math.nan
-    entry_idx = -1.0
+    pending = int(st[S_PENDING])
+    pending_time = st[S_PENDING_TIME] != 0.0
+    exposure_bars = int(st[S_EXPOSURE])
+    cash, units, fees, bars = st[S_CASH], st[S_UNITS], st[S_FEES], st[S_BARS]
+    extreme, stop0, take, entry_idx = st[S_EXTREME], st[S_STOP], st[S_TAKE], st[S_ENTRY_IDX]
     # Without intrabar exits, holding cost or max_bars, a bar without a signal only
     # marks the position to market: such runs of bars take a tight loop.
     quiet = not has_intrabar and holding == 0.0 and max_bars == 0.0
-    j = 0
-    while j < n:
+    lim = min(j1, n - 1)
+    j = j0
+    while j < j1:
         if quiet and pending == SIG_NONE and not pending_time:
+            # the next bar with a code: bytes up to a word boundary, then 8 at a time
             k = j
-            while k < n - 1 and codes[k] == 0:
+            while k < lim and codes[k - j0] == 0 and (k - j0) & 7 != 0:
+                k += 1
+            while k + 8 <= lim and codes[k - j0] == 0 and words[(k - j0) >> 3] == 0:
+                k += 8
+            while k < lim and codes[k - j0] == 0:
                 k += 1
             if k > j:
-                for i in range(j, k):
-                    equity[i] = cash + units * c[i]
+                # slices indexed from 0: LLVM then sees non-negative indices, vectorises
+                eq_run = equity[j - j0 : k - j0]
+                c_run = c[j:k]
+                for i in range(k - j):
+                    eq_run[i] = cash + units * c_run[i]
                 if units != 0.0:
                     exposure_bars += k - j
                     bars += k - j
@@ -311,6 +449,8 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
                         position[i] = units
                         exposure[i] = 1 if units != 0.0 else 0
                 j = k
+                if j == j1:
+                    break
         # 1. the open: fills of instructions decided at the previous close
         if next_open and (pending_time or pending != SIG_NONE):
             _save(st, cash, fees, bars, extreme)
@@ -377,7 +517,7 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
                 fees += cost
             bars += 1.0
             time_exit = max_bars > 0.0 and bars >= max_bars
-        code = _filter_direction(codes[j], direction)
+        code = _filter_direction(codes[j - j0], direction)
         last = j == n - 1
         if next_open:
             pending_time = time_exit
@@ -397,9 +537,13 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
             _save(st, cash, fees, bars, extreme)
             _close(st, c[j], slip, EXIT_END, j, ex, ts, record, trades)
             cash, units = st[S_CASH], 0.0
-        equity[j] = cash + units * c[j]
+        equity[j - j0] = cash + units * c[j]
         j += 1
-    return int(st[S_NTRADES]), exposure_bars
+    st[S_CASH], st[S_UNITS], st[S_FEES], st[S_BARS] = cash, units, fees, bars
+    st[S_EXTREME], st[S_STOP], st[S_TAKE], st[S_ENTRY_IDX] = extreme, stop0, take, entry_idx
+    st[S_PENDING] = pending
+    st[S_PENDING_TIME] = 1.0 if pending_time else 0.0
+    st[S_EXPOSURE] = exposure_bars
 
 
 @njit(cache=True)
@@ -438,29 +582,95 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
     return equity, position, exposure, trades[:n_trades] if record else trades[:0], metrics
 
 
+@njit(cache=True)
+def candidate_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, returns, scratch, work, out):  # type: ignore[no-untyped-def]
+    """The metrics of one candidate in one pass over its bars, chunk by chunk.
+
+    Each chunk of ``SIM_CHUNK`` bars gets its signal codes, is simulated and has its
+    returns, drawdown and bracket sample taken while its equity is still in cache
+    (`metrics_chunk_nb`); only the returns are kept, in ``returns`` (float64[n]), for
+    `metrics_finish_nb`. No whole-series code or equity array is written. The result
+    is bit for bit that of `run_one_nb` (the same kernels on the same bars, chunk
+    boundaries on drawdown-block boundaries). ``scratch`` is float64[n]; ``work`` the
+    small buffers of `new_work_nb`, reused across candidates.
+    """
+    n = c.shape[0]
+    codes, equity, ts, st, acc, dummy_pos, dummy_exp, dummy_trades = work
+    trade_stats_init_nb(ts)
+    sim_state_init_nb(st, ex)
+    cash = ex[E_CASH]
+    metrics_begin_nb(cash, acc)
+    prev = cash
+    for j0 in range(0, n, SIM_CHUNK):
+        j1 = min(n, j0 + SIM_CHUNK)
+        w = j1 - j0
+        fill_codes_range_nb(ind, rules, levels, codes, j0, j1)
+        simulate_range_nb(
+            o,
+            h,
+            l,
+            c,
+            codes,
+            codes.view(np.uint64),
+            j0,
+            j1,
+            ex,
+            ts,
+            st,
+            equity,
+            False,
+            dummy_pos,
+            dummy_exp,
+            dummy_trades,
+        )
+        metrics_chunk_nb(equity[:w], prev, j0, n, returns[j0:j1], scratch, acc)
+        prev = equity[w - 1]
+    metrics_finish_nb(returns, prev, cash, int(st[S_EXPOSURE]), ts, ppy, acc, scratch, out)
+
+
+@njit(cache=True)
+def new_work_nb():  # type: ignore[no-untyped-def]
+    """Small per-thread buffers of `candidate_metrics_nb` (a tuple, reused)."""
+    return (
+        np.zeros(SIM_CHUNK, dtype=np.int8),
+        np.empty(SIM_CHUNK),
+        np.empty(N_TRADE_STATS),
+        np.empty(N_STATE),
+        np.empty(N_ACC),
+        np.zeros(1),
+        np.zeros(1, dtype=np.int8),
+        np.zeros((1, N_TRADE_COLS)),
+    )
+
+
 @njit(cache=True, parallel=True)
 def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # type: ignore[no-untyped-def]
     """Metrics of many candidates in parallel: rules[k], levels[k], ex[k] -> out[k].
 
-    Only one equity curve and one scratch buffer per thread is ever alive, so memory
-    does not grow with the number of candidates. `n_threads` must be
-    `numba.get_num_threads()` (asking for it inside the kernel defeats caching).
+    Per thread, two float64[n] buffers (returns, quantile candidates) and a few
+    chunk-sized ones are alive, so memory does not grow with the number of
+    candidates. `n_threads` must be `numba.get_num_threads()` (asking for it inside
+    the kernel defeats caching).
     """
     n = c.shape[0]
     n_cand = rules.shape[0]
-    equity = np.empty((n_threads, n))
+    returns = np.empty((n_threads, n))
     scratch = np.empty((n_threads, n))
-    stats = np.empty((n_threads, N_TRADE_STATS))
-    dummy_pos = np.zeros(1)
-    dummy_exp = np.zeros(1, dtype=np.int8)
-    dummy_trades = np.zeros((1, N_TRADE_COLS))
-    codes = np.zeros((n_threads, n), dtype=np.int8)
+    works = [new_work_nb() for _ in range(n_threads)]
     for k in prange(n_cand):
         t = get_thread_id()
-        ts = stats[t]
-        trade_stats_init_nb(ts)
-        fill_codes_nb(ind, rules[k], levels[k], codes[t])
-        _, exposure_bars = simulate_nb(
-            o, h, l, c, codes[t], ex[k], ts, equity[t], False, dummy_pos, dummy_exp, dummy_trades
+        candidate_metrics_nb(
+            o,
+            h,
+            l,
+            c,
+            ind,
+            rules[k],
+            levels[k],
+            ex[k],
+            ppy,
+            returns[t],
+            scratch[t],
+            works[t],
+            out[k],
         )
-        compute_metrics_nb(equity[t], ex[k, E_CASH], exposure_bars, ts, ppy, scratch[t], out[k])

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from numba import njit
 
 __all__ = [
+    "METRICS_BLOCK",
     "M_AVG_LOSS",
     "M_AVG_TRADE",
     "M_AVG_TRADE_DURATION",
@@ -59,6 +60,7 @@ __all__ = [
     "M_VOLATILITY",
     "M_WIN_RATE",
     "M_WORST_TRADE",
+    "N_ACC",
     "N_METRICS",
     "N_TRADE_STATS",
     "TS_BARS_SUM",
@@ -77,6 +79,9 @@ __all__ = [
     "TS_WIN_RET_SUM",
     "TS_WORST_RET",
     "compute_metrics_nb",
+    "metrics_begin_nb",
+    "metrics_chunk_nb",
+    "metrics_finish_nb",
     "per_bar_returns_nb",
     "quantile_nb",
     "ratio_nb",
@@ -147,8 +152,9 @@ _Q_LO = 0.05
 _Q_HI = 0.95
 
 # Tuning of compute_metrics_nb (see _main_pass_nb and _tail_nb).
-_CHUNK = 2048  # bars per chunk: the chunk's returns stay in L1 between the passes
+_CHUNK = 2048  # bars per chunk: the chunk's equity stays in L1 between the passes
 _BLOCK = 64  # bars per block of the drawdown scan
+METRICS_BLOCK = _BLOCK
 _SAMPLE_MIN_N = 2048  # below this every nonzero return is a quantile candidate
 _N_SAMPLE = 16384  # largest sample that places the quantile brackets (n // 16 below)
 _Z_BRACKET = 3.5  # bracket half-width in binomial standard deviations of a sample rank
@@ -463,12 +469,13 @@ def quantile_nb(a: F64Array, q: float) -> float:
 # acc (float64) and cnt (int64) slots filled by the main pass
 _A_S1, _A_S2, _A_S3, _A_S4, _A_DOWN, _A_GAIN, _A_LOSS, _A_BELOW = 0, 1, 2, 3, 4, 5, 6, 7
 _A_PEAK, _A_INV_PEAK, _A_MAX_DD, _A_DD2, _A_RUN, _A_MAX_RUN = 8, 9, 10, 11, 12, 13
-_N_ACC = 14
+_A_NEXT_SAMPLE = 14  # the first sampled return `metrics_chunk_nb` has not stored yet
+N_ACC = 15
 _C_LT1, _C_LE1, _C_LT2, _C_LE2, _C_ZERO = 0, 1, 2, 3, 4
 _N_CNT = 5
 # bracket description `br` (float64[_N_BR]): bounds, then centre / half-width
-_B_LO1, _B_HI1, _B_LO2, _B_HI2, _B_C1, _B_H1, _B_C2, _B_H2 = 0, 1, 2, 3, 4, 5, 6, 7
-_N_BR = 8
+_B_LO1, _B_HI1, _B_LO2, _B_HI2 = 0, 1, 2, 3
+_N_BR = 4
 # metrics that do not depend on per-bar returns (set before the n == 0 early exit)
 _TRADE_OR_LEVEL = (
     M_TRADES, M_WIN_RATE, M_PROFIT_FACTOR, M_AVG_TRADE, M_EXPECTANCY, M_SQN, M_EXPOSURE,
@@ -478,12 +485,15 @@ _TRADE_OR_LEVEL = (
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _chunk_returns_nb(cur: F64Array, prv: F64Array, rbuf: F64Array) -> None:
-    """``rbuf[i] = cur[i] / prv[i] - 1`` (0 where ``prv[i] <= 0``), without fast-math,
-    so the returns are bit for bit those of `per_bar_returns_nb` and of NumPy."""
-    for i in range(cur.shape[0]):
-        p = prv[i]
-        rbuf[i] = cur[i] / p - 1.0 if p > 0.0 else 0.0
+def _chunk_returns_nb(cur: F64Array, prev: float, rout: F64Array) -> None:
+    """``rout[i] = cur[i] / cur[i-1] - 1`` (``cur[-1] = prev``; 0 after an equity
+    ``<= 0``), without fast-math, so the returns are bit for bit those of
+    `per_bar_returns_nb` and of NumPy."""
+    p = prev
+    rout[0] = cur[0] / p - 1.0 if p > 0.0 else 0.0
+    for i in range(1, cur.shape[0]):
+        p = cur[i - 1]
+        rout[i] = cur[i] / p - 1.0 if p > 0.0 else 0.0
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
@@ -494,13 +504,16 @@ def _chunk_sums_nb(
     br: F64Array,
     acc: F64Array,
     cnt: npt.NDArray[np.int64],
+    flags: npt.NDArray[np.uint8],
 ) -> None:
     """Sums over the returns ``rbuf[:length]`` of one chunk (vectorised by LLVM).
 
     Adds to ``acc`` the power sums of ``r - shift``, the downside and omega sums and the
     sum of returns below ``br[_B_LO1]``; adds to ``cnt`` the counts ``r < lo1``,
-    ``r <= hi1``, ``r < lo2``, ``r <= hi2`` and ``r == 0``. The returns are only read
-    and compared, so reassociation cannot make the counts disagree with them.
+    ``r <= hi1``, ``r < lo2``, ``r <= hi2`` and ``r == 0``. ``flags[i]`` is set to 1
+    for a quantile candidate (a nonzero return inside either bracket), else 0. The
+    returns are only read and compared, so reassociation cannot make the counts or
+    flags disagree with them.
     """
     lo1 = br[_B_LO1]
     hi1 = br[_B_HI1]
@@ -537,6 +550,7 @@ def _chunk_sums_nb(
         n_lt2 += r < lo2
         n_le2 += r <= hi2
         n_zero += r == 0.0
+        flags[i] = (((r >= lo1) & (r <= hi1)) | ((r >= lo2) & (r <= hi2))) & (r != 0.0)
     acc[_A_S1] += s1
     acc[_A_S2] += s2
     acc[_A_S3] += s3
@@ -610,112 +624,135 @@ def _chunk_drawdown_nb(cur: F64Array, acc: F64Array) -> None:
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _chunk_compact_nb(
-    rbuf: F64Array, length: int, br: F64Array, fast: bool, dest: F64Array, m: int
+    rbuf: F64Array,
+    length: int,
+    flags: npt.NDArray[np.uint8],
+    words: npt.NDArray[np.uint64],
+    dest: F64Array,
+    m: int,
 ) -> int:
-    """Append the quantile candidates of ``rbuf[:length]`` to ``dest[m:]``; new ``m``.
+    """Append the returns of ``rbuf[:length]`` flagged by `_chunk_sums_nb` to
+    ``dest[m:]``; returns the new ``m``.
 
-    Candidates are the nonzero returns inside either bracket. ``fast``: both brackets
-    are finite, exclude 0 and are tested as ``|r - c| <= h``, which holds exactly on
-    ``[lo, hi]`` (see `_centre_bracket_nb`): two predictable branches per return.
-    Otherwise a branch-free test of the four bounds and of ``r != 0``.
+    Candidates are a few percent of the returns: the flags are read 8 at a time
+    (``words`` is ``flags`` viewed as uint64) and only a word with a flag set is
+    looked at, branch-free (``dest[m]`` is written for each of its 8 returns and ``m``
+    advances on the flagged ones; ``m`` never passes the bar index, so it is in range).
     """
-    if fast:
-        c1 = br[_B_C1]
-        h1 = br[_B_H1]
-        c2 = br[_B_C2]
-        h2 = br[_B_H2]
-        for i in range(length):
-            r = rbuf[i]
-            if abs(r - c1) <= h1 or abs(r - c2) <= h2:
-                dest[m] = r
-                m += 1
-        return m
-    lo1 = br[_B_LO1]
-    hi1 = br[_B_HI1]
-    lo2 = br[_B_LO2]
-    hi2 = br[_B_HI2]
-    for i in range(length):
-        r = rbuf[i]
-        dest[m] = r
-        m += (((r >= lo1) & (r <= hi1)) | ((r >= lo2) & (r <= hi2))) & (r != 0.0)
+    full = length >> 3
+    for w in range(full):
+        if words[w] != 0:
+            b = w << 3
+            for t in range(b, b + 8):
+                dest[m] = rbuf[t]
+                m += flags[t]
+    for t in range(full << 3, length):
+        dest[m] = rbuf[t]
+        m += flags[t]
     return m
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _main_pass_nb(
-    equity: F64Array,
-    cash: float,
+def metrics_begin_nb(cash: float, acc: F64Array) -> None:
+    """Reset the accumulator ``acc`` (float64[N_ACC]) before the first chunk of a
+    backtest whose initial equity is ``cash`` (> 0)."""
+    for i in range(N_ACC):
+        acc[i] = 0.0
+    acc[_A_PEAK] = cash
+    acc[_A_INV_PEAK] = 1.0 / cash
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def metrics_chunk_nb(
+    cur: F64Array, prev: float, j0: int, n: int, rout: F64Array, sample: F64Array, acc: F64Array
+) -> None:
+    """The first metrics pass over one chunk of an equity curve, while it is in cache.
+
+    Args:
+        cur: float64[k] (k >= 1), equity of bars ``j0 .. j0 + k - 1``.
+        prev: equity before ``cur[0]`` (``cash`` for the first chunk).
+        j0: index of the chunk's first bar; ``n`` the number of bars of the series.
+        rout: float64[k], receives the chunk's per-bar returns.
+        sample: the ``scratch`` buffer later given to `metrics_finish_nb`; receives the
+            returns of the bars the quantile brackets are placed from.
+        acc: the accumulator of `metrics_begin_nb`; the drawdown state is carried.
+
+    Chunks must be fed in order, and every chunk but the last must be a multiple of
+    ``_BLOCK`` (64) bars long, so that the drawdown blocks fall on the same bars
+    however the series is cut: the engine and `compute_metrics_nb` then give the
+    same bits.
+    """
+    _chunk_returns_nb(cur, prev, rout)
+    _chunk_drawdown_nb(cur, acc)
+    # the sampled returns: bars j(i) of `_sample_bar`, increasing in i
+    if n >= _SAMPLE_MIN_N:
+        s = _sample_size(n)
+        i = int(acc[_A_NEXT_SAMPLE])
+        j1 = j0 + cur.shape[0]
+        while i < s:
+            j = _sample_bar(i, n, s)
+            if j >= j1:
+                break
+            sample[i] = rout[j - j0]
+            i += 1
+        acc[_A_NEXT_SAMPLE] = i
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _sample_size(n: int) -> int:
+    """Size of the systematic sample of returns that places the quantile brackets."""
+    return min(_N_SAMPLE, n >> 4)
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _sample_bar(i: int, n: int, s: int) -> int:
+    """The bar of the i-th sampled return (jittered systematic sample, increasing)."""
+    return min(n - 1, int((i + (i * _GOLDEN) % 1.0) * (n / s)))
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _sums_pass_nb(
+    returns: F64Array,
     shift: float,
     br: F64Array,
-    fast: bool,
     scratch: F64Array,
     acc: F64Array,
     cnt: npt.NDArray[np.int64],
 ) -> int:
-    """Every sum the metrics need, chunk by chunk; returns the number of candidates.
-
-    Each chunk's returns go to a small buffer that stays in L1 for the drawdown and
-    candidate passes; the candidates are written to ``scratch[:m]``.
-    """
-    n = equity.shape[0]
-    for i in range(_N_ACC):
-        acc[i] = 0.0
+    """Every sum over the returns the metrics need, chunk by chunk; returns the number
+    of quantile candidates, which are written to ``scratch[:m]``."""
+    n = returns.shape[0]
     for i in range(_N_CNT):
         cnt[i] = 0
-    acc[_A_PEAK] = cash
-    acc[_A_INV_PEAK] = 1.0 / cash
-    rbuf = np.empty(min(n, _CHUNK))
-    # first chunk: the equity before bar 0 is cash
-    j1 = min(n, _CHUNK)
-    prv = np.empty(j1)
-    prv[0] = cash
-    for j in range(1, j1):
-        prv[j] = equity[j - 1]
+    flags = np.zeros(_CHUNK, dtype=np.uint8)
+    words = flags.view(np.uint64)
     m = 0 * n  # typed int64 from the start, so the callee compiles once, not for 0
-    j0 = 0
-    while j0 < n:
-        cur = equity[j0:j1]
-        if j0 > 0:
-            prv = equity[j0 - 1 : j1 - 1]
-        _chunk_returns_nb(cur, prv, rbuf)
-        _chunk_sums_nb(rbuf, j1 - j0, shift, br, acc, cnt)
-        _chunk_drawdown_nb(cur, acc)
-        m = _chunk_compact_nb(rbuf, j1 - j0, br, fast, scratch, m)
-        j0 = j1
+    for j0 in range(0, n, _CHUNK):
         j1 = min(n, j0 + _CHUNK)
+        rbuf = returns[j0:j1]
+        _chunk_sums_nb(rbuf, j1 - j0, shift, br, acc, cnt, flags)
+        m = _chunk_compact_nb(rbuf, j1 - j0, flags, words, scratch, m)
     return int(m)
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _brackets_nb(
-    equity: F64Array, cash: float, k_lo: int, k_hi: int, scratch: F64Array, br: F64Array
-) -> bool:
+def _brackets_nb(n: int, k_lo: int, k_hi: int, scratch: F64Array, br: F64Array) -> None:
     """Fill ``br`` with value brackets around return ranks ``k_lo, k_lo + 1`` and
-    ``k_hi, k_hi + 1``; return whether the fast candidate test applies.
+    ``k_hi, k_hi + 1``.
 
     Short series get infinite brackets (every nonzero return is a candidate). Longer
-    ones take them from a jittered systematic sample of ``s`` returns (in
-    ``scratch[:s]``): sample ranks ``s k / n`` widened by ``_Z_BRACKET`` binomial
-    standard deviations. This is only a guess; the caller checks it with exact counts.
-
-    For the fast test each bracket gets a centre ``c`` and half-width ``h``, and its
-    ends are moved to the exact ends of the set where ``|r - c| <= h`` holds in float64
-    (``r - c`` rounds monotonically in ``r``, so that set is an interval found by
-    stepping a few ulps), so that the test and the counts agree bit for bit.
+    ones take them from a jittered systematic sample of ``s`` returns, which
+    `metrics_chunk_nb` stored in ``scratch[:s]``: sample ranks ``s k / n`` widened by
+    ``_Z_BRACKET`` binomial standard deviations. This is only a guess; the caller
+    checks it with exact counts.
     """
-    n = equity.shape[0]
     br[_B_LO1] = -np.inf
     br[_B_HI1] = np.inf
     br[_B_LO2] = -np.inf
     br[_B_HI2] = np.inf
     if n < _SAMPLE_MIN_N:
-        return False
-    s = min(_N_SAMPLE, n >> 4)
-    stride = n / s
-    for i in range(s):
-        j = min(n - 1, int((i + (i * _GOLDEN) % 1.0) * stride))
-        prev = cash if j == 0 else equity[j - 1]
-        scratch[i] = equity[j] / prev - 1.0 if prev > 0.0 else 0.0
+        return
+    s = _sample_size(n)
     want = np.empty(4, dtype=np.int64)
     for b in range(2):
         k = k_lo if b == 0 else k_hi
@@ -736,29 +773,6 @@ def _brackets_nb(
         if 0 <= want[i] < s:
             br[i] = got[count]
             count += 1
-    for b in range(2):
-        lo = br[2 * b]
-        hi = br[2 * b + 1]
-        if not (math.isfinite(lo) and math.isfinite(hi)) or (lo <= 0.0 <= hi):
-            return False
-    for b in range(2):
-        lo = br[2 * b]
-        hi = br[2 * b + 1]
-        c = 0.5 * lo + 0.5 * hi
-        h = 0.5 * hi - 0.5 * lo
-        while not (abs(lo - c) <= h and abs(hi - c) <= h):
-            h = np.nextafter(h, np.inf)
-        while abs(np.nextafter(lo, -np.inf) - c) <= h:
-            lo = np.nextafter(lo, -np.inf)
-        while abs(np.nextafter(hi, np.inf) - c) <= h:
-            hi = np.nextafter(hi, np.inf)
-        if lo <= 0.0 <= hi:
-            return False
-        br[2 * b] = lo
-        br[2 * b + 1] = hi
-        br[_B_C1 + 2 * b] = c
-        br[_B_H1 + 2 * b] = h
-    return True
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -833,20 +847,17 @@ def _tail_nb(
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _collect_all_nb(
-    equity: F64Array, cash: float, scratch: F64Array, br: F64Array, cnt: npt.NDArray[np.int64]
+    returns: F64Array, scratch: F64Array, br: F64Array, cnt: npt.NDArray[np.int64]
 ) -> int:
     """Fallback of the selection: every nonzero return becomes a candidate.
 
     Writes them to ``scratch``, makes both brackets infinite and sets their counts
     (``cnt[_C_ZERO]`` is already exact); returns their number.
     """
-    n = equity.shape[0]
+    n = returns.shape[0]
     m = 0
-    prev = cash
     for j in range(n):
-        e = equity[j]
-        r = e / prev - 1.0 if prev > 0.0 else 0.0
-        prev = e
+        r = returns[j]
         scratch[m] = r
         m += r != 0.0
     for b in range(2):
@@ -882,15 +893,49 @@ def compute_metrics_nb(
     follow `ratio_nb` (``+inf``, ``-inf`` or ``0``); docs/metrics.md lists the metrics
     that can be infinite. NaN in ``equity`` gives unspecified return metrics.
 
-    Cost: O(n). One chunked pass computes the returns, moments, downside, omega and
-    drawdown sums and exact counts around two value brackets placed by a small sample;
-    the 5% / 95% quantiles are then selected among the few returns inside the brackets
-    (exact fallback over all returns if a bracket missed). The result is the same as
-    NumPy's on the same returns up to summation order; quantiles match exactly.
+    Cost: O(n). A chunked pass computes the returns and the drawdown sums
+    (`metrics_chunk_nb`, the pass the engine runs inside its simulation instead), then
+    `metrics_finish_nb` the moments, downside and omega sums and exact counts around
+    two value brackets placed by a small sample; the 5% / 95% quantiles are selected
+    among the few returns inside the brackets (exact fallback over all returns if a
+    bracket missed). The result is the same as NumPy's on the same returns up to
+    summation order; quantiles match exactly.
     """
     n = equity.shape[0]
+    returns = np.empty(n)
+    acc = np.empty(N_ACC)
+    metrics_begin_nb(cash, acc)
+    prev = cash
+    for j0 in range(0, n, _CHUNK):
+        j1 = min(n, j0 + _CHUNK)
+        metrics_chunk_nb(equity[j0:j1], prev, j0, n, returns[j0:j1], scratch, acc)
+        prev = equity[j1 - 1]
+    metrics_finish_nb(returns, prev, cash, exposure_bars, ts, periods_per_year, acc, scratch, out)
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def metrics_finish_nb(
+    returns: F64Array,
+    final: float,
+    cash: float,
+    exposure_bars: int,
+    ts: F64Array,
+    periods_per_year: float,
+    acc: F64Array,
+    scratch: F64Array,
+    out: F64Array,
+) -> None:
+    """All metrics from the per-bar returns and the accumulator of the first pass.
+
+    Args:
+        returns: float64[n], every bar's return as `metrics_chunk_nb` wrote it.
+        final: equity at the last bar (``cash`` if n == 0).
+        acc: float64[N_ACC] after `metrics_chunk_nb` saw every chunk; modified.
+        scratch: float64[n] work buffer, overwritten.
+        Others as in `compute_metrics_nb`.
+    """
+    n = returns.shape[0]
     _trade_metrics_nb(ts, out)
-    final = equity[n - 1] if n > 0 else cash
     out[M_FINAL_EQUITY] = final
     out[M_TOTAL_RETURN] = final / cash - 1.0
     out[M_EXPOSURE] = ratio_nb(float(exposure_bars), float(n))
@@ -909,10 +954,9 @@ def compute_metrics_nb(
     br = np.empty(_N_BR)
     k_lo = _quantile_ranks(n, _Q_LO)[0]
     k_hi = _quantile_ranks(n, _Q_HI)[0]
-    fast = _brackets_nb(equity, cash, k_lo, k_hi, scratch, br)
-    acc = np.empty(_N_ACC)
+    _brackets_nb(n, k_lo, k_hi, scratch, br)
     cnt = np.empty(_N_CNT, dtype=np.int64)
-    m = _main_pass_nb(equity, cash, shift, br, fast, scratch, acc, cnt)
+    m = _sums_pass_nb(returns, shift, br, scratch, acc, cnt)
 
     # ---- moments (from power sums of d = r - shift) ------------------------------------
     s1 = acc[_A_S1]
@@ -949,7 +993,7 @@ def compute_metrics_nb(
     # ---- tail quantiles -----------------------------------------------------------------
     found, q_lo, cvar, q_hi = _tail_nb(scratch, m, n, br, cnt, acc[_A_BELOW])
     if not found:  # the sample misplaced a bracket: select among all returns instead
-        m = _collect_all_nb(equity, cash, scratch, br, cnt)
+        m = _collect_all_nb(returns, scratch, br, cnt)
         found, q_lo, cvar, q_hi = _tail_nb(scratch, m, n, br, cnt, 0.0)
     out[M_VAR_95] = q_lo
     out[M_CVAR_95] = cvar

@@ -1,0 +1,204 @@
+"""The many-candidates kernel against the one-candidate path, bit for bit.
+
+`run_many_nb` computes signal codes, simulation and the first metrics pass chunk by
+chunk (`candidate_metrics_nb`), keeping only the returns; `run_one_nb` fills the whole
+code array, simulates the whole series and runs `compute_metrics_nb` on the equity
+curve. Both must give the same bits for every metric, on random rules, settings and
+price paths, including no trades, flat equity (zero variance) and ruin. The chunked
+rule evaluation is checked against a plain-Python reading of the rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import zlib
+
+import numba
+import numpy as np
+import pytest
+
+from stratopt.engine import _nb
+from stratopt.engine._types import ExecSettings, pack_settings
+from stratopt.metrics import METRIC_IDS, N_METRICS
+from tests.engine._random import EXIT_RULES, SIZINGS, random_bars, random_settings_kwargs
+
+RULE_KINDS = (
+    _nb.RULE_CROSS_ABOVE,
+    _nb.RULE_CROSS_BELOW,
+    _nb.RULE_ABOVE,
+    _nb.RULE_BELOW,
+    _nb.RULE_CODES,
+)
+CODES = (1, -1, 2, 3, 4)
+
+
+def rules_reference(ind: np.ndarray, rules: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Per bar, the code of the first rule that fires (docs/engine.md), in plain Python."""
+    n = ind.shape[1]
+    out = np.zeros(n, dtype=np.int8)
+    active = []
+    for r in range(rules.shape[0]):
+        if rules[r, 0] == _nb.RULE_NONE:
+            break
+        active.append(r)
+    for j in range(n):
+        for r in active:
+            kind, a_row, b_row, code, shift = (int(x) for x in rules[r])
+            a = ind[a_row]
+
+            def b(i: int, b_row: int = b_row, r: int = r) -> float:
+                return float(ind[b_row, i]) if b_row >= 0 else float(levels[r])
+
+            if kind == _nb.RULE_CODES:
+                v = float(a[j])
+                fired = v != 0.0 and not math.isnan(v)
+                code = int(v) if fired else 0
+            elif kind == _nb.RULE_CROSS_ABOVE:
+                fired = j >= 1 and a[j - 1] < b(j - 1) and a[j] > b(j)
+            elif kind == _nb.RULE_CROSS_BELOW:
+                fired = j >= 1 and a[j - 1] > b(j - 1) and a[j] < b(j)
+            elif kind == _nb.RULE_ABOVE:
+                fired = j >= shift and a[j] > b(j - shift)
+            else:
+                fired = j >= shift and a[j] < b(j - shift)
+            if fired:
+                out[j] = code
+                break
+    return out
+
+
+def random_rules(
+    rng: np.random.Generator, n_rows: int, code_row: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to MAX rules of random kinds; often a crossover pair (both orders)."""
+    rules = np.zeros((8, 5), dtype=np.int64)
+    levels = np.zeros(8)
+    r = 0
+    if rng.random() < 0.6:  # the fused crossover pair, in either order, maybe first
+        a, b = rng.choice(n_rows, 2, replace=False)
+        kinds = [_nb.RULE_CROSS_ABOVE, _nb.RULE_CROSS_BELOW]
+        if rng.random() < 0.5:
+            kinds.reverse()
+        if rng.random() < 0.3:
+            r = 1
+            rules[0] = (_nb.RULE_ABOVE, a, -1, 2, 0)
+            levels[0] = rng.normal()
+        for kind in kinds:
+            rules[r] = (kind, a, b, rng.choice(CODES), 0)
+            r += 1
+    for i in range(r, int(rng.integers(max(r, 1), 6))):
+        kind = int(rng.choice(RULE_KINDS))
+        a = code_row if kind == _nb.RULE_CODES else int(rng.integers(n_rows))
+        b = int(rng.integers(n_rows)) if rng.random() < 0.7 else -1
+        shift = int(rng.integers(0, 3)) if kind in (_nb.RULE_ABOVE, _nb.RULE_BELOW) else 0
+        rules[i] = (kind, a, b, rng.choice(CODES), shift)
+        levels[i] = rng.normal()
+    return rules, levels
+
+
+def random_indicators(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Indicator rows: smooth random walks (crossing each other), ties, a NaN warm-up;
+    the last row is a sparse signal-code row for RULE_CODES."""
+    rows = np.cumsum(rng.normal(0.0, 1.0, (4, n)), axis=1) * 0.1
+    rows[1] = np.round(rows[1] * 4.0) / 4.0  # exact ties with row 1
+    rows[2, : int(rng.integers(0, min(n, 50)))] = np.nan
+    codes = np.where(rng.random(n) < 0.02, rng.choice(CODES, n), 0).astype(np.float64)
+    return np.ascontiguousarray(np.vstack([rows, codes[None, :]]))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_chunked_rules_match_the_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 700))
+    ind = random_indicators(rng, n)
+    for _ in range(6):
+        rules, levels = random_rules(rng, 4, 4)
+        want = rules_reference(ind, rules, levels)
+        np.testing.assert_array_equal(_nb.eval_signals_nb(ind, rules, levels, n), want)
+        # chunk by chunk, as the many-candidates kernel does (any chunk size)
+        size = int(rng.integers(1, 80))
+        got = np.empty(n, dtype=np.int8)
+        buf = np.empty(size, dtype=np.int8)
+        for j0 in range(0, n, size):
+            j1 = min(n, j0 + size)
+            _nb.fill_codes_range_nb(ind, rules, levels, buf, j0, j1)
+            got[j0:j1] = buf[: j1 - j0]
+        np.testing.assert_array_equal(got, want)
+
+
+def _run_both(
+    bars: object, ind: np.ndarray, rules: np.ndarray, levels: np.ndarray, exs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    o, h, lo, c = (np.ascontiguousarray(getattr(bars, f)) for f in ("open", "high", "low", "close"))
+    many = np.full((len(rules), N_METRICS), np.nan)
+    _nb.run_many_nb(o, h, lo, c, ind, rules, levels, exs, 252.0, numba.get_num_threads(), many)
+    one = np.stack(
+        [
+            _nb.run_one_nb(o, h, lo, c, ind, rules[k], levels[k], exs[k], 252.0, False)[4]
+            for k in range(len(rules))
+        ]
+    )
+    return many, one
+
+
+def _assert_same_bits(many: np.ndarray, one: np.ndarray) -> None:
+    for k in range(len(many)):
+        for i, name in enumerate(METRIC_IDS):
+            a, b = many[k, i], one[k, i]
+            assert a == b or (math.isnan(a) and math.isnan(b)), (k, name, a, b)
+
+
+COMBOS = list(itertools.product(("next_open", "close"), ("both", "long", "short")))
+
+
+@pytest.mark.parametrize(("fill", "direction"), COMBOS)
+def test_many_equals_one_bit_for_bit(fill: str, direction: str) -> None:
+    """Random rules x settings x path lengths around the chunk and sample sizes."""
+    rng = np.random.default_rng(zlib.crc32(f"{fill}/{direction}".encode()))
+    for n in (3, 700, 2047, _nb.SIM_CHUNK + 1, 2 * _nb.SIM_CHUNK + 333):
+        bars = random_bars(rng, n, grid=bool(rng.random() < 0.3))
+        ind = random_indicators(rng, n)
+        k = 8
+        rules = np.zeros((k, 8, 5), dtype=np.int64)
+        levels = np.zeros((k, 8))
+        exs = []
+        for i in range(k):
+            rules[i], levels[i] = random_rules(rng, 4, 4)
+            kw = random_settings_kwargs(
+                rng,
+                fill=fill,
+                direction=direction,
+                sizing=str(rng.choice(SIZINGS)),
+                exits=str(rng.choice(EXIT_RULES)),
+            )
+            exs.append(pack_settings(ExecSettings(**kw)))
+        many, one = _run_both(bars, ind, rules, levels, np.stack(exs))
+        _assert_same_bits(many, one)
+
+
+def test_many_equals_one_edge_cases() -> None:
+    """No signal at all (flat equity: zero variance, no trades), one trade held to the
+    end, and ruin (a short on a price that multiplies: equity falls below zero)."""
+    n = 2 * _nb.SIM_CHUNK + 5
+    rng = np.random.default_rng(3)
+    bars = random_bars(rng, n)
+    ramp = np.ascontiguousarray(np.linspace(10.0, 400.0, n))  # a rising market
+    up = type(bars)(ramp, ramp * 1.001, ramp * 0.999, ramp)
+    codes = np.zeros((1, n))
+    never = np.zeros((8, 5), dtype=np.int64)
+    never[0] = (_nb.RULE_CODES, 0, 0, 0, 0)
+    once = codes.copy()
+    once[0, 10] = -1.0  # one short entry, held to the end
+    plain = pack_settings(ExecSettings(cash=1_000.0, commission=0.001))
+    units = pack_settings(ExecSettings(cash=1_000.0, sizing="units", size=20.0))
+    for path, row, ex in (
+        (bars, codes, plain),  # no trades, flat equity
+        (bars, once, plain),
+        (up, once, units),  # 20 units short from ~10 to 400: ruin
+    ):
+        many, one = _run_both(
+            path, np.ascontiguousarray(row), never[None], np.zeros((1, 8)), ex[None]
+        )
+        _assert_same_bits(many, one)
+    assert one[0, METRIC_IDS.index("final_equity")] < 0.0  # the last case was ruined
