@@ -314,7 +314,6 @@ def _read_mapping(file: Path) -> dict[str, Any]:
             f"{file}: the study file must be a mapping of fields (name: ..., data: ..., "
             f"strategy: ...), got {got}"
         )
-    _check_shape(raw, source=str(file))
     return raw
 
 
@@ -412,7 +411,12 @@ def parse_study(raw: Mapping[str, Any], *, source: str, base_dir: Path) -> Study
 def apply_overrides(
     raw: Mapping[str, Any], overrides: Sequence[str], *, source: str = "--set"
 ) -> dict[str, Any]:
-    """A copy of `raw` with each `dotted.key=value` set (value parsed as a YAML scalar)."""
+    """A copy of `raw` with each `dotted.key=value` set (value parsed as YAML).
+
+    Raises:
+        ConfigError: a malformed override, a path through a non-mapping, or a tree (`raw` or
+            a value) nested too deeply, holding too many values or containing itself.
+    """
     _check_shape(raw, source=source)
     out: dict[str, Any] = _plain(raw)
     for item in overrides:
