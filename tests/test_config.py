@@ -59,7 +59,7 @@ def test_overrides_are_yaml_scalars_on_dotted_paths(tmp_path: Path) -> None:
         (GOOD, ["data.synthetic.bars=10"], "exactly one of 'path' and 'synthetic'"),
         (GOOD, ["params"], "expected key=value"),
         (GOOD, ["name.x=1"], "name is 't', not a mapping"),
-        ("name: [unclosed\n", [], "not valid YAML/JSON"),
+        ("name: [unclosed\n", [], "line 2, column 1: not valid YAML"),
         ("- a\n- b\n", [], "must be a mapping"),
     ],
 )

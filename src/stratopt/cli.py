@@ -77,6 +77,7 @@ def backtest(
     from stratopt.config import load_study
 
     cfg = load_study(study, set_ or [])
+    _check_whole_study(cfg)
     results = backtest_study(cfg)
     if equity is not None:
         _write_csv(equity, _equity_frame(results))
@@ -113,6 +114,7 @@ def optimize(
     if output is not None:
         overrides.append(f"output={json.dumps(str(output.resolve()))}")  # a YAML string
     cfg = load_study(study, overrides)
+    _check_storage_option(storage)
     with _progress_bar() as show:
         result = optimize_study(cfg, storage=storage, on_progress=show)
     _print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
@@ -174,6 +176,7 @@ def validate(
     from stratopt.errors import ConfigError
     from stratopt.validation import study_from_run_folder, validate_study
 
+    _check_storage_option(storage)
     if target.is_dir():
         if set_:
             raise ConfigError("--set: applies to a study file, not to a run folder")
@@ -412,6 +415,36 @@ def _print_stability(rob: dict[str, Any]) -> None:
                        soft_wrap=True)  # fmt: skip
 
 
+def _check_whole_study(cfg: Any) -> None:
+    """Refuse a study whose search parts are invalid even though `backtest` does not use them.
+
+    The study file is one document: a typo in `space:` or `objective:` is reported by every
+    command, not first by `optimize` after the user trusted its backtest.
+    """
+    from stratopt.optimization import compile_study
+    from stratopt.search._candidates import Router
+    from stratopt.search._objective import parse_objective
+    from stratopt.search._requirements import parse_requirements
+    from stratopt.strategies import get_strategy
+
+    names: tuple[str, ...] = ()
+    if cfg.space:
+        names = compile_study(cfg).space.names
+    else:
+        parse_objective(cfg.objective, field="objective")
+        parse_requirements(cfg.require, field="require")
+    Router(cfg, get_strategy(cfg.strategy, base_dir=cfg.base_dir), names)
+
+
+def _check_storage_option(storage: str | None) -> None:
+    from stratopt.config import storage_url_problem
+    from stratopt.errors import ConfigError
+
+    problem = None if storage is None else storage_url_problem(storage)
+    if problem:
+        raise ConfigError(f"--storage: {problem}")
+
+
 def _storage_url(storage: str | None, base: Path | None = None) -> str:
     from stratopt.storage import default_storage_url
 
@@ -452,20 +485,29 @@ def _progress_bar() -> Any:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=_err, transient=False) as progress:
-            task = progress.add_task("trials", total=None, info="")
+        # Started by the first report, so an error found before the search (bad study,
+        # data or storage) is printed alone, without an empty bar above it.
+        progress = Progress(*columns, console=_err, transient=False)
+        tasks: list[Any] = []
 
-            def show(p: Any) -> None:
-                rate = p.attempts / max(1e-9, _elapsed(p))
-                best = "n/a" if p.best is None else f"{p.best:.4g}"
-                progress.update(
-                    task,
-                    total=p.target,
-                    completed=min(p.complete, p.target),
-                    info=f"best {best} | pruned {p.pruned} | failed {p.failed} | {rate:.1f}/s",
-                )
+        def show(p: Any) -> None:
+            if not tasks:
+                progress.start()
+                tasks.append(progress.add_task("trials", total=None, info=""))
+            rate = p.attempts / max(1e-9, _elapsed(p))
+            best = "n/a" if p.best is None else f"{p.best:.4g}"
+            progress.update(
+                tasks[0],
+                total=p.target,
+                completed=min(p.complete, p.target),
+                info=f"best {best} | pruned {p.pruned} | failed {p.failed} | {rate:.1f}/s",
+            )
 
+        try:
             yield show
+        finally:
+            if tasks:
+                progress.stop()
 
     return bar()
 

@@ -129,6 +129,9 @@ def optimize_study(
             fixed=study.params,
         )  # fmt: skip
         checks = _post_checks(result, compiled, evaluator, run_dir, study=study)
+    except BaseException:
+        _discard_if_empty(run_dir)
+        raise
     finally:
         evaluator.close()
     summary = _summary(study.name, url, result, compiled, started, provenance)
@@ -243,6 +246,9 @@ def optimize(
     try:
         result = _run(study_name, url, compiled, evaluator, opts, on_progress)
         checks = _post_checks(result, compiled, evaluator, run_dir) if robustness else {}
+    except BaseException:
+        _discard_if_empty(run_dir)
+        raise
     finally:
         evaluator.close()
     summary = _summary(study_name, url, result, compiled, started, provenance)
@@ -266,11 +272,23 @@ def _check_name(name: str, field: str) -> None:
         )
 
 
+_MAX_COUNTED_GRID = 1_000_000
+
+
 def _default_trials(method: str, compiled: CompiledStudy, fixed: Mapping[str, Any]) -> int:
     """Grid: every valid combination; other methods: 100."""
     if method != "grid":
         return 100
-    return sum(all(c.holds(p) for c in compiled.constraints) for p in compiled.space.grid())
+    size = compiled.space.grid_size()
+    if size > _MAX_COUNTED_GRID:
+        # Counting the valid combinations would enumerate them all (hours for 1e12).
+        raise ConfigError(
+            f"search.trials: the grid has {size:,} combinations, more than the "
+            f"{_MAX_COUNTED_GRID:,} a grid search runs by default; set search.trials or use "
+            "another method"
+        )
+    constraints = compiled.constraints
+    return sum(all(c.holds({**fixed, **p}) for c in constraints) for p in compiled.space.grid())
 
 
 def _options(study: StudyConfig, trials: int) -> RunOptions:
@@ -457,6 +475,15 @@ def _make_run_dir(output: Path, name: str) -> Path:
         return new_run_dir(output, name)
     except OSError as exc:
         raise UserInputError(f"output: cannot create a run folder under {output}: {exc}") from None
+
+
+def _discard_if_empty(run_dir: Path) -> None:
+    """Remove a run folder the failed run wrote nothing into (its study folder too if empty)."""
+    for folder in (run_dir, run_dir.parent):
+        try:
+            folder.rmdir()  # only ever removes an empty folder
+        except OSError:
+            return
 
 
 def _finish(

@@ -147,7 +147,8 @@ def test_field_prefix_is_used_in_messages() -> None:
         ({"x": {"low": 0, "high": 5, "step": "1"}}, "space.x: step must be a number, got '1'"),
         (
             {"x": {"low": "1e-3", "high": 1.0}},
-            "space.x: low must be a number, got '1e-3' (YAML reads 1e-3 as text; write 1.0e-3)",
+            "space.x: low must be a number, got '1e-3' (YAML reads 1e-3 or 1.0e308 as text; "
+            "write 1.0e-3 or 1.0e+308)",
         ),
         ({"x": {"low": 0.0, "high": float("inf")}}, "space.x: high must be finite, got inf"),
         (

@@ -94,6 +94,12 @@ def read_table(file: Path, name: str) -> pd.DataFrame:
     except _READ_ERRORS as exc:
         kind = "Parquet" if head == _PARQUET_MAGIC else "CSV"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, UnicodeDecodeError):
+            # pandas decodes in chunks: the position in its message is not the file's.
+            reason = (
+                f"not UTF-8 text (it holds byte 0x{exc.object[exc.start]:02x}); is it binary, "
+                "or saved in another encoding?"
+            )
         raise DataError(f"{name}: cannot read as {kind}: {reason[:200]}") from exc
     if not isinstance(frame.index, pd.RangeIndex):
         # A Parquet index, or CSV rows with one field more than the header: the time.

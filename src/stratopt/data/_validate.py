@@ -62,6 +62,8 @@ def validate_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     time_raw, columns = _locate_columns(frame, source)
     time = _parse_time(time_raw, source)
     raw = {name: columns[name] for name in OHLCV if name in columns}
+    for name, col in raw.items():
+        _check_dtype(name, col, source)
     values = {name: _to_float(col) for name, col in raw.items()}
     if "volume" not in values:
         values["volume"] = np.zeros(len(frame))
@@ -144,6 +146,23 @@ def _epoch_unit(values: FloatArray, source: str) -> Literal["s", "ms", "us", "ns
         f"{source}: numeric timestamps from {lo:.15g} to {hi:.15g} are not epoch seconds "
         f"(1e8 to 1e10) or milliseconds (1e11 to 1e13); {_ISO_HINT}"
     )
+
+
+def _check_dtype(name: str, col: pd.Series, source: str) -> None:
+    """Refuse a typed column that is not numbers (a Parquet file carries its dtypes).
+
+    Numbers would come out of it (true is 1, a date its nanoseconds since 1970) and
+    fail a later rule with a message that hides the real problem.
+    """
+    types = pd.api.types
+    dtype = col.dtype
+    if (
+        types.is_bool_dtype(dtype)
+        or types.is_datetime64_any_dtype(dtype)
+        or types.is_timedelta64_dtype(dtype)
+        or isinstance(dtype, pd.PeriodDtype)
+    ):
+        raise DataError(f"{source}: column {name!r} has dtype {dtype}, not numbers")
 
 
 def _to_float(col: pd.Series) -> FloatArray:
@@ -237,6 +256,7 @@ def _value_problem(
     if name not in raw or not np.isnan(x):
         return f"{name} {_fmt_num(x)} is not a finite number"
     original = raw[name].iloc[i]
-    if pd.isna(original) or (isinstance(original, str) and not original.strip()):
+    missing = pd.api.types.is_scalar(original) and pd.isna(original)
+    if missing or (isinstance(original, str) and not original.strip()):
         return f"missing {name}"
     return f"{name} {_fmt_raw(original)} is not a number"

@@ -54,10 +54,37 @@ def _check_bounds(name: str, low: float, high: float, step: float | None, log: A
         raise ConfigError(f"{name}: log must be true or false, got {log!r}")
     if not low < high:
         raise ConfigError(f"{name}: low ({low}) must be < high ({high})")
+    if is_int(low) and is_int(high) and max(abs(low), abs(high)) > _MAX_EXACT_INT:
+        raise ConfigError(
+            f"{name}: integer bounds must lie within ±2**53 (Optuna stores values as floats), "
+            f"got low={_short(low)}, high={_short(high)}"
+        )
+    try:
+        span = float(high) - float(low)
+    except OverflowError:  # an int too large for a float
+        span = math.inf
+    if not math.isfinite(span):
+        raise ConfigError(
+            f"{name}: the range from {_short(low)} to {_short(high)} is wider than a float "
+            "can hold (high - low overflows)"
+        )
+    if step is not None and step > 0 and span / step > _MAX_EXACT_INT:
+        raise ConfigError(
+            f"{name}: step {step} splits {_short(low)} to {_short(high)} into {span / step:.3g} "
+            "values, more than 2**53; use a larger step or no step"
+        )
     if step is not None and step <= 0:
         raise ConfigError(f"{name}: step must be > 0, got {step}")
     if log and low <= 0:
         raise ConfigError(f"{name}: log scale needs low > 0, got {low}")
+
+
+_MAX_EXACT_INT = 2**53
+
+
+def _short(value: float) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else text[:21] + "..."
 
 
 def _check_index(name: str, index: int, size: int) -> None:

@@ -227,12 +227,21 @@ def _range(name: str, raw: Mapping[Any, Any]) -> IntRange | FloatRange:
     for key, value in (("low", low), ("high", high), ("step", step)):
         if not (value is None and key == "step") and not is_number(value):
             hint = ""
-            if isinstance(value, str) and "e" in value.lower():
-                hint = " (YAML reads 1e-3 as text; write 1.0e-3)"
+            if isinstance(value, str) and "e" in value.lower() and _is_float_text(value):
+                # YAML 1.1 floats need a dot and a signed exponent.
+                hint = " (YAML reads 1e-3 or 1.0e308 as text; write 1.0e-3 or 1.0e+308)"
             raise ConfigError(f"{name}: {key} must be a number, got {value!r:.60}{hint}")
     if is_int(low) and is_int(high) and (step is None or is_int(step)):
         return IntRange(name, low, high, 1 if step is None else step, log)
     return FloatRange(name, low, high, step, log)
+
+
+def _is_float_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def flatten(nested: Mapping[str, Any], *, prefix: str = "") -> dict[str, Any]:
