@@ -71,6 +71,23 @@ def test_batch_is_chunked_without_changing_results() -> None:
     np.testing.assert_array_equal(whole.metrics.to_numpy(), tiny.metrics.to_numpy())
 
 
+@pytest.mark.parametrize("rows", [2, 3, 5, 9])
+def test_rows_kept_between_groups_do_not_change_results(rows: int) -> None:
+    # Budgets of a few rows force many groups, kept rows, evictions and reused slots.
+    bars = _bars()
+    grid = [{"fast": f, "slow": s} for f in range(2, 20, 3) for s in range(22, 80, 7)]
+    whole = evaluate_many(bars, "sma_cross", grid, SETTINGS[0])
+    parts = evaluate_many(
+        bars, "sma_cross", grid, SETTINGS[0], max_indicator_bytes=rows * 8 * len(bars)
+    )
+    np.testing.assert_array_equal(whole.metrics.to_numpy(), parts.metrics.to_numpy())
+    cands: list[dict[str, Any]] = [{"every": e} for e in (40, 13, 0, 77, 21, 5, 60)]
+    whole = evaluate_many(bars, Flip, cands, SETTINGS[1])
+    parts = evaluate_many(bars, Flip, cands, SETTINGS[1], max_indicator_bytes=rows * 8 * len(bars))
+    np.testing.assert_array_equal(whole.metrics.to_numpy(), parts.metrics.to_numpy())
+    assert parts.errors == whole.errors
+
+
 def test_numpy_strategy_and_isolated_failures() -> None:
     bars = _bars()
     cands: list[dict[str, Any]] = [{"every": 40}, {"every": 13}, {"every": 0}, {"every": 77}]

@@ -160,8 +160,10 @@ def evaluate_many(
         plans.append(_Plan(k, p, rules))
     row_budget = max(2, max_indicator_bytes // (8 * max(len(bars), 1)))
     needs = [p.needs() for p in plans]
+    slots = _RowSlots(min(row_budget, len(frozenset().union(*needs))), len(bars))
     for group in group_by_rows(needs, row_budget):
-        _run_chunk(bars, strat, cache, [plans[i] for i in group], per_settings, out, errors)
+        chunk = [plans[i] for i in group]
+        _run_chunk(bars, strat, cache, slots, chunk, per_settings, out, errors)
     frame = pd.DataFrame(out, columns=_METRIC_IDS)
     return BatchResult(params=resolved, metrics=frame, errors=errors)
 
@@ -204,43 +206,81 @@ def _settings_rows(settings: ExecSettings | Sequence[ExecSettings] | None, n: in
     return np.stack([pack_settings(s) for s in settings]) if n else np.zeros((0, N_EXEC))
 
 
+class _RowSlots:
+    """Indicator and signal rows kept in place between groups of candidates.
+
+    `group_by_rows` starts each group from the rows of the one before; rows already
+    in a slot are not computed again, and a new row takes a free slot or the least
+    recently used one that the group does not need.
+    """
+
+    def __init__(self, n_rows: int, n_bars: int) -> None:
+        self._tick = 0
+        self._reset(n_rows, n_bars)
+
+    def _reset(self, n_rows: int, n_bars: int) -> None:
+        self.ind = np.empty((max(n_rows, 1), n_bars))
+        self._key_at: list[Any] = [None] * max(n_rows, 1)
+        self._used = [-1] * max(n_rows, 1)
+        self._slot: dict[Any, int] = {}
+
+    def place(self, keys: Sequence[Any]) -> tuple[dict[Any, int], list[Any]]:
+        """The slot of each key, and the keys whose rows must be (re)computed."""
+        self._tick += 1
+        needed = set(keys)
+        if len(needed) > len(self._key_at):  # one candidate needing more than the budget
+            self._reset(len(needed), self.ind.shape[1])
+        for k in keys:
+            if k in self._slot:
+                self._used[self._slot[k]] = self._tick
+        missing = [k for k in keys if k not in self._slot]
+        free = sorted(
+            (i for i, k in enumerate(self._key_at) if k not in needed),
+            key=lambda i: (self._key_at[i] is not None, self._used[i]),
+        )
+        for k, i in zip(missing, free, strict=False):
+            self._slot.pop(self._key_at[i], None)
+            self._key_at[i], self._used[i] = k, self._tick
+            self._slot[k] = i
+        return {k: self._slot[k] for k in keys}, missing
+
+
 def _run_chunk(
     bars: Bars,
     strat: Strategy,
     cache: IndicatorCache,
+    slots: _RowSlots,
     chunk: list[_Plan],
     per_settings: np.ndarray,
     out: np.ndarray,
     errors: list[str | None],
 ) -> None:
-    keys: dict[Indicator, int] = {}
+    wanted: dict[Any, None] = {}
+    for plan in chunk:
+        wanted.update(dict.fromkeys(sorted(plan.needs(), key=repr)))
+    slot, missing = slots.place(list(wanted))
+    fresh = [k for k in missing if isinstance(k, Indicator)]
+    threads = numba.get_num_threads()
+    cache.fill_rows(fresh, slots.ind, threads=threads, rows=[slot[k] for k in fresh])
     runnable: list[_Plan] = []
-    signal_rows: list[np.ndarray] = []
     k_rules = np.zeros((len(chunk), MAX_RULES, 5), dtype=np.int64)
     k_levels = np.zeros((len(chunk), MAX_RULES))
     for plan in chunk:
         pos = len(runnable)
         if plan.rules is not None:
-            k_rules[pos], k_levels[pos] = compile_rules(
-                plan.rules, lambda key: keys.setdefault(key, len(keys))
-            )
+            k_rules[pos], k_levels[pos] = compile_rules(plan.rules, slot.__getitem__)
         else:
+            row = slot[("signals", plan.pos)]
             try:
-                signal_rows.append(_user_signals(strat, bars, plan.params, cache))
+                slots.ind[row] = _user_signals(strat, bars, plan.params, cache)
             except Exception as exc:  # user code: isolate the candidate
                 errors[plan.pos] = _describe(exc)
                 continue
-            k_rules[pos, 0] = (engine_nb.RULE_CODES, -len(signal_rows), 0, 0, 0)
+            k_rules[pos, 0] = (engine_nb.RULE_CODES, row, 0, 0, 0)
         runnable.append(plan)
     if not runnable:
         return
-    ind = np.empty((max(len(keys) + len(signal_rows), 1), len(bars)))
-    cache.fill_rows(list(keys), ind, threads=numba.get_num_threads())
-    for i, row in enumerate(signal_rows):
-        ind[len(keys) + i] = row
-    # Signal rows were numbered -1, -2, ... before the indicator count was known.
-    coded = k_rules[:, 0, 0] == engine_nb.RULE_CODES
-    k_rules[coded, 0, 1] = len(keys) - 1 - k_rules[coded, 0, 1]
+    ind = slots.ind
     index = np.array([plan.pos for plan in runnable], dtype=np.int64)
     ex = np.ascontiguousarray(per_settings[index])
     result = np.empty((len(runnable), len(METRICS)))

@@ -2,9 +2,17 @@
 
 A sweep over long data cannot hold every distinct indicator at once (1,000,000 bars
 x 70 moving-average windows is 560 MB). Candidates are packed into groups whose
-union of rows fits a budget, choosing rows greedily by how many candidates they
-complete, which turns a fast x slow grid into square tiles: each row is computed
-about sqrt(candidates per tile) times fewer than with a naive scan.
+union of rows fits a budget, in two phases:
+
+1. Pinned sweep. The most used rows (used by at least half as many candidates as the
+   most used one) are pinned in every group, and the candidates needing at most one
+   other row are swept through in chunks of those other rows. A caller that keeps
+   rows in place between groups (`stratopt.backtest.evaluate_many` does) then computes
+   every row once: a 20 x 50 fast x slow grid under a 32-row budget pins the 20 fast
+   windows and streams the 50 slow ones, 12 at a time.
+2. Greedy tiles for the rest: rows chosen by how many candidates they complete, which
+   turns a grid into square tiles, each row computed about sqrt(candidates per tile)
+   times fewer than with a naive scan.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ def group_by_rows(needs: Sequence[frozenset[Hashable]], budget: int) -> list[lis
         for row in needs[k]:
             users[row].append(k)
     done = [False] * len(needs)
-    groups: list[list[int]] = []
+    groups = _pinned_sweep(order, needs, users, done, budget)
     cursor = 0
     while cursor < len(order):
         seed = order[cursor]
@@ -41,6 +49,46 @@ def group_by_rows(needs: Sequence[frozenset[Hashable]], budget: int) -> list[lis
             cursor += 1
             continue
         groups.append(_grow(seed, needs, users, done, budget))
+    return groups
+
+
+def _pinned_sweep(
+    order: Sequence[int],
+    needs: Sequence[frozenset[Hashable]],
+    users: dict[Hashable, list[int]],
+    done: list[bool],
+    budget: int,
+) -> list[list[int]]:
+    top = max((len(v) for v in users.values()), default=0)
+    if budget < 4 or top < 2:
+        return []
+    shared = sorted((r for r, v in users.items() if 2 * len(v) >= top),
+                    key=lambda r: (-len(users[r]), repr(r)))  # fmt: skip
+    pinned = set(shared[: budget - max(1, budget // 4)])
+    room = budget - len(pinned)
+    first: list[int] = []
+    by_row: dict[Hashable, list[int]] = defaultdict(list)
+    for k in order:
+        rest = needs[k] - pinned
+        if len(rest) > 1 or not needs[k] & pinned:
+            continue  # left to the greedy tiles
+        if rest:
+            (row,) = rest
+            by_row[row].append(k)
+        else:
+            first.append(k)
+    streamed = sorted(by_row, key=repr)
+    groups: list[list[int]] = []
+    for start in range(0, len(streamed), room):
+        group = first if start == 0 else []
+        for row in streamed[start : start + room]:
+            group.extend(by_row[row])
+        groups.append(group)
+    if not streamed and first:
+        groups.append(first)
+    for group in groups:
+        for k in group:
+            done[k] = True
     return groups
 
 

@@ -167,14 +167,22 @@ class IndicatorCache:
         self._bytes = 0
         self.computed = 0  # how many arrays were computed (tests check reuse)
 
-    def fill_rows(self, keys: Sequence[Indicator], out: np.ndarray, *, threads: int = 1) -> None:
-        """Write the series of `keys[i]` into `out[i]`, computing on `threads` threads.
+    def fill_rows(
+        self,
+        keys: Sequence[Indicator],
+        out: np.ndarray,
+        *,
+        threads: int = 1,
+        rows: Sequence[int] | None = None,
+    ) -> None:
+        """Write the series of `keys[i]` into `out[rows[i]]` (default `out[i]`), on `threads`.
 
         Indicators of raw prices missing from the cache are computed in parallel (the
         kernels release the GIL) and written straight into `out`, so a sweep that needs
         70 moving averages of 1,000,000 bars neither waits for them one by one nor holds
         them twice; composite indicators go through `get`.
         """
+        at = list(range(len(keys))) if rows is None else list(rows)
         parallel = [
             i
             for i, k in enumerate(keys)
@@ -183,7 +191,7 @@ class IndicatorCache:
         if threads > 1 and len(parallel) > 1:
 
             def work(i: int) -> None:
-                out[i] = _COMPUTE[keys[i].name](self, keys[i])
+                out[at[i]] = _COMPUTE[keys[i].name](self, keys[i])
 
             with ThreadPoolExecutor(max_workers=threads) as pool:
                 list(pool.map(work, parallel))
@@ -191,7 +199,7 @@ class IndicatorCache:
         done = set(parallel) if threads > 1 and len(parallel) > 1 else set()
         for i, key in enumerate(keys):
             if i not in done:
-                out[i] = self.get(key)
+                out[at[i]] = self.get(key)
 
     def get(self, key: Indicator) -> np.ndarray:
         """The float64[n] series of `key` (read-only; do not modify it)."""
