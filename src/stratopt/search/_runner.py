@@ -30,6 +30,7 @@ from stratopt.search._objective import Objective
 from stratopt.search._requirements import Requirements
 from stratopt.search._samplers import SAMPLERS, SamplerOptions, make_sampler
 from stratopt.search._space import SearchSpace
+from stratopt.storage._bulk import add_trials
 
 __all__ = ["ATTR", "Progress", "RunOptions", "RunResult", "record", "run_trials", "sampler_for"]
 
@@ -163,12 +164,14 @@ class GridTrial:
 
     Grid candidates need nothing from a sampler, so instead of Optuna's queue
     (enqueue, ask, set params, set attrs, tell: a storage write each) the finished
-    trial is added in one write. No trial is left RUNNING if the run is killed; the
-    rerun simply evaluates what is missing.
+    trial joins `finished`, shared by its batch, which is written in one transaction
+    once the batch is told. No trial is left RUNNING if the run is killed; the rerun
+    simply evaluates what is missing.
     """
 
     params: dict[str, Any]
     distributions: dict[str, Any]
+    finished: list[FrozenTrial]
 
 
 def _ask(
@@ -176,12 +179,13 @@ def _ask(
 ) -> list[tuple[Pending, dict[str, Any]]]:
     asked: list[tuple[Pending, dict[str, Any]]] = []
     distributions = space.distributions() if grid is not None else {}
+    finished: list[FrozenTrial] = []
     for _ in range(want):
         if grid is not None:
             params = next(grid, None)
             if params is None:
                 break
-            asked.append((GridTrial(params, distributions), params))
+            asked.append((GridTrial(params, distributions, finished), params))
         else:
             trial = study.ask()
             asked.append((trial, space.suggest(trial)))
@@ -247,6 +251,10 @@ def _run_batch(
     for (trial, _, key), outcome in zip(runnable, outcomes, strict=True):
         if not _tell(study, trial, key, outcome, objective, requirements, progress):
             seen.discard(key)  # a failed candidate may be tried again, as after a restart
+    grid = [t for t, _ in asked if isinstance(t, GridTrial)]
+    if grid:
+        # One transaction for the batch: about 10 ms a trial less on SQLite.
+        add_trials(study, grid[0].finished)
 
 
 def _evaluate_with_retries(
@@ -326,7 +334,7 @@ def _told(
 ) -> None:
     """Record `rec` on the trial and finish it."""
     if isinstance(trial, GridTrial):
-        study.add_trial(
+        trial.finished.append(
             optuna.trial.create_trial(
                 state=state or TrialState.COMPLETE,
                 values=values,
