@@ -319,6 +319,7 @@ def test_current_schema_is_the_verified_one(tmp_path: Path) -> None:
     # Fails when an Optuna upgrade adds a schema migration: re-check the rows, then bump.
     storage = open_storage(f"sqlite:///{tmp_path / 'v.db'}")
     assert isinstance(storage, optuna.storages.RDBStorage)
+    assert storage.get_head_version() == _bulk.VERIFIED_SCHEMA_REVISION
     assert _bulk._schema_problem(storage) is None
 
 
@@ -329,26 +330,32 @@ from optuna.trial import create_trial
 from stratopt.storage import open_storage
 from stratopt.storage._bulk import add_trials
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-url, mode, tag = sys.argv[1], sys.argv[2], sys.argv[3]
+import pathlib, time
+url, mode, tag, sync = sys.argv[1], sys.argv[2], sys.argv[3], pathlib.Path(sys.argv[4])
 study = optuna.load_study(study_name="s", storage=open_storage(url))
+(sync / tag).touch()  # ready; all writers start together once "go" exists
+while not (sync / "go").exists():
+    time.sleep(0.01)
 dist = {"x": FloatDistribution(0, 1000)}
 def trial(i):
     return create_trial(params={"x": float(i)}, distributions=dist, value=float(i),
                         user_attrs={"tag": tag})
-for b in range(8):
-    batch = [trial(b * 25 + i) for i in range(25)]
+for b in range(4):
+    batch = [trial(b * 10 + i) for i in range(10)]
     if mode == "bulk":
         add_trials(study, batch)
     elif mode == "optuna":
         for t in batch:
             study.add_trial(t)
     else:
-        study.optimize(lambda t: t.suggest_float("x", 0, 1000), n_trials=25)
+        study.optimize(lambda t: t.suggest_float("x", 0, 1000), n_trials=10)
 """
 
 
-def test_concurrent_writers_get_distinct_gap_free_numbers(rdb: Any) -> None:
+def test_concurrent_writers_get_distinct_gap_free_numbers(rdb: Any, tmp_path: Path) -> None:
     url = rdb("concurrent")
+    sync = tmp_path / "sync"
+    sync.mkdir()
     optuna.create_study(storage=open_storage(url), study_name="s")
     env = {
         **os.environ,
@@ -356,24 +363,31 @@ def test_concurrent_writers_get_distinct_gap_free_numbers(rdb: Any) -> None:
             [str(Path(stratopt.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
         ),
     }
+    modes = ["bulk", "bulk", "optuna", "ask"]
     writers = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, url, mode, f"{mode}{i}"], env=env)
-        for i, mode in enumerate(["bulk", "bulk", "optuna", "ask"])
+        subprocess.Popen([sys.executable, "-c", _WRITER, url, m, f"{m}{i}", str(sync)], env=env)
+        for i, m in enumerate(modes)
     ]
+    deadline = time.monotonic() + 120
+    while len(list(sync.iterdir())) < len(modes) and time.monotonic() < deadline:
+        if any(w.poll() not in (None, 0) for w in writers):
+            break
+        time.sleep(0.05)
+    (sync / "go").touch()
     assert [w.wait(timeout=300) for w in writers] == [0, 0, 0, 0]
     trials = optuna.load_study(study_name="s", storage=url).get_trials()
-    assert len(trials) == 4 * 200
-    assert sorted(t.number for t in trials) == list(range(800))
+    assert len(trials) == 4 * 40
+    assert sorted(t.number for t in trials) == list(range(160))
     # Numbers follow ids, as Optuna's do; each bulk batch is one block in its own order.
     by_tag: dict[str, list[FrozenTrial]] = {}
     for t in trials:
         by_tag.setdefault(t.user_attrs.get("tag", "ask"), []).append(t)
     for tag in ("bulk0", "bulk1"):
         xs = [t.params["x"] for t in sorted(by_tag[tag], key=lambda t: t.number)]
-        assert xs == [float(i) for i in range(200)]
+        assert xs == [float(i) for i in range(40)]
         numbers = sorted(t.number for t in by_tag[tag])
-        blocks = [numbers[k : k + 25] for k in range(0, 200, 25)]
-        assert all(b == list(range(b[0], b[0] + 25)) for b in blocks)
+        blocks = [numbers[k : k + 10] for k in range(0, 40, 10)]
+        assert all(b == list(range(b[0], b[0] + 10)) for b in blocks)
 
 
 GRID_STUDY: dict[str, Any] = {

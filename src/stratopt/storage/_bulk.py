@@ -155,16 +155,18 @@ def bulk_supported(storage: RDBStorage) -> bool:
 def _schema_problem(storage: RDBStorage) -> str | None:
     from optuna.storages._rdb import models  # internal: see the module docs
 
+    # The storage's revision, as Alembic keeps it. (RDBStorage refuses a storage whose
+    # revision is not the installed Optuna's head, so this is the library's too; the
+    # column check below covers a storage opened with skip_compatibility_check.)
     try:
-        head = storage.get_head_version()
-        current = storage.get_current_version()
-    except Exception as exc:  # a backend or an Optuna without alembic versions
-        return f"cannot read the Optuna schema version ({exc})"
-    if head != VERIFIED_SCHEMA_REVISION or current != VERIFIED_SCHEMA_REVISION:
+        with storage.engine.connect() as conn:
+            current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa.exc.SQLAlchemyError as exc:
+        return f"cannot read the Optuna schema revision ({str(exc).splitlines()[0]})"
+    if current != VERIFIED_SCHEMA_REVISION:
         return (
-            f"Optuna schema revision {current!r} (library head {head!r}) is not "
-            f"{VERIFIED_SCHEMA_REVISION!r}, the one stratopt's bulk trial writer was checked "
-            "against"
+            f"Optuna schema revision {current!r} is not {VERIFIED_SCHEMA_REVISION!r}, the one "
+            "stratopt's bulk trial writer was checked against"
         )
     tables = models.BaseModel.metadata.tables
     for name, columns in _COLUMNS.items():
@@ -339,8 +341,15 @@ def _insert_children(
         ("trial_system_attributes", system),
         ("trial_intermediate_values", steps),
     ):
-        if rows:
-            conn.execute(sa.insert(tables[table]), rows)
+        if not rows:
+            continue
+        insert = sa.insert(tables[table])
+        if table == "trial_params" and conn.dialect.name != "sqlite":
+            # Params are read back in id order: make the server number them in row order
+            # (a multi-row VALUES does in practice, this form is what SQLAlchemy documents).
+            # SQLite's executemany inserts row after row anyway.
+            insert = insert.returning(tables[table].c.param_id, sort_by_parameter_order=True)
+        conn.execute(insert, rows)
 
 
 def _datetime_converter(model: Any) -> Any:
