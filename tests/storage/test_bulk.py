@@ -249,6 +249,26 @@ def test_numbers_continue_and_samplers_resume(
     assert study.best_value <= (0.29 - 0.3) ** 2
 
 
+def test_a_stale_trial_count_is_corrected_inside_the_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite the count before the insert runs outside the write transaction: another
+    # process may add trials in between. Simulate that the count missed two of them.
+    real = _bulk._count
+
+    def stale(conn: Any, table: Any, study_id: int, below: int | None = None) -> int:
+        n = real(conn, table, study_id, below)
+        return n if below is not None else max(n - 2, 0)
+
+    monkeypatch.setattr(_bulk, "_count", stale)
+    url = f"sqlite:///{tmp_path / 'stale.db'}"
+    study = optuna.create_study(storage=open_storage(url), study_name="s")
+    study.optimize(_objective, n_trials=3)
+    add_trials(study, _trials(4))
+    trials = optuna.load_study(study_name="s", storage=url).get_trials()
+    assert [t.number for t in trials] == list(range(7))
+
+
 def test_multi_objective_sampler_resumes(rdb: Any) -> None:
     url = rdb("nsga")
     study = optuna.create_study(
