@@ -15,10 +15,10 @@ a millisecond per trial.
 
 The price is writing Optuna's tables ourselves, through its ORM models
 (`optuna.storages._rdb.models`, an internal module). That is guarded: the fast path is
-taken only when the installed Optuna's schema migrations end at the revision this
-module was checked against, the storage is at that revision, and the tables have the
-columns written here; otherwise the batch goes through `study.add_trials` (the safe,
-slow path) with a warning logged once.
+taken only when the storage's schema is at the Alembic revision this module was
+checked against (RDBStorage itself insists that it is the installed Optuna's latest)
+and Optuna's models have exactly the columns written here; otherwise the batch goes
+through `study.add_trials` (the safe, slow path) with a warning logged once.
 """
 
 from __future__ import annotations
@@ -118,14 +118,20 @@ def add_trials(study: optuna.Study, trials: Sequence[FrozenTrial]) -> None:
         try:
             _write(backend, study._study_id, trials)
             return
+        except sa.exc.OperationalError as exc:  # a lock timeout, a deadlock, a lost link
+            if attempt == _MAX_ATTEMPTS:
+                raise _storage_error(trials, exc) from exc
+            time.sleep(random.random() * 2.0)  # Optuna's own back-off
         except sa.exc.IntegrityError:
             raise
         except sa.exc.SQLAlchemyError as exc:
-            if attempt == _MAX_ATTEMPTS:
-                raise optuna.exceptions.StorageInternalError(
-                    f"writing {len(trials)} trials failed: {exc}"
-                ) from exc
-            time.sleep(random.random() * 2.0)
+            raise _storage_error(trials, exc) from exc
+
+
+def _storage_error(trials: Sequence[FrozenTrial], exc: Exception) -> Exception:
+    # The first line only: the rest is the SQL with every row's parameters.
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return optuna.exceptions.StorageInternalError(f"writing {len(trials)} trials failed: {first}")
 
 
 def _rdb_backend(storage: Any) -> RDBStorage | None:
