@@ -13,6 +13,7 @@ in `error`). Every trial keeps its params and, when it ran, all metrics.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 import time
@@ -30,6 +31,7 @@ from stratopt.search._objective import Objective
 from stratopt.search._requirements import Requirements
 from stratopt.search._samplers import SAMPLERS, SamplerOptions, make_sampler
 from stratopt.search._space import SearchSpace
+from stratopt.storage._bulk import add_trials
 
 __all__ = ["ATTR", "Progress", "RunOptions", "RunResult", "record", "run_trials", "sampler_for"]
 
@@ -163,12 +165,14 @@ class GridTrial:
 
     Grid candidates need nothing from a sampler, so instead of Optuna's queue
     (enqueue, ask, set params, set attrs, tell: a storage write each) the finished
-    trial is added in one write. No trial is left RUNNING if the run is killed; the
-    rerun simply evaluates what is missing.
+    trial joins `finished`, shared by its batch, which is written in one transaction
+    once the batch is told. No trial is left RUNNING if the run is killed; the rerun
+    simply evaluates what is missing.
     """
 
     params: dict[str, Any]
     distributions: dict[str, Any]
+    finished: list[FrozenTrial]
 
 
 def _ask(
@@ -176,12 +180,13 @@ def _ask(
 ) -> list[tuple[Pending, dict[str, Any]]]:
     asked: list[tuple[Pending, dict[str, Any]]] = []
     distributions = space.distributions() if grid is not None else {}
+    finished: list[FrozenTrial] = []
     for _ in range(want):
         if grid is not None:
             params = next(grid, None)
             if params is None:
                 break
-            asked.append((GridTrial(params, distributions), params))
+            asked.append((GridTrial(params, distributions, finished), params))
         else:
             trial = study.ask()
             asked.append((trial, space.suggest(trial)))
@@ -247,6 +252,10 @@ def _run_batch(
     for (trial, _, key), outcome in zip(runnable, outcomes, strict=True):
         if not _tell(study, trial, key, outcome, objective, requirements, progress):
             seen.discard(key)  # a failed candidate may be tried again, as after a restart
+    grid = [t for t, _ in asked if isinstance(t, GridTrial)]
+    if grid:
+        # One transaction for the batch: about 10 ms a trial less on SQLite.
+        add_trials(study, grid[0].finished)
 
 
 def _evaluate_with_retries(
@@ -326,13 +335,24 @@ def _told(
 ) -> None:
     """Record `rec` on the trial and finish it."""
     if isinstance(trial, GridTrial):
-        study.add_trial(
-            optuna.trial.create_trial(
+        # Not `create_trial`: it compares every distribution with a converted copy (old
+        # distribution classes), 0.5 ms a trial with a 50-value list. The trial is
+        # validated when written.
+        now = datetime.datetime.now()
+        trial.finished.append(
+            FrozenTrial(
+                number=-1,
                 state=state or TrialState.COMPLETE,
+                value=None,
                 values=values,
+                datetime_start=now,
+                datetime_complete=now,
                 params=trial.params,
                 distributions=trial.distributions,
                 user_attrs={ATTR: rec},
+                system_attrs={},
+                intermediate_values={},
+                trial_id=-1,
             )
         )
         return
