@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +29,29 @@ from stratopt.search._objective import Objective, parse_objective
 from stratopt.search._requirements import Requirements, parse_requirements
 from stratopt.search._runner import Progress, RunOptions, RunResult, record, run_trials, sampler_for
 from stratopt.search._space import SearchSpace, nest
+from stratopt.search._worker import WorkerOptions, work, worker_seed
 from stratopt.storage import (
+    Heartbeat,
     RunFolder,
-    default_storage_url,
     open_storage,
     ranked_frame,
     redact,
+    resolve_storage_url,
     write_run_folder,
 )
 from stratopt.storage._runfolder import git_commit, new_run_dir, sha256, versions
 from stratopt.strategies import get_strategy
 
-__all__ = ["OptimizeResult", "compile_study", "optimize", "optimize_study"]
+__all__ = [
+    "OptimizeResult",
+    "WorkResult",
+    "compile_study",
+    "optimize",
+    "optimize_study",
+    "report_study",
+    "study_target",
+    "work_study",
+]
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,7 @@ def optimize_study(
     router = Router(study, strategy, compiled.space.names)
     search = study.search
     trials = search.trials or _default_trials(search.method, compiled, study.params)
-    url = storage or study.storage or default_storage_url(study.output_dir)
+    url = resolve_storage_url(storage, study.storage, study.output_dir)
     evaluator = StudyEvaluator(study, router, jobs=search.jobs, timeout=search.trial_timeout)
     run_dir = _make_run_dir(study.output_dir, study.name)
     provenance = _provenance()
@@ -195,7 +206,7 @@ def optimize(
         time_budget=time_budget,
         retries=retries,
     )
-    url = storage or default_storage_url(out)
+    url = resolve_storage_url(storage, None, out)
     evaluator = CallableEvaluator(objective, jobs=jobs, timeout=trial_timeout)
     run_dir = _make_run_dir(out, study_name)
     provenance = _provenance()
@@ -254,7 +265,27 @@ def _run(
     *,
     fixed: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    storage = open_storage(url)
+    study = _open_study(name, url, compiled, None)
+    earlier = len(study.get_trials(deepcopy=False))
+    study.sampler = sampler_for(options, compiled.objective, earlier_trials=earlier)
+    return run_trials(
+        study,
+        space=compiled.space,
+        constraints=compiled.constraints,
+        objective=compiled.objective,
+        requirements=compiled.requirements,
+        evaluator=evaluator,
+        options=options,
+        fixed=fixed,
+        on_progress=on_progress,
+    )
+
+
+def _open_study(
+    name: str, url: str, compiled: CompiledStudy, heartbeat: Heartbeat | None
+) -> optuna.Study:
+    """Create or load study `name`; refuse other directions or another space."""
+    storage = open_storage(url, heartbeat=heartbeat)
     study = optuna.create_study(
         study_name=name,
         storage=storage,
@@ -272,19 +303,7 @@ def _run(
             "use another name or storage"
         )
     _check_same_space(study, compiled.space, name)
-    earlier = len(study.get_trials(deepcopy=False))
-    study.sampler = sampler_for(options, compiled.objective, earlier_trials=earlier)
-    return run_trials(
-        study,
-        space=compiled.space,
-        constraints=compiled.constraints,
-        objective=compiled.objective,
-        requirements=compiled.requirements,
-        evaluator=evaluator,
-        options=options,
-        fixed=fixed,
-        on_progress=on_progress,
-    )
+    return study
 
 
 def _check_same_space(study: optuna.Study, space: SearchSpace, name: str) -> None:
@@ -445,4 +464,115 @@ def _finish(
         counts=summary["counts"],
         stopped_by=result.stopped_by,
         seconds=result.seconds,
+    )
+
+
+@dataclass(frozen=True)
+class WorkResult:
+    """What one worker did on a shared study."""
+
+    study_name: str
+    storage: str
+    worker_id: str
+    counts: dict[str, int]
+    attempts: int
+    pruned: int
+    failed: int
+    stopped_by: str
+    seconds: float
+    run_folder: RunFolder | None
+
+
+def study_target(study: StudyConfig) -> int:
+    """The study's target of COMPLETE trials (grid default: every valid combination)."""
+    if study.search.trials:
+        return study.search.trials
+    return _default_trials(study.search.method, compile_study(study), study.params)
+
+
+def work_study(
+    study: StudyConfig,
+    *,
+    storage: str | None = None,
+    heartbeat: Heartbeat | None = None,
+    worker: WorkerOptions | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    report: bool = True,
+) -> WorkResult:
+    """Join (or create) the study and work on it until it has its target of COMPLETE trials.
+
+    Any number of workers, on any machines, may run this against one storage; see
+    `stratopt.search._worker` for how they share the work. With `report`, a run folder
+    of the whole study is written at the end (as `optimize` does).
+    """
+    compiled = compile_study(study)
+    _check_name(study.name, "name")
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    router = Router(study, strategy, compiled.space.names)
+    search = study.search
+    trials = search.trials or _default_trials(search.method, compiled, study.params)
+    url = resolve_storage_url(storage, study.storage, study.output_dir)
+    wopts = worker or WorkerOptions()
+    options = _options(study, trials)
+    run_dir = _make_run_dir(study.output_dir, study.name) if report else None
+    evaluator = StudyEvaluator(study, router, jobs=search.jobs, timeout=search.trial_timeout)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        shared = _open_study(study.name, url, compiled, heartbeat)
+        seed = worker_seed(options.seed, wopts.worker_id)
+        shared.sampler = sampler_for(replace(options, seed=seed), compiled.objective)
+        result = work(
+            shared,
+            space=compiled.space,
+            constraints=compiled.constraints,
+            objective=compiled.objective,
+            requirements=compiled.requirements,
+            evaluator=evaluator,
+            options=options,
+            worker=wopts,
+            fixed=study.params,
+            on_progress=on_progress,
+        )
+    finally:
+        evaluator.close()
+    folder = None
+    if run_dir is not None:
+        summary = _summary(study.name, url, result, compiled, started, _provenance())
+        summary["worker"] = wopts.worker_id
+        summary["strategy"] = strategy.name
+        summary["config"] = json.loads(study.model_dump_json())
+        summary["config"]["storage"] = redact(url)
+        folder = _finish(
+            run_dir, study.name, url, result, compiled, summary,
+            lambda best: _best_config(study, best),
+        ).run_folder  # fmt: skip
+    p = result.progress
+    return WorkResult(
+        study_name=study.name,
+        storage=redact(url),
+        worker_id=wopts.worker_id,
+        counts=_counts(result.study),
+        attempts=p.attempts,
+        pruned=p.pruned,
+        failed=p.failed,
+        stopped_by=result.stopped_by,
+        seconds=result.seconds,
+        run_folder=folder,
+    )
+
+
+def report_study(study: StudyConfig, *, storage: str | None = None) -> OptimizeResult:
+    """A run folder for the stored study as it is now (after `launch`'s workers)."""
+    compiled = compile_study(study)
+    url = resolve_storage_url(storage, study.storage, study.output_dir)
+    run_dir = _make_run_dir(study.output_dir, study.name)
+    started = dt.datetime.now(dt.UTC)
+    shared = _open_study(study.name, url, compiled, None)
+    progress = Progress(target=study.search.trials or 0)
+    result = RunResult(shared, progress, "workers finished", 0.0)
+    summary = _summary(study.name, url, result, compiled, started, _provenance())
+    summary["config"] = json.loads(study.model_dump_json())
+    summary["config"]["storage"] = redact(url)
+    return _finish(
+        run_dir, study.name, url, result, compiled, summary, lambda best: _best_config(study, best)
     )
