@@ -74,6 +74,9 @@ def launch_workers(
     logs = study.output_dir / study.name / "workers" / f"{stamp}-{os.getpid()}"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, ENV_STORAGE: url}
+    # Each worker's compiled engine would start a thread per core: K workers on C cores
+    # share them instead of oversubscribing (unless the user chose a number).
+    env.setdefault("NUMBA_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))
     args = [a for a in worker_args if not a.startswith("--set=storage=")]  # env carries it
     cmd = [sys.executable, "-m", "stratopt.cli", "worker", str(study_file.resolve()), *args]
     cmd += ["--no-report", "--quiet"]

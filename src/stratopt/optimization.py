@@ -112,8 +112,13 @@ def optimize_study(
     *,
     storage: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> OptimizeResult:
-    """Run the optimization a study file describes; see the module docs."""
+    """Run the optimization a study file describes; see the module docs.
+
+    `heartbeat`: Optuna's heartbeat interval and grace period (default 10 s / 60 s);
+    trials a killed run left RUNNING are failed and retried once past the grace period.
+    """
     compiled = compile_study(study)
     _check_name(study.name, "name")
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
@@ -128,7 +133,7 @@ def optimize_study(
     try:
         result = _run(
             study.name, url, compiled, evaluator, _options(study, trials), on_progress,
-            fixed=study.params,
+            fixed=study.params, heartbeat=heartbeat,
         )  # fmt: skip
     finally:
         evaluator.close()
@@ -162,6 +167,7 @@ def optimize(
     study_name: str = "stratopt",
     output: str | Path = "runs",
     on_progress: Callable[[Progress], None] | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> OptimizeResult:
     """Optimize any function `objective(params) -> metrics | equity curve | trades`.
 
@@ -181,6 +187,7 @@ def optimize(
         storage: An Optuna storage URL; default SQLite in `output`.
         study_name: The Optuna study name (rerunning it resumes it).
         output: Root of run folders (`output/<study_name>/<UTC timestamp>/`).
+        heartbeat: Optuna's heartbeat interval and grace period (default 10 s / 60 s).
 
     Returns:
         The ranked trials, the best parameters and the run folder's paths.
@@ -212,7 +219,7 @@ def optimize(
     provenance = _provenance()
     started = dt.datetime.now(dt.UTC)
     try:
-        result = _run(study_name, url, compiled, evaluator, opts, on_progress)
+        result = _run(study_name, url, compiled, evaluator, opts, on_progress, heartbeat=heartbeat)
     finally:
         evaluator.close()
     summary = _summary(study_name, url, result, compiled, started, provenance)
@@ -264,8 +271,9 @@ def _run(
     on_progress: Callable[[Progress], None] | None,
     *,
     fixed: Mapping[str, Any] | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> RunResult:
-    study = _open_study(name, url, compiled, None)
+    study = _open_study(name, url, compiled, heartbeat)
     earlier = len(study.get_trials(deepcopy=False))
     study.sampler = sampler_for(options, compiled.objective, earlier_trials=earlier)
     return run_trials(

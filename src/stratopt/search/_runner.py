@@ -156,6 +156,7 @@ def run_trials(
         _run_batch(study, space, asked, seen, holds, objective, requirements, evaluator,
                    options, progress)  # fmt: skip
         _save_normalizer(study, objective)  # every batch: a killed run keeps its bounds
+        fail_stale(study)  # orphans past the grace period: their retries are asked next
         if on_progress is not None:
             on_progress(progress)
     return RunResult(study, progress, stopped_by, time.monotonic() - progress.started)

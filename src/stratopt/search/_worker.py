@@ -18,10 +18,11 @@ so two workers never both run a grid combination, and the study never gets more 
 `trials` COMPLETE trials: if one had, its highest-numbered COMPLETE trial would have
 seen all the others live when it was claimed.
 
-Grid: a worker queues combinations nobody holds (Optuna's `enqueue_trial`, the key in
-the trial's user attributes, written in the same transaction as the trial) and takes
-WAITING trials off the queue with the storage's compare-and-set (WAITING → RUNNING:
-only one worker can win it). Other methods: `study.ask()`, which also takes WAITING
+Grid: a worker first takes queued retries off Optuna's queue with the storage's
+compare-and-set (WAITING → RUNNING: only one worker can win a trial), then claims
+combinations nobody holds as new RUNNING trials, params and key written in the trial's
+own creating transaction. Workers walk the grid from different offsets, so two rarely
+claim one combination at once. Other methods: `study.ask()`, which also takes WAITING
 trials first. A worker that dies leaves RUNNING trials whose heartbeats stop; a live
 worker's `fail_stale_trials` marks them FAIL and Optuna's retry callback queues their
 parameters once (WAITING), which the next claim picks up.
@@ -37,6 +38,7 @@ import bisect
 import logging
 import math
 import os
+import random
 import socket
 import time
 import zlib
@@ -75,6 +77,10 @@ __all__ = ["OVER_TARGET", "WorkerOptions", "default_worker_id", "work", "worker_
 log = logging.getLogger("stratopt.search")
 
 OVER_TARGET = "the target is already claimed by other trials"
+
+# Claims per round when the study file sets no `search.batch`: small, so workers share
+# the last trials of a study and a dead worker orphans few.
+WORKER_BATCH = 8
 
 
 def default_worker_id() -> str:
@@ -119,7 +125,7 @@ def work(
     progress = Progress(target=options.trials)
     progress.direction = None if objective.is_multi else objective.directions[0]
     grid = _GridKeys(space, holds, wopts.worker_id) if options.method == "grid" else None
-    batch_size = options.batch or SAMPLERS[options.method].default_batch
+    batch_size = options.batch or min(SAMPLERS[options.method].default_batch, WORKER_BATCH)
     max_attempts = options.max_attempts or max(10 * options.trials, options.trials + 1000)
     deadline = time.monotonic() + options.time_budget if options.time_budget else math.inf
     run = _Batch(study, space, holds, objective, requirements, evaluator, options, ledger)
@@ -269,29 +275,30 @@ class _Ledger:
 
 
 class _GridKeys:
-    """This grid's valid combinations, walked from a per-worker offset.
+    """This grid's valid combinations; each worker draws free ones at random.
 
-    Starting workers at different places makes two of them rarely claim the same
-    combination at the same time (a clash costs one pruned claim, nothing more).
+    Walking the grid in order, a worker that runs out of its own region would claim
+    exactly the combinations another worker is claiming next; drawing at random (a
+    per-worker seed) makes two claims of one combination at once rare (a clash costs one
+    pruned claim, nothing more).
     """
 
     def __init__(self, space: SearchSpace, holds: Check, worker_id: str) -> None:
-        self.space = space
-        combos = [p for p in space.grid() if holds(p) is None]
-        start = zlib.crc32(worker_id.encode()) % len(combos) if combos else 0
-        self.combos = combos[start:] + combos[:start]
+        self.combos = [p for p in space.grid() if holds(p) is None]
         self.keys = [repr(space.key(p)) for p in self.combos]
+        self.rng = random.Random(zlib.crc32(worker_id.encode()))
 
     def free(self, ledger: _Ledger, want: int) -> list[tuple[str, dict[str, Any]]]:
         held = {ledger.key(t) for t in ledger.unfinished}
-        out = []
-        for key, params in zip(self.keys, self.combos, strict=True):
-            if key in ledger.finished_holders or key in ledger.failed_here or key in held:
-                continue
-            out.append((key, params))
-            if len(out) >= want:
-                break
-        return out
+        free = [
+            i
+            for i, key in enumerate(self.keys)
+            if key not in ledger.finished_holders
+            and key not in ledger.failed_here
+            and key not in held
+        ]
+        picked = self.rng.sample(free, min(want, len(free)))
+        return [(self.keys[i], self.combos[i]) for i in sorted(picked)]
 
     def exhausted(self, ledger: _Ledger) -> bool:
         return not self.free(ledger, 1)
@@ -304,26 +311,37 @@ def _claim(
     ledger: _Ledger,
     want: int,
 ) -> list[optuna.Trial]:
-    """Up to `want` RUNNING trials of this worker (not yet checked against the study)."""
+    """Up to `want` RUNNING trials of this worker (not yet checked against the study).
+
+    Grid: queued retries first (WAITING → RUNNING by the storage's compare-and-set,
+    as Optuna's own queue does), then one new RUNNING trial per free combination,
+    created with its params and key in one transaction.
+    """
     if grid is None:
         return [study.ask() for _ in range(want)]
-    waiting = [t for t in ledger.unfinished if t.state == TrialState.WAITING]
-    if len(waiting) < want:
-        for key, params in grid.free(ledger, want - len(waiting)):
-            study.enqueue_trial(params, user_attrs={ATTR: {"key": key}})
-        ledger.refresh()
-        waiting = [t for t in ledger.unfinished if t.state == TrialState.WAITING]
     claimed: list[optuna.Trial] = []
-    storage = study._storage  # the compare-and-set Optuna's own queue uses
-    for t in waiting:
+    storage = study._storage
+    for t in ledger.unfinished:
         if len(claimed) >= want:
-            break
+            return claimed
+        if t.state != TrialState.WAITING:
+            continue
         try:
             won = storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
         if won:
             claimed.append(optuna.Trial(study, t._trial_id))
+    distributions = space.distributions()
+    for key, params in grid.free(ledger, want - len(claimed)):
+        template = optuna.trial.create_trial(
+            state=TrialState.RUNNING,
+            params=params,
+            distributions=distributions,
+            user_attrs={ATTR: {"key": key}},
+        )
+        trial_id = storage.create_new_trial(study._study_id, template_trial=template)
+        claimed.append(optuna.Trial(study, trial_id))
     return claimed
 
 

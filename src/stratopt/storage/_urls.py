@@ -10,7 +10,9 @@ once more.
 from __future__ import annotations
 
 import os
+import random
 import re
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,16 +122,7 @@ def open_storage(url: str | None, *, heartbeat: Heartbeat | None = None) -> Base
         else {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     )
     try:
-        with warnings.catch_warnings():
-            # heartbeat_interval and the retry callback are marked experimental.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=beat.interval,
-                grace_period=beat.grace,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-            )
+        storage = _rdb_storage(url, engine_kwargs, beat)
         if sqlite:
             _fast_sqlite(storage)
         return storage
@@ -138,6 +131,43 @@ def open_storage(url: str | None, *, heartbeat: Heartbeat | None = None) -> Base
         raise ConfigError(f"storage: driver missing for {redact(url)!r}: {exc}{hint}") from None
     except Exception as exc:
         raise StorageError(f"cannot open storage {redact(url)}: {clean_error(exc, url)}") from None
+
+
+def _rdb_storage(url: str, engine_kwargs: dict[str, Any], beat: Heartbeat) -> RDBStorage:
+    """Optuna's RDB storage; tried again when another worker is creating the tables.
+
+    Optuna creates its tables on first use; workers starting together on an empty
+    PostgreSQL database race to create them and all but one fail with "already exists".
+    """
+    for attempt in range(4):
+        try:
+            with warnings.catch_warnings():
+                # heartbeat_interval and the retry callback are marked experimental.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    _with_driver(url),
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=beat.interval,
+                    grace_period=beat.grace,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                )
+        except Exception as exc:
+            if "already exists" not in str(exc) or attempt == 3:
+                raise
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
+
+
+def _with_driver(url: str) -> str:
+    """A bare `postgresql://` URL pinned to psycopg 3 (the `[postgres]` extra).
+
+    SQLAlchemy's default PostgreSQL driver differs between releases (psycopg2 in 2.0,
+    psycopg 3 in 2.1); a URL naming its driver (`postgresql+psycopg2://`) is kept.
+    """
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare) :]
+    return url
 
 
 def clean_error(exc: BaseException, url: str) -> str:
@@ -165,20 +195,31 @@ def _password(url: str) -> str | None:
 
 
 def _fast_sqlite(storage: RDBStorage) -> None:
-    """WAL journal, fsync at checkpoints only.
+    """WAL journal, fsync at checkpoints only, and transactions that lock at BEGIN.
 
-    A commit then survives the process being killed (the WAL is in the OS cache), not
-    a power cut; in exchange a trial costs about a tenth of the time on slow disks.
+    A commit survives the process being killed (the WAL is in the OS cache), not a power
+    cut; in exchange a trial costs about a tenth of the time on slow disks.
+
+    Python's sqlite3 starts a transaction only at the first write, so Optuna's
+    read-then-write updates (take a WAITING trial if it is still WAITING; count the
+    trials, then number the new one) are not atomic across processes: two workers could
+    both take one queued trial. `BEGIN IMMEDIATE` takes the write lock at the start of
+    every transaction, so they run one after another (waiting up to the busy timeout).
     """
 
-    def pragmas(dbapi_conn: Any, _record: Any) -> None:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
-    event.listen(storage.engine, "connect", pragmas)
-    storage.engine.dispose()  # connections made before the listener get replaced
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(storage.engine, "connect", on_connect)
+    event.listen(storage.engine, "begin", on_begin)
+    storage.engine.dispose()  # connections made before the listeners get replaced
 
 
 def study_names(storage: BaseStorage) -> list[str]:
