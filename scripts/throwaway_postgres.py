@@ -10,6 +10,7 @@ cluster belongs to `nobody`. `stop()` kills the server and removes the folder.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -91,15 +92,17 @@ class Cluster:
             raise RuntimeError(f"{args[0]} failed: {done.stdout}\n{done.stderr}")
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already stopped, or never started
             self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "stop")
-        except Exception:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start() -> Cluster:
-    """Install if needed, initialise and start a cluster; the caller must `stop()` it."""
+def start(*, durable: bool = False) -> Cluster:
+    """Install if needed, initialise and start a cluster; the caller must `stop()` it.
+
+    Tests run without fsync (a throwaway cluster need not survive a power cut);
+    `durable=True` keeps PostgreSQL's defaults, for benchmarks.
+    """
     bindir = install()
     root = Path(tempfile.mkdtemp(prefix="stratopt-pg-"))
     owner = None
@@ -114,12 +117,11 @@ def start() -> Cluster:
     try:
         cluster._run(
             "initdb", "-D", str(root / "data"), "-U", USER, f"--pwfile={pwfile}",
-            "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-sync",
+            "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8",
         )  # fmt: skip
-        opts = (
-            f"-h 127.0.0.1 -p {cluster.port} -k {root} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
-        )
+        opts = f"-h 127.0.0.1 -p {cluster.port} -k {root} -c max_connections=100"
+        if not durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         cluster._run(
             "pg_ctl", "-D", str(root / "data"), "-o", opts, "-l", str(root / "log"), "-w",
             "-t", "60", "start",
