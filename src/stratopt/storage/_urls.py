@@ -133,11 +133,16 @@ def open_storage(url: str | None, *, heartbeat: Heartbeat | None = None) -> Base
         raise StorageError(f"cannot open storage {redact(url)}: {clean_error(exc, url)}") from None
 
 
+# What losing the race to create Optuna's tables looks like (PostgreSQL, SQLite).
+_TABLE_RACE = re.compile(r"already exists|alembic_version|duplicate key value")
+
+
 def _rdb_storage(url: str, engine_kwargs: dict[str, Any], beat: Heartbeat) -> RDBStorage:
     """Optuna's RDB storage; tried again when another worker is creating the tables.
 
     Optuna creates its tables on first use; workers starting together on an empty
-    PostgreSQL database race to create them and all but one fail with "already exists".
+    database race to create them and all but one fail ("already exists", a duplicate
+    `alembic_version` row).
     """
     for attempt in range(4):
         try:
@@ -152,7 +157,7 @@ def _rdb_storage(url: str, engine_kwargs: dict[str, Any], beat: Heartbeat) -> RD
                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
                 )
         except Exception as exc:
-            if "already exists" not in str(exc) or attempt == 3:
+            if not _TABLE_RACE.search(str(exc)) or attempt == 3:
                 raise
             time.sleep(0.5 + random.random())
     raise AssertionError("unreachable")
