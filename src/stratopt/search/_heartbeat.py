@@ -20,7 +20,7 @@ import optuna
 from optuna.storages import BaseStorage, fail_stale_trials
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 
-__all__ = ["Heartbeats", "fail_stale", "heartbeat_enabled"]
+__all__ = ["Heartbeats", "ask", "fail_stale", "heartbeat_enabled"]
 
 log = logging.getLogger("stratopt.search")
 
@@ -34,6 +34,17 @@ def fail_stale(study: optuna.Study) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         fail_stale_trials(study)
+
+
+def ask(study: optuna.Study) -> optuna.Trial:
+    """`study.ask()`, without Optuna's warning that heartbeats belong to `optimize`.
+
+    The warning is about Optuna's own heartbeat thread, which only `optimize` starts;
+    stratopt records the heartbeats itself (`Heartbeats`).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
+        return study.ask()
 
 
 class Heartbeats:

@@ -30,7 +30,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.search._constraints import Constraint
 from stratopt.search._evaluate import Outcome
-from stratopt.search._heartbeat import Heartbeats, fail_stale
+from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
 from stratopt.search._objective import Objective
 from stratopt.search._requirements import Requirements
 from stratopt.search._samplers import SAMPLERS, SamplerOptions, make_sampler
@@ -194,7 +194,7 @@ def _ask(
                 break
             asked.append((GridTrial(params, distributions), params))
         else:
-            trial = study.ask()
+            trial = ask(study)
             asked.append((trial, space.suggest(trial)))
     return asked
 

@@ -50,7 +50,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.search._constraints import Constraint
-from stratopt.search._heartbeat import Heartbeats, fail_stale
+from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
 from stratopt.search._objective import Objective
 from stratopt.search._requirements import Requirements
 from stratopt.search._runner import (
@@ -318,7 +318,7 @@ def _claim(
     created with its params and key in one transaction.
     """
     if grid is None:
-        return [study.ask() for _ in range(want)]
+        return [ask(study) for _ in range(want)]
     claimed: list[optuna.Trial] = []
     storage = study._storage
     for t in ledger.unfinished:
