@@ -374,11 +374,18 @@ class _Batch:
     def _check(
         self, claimed: list[optuna.Trial], progress: Progress
     ) -> list[tuple[optuna.Trial, dict[str, Any], str]]:
-        params = {t.number: self.space.suggest(t) for t in claimed}
+        params: dict[int, dict[str, Any]] = {}
+        for t in claimed:
+            try:
+                params[t.number] = self.space.suggest(t)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                log.warning("trial %d was failed as orphaned before it ran", t.number)
         self.ledger.refresh()  # every lower-numbered trial exists now
         dropped: set[int] = set()
         keep = []
         for trial in sorted(claimed, key=lambda t: t.number):
+            if trial.number not in params:
+                continue
             p = params[trial.number]
             progress.attempts += 1
             key = repr(self.space.key(p))
