@@ -51,6 +51,28 @@ def test_a_worker_takes_over_another_workers_orphaned_grid_claim(tmp_path: Path)
     assert 3 in {t.params["k"] for t in retried}
 
 
+def test_a_queued_retry_is_taken_when_it_is_all_that_is_left(tmp_path: Path) -> None:
+    # 19 of 20 complete and the last one queued for a retry: the target is fully
+    # claimed (the queued trial is live), yet the worker must take the retry.
+    path = _study_file(tmp_path, "last", method="grid", trials=20)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(study_name="last", storage=url, direction="maximize")
+    dist = {"k": optuna.distributions.IntDistribution(0, 199)}
+    for k in range(20):
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.COMPLETE if k < 19 else TrialState.WAITING,
+                value=0.0 if k < 19 else None, params={"k": k}, distributions=dist,
+                user_attrs={ATTR: {"key": repr((k,))}},
+            )
+        )  # fmt: skip
+    res = work_study(load_study(path), storage=url, report=False,
+                     worker=WorkerOptions(worker_id="w", poll=0.2))  # fmt: skip
+    assert res.attempts == 1 and res.stopped_by == "target"
+    trials = optuna.load_study(study_name="last", storage=url).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 20
+
+
 def test_a_worker_joining_a_finished_study_runs_nothing(tmp_path: Path) -> None:
     path = _study_file(tmp_path, "done", method="random", trials=6, seed=1)
     url = f"sqlite:///{tmp_path / 's.db'}"

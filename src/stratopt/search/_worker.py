@@ -145,8 +145,11 @@ def work(
             stopped_by = "time_budget"
             break
         room = options.trials - ledger.live
-        want = min(batch_size, room, max_attempts - progress.attempts)
-        claimed = _claim(study, space, grid, ledger, want) if want > 0 else []
+        # Queued retries count as live, so with the target fully claimed `room` is 0 and
+        # only they are left to take: take them regardless, or nobody ever would.
+        waiting = sum(t.state == TrialState.WAITING for t in ledger.unfinished)
+        want = min(batch_size, max(room, waiting), max_attempts - progress.attempts)
+        claimed = _claim(study, space, grid, ledger, want, room) if want > 0 else []
         if not claimed:
             if not ledger.unfinished and _nothing_left(ledger, valid, grid, want):
                 stopped_by = "space exhausted"
@@ -289,6 +292,8 @@ class _GridKeys:
         self.rng = random.Random(zlib.crc32(worker_id.encode()))
 
     def free(self, ledger: _Ledger, want: int) -> list[tuple[str, dict[str, Any]]]:
+        if want <= 0:
+            return []
         held = {ledger.key(t) for t in ledger.unfinished}
         free = [
             i
@@ -310,12 +315,15 @@ def _claim(
     grid: _GridKeys | None,
     ledger: _Ledger,
     want: int,
+    room: int,
 ) -> list[optuna.Trial]:
     """Up to `want` RUNNING trials of this worker (not yet checked against the study).
 
     Grid: queued retries first (WAITING → RUNNING by the storage's compare-and-set,
-    as Optuna's own queue does), then one new RUNNING trial per free combination,
-    created with its params and key in one transaction.
+    as Optuna's own queue does), then, while fewer than `room` are claimed, one new
+    RUNNING trial per free combination, created with its params and key in one
+    transaction. Other methods: `study.ask()` takes queued trials first too; a new
+    trial beyond the room is pruned by the check.
     """
     if grid is None:
         return [ask(study) for _ in range(want)]
@@ -333,7 +341,7 @@ def _claim(
         if won:
             claimed.append(optuna.Trial(study, t._trial_id))
     distributions = space.distributions()
-    for key, params in grid.free(ledger, want - len(claimed)):
+    for key, params in grid.free(ledger, min(want, room) - len(claimed)):
         template = optuna.trial.create_trial(
             state=TrialState.RUNNING,
             params=params,
