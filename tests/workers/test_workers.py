@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -69,6 +70,17 @@ def _kill_the_hanging_worker(hang_dir: Path, procs: list[subprocess.Popen[bytes]
     return pid
 
 
+def _stop(procs: list[subprocess.Popen[bytes]], *, group: bool = False) -> None:
+    """Kill what a failed test leaves running (`group`: launch and its workers)."""
+    for p in procs:
+        if group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+        elif p.poll() is None:
+            p.kill()
+        p.wait()
+
+
 def _check_study(study: optuna.Study, target: int) -> None:
     trials = study.get_trials(deepcopy=False)
     numbers = [t.number for t in trials]
@@ -99,8 +111,11 @@ def test_four_workers_on_postgres_split_a_grid_and_retry_a_killed_workers_trial(
     cmd = _cli("worker", str(path), "--quiet", "--no-report", *HEARTBEAT)
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
              for _ in range(4)]  # fmt: skip
-    killed = _kill_the_hanging_worker(hang, procs)
-    outputs = {p.pid: p.communicate(timeout=300)[0].decode() for p in procs}
+    try:
+        killed = _kill_the_hanging_worker(hang, procs)
+        outputs = {p.pid: p.communicate(timeout=300)[0].decode() for p in procs}
+    finally:
+        _stop(procs)
     codes = {p.pid: p.returncode for p in procs}
     assert codes.pop(killed) == -signal.SIGKILL
     assert set(codes.values()) == {0}, outputs
@@ -118,9 +133,15 @@ def test_launch_on_sqlite_splits_a_grid_and_retries_a_killed_workers_trial(
     hang = tmp_path / "hang"
     hang.mkdir()
     cmd = _cli("launch", "-n", "4", str(path), *HEARTBEAT)
-    proc = subprocess.Popen(cmd, env=_env(hang), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _kill_the_hanging_worker(hang, [proc])
-    out, err = (b.decode() for b in proc.communicate(timeout=400))
+    proc = subprocess.Popen(
+        cmd, env=_env(hang), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _kill_the_hanging_worker(hang, [proc])
+        out, err = (b.decode() for b in proc.communicate(timeout=400))
+    finally:
+        _stop([proc], group=True)
     # The killed worker makes launch fail, after the others have finished the study.
     assert proc.returncode == 1, err
     assert "worker 0 failed" in err or "failed (exit code -9)" in err
