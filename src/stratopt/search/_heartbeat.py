@@ -50,8 +50,10 @@ def ask(study: optuna.Study) -> optuna.Trial:
 class Heartbeats:
     """A thread recording a heartbeat for each of `trial_ids` every interval.
 
-    The first heartbeat is recorded at once, by the thread, so that it overlaps the
-    evaluation instead of adding a storage write before it. A heartbeat that cannot be written (the
+    The first heartbeat is recorded before `__enter__` returns, so a trial is covered
+    before its evaluation starts: recorded by the thread instead, it could still be
+    waiting for SQLite's write lock when the process is killed, leaving a RUNNING trial
+    without a heartbeat, which Optuna never finds stale. A heartbeat that cannot be written (the
     storage is briefly unreachable) is logged and tried again at the next interval.
     """
 
@@ -66,6 +68,7 @@ class Heartbeats:
     def __enter__(self) -> Heartbeats:
         if self._interval is None or not self._ids:
             return self
+        self._beat()
         self._thread = threading.Thread(target=self._run, name="stratopt-heartbeat", daemon=True)
         self._thread.start()
         return self
@@ -82,7 +85,6 @@ class Heartbeats:
 
     def _run(self) -> None:
         assert self._interval is not None
-        self._beat()
         while not self._stop.wait(self._interval):
             self._beat()
 
