@@ -445,10 +445,159 @@ def _check_storage_option(storage: str | None) -> None:
         raise ConfigError(f"--storage: {problem}")
 
 
-def _storage_url(storage: str | None, base: Path | None = None) -> str:
-    from stratopt.storage import default_storage_url
+HeartbeatOption = Annotated[
+    int, typer.Option(min=1, help="Seconds between heartbeats of a running trial.")
+]
+GraceOption = Annotated[
+    int,
+    typer.Option(min=2, help="Seconds without a heartbeat after which a trial is orphaned."),
+]
 
-    return storage or default_storage_url((base or Path.cwd()) / "runs")
+
+@app.command()
+def worker(
+    study: Annotated[Path, typer.Argument(help="Study file (YAML or JSON).")],
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna storage URL shared by the workers (or $STRATOPT_STORAGE)."),
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="The study's target of completed trials (all workers).")
+    ] = None,
+    set_: SetOption = None,
+    heartbeat: HeartbeatOption = 10,
+    grace: GraceOption = 60,
+    report: Annotated[
+        bool, typer.Option(help="Write a run folder of the whole study at the end.")
+    ] = True,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Join (or create) a shared study and work until it has its target of trials."""
+    from stratopt.config import load_study
+    from stratopt.optimization import work_study
+    from stratopt.storage import Heartbeat
+
+    overrides = list(set_ or [])
+    if trials is not None:
+        overrides.append(f"search.trials={trials}")
+    cfg = load_study(study, overrides)
+    beat = Heartbeat(interval=heartbeat, grace=grace)
+    if quiet:
+        result = work_study(cfg, storage=storage, heartbeat=beat, report=report)
+    else:
+        with _progress_bar() as show:
+            result = work_study(
+                cfg, storage=storage, heartbeat=beat, on_progress=show, report=report
+            )
+    c = result.counts
+    _out.print(
+        f"worker {result.worker_id}: study {result.study_name} has {c['complete']} complete, "
+        f"{c['pruned']} pruned, {c['fail']} failed; this worker: {result.attempts} attempts, "
+        f"{result.pruned} pruned, {result.failed} failed "
+        f"(stopped by {result.stopped_by}, {result.seconds:.1f} s)",
+        soft_wrap=True,
+        highlight=False,
+    )
+    if result.run_folder is not None:
+        _out.print(
+            f"run folder: {result.run_folder.path.resolve()}", soft_wrap=True, highlight=False
+        )
+    if c["complete"] == 0:
+        _err.print("error: no candidate completed", highlight=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def launch(
+    study: Annotated[Path, typer.Argument(help="Study file (YAML or JSON).")],
+    n: Annotated[int, typer.Option("-n", "--workers", min=1, help="Worker processes.")] = 2,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL (or $STRATOPT_STORAGE).")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="The study's target of completed trials.")
+    ] = None,
+    set_: SetOption = None,
+    heartbeat: HeartbeatOption = 10,
+    grace: GraceOption = 60,
+    top: Annotated[int, typer.Option(help="Rows of the result table.")] = 10,
+) -> None:
+    """Start N local workers on one study, show their combined progress, wait for them."""
+    from stratopt.config import load_study
+    from stratopt.launch import launch_workers
+    from stratopt.optimization import report_study, study_target
+    from stratopt.storage import Heartbeat, resolve_storage_url
+
+    overrides = list(set_ or [])
+    if trials is not None:
+        overrides.append(f"search.trials={trials}")
+    cfg = load_study(study, overrides)
+    Heartbeat(interval=heartbeat, grace=grace)  # bad values fail here, not in N workers
+    url = resolve_storage_url(storage, cfg.storage, cfg.output_dir)
+    args = [f"--set={o}" for o in overrides] + [f"--heartbeat={heartbeat}", f"--grace={grace}"]
+    with _launch_progress() as show:
+        outcome = launch_workers(
+            cfg, study, n, url=url, target=study_target(cfg), worker_args=args, on_progress=show
+        )
+    for w in outcome.failed:
+        _err.print(
+            f"[bold red]worker {w.index} failed[/] (exit code {w.returncode}); log: {w.log}",
+            highlight=False,
+        )
+        for line in w.tail:
+            _err.print(f"  {escape(line)}", highlight=False)
+    result = report_study(cfg, storage=url)
+    _print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
+    c = result.counts
+    _out.print(
+        f"trials: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
+        f"({n} workers, {outcome.seconds:.1f} s)",
+        soft_wrap=True,
+    )
+    _out.print(f"run folder: {result.run_folder.path.resolve()}", soft_wrap=True, highlight=False)
+    if outcome.failed or c["complete"] == 0:
+        raise typer.Exit(1)
+
+
+def _launch_progress() -> Any:
+    from contextlib import contextmanager
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    @contextmanager
+    def bar() -> Any:
+        columns = (
+            TextColumn("[bold]workers"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=_err, transient=False) as progress:
+            task = progress.add_task("trials", total=None, info="")
+
+            def show(s: Any) -> None:
+                best = "n/a" if s.best is None else f"{s.best:.4g}"
+                progress.update(
+                    task,
+                    total=s.target,
+                    completed=min(s.complete, s.target),
+                    info=(
+                        f"best {best} | running {s.running} | pruned {s.pruned} | "
+                        f"failed {s.failed} | workers alive {s.alive}/{s.workers} | "
+                        f"{s.rate:.1f}/s"
+                    ),
+                )
+
+            yield show
+
+    return bar()
+
+
+def _storage_url(storage: str | None, base: Path | None = None) -> str:
+    from stratopt.storage import resolve_storage_url
+
+    return resolve_storage_url(storage, None, (base or Path.cwd()) / "runs")
 
 
 def _study_ref(study: str, storage: str | None) -> tuple[str, str]:
@@ -456,10 +605,10 @@ def _study_ref(study: str, storage: str | None) -> tuple[str, str]:
     path = Path(study)
     if path.suffix.lower() in (".yaml", ".yml", ".json") or path.is_file():
         from stratopt.config import load_study
-        from stratopt.storage import default_storage_url
+        from stratopt.storage import resolve_storage_url
 
         cfg = load_study(path)
-        return cfg.name, storage or cfg.storage or default_storage_url(cfg.output_dir)
+        return cfg.name, resolve_storage_url(storage, cfg.storage, cfg.output_dir)
     return study, _storage_url(storage)
 
 

@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +31,14 @@ from stratopt.search._objective import Objective, parse_objective
 from stratopt.search._requirements import Requirements, parse_requirements
 from stratopt.search._runner import Progress, RunOptions, RunResult, record, run_trials, sampler_for
 from stratopt.search._space import SearchSpace, nest
+from stratopt.search._worker import WorkerOptions, work, worker_seed
 from stratopt.storage import (
+    Heartbeat,
     RunFolder,
-    default_storage_url,
     open_storage,
     ranked_frame,
     redact,
+    resolve_storage_url,
     write_run_folder,
 )
 from stratopt.storage._runfolder import git_commit, new_run_dir, sha256, versions
@@ -45,7 +47,16 @@ from stratopt.strategies import get_strategy
 if TYPE_CHECKING:
     from stratopt.validation._holdout import Holdout, HoldoutReport
 
-__all__ = ["OptimizeResult", "compile_study", "optimize", "optimize_study"]
+__all__ = [
+    "OptimizeResult",
+    "WorkResult",
+    "compile_study",
+    "optimize",
+    "optimize_study",
+    "report_study",
+    "study_target",
+    "work_study",
+]
 
 
 @dataclass(frozen=True)
@@ -108,8 +119,13 @@ def optimize_study(
     *,
     storage: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> OptimizeResult:
-    """Run the optimization a study file describes; see the module docs."""
+    """Run the optimization a study file describes; see the module docs.
+
+    `heartbeat`: Optuna's heartbeat interval and grace period (default 10 s / 60 s);
+    trials a killed run left RUNNING are failed and retried once past the grace period.
+    """
     compiled = compile_study(study)
     _check_name(study.name, "name")
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
@@ -117,7 +133,7 @@ def optimize_study(
     holdout = _prepare_holdout(study, router)
     search = study.search
     trials = search.trials or _default_trials(search.method, compiled, study.params)
-    url = storage or study.storage or default_storage_url(study.output_dir)
+    url = resolve_storage_url(storage, study.storage, study.output_dir)
     searched = study if holdout is None else holdout.in_sample  # the search never sees the tail
     evaluator = StudyEvaluator(searched, router, jobs=search.jobs, timeout=search.trial_timeout)
     run_dir = _make_run_dir(study.output_dir, study.name)
@@ -126,7 +142,7 @@ def optimize_study(
     try:
         result = _run(
             study.name, url, compiled, evaluator, _options(study, trials), on_progress,
-            fixed=study.params,
+            fixed=study.params, heartbeat=heartbeat,
         )  # fmt: skip
         checks = _post_checks(result, compiled, evaluator, run_dir, study=study)
     except BaseException:
@@ -191,6 +207,7 @@ def optimize(
     output: str | Path = "runs",
     on_progress: Callable[[Progress], None] | None = None,
     robustness: bool = True,
+    heartbeat: Heartbeat | None = None,
 ) -> OptimizeResult:
     """Optimize any function `objective(params) -> metrics | equity curve | trades`.
 
@@ -213,6 +230,7 @@ def optimize(
         robustness: After the search, evaluate the neighbourhoods of the best candidates
             and sensitivity slices (`stratopt.validation.assess_robustness`; a few
             hundred more calls of `objective` at most): summary.json's `robustness`.
+        heartbeat: Optuna's heartbeat interval and grace period (default 10 s / 60 s).
 
     Returns:
         The ranked trials, the best parameters and the run folder's paths.
@@ -238,13 +256,13 @@ def optimize(
         time_budget=time_budget,
         retries=retries,
     )
-    url = storage or default_storage_url(out)
+    url = resolve_storage_url(storage, None, out)
     evaluator = CallableEvaluator(objective, jobs=jobs, timeout=trial_timeout)
     run_dir = _make_run_dir(out, study_name)
     provenance = _provenance()
     started = dt.datetime.now(dt.UTC)
     try:
-        result = _run(study_name, url, compiled, evaluator, opts, on_progress)
+        result = _run(study_name, url, compiled, evaluator, opts, on_progress, heartbeat=heartbeat)
         checks = _post_checks(result, compiled, evaluator, run_dir) if robustness else {}
     except BaseException:
         _discard_if_empty(run_dir)
@@ -316,8 +334,29 @@ def _run(
     on_progress: Callable[[Progress], None] | None,
     *,
     fixed: Mapping[str, Any] | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> RunResult:
-    storage = open_storage(url)
+    study = _open_study(name, url, compiled, heartbeat)
+    earlier = len(study.get_trials(deepcopy=False))
+    study.sampler = sampler_for(options, compiled.objective, earlier_trials=earlier)
+    return run_trials(
+        study,
+        space=compiled.space,
+        constraints=compiled.constraints,
+        objective=compiled.objective,
+        requirements=compiled.requirements,
+        evaluator=evaluator,
+        options=options,
+        fixed=fixed,
+        on_progress=on_progress,
+    )
+
+
+def _open_study(
+    name: str, url: str, compiled: CompiledStudy, heartbeat: Heartbeat | None
+) -> optuna.Study:
+    """Create or load study `name`; refuse other directions or another space."""
+    storage = open_storage(url, heartbeat=heartbeat)
     study = optuna.create_study(
         study_name=name,
         storage=storage,
@@ -335,19 +374,7 @@ def _run(
             "use another name or storage"
         )
     _check_same_space(study, compiled.space, name)
-    earlier = len(study.get_trials(deepcopy=False))
-    study.sampler = sampler_for(options, compiled.objective, earlier_trials=earlier)
-    return run_trials(
-        study,
-        space=compiled.space,
-        constraints=compiled.constraints,
-        objective=compiled.objective,
-        requirements=compiled.requirements,
-        evaluator=evaluator,
-        options=options,
-        fixed=fixed,
-        on_progress=on_progress,
-    )
+    return study
 
 
 def _check_same_space(study: optuna.Study, space: SearchSpace, name: str) -> None:
@@ -639,3 +666,123 @@ def _lookahead_section(
     seconds = round(time.perf_counter() - start, 3)
     trials = [t.number for t in top]
     return {"checked": "top candidates", "trials": trials, **report.to_dict(), "seconds": seconds}
+
+
+@dataclass(frozen=True)
+class WorkResult:
+    """What one worker did on a shared study."""
+
+    study_name: str
+    storage: str
+    worker_id: str
+    counts: dict[str, int]
+    attempts: int
+    pruned: int
+    failed: int
+    stopped_by: str
+    seconds: float
+    run_folder: RunFolder | None
+
+
+def study_target(study: StudyConfig) -> int:
+    """The study's target of COMPLETE trials (grid default: every valid combination)."""
+    if study.search.trials:
+        return study.search.trials
+    return _default_trials(study.search.method, compile_study(study), study.params)
+
+
+def work_study(
+    study: StudyConfig,
+    *,
+    storage: str | None = None,
+    heartbeat: Heartbeat | None = None,
+    worker: WorkerOptions | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    report: bool = True,
+) -> WorkResult:
+    """Join (or create) the study and work on it until it has its target of COMPLETE trials.
+
+    Any number of workers, on any machines, may run this against one storage; see
+    `stratopt.search._worker` for how they share the work. With `report`, a run folder
+    of the whole study is written at the end (as `optimize` does).
+    """
+    compiled = compile_study(study)
+    _check_name(study.name, "name")
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    router = Router(study, strategy, compiled.space.names)
+    search = study.search
+    trials = search.trials or _default_trials(search.method, compiled, study.params)
+    url = resolve_storage_url(storage, study.storage, study.output_dir)
+    wopts = worker or WorkerOptions()
+    options = _options(study, trials)
+    holdout = _prepare_holdout(study, router)
+    searched = study if holdout is None else holdout.in_sample  # as optimize_study
+    run_dir = _make_run_dir(study.output_dir, study.name) if report else None
+    evaluator = StudyEvaluator(searched, router, jobs=search.jobs, timeout=search.trial_timeout)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        shared = _open_study(study.name, url, compiled, heartbeat)
+        seed = worker_seed(options.seed, wopts.worker_id)
+        shared.sampler = sampler_for(replace(options, seed=seed), compiled.objective)
+        result = work(
+            shared,
+            space=compiled.space,
+            constraints=compiled.constraints,
+            objective=compiled.objective,
+            requirements=compiled.requirements,
+            evaluator=evaluator,
+            options=options,
+            worker=wopts,
+            fixed=study.params,
+            on_progress=on_progress,
+        )
+    finally:
+        evaluator.close()
+    folder = None
+    if run_dir is not None:
+        summary = _summary(study.name, url, result, compiled, started, _provenance())
+        summary["worker"] = wopts.worker_id
+        summary["strategy"] = strategy.name
+        summary["config"] = json.loads(study.model_dump_json())
+        summary["config"]["storage"] = redact(url)
+        folder = _finish(
+            run_dir, study.name, url, result, compiled, summary,
+            lambda best: _best_config(study, best),
+        ).run_folder  # fmt: skip
+    p = result.progress
+    return WorkResult(
+        study_name=study.name,
+        storage=redact(url),
+        worker_id=wopts.worker_id,
+        counts=_counts(result.study),
+        attempts=p.attempts,
+        pruned=p.pruned,
+        failed=p.failed,
+        stopped_by=result.stopped_by,
+        seconds=result.seconds,
+        run_folder=folder,
+    )
+
+
+def report_study(study: StudyConfig, *, storage: str | None = None) -> OptimizeResult:
+    """A run folder for the stored study as it is now (after `launch`'s workers)."""
+    compiled = compile_study(study)
+    url = resolve_storage_url(storage, study.storage, study.output_dir)
+    run_dir = _make_run_dir(study.output_dir, study.name)
+    started = dt.datetime.now(dt.UTC)
+    shared = _open_study(study.name, url, compiled, None)
+    progress = Progress(target=study.search.trials or 0)
+    result = RunResult(shared, progress, "workers finished", 0.0)
+    summary = _summary(study.name, url, result, compiled, started, _provenance())
+    summary["config"] = json.loads(study.model_dump_json())
+    summary["config"]["storage"] = redact(url)
+    summary["study_dir"] = str(study.base_dir.resolve())
+    router = Router(
+        study, get_strategy(study.strategy, base_dir=study.base_dir), compiled.space.names
+    )
+    holdout = _prepare_holdout(study, router)
+    searched = study if holdout is None else holdout.in_sample
+    return _finish(
+        run_dir, study.name, url, result, compiled, summary, lambda best: _best_config(study, best),
+        statistics=lambda ranked: _statistics(ranked, compiled, searched, None, study.search.seed),
+    )  # fmt: skip

@@ -8,7 +8,11 @@ the same candidates and the same results whatever `jobs` is.
 Trial states: COMPLETE (counted towards `trials`), PRUNED (a constraint or a
 requirement failed, too few trades, or a duplicate of an earlier candidate; the reason
 is in the `pruned` user attribute) and FAIL (an error, a NaN objective or a timeout;
-in `error`). Every trial keeps its params and, when it ran, all metrics.
+in `error`; or its process died: no heartbeat within the grace period). Every trial keeps
+its params and, when it ran, all metrics.
+
+This loop is the single-process path (`optimize`): deterministic, one process per study.
+Several processes sharing a study go through `_worker.work`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.search._constraints import Constraint
 from stratopt.search._evaluate import Outcome
+from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
 from stratopt.search._objective import Objective
 from stratopt.search._requirements import Requirements
 from stratopt.search._samplers import SAMPLERS, SamplerOptions, make_sampler
@@ -113,10 +118,12 @@ def run_trials(
     `fixed` holds the study's fixed parameters, which constraints may also read.
     """
     holds = _constraint_check(constraints, fixed or {})
-    _fail_interrupted(study)
+    # Trials a killed run left RUNNING: FAIL once their heartbeat is older than the grace
+    # period, their params queued once (WAITING) for `study.ask` to hand out again.
+    fail_stale(study)
     _restore_normalizer(study, objective)
     trials = study.get_trials(deepcopy=False)
-    seen = {record(t).get("key") for t in trials if t.state != TrialState.FAIL}
+    seen = {record(t).get("key") for t in trials if t.state not in _NOT_HELD}
     valid = _valid_keys(space, holds)
     progress = Progress(target=options.trials)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -151,10 +158,14 @@ def run_trials(
         _run_batch(study, space, asked, seen, holds, objective, requirements, evaluator,
                    options, progress)  # fmt: skip
         _save_normalizer(study, objective)  # every batch: a killed run keeps its bounds
+        fail_stale(study)  # orphans past the grace period: their retries are asked next
         if on_progress is not None:
             on_progress(progress)
     return RunResult(study, progress, stopped_by, time.monotonic() - progress.started)
 
+
+# States whose key may still be run (again): failed, or queued for a retry.
+_NOT_HELD = (TrialState.FAIL, TrialState.WAITING)
 
 Pending = Union[optuna.Trial, "GridTrial"]
 
@@ -188,12 +199,14 @@ def _ask(
                 break
             asked.append((GridTrial(params, distributions, finished), params))
         else:
-            trial = study.ask()
+            trial = ask(study)
             asked.append((trial, space.suggest(trial)))
     return asked
 
 
 Check = Callable[[Mapping[str, Any]], str | None]
+
+DUPLICATE = "duplicate of an earlier candidate"
 
 _MAX_ENUMERATED = 200_000
 
@@ -244,11 +257,13 @@ def _run_batch(
         if broken is not None:
             _prune(study, trial, {"key": key}, f"constraint: {broken}", progress)
         elif key in seen:
-            _prune(study, trial, {"key": key}, "duplicate of an earlier candidate", progress)
+            _prune(study, trial, {"key": key, "dup": True}, DUPLICATE, progress)
         else:
             seen.add(key)
             runnable.append((trial, params, key))
-    outcomes = _evaluate_with_retries(evaluator, [p for _, p, _ in runnable], options.retries)
+    running = [t._trial_id for t, _, _ in runnable if isinstance(t, optuna.Trial)]
+    with Heartbeats(study._storage, running):
+        outcomes = _evaluate_with_retries(evaluator, [p for _, p, _ in runnable], options.retries)
     for (trial, _, key), outcome in zip(runnable, outcomes, strict=True):
         if not _tell(study, trial, key, outcome, objective, requirements, progress):
             seen.discard(key)  # a failed candidate may be tried again, as after a restart
@@ -304,8 +319,7 @@ def _tell(
         return False
     if not verdict.feasible:
         _prune(study, trial, rec, "requirements: " + "; ".join(verdict.violations), progress)
-    else:
-        _told(study, trial, rec, list(values.values))
+    elif _told(study, trial, rec, list(values.values)):
         objective.observe(metrics)
         progress.complete += 1
         progress.consider(values.values)
@@ -332,8 +346,8 @@ def _told(
     rec: dict[str, Any],
     values: list[float] | None = None,
     state: TrialState | None = None,
-) -> None:
-    """Record `rec` on the trial and finish it."""
+) -> bool:
+    """Record `rec` on the trial and finish it (False: it was already finished)."""
     if isinstance(trial, GridTrial):
         # Not `create_trial`: it compares every distribution with a converted copy (old
         # distribution classes), 0.5 ms a trial with a 50-value list. The trial is
@@ -355,26 +369,24 @@ def _told(
                 trial_id=-1,
             )
         )
-        return
-    trial.set_user_attr(ATTR, rec)
-    # `Study.tell` deep-copies the finished trial to return it, which cost more than the
-    # whole rest of a trial; Optuna's own `study.optimize` loop calls this function.
-    _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state)
+        return True
+    try:
+        trial.set_user_attr(ATTR, rec)
+        # `Study.tell` deep-copies the finished trial to return it, which cost more than
+        # the whole rest of a trial; Optuna's own `study.optimize` loop calls this function.
+        _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # Another process found its heartbeat stale and failed it (its params are queued
+        # for a retry): this result is dropped rather than counted twice.
+        log.warning("trial %d was failed as orphaned while it ran; result dropped", trial.number)
+        return False
+    return True
 
 
 def record(trial: FrozenTrial) -> dict[str, Any]:
     """What stratopt recorded on `trial` (empty for trials it did not run)."""
     rec = trial.user_attrs.get(ATTR)
     return rec if isinstance(rec, dict) else {}
-
-
-def _fail_interrupted(study: optuna.Study) -> None:
-    """Trials left RUNNING by a killed run: FAIL, so their params may be tried again."""
-    storage = study._storage  # Optuna has no public setter for another trial's attrs
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        rec = {**record(t), "error": "interrupted (the run was killed)"}
-        storage.set_trial_user_attr(t._trial_id, ATTR, rec)
-        study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def _restore_normalizer(study: optuna.Study, objective: Objective) -> None:

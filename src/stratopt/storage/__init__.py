@@ -10,14 +10,19 @@ from stratopt.storage._studies import (
     study_summaries,
 )
 from stratopt.storage._urls import (
+    ENV_STORAGE,
+    Heartbeat,
     StorageError,
     default_storage_url,
     open_storage,
     redact,
+    resolve_storage_url,
     study_names,
 )
 
 __all__ = [
+    "ENV_STORAGE",
+    "Heartbeat",
     "RunFolder",
     "StorageError",
     "default_storage_url",
@@ -27,6 +32,7 @@ __all__ = [
     "open_storage",
     "ranked_frame",
     "redact",
+    "resolve_storage_url",
     "study_names",
     "study_summaries",
     "write_run_folder",

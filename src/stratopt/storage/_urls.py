@@ -1,18 +1,67 @@
-"""Storage URLs: the default, opening one with a clear error, and redaction."""
+"""Storage URLs: the default, opening one with a clear error, and redaction.
+
+Every RDB storage is opened with Optuna's heartbeat (`heartbeat_interval`,
+`grace_period`) and `RetryHeartbeatStaleTrialCallback(max_retry=1)`: a RUNNING trial whose
+heartbeat is older than the grace period is marked FAIL by whoever next calls
+`optuna.storages.fail_stale_trials`, and its parameters are queued (WAITING) to be run
+once more.
+"""
 
 from __future__ import annotations
 
+import os
+import random
 import re
+import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import BaseStorage, InMemoryStorage, RDBStorage
+from optuna.storages import (
+    BaseStorage,
+    InMemoryStorage,
+    RDBStorage,
+    RetryHeartbeatStaleTrialCallback,
+)
 from sqlalchemy import event
 
 from stratopt.errors import ConfigError, StratoptError
 
-__all__ = ["StorageError", "default_storage_url", "open_storage", "redact"]
+__all__ = [
+    "ENV_STORAGE",
+    "Heartbeat",
+    "StorageError",
+    "default_storage_url",
+    "open_storage",
+    "redact",
+    "resolve_storage_url",
+]
+
+# The storage URL when neither `--storage` nor an API argument gives one; it wins over
+# the study file's `storage:` so a deployment can point every study at its server.
+# `launch` hands the URL to its workers this way, so it never shows in `ps`.
+ENV_STORAGE = "STRATOPT_STORAGE"
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Optuna's heartbeat settings (whole seconds, as Optuna wants them).
+
+    A worker records a heartbeat for each of its running trials every `interval`; a
+    trial whose last heartbeat is older than `grace` is taken to be orphaned.
+    """
+
+    interval: int = 10
+    grace: int = 60
+
+    def __post_init__(self) -> None:
+        if self.interval < 1 or self.grace <= self.interval:
+            raise ConfigError(
+                f"heartbeat: need 1 <= interval < grace, got interval={self.interval}, "
+                f"grace={self.grace}"
+            )
 
 
 class StorageError(StratoptError):
@@ -44,40 +93,138 @@ def redact(url: str) -> str:
     return f"{scheme}://{authority}{slash}{path}"
 
 
-def open_storage(url: str | None) -> BaseStorage:
-    """An Optuna storage for `url` (`memory` or None: in-memory)."""
+def resolve_storage_url(explicit: str | None, from_file: str | None, output_dir: Path) -> str:
+    """The storage URL: `explicit`, else $STRATOPT_STORAGE, else the study file's, else SQLite."""
+    return explicit or os.environ.get(ENV_STORAGE) or from_file or default_storage_url(output_dir)
+
+
+# SQLite with several writing processes: a writer waits up to this long for the
+# database lock instead of failing at once with "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 60
+
+
+def open_storage(url: str | None, *, heartbeat: Heartbeat | None = None) -> BaseStorage:
+    """An Optuna storage for `url` (`memory` or None: in-memory).
+
+    RDB storages get Optuna's heartbeat (`heartbeat`, default `Heartbeat()`) and retry a
+    stale trial once. A PostgreSQL password may come from the URL or from libpq's own
+    environment (`PGPASSWORD`, `~/.pgpass`); it never appears in an error message.
+    """
     if url is None or url in ("memory", ":memory:", "inmemory"):
         return InMemoryStorage()
     if "://" not in url:
         raise ConfigError(f"storage: {redact(url)!r} is not a URL (e.g. sqlite:///runs/s.db)")
+    beat = heartbeat or Heartbeat()
+    sqlite = url.startswith("sqlite")
+    engine_kwargs: dict[str, Any] = (
+        {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+        if sqlite
+        else {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    )
     try:
-        storage = RDBStorage(url, heartbeat_interval=None)
-        if url.startswith("sqlite"):
+        storage = _rdb_storage(url, engine_kwargs, beat)
+        if sqlite:
             _fast_sqlite(storage)
         return storage
-    except ImportError as exc:
-        raise ConfigError(f"storage: driver missing for {redact(url)!r}: {exc}") from None
+    except (ImportError, ModuleNotFoundError) as exc:
+        hint = " (pip install 'stratopt[postgres]')" if url.startswith("postgres") else ""
+        raise ConfigError(f"storage: driver missing for {redact(url)!r}: {exc}{hint}") from None
     except Exception as exc:
-        # SQLAlchemy puts the URL, password included, into its messages.
-        msg = redact(str(exc)).replace(url, redact(url)).splitlines()[0]
-        raise StorageError(f"cannot open storage {redact(url)}: {msg}") from None
+        raise StorageError(f"cannot open storage {redact(url)}: {clean_error(exc, url)}") from None
+
+
+# What losing the race to create Optuna's tables looks like (PostgreSQL, SQLite).
+_TABLE_RACE = re.compile(r"already exists|alembic_version|duplicate key value")
+
+
+def _rdb_storage(url: str, engine_kwargs: dict[str, Any], beat: Heartbeat) -> RDBStorage:
+    """Optuna's RDB storage; tried again when another worker is creating the tables.
+
+    Optuna creates its tables on first use; workers starting together on an empty
+    database race to create them and all but one fail ("already exists", a duplicate
+    `alembic_version` row).
+    """
+    for attempt in range(4):
+        try:
+            with warnings.catch_warnings():
+                # heartbeat_interval and the retry callback are marked experimental.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    _with_driver(url),
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=beat.interval,
+                    grace_period=beat.grace,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                )
+        except Exception as exc:
+            if not _TABLE_RACE.search(str(exc)) or attempt == 3:
+                raise
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
+
+
+def _with_driver(url: str) -> str:
+    """A bare `postgresql://` URL pinned to psycopg 3 (the `[postgres]` extra).
+
+    SQLAlchemy's default PostgreSQL driver differs between releases (psycopg2 in 2.0,
+    psycopg 3 in 2.1); a URL naming its driver (`postgresql+psycopg2://`) is kept.
+    """
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare) :]
+    return url
+
+
+def clean_error(exc: BaseException, url: str) -> str:
+    """The first line of `exc`'s message with the URL's password removed.
+
+    SQLAlchemy may put the URL, password included, into its messages; libpq names the
+    host and user but not the password. The password is also removed on its own, in
+    case a driver quotes it in another form.
+    """
+    msg = str(exc).replace(url, redact(url))
+    password = _password(url)
+    if password:
+        msg = msg.replace(password, "***")
+    first = redact(msg).strip().splitlines()
+    return first[0] if first else type(exc).__name__
+
+
+def _password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password  # type: ignore[return-value]
+    except Exception:
+        return None
 
 
 def _fast_sqlite(storage: RDBStorage) -> None:
-    """WAL journal, fsync at checkpoints only.
+    """WAL journal, fsync at checkpoints only, and transactions that lock at BEGIN.
 
-    A commit then survives the process being killed (the WAL is in the OS cache), not
-    a power cut; in exchange a trial costs about a tenth of the time on slow disks.
+    A commit survives the process being killed (the WAL is in the OS cache), not a power
+    cut; in exchange a trial costs about a tenth of the time on slow disks.
+
+    Python's sqlite3 starts a transaction only at the first write, so Optuna's
+    read-then-write updates (take a WAITING trial if it is still WAITING; count the
+    trials, then number the new one) are not atomic across processes: two workers could
+    both take one queued trial. `BEGIN IMMEDIATE` takes the write lock at the start of
+    every transaction, so they run one after another (waiting up to the busy timeout).
     """
 
-    def pragmas(dbapi_conn: Any, _record: Any) -> None:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
-    event.listen(storage.engine, "connect", pragmas)
-    storage.engine.dispose()  # connections made before the listener get replaced
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(storage.engine, "connect", on_connect)
+    event.listen(storage.engine, "begin", on_begin)
+    storage.engine.dispose()  # connections made before the listeners get replaced
 
 
 def study_names(storage: BaseStorage) -> list[str]:

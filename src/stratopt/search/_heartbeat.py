@@ -1,0 +1,97 @@
+"""Heartbeats for trials run by ask-and-tell, and failing the trials that lost theirs.
+
+Optuna records heartbeats only inside `study.optimize` (one thread per trial); stratopt
+asks and tells in batches, so this thread records them, through the storage's own
+`record_heartbeat`, for every trial of the batch being evaluated. Detecting and
+retrying orphaned trials is Optuna's: `optuna.storages.fail_stale_trials` marks a
+RUNNING trial whose heartbeat is older than the grace period FAIL and calls the
+storage's `RetryHeartbeatStaleTrialCallback`, which queues its parameters (WAITING) once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from collections.abc import Iterable
+from types import TracebackType
+
+import optuna
+from optuna.storages import BaseStorage, fail_stale_trials
+from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
+
+__all__ = ["Heartbeats", "ask", "fail_stale", "heartbeat_enabled"]
+
+log = logging.getLogger("stratopt.search")
+
+
+def heartbeat_enabled(storage: BaseStorage) -> bool:
+    return is_heartbeat_enabled(storage)
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail the study's trials whose worker stopped beating; their params are queued once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        fail_stale_trials(study)
+
+
+def ask(study: optuna.Study) -> optuna.Trial:
+    """`study.ask()`, without Optuna's warning that heartbeats belong to `optimize`.
+
+    The warning is about Optuna's own heartbeat thread, which only `optimize` starts;
+    stratopt records the heartbeats itself (`Heartbeats`).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
+        return study.ask()
+
+
+class Heartbeats:
+    """A thread recording a heartbeat for each of `trial_ids` every interval.
+
+    The first heartbeat is recorded before `__enter__` returns, so a trial is covered
+    before its evaluation starts: recorded by the thread instead, it could still be
+    waiting for SQLite's write lock when the process is killed, leaving a RUNNING trial
+    without a heartbeat, which Optuna never finds stale. A heartbeat that cannot be written (the
+    storage is briefly unreachable) is logged and tried again at the next interval.
+    """
+
+    def __init__(self, storage: BaseStorage, trial_ids: Iterable[int]) -> None:
+        self._storage = storage if isinstance(storage, BaseHeartbeat) else None
+        self._ids = list(trial_ids)
+        interval = self._storage.get_heartbeat_interval() if self._storage is not None else None
+        self._interval = float(interval) if interval else None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeats:
+        if self._interval is None or not self._ids:
+            return self
+        self._beat()
+        self._thread = threading.Thread(target=self._run, name="stratopt-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        assert self._interval is not None
+        while not self._stop.wait(self._interval):
+            self._beat()
+
+    def _beat(self) -> None:
+        assert self._storage is not None
+        for trial_id in self._ids:
+            try:
+                self._storage.record_heartbeat(trial_id)
+            except Exception as exc:  # the next beat may get through; the trial goes on
+                log.warning("heartbeat of trial id %d not recorded: %s", trial_id, exc)

@@ -1,0 +1,411 @@
+"""The worker loop: many processes, on one machine or many, sharing one study.
+
+Each worker repeatedly claims a few trials, checks its claims against the study,
+evaluates the ones it keeps (recording Optuna heartbeats meanwhile) and tells them.
+It stops when the study, counting every worker's trials, has `trials` COMPLETE.
+
+Claims are RUNNING trials, and the storage numbers trials one at a time (Optuna locks
+the study row while it creates a trial), so every claim sees all lower-numbered trials.
+A claim is kept only if
+
+* no lower-numbered trial *holds* its parameters (RUNNING, WAITING, COMPLETE, or PRUNED
+  for a reason of its own: a constraint or the requirements), and
+* fewer than `trials` lower-numbered trials are *live* (RUNNING, WAITING or COMPLETE).
+
+Otherwise it is PRUNED without running ("duplicate of an earlier candidate", "the
+target is already claimed") and holds nothing. The lowest-numbered claim always wins,
+so two workers never both run a grid combination, and the study never gets more than
+`trials` COMPLETE trials: if one had, its highest-numbered COMPLETE trial would have
+seen all the others live when it was claimed.
+
+Grid: a worker first takes queued retries off Optuna's queue with the storage's
+compare-and-set (WAITING → RUNNING: only one worker can win a trial), then claims
+combinations nobody holds as new RUNNING trials, params and key written in the trial's
+own creating transaction. Workers walk the grid from different offsets, so two rarely
+claim one combination at once. Other methods: `study.ask()`, which also takes WAITING
+trials first. A worker that dies leaves RUNNING trials whose heartbeats stop; a live
+worker's `fail_stale_trials` marks them FAIL and Optuna's retry callback queues their
+parameters once (WAITING), which the next claim picks up.
+
+Random and TPE workers each sample with their own seed (the study seed plus a hash of
+the worker id), so a shared study is not reproducible run to run; one process
+(`optimize`) is.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import os
+import random
+import socket
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from stratopt.search._constraints import Constraint
+from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
+from stratopt.search._objective import Objective
+from stratopt.search._requirements import Requirements
+from stratopt.search._runner import (
+    ATTR,
+    DUPLICATE,
+    Check,
+    Evaluator,
+    Progress,
+    RunOptions,
+    RunResult,
+    _constraint_check,
+    _evaluate_with_retries,
+    _prune,
+    _save_normalizer,
+    _tell,
+    _valid_keys,
+    record,
+)
+from stratopt.search._samplers import SAMPLERS
+from stratopt.search._space import SearchSpace
+
+__all__ = ["OVER_TARGET", "WorkerOptions", "default_worker_id", "work", "worker_seed"]
+
+log = logging.getLogger("stratopt.search")
+
+OVER_TARGET = "the target is already claimed by other trials"
+
+# Claims per round when the study file sets no `search.batch`: small, so workers share
+# the last trials of a study and a dead worker orphans few.
+WORKER_BATCH = 8
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_seed(seed: int, worker_id: str) -> int:
+    """The sampler seed of one worker: the study seed moved by a stable hash of its id."""
+    return (seed + zlib.crc32(worker_id.encode())) % (2**31)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How a worker shares the study."""
+
+    worker_id: str = field(default_factory=default_worker_id)
+    poll: float = 1.0  # seconds between looks at the study while others finish
+
+
+def work(
+    study: optuna.Study,
+    *,
+    space: SearchSpace,
+    constraints: Sequence[Constraint],
+    objective: Objective,
+    requirements: Requirements,
+    evaluator: Evaluator,
+    options: RunOptions,
+    worker: WorkerOptions | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunResult:
+    """Work on `study` until it has `options.trials` COMPLETE trials (all workers counted).
+
+    Also stops at this worker's `max_attempts` or `time_budget`, or when nothing is
+    left to try (a discrete space whose every valid combination is held).
+    """
+    wopts = worker or WorkerOptions()
+    holds = _constraint_check(constraints, fixed or {})
+    valid = _valid_keys(space, holds)
+    ledger = _Ledger(study, space, objective, valid if options.method == "grid" else None)
+    progress = Progress(target=options.trials)
+    progress.direction = None if objective.is_multi else objective.directions[0]
+    grid = _GridKeys(space, holds, wopts.worker_id) if options.method == "grid" else None
+    batch_size = options.batch or min(SAMPLERS[options.method].default_batch, WORKER_BATCH)
+    max_attempts = options.max_attempts or max(10 * options.trials, options.trials + 1000)
+    deadline = time.monotonic() + options.time_budget if options.time_budget else math.inf
+    run = _Batch(study, space, holds, objective, requirements, evaluator, options, ledger)
+    stopped_by = "target"
+    while True:
+        fail_stale(study)
+        ledger.refresh()
+        ledger.report(progress)
+        if on_progress is not None:
+            on_progress(progress)
+        if ledger.complete >= options.trials:
+            break
+        if progress.attempts >= max_attempts:
+            stopped_by = "max_attempts"
+            break
+        if time.monotonic() >= deadline:
+            stopped_by = "time_budget"
+            break
+        room = options.trials - ledger.live
+        # Queued retries count as live, so with the target fully claimed `room` is 0 and
+        # only they are left to take: take them regardless, or nobody ever would.
+        waiting = sum(t.state == TrialState.WAITING for t in ledger.unfinished)
+        want = min(batch_size, max(room, waiting), max_attempts - progress.attempts)
+        claimed = _claim(study, space, grid, ledger, want, room) if want > 0 else []
+        if not claimed:
+            if not ledger.unfinished and _nothing_left(ledger, valid, grid, want):
+                stopped_by = "space exhausted"
+                break
+            time.sleep(wopts.poll)  # others hold the rest: wait for them (or their retries)
+            continue
+        run.run(claimed, progress)
+        _save_normalizer(study, objective)
+    ledger.refresh()
+    ledger.report(progress)
+    if on_progress is not None:
+        on_progress(progress)
+    return RunResult(study, progress, stopped_by, time.monotonic() - progress.started)
+
+
+def _nothing_left(
+    ledger: _Ledger, valid: set[str] | None, grid: _GridKeys | None, want: int
+) -> bool:
+    if want <= 0 or valid is None:
+        return False
+    return all(k in ledger.finished_holders or k in ledger.failed_here for k in valid) and (
+        grid is None or grid.exhausted(ledger)
+    )
+
+
+class _Ledger:
+    """The study as this worker knows it, folded in incrementally.
+
+    Finished trials never change, so each is folded in once (counts, best value, keys
+    held, the normalizer's observations); only unfinished trials are looked at again.
+    Optuna's cached RDB storage likewise re-reads only new and unfinished trials.
+    """
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        space: SearchSpace,
+        objective: Objective,
+        valid: set[str] | None,
+    ) -> None:
+        self.study = study
+        self.space = space
+        self.objective = objective
+        self.valid = valid  # grid: only these keys count towards the target
+        self.folded: set[int] = set()
+        self.observed: set[int] = set()  # COMPLETE trials the normalizer has seen
+        self.complete_numbers: list[int] = []  # sorted
+        self.finished_holders: dict[str, int] = {}  # key -> lowest holding number
+        self.failed_here: set[str] = set()  # keys that failed in this worker
+        self.unfinished: list[FrozenTrial] = []
+        self.pruned = 0
+        self.failed = 0
+        self.best: float | None = None
+        self.direction = None if objective.is_multi else objective.directions[0]
+
+    @property
+    def complete(self) -> int:
+        return len(self.complete_numbers)
+
+    @property
+    def live(self) -> int:
+        return self.complete + sum(self.counts(t) for t in self.unfinished)
+
+    def key(self, t: FrozenTrial) -> str | None:
+        key = record(t).get("key")
+        if key is None and all(n in t.params for n in self.space.names):
+            key = repr(self.space.key(t.params))
+        return key if isinstance(key, str) else None
+
+    def counts(self, t: FrozenTrial) -> bool:
+        """Does `t` count towards the target (grid: one of this grid's combinations)?"""
+        return self.valid is None or self.key(t) in self.valid
+
+    def refresh(self) -> None:
+        self.unfinished = []
+        for t in self.study.get_trials(deepcopy=False):
+            if not t.state.is_finished():
+                self.unfinished.append(t)
+            elif t.number not in self.folded:
+                self._fold(t)
+
+    def _fold(self, t: FrozenTrial) -> None:
+        self.folded.add(t.number)
+        rec = record(t)
+        key = self.key(t)
+        if t.state == TrialState.FAIL:
+            self.failed += 1
+            return
+        if t.state == TrialState.PRUNED:
+            self.pruned += 1
+        if key is not None and not rec.get("dup"):
+            self.finished_holders[key] = min(t.number, self.finished_holders.get(key, t.number))
+        if t.state != TrialState.COMPLETE or not self.counts(t):
+            return
+        bisect.insort(self.complete_numbers, t.number)
+        if t.number not in self.observed and "metrics" in rec:
+            self.observed.add(t.number)
+            self.objective.observe({k: float(v) for k, v in rec["metrics"].items()})
+        if self.direction is not None and t.values:
+            v = t.values[0]
+            better = self.best is None or (
+                v > self.best if self.direction == "maximize" else v < self.best
+            )
+            self.best = v if better else self.best
+
+    def held_below(self, key: str, number: int, dropped: set[int]) -> bool:
+        """Does a trial numbered below `number` hold `key`?"""
+        if self.finished_holders.get(key, number) < number:
+            return True
+        return any(
+            t.number < number and t.number not in dropped and self.key(t) == key
+            for t in self.unfinished
+        )
+
+    def live_below(self, number: int, dropped: set[int]) -> int:
+        n = bisect.bisect_left(self.complete_numbers, number)
+        return n + sum(
+            1
+            for t in self.unfinished
+            if t.number < number and t.number not in dropped and self.counts(t)
+        )
+
+    def report(self, progress: Progress) -> None:
+        progress.complete = self.complete
+        progress.best = self.best
+
+
+class _GridKeys:
+    """This grid's valid combinations; each worker draws free ones at random.
+
+    Walking the grid in order, a worker that runs out of its own region would claim
+    exactly the combinations another worker is claiming next; drawing at random (a
+    per-worker seed) makes two claims of one combination at once rare (a clash costs one
+    pruned claim, nothing more).
+    """
+
+    def __init__(self, space: SearchSpace, holds: Check, worker_id: str) -> None:
+        self.combos = [p for p in space.grid() if holds(p) is None]
+        self.keys = [repr(space.key(p)) for p in self.combos]
+        self.rng = random.Random(zlib.crc32(worker_id.encode()))
+
+    def free(self, ledger: _Ledger, want: int) -> list[tuple[str, dict[str, Any]]]:
+        if want <= 0:
+            return []
+        held = {ledger.key(t) for t in ledger.unfinished}
+        free = [
+            i
+            for i, key in enumerate(self.keys)
+            if key not in ledger.finished_holders
+            and key not in ledger.failed_here
+            and key not in held
+        ]
+        picked = self.rng.sample(free, min(want, len(free)))
+        return [(self.keys[i], self.combos[i]) for i in sorted(picked)]
+
+    def exhausted(self, ledger: _Ledger) -> bool:
+        return not self.free(ledger, 1)
+
+
+def _claim(
+    study: optuna.Study,
+    space: SearchSpace,
+    grid: _GridKeys | None,
+    ledger: _Ledger,
+    want: int,
+    room: int,
+) -> list[optuna.Trial]:
+    """Up to `want` RUNNING trials of this worker (not yet checked against the study).
+
+    Grid: queued retries first (WAITING → RUNNING by the storage's compare-and-set,
+    as Optuna's own queue does), then, while fewer than `room` are claimed, one new
+    RUNNING trial per free combination, created with its params and key in one
+    transaction. Other methods: `study.ask()` takes queued trials first too; a new
+    trial beyond the room is pruned by the check.
+    """
+    if grid is None:
+        return [ask(study) for _ in range(want)]
+    claimed: list[optuna.Trial] = []
+    storage = study._storage
+    for t in ledger.unfinished:
+        if len(claimed) >= want:
+            return claimed
+        if t.state != TrialState.WAITING:
+            continue
+        try:
+            won = storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        if won:
+            claimed.append(optuna.Trial(study, t._trial_id))
+    distributions = space.distributions()
+    for key, params in grid.free(ledger, min(want, room) - len(claimed)):
+        template = optuna.trial.create_trial(
+            state=TrialState.RUNNING,
+            params=params,
+            distributions=distributions,
+            user_attrs={ATTR: {"key": key}},
+        )
+        trial_id = storage.create_new_trial(study._study_id, template_trial=template)
+        claimed.append(optuna.Trial(study, trial_id))
+    return claimed
+
+
+@dataclass
+class _Batch:
+    """Check claimed trials, evaluate the kept ones with heartbeats, tell them."""
+
+    study: optuna.Study
+    space: SearchSpace
+    holds: Check
+    objective: Objective
+    requirements: Requirements
+    evaluator: Evaluator
+    options: RunOptions
+    ledger: _Ledger
+
+    def run(self, claimed: list[optuna.Trial], progress: Progress) -> None:
+        storage = self.study._storage
+        with Heartbeats(storage, [t._trial_id for t in claimed]):
+            keep = self._check(claimed, progress)
+            outcomes = _evaluate_with_retries(
+                self.evaluator, [p for _, p, _ in keep], self.options.retries
+            )
+            for (trial, _, key), outcome in zip(keep, outcomes, strict=True):
+                self.ledger.observed.add(trial.number)  # _tell observes it if it completes
+                if not _tell(self.study, trial, key, outcome, self.objective,
+                             self.requirements, progress):  # fmt: skip
+                    self.ledger.failed_here.add(key)
+
+    def _check(
+        self, claimed: list[optuna.Trial], progress: Progress
+    ) -> list[tuple[optuna.Trial, dict[str, Any], str]]:
+        params: dict[int, dict[str, Any]] = {}
+        for t in claimed:
+            try:
+                params[t.number] = self.space.suggest(t)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                log.warning("trial %d was failed as orphaned before it ran", t.number)
+        self.ledger.refresh()  # every lower-numbered trial exists now
+        dropped: set[int] = set()
+        keep = []
+        for trial in sorted(claimed, key=lambda t: t.number):
+            if trial.number not in params:
+                continue
+            p = params[trial.number]
+            progress.attempts += 1
+            key = repr(self.space.key(p))
+            broken = self.holds(p)
+            if broken is not None:
+                _prune(self.study, trial, {"key": key}, f"constraint: {broken}", progress)
+            elif self.ledger.held_below(key, trial.number, dropped):
+                dropped.add(trial.number)
+                _prune(self.study, trial, {"key": key, "dup": True}, DUPLICATE, progress)
+            elif self.ledger.live_below(trial.number, dropped) >= self.options.trials:
+                dropped.add(trial.number)
+                _prune(self.study, trial, {"key": key, "dup": True}, OVER_TARGET, progress)
+            else:
+                keep.append((trial, p, key))
+        return keep

@@ -1,0 +1,90 @@
+"""The worker loop in one process: claims, stale trials of another worker, the target."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from stratopt.config import load_study
+from stratopt.optimization import work_study
+from stratopt.search._runner import ATTR
+from stratopt.search._worker import WorkerOptions, worker_seed
+from stratopt.storage import Heartbeat, open_storage
+from tests.workers.test_workers import _study_file
+
+
+def test_a_worker_takes_over_another_workers_orphaned_grid_claim(tmp_path: Path) -> None:
+    path = _study_file(tmp_path, "takeover", method="grid", trials=20)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    beat = Heartbeat(interval=1, grace=2)
+    study = optuna.create_study(
+        study_name="takeover", storage=open_storage(url, heartbeat=beat), direction="maximize"
+    )
+    # "Another worker" claimed k=3 and k=150, beat once, and died.
+    dist = {"k": optuna.distributions.IntDistribution(0, 199)}
+    for k in (3, 150):
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.RUNNING, params={"k": k}, distributions=dist,
+                user_attrs={ATTR: {"key": repr((k,))}},
+            )
+        )  # fmt: skip
+    for t in study.get_trials(states=(TrialState.RUNNING,)):
+        study._storage.record_heartbeat(t._trial_id)
+    cfg = load_study(path, ["search.batch=4"])
+    res = work_study(cfg, storage=url, heartbeat=beat, report=False,
+                     worker=WorkerOptions(worker_id="w1", poll=0.2))  # fmt: skip
+    assert res.stopped_by == "target"
+    trials = optuna.load_study(study_name="takeover", storage=url).trials
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 20
+    ks = [t.params["k"] for t in complete]
+    assert len(set(ks)) == 20
+    # The dead claims counted as live until they went stale (20 minus 2 free slots),
+    # so the worker waited for them: failed, and k=3's retry (at least) ran.
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert {t.params["k"] for t in failed} == {3} or {t.params["k"] for t in failed} == {3, 150}
+    retried = [t for t in complete if t.system_attrs.get("failed_trial") is not None]
+    assert 3 in {t.params["k"] for t in retried}
+
+
+def test_a_queued_retry_is_taken_when_it_is_all_that_is_left(tmp_path: Path) -> None:
+    # 19 of 20 complete and the last one queued for a retry: the target is fully
+    # claimed (the queued trial is live), yet the worker must take the retry.
+    path = _study_file(tmp_path, "last", method="grid", trials=20)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(study_name="last", storage=url, direction="maximize")
+    dist = {"k": optuna.distributions.IntDistribution(0, 199)}
+    for k in range(20):
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.COMPLETE if k < 19 else TrialState.WAITING,
+                value=0.0 if k < 19 else None, params={"k": k}, distributions=dist,
+                user_attrs={ATTR: {"key": repr((k,))}},
+            )
+        )  # fmt: skip
+    res = work_study(load_study(path), storage=url, report=False,
+                     worker=WorkerOptions(worker_id="w", poll=0.2))  # fmt: skip
+    assert res.attempts == 1 and res.stopped_by == "target"
+    trials = optuna.load_study(study_name="last", storage=url).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 20
+
+
+def test_a_worker_joining_a_finished_study_runs_nothing(tmp_path: Path) -> None:
+    path = _study_file(tmp_path, "done", method="random", trials=6, seed=1)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = work_study(load_study(path), storage=url, report=False)
+    assert first.counts["complete"] == 6
+    start = time.monotonic()
+    second = work_study(load_study(path), storage=url, report=False)
+    assert second.attempts == 0 and second.counts["complete"] == 6
+    assert time.monotonic() - start < 120
+
+
+def test_workers_get_different_seeds() -> None:
+    seeds = {worker_seed(0, f"host:{pid}") for pid in range(100)}
+    assert len(seeds) == 100
+    assert worker_seed(5, "a") == worker_seed(5, "a")
