@@ -29,8 +29,8 @@ from stratopt.storage._bulk import add_trials
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-# A PostgreSQL server to run the storage tests against as well, e.g.
-# postgresql://user@127.0.0.1:5433/db (the database is emptied of its tables first).
+# A PostgreSQL server to run the storage tests against instead of the throwaway cluster of
+# tests/conftest.py, e.g. postgresql://user@127.0.0.1:5433/db.
 PG_ENV = "STRATOPT_TEST_POSTGRES_URL"
 
 
@@ -40,9 +40,8 @@ def rdb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "sqlite":
         yield lambda name: f"sqlite:///{tmp_path / name}.db"
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"set {PG_ENV} to run against PostgreSQL")
+    # Another server when the variable names one, else the project's throwaway cluster.
+    base = os.environ.get(PG_ENV) or request.getfixturevalue("postgres").url()
     made: list[str] = []
     engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
 
