@@ -102,6 +102,9 @@ def optimize(
     output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
     set_: SetOption = None,
     top: Annotated[int, typer.Option(help="Rows of the result table.")] = 10,
+    analysis: Annotated[
+        bool, typer.Option(help="Statistics, stability and look-ahead check after the search.")
+    ] = True,
 ) -> None:
     """Search the study's space; print the best candidates and the run folder."""
     from stratopt.config import load_study
@@ -116,7 +119,7 @@ def optimize(
     cfg = load_study(study, overrides)
     _check_storage_option(storage)
     with _progress_bar() as show:
-        result = optimize_study(cfg, storage=storage, on_progress=show)
+        result = optimize_study(cfg, storage=storage, on_progress=show, analyze=analysis)
     _print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
     if result.holdout is not None:
         _print_holdout(result.holdout)

@@ -120,11 +120,15 @@ def optimize_study(
     storage: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     heartbeat: Heartbeat | None = None,
+    analyze: bool = True,
 ) -> OptimizeResult:
     """Run the optimization a study file describes; see the module docs.
 
     `heartbeat`: Optuna's heartbeat interval and grace period (default 10 s / 60 s);
     trials a killed run left RUNNING are failed and retried once past the grace period.
+    `analyze`: after the search, the overfitting statistics, the stability of the best
+    and the robust region, and the look-ahead check of the best (summary.json's
+    `statistics`, `robustness`, `lookahead`); `stratopt validate` runs them later.
     """
     compiled = compile_study(study)
     _check_name(study.name, "name")
@@ -144,7 +148,7 @@ def optimize_study(
             study.name, url, compiled, evaluator, _options(study, trials), on_progress,
             fixed=study.params, heartbeat=heartbeat,
         )  # fmt: skip
-        checks = _post_checks(result, compiled, evaluator, run_dir, study=study)
+        checks = _post_checks(result, compiled, evaluator, run_dir, study=study) if analyze else {}
     except BaseException:
         _discard_if_empty(run_dir)
         raise
@@ -160,7 +164,10 @@ def optimize_study(
     # Statistics are computed on the searched (in-sample) data only.
     out = _finish(
         run_dir, study.name, url, result, compiled, summary, lambda best: _best_config(study, best),
-        statistics=lambda ranked: _statistics(ranked, compiled, searched, evaluator, search.seed),
+        statistics=(
+            (lambda ranked: _statistics(ranked, compiled, searched, evaluator, search.seed))
+            if analyze else None
+        ),
     )  # fmt: skip
     if holdout is not None:
         out = _run_holdout(out, holdout, result, compiled, study.validation.top)
@@ -206,7 +213,7 @@ def optimize(
     study_name: str = "stratopt",
     output: str | Path = "runs",
     on_progress: Callable[[Progress], None] | None = None,
-    robustness: bool = True,
+    analyze: bool = True,
     heartbeat: Heartbeat | None = None,
 ) -> OptimizeResult:
     """Optimize any function `objective(params) -> metrics | equity curve | trades`.
@@ -227,9 +234,9 @@ def optimize(
         storage: An Optuna storage URL; default SQLite in `output`.
         study_name: The Optuna study name (rerunning it resumes it).
         output: Root of run folders (`output/<study_name>/<UTC timestamp>/`).
-        robustness: After the search, evaluate the neighbourhoods of the best candidates
-            and sensitivity slices (`stratopt.validation.assess_robustness`; a few
-            hundred more calls of `objective` at most): summary.json's `robustness`.
+        analyze: After the search, the overfitting statistics and the stability of the
+            best with the robust region and sensitivity slices (a few hundred more calls
+            of `objective` at most): summary.json's `statistics` and `robustness`.
         heartbeat: Optuna's heartbeat interval and grace period (default 10 s / 60 s).
 
     Returns:
@@ -263,7 +270,7 @@ def optimize(
     started = dt.datetime.now(dt.UTC)
     try:
         result = _run(study_name, url, compiled, evaluator, opts, on_progress, heartbeat=heartbeat)
-        checks = _post_checks(result, compiled, evaluator, run_dir) if robustness else {}
+        checks = _post_checks(result, compiled, evaluator, run_dir) if analyze else {}
     except BaseException:
         _discard_if_empty(run_dir)
         raise
@@ -274,7 +281,9 @@ def optimize(
     summary["objective_function"] = getattr(objective, "__qualname__", repr(objective))
     return _finish(
         run_dir, study_name, url, result, compiled, summary, None,
-        statistics=lambda ranked: _statistics(ranked, compiled, None, None, seed),
+        statistics=(
+            (lambda ranked: _statistics(ranked, compiled, None, None, seed)) if analyze else None
+        ),
     )  # fmt: skip
 
 

@@ -102,7 +102,7 @@ class CountingEvaluator:
 def _random_study(out: Path) -> optuna.Study:
     optimize(
         landscape, SPACE, method="random", trials=40, seed=1, study_name="rnd", output=out,
-        robustness=False,
+        analyze=False,
     )  # fmt: skip
     url = f"sqlite:///{out / 'stratopt.db'}"
     return optuna.load_study(study_name="rnd", storage=url)

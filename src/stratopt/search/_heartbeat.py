@@ -31,6 +31,8 @@ def heartbeat_enabled(storage: BaseStorage) -> bool:
 
 def fail_stale(study: optuna.Study) -> None:
     """Fail the study's trials whose worker stopped beating; their params are queued once."""
+    if not is_heartbeat_enabled(study._storage):
+        return  # checked here: entering catch_warnings per batch costs as much as a trial
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         fail_stale_trials(study)
@@ -42,6 +44,8 @@ def ask(study: optuna.Study) -> optuna.Trial:
     The warning is about Optuna's own heartbeat thread, which only `optimize` starts;
     stratopt records the heartbeats itself (`Heartbeats`).
     """
+    if not is_heartbeat_enabled(study._storage):
+        return study.ask()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
         return study.ask()
