@@ -113,7 +113,8 @@ def test_a_killed_runs_orphan_is_failed_and_retried_by_the_next_run(tmp_path: Pa
     orphan = ask(study)  # study.ask, without Optuna's heartbeat warning
     orphan.suggest_int("x", 0, 99)
     study._storage.record_heartbeat(orphan._trial_id)  # then the process "dies"
-    time.sleep(2.5)
+    # SQLite's now() has whole seconds: 3.5 s is past the 2 s grace whatever the fraction.
+    time.sleep(3.5)
     res = optimize(
         lambda p: {"sharpe": float(p["x"]), "trades": 50.0},
         {"x": {"low": 0, "high": 99}},
