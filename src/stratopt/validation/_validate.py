@@ -27,7 +27,7 @@ from stratopt.errors import ConfigError
 from stratopt.search._candidates import Router
 from stratopt.search._evaluate import StudyEvaluator
 from stratopt.search._runner import _restore_normalizer
-from stratopt.storage import default_storage_url, load_study_from, ranked_frame
+from stratopt.storage import load_study_from, ranked_frame, resolve_storage_url
 from stratopt.storage._runfolder import clean
 from stratopt.strategies import get_strategy
 
@@ -85,7 +85,8 @@ def validate_study(
 
     Args:
         study: The study file the trials were searched with.
-        storage: Optuna storage URL (default: the study's, else SQLite in its output).
+        storage: Optuna storage URL (default: `STRATOPT_STORAGE`, the study's, else
+            SQLite in its output).
         output: Root of the folder (default: the study's output);
             the folder is `<output>/<name>/validate/<UTC stamp>/`.
         seed: Of the bootstraps (default: the study's search seed).
@@ -101,7 +102,7 @@ def validate_study(
 
     step = on_step or (lambda _name: None)
     compiled = compile_study(study)
-    url = storage or study.storage or default_storage_url(study.output_dir)
+    url = resolve_storage_url(storage, study.storage, study.output_dir)
     stored = load_study_from(study.name, url)
     _restore_normalizer(stored, compiled.objective)
     ranked = ranked_frame(stored, compiled.objective.directions)
