@@ -22,7 +22,6 @@ Run by hand (not part of the tests; PostgreSQL is installed with apt-get if miss
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -62,13 +61,10 @@ class Fixed(Strategy):
 
 
 def _pg() -> Any:
-    path = ROOT / "scripts" / "throwaway_postgres.py"
-    spec = importlib.util.spec_from_file_location("throwaway_postgres", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["throwaway_postgres"] = module
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, str(ROOT / "scripts"))  # not a package
+    import throwaway_postgres
+
+    return throwaway_postgres
 
 
 def _study_file(tmp: Path, name: str, trials: int, cost_ms: int, spin: bool) -> Path:

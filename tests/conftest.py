@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +24,11 @@ def shared_data() -> Path:
 
 
 def _postgres_script() -> ModuleType:
-    path = ROOT / "scripts" / "throwaway_postgres.py"
-    spec = importlib.util.spec_from_file_location("throwaway_postgres", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["throwaway_postgres"] = module
-    spec.loader.exec_module(module)
-    return module
+    # scripts/ is not a package: the one copy of the cluster code is imported from there.
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import throwaway_postgres
+
+    return throwaway_postgres
 
 
 @pytest.fixture(scope="session")

@@ -108,10 +108,10 @@ def reshuffle_trades(
     for start in range(0, n_sims, rows):
         k = min(rows, n_sims - start)
         order = rng.permuted(np.broadcast_to(np.arange(n, dtype=np.int64), (k, n)), axis=1)
-        _nb.trade_paths_nb(steps, np.ascontiguousarray(order), cash, not compounding,
+        _nb.paths_nb(steps, np.ascontiguousarray(order), cash, not compounding,
                            out[start : start + k])  # fmt: skip
     original = np.empty((1, 3))
-    _nb.trade_paths_nb(steps, np.arange(n, dtype=np.int64)[None, :], cash, not compounding,
+    _nb.paths_nb(steps, np.arange(n, dtype=np.int64)[None, :], cash, not compounding,
                        original)  # fmt: skip
     return _result("trade_shuffle", out, original[0], 1.0, seed, n_sims)
 
@@ -160,9 +160,9 @@ def bootstrap_returns(
             idx = rng.integers(0, t, size=(k, t), dtype=np.int64)
         else:
             idx = _stationary_indices(rng, k, t, 1.0 / mean_block)
-        _nb.return_paths_nb(r, idx, cash, out[start : start + k])
+        _nb.paths_nb(r, idx, cash, False, out[start : start + k])
     original = np.empty((1, 3))
-    _nb.return_paths_nb(r, np.arange(t, dtype=np.int64)[None, :], cash, original)
+    _nb.paths_nb(r, np.arange(t, dtype=np.int64)[None, :], cash, False, original)
     return _result(f"bootstrap_{method}", out, original[0], periods_per_year, seed, n_sims)
 
 

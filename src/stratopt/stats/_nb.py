@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["return_paths_nb", "trade_paths_nb"]
+__all__ = ["paths_nb"]
 
 
 @njit(cache=True)
@@ -51,29 +51,14 @@ def _path_1d(steps: np.ndarray, cash: float, additive: bool) -> tuple[float, flo
 
 
 @njit(cache=True, parallel=True)
-def return_paths_nb(returns: np.ndarray, idx: np.ndarray, cash: float, out: np.ndarray) -> None:
-    """out[k] = (final equity, max drawdown, per-period Sharpe) of returns[idx[k]].
-
-    returns: float64[T]; idx: int64[K, L] indices into returns; out: float64[K, 3].
-    """
-    for k in prange(idx.shape[0]):
-        path = np.empty(idx.shape[1])
-        for j in range(idx.shape[1]):
-            path[j] = returns[idx[k, j]]
-        f, m, s = _path_1d(path, cash, False)
-        out[k, 0] = f
-        out[k, 1] = m
-        out[k, 2] = s
-
-
-@njit(cache=True, parallel=True)
-def trade_paths_nb(
+def paths_nb(
     steps: np.ndarray, order: np.ndarray, cash: float, additive: bool, out: np.ndarray
 ) -> None:
-    """out[k] = (final equity, max drawdown, per-trade Sharpe) of steps[order[k]].
+    """out[k] = (final equity, max drawdown, per-step Sharpe) of steps[order[k]].
 
-    steps: float64[N] trade pnl (additive) or trade returns; order: int64[K, N]
-    permutations; out: float64[K, 3].
+    steps: float64[N] trade pnl (additive) or trade / period returns (compounded);
+    order: int64[K, L] indices into steps (permutations, or bootstrap draws);
+    out: float64[K, 3].
     """
     for k in prange(order.shape[0]):
         path = np.empty(order.shape[1])

@@ -97,7 +97,7 @@ def study_statistics(
     """
     started = time.perf_counter()
     out: dict[str, Any] = {"available": True}
-    done = _completed(ranked, directions)
+    done = completed(ranked, directions)
     n_trials = len(done)
     out["trials"] = {
         "completed": n_trials,
@@ -121,7 +121,8 @@ def study_statistics(
     return out
 
 
-def _completed(ranked: pd.DataFrame, directions: Sequence[str]) -> pd.DataFrame:
+def completed(ranked: pd.DataFrame, directions: Sequence[str]) -> pd.DataFrame:
+    """The completed trials of `ranked` with a finite objective, best first."""
     if ranked.empty or "state" not in ranked:
         return ranked.iloc[0:0]
     col = "value" if len(directions) == 1 else "value_0"
@@ -150,7 +151,7 @@ def _params(row: pd.Series) -> dict[str, Any]:
     return out
 
 
-def _distinct(done: pd.DataFrame) -> tuple[list[dict[str, Any]], list[int]]:
+def distinct_params(done: pd.DataFrame) -> tuple[list[dict[str, Any]], list[int]]:
     """Distinct parameter sets in rank order, and the trial number of each."""
     seen: set[tuple[tuple[str, str], ...]] = set()
     params: list[dict[str, Any]] = []
@@ -201,7 +202,7 @@ def _returns_statistics(
     from stratopt.validation._returns import bin_returns, candidate_returns
 
     n_trials = len(done)
-    params, trial_numbers = _distinct(done)
+    params, trial_numbers = distinct_params(done)
     chosen = select_candidates(len(params), max_candidates)
     best_run = candidate_returns(study, [params[0]], data=data)
     if not best_run.positions:

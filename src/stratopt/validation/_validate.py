@@ -27,6 +27,7 @@ from stratopt.errors import ConfigError
 from stratopt.search._candidates import Router
 from stratopt.search._evaluate import StudyEvaluator
 from stratopt.search._runner import _restore_normalizer
+from stratopt.stats._study import completed, distinct_params
 from stratopt.storage import load_study_from, ranked_frame, resolve_storage_url
 from stratopt.storage._runfolder import clean
 from stratopt.strategies import get_strategy
@@ -136,7 +137,8 @@ def validate_study(
             seed=seed,
         )  # fmt: skip
         step("cross-validation")
-        sections["cpcv"] = _guarded("cpcv", lambda: _cpcv(in_sample, ranked, data, folder))
+        best_first = completed(ranked, compiled.objective.directions)
+        sections["cpcv"] = _guarded("cpcv", lambda: _cpcv(in_sample, best_first, data, folder))
         step("stability")
         robustness = assess_robustness(
             stored, space=compiled.space, objective=compiled.objective, evaluator=evaluator,
@@ -146,7 +148,7 @@ def validate_study(
         robustness.write_csv(folder)
         sections["robustness"] = robustness.to_dict()
         step("monte carlo")
-        best = _best_params(ranked)
+        best = distinct_params(best_first.head(1))[0][0]
         sections["monte_carlo"] = _guarded(
             "monte_carlo", lambda: _monte_carlo(in_sample, router, best, data, seed)
         )
@@ -175,37 +177,16 @@ def _guarded(name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
 
 
-def _best_params(ranked: Any) -> dict[str, Any]:
-    row = ranked[ranked["state"] == "complete"].iloc[0]
-    return {
-        c.removeprefix("params."): _plain(row[c])
-        for c in ranked.columns
-        if c.startswith("params.") and row[c] == row[c]  # NaN: a parameter this trial lacks
-    }
+def _cpcv(study: StudyConfig, done: Any, data: dict[Any, Any], folder: Path) -> dict[str, Any]:
+    """CPCV over the per-bar returns of the best distinct candidates (validation.cpcv).
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _cpcv(study: StudyConfig, ranked: Any, data: dict[Any, Any], folder: Path) -> dict[str, Any]:
-    """CPCV over the per-bar returns of the best distinct candidates (validation.cpcv)."""
+    `done`: the completed trials, best first (`stratopt.stats._study.completed`).
+    """
     from stratopt.config import CpcvConfig
     from stratopt.validation._cpcv import combinatorial_purged_cv
     from stratopt.validation._returns import candidate_returns
 
-    done = ranked[ranked["state"] == "complete"]
-    cols = [c for c in ranked.columns if c.startswith("params.")]
-    seen: set[str] = set()
-    params: list[dict[str, Any]] = []
-    for _, row in done.iterrows():
-        p = {c.removeprefix("params."): _plain(row[c]) for c in cols if row[c] == row[c]}
-        key = json.dumps(p, sort_keys=True, default=str)
-        if key not in seen:
-            seen.add(key)
-            params.append(p)
-        if len(params) == CPCV_CANDIDATES:
-            break
+    params = distinct_params(done)[0][:CPCV_CANDIDATES]
     if len(params) < 2:
         return {"available": False, "reason": "fewer than 2 distinct completed candidates"}
     got = candidate_returns(study, params, data=data)
