@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,36 +27,6 @@ from stratopt.storage import _bulk, open_storage
 from stratopt.storage._bulk import add_trials
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-# A PostgreSQL server to run the storage tests against instead of the throwaway cluster of
-# tests/conftest.py, e.g. postgresql://user@127.0.0.1:5433/db.
-PG_ENV = "STRATOPT_TEST_POSTGRES_URL"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def rdb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """A function giving a fresh, empty RDB storage URL on each call."""
-    if request.param == "sqlite":
-        yield lambda name: f"sqlite:///{tmp_path / name}.db"
-        return
-    # Another server when the variable names one, else the project's throwaway cluster.
-    base = os.environ.get(PG_ENV) or request.getfixturevalue("postgres").url()
-    made: list[str] = []
-    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-
-    def fresh(name: str) -> str:
-        db = f"stratopt_bulk_{name}_{os.getpid()}_{time.monotonic_ns()}"
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{db}"'))
-        made.append(db)
-        return str(sa.engine.make_url(base).set(database=db).render_as_string(False))
-
-    yield fresh
-    for db in made:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-    engine.dispose()
-
 
 DISTS = {
     "n": IntDistribution(1, 50, step=7),

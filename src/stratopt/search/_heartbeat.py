@@ -64,14 +64,20 @@ class Heartbeats:
     def __init__(self, storage: BaseStorage, trial_ids: Iterable[int]) -> None:
         self._storage = storage if isinstance(storage, BaseHeartbeat) else None
         self._ids = list(trial_ids)
-        interval = self._storage.get_heartbeat_interval() if self._storage is not None else None
-        self._interval = float(interval) if interval else None
-        self._stop = threading.Event()
+        self._interval: float | None = None
+        self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Heartbeats:
-        if self._interval is None or not self._ids:
+        # Nothing is made unless there is something to beat for: with an in-memory storage
+        # or a batch of pre-finished trials this runs once per trial of a near-free search.
+        if self._storage is None or not self._ids:
             return self
+        interval = self._storage.get_heartbeat_interval()
+        if not interval:
+            return self
+        self._interval = float(interval)
+        self._stop = threading.Event()
         self._beat()
         self._thread = threading.Thread(target=self._run, name="stratopt-heartbeat", daemon=True)
         self._thread.start()
@@ -83,12 +89,13 @@ class Heartbeats:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stop.set()
+        if self._stop is not None:
+            self._stop.set()
         if self._thread is not None:
             self._thread.join()
 
     def _run(self) -> None:
-        assert self._interval is not None
+        assert self._interval is not None and self._stop is not None
         while not self._stop.wait(self._interval):
             self._beat()
 

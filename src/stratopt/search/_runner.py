@@ -404,10 +404,13 @@ def _save_normalizer(study: optuna.Study, objective: Objective) -> None:
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in data.items():
-        if isinstance(v, Mapping):
+        if type(v) is float:  # metrics: checked first, as the Mapping ABC check is slow
+            # JSON has no NaN/inf; "nan", "inf", "-inf" read back with float()
+            out[k] = v if math.isfinite(v) else str(v)
+        elif isinstance(v, Mapping):
             out[k] = _jsonable(v)
         elif isinstance(v, float) and not math.isfinite(v):
-            out[k] = str(v)  # JSON has no NaN/inf; "nan", "inf", "-inf" read back with float()
+            out[k] = str(v)
         else:
             out[k] = v
     return out

@@ -150,6 +150,11 @@ class SearchSpace:
 
 
 def _canonical(value: Any) -> Any:
+    kind = type(value)
+    if kind is float:  # the common cases first: ABC checks cost a trial of a free objective
+        return float(f"{value:.12g}") if math.isfinite(value) else value
+    if kind is int or kind is str:
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return value
     if isinstance(value, numbers.Integral):

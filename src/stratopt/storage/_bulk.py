@@ -359,7 +359,12 @@ def _insert_children(
 
 
 def _datetime_converter(model: Any) -> Any:
-    """A function giving the value Optuna's TrialModel stores for a trial's datetime.
+    """A function giving the value Optuna's TrialModel stores for a trial's datetime."""
+    return datetime_bridge(model)[0]
+
+
+def datetime_bridge(model: Any) -> tuple[Any, Any]:
+    """Functions (to stored, from stored) for a trial's datetimes, as Optuna's TrialModel has them.
 
     Optuna 5 stores naive UTC behind `datetime_start`/`datetime_complete` properties,
     earlier versions the naive local time itself. Going through the model's own
@@ -377,4 +382,8 @@ def _datetime_converter(model: Any) -> Any:
         setattr(probe, column, value)
         return getattr(probe, keys[column])
 
-    return stored
+    def loaded(column: str, value: Any) -> Any:
+        setattr(probe, keys[column], value)
+        return getattr(probe, column)
+
+    return stored, loaded

@@ -28,6 +28,7 @@ from optuna.storages import (
 from sqlalchemy import event
 
 from stratopt.errors import ConfigError, StratoptError
+from stratopt.storage._reader import FastReadRDBStorage, reader_supported
 
 __all__ = [
     "ENV_STORAGE",
@@ -149,7 +150,9 @@ def _rdb_storage(url: str, engine_kwargs: dict[str, Any], beat: Heartbeat) -> RD
             with warnings.catch_warnings():
                 # heartbeat_interval and the retry callback are marked experimental.
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(
+                # Optuna's own class if its trial reader is not the one stratopt replaces.
+                kind = FastReadRDBStorage if reader_supported() else RDBStorage
+                return kind(
                     _with_driver(url),
                     engine_kwargs=engine_kwargs,
                     heartbeat_interval=beat.interval,
