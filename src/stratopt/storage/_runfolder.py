@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -120,22 +121,42 @@ def sha256(path: Path) -> str:
 
 
 def git_commit(cwd: Path) -> dict[str, Any] | None:
-    """HEAD of the git repository containing `cwd`, and whether it has local changes."""
+    """HEAD of the git repository containing `cwd`, and whether tracked files have changed.
+
+    One `git status` gives both. Untracked files do not make the tree dirty (as with
+    `git describe --dirty`): a research repository fills up with run folders, and
+    listing them would cost more than a fast search.
+    """
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
-        )
-        if head.returncode != 0:
-            return None
         status = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=cwd, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    if status.returncode != 0:
+        return None
+    commit, changes = None, False
+    for line in status.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            commit = line.removeprefix("# branch.oid ").strip()
+        elif not line.startswith("#"):
+            changes = True
+    if commit is None or commit == "(initial)":
+        return None
+    return {"commit": commit, "dirty": changes}
 
 
 def versions() -> dict[str, str]:
+    """The versions of Python and of the packages a result depends on."""
+    return dict(_versions())
+
+
+@functools.cache  # fixed for the life of the process; importlib.metadata is slow
+def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("stratopt", "numpy", "numba", "pandas", "optuna"):
         try:
