@@ -1,4 +1,4 @@
-"""Provenance in the run folder: the git state of the user's working directory."""
+"""Provenance in the run folder: the git state of the user's working directory, versions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from stratopt.storage._runfolder import git_commit, versions
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -24,6 +24,7 @@ def _git(cwd: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+@needs_git
 def test_git_state_of_the_working_directory(tmp_path: Path) -> None:
     assert git_commit(tmp_path) is None  # not a repository
     _git(tmp_path, "init", "-q")
@@ -47,3 +48,4 @@ def test_versions_are_a_fresh_copy_each_time() -> None:
     first["numpy"] = "changed"
     assert versions()["numpy"] != "changed"
     assert set(versions()) == {"python", "stratopt", "numpy", "numba", "pandas", "optuna"}
+
