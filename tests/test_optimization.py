@@ -79,6 +79,47 @@ def test_same_seed_same_results_whatever_jobs(tmp_path: Path, method: str) -> No
     assert runs[0]["params.fast"].nunique() > 5
 
 
+def test_random_draws_written_in_bulk_are_optunas_own(tmp_path: Path) -> None:
+    """On SQLite random candidates skip Optuna's per-trial round trips: same trials."""
+    space = {
+        "fast": {"low": 2, "high": 30},
+        "slow": {"low": 31, "high": 120, "step": 3},
+        "mode": ["reversal", "long_only"],
+        "backtest": {"slippage_bps": {"low": 0.0, "high": 5.0}, "commission": [0.0005]},
+    }
+    queued = {"fast": 7, "slow": 100, "mode": "long_only", "backtest.slippage_bps": 1.25}
+    runs = []
+    for storage in ("memory", f"sqlite:///{tmp_path / 'bulk.db'}"):
+        path = _study(
+            tmp_path,
+            name="bulk",
+            search={"method": "random", "trials": 40, "seed": 11, "batch": 16},
+            space=space,
+            constraints=[],
+            storage=storage,
+        )
+        runs.append(optimize_study(load_study(path)))
+    memory, sqlite = runs
+    pd.testing.assert_frame_equal(_ranked(memory), _ranked(sqlite))
+    assert sqlite.counts["complete"] == 40 and sqlite.counts["running"] == 0
+    # A queued trial is still handed out first (through Optuna's ask), then draws go on.
+    study = optuna.load_study(study_name="bulk", storage=f"sqlite:///{tmp_path / 'bulk.db'}")
+    study.enqueue_trial(queued)
+    path = _study(
+        tmp_path,
+        name="bulk",
+        search={"method": "random", "trials": 45, "seed": 11, "batch": 16},
+        space=space,
+        constraints=[],
+        storage=f"sqlite:///{tmp_path / 'bulk.db'}",
+    )
+    more = optimize_study(load_study(path))
+    trials = optuna.load_study(study_name="bulk", storage=f"sqlite:///{tmp_path / 'bulk.db'}")
+    ran = [t for t in trials.trials if queued.items() <= t.params.items()]
+    assert [t.state for t in ran] == [optuna.trial.TrialState.COMPLETE]
+    assert more.counts["complete"] == 45 and more.counts["waiting"] == 0
+
+
 def test_run_folder_files(tmp_path: Path) -> None:
     res = optimize_study(load_study(_study(tmp_path, search={"method": "random", "trials": 8})))
     folder = res.run_folder.path

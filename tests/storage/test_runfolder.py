@@ -48,4 +48,3 @@ def test_versions_are_a_fresh_copy_each_time() -> None:
     first["numpy"] = "changed"
     assert versions()["numpy"] != "changed"
     assert set(versions()) == {"python", "stratopt", "numpy", "numba", "pandas", "optuna"}
-

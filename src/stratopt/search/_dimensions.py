@@ -150,6 +150,10 @@ class IntRange:
         top = self.grid_value(self.grid_size() - 1)
         return trial.suggest_int(self.name, self.low, top, step=self.step, log=self.log)
 
+    def from_sample(self, value: Any) -> int:
+        """What `suggest` returns when the sampler drew `value` from `distribution()`."""
+        return int(value)
+
 
 @dataclass(frozen=True)
 class FloatRange:
@@ -224,8 +228,12 @@ class FloatRange:
         drift such as 0.30000000000000004; `SearchSpace.key` treats both as equal).
         """
         value = trial.suggest_float(self.name, self.low, self._top(), step=self.step, log=self.log)
+        return self.from_sample(value)
+
+    def from_sample(self, value: Any) -> float:
+        """What `suggest` returns when the sampler drew `value` from `distribution()`."""
         if self.step is None:
-            return value
+            return float(value)
         index = round((value - self.low) / self.step)
         return self.grid_value(min(max(index, 0), self.grid_size() - 1))
 
@@ -288,6 +296,10 @@ class Choice:
     def suggest(self, trial: BaseTrial) -> Any:
         """A value drawn by `trial.suggest_categorical`."""
         return trial.suggest_categorical(self.name, list(self.values))
+
+    def from_sample(self, value: Any) -> Any:
+        """What `suggest` returns when the sampler drew `value` from `distribution()`."""
+        return value
 
 
 Dimension: TypeAlias = IntRange | FloatRange | Choice

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +131,10 @@ class SearchSpace:
     def suggest(self, trial: BaseTrial) -> dict[str, Any]:
         """Draw every parameter from `trial` (flat dict with dotted names)."""
         return {d.name: d.suggest(trial) for d in self.dimensions}
+
+    def draw(self, sample: Callable[[str, BaseDistribution], Any]) -> dict[str, Any]:
+        """Every parameter from `sample(name, distribution)`, in order, as `suggest` gives it."""
+        return {d.name: d.from_sample(sample(d.name, d.distribution())) for d in self.dimensions}
 
     def key(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         """A hashable canonical form of `params` (flat), for recognising duplicates.

@@ -44,7 +44,7 @@ from optuna.distributions import (
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial
 
-__all__ = ["VERIFIED_SCHEMA_REVISION", "add_trials", "bulk_supported"]
+__all__ = ["VERIFIED_SCHEMA_REVISION", "add_trials", "bulk_supported", "bulk_written"]
 
 log = logging.getLogger("stratopt.storage")
 
@@ -132,6 +132,12 @@ def _storage_error(trials: Sequence[FrozenTrial], exc: Exception) -> Exception:
     # The first line only: the rest is the SQL with every row's parameters.
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return optuna.exceptions.StorageInternalError(f"writing {len(trials)} trials failed: {first}")
+
+
+def bulk_written(study: optuna.Study) -> bool:
+    """Whether `add_trials` writes `study`'s trials in one transaction (else one by one)."""
+    backend = _rdb_backend(study._storage)
+    return backend is not None and bulk_supported(backend)
 
 
 def _rdb_backend(storage: Any) -> RDBStorage | None:
