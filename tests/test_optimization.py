@@ -262,7 +262,9 @@ def test_killed_run_resumes_to_the_exact_target_without_duplicates(tmp_path: Pat
 def _complete_count(db: Path, name: str) -> int:
     try:
         study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
-    except (KeyError, sqlalchemy.exc.OperationalError):  # not created yet, or being written
+    # Not created yet, being written, or its tables being created by the run (both sides
+    # create Optuna's schema on first use; the loser of that race gets an IntegrityError).
+    except (KeyError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError):
         return 0
     return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
