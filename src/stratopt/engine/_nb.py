@@ -40,6 +40,7 @@ from stratopt.engine._types import (
 )
 from stratopt.metrics._nb import (
     METRICS_BLOCK,
+    METRICS_SAMPLE,
     N_ACC,
     N_METRICS,
     N_TRADE_STATS,
@@ -577,60 +578,91 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
 
 
 @njit(cache=True)
-def candidate_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, returns, scratch, work, out):  # type: ignore[no-untyped-def]
-    """The metrics of one candidate in one pass over its bars, chunk by chunk.
+def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, returns, samples, scratch, work, out):  # type: ignore[no-untyped-def]
+    """The metrics of a few candidates, ``rules[q]``, ``levels[q]``, ``ex[q]`` ->
+    ``out[q]``, in one pass over the bars, chunk by chunk (the engine's
+    many-candidates path; `run_one_nb` is the one-candidate reference).
 
-    Each chunk of ``SIM_CHUNK`` bars gets its signal codes, is simulated and has its
-    returns, drawdown and bracket sample taken while its equity is still in cache
-    (`metrics_chunk_nb`); only the returns are kept, in ``returns`` (float64[n]), for
-    `metrics_finish_nb`. No whole-series code or equity array is written. The result
-    is bit for bit that of `run_one_nb` (the same kernels on the same bars, chunk
-    boundaries on drawdown-block boundaries). ``scratch`` is float64[n]; ``work`` the
-    small buffers of `new_work_nb`, reused across candidates.
+    Each chunk of ``SIM_CHUNK`` bars gets each candidate's signal codes, is simulated
+    and has its returns, drawdown and bracket sample taken while its equity is still in
+    cache (`metrics_chunk_nb`); only the returns are kept, in ``returns[q]``
+    (float64[n]), for `metrics_finish_nb`. No whole-series code or equity array is
+    written. The candidates go through each chunk one after the other, so the chunk's
+    prices and the indicator rows they share are read from memory once for all of
+    them (reading the series is a good part of the cost). ``samples[q]`` (float64[s]
+    with s = min(n, METRICS_SAMPLE)) receives candidate q's
+    bracket sample, ``scratch`` is float64[n]; ``work`` the small buffers of
+    `new_work_nb`, with room for ``len(rules)`` candidates, reused across batches.
+    The result is bit for bit that of `run_one_nb` (the same kernels on the same bars,
+    chunk boundaries on drawdown-block boundaries).
     """
     n = c.shape[0]
+    k = rules.shape[0]
     codes, equity, ts, st, acc, dummy_pos, dummy_exp, dummy_trades = work
-    trade_stats_init_nb(ts)
-    sim_state_init_nb(st, ex)
-    cash = ex[E_CASH]
-    metrics_begin_nb(cash, acc)
-    prev = cash
+    words = codes.view(np.uint64)
+    prev = np.empty(k)
+    for q in range(k):
+        trade_stats_init_nb(ts[q])
+        sim_state_init_nb(st[q], ex[q])
+        metrics_begin_nb(ex[q, E_CASH], acc[q])
+        prev[q] = ex[q, E_CASH]
     for j0 in range(0, n, SIM_CHUNK):
         j1 = min(n, j0 + SIM_CHUNK)
         w = j1 - j0
-        fill_codes_range_nb(ind, rules, levels, codes, j0, j1)
-        simulate_range_nb(
-            o,
-            h,
-            l,
-            c,
-            codes,
-            codes.view(np.uint64),
-            j0,
-            j1,
-            ex,
-            ts,
-            st,
-            equity,
-            False,
-            dummy_pos,
-            dummy_exp,
-            dummy_trades,
+        for q in range(k):
+            fill_codes_range_nb(ind, rules[q], levels[q], codes, j0, j1)
+            simulate_range_nb(
+                o,
+                h,
+                l,
+                c,
+                codes,
+                words,
+                j0,
+                j1,
+                ex[q],
+                ts[q],
+                st[q],
+                equity,
+                False,
+                dummy_pos,
+                dummy_exp,
+                dummy_trades,
+            )
+            metrics_chunk_nb(equity[:w], prev[q], j0, n, returns[q, j0:j1], samples[q], acc[q])
+            prev[q] = equity[w - 1]
+    for q in range(k):
+        # the sample goes where metrics_finish_nb looks for it: the start of scratch
+        for i in range(samples.shape[1]):
+            scratch[i] = samples[q, i]
+        metrics_finish_nb(
+            returns[q],
+            prev[q],
+            ex[q, E_CASH],
+            int(st[q, S_EXPOSURE]),
+            ts[q],
+            ppy,
+            acc[q],
+            scratch,
+            out[q],
         )
-        metrics_chunk_nb(equity[:w], prev, j0, n, returns[j0:j1], scratch, acc)
-        prev = equity[w - 1]
-    metrics_finish_nb(returns, prev, cash, int(st[S_EXPOSURE]), ts, ppy, acc, scratch, out)
+
+
+# Candidates per batch of the many-candidates kernel (see batch_metrics_nb): more
+# share more reads of the prices and rows, but each keeps its own float64[n] returns.
+BATCH = 2
 
 
 @njit(cache=True)
-def new_work_nb():  # type: ignore[no-untyped-def]
-    """Small per-thread buffers of `candidate_metrics_nb` (a tuple, reused)."""
+def new_work_nb(k):  # type: ignore[no-untyped-def]
+    """Small per-thread buffers of `batch_metrics_nb` for up to k candidates (a tuple,
+    reused)."""
     return (
         np.zeros(SIM_CHUNK, dtype=np.int8),
         np.empty(SIM_CHUNK),
-        np.empty(N_TRADE_STATS),
-        np.empty(N_STATE),
-        np.empty(N_ACC),
+        np.empty((k, N_TRADE_STATS)),
+        np.empty((k, N_STATE)),
+        np.empty((k, N_ACC)),
         np.zeros(1),
         np.zeros(1, dtype=np.int8),
         np.zeros((1, N_TRADE_COLS)),
@@ -641,30 +673,37 @@ def new_work_nb():  # type: ignore[no-untyped-def]
 def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # type: ignore[no-untyped-def]
     """Metrics of many candidates in parallel: rules[k], levels[k], ex[k] -> out[k].
 
-    Per thread, two float64[n] buffers (returns, quantile candidates) and a few
-    chunk-sized ones are alive, so memory does not grow with the number of
-    candidates. `n_threads` must be `numba.get_num_threads()` (asking for it inside
-    the kernel defeats caching).
+    Candidates go in batches of ``BATCH`` consecutive ones (`batch_metrics_nb`),
+    batches in parallel. Per thread, ``BATCH + 1`` float64[n] buffers (returns,
+    quantile candidates) and a few chunk-sized ones are alive, so memory does not
+    grow with the number of candidates. `n_threads` must be
+    `numba.get_num_threads()` (asking for it inside the kernel defeats caching).
     """
     n = c.shape[0]
     n_cand = rules.shape[0]
-    returns = np.empty((n_threads, n))
+    b = BATCH
+    s = min(n, METRICS_SAMPLE)
+    returns = np.empty((n_threads, b, n))
+    samples = np.empty((n_threads, b, s))
     scratch = np.empty((n_threads, n))
-    works = [new_work_nb() for _ in range(n_threads)]
-    for k in prange(n_cand):
+    works = [new_work_nb(b) for _ in range(n_threads)]
+    for g in prange((n_cand + b - 1) // b):
         t = get_thread_id()
-        candidate_metrics_nb(
+        k0 = g * b
+        k1 = min(n_cand, k0 + b)
+        batch_metrics_nb(
             o,
             h,
             l,
             c,
             ind,
-            rules[k],
-            levels[k],
-            ex[k],
+            rules[k0:k1],
+            levels[k0:k1],
+            ex[k0:k1],
             ppy,
             returns[t],
+            samples[t],
             scratch[t],
             works[t],
-            out[k],
+            out[k0:k1],
         )
