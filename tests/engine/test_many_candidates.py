@@ -1,7 +1,7 @@
 """The many-candidates kernel against the one-candidate path, bit for bit.
 
 `run_many_nb` computes signal codes, simulation and the first metrics pass chunk by
-chunk (`candidate_metrics_nb`), keeping only the returns; `run_one_nb` fills the whole
+chunk (`batch_metrics_nb`), keeping only the returns; `run_one_nb` fills the whole
 code array, simulates the whole series and runs `compute_metrics_nb` on the equity
 curve. Both must give the same bits for every metric, on random rules, settings and
 price paths, including no trades, flat equity (zero variance) and ruin. The chunked

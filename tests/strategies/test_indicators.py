@@ -36,6 +36,42 @@ def test_sma_keeps_precision_over_a_long_series() -> None:
         assert got[i] == pytest.approx(x[i - 49 : i + 1].mean(), rel=1e-14)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_sma_rows_are_sma_nb_bit_for_bit(seed: int) -> None:
+    """The four-lane kernel gives each row exactly `sma_nb`'s bits, whatever the number
+    of windows (1-4), their lengths (longer than the series too), a NaN lead-in and
+    the rows they go to; rows not asked for are left alone."""
+    rng = np.random.default_rng(seed)
+    for n in (1, 3, 60, 2000):
+        x = 100.0 + np.cumsum(rng.normal(0.0, 1.0, n))
+        if rng.random() < 0.5:
+            x[: int(rng.integers(0, n + 1))] = np.nan
+        k = int(rng.integers(1, 5))
+        windows = rng.integers(1, 300, k).astype(np.int64)
+        rows = rng.choice(6, k, replace=False).astype(np.int64)
+        out = np.full((6, n), 7.0)
+        nb.sma_rows_nb(x, windows, out, rows)
+        for q in range(k):
+            want = nb.sma_nb(x, int(windows[q]))
+            assert np.array_equal(out[rows[q]], want, equal_nan=True), (n, windows[q])
+        untouched = np.setdiff1d(np.arange(6), rows)
+        assert (out[untouched] == 7.0).all()
+
+
+def test_fill_rows_batches_moving_averages_like_get() -> None:
+    rng = np.random.default_rng(5)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 3000)))
+    bars = _bars(close)
+    keys = [sma("close", w) for w in (3, 20, 7, 250, 41, 9)] + [ema("close", 12)]
+    out = np.zeros((len(keys) + 2, len(close)))
+    rows = [7, 0, 5, 1, 4, 2, 3]
+    IndicatorCache(bars).fill_rows(keys, out, threads=2, rows=rows)
+    fresh = IndicatorCache(bars)
+    for key, row in zip(keys, rows, strict=True):
+        assert np.array_equal(out[row], fresh.get(key), equal_nan=True), key
+    assert (out[6] == 0.0).all()
+
+
 @pytest.mark.parametrize("window", [2, 12, 26])
 def test_ema_matches_pandas_seeded_with_sma(series: np.ndarray, window: int) -> None:
     seeded = series.copy()

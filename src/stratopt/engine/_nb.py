@@ -40,6 +40,7 @@ from stratopt.engine._types import (
 )
 from stratopt.metrics._nb import (
     METRICS_BLOCK,
+    METRICS_SAMPLE,
     N_ACC,
     N_METRICS,
     N_TRADE_STATS,
@@ -251,26 +252,31 @@ def _wants_exit(code, units):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _close(st, price, slip, reason, i, ex, ts, record, trades):  # type: ignore[no-untyped-def]
-    """Close the whole position at `price` (before slippage); book the trade."""
-    units = st[S_UNITS]
+def _close(pos, price, slip, reason, i, ex, ts, record, trades):  # type: ignore[no-untyped-def]
+    """Close the whole position at `price` (before slippage); book the trade.
+
+    ``pos`` is the position tuple ``(cash, units, entry_price, entry_idx, fees, bars,
+    extreme, stop, take, n_trades)``; the new one is returned. The fill helpers pass
+    the state as scalars, not in an array: a helper that writes a state array pays
+    reference counting on every call (measured about 60 ns of a 10 ns close).
+    """
+    cash, units, entry, entry_idx, fees0, bars, extreme, stop, take, n_trades = pos
     side = 1.0 if units > 0.0 else -1.0
     fill = price * (1.0 - side * slip)
     fee = abs(units) * fill * ex[E_COMMISSION] + ex[E_COMMISSION_FIXED]
-    st[S_CASH] += units * fill - fee
-    entry = st[S_ENTRY_PRICE]
+    cash += units * fill - fee
     pnl = units * (fill - entry)
-    fees = st[S_FEES] + fee
+    fees = fees0 + fee
     net = pnl - fees
     notional = abs(units) * entry
     ret = net / notional
     sl = ex[E_STOP_LOSS]
     risk = notional * sl if sl > 0.0 else notional
-    bars = i - int(st[S_ENTRY_IDX])
-    trade_stats_update_nb(ts, net, ret, bars, net / risk)
+    held = i - int(entry_idx)
+    trade_stats_update_nb(ts, net, ret, held, net / risk)
     if record:
-        k = int(st[S_NTRADES])
-        trades[k, T_ENTRY_IDX] = st[S_ENTRY_IDX]
+        k = int(n_trades)
+        trades[k, T_ENTRY_IDX] = entry_idx
         trades[k, T_EXIT_IDX] = i
         trades[k, T_SIDE] = side
         trades[k, T_UNITS] = abs(units)
@@ -280,17 +286,16 @@ def _close(st, price, slip, reason, i, ex, ts, record, trades):  # type: ignore[
         trades[k, T_FEES] = fees
         trades[k, T_RET] = ret
         trades[k, T_REASON] = reason
-    st[S_NTRADES] += 1.0
-    st[S_UNITS] = 0.0
-    st[S_FEES] = 0.0
+    return (cash, 0.0, entry, entry_idx, 0.0, bars, extreme, stop, take, n_trades + 1.0)
 
 
 @njit(cache=True)
-def _open(st, side, price, i, ex):  # type: ignore[no-untyped-def]
-    """Open a position of `side` (+1/-1) at `price` (before slippage) if it can be sized."""
-    equity = st[S_CASH]
+def _open(pos, side, price, i, ex):  # type: ignore[no-untyped-def]
+    """Open a position of `side` (+1/-1) at `price` (before slippage) if it can be sized;
+    returns the new position tuple (``pos`` itself if not)."""
+    equity = pos[0]
     if equity <= 0.0:
-        return
+        return pos
     fill = price * (1.0 + side * ex[E_SLIPPAGE])
     comm = ex[E_COMMISSION]
     fixed = ex[E_COMMISSION_FIXED]
@@ -308,38 +313,27 @@ def _open(st, side, price, i, ex):  # type: ignore[no-untyped-def]
     if ex[E_WHOLE] != 0.0 and sizing != 1.0:
         units = math.floor(units)
     if not units > 0.0:
-        return
+        return pos
     fee = units * fill * comm + fixed
-    st[S_CASH] -= side * units * fill + fee
-    st[S_UNITS] = side * units
-    st[S_ENTRY_PRICE] = fill
-    st[S_ENTRY_IDX] = i
-    st[S_FEES] = fee
-    st[S_BARS] = 0.0
-    st[S_EXTREME] = fill
+    cash = equity - (side * units * fill + fee)
     sl = ex[E_STOP_LOSS]
     tp = ex[E_TAKE_PROFIT]
-    st[S_STOP] = fill * (1.0 - side * sl) if sl > 0.0 else math.nan
-    st[S_TAKE] = fill * (1.0 + side * tp) if tp > 0.0 else math.nan
+    stop = fill * (1.0 - side * sl) if sl > 0.0 else math.nan
+    take = fill * (1.0 + side * tp) if tp > 0.0 else math.nan
+    return (cash, side * units, fill, float(i), fee, 0.0, fill, stop, take, pos[9])
 
 
 @njit(cache=True)
-def _apply_signal(st, code, price, i, ex, ts, record, trades, allow_entry):  # type: ignore[no-untyped-def]
-    """Execute a signal at `price`: exit first, then enter (a reversal is two fills)."""
+def _apply_signal(pos, code, price, i, ex, ts, record, trades, allow_entry):  # type: ignore[no-untyped-def]
+    """Execute a signal at `price`: exit first, then enter (a reversal is two fills).
+    Returns the new position tuple."""
     if code == SIG_NONE:
-        return
-    if st[S_UNITS] != 0.0 and _wants_exit(code, st[S_UNITS]):
-        _close(st, price, ex[E_SLIPPAGE], EXIT_SIGNAL, i, ex, ts, record, trades)
-    if allow_entry and st[S_UNITS] == 0.0 and (code == SIG_LONG or code == SIG_SHORT):
-        _open(st, float(code), price, i, ex)
-
-
-@njit(cache=True)
-def _save(st, cash, fees, bars, extreme):  # type: ignore[no-untyped-def]
-    st[S_CASH] = cash
-    st[S_FEES] = fees
-    st[S_BARS] = bars
-    st[S_EXTREME] = extreme
+        return pos
+    if pos[1] != 0.0 and _wants_exit(code, pos[1]):
+        pos = _close(pos, price, ex[E_SLIPPAGE], EXIT_SIGNAL, i, ex, ts, record, trades)
+    if allow_entry and pos[1] == 0.0 and (code == SIG_LONG or code == SIG_SHORT):
+        pos = _open(pos, float(code), price, i, ex)
+    return pos
 
 
 @njit(cache=True)
@@ -404,8 +398,9 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
 
     The per-bar work is written out in this one function on purpose: a numba call
     that takes arrays costs reference counting on every bar (measured 5-10x slower),
-    so only rare events (fills) call helpers, and the hot state lives in locals that
-    are saved to / loaded from the `st` array around those calls.
+    so only rare events (fills) call helpers. The hot state lives in locals, which
+    go to those helpers as a tuple of scalars and come back the same way (`st` is read
+    once at the start and written once at the end).
     """
     n = c.shape[0]
     next_open = ex[E_FILL] == 0.0
@@ -420,6 +415,7 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
     exposure_bars = int(st[S_EXPOSURE])
     cash, units, fees, bars = st[S_CASH], st[S_UNITS], st[S_FEES], st[S_BARS]
     extreme, stop0, take, entry_idx = st[S_EXTREME], st[S_STOP], st[S_TAKE], st[S_ENTRY_IDX]
+    entry, n_trades = st[S_ENTRY_PRICE], st[S_NTRADES]
     # Without intrabar exits, holding cost or max_bars, a bar without a signal only
     # marks the position to market: such runs of bars take a tight loop.
     quiet = not has_intrabar and holding == 0.0 and max_bars == 0.0
@@ -453,15 +449,14 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
                     break
         # 1. the open: fills of instructions decided at the previous close
         if next_open and (pending_time or pending != SIG_NONE):
-            _save(st, cash, fees, bars, extreme)
-            if pending_time and st[S_UNITS] != 0.0:
-                _close(st, o[j], slip, EXIT_MAX_BARS, j, ex, ts, record, trades)
+            pos = (cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades)
+            if pending_time and units != 0.0:
+                pos = _close(pos, o[j], slip, EXIT_MAX_BARS, j, ex, ts, record, trades)
             if pending != SIG_NONE:
-                _apply_signal(st, pending, o[j], j, ex, ts, record, trades, True)
+                pos = _apply_signal(pos, pending, o[j], j, ex, ts, record, trades, True)
             pending = SIG_NONE
             pending_time = False
-            cash, units, fees, bars = st[S_CASH], st[S_UNITS], st[S_FEES], st[S_BARS]
-            extreme, stop0, take, entry_idx = st[S_EXTREME], st[S_STOP], st[S_TAKE], st[S_ENTRY_IDX]
+            cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
         in_market = units != 0.0
         # 2. intrabar exits against the bar's range, stop first
         if in_market:
@@ -505,9 +500,9 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
                 if why >= 0:
                     # Take-profit is a limit order: no slippage.
                     s = 0.0 if why == EXIT_TAKE_PROFIT else slip
-                    _save(st, cash, fees, bars, extreme)
-                    _close(st, px, s, why, j, ex, ts, record, trades)
-                    cash, units, fees = st[S_CASH], 0.0, 0.0
+                    open_pos = (cash, units, entry, entry_idx, fees, bars, extreme, stop0, take)
+                    pos = _close((*open_pos, n_trades), px, s, why, j, ex, ts, record, trades)
+                    cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
         # 3. the close: holding cost, bar count, the bar's signal
         time_exit = False
         if units != 0.0:
@@ -523,24 +518,24 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
             pending_time = time_exit
             pending = code
         elif time_exit or code != SIG_NONE:
-            _save(st, cash, fees, bars, extreme)
+            pos = (cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades)
             if time_exit:
-                _close(st, c[j], slip, EXIT_MAX_BARS, j, ex, ts, record, trades)
+                pos = _close(pos, c[j], slip, EXIT_MAX_BARS, j, ex, ts, record, trades)
             if code != SIG_NONE:
-                _apply_signal(st, code, c[j], j, ex, ts, record, trades, not last)
-            cash, units, fees, bars = st[S_CASH], st[S_UNITS], st[S_FEES], st[S_BARS]
-            extreme, stop0, take, entry_idx = st[S_EXTREME], st[S_STOP], st[S_TAKE], st[S_ENTRY_IDX]
+                pos = _apply_signal(pos, code, c[j], j, ex, ts, record, trades, not last)
+            cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
         if record:
             position[j] = units
             exposure[j] = 1 if in_market else 0
         if last and units != 0.0:
-            _save(st, cash, fees, bars, extreme)
-            _close(st, c[j], slip, EXIT_END, j, ex, ts, record, trades)
-            cash, units = st[S_CASH], 0.0
+            pos = (cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades)
+            pos = _close(pos, c[j], slip, EXIT_END, j, ex, ts, record, trades)
+            cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
         equity[j - j0] = cash + units * c[j]
         j += 1
     st[S_CASH], st[S_UNITS], st[S_FEES], st[S_BARS] = cash, units, fees, bars
     st[S_EXTREME], st[S_STOP], st[S_TAKE], st[S_ENTRY_IDX] = extreme, stop0, take, entry_idx
+    st[S_ENTRY_PRICE], st[S_NTRADES] = entry, n_trades
     st[S_PENDING] = pending
     st[S_PENDING_TIME] = 1.0 if pending_time else 0.0
     st[S_EXPOSURE] = exposure_bars
@@ -583,60 +578,91 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
 
 
 @njit(cache=True)
-def candidate_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, returns, scratch, work, out):  # type: ignore[no-untyped-def]
-    """The metrics of one candidate in one pass over its bars, chunk by chunk.
+def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, returns, samples, scratch, work, out):  # type: ignore[no-untyped-def]
+    """The metrics of a few candidates, ``rules[q]``, ``levels[q]``, ``ex[q]`` ->
+    ``out[q]``, in one pass over the bars, chunk by chunk (the engine's
+    many-candidates path; `run_one_nb` is the one-candidate reference).
 
-    Each chunk of ``SIM_CHUNK`` bars gets its signal codes, is simulated and has its
-    returns, drawdown and bracket sample taken while its equity is still in cache
-    (`metrics_chunk_nb`); only the returns are kept, in ``returns`` (float64[n]), for
-    `metrics_finish_nb`. No whole-series code or equity array is written. The result
-    is bit for bit that of `run_one_nb` (the same kernels on the same bars, chunk
-    boundaries on drawdown-block boundaries). ``scratch`` is float64[n]; ``work`` the
-    small buffers of `new_work_nb`, reused across candidates.
+    Each chunk of ``SIM_CHUNK`` bars gets each candidate's signal codes, is simulated
+    and has its returns, drawdown and bracket sample taken while its equity is still in
+    cache (`metrics_chunk_nb`); only the returns are kept, in ``returns[q]``
+    (float64[n]), for `metrics_finish_nb`. No whole-series code or equity array is
+    written. The candidates go through each chunk one after the other, so the chunk's
+    prices and the indicator rows they share are read from memory once for all of
+    them (reading the series is a good part of the cost). ``samples[q]`` (float64[s]
+    with s = min(n, METRICS_SAMPLE)) receives candidate q's
+    bracket sample, ``scratch`` is float64[n]; ``work`` the small buffers of
+    `new_work_nb`, with room for ``len(rules)`` candidates, reused across batches.
+    The result is bit for bit that of `run_one_nb` (the same kernels on the same bars,
+    chunk boundaries on drawdown-block boundaries).
     """
     n = c.shape[0]
+    k = rules.shape[0]
     codes, equity, ts, st, acc, dummy_pos, dummy_exp, dummy_trades = work
-    trade_stats_init_nb(ts)
-    sim_state_init_nb(st, ex)
-    cash = ex[E_CASH]
-    metrics_begin_nb(cash, acc)
-    prev = cash
+    words = codes.view(np.uint64)
+    prev = np.empty(k)
+    for q in range(k):
+        trade_stats_init_nb(ts[q])
+        sim_state_init_nb(st[q], ex[q])
+        metrics_begin_nb(ex[q, E_CASH], acc[q])
+        prev[q] = ex[q, E_CASH]
     for j0 in range(0, n, SIM_CHUNK):
         j1 = min(n, j0 + SIM_CHUNK)
         w = j1 - j0
-        fill_codes_range_nb(ind, rules, levels, codes, j0, j1)
-        simulate_range_nb(
-            o,
-            h,
-            l,
-            c,
-            codes,
-            codes.view(np.uint64),
-            j0,
-            j1,
-            ex,
-            ts,
-            st,
-            equity,
-            False,
-            dummy_pos,
-            dummy_exp,
-            dummy_trades,
+        for q in range(k):
+            fill_codes_range_nb(ind, rules[q], levels[q], codes, j0, j1)
+            simulate_range_nb(
+                o,
+                h,
+                l,
+                c,
+                codes,
+                words,
+                j0,
+                j1,
+                ex[q],
+                ts[q],
+                st[q],
+                equity,
+                False,
+                dummy_pos,
+                dummy_exp,
+                dummy_trades,
+            )
+            metrics_chunk_nb(equity[:w], prev[q], j0, n, returns[q, j0:j1], samples[q], acc[q])
+            prev[q] = equity[w - 1]
+    for q in range(k):
+        # the sample goes where metrics_finish_nb looks for it: the start of scratch
+        for i in range(samples.shape[1]):
+            scratch[i] = samples[q, i]
+        metrics_finish_nb(
+            returns[q],
+            prev[q],
+            ex[q, E_CASH],
+            int(st[q, S_EXPOSURE]),
+            ts[q],
+            ppy,
+            acc[q],
+            scratch,
+            out[q],
         )
-        metrics_chunk_nb(equity[:w], prev, j0, n, returns[j0:j1], scratch, acc)
-        prev = equity[w - 1]
-    metrics_finish_nb(returns, prev, cash, int(st[S_EXPOSURE]), ts, ppy, acc, scratch, out)
+
+
+# Candidates per batch of the many-candidates kernel (see batch_metrics_nb): more
+# share more reads of the prices and rows, but each keeps its own float64[n] returns.
+BATCH = 2
 
 
 @njit(cache=True)
-def new_work_nb():  # type: ignore[no-untyped-def]
-    """Small per-thread buffers of `candidate_metrics_nb` (a tuple, reused)."""
+def new_work_nb(k):  # type: ignore[no-untyped-def]
+    """Small per-thread buffers of `batch_metrics_nb` for up to k candidates (a tuple,
+    reused)."""
     return (
         np.zeros(SIM_CHUNK, dtype=np.int8),
         np.empty(SIM_CHUNK),
-        np.empty(N_TRADE_STATS),
-        np.empty(N_STATE),
-        np.empty(N_ACC),
+        np.empty((k, N_TRADE_STATS)),
+        np.empty((k, N_STATE)),
+        np.empty((k, N_ACC)),
         np.zeros(1),
         np.zeros(1, dtype=np.int8),
         np.zeros((1, N_TRADE_COLS)),
@@ -647,30 +673,37 @@ def new_work_nb():  # type: ignore[no-untyped-def]
 def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # type: ignore[no-untyped-def]
     """Metrics of many candidates in parallel: rules[k], levels[k], ex[k] -> out[k].
 
-    Per thread, two float64[n] buffers (returns, quantile candidates) and a few
-    chunk-sized ones are alive, so memory does not grow with the number of
-    candidates. `n_threads` must be `numba.get_num_threads()` (asking for it inside
-    the kernel defeats caching).
+    Candidates go in batches of ``BATCH`` consecutive ones (`batch_metrics_nb`),
+    batches in parallel. Per thread, ``BATCH + 1`` float64[n] buffers (returns,
+    quantile candidates) and a few chunk-sized ones are alive, so memory does not
+    grow with the number of candidates. `n_threads` must be
+    `numba.get_num_threads()` (asking for it inside the kernel defeats caching).
     """
     n = c.shape[0]
     n_cand = rules.shape[0]
-    returns = np.empty((n_threads, n))
+    b = BATCH
+    s = min(n, METRICS_SAMPLE)
+    returns = np.empty((n_threads, b, n))
+    samples = np.empty((n_threads, b, s))
     scratch = np.empty((n_threads, n))
-    works = [new_work_nb() for _ in range(n_threads)]
-    for k in prange(n_cand):
+    works = [new_work_nb(b) for _ in range(n_threads)]
+    for g in prange((n_cand + b - 1) // b):
         t = get_thread_id()
-        candidate_metrics_nb(
+        k0 = g * b
+        k1 = min(n_cand, k0 + b)
+        batch_metrics_nb(
             o,
             h,
             l,
             c,
             ind,
-            rules[k],
-            levels[k],
-            ex[k],
+            rules[k0:k1],
+            levels[k0:k1],
+            ex[k0:k1],
             ppy,
             returns[t],
+            samples[t],
             scratch[t],
             works[t],
-            out[k],
+            out[k0:k1],
         )

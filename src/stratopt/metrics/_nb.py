@@ -31,6 +31,7 @@ from numba import njit
 
 __all__ = [
     "METRICS_BLOCK",
+    "METRICS_SAMPLE",
     "M_AVG_LOSS",
     "M_AVG_TRADE",
     "M_AVG_TRADE_DURATION",
@@ -157,6 +158,7 @@ _BLOCK = 64  # bars per block of the drawdown scan
 METRICS_BLOCK = _BLOCK
 _SAMPLE_MIN_N = 2048  # below this every nonzero return is a quantile candidate
 _N_SAMPLE = 16384  # largest sample that places the quantile brackets (n // 16 below)
+METRICS_SAMPLE = _N_SAMPLE
 _Z_BRACKET = 3.5  # bracket half-width in binomial standard deviations of a sample rank
 _INSERTION = 16  # the selection routine finishes ranges this short by insertion sort
 _GOLDEN = 0.6180339887498949  # jitter of the systematic sample

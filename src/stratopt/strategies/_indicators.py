@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Union
 
 import numpy as np
@@ -188,18 +189,39 @@ class IndicatorCache:
             for i, k in enumerate(keys)
             if k not in self._store and k.name in _LEAVES and _of_source(k)
         ]
-        if threads > 1 and len(parallel) > 1:
-
-            def work(i: int) -> None:
-                out[at[i]] = _COMPUTE[keys[i].name](self, keys[i])
-
+        if threads <= 1 or len(parallel) <= 1:
+            parallel = []  # one at a time through `get`, which also caches them
+        jobs: list[Callable[[], None]] = []
+        # moving averages of one column go four at a time through one pass of
+        # `sma_rows_nb` (the same bits as one by one, about 3x faster per row)
+        by_source: dict[Indicator, list[int]] = {}
+        for i in parallel:
+            if keys[i].name == "sma" and out.ndim == 2 and out.dtype == np.float64:
+                src = keys[i].args[0]
+                assert isinstance(src, Indicator)
+                by_source.setdefault(src, []).append(i)
+        batched = {i for group in by_source.values() for i in group}
+        for src, group in by_source.items():
+            x = self.get(src)
+            for b in range(0, len(group), 4):
+                part = group[b : b + 4]
+                windows = np.array([keys[i].args[1] for i in part], dtype=np.int64)
+                rows_of = np.array([at[i] for i in part], dtype=np.int64)
+                jobs.append(partial(nb.sma_rows_nb, x, windows, out, rows_of))
+        for i in parallel:
+            if i not in batched:
+                jobs.append(partial(self._compute_into, keys[i], out, at[i]))
+        if jobs:
             with ThreadPoolExecutor(max_workers=threads) as pool:
-                list(pool.map(work, parallel))
-            self.computed += len(parallel)
-        done = set(parallel) if threads > 1 and len(parallel) > 1 else set()
+                list(pool.map(lambda job: job(), jobs))
+        self.computed += len(parallel)
+        done = set(parallel)
         for i, key in enumerate(keys):
             if i not in done:
                 out[at[i]] = self.get(key)
+
+    def _compute_into(self, key: Indicator, out: np.ndarray, row: int) -> None:
+        out[row] = _COMPUTE[key.name](self, key)
 
     def get(self, key: Indicator) -> np.ndarray:
         """The float64[n] series of `key` (read-only; do not modify it)."""

