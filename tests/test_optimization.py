@@ -88,33 +88,22 @@ def test_random_draws_written_in_bulk_are_optunas_own(tmp_path: Path) -> None:
         "backtest": {"slippage_bps": {"low": 0.0, "high": 5.0}, "commission": [0.0005]},
     }
     queued = {"fast": 7, "slow": 100, "mode": "long_only", "backtest.slippage_bps": 1.25}
-    runs = []
-    for storage in ("memory", f"sqlite:///{tmp_path / 'bulk.db'}"):
+    db = f"sqlite:///{tmp_path / 'bulk.db'}"
+
+    def run(storage: str, trials: int) -> Any:
+        search = {"method": "random", "trials": trials, "seed": 11, "batch": 16}
         path = _study(
-            tmp_path,
-            name="bulk",
-            search={"method": "random", "trials": 40, "seed": 11, "batch": 16},
-            space=space,
-            constraints=[],
-            storage=storage,
+            tmp_path, name="bulk", search=search, space=space, constraints=[], storage=storage
         )
-        runs.append(optimize_study(load_study(path)))
-    memory, sqlite = runs
+        return optimize_study(load_study(path))
+
+    memory, sqlite = run("memory", 40), run(db, 40)
     pd.testing.assert_frame_equal(_ranked(memory), _ranked(sqlite))
     assert sqlite.counts["complete"] == 40 and sqlite.counts["running"] == 0
     # A queued trial is still handed out first (through Optuna's ask), then draws go on.
-    study = optuna.load_study(study_name="bulk", storage=f"sqlite:///{tmp_path / 'bulk.db'}")
-    study.enqueue_trial(queued)
-    path = _study(
-        tmp_path,
-        name="bulk",
-        search={"method": "random", "trials": 45, "seed": 11, "batch": 16},
-        space=space,
-        constraints=[],
-        storage=f"sqlite:///{tmp_path / 'bulk.db'}",
-    )
-    more = optimize_study(load_study(path))
-    trials = optuna.load_study(study_name="bulk", storage=f"sqlite:///{tmp_path / 'bulk.db'}")
+    optuna.load_study(study_name="bulk", storage=db).enqueue_trial(queued)
+    more = run(db, 45)
+    trials = optuna.load_study(study_name="bulk", storage=db)
     ran = [t for t in trials.trials if queued.items() <= t.params.items()]
     assert [t.state for t in ran] == [optuna.trial.TrialState.COMPLETE]
     assert more.counts["complete"] == 45 and more.counts["waiting"] == 0
