@@ -79,34 +79,128 @@ def test_same_seed_same_results_whatever_jobs(tmp_path: Path, method: str) -> No
     assert runs[0]["params.fast"].nunique() > 5
 
 
-def test_random_draws_written_in_bulk_are_optunas_own(tmp_path: Path) -> None:
-    """On SQLite random candidates skip Optuna's per-trial round trips: same trials."""
-    space = {
-        "fast": {"low": 2, "high": 30},
-        "slow": {"low": 31, "high": 120, "step": 3},
-        "mode": ["reversal", "long_only"],
-        "backtest": {"slippage_bps": {"low": 0.0, "high": 5.0}, "commission": [0.0005]},
-    }
+# Two spaces for the bulk-drawn random search: one of every kind of dimension (a
+# continuous float checks the draws bit for bit), and a small discrete one whose
+# constraint and duplicates prune candidates in the middle of a batch.
+_MIXED_SPACE = {
+    "fast": {"low": 2, "high": 30},
+    "slow": {"low": 31, "high": 120, "step": 3},
+    "mode": ["reversal", "long_only"],
+    "backtest": {"slippage_bps": {"low": 0.0, "high": 5.0}, "commission": [0.0005]},
+}
+_SMALL_SPACE = {"fast": {"low": 2, "high": 20, "step": 3}, "slow": [20, 30, 45, 70]}
+
+
+def _optuna_random_draws(
+    distributions: dict[str, optuna.distributions.BaseDistribution], seed: int, n: int
+) -> list[dict[str, Any]]:
+    """The candidates of Optuna's own ask/suggest loop with a seeded RandomSampler."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    return [study.ask(fixed_distributions=distributions).params for _ in range(n)]
+
+
+@pytest.mark.parametrize("case", ["mixed", "small"])
+def test_random_draws_written_in_bulk_are_optunas_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """In memory and on SQLite random candidates skip Optuna's per-trial round trips.
+
+    The trials are those of Optuna's own path: the same candidates, numbered alike,
+    pruned, completed and recorded alike.
+    """
+    dist = optuna.distributions
+    if case == "mixed":
+        space, constraints, trials = _MIXED_SPACE, [], 40
+        # The study file's keys are written sorted: the space's order.
+        reference = {
+            "backtest.commission": dist.CategoricalDistribution([0.0005]),
+            "backtest.slippage_bps": dist.FloatDistribution(0.0, 5.0),
+            "fast": dist.IntDistribution(2, 30),
+            "mode": dist.CategoricalDistribution(["reversal", "long_only"]),
+            "slow": dist.IntDistribution(31, 118, step=3),
+        }
+    else:
+        space, constraints, trials = _SMALL_SPACE, BASE["constraints"], 9
+        reference = {
+            "fast": dist.IntDistribution(2, 20, step=3),
+            "slow": dist.CategoricalDistribution([20, 30, 45, 70]),
+        }
+
+    def run(storage: str, name: str) -> Any:
+        search = {"method": "random", "trials": trials, "seed": 11, "batch": 16}
+        path = _study(
+            tmp_path, name=name, search=search, space=space, constraints=constraints,
+            storage=storage,
+        )  # fmt: skip
+        return optimize_study(load_study(path))
+
+    memory = run("memory", "mem")
+    sqlite = run(f"sqlite:///{tmp_path / 'bulk.db'}", "db")
+    with monkeypatch.context() as m:
+        m.setattr("stratopt.search._runner.bulk_written", lambda study: False)
+        asked = run("memory", "asked")  # every candidate through study.ask()
+    ranked = _ranked(asked)
+    pd.testing.assert_frame_equal(_ranked(memory), ranked)
+    pd.testing.assert_frame_equal(_ranked(sqlite), ranked)
+    assert memory.counts["complete"] == trials and memory.counts["running"] == 0
+    if case == "small":
+        reasons = ranked["pruned"].fillna("")
+        assert reasons.str.startswith("constraint").any() and reasons.str.startswith("dup").any()
+    # Trial k holds the k-th candidate of a plain Optuna loop, pruned ones included
+    # (compared in memory: the CSV's text need not give back every float's last bit).
+    draws = _optuna_random_draws(reference, seed=11, n=len(ranked))
+    by_number = memory.ranked.sort_values("trial")
+    for name in reference:
+        assert list(by_number[f"params.{name}"]) == [d[name] for d in draws], name
+
+
+def test_queued_trials_run_before_bulk_random_draws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queued trial is still handed out first (through Optuna's ask), then draws go on."""
     queued = {"fast": 7, "slow": 100, "mode": "long_only", "backtest.slippage_bps": 1.25}
     db = f"sqlite:///{tmp_path / 'bulk.db'}"
 
     def run(storage: str, trials: int) -> Any:
         search = {"method": "random", "trials": trials, "seed": 11, "batch": 16}
         path = _study(
-            tmp_path, name="bulk", search=search, space=space, constraints=[], storage=storage
+            tmp_path, name="q", search=search, space=_MIXED_SPACE, constraints=[], storage=storage
         )
         return optimize_study(load_study(path))
 
-    memory, sqlite = run("memory", 40), run(db, 40)
-    pd.testing.assert_frame_equal(_ranked(memory), _ranked(sqlite))
-    assert sqlite.counts["complete"] == 40 and sqlite.counts["running"] == 0
-    # A queued trial is still handed out first (through Optuna's ask), then draws go on.
-    optuna.load_study(study_name="bulk", storage=db).enqueue_trial(queued)
+    def queue(storage: Any) -> None:
+        study = optuna.create_study(
+            study_name="q", storage=storage, direction="maximize", load_if_exists=True
+        )
+        study.enqueue_trial(queued)
+
+    # SQLite: a resumed study with a queued trial.
+    first = run(db, 40)
+    assert first.counts["complete"] == 40 and first.counts["running"] == 0
+    queue(db)
     more = run(db, 45)
-    trials = optuna.load_study(study_name="bulk", storage=db)
-    ran = [t for t in trials.trials if queued.items() <= t.params.items()]
-    assert [t.state for t in ran] == [optuna.trial.TrialState.COMPLETE]
+    ran = [
+        t
+        for t in optuna.load_study(study_name="q", storage=db).trials
+        if queued.items() <= t.params.items()
+    ]
+    assert [(t.number, t.state) for t in ran] == [(40, optuna.trial.TrialState.COMPLETE)]
     assert more.counts["complete"] == 45 and more.counts["waiting"] == 0
+
+    # In memory: the queued trial is trial 0, the bulk draws follow as through study.ask().
+    def queued_in_memory() -> Any:
+        storage = optuna.storages.InMemoryStorage()
+        queue(storage)
+        monkeypatch.setattr("stratopt.optimization.open_storage", lambda url, **kw: storage)
+        return _ranked(run("memory", 20))
+
+    bulk = queued_in_memory()
+    monkeypatch.setattr("stratopt.search._runner.bulk_written", lambda study: False)
+    pd.testing.assert_frame_equal(bulk, queued_in_memory())
+    first_trial = bulk.set_index("trial").loc[0]
+    assert first_trial["state"] == "complete"
+    assert {k: first_trial[f"params.{k}"] for k in queued} == queued
+    assert len(bulk) == 20
 
 
 def test_run_folder_files(tmp_path: Path) -> None:
