@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 import stratopt
 from stratopt.storage import _bulk, open_storage
-from stratopt.storage._bulk import add_trials
+from stratopt.storage._bulk import HandedTrial, add_trials
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -286,6 +286,47 @@ def test_non_rdb_storages_go_through_optuna(tmp_path: Path) -> None:
         got = study.get_trials()
         assert [t.number for t in got] == list(range(8))
         assert [t.params for t in got] == [t.params for t in trials]
+
+
+def _handed(t: FrozenTrial) -> HandedTrial:
+    return HandedTrial(
+        number=-1,
+        state=t.state,
+        value=None,
+        values=t.values,
+        datetime_start=t.datetime_start,
+        datetime_complete=t.datetime_complete,
+        params=dict(t.params),
+        distributions=dict(t.distributions),
+        user_attrs=dict(t.user_attrs),
+        system_attrs=dict(t.system_attrs),
+        intermediate_values=dict(t.intermediate_values),
+        trial_id=-1,
+    )
+
+
+def test_handed_trials_are_stored_in_memory_as_plain_ones() -> None:
+    """Not deep-copied, yet stored as `study.add_trials` stores a plain trial."""
+    trials = _trials(12)
+    plain = optuna.create_study(storage=open_storage("memory"))
+    plain.add_trials(trials)
+    study = optuna.create_study(storage=open_storage("memory"))
+    handed = [_handed(t) for t in trials]
+    add_trials(study, handed)
+    expected = [_fields(t) for t in plain.get_trials()]
+    stored = study.get_trials(deepcopy=False)
+    assert [type(t) for t in stored] == [FrozenTrial] * 12
+    assert [_fields(t) for t in stored] == expected
+    assert stored[0].user_attrs["stratopt"] is handed[0].user_attrs["stratopt"]
+    # Each stored trial has its own containers: the handed ones may change apart.
+    for h in handed:
+        h.params.clear()
+        h.distributions.clear()
+        h.user_attrs.clear()
+        h.intermediate_values[9] = 1.0
+        if h.values is not None:
+            h.values[0] = 123.0
+    assert [_fields(t) for t in study.get_trials()] == expected
 
 
 def test_unknown_schema_falls_back_with_a_warning(

@@ -37,7 +37,7 @@ from stratopt.search._objective import Objective
 from stratopt.search._requirements import Requirements
 from stratopt.search._samplers import SAMPLERS, SamplerOptions, make_sampler
 from stratopt.search._space import SearchSpace
-from stratopt.storage._bulk import add_trials, bulk_written
+from stratopt.storage._bulk import HandedTrial, add_trials, bulk_written
 
 __all__ = ["ATTR", "Progress", "RunOptions", "RunResult", "record", "run_trials", "sampler_for"]
 
@@ -412,8 +412,8 @@ def _told(
     if isinstance(trial, BatchTrial):
         # Not `create_trial`: it compares every distribution with a converted copy (old
         # distribution classes), 0.5 ms a trial with a 50-value list. The trial is
-        # validated when written.
-        trial.finished[trial.slot] = FrozenTrial(
+        # validated when written; it is dropped with its batch then, so it is handed over.
+        trial.finished[trial.slot] = HandedTrial(
             number=-1,
             state=state or TrialState.COMPLETE,
             value=None,

@@ -44,7 +44,13 @@ from optuna.distributions import (
 from optuna.storages import InMemoryStorage, RDBStorage
 from optuna.trial import FrozenTrial
 
-__all__ = ["VERIFIED_SCHEMA_REVISION", "add_trials", "bulk_supported", "bulk_written"]
+__all__ = [
+    "VERIFIED_SCHEMA_REVISION",
+    "HandedTrial",
+    "add_trials",
+    "bulk_supported",
+    "bulk_written",
+]
 
 log = logging.getLogger("stratopt.storage")
 
@@ -85,6 +91,27 @@ _MAX_ATTEMPTS = 5  # as Optuna's own trial creation: a deadlock or a busy databa
 _checked: weakref.WeakKeyDictionary[RDBStorage, bool] = weakref.WeakKeyDictionary()
 _checked_lock = threading.Lock()
 _warned = False
+
+
+class HandedTrial(FrozenTrial):
+    """A finished trial made to be added to a storage, and never touched after.
+
+    `InMemoryStorage.create_new_trial` deep-copies the trial it is given, so that the
+    caller's object and the stored one can change apart. For a trial handed over and
+    dropped, that copy (its distributions, datetimes, every metric) cost 35 ms of a
+    1,000-trial in-memory random search taking about 100 ms in all. This trial's deep copy
+    is one level deep: a plain FrozenTrial with its own dicts and values list, sharing the
+    values in them — what Optuna's own ask/tell path stores too (the distributions and
+    user attributes its caller passed in, uncopied).
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenTrial:
+        plain = FrozenTrial.__new__(FrozenTrial)
+        plain.__dict__.update(
+            {k: v.copy() if isinstance(v, dict | list) else v for k, v in self.__dict__.items()}
+        )
+        memo[id(self)] = plain
+        return plain
 
 
 def add_trials(study: optuna.Study, trials: Sequence[FrozenTrial]) -> None:
