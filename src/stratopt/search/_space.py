@@ -15,6 +15,7 @@ flat parameter dict back into nested mappings and `flatten` does the reverse.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 from collections.abc import Callable, Iterator, Mapping
@@ -124,9 +125,15 @@ class SearchSpace:
         self._require_discrete()
         return _odometer(self.dimensions)
 
+    @functools.cached_property
+    def _distributions(self) -> tuple[tuple[Dimension, BaseDistribution], ...]:
+        # Made once: a random search draws from them for every parameter of every trial.
+        # Optuna treats distributions as values, so the trials may share them.
+        return tuple((d, d.distribution()) for d in self.dimensions)
+
     def distributions(self) -> dict[str, BaseDistribution]:
         """Name -> Optuna distribution."""
-        return {d.name: d.distribution() for d in self.dimensions}
+        return {d.name: dist for d, dist in self._distributions}
 
     def suggest(self, trial: BaseTrial) -> dict[str, Any]:
         """Draw every parameter from `trial` (flat dict with dotted names)."""
@@ -134,7 +141,7 @@ class SearchSpace:
 
     def draw(self, sample: Callable[[str, BaseDistribution], Any]) -> dict[str, Any]:
         """Every parameter from `sample(name, distribution)`, in order, as `suggest` gives it."""
-        return {d.name: d.from_sample(sample(d.name, d.distribution())) for d in self.dimensions}
+        return {d.name: d.from_sample(sample(d.name, dist)) for d, dist in self._distributions}
 
     def key(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         """A hashable canonical form of `params` (flat), for recognising duplicates.
