@@ -272,22 +272,6 @@ def test_incompatible_distribution_writes_nothing(rdb: Any) -> None:
         add_trials(study, [create_trial(params={}, distributions={}, values=[1.0, 2.0])])
 
 
-def test_non_rdb_storages_go_through_optuna(tmp_path: Path) -> None:
-    trials = _trials(8)
-    memory = optuna.create_study(storage=open_storage("memory"))
-    add_trials(memory, trials)
-    journal = optuna.create_study(
-        storage=optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.log"))
-        )
-    )
-    add_trials(journal, trials)
-    for study in (memory, journal):
-        got = study.get_trials()
-        assert [t.number for t in got] == list(range(8))
-        assert [t.params for t in got] == [t.params for t in trials]
-
-
 def _handed(t: FrozenTrial) -> HandedTrial:
     return HandedTrial(
         number=-1,
@@ -303,6 +287,28 @@ def _handed(t: FrozenTrial) -> HandedTrial:
         intermediate_values=dict(t.intermediate_values),
         trial_id=-1,
     )
+
+
+def test_non_rdb_storages_go_through_optuna(tmp_path: Path) -> None:
+    trials = _trials(8)
+    memory = optuna.create_study(storage=open_storage("memory"))
+    add_trials(memory, trials)
+    journal = optuna.create_study(
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.log"))
+        )
+    )
+    add_trials(journal, trials)
+    for study in (memory, journal):
+        got = study.get_trials()
+        assert [t.number for t in got] == list(range(8))
+        assert [t.params for t in got] == [t.params for t in trials]
+        # A batch with an invalid trial (COMPLETE without a value) adds nothing.
+        invalid = _handed(trials[0])
+        invalid._values = None
+        with pytest.raises(ValueError, match="values should be set"):
+            add_trials(study, [trials[0], invalid])
+        assert len(study.get_trials()) == 8
 
 
 def test_handed_trials_are_stored_in_memory_as_plain_ones() -> None:

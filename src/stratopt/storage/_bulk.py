@@ -137,6 +137,11 @@ def add_trials(study: optuna.Study, trials: Sequence[FrozenTrial]) -> None:
                 f"The added trial has {len(t.values)} values, which is different from the "
                 f"number of objectives {directions} in the study."
             )
+    if isinstance(study._storage, InMemoryStorage):
+        # What `Study.add_trial` does once it has validated the trial, as done above.
+        for t in trials:
+            study._storage.create_new_trial(study._study_id, template_trial=t)
+        return
     backend = _rdb_backend(study._storage)
     if backend is None or not bulk_supported(backend):
         study.add_trials(trials)
