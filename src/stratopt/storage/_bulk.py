@@ -19,6 +19,10 @@ taken only when the storage's schema is at the Alembic revision this module was
 checked against (RDBStorage itself insists that it is the installed Optuna's latest)
 and Optuna's models have exactly the columns written here; otherwise the batch goes
 through `study.add_trials` (the safe, slow path) with a warning logged once.
+
+In memory there is no transaction to save: Optuna's `InMemoryStorage` stores each
+trial with `create_new_trial`, which deep-copies it; a `HandedTrial` makes that copy
+shallow (see the class).
 """
 
 from __future__ import annotations
