@@ -139,7 +139,9 @@ def run_trials(
     batch_size = options.batch or SAMPLERS[options.method].default_batch
     max_attempts = options.max_attempts or max(10 * options.trials, options.trials + 1000)
     grid = _grid_queue(space, holds, seen) if options.method == "grid" else None
-    draws = options.method == "random" and bulk_written(study)
+    # Random candidates drawn without a trial, to be written in bulk.
+    bulk = options.method == "random" and bulk_written(study)
+    sample = _independent_sample(study) if bulk else None
     deadline = time.monotonic() + options.time_budget if options.time_budget else math.inf
     stopped_by = "target"
     while progress.complete < options.trials:
@@ -153,7 +155,7 @@ def run_trials(
         if valid is not None and valid <= seen:
             stopped_by = "space exhausted"
             break
-        asked = _ask(study, space, grid, want, draws=draws and not _waiting(study))
+        asked = _ask(study, space, grid, want, sample=None if _waiting(study) else sample)
         if not asked:
             stopped_by = "space exhausted"
             break
@@ -202,13 +204,13 @@ def _ask(
     grid: Iterator[dict[str, Any]] | None,
     want: int,
     *,
-    draws: bool = False,
+    sample: Callable[[str, BaseDistribution], Any] | None = None,
 ) -> list[tuple[Pending, dict[str, Any]]]:
-    """`want` candidates: the grid's next, random draws written in bulk, or Optuna trials."""
+    """`want` candidates: the grid's next, drawn with `sample` (random, written in bulk), or
+    Optuna trials."""
     asked: list[tuple[Pending, dict[str, Any]]] = []
-    distributions = space.distributions() if grid is not None or draws else {}
+    distributions = space.distributions() if grid is not None or sample is not None else {}
     finished: dict[int, FrozenTrial] = {}
-    sample = _independent_sample(study) if draws else None
     for _ in range(want):
         if grid is not None:
             params = next(grid, None)
