@@ -276,6 +276,45 @@ def test_python_api_with_failures_and_equity_curves(tmp_path: Path) -> None:
     assert set(ranked[ranked["state"] == "pruned"]["params.x"]) == {1, 5, 7, 9}
 
 
+def test_bulk_random_records_failures_as_optunas_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In memory: errors, NaN and unmet requirements are recorded as through study.ask()."""
+
+    def objective(p: dict[str, Any]) -> Any:
+        if p["x"] == 3:
+            raise ValueError("three is unlucky")
+        if p["x"] == 4:
+            return {"sharpe": float("nan"), "trades": 10.0}
+        return {"sharpe": p["y"] - abs(p["x"] - 6), "trades": 60.0 if p["x"] % 2 else 10.0}
+
+    def run(name: str) -> pd.DataFrame:
+        res = optimize(
+            objective,
+            {"x": {"low": 0, "high": 9}, "y": {"low": 0.0, "high": 1.0}},
+            method="random",
+            trials=15,
+            seed=5,
+            batch=8,
+            require={"trades": ">= 50"},
+            storage="memory",
+            output=tmp_path,
+            study_name=name,
+            analyze=False,
+        )
+        assert res.counts["complete"] == 15
+        return pd.read_csv(res.run_folder.ranked).drop(columns=["runtime_s"])
+
+    bulk = run("bulk")
+    monkeypatch.setattr("stratopt.search._runner.bulk_written", lambda study: False)
+    pd.testing.assert_frame_equal(bulk, run("asked"))
+    failed = bulk[bulk["state"] == "fail"]
+    assert set(failed["params.x"]) == {3, 4}
+    assert "ValueError: three is unlucky" in set(failed["error"])
+    assert set(bulk[bulk["state"] == "pruned"]["params.x"]) <= {0, 2, 6, 8}
+    assert (bulk["state"] == "pruned").any()
+
+
 def _raising_and_hanging_strategy(tmp_path: Path) -> str:
     (tmp_path / "moody.py").write_text(
         "import time\n"
