@@ -181,10 +181,10 @@ class BatchTrial:
     Grid candidates need nothing from a sampler, and random draws nothing from earlier
     results; so instead of Optuna's per-trial round trips (create, set each param, set
     attrs, tell: a storage transaction each, about 30 ms a trial on SQLite) the finished
-    trial joins `finished`, shared by its batch, which is written in one transaction
-    once the batch is told. No trial is left RUNNING if the run is killed: the batch's
-    evaluations are lost, as they are with RUNNING trials, and a rerun evaluates what is
-    missing (grid) or draws on (random).
+    trial joins `finished`, shared by its batch, which is written at once (one
+    transaction on SQLite or PostgreSQL) when the batch is told. No trial is left
+    RUNNING if the run is killed: the batch's evaluations are lost, as they are with
+    RUNNING trials, and a rerun evaluates what is missing (grid) or draws on (random).
 
     `slot` is the candidate's place in its batch: pruned candidates are finished before
     the evaluated ones, yet the batch is written in the order it was asked, so trials
