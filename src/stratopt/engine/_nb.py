@@ -687,21 +687,9 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # typ
     samples = np.empty((n_threads, b, s))
     scratch = np.empty((n_threads, n))
     works = [new_work_nb(b) for _ in range(n_threads)]
-    n_batch = (n_cand + b - 1) // b
-    # prange hands each thread a contiguous run of g; dealing the batches out round
-    # robin instead keeps the threads on neighbouring candidates (which share
-    # indicator rows), so a row fetched from memory serves all of them
-    per = (n_batch + n_threads - 1) // n_threads
-    order = np.empty(n_batch, dtype=np.int64)
-    g = 0
-    for t in range(n_threads):
-        for i in range(per):
-            if i * n_threads + t < n_batch:
-                order[g] = i * n_threads + t
-                g += 1
-    for g in prange(n_batch):
+    for g in prange((n_cand + b - 1) // b):
         t = get_thread_id()
-        k0 = order[g] * b
+        k0 = g * b
         k1 = min(n_cand, k0 + b)
         batch_metrics_nb(
             o,
