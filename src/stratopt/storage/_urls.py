@@ -28,6 +28,7 @@ from optuna.storages import (
 from sqlalchemy import event
 
 from stratopt.errors import ConfigError, StratoptError
+from stratopt.storage._alembic import share_alembic_script
 from stratopt.storage._reader import FastReadRDBStorage, reader_supported
 
 __all__ = [
@@ -145,6 +146,7 @@ def _rdb_storage(url: str, engine_kwargs: dict[str, Any], beat: Heartbeat) -> RD
     database race to create them and all but one fail ("already exists", a duplicate
     `alembic_version` row).
     """
+    share_alembic_script()
     for attempt in range(4):
         try:
             with warnings.catch_warnings():
