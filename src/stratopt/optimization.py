@@ -21,6 +21,7 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from stratopt._gc import with_frozen_heap
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.errors import ConfigError, UserInputError
@@ -114,6 +115,7 @@ def _check_method(method: str, objective: Objective) -> None:
         )
 
 
+@with_frozen_heap
 def optimize_study(
     study: StudyConfig,
     *,
@@ -193,6 +195,7 @@ def _run_holdout(
     return dataclasses.replace(out, holdout=report)
 
 
+@with_frozen_heap
 def optimize(
     objective: Callable[[dict[str, Any]], Any],
     space: Mapping[str, Any],

@@ -40,6 +40,8 @@ class Router:
         self.study = study
         self.strategy = strategy
         self.names = tuple(names)
+        # the settings of every candidate that searches no backtest setting (frozen)
+        self._settings = study.backtest.to_settings()
         for name in self.names:
             self._check(name)
         for name, value in study.params.items():
@@ -88,7 +90,7 @@ class Router:
         return Candidate(
             params=dict(params),
             strategy_params=strategy_params,
-            settings=self.study.backtest.to_settings(**settings),
+            settings=self.study.backtest.to_settings(**settings) if settings else self._settings,
             data=tuple(sorted(data.items())),
         )
 

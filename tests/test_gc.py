@@ -1,0 +1,38 @@
+import gc
+
+from stratopt._gc import frozen_heap, with_frozen_heap
+
+
+def test_objects_alive_on_entry_are_frozen_until_exit() -> None:
+    assert gc.get_freeze_count() == 0
+    with frozen_heap():
+        assert gc.get_freeze_count() > 1000  # the loaded modules, at least
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_callers_own_freezing_is_left_alone() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with_frozen_heap(lambda: None)()
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+
+
+def test_optimize_leaves_the_heap_as_it_found_it(tmp_path: object) -> None:
+    from stratopt.optimization import optimize
+
+    seen: list[int] = []
+
+    def objective(params: dict[str, float]) -> dict[str, float]:
+        seen.append(gc.get_freeze_count())
+        return {"sharpe": -(params["x"] ** 2)}
+
+    optimize(
+        objective, {"x": {"low": -1.0, "high": 1.0}}, method="random", trials=5,
+        storage="memory", output=tmp_path, analyze=False,
+    )  # fmt: skip
+    assert seen and min(seen) > 1000  # frozen while candidates ran
+    assert gc.get_freeze_count() == 0
