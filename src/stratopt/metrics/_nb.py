@@ -565,7 +565,7 @@ def _chunk_returns_drawdown_nb(cur: F64Array, prev: float, rout: F64Array, acc: 
     under-water run at once, and is looked at bar by bar only if it may deepen the
     maximum drawdown; a block that reaches the peak goes bar by bar. Each block's
     returns are computed just before its scan, so the scan runs while the divisions
-    are still in flight (about a third faster than two passes over the chunk).
+    are still in flight (15-30 % faster here than two passes over the chunk).
     """
     peak = acc[_A_PEAK]
     inv = acc[_A_INV_PEAK]
