@@ -1,11 +1,12 @@
 """The many-candidates kernel against the one-candidate path, bit for bit.
 
-`run_many_nb` computes signal codes, simulation and the first metrics pass chunk by
-chunk (`batch_metrics_nb`), keeping only the returns; `run_one_nb` fills the whole
-code array, simulates the whole series and runs `compute_metrics_nb` on the equity
-curve. Both must give the same bits for every metric, on random rules, settings and
-price paths, including no trades, flat equity (zero variance) and ruin. The chunked
-rule evaluation is checked against a plain-Python reading of the rules.
+`run_many_nb` computes signal codes, simulation and the metrics pass chunk by chunk
+(`batch_metrics_nb`), keeping only the returns outside each candidate's band;
+`run_one_nb` fills the whole code array, simulates the whole series and runs
+`compute_metrics_nb` on the equity curve. Both must give the same bits for every
+metric, on random rules, settings and price paths, including no trades, flat equity
+(zero variance) and ruin. The chunked rule evaluation is checked against a
+plain-Python reading of the rules.
 """
 
 from __future__ import annotations
@@ -21,7 +22,20 @@ import pytest
 from stratopt.engine import _nb
 from stratopt.engine._types import ExecSettings, pack_settings
 from stratopt.metrics import METRIC_IDS, N_METRICS
-from tests.engine._random import EXIT_RULES, SIZINGS, random_bars, random_settings_kwargs
+from stratopt.metrics._nb import (
+    N_ACC,
+    N_TRADE_STATS,
+    metrics_begin_nb,
+    metrics_chunk_nb,
+    metrics_finish_nb,
+)
+from tests.engine._random import (
+    EXIT_RULES,
+    SIZINGS,
+    Bars,
+    random_bars,
+    random_settings_kwargs,
+)
 
 RULE_KINDS = (
     _nb.RULE_CROSS_ABOVE,
@@ -202,3 +216,36 @@ def test_many_equals_one_edge_cases() -> None:
         )
         _assert_same_bits(many, one)
     assert one[0, METRIC_IDS.index("final_equity")] < 0.0  # the last case was ruined
+
+
+def test_many_equals_one_when_the_tails_are_simulated_again() -> None:
+    """A wild first quarter and a calm rest: a candidate in the market throughout has
+    its 5 % quantile inside the band the metrics placed early, so the engine simulates
+    it again for its tail metrics. The result is still `run_one_nb`'s, bit for bit,
+    and the quantile is NumPy's."""
+    n = 10 * _nb.SIM_CHUNK + 77
+    rng = np.random.default_rng(11)
+    steps = rng.normal(0.0, 1e-4, n)
+    steps[: n // 4] *= 30.0
+    close = np.ascontiguousarray(100.0 * np.cumprod(1.0 + steps))
+    bars = Bars(close, close, close, close)
+    row = np.zeros((1, n))
+    row[0, 0] = 1.0  # long from the first open, held to the end
+    rules = np.zeros((1, 8, 5), dtype=np.int64)
+    rules[0, 0] = (_nb.RULE_CODES, 0, 0, 0, 0)
+    ex = pack_settings(ExecSettings(cash=1_000.0, fill="close"))
+    many, one = _run_both(bars, row, rules, np.zeros((1, 8)), ex[None])
+    _assert_same_bits(many, one)
+    equity = _nb.run_one_nb(
+        close, close, close, close, row, rules[0], np.zeros(8), ex, 252.0, False
+    )[0]
+    r = equity / np.concatenate(([1_000.0], equity[:-1])) - 1.0
+    assert many[0, METRIC_IDS.index("var_95")] == np.quantile(r, 0.05)
+    # white box: the stored tails really fell short for this equity curve
+    acc = np.empty(N_ACC)
+    metrics_begin_nb(1_000.0, acc)
+    sample, stored, rbuf = np.empty(n), np.empty(n), np.empty(n)
+    metrics_chunk_nb(equity, 1_000.0, 0, n, rbuf, sample, stored, acc)
+    ts = np.zeros(N_TRADE_STATS)
+    out = np.empty(N_METRICS)
+    assert not metrics_finish_nb(n, equity[-1], 1_000.0, 0, ts, 252.0, acc, sample, stored, out)

@@ -9,26 +9,24 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from stratopt.metrics._nb import (
-    _A_BELOW,
-    _B_HI1,
-    _B_HI2,
-    _B_LO1,
-    _B_LO2,
+    _A_BAND_HI,
+    _A_BAND_LO,
+    _A_STORED,
+    _A_ZEROS,
     _CHUNK,
-    _N_BR,
-    _N_CNT,
+    _SEGMENT,
     N_ACC,
-    _brackets_nb,
+    N_METRICS,
+    N_TRADE_STATS,
     _heapsort_nb,
-    _quantile_ranks,
     _sample_bar,
     _sample_size,
     _select_nb,
-    _sums_pass_nb,
-    _tail_nb,
     metrics_begin_nb,
     metrics_chunk_nb,
+    metrics_finish_nb,
     quantile_nb,
+    trade_stats_init_nb,
 )
 
 from .helpers import kernel_metrics
@@ -148,90 +146,119 @@ def _sample_positions(n: int) -> np.ndarray:
     return np.array([_sample_bar(i, n, s) for i in range(s)])
 
 
-def _first_pass(equity: np.ndarray, cash: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`metrics_chunk_nb` over the curve as `compute_metrics_nb` cuts it:
-    (returns, scratch holding the sample, acc)."""
-    n = equity.shape[0]
-    returns = np.empty(n)
-    scratch = np.full(n, np.nan)
-    acc = np.empty(N_ACC)
-    metrics_begin_nb(cash, acc)
-    prev = cash
-    for j0 in range(0, n, _CHUNK):
-        j1 = min(n, j0 + _CHUNK)
-        metrics_chunk_nb(equity[j0:j1], prev, j0, n, returns[j0:j1], scratch, acc)
-        prev = float(equity[j1 - 1])
-    return returns, scratch, acc
+class FirstPass:
+    """`metrics_chunk_nb` over a curve cut into chunks of ``chunk`` bars."""
 
-
-def test_sample_gathered_chunk_by_chunk() -> None:
-    """The first pass stores exactly the returns of the sampled bars, in order, however
-    the chunks fall (odd chunk sizes, a multiple of 64, as the engine may use)."""
-    n = 50_000
-    rng = np.random.default_rng(5)
-    equity = 100.0 * np.cumprod(1.0 + rng.normal(0.0, 1e-3, n))
-    returns, scratch, acc = _first_pass(equity, 100.0)
-    np.testing.assert_array_equal(returns, bar_returns(equity, 100.0))
-    pos = _sample_positions(n)
-    assert np.all(np.diff(pos) > 0)
-    np.testing.assert_array_equal(scratch[: len(pos)], returns[pos])
-    for chunk in (64, 4096, 64 * 1001):
-        acc2 = np.empty(N_ACC)
-        metrics_begin_nb(100.0, acc2)
-        scratch2 = np.full(n, np.nan)
-        ret2 = np.empty(n)
-        prev = 100.0
+    def __init__(self, equity: np.ndarray, cash: float, chunk: int = _CHUNK) -> None:
+        n = equity.shape[0]
+        self.n, self.cash = n, cash
+        self.acc = np.empty(N_ACC)
+        self.sample = np.full(_sample_size(n), np.nan)
+        self.stored_all = np.full(n, np.nan)
+        metrics_begin_nb(cash, self.acc)
+        rbuf = np.empty(chunk)
+        prev = cash
         for j0 in range(0, n, chunk):
             j1 = min(n, j0 + chunk)
-            metrics_chunk_nb(equity[j0:j1], prev, j0, n, ret2[j0:j1], scratch2, acc2)
+            cur = equity[j0:j1]
+            metrics_chunk_nb(cur, prev, j0, n, rbuf, self.sample, self.stored_all, self.acc)
             prev = float(equity[j1 - 1])
-        np.testing.assert_array_equal(ret2, returns)
-        np.testing.assert_array_equal(scratch2[: len(pos)], scratch[: len(pos)])
-        np.testing.assert_array_equal(acc2, acc)  # drawdown state: same bits
+        self.final = prev
+
+    @property
+    def stored(self) -> np.ndarray:
+        return self.stored_all[: int(self.acc[_A_STORED])]
+
+    @property
+    def band(self) -> tuple[float, float]:
+        return float(self.acc[_A_BAND_LO]), float(self.acc[_A_BAND_HI])
+
+    def finish(self) -> bool:
+        """`metrics_finish_nb` on copies; whether the tails were among the stored returns."""
+        ts = np.empty(N_TRADE_STATS)
+        trade_stats_init_nb(ts)
+        out = np.empty(N_METRICS)
+        return bool(
+            metrics_finish_nb(
+                self.n, self.final, self.cash, 0, ts, 252.0, self.acc.copy(),
+                self.sample.copy(), self.stored_all.copy(), out,
+            )
+        )  # fmt: skip
 
 
-def test_fallback_when_the_sample_misleads() -> None:
-    """Returns at exactly the sampled bars are outliers: the brackets miss, the kernel
-    notices from its exact counts and selects among all returns instead."""
-    n = 40_000
-    rng = np.random.default_rng(0)
+def _assert_holds_the_tails(fp: FirstPass, r: np.ndarray) -> None:
+    """Stored: nonzero returns in bar order, among them every one at or beyond the band."""
+    lo, hi = fp.band
+    got = fp.stored
+    nonzero = r[r != 0.0]
+    j = 0  # a subsequence of the nonzero returns, in bar order
+    for v in got.tolist():
+        while nonzero[j] != v:
+            j += 1
+        j += 1
+    np.testing.assert_array_equal(got[got <= lo], nonzero[nonzero <= lo])
+    np.testing.assert_array_equal(got[got >= hi], nonzero[nonzero >= hi])
+    assert fp.acc[_A_ZEROS] == np.count_nonzero(r == 0.0)
+
+
+def test_first_pass_is_the_same_however_cut() -> None:
+    """The sample is the returns of the sampled bars in bar order, the stored returns
+    hold the tails, and chunks of any multiple of the segment give the same bits."""
+    n = 50_000
+    rng = np.random.default_rng(5)
     r = rng.normal(0.0, 1e-3, n)
-    r[_sample_positions(n)] = 0.3
     equity = 100.0 * np.cumprod(1.0 + r)
-    # white box: the sampled brackets really miss
-    returns, scratch, acc = _first_pass(equity, 100.0)
-    br = np.empty(_N_BR)
-    k_lo = _quantile_ranks(n, 0.05)[0]
-    k_hi = _quantile_ranks(n, 0.95)[0]
-    _brackets_nb(n, k_lo, k_hi, scratch, br)
-    cnt = np.empty(_N_CNT, dtype=np.int64)
-    m = _sums_pass_nb(returns, 0.0, br, scratch, acc, cnt)
-    assert not _tail_nb(scratch, m, n, br, cnt, acc[_A_BELOW])[0]
-    _assert_tail(equity)
+    fp = FirstPass(equity, 100.0)
+    r = bar_returns(equity, 100.0)
+    pos = _sample_positions(n)
+    assert np.all(np.diff(pos) > 0)
+    np.testing.assert_array_equal(fp.sample, r[pos])
+    _assert_holds_the_tails(fp, r)
+    lo, hi = fp.band
+    assert np.quantile(r, 0.05) < lo < 0.0 < hi < np.quantile(r, 0.95)
+    assert 0.2 * n < len(fp.stored) < 0.5 * n  # the band keeps about a third
+    for chunk in (_SEGMENT, 4096, _SEGMENT * 13):
+        other = FirstPass(equity, 100.0, chunk)
+        np.testing.assert_array_equal(other.acc, fp.acc)
+        np.testing.assert_array_equal(other.sample, fp.sample)
+        np.testing.assert_array_equal(other.stored, fp.stored)
+    assert fp.finish()
 
 
 @pytest.mark.parametrize("zero_share", [0.0, 0.5, 0.97])
-def test_candidates_are_the_nonzero_returns_in_the_brackets(zero_share: float) -> None:
-    """The flagged, compacted candidates are exactly the nonzero returns inside either
-    bracket, in bar order (brackets that exclude 0 and, with many zeros, include it)."""
+def test_stored_returns_hold_the_tails(zero_share: float) -> None:
+    """With flat spells the band can end at 0 (zeros are counted, not stored)."""
     n = 40_000
     rng = np.random.default_rng(1)
     r = rng.normal(0.0, 1e-3, n)
     r[rng.random(n) < zero_share] = 0.0
     equity = 100.0 * np.cumprod(1.0 + r)
-    returns, scratch, acc = _first_pass(equity, 100.0)
-    br = np.empty(_N_BR)
-    k_lo = _quantile_ranks(n, 0.05)[0]
-    k_hi = _quantile_ranks(n, 0.95)[0]
-    _brackets_nb(n, k_lo, k_hi, scratch, br)
-    zero_inside = any(br[lo] <= 0.0 <= br[hi] for lo, hi in ((_B_LO1, _B_HI1), (_B_LO2, _B_HI2)))
-    assert zero_inside == (zero_share > 0.9)
-    cnt = np.empty(_N_CNT, dtype=np.int64)
-    m = _sums_pass_nb(returns, 0.0, br, scratch, acc, cnt)
-    inside = ((returns >= br[_B_LO1]) & (returns <= br[_B_HI1])) | (
-        (returns >= br[_B_LO2]) & (returns <= br[_B_HI2])
-    )
-    want = returns[inside & (returns != 0.0)]
-    assert m < n // 10
-    np.testing.assert_array_equal(scratch[:m], want)
+    fp = FirstPass(equity, 100.0)
+    _assert_holds_the_tails(fp, bar_returns(equity, 100.0))
+    assert fp.finish()
+    _assert_tail(equity)
+
+
+def test_fallback_when_the_sample_misleads() -> None:
+    """Returns at exactly the sampled bars are outliers: the band and brackets are
+    misplaced, the kernel notices from its exact counts and selects among all returns
+    instead."""
+    n = 40_000
+    rng = np.random.default_rng(0)
+    r = rng.normal(0.0, 1e-3, n)
+    r[_sample_positions(n)] = 0.3
+    equity = 100.0 * np.cumprod(1.0 + r)
+    assert not FirstPass(equity, 100.0).finish()  # white box: the stored tails fall short
+    _assert_tail(equity)
+
+
+@pytest.mark.parametrize("n", [20_000, 300_000])
+def test_fallback_when_the_tails_move_inside_the_band(n: int) -> None:
+    """Wild first quarter, calm rest: the band placed early holds the later 5 %
+    quantile, so it is not among the stored returns; the answer is still exact."""
+    rng = np.random.default_rng(n)
+    r = rng.normal(0.0, 1e-4, n)
+    r[: n // 4] *= 30.0
+    equity = 100.0 * np.cumprod(1.0 + r)
+    assert not FirstPass(equity, 100.0).finish()
     _assert_tail(equity)

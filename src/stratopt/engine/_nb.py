@@ -39,8 +39,8 @@ from stratopt.engine._types import (
     E_WHOLE,
 )
 from stratopt.metrics._nb import (
-    METRICS_BLOCK,
     METRICS_SAMPLE,
+    METRICS_SEGMENT,
     N_ACC,
     N_METRICS,
     N_TRADE_STATS,
@@ -48,6 +48,8 @@ from stratopt.metrics._nb import (
     metrics_begin_nb,
     metrics_chunk_nb,
     metrics_finish_nb,
+    per_bar_returns_nb,
+    tail_from_returns_nb,
     trade_stats_init_nb,
     trade_stats_update_nb,
 )
@@ -103,11 +105,11 @@ S_EXPOSURE = 12
 N_STATE = 13
 
 # Bars per chunk of the many-candidates kernel: its codes and equity stay in L1/L2.
-# A multiple of METRICS_BLOCK, so the drawdown blocks fall where compute_metrics_nb
+# A multiple of METRICS_SEGMENT, so the metrics' segments fall where compute_metrics_nb
 # puts them and both give the same bits.
 SIM_CHUNK = 4096
-if SIM_CHUNK % METRICS_BLOCK:  # pragma: no cover
-    raise RuntimeError("SIM_CHUNK must be a multiple of the metrics' drawdown block")
+if SIM_CHUNK % METRICS_SEGMENT:  # pragma: no cover
+    raise RuntimeError("SIM_CHUNK must be a multiple of the metrics' segment")
 
 
 @njit(cache=True)
@@ -578,28 +580,28 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
 
 
 @njit(cache=True)
-def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, returns, samples, scratch, work, out):  # type: ignore[no-untyped-def]
+def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, scratch, work, out):  # type: ignore[no-untyped-def]
     """The metrics of a few candidates, ``rules[q]``, ``levels[q]``, ``ex[q]`` ->
     ``out[q]``, in one pass over the bars, chunk by chunk (the engine's
     many-candidates path; `run_one_nb` is the one-candidate reference).
 
     Each chunk of ``SIM_CHUNK`` bars gets each candidate's signal codes, is simulated
-    and has its returns, drawdown and bracket sample taken while its equity is still in
-    cache (`metrics_chunk_nb`); only the returns are kept, in ``returns[q]``
-    (float64[n]), for `metrics_finish_nb`. No whole-series code or equity array is
-    written. The candidates go through each chunk one after the other, so the chunk's
-    prices and the indicator rows they share are read from memory once for all of
-    them (reading the series is a good part of the cost). ``samples[q]`` (float64[s]
-    with s = min(n, METRICS_SAMPLE)) receives candidate q's
-    bracket sample, ``scratch`` is float64[n]; ``work`` the small buffers of
-    `new_work_nb`, with room for ``len(rules)`` candidates, reused across batches.
-    The result is bit for bit that of `run_one_nb` (the same kernels on the same bars,
-    chunk boundaries on drawdown-block boundaries).
+    and goes through the metrics pass (`metrics_chunk_nb`) while its equity is still in
+    cache; only the returns outside the candidate's band are kept, in ``stored[q]``
+    (float64[n]), for `metrics_finish_nb`. No whole-series code, equity or returns
+    array is written. The candidates go through each chunk one after the other, so the
+    chunk's prices and the indicator rows they share are read from memory once for all
+    of them (reading the series is a good part of the cost). ``samples[q]``
+    (float64[s] with s = min(n, METRICS_SAMPLE)) receives candidate q's bracket
+    sample; ``scratch`` (float64[n]) takes the returns of a candidate whose tails
+    were not among its stored returns, simulated again (rare); ``work`` the small
+    buffers of `new_work_nb`, with room for ``len(rules)`` candidates, reused across
+    batches. The result is bit for bit that of `run_one_nb` (the same kernels on the
+    same bars, chunk boundaries on segment boundaries).
     """
     n = c.shape[0]
     k = rules.shape[0]
-    codes, equity, ts, st, acc, dummy_pos, dummy_exp, dummy_trades = work
-    words = codes.view(np.uint64)
+    equity, rbuf, ts, st, acc = work[1], work[2], work[3], work[4], work[5]
     prev = np.empty(k)
     for q in range(k):
         trade_stats_init_nb(ts[q])
@@ -610,46 +612,67 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, returns, samples, 
         j1 = min(n, j0 + SIM_CHUNK)
         w = j1 - j0
         for q in range(k):
-            fill_codes_range_nb(ind, rules[q], levels[q], codes, j0, j1)
-            simulate_range_nb(
-                o,
-                h,
-                l,
-                c,
-                codes,
-                words,
-                j0,
-                j1,
-                ex[q],
-                ts[q],
-                st[q],
-                equity,
-                False,
-                dummy_pos,
-                dummy_exp,
-                dummy_trades,
-            )
-            metrics_chunk_nb(equity[:w], prev[q], j0, n, returns[q, j0:j1], samples[q], acc[q])
+            _chunk_nb(o, h, l, c, ind, rules[q], levels[q], ex[q], j0, j1, ts[q], st[q], work)
+            metrics_chunk_nb(equity[:w], prev[q], j0, n, rbuf, samples[q], stored[q], acc[q])
             prev[q] = equity[w - 1]
     for q in range(k):
-        # the sample goes where metrics_finish_nb looks for it: the start of scratch
-        for i in range(samples.shape[1]):
-            scratch[i] = samples[q, i]
-        metrics_finish_nb(
-            returns[q],
+        found = metrics_finish_nb(
+            n,
             prev[q],
             ex[q, E_CASH],
             int(st[q, S_EXPOSURE]),
             ts[q],
             ppy,
             acc[q],
-            scratch,
+            samples[q],
+            stored[q],
             out[q],
         )
+        if not found:
+            # simulate the candidate again, keeping all its returns this time
+            ts1 = np.empty(N_TRADE_STATS)
+            trade_stats_init_nb(ts1)
+            st1 = np.empty(N_STATE)
+            sim_state_init_nb(st1, ex[q])
+            last = ex[q, E_CASH]
+            for j0 in range(0, n, SIM_CHUNK):
+                j1 = min(n, j0 + SIM_CHUNK)
+                w = j1 - j0
+                _chunk_nb(o, h, l, c, ind, rules[q], levels[q], ex[q], j0, j1, ts1, st1, work)
+                per_bar_returns_nb(equity[:w], last, scratch[j0:j1])
+                last = equity[w - 1]
+            tail_from_returns_nb(scratch, out[q])
+
+
+@njit(cache=True)
+def _chunk_nb(o, h, l, c, ind, rules, levels, ex, j0, j1, ts, st, work):  # type: ignore[no-untyped-def]
+    """Signal codes and simulation of bars ``j0 <= j < j1`` of one candidate, resuming
+    from ``st``; the equity goes to ``work[1][:j1 - j0]``."""
+    codes, equity, _, _, _, _, dummy_pos, dummy_exp, dummy_trades = work
+    fill_codes_range_nb(ind, rules, levels, codes, j0, j1)
+    simulate_range_nb(
+        o,
+        h,
+        l,
+        c,
+        codes,
+        codes.view(np.uint64),
+        j0,
+        j1,
+        ex,
+        ts,
+        st,
+        equity,
+        False,
+        dummy_pos,
+        dummy_exp,
+        dummy_trades,
+    )
 
 
 # Candidates per batch of the many-candidates kernel (see batch_metrics_nb): more
-# share more reads of the prices and rows, but each keeps its own float64[n] returns.
+# share more reads of the prices and rows, but each keeps its own float64[n] buffer of
+# stored returns (measured with this pass: 1 and 2 equal, 4 about 5 % slower).
 BATCH = 2
 
 
@@ -659,6 +682,7 @@ def new_work_nb(k):  # type: ignore[no-untyped-def]
     reused)."""
     return (
         np.zeros(SIM_CHUNK, dtype=np.int8),
+        np.empty(SIM_CHUNK),
         np.empty(SIM_CHUNK),
         np.empty((k, N_TRADE_STATS)),
         np.empty((k, N_STATE)),
@@ -674,8 +698,8 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # typ
     """Metrics of many candidates in parallel: rules[k], levels[k], ex[k] -> out[k].
 
     Candidates go in batches of ``BATCH`` consecutive ones (`batch_metrics_nb`),
-    batches in parallel. Per thread, ``BATCH + 1`` float64[n] buffers (returns,
-    quantile candidates) and a few chunk-sized ones are alive, so memory does not
+    batches in parallel. Per thread, ``BATCH + 1`` float64[n] buffers (stored returns,
+    returns of a candidate simulated again) and a few chunk-sized ones are alive, so memory does not
     grow with the number of candidates. `n_threads` must be
     `numba.get_num_threads()` (asking for it inside the kernel defeats caching).
     """
@@ -683,7 +707,7 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # typ
     n_cand = rules.shape[0]
     b = BATCH
     s = min(n, METRICS_SAMPLE)
-    returns = np.empty((n_threads, b, n))
+    stored = np.empty((n_threads, b, n))
     samples = np.empty((n_threads, b, s))
     scratch = np.empty((n_threads, n))
     works = [new_work_nb(b) for _ in range(n_threads)]
@@ -701,7 +725,7 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # typ
             levels[k0:k1],
             ex[k0:k1],
             ppy,
-            returns[t],
+            stored[t],
             samples[t],
             scratch[t],
             works[t],

@@ -30,8 +30,8 @@ import numpy.typing as npt
 from numba import njit
 
 __all__ = [
-    "METRICS_BLOCK",
     "METRICS_SAMPLE",
+    "METRICS_SEGMENT",
     "M_AVG_LOSS",
     "M_AVG_TRADE",
     "M_AVG_TRADE_DURATION",
@@ -86,6 +86,7 @@ __all__ = [
     "per_bar_returns_nb",
     "quantile_nb",
     "ratio_nb",
+    "tail_from_returns_nb",
     "trade_stats_from_arrays_nb",
     "trade_stats_init_nb",
     "trade_stats_update_nb",
@@ -152,10 +153,14 @@ N_METRICS = 29
 _Q_LO = 0.05
 _Q_HI = 0.95
 
-# Tuning of compute_metrics_nb (see _main_pass_nb and _tail_nb).
-_CHUNK = 2048  # bars per chunk: the chunk's equity stays in L1 between the passes
+# Tuning of compute_metrics_nb (see metrics_chunk_nb and _tail_nb).
+_CHUNK = 2048  # bars per chunk of compute_metrics_nb and of the pass over stored returns
+_SEGMENT = 1024  # bars per segment of the first pass: sums, sample and store
+METRICS_SEGMENT = _SEGMENT
 _BLOCK = 64  # bars per block of the drawdown scan
-METRICS_BLOCK = _BLOCK
+_P_BAND = 0.15  # the band of returns not stored: the sample's 15 % to 85 % quantiles
+_BAND_MIN_SAMPLE = 256  # the smallest sample the band is placed from
+_BAND_SAMPLE = 1024  # the largest
 _SAMPLE_MIN_N = 2048  # below this every nonzero return is a quantile candidate
 _N_SAMPLE = 16384  # largest sample that places the quantile brackets (n // 16 below)
 METRICS_SAMPLE = _N_SAMPLE
@@ -468,11 +473,17 @@ def quantile_nb(a: F64Array, q: float) -> float:
 # ======================================================================================
 # compute_metrics_nb: one chunked pass, then the tail quantiles
 # ======================================================================================
-# acc (float64) and cnt (int64) slots filled by the main pass
-_A_S1, _A_S2, _A_S3, _A_S4, _A_DOWN, _A_GAIN, _A_LOSS, _A_BELOW = 0, 1, 2, 3, 4, 5, 6, 7
-_A_PEAK, _A_INV_PEAK, _A_MAX_DD, _A_DD2, _A_RUN, _A_MAX_RUN = 8, 9, 10, 11, 12, 13
-_A_NEXT_SAMPLE = 14  # the first sampled return `metrics_chunk_nb` has not stored yet
-N_ACC = 15
+# acc (float64) slots filled by the first pass
+_A_S1, _A_S2, _A_S3, _A_S4, _A_DOWN, _A_GAIN, _A_LOSS = 0, 1, 2, 3, 4, 5, 6
+_A_PEAK, _A_INV_PEAK, _A_MAX_DD, _A_DD2, _A_RUN, _A_MAX_RUN = 7, 8, 9, 10, 11, 12
+_A_NEXT_SAMPLE = 13  # the first sampled return `metrics_chunk_nb` has not stored yet
+_A_CASH = 14  # initial equity
+_A_SHIFT = 15  # shift of the power sums, set on the first chunk
+_A_BAND_LO, _A_BAND_HI = 16, 17  # the band: returns strictly inside are not stored
+_A_STORED = 18  # number of returns stored so far
+_A_ZEROS = 19  # number of returns equal to 0
+N_ACC = 20
+# cnt (int64) slots filled by the pass over the stored returns
 _C_LT1, _C_LT2, _C_ZERO = 0, 1, 2
 _N_CNT = 3
 # bracket description `br` (float64[_N_BR]): bounds, then centre / half-width
@@ -487,28 +498,17 @@ _TRADE_OR_LEVEL = (
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
-def _chunk_sums_nb(
-    rbuf: F64Array,
-    length: int,
-    shift: float,
-    br: F64Array,
-    acc: F64Array,
-    cnt: npt.NDArray[np.int64],
-    flags: npt.NDArray[np.uint8],
+def _segment_sums_nb(
+    r: F64Array, shift: float, flags: npt.NDArray[np.uint8], acc: F64Array
 ) -> None:
-    """Sums over the returns ``rbuf[:length]`` of one chunk (vectorised by LLVM).
-
-    Adds to ``acc`` the power sums of ``r - shift``, the downside and omega sums and the
-    sum of returns below ``br[_B_LO1]``; adds to ``cnt`` the counts ``r < lo1``,
-    ``r < lo2`` and ``r == 0``. ``flags[i]`` is set to 1 for a quantile candidate (a
-    nonzero return inside either bracket), else 0; the counts up to each bracket's top
-    follow from the candidates (`_tail_nb`). The returns are only read and compared, so
-    reassociation cannot make the counts or flags disagree with them.
+    """Add the power sums of ``r - shift``, the downside and omega sums and the count
+    of zero returns of one segment's returns to ``acc`` (vectorised by LLVM; the
+    segments are the same however the series is cut into chunks, so the bits are too).
+    ``flags[i]`` is set to 1 for a return to store: nonzero and outside the band as it
+    is at the start of the segment (a band widened within it only stores more).
     """
-    lo1 = br[_B_LO1]
-    hi1 = br[_B_HI1]
-    lo2 = br[_B_LO2]
-    hi2 = br[_B_HI2]
+    lo = acc[_A_BAND_LO]
+    hi = acc[_A_BAND_HI]
     s1 = 0.0
     s2 = 0.0
     s3 = 0.0
@@ -516,27 +516,21 @@ def _chunk_sums_nb(
     down = 0.0
     gain = 0.0
     loss = 0.0
-    below = 0.0
-    n_lt1 = 0
-    n_lt2 = 0
     n_zero = 0
-    for i in range(length):
-        r = rbuf[i]
-        d = r - shift
+    for i in range(r.shape[0]):
+        x = r[i]
+        d = x - shift
         d2 = d * d
         s1 += d
         s2 += d2
         s3 += d2 * d
         s4 += d2 * d2
-        neg = min(r, 0.0)
+        neg = min(x, 0.0)
         down += neg * neg
-        gain += max(r, 0.0)
+        gain += max(x, 0.0)
         loss -= neg
-        below += r if r < lo1 else 0.0
-        n_lt1 += r < lo1
-        n_lt2 += r < lo2
-        n_zero += r == 0.0
-        flags[i] = (((r >= lo1) & (r <= hi1)) | ((r >= lo2) & (r <= hi2))) & (r != 0.0)
+        n_zero += x == 0.0
+        flags[i] = ((x <= lo) | (x >= hi)) & (x != 0.0)
     acc[_A_S1] += s1
     acc[_A_S2] += s2
     acc[_A_S3] += s3
@@ -544,10 +538,41 @@ def _chunk_sums_nb(
     acc[_A_DOWN] += down
     acc[_A_GAIN] += gain
     acc[_A_LOSS] += loss
-    acc[_A_BELOW] += below
+    acc[_A_ZEROS] += n_zero
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+def _chunk_counts_nb(
+    rbuf: F64Array,
+    length: int,
+    br: F64Array,
+    cnt: npt.NDArray[np.int64],
+    flags: npt.NDArray[np.uint8],
+) -> float:
+    """Counts over the stored (nonzero) returns ``rbuf[:length]`` (vectorised by LLVM).
+
+    Adds to ``cnt[_C_LT1]`` the count of ``r < lo1`` and to ``cnt[_C_LT2]`` that of
+    ``r >= lo2``; returns the sum of the returns below ``lo1``. ``flags[i]`` is set to
+    1 for a quantile candidate (inside either bracket), else 0. The returns are only
+    read and compared, so reassociation cannot make the counts or flags disagree with
+    them.
+    """
+    lo1 = br[_B_LO1]
+    hi1 = br[_B_HI1]
+    lo2 = br[_B_LO2]
+    hi2 = br[_B_HI2]
+    below = 0.0
+    n_lt1 = 0
+    n_ge2 = 0
+    for i in range(length):
+        r = rbuf[i]
+        below += r if r < lo1 else 0.0
+        n_lt1 += r < lo1
+        n_ge2 += r >= lo2
+        flags[i] = ((r >= lo1) & (r <= hi1)) | ((r >= lo2) & (r <= hi2))
     cnt[_C_LT1] += n_lt1
-    cnt[_C_LT2] += n_lt2
-    cnt[_C_ZERO] += n_zero
+    cnt[_C_LT2] += n_ge2
+    return below
 
 
 @njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
@@ -659,41 +684,122 @@ def metrics_begin_nb(cash: float, acc: F64Array) -> None:
         acc[i] = 0.0
     acc[_A_PEAK] = cash
     acc[_A_INV_PEAK] = 1.0 / cash
+    acc[_A_CASH] = cash
+    acc[_A_BAND_LO] = np.inf  # no band yet: every nonzero return is stored
+    acc[_A_BAND_HI] = -np.inf
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def metrics_chunk_nb(
-    cur: F64Array, prev: float, j0: int, n: int, rout: F64Array, sample: F64Array, acc: F64Array
+    cur: F64Array,
+    prev: float,
+    j0: int,
+    n: int,
+    rbuf: F64Array,
+    sample: F64Array,
+    stored: F64Array,
+    acc: F64Array,
 ) -> None:
-    """The first metrics pass over one chunk of an equity curve, while it is in cache.
+    """The metrics pass over one chunk of an equity curve, while it is in cache.
 
     Args:
         cur: float64[k] (k >= 1), equity of bars ``j0 .. j0 + k - 1``.
         prev: equity before ``cur[0]`` (``cash`` for the first chunk).
         j0: index of the chunk's first bar; ``n`` the number of bars of the series.
-        rout: float64[k], receives the chunk's per-bar returns.
-        sample: the ``scratch`` buffer later given to `metrics_finish_nb`; receives the
-            returns of the bars the quantile brackets are placed from.
-        acc: the accumulator of `metrics_begin_nb`; the drawdown state is carried.
+        rbuf: float64[>= k] work buffer; receives the chunk's per-bar returns.
+        sample: float64[_sample_size(n)] (any length if n < 2048), the same for every
+            chunk; receives, in bar order, the returns of the bars the quantile
+            brackets are placed from.
+        stored: float64[n], the same for every chunk; receives, in bar order, the
+            nonzero returns outside the band (see below), ``acc[_A_STORED]`` of them.
+        acc: the accumulator of `metrics_begin_nb`; the state is carried.
 
     Chunks must be fed in order, and every chunk but the last must be a multiple of
-    ``_BLOCK`` (64) bars long, so that the drawdown blocks fall on the same bars
-    however the series is cut: the engine and `compute_metrics_nb` then give the
-    same bits.
+    ``_SEGMENT`` (1024) bars long: the work is done segment by segment, so that sums,
+    drawdown blocks and the band fall on the same bars however the series is cut, and
+    the engine and `compute_metrics_nb` give the same bits.
+
+    The band: a nonzero return is stored unless it lies strictly between ``lo`` and
+    ``hi``. The band starts empty and is widened, never narrowed, to the 15 % and 85 %
+    quantiles of the sampled returns when the sample reaches 1/16, 1/8, 1/4 and 1/2 of
+    its size. So every nonzero return at or below the final ``lo`` and at or above the
+    final ``hi`` is stored (about a third of the returns on a steady series), and the
+    5 % and 95 % quantiles are found among those unless the series' tails moved inside
+    the band (`metrics_finish_nb` tells).
     """
-    _chunk_returns_drawdown_nb(cur, prev, rout, acc)
-    # the sampled returns: bars j(i) of `_sample_bar`, increasing in i
-    if n >= _SAMPLE_MIN_N:
-        s = _sample_size(n)
-        i = int(acc[_A_NEXT_SAMPLE])
-        j1 = j0 + cur.shape[0]
-        while i < s:
-            j = _sample_bar(i, n, s)
-            if j >= j1:
-                break
-            sample[i] = rout[j - j0]
-            i += 1
-        acc[_A_NEXT_SAMPLE] = i
+    w = cur.shape[0]
+    if j0 == 0 and w > 0:
+        # the shift of the power sums: the first segment's geometric mean return
+        b = min(w, _SEGMENT)
+        e = cur[b - 1]
+        acc[_A_SHIFT] = (e / acc[_A_CASH]) ** (1.0 / b) - 1.0 if e > 0.0 else 0.0
+    shift = acc[_A_SHIFT]
+    s = _sample_size(n) if n >= _SAMPLE_MIN_N else 0
+    flags = np.empty(_SEGMENT, dtype=np.uint8)
+    last = prev
+    for g0 in range(0, w, _SEGMENT):
+        g1 = min(w, g0 + _SEGMENT)
+        seg = cur[g0:g1]
+        rseg = rbuf[g0:g1]
+        _chunk_returns_drawdown_nb(seg, last, rseg, acc)
+        last = seg[g1 - g0 - 1]
+        _segment_sums_nb(rseg, shift, flags, acc)
+        if s > 0:
+            _segment_sample_nb(rseg, j0 + g0, n, s, sample, acc)
+        _segment_store_nb(rseg, flags, stored, acc)
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _segment_sample_nb(
+    r: F64Array, g0: int, n: int, s: int, sample: F64Array, acc: F64Array
+) -> None:
+    """Store the sampled returns among ``r`` (bars ``g0 ..``); widen the band when the
+    sample reaches 1/16, 1/8, 1/4 or 1/2 of its size ``s`` (and at least 256)."""
+    i = int(acc[_A_NEXT_SAMPLE])
+    g1 = g0 + r.shape[0]
+    while i < s:
+        j = _sample_bar(i, n, s)
+        if j >= g1:
+            break
+        sample[i] = r[j - g0]
+        i += 1
+        if i >= _BAND_MIN_SAMPLE and (i == s >> 4 or i == s >> 3 or i == s >> 2 or i == s >> 1):
+            _widen_band_nb(sample, i, acc)
+    acc[_A_NEXT_SAMPLE] = i
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _widen_band_nb(sample: F64Array, c: int, acc: F64Array) -> None:
+    """Widen the band to the ``_P_BAND`` and ``1 - _P_BAND`` quantiles of every
+    ``step``-th of ``sample[:c]``, at most ``_BAND_SAMPLE`` returns."""
+    step = (c + _BAND_SAMPLE - 1) // _BAND_SAMPLE
+    sub = sample[:c:step].copy()
+    size = sub.shape[0]
+    k = int(size * _P_BAND)
+    want = np.empty(2, dtype=np.int64)
+    want[0] = k
+    want[1] = size - 1 - k
+    got = np.empty(2)
+    _order_stats_nb(sub, size, want, got, 2)
+    acc[_A_BAND_LO] = min(acc[_A_BAND_LO], got[0])
+    acc[_A_BAND_HI] = max(acc[_A_BAND_HI], got[1])
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+def _segment_store_nb(
+    r: F64Array, flags: npt.NDArray[np.uint8], stored: F64Array, acc: F64Array
+) -> None:
+    """Append the returns of ``r`` flagged by `_segment_sums_nb` to ``stored``.
+
+    Branch-free: ``stored[m]`` is written for every return and ``m`` advances on the
+    flagged ones (it never passes the bar index, so it is in range). About a third of
+    the returns are kept, too many for skipping unflagged runs to pay.
+    """
+    m = int(acc[_A_STORED])
+    for i in range(r.shape[0]):
+        stored[m] = r[i]
+        m += flags[i]
+    acc[_A_STORED] = m
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -709,28 +815,43 @@ def _sample_bar(i: int, n: int, s: int) -> int:
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _sums_pass_nb(
-    returns: F64Array,
-    shift: float,
-    br: F64Array,
-    scratch: F64Array,
-    acc: F64Array,
-    cnt: npt.NDArray[np.int64],
-) -> int:
-    """Every sum over the returns the metrics need, chunk by chunk; returns the number
-    of quantile candidates, which are written to ``scratch[:m]``."""
-    n = returns.shape[0]
-    for i in range(_N_CNT):
-        cnt[i] = 0
+def _stored_pass_nb(
+    stored: F64Array, m: int, n: int, br: F64Array, cnt: npt.NDArray[np.int64]
+) -> tuple[int, float]:
+    """Counts over the stored returns ``stored[:m]`` and the quantile candidates.
+
+    Fills ``cnt`` (returns below each bracket, zero returns) for the whole series:
+    the brackets lie where every nonzero return was stored (`_clip_brackets_nb`), and
+    zeros were counted by the first pass. The candidates (stored returns inside either
+    bracket) are moved to the front of ``stored`` in their order; returns their number
+    and the sum of the returns below bracket 1.
+    """
+    n_zero = cnt[_C_ZERO]
+    cnt[_C_LT1] = n_zero if br[_B_LO1] > 0.0 else 0
+    cnt[_C_LT2] = n_zero if br[_B_LO2] <= 0.0 else 0  # the count >= lo2, for now
     flags = np.zeros(_CHUNK, dtype=np.uint8)
     words = flags.view(np.uint64)
-    m = 0 * n  # typed int64 from the start, so the callee compiles once, not for 0
-    for j0 in range(0, n, _CHUNK):
-        j1 = min(n, j0 + _CHUNK)
-        rbuf = returns[j0:j1]
-        _chunk_sums_nb(rbuf, j1 - j0, shift, br, acc, cnt, flags)
-        m = _chunk_compact_nb(rbuf, j1 - j0, flags, words, scratch, m)
-    return int(m)
+    below = 0.0
+    mc = 0 * m  # typed int64 from the start, so the callee compiles once, not for 0
+    for j0 in range(0, m, _CHUNK):
+        j1 = min(m, j0 + _CHUNK)
+        rbuf = stored[j0:j1]
+        below += _chunk_counts_nb(rbuf, j1 - j0, br, cnt, flags)
+        # in place: the candidates move to the front, never past the returns unread
+        mc = _chunk_compact_nb(rbuf, j1 - j0, flags, words, stored, mc)
+    cnt[_C_LT2] = n - cnt[_C_LT2]
+    return int(mc), below
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _clip_brackets_nb(br: F64Array, lo: float, hi: float) -> None:
+    """Keep the brackets where every return is known: bracket 1 at or below the band's
+    ``lo``, bracket 2 at or above its ``hi`` (the zeros are counted, so a band edge
+    at 0 is known too)."""
+    br[_B_HI1] = min(br[_B_HI1], lo)
+    br[_B_LO1] = min(br[_B_LO1], br[_B_HI1])
+    br[_B_LO2] = max(br[_B_LO2], hi)
+    br[_B_HI2] = max(br[_B_HI2], br[_B_LO2])
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -847,25 +968,32 @@ def _tail_nb(
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _collect_all_nb(
-    returns: F64Array, scratch: F64Array, br: F64Array, cnt: npt.NDArray[np.int64]
-) -> int:
-    """Fallback of the selection: every nonzero return becomes a candidate.
-
-    Writes them to ``scratch``, makes both brackets infinite and sets the counts below
-    them (``cnt[_C_ZERO]`` is already exact); returns their number.
-    """
+def tail_from_returns_nb(returns: F64Array, out: F64Array) -> None:
+    """VaR, CVaR and tail ratio selected among all the returns (float64[n], n >= 1,
+    reordered): the fallback when the stored tails of `metrics_finish_nb` fall short."""
     n = returns.shape[0]
     m = 0
-    for j in range(n):
+    n_zero = 0
+    for j in range(n):  # the nonzero returns to the front, in place
         r = returns[j]
-        scratch[m] = r
+        returns[m] = r
         m += r != 0.0
+        n_zero += r == 0.0
+    br = np.empty(_N_BR)
     for b in range(2):
         br[2 * b] = -np.inf
         br[2 * b + 1] = np.inf
-        cnt[_C_LT1 + b] = 0
-    return m
+    cnt = np.zeros(_N_CNT, dtype=np.int64)
+    cnt[_C_ZERO] = n_zero
+    _, q_lo, cvar, q_hi = _tail_nb(returns, m, n, br, cnt, 0.0)
+    _put_tail_nb(q_lo, cvar, q_hi, out)
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def _put_tail_nb(q_lo: float, cvar: float, q_hi: float, out: F64Array) -> None:
+    out[M_VAR_95] = q_lo
+    out[M_CVAR_95] = cvar
+    out[M_TAIL_RATIO] = ratio_nb(abs(q_hi), abs(q_lo))
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -893,48 +1021,56 @@ def compute_metrics_nb(
     follow `ratio_nb` (``+inf``, ``-inf`` or ``0``); docs/metrics.md lists the metrics
     that can be infinite. NaN in ``equity`` gives unspecified return metrics.
 
-    Cost: O(n). A chunked pass computes the returns and the drawdown sums
-    (`metrics_chunk_nb`, the pass the engine runs inside its simulation instead), then
-    `metrics_finish_nb` the moments, downside and omega sums and exact counts around
-    two value brackets placed by a small sample; the 5% / 95% quantiles are selected
-    among the few returns inside the brackets (exact fallback over all returns if a
-    bracket missed). The result is the same as NumPy's on the same returns up to
-    summation order; quantiles match exactly.
+    Cost: O(n). One chunked pass (`metrics_chunk_nb`, the pass the engine runs inside
+    its simulation instead) takes the returns, the drawdown, the power, downside and
+    omega sums and a sample, and stores the returns outside a central band; then
+    `metrics_finish_nb` selects the 5% / 95% quantiles among the stored returns inside
+    two brackets placed by the sample. If the tails moved inside the band, they are
+    selected among all returns instead. The result is the same as NumPy's on the same
+    returns up to summation order; quantiles match exactly.
     """
     n = equity.shape[0]
-    returns = np.empty(n)
     acc = np.empty(N_ACC)
     metrics_begin_nb(cash, acc)
+    rbuf = np.empty(min(n, _CHUNK))
+    sample = np.empty(_sample_size(n) if n >= _SAMPLE_MIN_N else 0)
     prev = cash
     for j0 in range(0, n, _CHUNK):
         j1 = min(n, j0 + _CHUNK)
-        metrics_chunk_nb(equity[j0:j1], prev, j0, n, returns[j0:j1], scratch, acc)
+        metrics_chunk_nb(equity[j0:j1], prev, j0, n, rbuf, sample, scratch, acc)
         prev = equity[j1 - 1]
-    metrics_finish_nb(returns, prev, cash, exposure_bars, ts, periods_per_year, acc, scratch, out)
+    ppy = periods_per_year
+    if not metrics_finish_nb(n, prev, cash, exposure_bars, ts, ppy, acc, sample, scratch, out):
+        per_bar_returns_nb(equity, cash, scratch)
+        tail_from_returns_nb(scratch, out)
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def metrics_finish_nb(
-    returns: F64Array,
+    n: int,
     final: float,
     cash: float,
     exposure_bars: int,
     ts: F64Array,
     periods_per_year: float,
     acc: F64Array,
-    scratch: F64Array,
+    sample: F64Array,
+    stored: F64Array,
     out: F64Array,
-) -> None:
-    """All metrics from the per-bar returns and the accumulator of the first pass.
+) -> bool:
+    """All metrics from the accumulator of the first pass.
 
     Args:
-        returns: float64[n], every bar's return as `metrics_chunk_nb` wrote it.
+        n: number of bars.
         final: equity at the last bar (``cash`` if n == 0).
-        acc: float64[N_ACC] after `metrics_chunk_nb` saw every chunk; modified.
-        scratch: float64[n] work buffer, overwritten.
+        acc: float64[N_ACC] after `metrics_chunk_nb` saw every chunk.
+        sample, stored: the buffers `metrics_chunk_nb` filled; reordered.
         Others as in `compute_metrics_nb`.
+
+    Returns False if VaR, CVaR and the tail ratio could not be found among the stored
+    returns (the band held a tail); the caller then computes them from all returns
+    with `tail_from_returns_nb`. Every other entry of ``out`` is set either way.
     """
-    n = returns.shape[0]
     _trade_metrics_nb(ts, out)
     out[M_FINAL_EQUITY] = final
     out[M_TOTAL_RETURN] = final / cash - 1.0
@@ -943,22 +1079,14 @@ def metrics_finish_nb(
         for i in range(N_METRICS):
             if i not in _TRADE_OR_LEVEL:
                 out[i] = 0.0
-        return
+        return True
 
     nf = float(n)
     growth = final / cash
     cagr = growth ** (periods_per_year / nf) - 1.0 if growth > 0.0 else -1.0
-    # shift of the power sums: the geometric mean return, close to the arithmetic mean
-    shift = growth ** (1.0 / nf) - 1.0 if growth > 0.0 else 0.0
-
-    br = np.empty(_N_BR)
-    k_lo = _quantile_ranks(n, _Q_LO)[0]
-    k_hi = _quantile_ranks(n, _Q_HI)[0]
-    _brackets_nb(n, k_lo, k_hi, scratch, br)
-    cnt = np.empty(_N_CNT, dtype=np.int64)
-    m = _sums_pass_nb(returns, shift, br, scratch, acc, cnt)
 
     # ---- moments (from power sums of d = r - shift) ------------------------------------
+    shift = acc[_A_SHIFT]
     s1 = acc[_A_S1]
     s2 = acc[_A_S2]
     s3 = acc[_A_S3]
@@ -991,10 +1119,15 @@ def metrics_finish_nb(
     out[M_ULCER_INDEX] = math.sqrt(acc[_A_DD2] / nf)
 
     # ---- tail quantiles -----------------------------------------------------------------
-    found, q_lo, cvar, q_hi = _tail_nb(scratch, m, n, br, cnt, acc[_A_BELOW])
-    if not found:  # the sample misplaced a bracket: select among all returns instead
-        m = _collect_all_nb(returns, scratch, br, cnt)
-        found, q_lo, cvar, q_hi = _tail_nb(scratch, m, n, br, cnt, 0.0)
-    out[M_VAR_95] = q_lo
-    out[M_CVAR_95] = cvar
-    out[M_TAIL_RATIO] = ratio_nb(abs(q_hi), abs(q_lo))
+    br = np.empty(_N_BR)
+    k_lo = _quantile_ranks(n, _Q_LO)[0]
+    k_hi = _quantile_ranks(n, _Q_HI)[0]
+    _brackets_nb(n, k_lo, k_hi, sample, br)
+    _clip_brackets_nb(br, acc[_A_BAND_LO], acc[_A_BAND_HI])
+    cnt = np.zeros(_N_CNT, dtype=np.int64)
+    cnt[_C_ZERO] = int(acc[_A_ZEROS])
+    m, below = _stored_pass_nb(stored, int(acc[_A_STORED]), n, br, cnt)
+    found, q_lo, cvar, q_hi = _tail_nb(stored, m, n, br, cnt, below)
+    if found:
+        _put_tail_nb(q_lo, cvar, q_hi, out)
+    return found
