@@ -504,8 +504,8 @@ def _segment_sums_nb(
     """Add the power sums of ``r - shift``, the downside and omega sums and the count
     of zero returns of one segment's returns to ``acc`` (vectorised by LLVM; the
     segments are the same however the series is cut into chunks, so the bits are too).
-    ``flags[i]`` is set to 1 for a return to store: nonzero and outside the band as it
-    is at the start of the segment (a band widened within it only stores more).
+    ``flags[i]`` is set to 1 for a return to store: nonzero and at or beyond the band
+    as it is at the start of the segment (a band widened within it only stores more).
     """
     lo = acc[_A_BAND_LO]
     hi = acc[_A_BAND_HI]
@@ -647,31 +647,20 @@ def _chunk_returns_drawdown_nb(cur: F64Array, prev: float, rout: F64Array, acc: 
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _chunk_compact_nb(
-    rbuf: F64Array,
-    length: int,
-    flags: npt.NDArray[np.uint8],
-    words: npt.NDArray[np.uint64],
-    dest: F64Array,
-    m: int,
+def _compact_nb(
+    r: F64Array, length: int, flags: npt.NDArray[np.uint8], dest: F64Array, m: int
 ) -> int:
-    """Append the returns of ``rbuf[:length]`` flagged by `_chunk_sums_nb` to
-    ``dest[m:]``; returns the new ``m``.
+    """Append the returns of ``r[:length]`` whose flag is set to ``dest[m:]``, in
+    order; returns the new ``m``.
 
-    Candidates are a few percent of the returns: the flags are read 8 at a time
-    (``words`` is ``flags`` viewed as uint64) and only a word with a flag set is
-    looked at, branch-free (``dest[m]`` is written for each of its 8 returns and ``m``
-    advances on the flagged ones; ``m`` never passes the bar index, so it is in range).
+    Branch-free: ``dest[m]`` is written for every return and ``m`` advances on the
+    flagged ones. With a few percent flagged or more, this beats looking at flags 8
+    at a time and skipping empty words (whose branch the CPU mispredicts). ``dest``
+    may be ``r``'s own array with ``m`` at or before ``r``'s start: ``m`` never
+    passes the return being read.
     """
-    full = length >> 3
-    for w in range(full):
-        if words[w] != 0:
-            b = w << 3
-            for t in range(b, b + 8):
-                dest[m] = rbuf[t]
-                m += flags[t]
-    for t in range(full << 3, length):
-        dest[m] = rbuf[t]
+    for t in range(length):
+        dest[m] = r[t]
         m += flags[t]
     return m
 
@@ -746,7 +735,7 @@ def metrics_chunk_nb(
         _segment_sums_nb(rseg, shift, flags, acc)
         if s > 0:
             _segment_sample_nb(rseg, j0 + g0, n, s, sample, acc)
-        _segment_store_nb(rseg, flags, stored, acc)
+        acc[_A_STORED] = _compact_nb(rseg, g1 - g0, flags, stored, int(acc[_A_STORED]))
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -785,23 +774,6 @@ def _widen_band_nb(sample: F64Array, c: int, acc: F64Array) -> None:
     acc[_A_BAND_HI] = max(acc[_A_BAND_HI], got[1])
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
-def _segment_store_nb(
-    r: F64Array, flags: npt.NDArray[np.uint8], stored: F64Array, acc: F64Array
-) -> None:
-    """Append the returns of ``r`` flagged by `_segment_sums_nb` to ``stored``.
-
-    Branch-free: ``stored[m]`` is written for every return and ``m`` advances on the
-    flagged ones (it never passes the bar index, so it is in range). About a third of
-    the returns are kept, too many for skipping unflagged runs to pay.
-    """
-    m = int(acc[_A_STORED])
-    for i in range(r.shape[0]):
-        stored[m] = r[i]
-        m += flags[i]
-    acc[_A_STORED] = m
-
-
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _sample_size(n: int) -> int:
     """Size of the systematic sample of returns that places the quantile brackets."""
@@ -830,7 +802,6 @@ def _stored_pass_nb(
     cnt[_C_LT1] = n_zero if br[_B_LO1] > 0.0 else 0
     cnt[_C_LT2] = n_zero if br[_B_LO2] <= 0.0 else 0  # the count >= lo2, for now
     flags = np.zeros(_CHUNK, dtype=np.uint8)
-    words = flags.view(np.uint64)
     below = 0.0
     mc = 0 * m  # typed int64 from the start, so the callee compiles once, not for 0
     for j0 in range(0, m, _CHUNK):
@@ -838,7 +809,7 @@ def _stored_pass_nb(
         rbuf = stored[j0:j1]
         below += _chunk_counts_nb(rbuf, j1 - j0, br, cnt, flags)
         # in place: the candidates move to the front, never past the returns unread
-        mc = _chunk_compact_nb(rbuf, j1 - j0, flags, words, stored, mc)
+        mc = _compact_nb(rbuf, j1 - j0, flags, stored, mc)
     cnt[_C_LT2] = n - cnt[_C_LT2]
     return int(mc), below
 
