@@ -104,10 +104,11 @@ S_PENDING_TIME = 11
 S_EXPOSURE = 12
 N_STATE = 13
 
-# Bars per chunk of the many-candidates kernel: its codes and equity stay in L1/L2.
-# A multiple of METRICS_SEGMENT, so the metrics' segments fall where compute_metrics_nb
+# Bars per chunk of the many-candidates kernel: its codes, equity and returns stay in
+# L2 (8192 measured 2 % faster than 4096 and 2048, equal to 16384). A multiple of
+# METRICS_SEGMENT, so the metrics' segments fall where compute_metrics_nb
 # puts them and both give the same bits.
-SIM_CHUNK = 4096
+SIM_CHUNK = 8192
 if SIM_CHUNK % METRICS_SEGMENT:  # pragma: no cover
     raise RuntimeError("SIM_CHUNK must be a multiple of the metrics' segment")
 
