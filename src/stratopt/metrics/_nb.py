@@ -486,7 +486,7 @@ N_ACC = 20
 # cnt (int64) slots filled by the pass over the stored returns
 _C_LT1, _C_LT2, _C_ZERO = 0, 1, 2
 _N_CNT = 3
-# bracket description `br` (float64[_N_BR]): bounds, then centre / half-width
+# the two value brackets `br` (float64[_N_BR]) around the quantiles: lo1, hi1, lo2, hi2
 _B_LO1, _B_HI1, _B_LO2, _B_HI2 = 0, 1, 2, 3
 _N_BR = 4
 # metrics that do not depend on per-bar returns (set before the n == 0 early exit)
