@@ -158,6 +158,8 @@ _CHUNK = 2048  # bars per chunk of compute_metrics_nb and of the pass over store
 _SEGMENT = 1024  # bars per segment of the first pass: sums, sample and store
 METRICS_SEGMENT = _SEGMENT
 _BLOCK = 64  # bars per block of the drawdown scan
+if _CHUNK % _SEGMENT or _SEGMENT % _BLOCK:  # pragma: no cover
+    raise RuntimeError("chunks must hold whole segments, segments whole blocks")
 _P_BAND = 0.15  # the band of returns not stored: the sample's 15 % to 85 % quantiles
 _BAND_MIN_SAMPLE = 256  # the smallest sample the band is placed from
 _BAND_SAMPLE = 1024  # the largest
@@ -168,7 +170,8 @@ _Z_BRACKET = 3.5  # bracket half-width in binomial standard deviations of a samp
 _INSERTION = 16  # the selection routine finishes ranges this short by insertion sort
 _GOLDEN = 0.6180339887498949  # jitter of the systematic sample
 # Reassociation lets LLVM vectorise the reductions; no flag that assumes finite values
-# or changes a division ("nnan", "ninf", "arcp", "afn") is used.
+# or changes a division ("nnan", "ninf", "arcp", "afn") is used (the band's +-inf
+# start, compared in _segment_sums_nb, relies on that too).
 _FASTMATH = {"reassoc", "contract", "nsz"}
 
 
@@ -924,18 +927,27 @@ def _tail_nb(
     q_lo = _lerp(vals[0], vals[1], t_lo)
     q_hi = _lerp(vals[2], vals[3], t_hi)
     # CVaR: the returns < lo1 (summed by the pass), then those in [lo1, q_lo]: zeros
-    # and candidates (q_lo <= hi1, so these all belong to bracket 1)
+    # and candidates (q_lo <= hi1, so these all belong to bracket 1). The candidates
+    # are added with Neumaier's compensation: they can be hundreds of thousands of
+    # nearly equal values (a quantile inside a dense cluster), whose plain running sum
+    # drifted by 6e-12 relative.
     lo1 = br[_B_LO1]
     total = below_sum
+    comp = 0.0
     n_tail = cnt[_C_LT1]
     if lo1 <= 0.0 <= q_lo:
         n_tail += n_zero
     for i in range(m):
         v = buf[i]
         if v >= lo1 and v <= q_lo:
-            total += v
+            t = total + v
+            if abs(total) >= abs(v):
+                comp += (total - t) + v
+            else:
+                comp += (v - t) + total
+            total = t
             n_tail += 1
-    return True, q_lo, total / n_tail, q_hi
+    return True, q_lo, (total + comp) / n_tail, q_hi
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
