@@ -48,8 +48,6 @@ from stratopt.metrics._nb import (
     metrics_begin_nb,
     metrics_chunk_nb,
     metrics_finish_nb,
-    per_bar_returns_nb,
-    tail_from_returns_nb,
     trade_stats_init_nb,
     trade_stats_update_nb,
 )
@@ -581,7 +579,7 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
 
 
 @njit(cache=True)
-def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, scratch, work, out):  # type: ignore[no-untyped-def]
+def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, work, out):  # type: ignore[no-untyped-def]
     """The metrics of a few candidates, ``rules[q]``, ``levels[q]``, ``ex[q]`` ->
     ``out[q]``, in one pass over the bars, chunk by chunk (the engine's
     many-candidates path; `run_one_nb` is the one-candidate reference).
@@ -594,15 +592,16 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, s
     chunk's prices and the indicator rows they share are read from memory once for all
     of them (reading the series is a good part of the cost). ``samples[q]``
     (float64[s] with s = min(n, METRICS_SAMPLE)) receives candidate q's bracket
-    sample; ``scratch`` (float64[n]) takes the returns of a candidate whose tails
-    were not among its stored returns, simulated again (rare); ``work`` the small
+    sample. A candidate whose tails were not among its stored returns (rare) is run
+    again by `run_one_nb`, which keeps all its returns. ``work`` holds the small
     buffers of `new_work_nb`, with room for ``len(rules)`` candidates, reused across
     batches. The result is bit for bit that of `run_one_nb` (the same kernels on the
     same bars, chunk boundaries on segment boundaries).
     """
     n = c.shape[0]
     k = rules.shape[0]
-    equity, rbuf, ts, st, acc = work[1], work[2], work[3], work[4], work[5]
+    codes, equity, rbuf, ts, st, acc, dummy_pos, dummy_exp, dummy_trades = work
+    words = codes.view(np.uint64)
     prev = np.empty(k)
     for q in range(k):
         trade_stats_init_nb(ts[q])
@@ -613,7 +612,25 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, s
         j1 = min(n, j0 + SIM_CHUNK)
         w = j1 - j0
         for q in range(k):
-            _chunk_nb(o, h, l, c, ind, rules[q], levels[q], ex[q], j0, j1, ts[q], st[q], work)
+            fill_codes_range_nb(ind, rules[q], levels[q], codes, j0, j1)
+            simulate_range_nb(
+                o,
+                h,
+                l,
+                c,
+                codes,
+                words,
+                j0,
+                j1,
+                ex[q],
+                ts[q],
+                st[q],
+                equity,
+                False,
+                dummy_pos,
+                dummy_exp,
+                dummy_trades,
+            )
             metrics_chunk_nb(equity[:w], prev[q], j0, n, rbuf, samples[q], stored[q], acc[q])
             prev[q] = equity[w - 1]
     for q in range(k):
@@ -630,45 +647,8 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, s
             out[q],
         )
         if not found:
-            # simulate the candidate again, keeping all its returns this time
-            ts1 = np.empty(N_TRADE_STATS)
-            trade_stats_init_nb(ts1)
-            st1 = np.empty(N_STATE)
-            sim_state_init_nb(st1, ex[q])
-            last = ex[q, E_CASH]
-            for j0 in range(0, n, SIM_CHUNK):
-                j1 = min(n, j0 + SIM_CHUNK)
-                w = j1 - j0
-                _chunk_nb(o, h, l, c, ind, rules[q], levels[q], ex[q], j0, j1, ts1, st1, work)
-                per_bar_returns_nb(equity[:w], last, scratch[j0:j1])
-                last = equity[w - 1]
-            tail_from_returns_nb(scratch, out[q])
-
-
-@njit(cache=True)
-def _chunk_nb(o, h, l, c, ind, rules, levels, ex, j0, j1, ts, st, work):  # type: ignore[no-untyped-def]
-    """Signal codes and simulation of bars ``j0 <= j < j1`` of one candidate, resuming
-    from ``st``; the equity goes to ``work[1][:j1 - j0]``."""
-    codes, equity, _, _, _, _, dummy_pos, dummy_exp, dummy_trades = work
-    fill_codes_range_nb(ind, rules, levels, codes, j0, j1)
-    simulate_range_nb(
-        o,
-        h,
-        l,
-        c,
-        codes,
-        codes.view(np.uint64),
-        j0,
-        j1,
-        ex,
-        ts,
-        st,
-        equity,
-        False,
-        dummy_pos,
-        dummy_exp,
-        dummy_trades,
-    )
+            # the tails moved inside the band: the one-candidate path keeps every return
+            out[q, :] = run_one_nb(o, h, l, c, ind, rules[q], levels[q], ex[q], ppy, False)[4]
 
 
 # Candidates per batch of the many-candidates kernel (see batch_metrics_nb): more
@@ -699,8 +679,8 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # typ
     """Metrics of many candidates in parallel: rules[k], levels[k], ex[k] -> out[k].
 
     Candidates go in batches of ``BATCH`` consecutive ones (`batch_metrics_nb`),
-    batches in parallel. Per thread, ``BATCH + 1`` float64[n] buffers (stored returns,
-    returns of a candidate simulated again) and a few chunk-sized ones are alive, so memory does not
+    batches in parallel. Per thread, ``BATCH`` float64[n] buffers of stored returns
+    and a few chunk-sized ones are alive, so memory does not
     grow with the number of candidates. `n_threads` must be
     `numba.get_num_threads()` (asking for it inside the kernel defeats caching).
     """
@@ -710,7 +690,6 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # typ
     s = min(n, METRICS_SAMPLE)
     stored = np.empty((n_threads, b, n))
     samples = np.empty((n_threads, b, s))
-    scratch = np.empty((n_threads, n))
     works = [new_work_nb(b) for _ in range(n_threads)]
     for g in prange((n_cand + b - 1) // b):
         t = get_thread_id()
@@ -728,7 +707,6 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # typ
             ppy,
             stored[t],
             samples[t],
-            scratch[t],
             works[t],
             out[k0:k1],
         )

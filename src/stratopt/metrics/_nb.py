@@ -86,7 +86,6 @@ __all__ = [
     "per_bar_returns_nb",
     "quantile_nb",
     "ratio_nb",
-    "tail_from_returns_nb",
     "trade_stats_from_arrays_nb",
     "trade_stats_init_nb",
     "trade_stats_update_nb",
@@ -480,12 +479,11 @@ def quantile_nb(a: F64Array, q: float) -> float:
 _A_S1, _A_S2, _A_S3, _A_S4, _A_DOWN, _A_GAIN, _A_LOSS = 0, 1, 2, 3, 4, 5, 6
 _A_PEAK, _A_INV_PEAK, _A_MAX_DD, _A_DD2, _A_RUN, _A_MAX_RUN = 7, 8, 9, 10, 11, 12
 _A_NEXT_SAMPLE = 13  # the first sampled return `metrics_chunk_nb` has not stored yet
-_A_CASH = 14  # initial equity
-_A_SHIFT = 15  # shift of the power sums, set on the first chunk
-_A_BAND_LO, _A_BAND_HI = 16, 17  # the band: returns strictly inside are not stored
-_A_STORED = 18  # number of returns stored so far
-_A_ZEROS = 19  # number of returns equal to 0
-N_ACC = 20
+_A_SHIFT = 14  # shift of the power sums, set on the first chunk
+_A_BAND_LO, _A_BAND_HI = 15, 16  # the band: returns strictly inside are not stored
+_A_STORED = 17  # number of returns stored so far
+_A_ZEROS = 18  # number of returns equal to 0
+N_ACC = 19
 # cnt (int64) slots filled by the pass over the stored returns
 _C_LT1, _C_LT2, _C_ZERO = 0, 1, 2
 _N_CNT = 3
@@ -676,7 +674,6 @@ def metrics_begin_nb(cash: float, acc: F64Array) -> None:
         acc[i] = 0.0
     acc[_A_PEAK] = cash
     acc[_A_INV_PEAK] = 1.0 / cash
-    acc[_A_CASH] = cash
     acc[_A_BAND_LO] = np.inf  # no band yet: every nonzero return is stored
     acc[_A_BAND_HI] = -np.inf
 
@@ -724,7 +721,7 @@ def metrics_chunk_nb(
         # the shift of the power sums: the first segment's geometric mean return
         b = min(w, _SEGMENT)
         e = cur[b - 1]
-        acc[_A_SHIFT] = (e / acc[_A_CASH]) ** (1.0 / b) - 1.0 if e > 0.0 else 0.0
+        acc[_A_SHIFT] = (e / prev) ** (1.0 / b) - 1.0 if e > 0.0 else 0.0  # prev = cash
     shift = acc[_A_SHIFT]
     s = _sample_size(n) if n >= _SAMPLE_MIN_N else 0
     flags = np.empty(_SEGMENT, dtype=np.uint8)
@@ -951,7 +948,7 @@ def _tail_nb(
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def tail_from_returns_nb(returns: F64Array, out: F64Array) -> None:
+def _tail_from_returns_nb(returns: F64Array, out: F64Array) -> None:
     """VaR, CVaR and tail ratio selected among all the returns (float64[n], n >= 1,
     reordered): the fallback when the stored tails of `metrics_finish_nb` fall short."""
     n = returns.shape[0]
@@ -1025,7 +1022,7 @@ def compute_metrics_nb(
     ppy = periods_per_year
     if not metrics_finish_nb(n, prev, cash, exposure_bars, ts, ppy, acc, sample, scratch, out):
         per_bar_returns_nb(equity, cash, scratch)
-        tail_from_returns_nb(scratch, out)
+        _tail_from_returns_nb(scratch, out)
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -1052,7 +1049,7 @@ def metrics_finish_nb(
 
     Returns False if VaR, CVaR and the tail ratio could not be found among the stored
     returns (the band held a tail); the caller then computes them from all returns
-    with `tail_from_returns_nb`. Every other entry of ``out`` is set either way.
+    with `_tail_from_returns_nb`. Every other entry of ``out`` is set either way.
     """
     _trade_metrics_nb(ts, out)
     out[M_FINAL_EQUITY] = final
