@@ -945,6 +945,8 @@ _STAT_ROWS = (
 def _print_statistics(found: tuple[Path, dict[str, Any]] | None) -> None:
     if found is None:
         return
+    from stratopt.stats import spa_name
+
     run, stats = found
     table = Table(title=f"overfitting statistics (run {run.name})", box=box.SIMPLE_HEAD)
     table.add_column("statistic")
@@ -959,6 +961,8 @@ def _print_statistics(found: tuple[Path, dict[str, Any]] | None) -> None:
         value = part.get(key)
         if value is None:
             continue
+        if section == "spa":
+            label = f"{spa_name(part)}: p-value (consistent)"
         table.add_row(escape(label), _format(float(value), unit))
     _out.print(table)
     _print_verdict(stats)

@@ -9,7 +9,6 @@ import pytest
 
 from stratopt.metrics import compute_metrics
 from stratopt.stats import bootstrap_returns, reshuffle_trades
-from stratopt.stats._monte_carlo import _stationary_indices
 
 
 def _metrics(equity: np.ndarray, cash: float) -> dict[str, float]:
@@ -59,16 +58,6 @@ def test_same_seed_same_distributions() -> None:
     s2 = reshuffle_trades(pnl, cash=100.0, n_sims=100, seed=1)
     assert np.array_equal(s1.max_drawdown, s2.max_drawdown)
     assert a.to_dict()["percentiles"].keys() == {"final_equity", "max_drawdown", "sharpe"}
-
-
-def test_stationary_indices_are_wrapped_blocks_of_the_mean_length() -> None:
-    rng = np.random.default_rng(0)
-    idx = _stationary_indices(rng, 200, 1000, 1 / 20)
-    steps = (idx[:, 1:] - idx[:, :-1]) % 1000
-    breaks = steps != 1  # a new block (or a new start landing right after: rare)
-    mean_block = idx.size / (breaks.sum() + idx.shape[0])
-    assert mean_block == pytest.approx(20, rel=0.1)
-    assert idx.min() >= 0 and idx.max() < 1000
 
 
 def test_bad_input() -> None:

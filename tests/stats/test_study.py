@@ -56,6 +56,8 @@ def test_optimize_writes_the_statistics_section(tmp_path: Path) -> None:
     assert stats["pbo"]["combinations"] == 12870
     assert stats["pbo"]["pbo"] < 0.2
     assert stats["spa"]["studentized"] is True
+    assert stats["spa"]["test"] == "SPA (studentized, Hansen 2005)"
+    assert "; SPA (studentized, Hansen 2005) p " in stats["verdict"]
     assert 1.0 <= stats["dsr"]["n_trials_implied"] <= 40.0
     assert stats["dsr"]["value"] <= stats["dsr"]["value_implied_trials"]
     assert stats["verdict"].startswith("DSR ")
@@ -125,26 +127,30 @@ def test_optimize_prints_the_verdict_and_show_the_statistics(tmp_path: Path) -> 
     assert proc.exit_code == 0, proc.output
     assert "overfitting statistics" in proc.output
     assert "PBO" in proc.output and "E[max Sharpe]" in proc.output
+    assert "SPA (studentized, Hansen 2005): p-value (consistent)" in proc.output
     assert "overfitting: DSR" in proc.output
 
 
-def _stats(dsr: float, pbo: float, spa: float) -> dict[str, Any]:
+def _stats(dsr: float, pbo: float, spa: float, test: str | None = None) -> dict[str, Any]:
     return {
         "trials": {"completed": 480},
         "best": {"sharpe_annualized": 1.49},
         "dsr": {"value": dsr, "expected_max_sharpe_annualized": 1.8},
         "pbo": {"pbo": pbo},
-        "spa": {"pvalue_consistent": spa},
+        "spa": {"pvalue_consistent": spa, **({"test": test} if test else {})},
     }
 
 
 def test_verdict_lines() -> None:
     from stratopt.stats._study import verdict
 
-    assert verdict(_stats(0.12, 0.61, 0.43)) == (
+    studentized = "SPA (studentized, Hansen 2005)"
+    assert verdict(_stats(0.12, 0.61, 0.43, studentized)) == (
         "DSR 0.12 — the best Sharpe (1.49 annualized) is likely a fluke of 480 trials "
-        "(luck alone would give 1.80); PBO 0.61; SPA p 0.43"
+        "(luck alone would give 1.80); PBO 0.61; SPA (studentized, Hansen 2005) p 0.43"
     )
+    # A section stored before stratopt studentized the statistic does not claim it.
+    assert verdict(_stats(0.12, 0.61, 0.43)).endswith("; SPA (not studentized, older run) p 0.43")
     assert "is not significantly above the 1.80" in verdict(_stats(0.8, 0.4, 0.2))
     assert "beats the 1.80 luck would give the best of 480 trials" in verdict(
         _stats(0.97, 0.1, 0.01)

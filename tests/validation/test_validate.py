@@ -88,7 +88,8 @@ def test_validate_cli(optimized: tuple[Path, Path]) -> None:
     path, _ = optimized
     res = CliRunner().invoke(app, ["validate", str(path)])
     assert res.exit_code == 0, res.output
-    for words in ("CPCV", "Monte Carlo", "DSR", "stability of the best", "validation folder"):
+    for words in ("CPCV", "Monte Carlo", "DSR", "stability of the best", "validation folder",
+                  "SPA (studentized, Hansen 2005)"):  # fmt: skip
         assert words in res.output
 
 

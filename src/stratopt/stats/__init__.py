@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from stratopt.stats._bootstrap import BootstrapMethod, bootstrap_indices
 from stratopt.stats._monte_carlo import MonteCarloResult, bootstrap_returns, reshuffle_trades
 from stratopt.stats._pbo import PBOResult, probability_of_backtest_overfitting
 from stratopt.stats._sharpe import (
@@ -27,23 +28,36 @@ from stratopt.stats._sharpe import (
     probabilistic_sharpe_ratio,
     sample_moments,
 )
-from stratopt.stats._spa import SPAResult, superior_predictive_ability
+from stratopt.stats._spa import (
+    SPAResult,
+    automatic_block_size,
+    long_run_variance,
+    spa_label,
+    spa_name,
+    superior_predictive_ability,
+)
 from stratopt.stats._study import study_statistics
 
 __all__ = [
+    "BootstrapMethod",
     "MonteCarloResult",
     "PBOResult",
     "ReturnMoments",
     "SPAResult",
+    "automatic_block_size",
+    "bootstrap_indices",
     "bootstrap_returns",
     "deflated_sharpe_ratio",
     "expected_max_sharpe",
+    "long_run_variance",
     "minimum_backtest_length",
     "minimum_track_record_length",
     "probabilistic_sharpe_ratio",
     "probability_of_backtest_overfitting",
     "reshuffle_trades",
     "sample_moments",
+    "spa_label",
+    "spa_name",
     "study_statistics",
     "superior_predictive_ability",
 ]

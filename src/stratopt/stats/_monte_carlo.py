@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from stratopt.stats import _nb
+from stratopt.stats._bootstrap import bootstrap_indices
 
 __all__ = ["MonteCarloResult", "bootstrap_returns", "reshuffle_trades"]
 
@@ -159,23 +160,11 @@ def bootstrap_returns(
         if method == "iid":
             idx = rng.integers(0, t, size=(k, t), dtype=np.int64)
         else:
-            idx = _stationary_indices(rng, k, t, 1.0 / mean_block)
+            idx = bootstrap_indices(t, k, block_size=mean_block, rng=rng)
         _nb.paths_nb(r, idx, cash, False, out[start : start + k])
     original = np.empty((1, 3))
     _nb.paths_nb(r, np.arange(t, dtype=np.int64)[None, :], cash, False, original)
     return _result(f"bootstrap_{method}", out, original[0], periods_per_year, seed, n_sims)
-
-
-def _stationary_indices(rng: np.random.Generator, k: int, t: int, p: float) -> np.ndarray:
-    """k rows of T stationary-bootstrap indices; a new block starts with probability p."""
-    starts = rng.integers(0, t, size=(k, t), dtype=np.int64)
-    new = rng.random((k, t)) < p
-    new[:, 0] = True
-    pos = np.arange(t, dtype=np.int64)
-    begin = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
-    first = np.take_along_axis(starts, begin, axis=1)
-    out: np.ndarray = (first + (pos - begin)) % t
-    return out
 
 
 def _result(

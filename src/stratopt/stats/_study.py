@@ -26,7 +26,7 @@ from stratopt.stats._sharpe import (
     probabilistic_sharpe_ratio,
     sample_moments,
 )
-from stratopt.stats._spa import superior_predictive_ability
+from stratopt.stats._spa import spa_name, superior_predictive_ability
 
 if TYPE_CHECKING:
     from stratopt.config import StudyConfig
@@ -382,7 +382,7 @@ def verdict(stats: Mapping[str, Any]) -> str:
         parts.append(f"PBO {float(pbo['pbo']):.2f}")
     spa = stats.get("spa", {})
     if spa.get("pvalue_consistent") is not None:
-        parts.append(f"SPA p {float(spa['pvalue_consistent']):.2f}")
+        parts.append(f"{spa_name(spa)} p {float(spa['pvalue_consistent']):.2f}")
     if (
         dsr.get("value") is not None
         and float(dsr["value"]) < 0.95
