@@ -109,6 +109,15 @@ def test_pvalues_equal_a_plain_restatement_of_hansen(name: str, studentize: bool
     assert res.test == spa_label(studentize)
 
 
+def test_the_restated_cases_include_one_where_studentizing_matters() -> None:
+    r, method, given = CASES["heteroskedastic"]
+    p = [
+        superior_predictive_ability(r, reps=400, seed=12345, studentize=s).pvalue_consistent
+        for s in (True, False)
+    ]
+    assert p[1] - p[0] > 0.3
+
+
 def test_studentizing_changes_the_answer_where_volatilities_differ() -> None:
     studentized, raw = [], []
     for seed in range(10):
