@@ -110,7 +110,7 @@ def test_pvalues_equal_a_plain_restatement_of_hansen(name: str, studentize: bool
 
 
 def test_the_restated_cases_include_one_where_studentizing_matters() -> None:
-    r, method, given = CASES["heteroskedastic"]
+    r = CASES["heteroskedastic"][0]
     p = [
         superior_predictive_ability(r, reps=400, seed=12345, studentize=s).pvalue_consistent
         for s in (True, False)
