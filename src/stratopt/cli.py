@@ -424,8 +424,8 @@ def _check_whole_study(cfg: Any) -> None:
     The study file is one document: a typo in `space:` or `objective:` is reported by every
     command, not first by `optimize` after the user trusted its backtest.
     """
+    from stratopt.evaluation import Router
     from stratopt.optimization import compile_study
-    from stratopt.search._candidates import Router
     from stratopt.search._objective import parse_objective
     from stratopt.search._requirements import parse_requirements
     from stratopt.strategies import get_strategy

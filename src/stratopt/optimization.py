@@ -25,9 +25,8 @@ from stratopt._gc import with_frozen_heap
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.errors import ConfigError, UserInputError
-from stratopt.search._candidates import Router
+from stratopt.evaluation import CallableEvaluator, Router, StudyEvaluator
 from stratopt.search._constraints import check_satisfiable, parse_constraints
-from stratopt.search._evaluate import CallableEvaluator, StudyEvaluator
 from stratopt.search._objective import Objective, parse_objective
 from stratopt.search._requirements import Requirements, parse_requirements
 from stratopt.search._runner import Progress, RunOptions, RunResult, record, run_trials, sampler_for

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import cloudpickle  # type: ignore[import-untyped]
 import numba
@@ -26,11 +26,19 @@ from stratopt.backtest import backtest, evaluate_many, study_bars
 from stratopt.config import StudyConfig
 from stratopt.data import Bars, infer_periods_per_year
 from stratopt.errors import StratoptError
+from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import METRICS, compute_metrics
-from stratopt.search._candidates import Candidate, Router
 from stratopt.strategies import Strategy, get_strategy
 
-__all__ = ["CallableEvaluator", "Outcome", "StudyEvaluator", "metrics_from_result"]
+__all__ = [
+    "CallableEvaluator",
+    "Evaluator",
+    "Outcome",
+    "StudyEvaluator",
+    "aggregate",
+    "metrics_from_result",
+    "portfolio_metrics",
+]
 
 _HIGHER = {m.id: m.higher_is_better for m in METRICS}
 
@@ -43,6 +51,12 @@ class Outcome:
     per_symbol: dict[str, dict[str, float]] = field(default_factory=dict)
     error: str | None = None
     runtime: float = 0.0
+
+
+class Evaluator(Protocol):
+    """Anything that turns parameter sets into outcomes, one each, in order."""
+
+    def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[Outcome]: ...
 
 
 def aggregate(per_symbol: Mapping[str, Mapping[str, float]], how: str) -> dict[str, float]:

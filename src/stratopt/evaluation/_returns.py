@@ -21,7 +21,7 @@ from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.engine import simulate
 from stratopt.errors import StratoptError
-from stratopt.search._candidates import Candidate, Router
+from stratopt.evaluation._router import Candidate, Router
 from stratopt.strategies import IndicatorCache, get_strategy
 
 __all__ = ["CandidateReturns", "bin_returns", "candidate_returns"]

@@ -22,9 +22,9 @@ from stratopt.backtest import backtest, study_bars
 from stratopt.config import StudyConfig
 from stratopt.data import Bars, infer_periods_per_year
 from stratopt.errors import StratoptError
+from stratopt.evaluation._evaluators import aggregate
+from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import compute_metrics
-from stratopt.search._candidates import Candidate, Router
-from stratopt.search._evaluate import aggregate
 
 __all__ = ["SegmentResult", "SegmentRunner", "time_axis"]
 

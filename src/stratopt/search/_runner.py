@@ -23,15 +23,15 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union
+from typing import Any, Union
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.study._tell import _tell_with_warning
 from optuna.trial import FrozenTrial, TrialState
 
+from stratopt.evaluation import Evaluator, Outcome
 from stratopt.search._constraints import Constraint
-from stratopt.search._evaluate import Outcome
 from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
 from stratopt.search._objective import Objective
 from stratopt.search._requirements import Requirements
@@ -48,10 +48,6 @@ log = logging.getLogger("stratopt.search")
 # "per_symbol", "key", "shortfall"}.
 ATTR = "stratopt"
 ATTR_NORMALIZER = "stratopt:normalizer"
-
-
-class Evaluator(Protocol):
-    def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[Outcome]: ...
 
 
 @dataclass(frozen=True)

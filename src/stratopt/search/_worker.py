@@ -49,6 +49,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from stratopt.evaluation import Evaluator
 from stratopt.search._constraints import Constraint
 from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
 from stratopt.search._objective import Objective
@@ -57,7 +58,6 @@ from stratopt.search._runner import (
     ATTR,
     DUPLICATE,
     Check,
-    Evaluator,
     Progress,
     RunOptions,
     RunResult,

@@ -199,7 +199,7 @@ def _returns_statistics(
     confidence: float,
     seed: int,
 ) -> None:
-    from stratopt.validation._returns import bin_returns, candidate_returns
+    from stratopt.evaluation import bin_returns, candidate_returns
 
     n_trials = len(done)
     params, trial_numbers = distinct_params(done)

@@ -19,10 +19,9 @@ import pandas as pd
 
 from stratopt.config import StudyConfig
 from stratopt.errors import ConfigError
+from stratopt.evaluation import Router, SegmentRunner, time_axis
 from stratopt.metrics import METRICS
-from stratopt.search._candidates import Router
 from stratopt.storage._runfolder import clean
-from stratopt.validation._segments import SegmentRunner, time_axis
 from stratopt.validation._windows import holdout_start
 
 __all__ = [

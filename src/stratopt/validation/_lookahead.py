@@ -32,7 +32,7 @@ from stratopt.backtest import study_bars
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.errors import ConfigError, StratoptError
-from stratopt.search._candidates import Router
+from stratopt.evaluation import Router
 from stratopt.search._constraints import parse_constraints
 from stratopt.search._space import SearchSpace
 from stratopt.strategies import IndicatorCache, Strategy, get_strategy

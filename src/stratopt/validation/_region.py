@@ -41,6 +41,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from stratopt.evaluation import Evaluator
 from stratopt.search._constraints import Constraint
 from stratopt.search._dimensions import Choice, Dimension, FloatRange, IntRange
 from stratopt.search._objective import Objective
@@ -50,7 +51,6 @@ from stratopt.validation._stability import (
     MAX_FULL_POINTS,
     Categorical,
     Evaluations,
-    Evaluator,
     Mode,
     Neighbourhood,
     PointResult,

@@ -24,8 +24,7 @@ from stratopt.backtest import backtest
 from stratopt.config import StudyConfig, parse_study
 from stratopt.data import Bars
 from stratopt.errors import ConfigError
-from stratopt.search._candidates import Router
-from stratopt.search._evaluate import StudyEvaluator
+from stratopt.evaluation import Router, StudyEvaluator
 from stratopt.search._runner import _restore_normalizer
 from stratopt.stats._study import completed, distinct_params
 from stratopt.storage import load_study_from, ranked_frame, resolve_storage_url
@@ -183,8 +182,8 @@ def _cpcv(study: StudyConfig, done: Any, data: dict[Any, Any], folder: Path) -> 
     `done`: the completed trials, best first (`stratopt.stats._study.completed`).
     """
     from stratopt.config import CpcvConfig
+    from stratopt.evaluation import candidate_returns
     from stratopt.validation._cpcv import combinatorial_purged_cv
-    from stratopt.validation._returns import candidate_returns
 
     params = distinct_params(done)[0][:CPCV_CANDIDATES]
     if len(params) < 2:

@@ -25,15 +25,13 @@ import pandas as pd
 
 from stratopt.config import StudyConfig, load_study
 from stratopt.errors import ConfigError
+from stratopt.evaluation import Router, SegmentRunner, StudyEvaluator, time_axis
 from stratopt.metrics import METRICS
 from stratopt.optimization import _check_name, _default_trials, _options, _run, compile_study
-from stratopt.search._candidates import Router
-from stratopt.search._evaluate import StudyEvaluator
 from stratopt.search._runner import record
 from stratopt.storage import default_storage_url, open_storage, ranked_frame, redact
 from stratopt.strategies import get_strategy
 from stratopt.validation._holdout import prepare_holdout
-from stratopt.validation._segments import SegmentRunner, time_axis
 from stratopt.validation._walk_forward_report import stitch, summarize, write_walk_forward
 from stratopt.validation._windows import Window, walk_forward_windows
 
