@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stratopt.backtest import study_bars
-from stratopt.cli import _check_whole_study
+from stratopt.cli._render import _check_whole_study
 from stratopt.config import StudyConfig, load_study
 from stratopt.errors import UserInputError
 from stratopt.search import Constraint

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from stratopt.config import load_study
-from stratopt.optimization import optimize, optimize_study
+from stratopt.operations import optimize, optimize_study
 from stratopt.stats import study_statistics
 from stratopt.stats._study import select_candidates
 

@@ -108,7 +108,7 @@ def optimize(
 ) -> None:
     """Search the study's space; print the best candidates and the run folder."""
     from stratopt.config import load_study
-    from stratopt.optimization import optimize_study
+    from stratopt.operations._optimize import optimize_study
 
     overrides = list(set_ or [])
     for key, value in (("trials", trials), ("method", method), ("seed", seed), ("jobs", jobs)):
@@ -150,7 +150,7 @@ def walk_forward(
     jobs: Annotated[int | None, typer.Option(min=1, help="Windows run in parallel.")] = None,
 ) -> None:
     """Optimize on each train window, test the best on the next (validation.walk_forward)."""
-    from stratopt.validation import walk_forward as run_walk_forward
+    from stratopt.operations import walk_forward as run_walk_forward
 
     def done(w: Any) -> None:
         status = "failed: " + w.error if w.error else f"best trial {w.trial}"
@@ -177,7 +177,7 @@ def validate(
     """Holdout, statistics, CPCV, stability and Monte Carlo of a finished study."""
     from stratopt.config import load_study
     from stratopt.errors import ConfigError
-    from stratopt.validation import study_from_run_folder, validate_study
+    from stratopt.operations import study_from_run_folder, validate_study
 
     _check_storage_option(storage)
     if target.is_dir():
@@ -235,7 +235,7 @@ def show(
     name, url = _study_ref(study, storage)
     _print_ranked(load_ranked(name, url), top, title=f"{name}: best {top}")
     # ---- robustness and look-ahead of the last optimization (stratopt.validation) ----
-    from stratopt.optimization import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS
+    from stratopt.operations._optimize import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS
     from stratopt.storage import load_study_from
 
     attrs = load_study_from(name, url).user_attrs
@@ -425,7 +425,7 @@ def _check_whole_study(cfg: Any) -> None:
     command, not first by `optimize` after the user trusted its backtest.
     """
     from stratopt.evaluation import Router
-    from stratopt.optimization import compile_study
+    from stratopt.operations._optimize import compile_study
     from stratopt.search._objective import parse_objective
     from stratopt.search._requirements import parse_requirements
     from stratopt.strategies import get_strategy
@@ -477,7 +477,7 @@ def worker(
 ) -> None:
     """Join (or create) a shared study and work until it has its target of trials."""
     from stratopt.config import load_study
-    from stratopt.optimization import work_study
+    from stratopt.operations._optimize import work_study
     from stratopt.storage import Heartbeat
 
     overrides = list(set_ or [])
@@ -527,8 +527,8 @@ def launch(
 ) -> None:
     """Start N local workers on one study, show their combined progress, wait for them."""
     from stratopt.config import load_study
-    from stratopt.launch import launch_workers
-    from stratopt.optimization import report_study, study_target
+    from stratopt.operations import launch_workers
+    from stratopt.operations._optimize import report_study, study_target
     from stratopt.storage import Heartbeat, resolve_storage_url
 
     overrides = list(set_ or [])

@@ -95,7 +95,7 @@ def validate_study(
     Raises:
         ConfigError: the study does not exist in the storage, or has no completed trial.
     """
-    from stratopt.optimization import _make_run_dir, compile_study
+    from stratopt.operations._optimize import _make_run_dir, compile_study
     from stratopt.stats import study_statistics
     from stratopt.validation._holdout import evaluate_holdout, prepare_holdout
     from stratopt.validation._region import assess_robustness

@@ -15,7 +15,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,52 +27,29 @@ from stratopt.config import StudyConfig, load_study
 from stratopt.errors import ConfigError
 from stratopt.evaluation import Router, SegmentRunner, StudyEvaluator, time_axis
 from stratopt.metrics import METRICS
-from stratopt.optimization import _check_name, _default_trials, _options, _run, compile_study
+from stratopt.operations._optimize import (
+    _check_name,
+    _default_trials,
+    _options,
+    _run,
+    compile_study,
+)
 from stratopt.search._runner import record
 from stratopt.storage import default_storage_url, open_storage, ranked_frame, redact
 from stratopt.strategies import get_strategy
 from stratopt.validation._holdout import prepare_holdout
-from stratopt.validation._walk_forward_report import stitch, summarize, write_walk_forward
+from stratopt.validation._walk_forward_report import (
+    WindowResult,
+    stitch,
+    summarize,
+    write_walk_forward,
+)
 from stratopt.validation._windows import Window, walk_forward_windows
 
-__all__ = ["WalkForwardResult", "WindowResult", "walk_forward"]
+__all__ = ["WalkForwardResult", "walk_forward"]
 
 _ATTR_WINDOW = "stratopt:window"
 _NS = pd.Timedelta(1, unit="ns")
-
-
-@dataclass(frozen=True)
-class WindowResult:
-    """One walk-forward window: the search on its train part, the best on its test part.
-
-    Attributes:
-        window: bar positions (on the union of the symbols' bar times).
-        study_name: the window's study in the storage.
-        train, test: ``(first bar time, time the window ends)``; the end is exclusive
-            (the first bar after it, or None at the end of the data).
-        trial, params: the best completed trial of the window's search (None if none).
-        values_in, values_out: the objective value(s) in the train and test windows.
-        in_sample, out_of_sample: every metric on the train and test windows.
-        counts: the window study's trials by state.
-        returns, exposed, trades: the test window's per-bar returns, exposure and
-            trades opened in it (for the stitched curve).
-    """
-
-    window: Window
-    study_name: str
-    train: tuple[pd.Timestamp, pd.Timestamp | None]
-    test: tuple[pd.Timestamp, pd.Timestamp | None]
-    trial: int | None = None
-    params: dict[str, Any] | None = None
-    values_in: list[float] | None = None
-    values_out: list[float] | None = None
-    in_sample: dict[str, float] | None = None
-    out_of_sample: dict[str, float] | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-    returns: pd.Series | None = None
-    exposed: pd.Series | None = None
-    trades: pd.DataFrame | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,7 +205,7 @@ def _runner(study: StudyConfig, router: Router) -> SegmentRunner:
 
 
 def _run_dir(root: Path, name: str) -> Path:
-    from stratopt.optimization import _make_run_dir
+    from stratopt.operations._optimize import _make_run_dir
 
     return _make_run_dir(root / name, "walk-forward")
 

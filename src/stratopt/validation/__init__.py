@@ -8,6 +8,9 @@ See docs/validation.md for the formulas and what each result holds.
 
 from __future__ import annotations
 
+from typing import Any
+
+from stratopt._moved import forward
 from stratopt.validation._cpcv import SELECTION_METRICS, CpcvResult, combinatorial_purged_cv
 from stratopt.validation._holdout import HoldoutReport
 from stratopt.validation._lookahead import (
@@ -37,8 +40,7 @@ from stratopt.validation._stability import (
     param_importances,
     stability_of,
 )
-from stratopt.validation._validate import ValidationResult, study_from_run_folder, validate_study
-from stratopt.validation._walk_forward import WalkForwardResult, WindowResult, walk_forward
+from stratopt.validation._walk_forward_report import WindowResult
 from stratopt.validation._windows import (
     CpcvPlan,
     CpcvSplit,
@@ -46,6 +48,19 @@ from stratopt.validation._windows import (
     cpcv_plan,
     holdout_start,
     walk_forward_windows,
+)
+
+# Whole operations on a study (they search, re-run and write run folders) moved to
+# stratopt.operations; the old names forward there with a FutureWarning.
+_MOVED = dict.fromkeys(
+    (
+        "ValidationResult",
+        "WalkForwardResult",
+        "study_from_run_folder",
+        "validate_study",
+        "walk_forward",
+    ),
+    "stratopt.operations",
 )
 
 __all__ = [
@@ -64,8 +79,6 @@ __all__ = [
     "RobustnessReport",
     "SliceRow",
     "Stability",
-    "ValidationResult",
-    "WalkForwardResult",
     "Window",
     "WindowResult",
     "assess_robustness",
@@ -81,9 +94,11 @@ __all__ = [
     "param_importances",
     "slice_values",
     "stability_of",
-    "study_from_run_folder",
     "truncation_points",
-    "validate_study",
-    "walk_forward",
     "walk_forward_windows",
+    *sorted(_MOVED),
 ]
+
+
+def __getattr__(name: str) -> Any:
+    return forward(__name__, _MOVED, name)

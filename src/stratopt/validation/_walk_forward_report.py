@@ -7,8 +7,9 @@ import json
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,11 +17,50 @@ import pandas as pd
 from stratopt.config import StudyConfig
 from stratopt.metrics import compute_metrics
 from stratopt.storage._runfolder import clean
+from stratopt.validation._windows import Window
 
-if TYPE_CHECKING:
-    from stratopt.validation._walk_forward import WindowResult
+__all__ = [
+    "WindowResult",
+    "drift",
+    "efficiency",
+    "stitch",
+    "summarize",
+    "write_walk_forward",
+]
 
-__all__ = ["drift", "efficiency", "stitch", "summarize", "write_walk_forward"]
+
+@dataclass(frozen=True)
+class WindowResult:
+    """One walk-forward window: the search on its train part, the best on its test part.
+
+    Attributes:
+        window: bar positions (on the union of the symbols' bar times).
+        study_name: the window's study in the storage.
+        train, test: ``(first bar time, time the window ends)``; the end is exclusive
+            (the first bar after it, or None at the end of the data).
+        trial, params: the best completed trial of the window's search (None if none).
+        values_in, values_out: the objective value(s) in the train and test windows.
+        in_sample, out_of_sample: every metric on the train and test windows.
+        counts: the window study's trials by state.
+        returns, exposed, trades: the test window's per-bar returns, exposure and
+            trades opened in it (for the stitched curve).
+    """
+
+    window: Window
+    study_name: str
+    train: tuple[pd.Timestamp, pd.Timestamp | None]
+    test: tuple[pd.Timestamp, pd.Timestamp | None]
+    trial: int | None = None
+    params: dict[str, Any] | None = None
+    values_in: list[float] | None = None
+    values_out: list[float] | None = None
+    in_sample: dict[str, float] | None = None
+    out_of_sample: dict[str, float] | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    returns: pd.Series | None = None
+    exposed: pd.Series | None = None
+    trades: pd.DataFrame | None = None
+    error: str | None = None
 
 
 def stitch(
