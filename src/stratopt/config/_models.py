@@ -12,7 +12,6 @@ anything expands it).
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -31,9 +30,11 @@ from pydantic import (
     model_validator,
 )
 
+from stratopt._suggest import did_you_mean
 from stratopt.data import parse_timeframe
 from stratopt.engine import ExecSettings
 from stratopt.errors import ConfigError
+from stratopt.stats import SELECTION_METRICS
 
 __all__ = [
     "MAX_STUDY_BYTES",
@@ -241,11 +242,8 @@ class CpcvConfig(_Model):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        from stratopt.validation._cpcv import SELECTION_METRICS
-
         if value not in SELECTION_METRICS:
-            hint = difflib.get_close_matches(value, list(SELECTION_METRICS), n=1)
-            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            more = did_you_mean(value, SELECTION_METRICS)
             raise ValueError(f"unknown selection metric{more} (one of {list(SELECTION_METRICS)})")
         return value
 
@@ -608,7 +606,6 @@ def _unknown_key(loc: tuple[int | str, ...], source: str) -> str:
         model = nested[0]
     known = [k for k in model.model_fields if k != "base_dir"]
     key = str(loc[-1])
-    hint = difflib.get_close_matches(key, known, n=1)
-    more = f"; did you mean {hint[0]!r}?" if hint else ""
+    more = did_you_mean(key, known)
     where = ".".join(str(p) for p in loc)
     return f"{source}: {where}: unknown field{more} (expected one of: {', '.join(known)})"

@@ -35,13 +35,16 @@ from stratopt.search._worker import WorkerOptions, work, worker_seed
 from stratopt.storage import (
     Heartbeat,
     RunFolder,
+    git_commit,
+    new_run_dir,
     open_storage,
     ranked_frame,
     redact,
     resolve_storage_url,
+    sha256,
+    versions,
     write_run_folder,
 )
-from stratopt.storage._runfolder import git_commit, new_run_dir, sha256, versions
 from stratopt.strategies import get_strategy
 
 if TYPE_CHECKING:
@@ -620,7 +623,7 @@ def _post_checks(
     """
     import logging
 
-    from stratopt.storage._runfolder import clean
+    from stratopt._jsonable import clean
     from stratopt.validation import assess_robustness
 
     log = logging.getLogger("stratopt.validation")
@@ -654,7 +657,7 @@ def _lookahead_section(
     """The bounded look-ahead check on the best candidates (see `_lookahead`)."""
     import time
 
-    from stratopt.storage._runfolder import _order
+    from stratopt.storage import order_trials as _order
     from stratopt.validation import check_study_lookahead
 
     done = result.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

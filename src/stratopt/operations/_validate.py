@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from optuna.trial import TrialState
 
+from stratopt._jsonable import clean
 from stratopt.backtest import backtest
 from stratopt.config import StudyConfig, parse_study
 from stratopt.data import Bars
@@ -28,7 +29,6 @@ from stratopt.evaluation import Router, StudyEvaluator
 from stratopt.search._runner import _restore_normalizer
 from stratopt.stats._study import completed, distinct_params
 from stratopt.storage import load_study_from, ranked_frame, resolve_storage_url
-from stratopt.storage._runfolder import clean
 from stratopt.strategies import get_strategy
 
 __all__ = ["ValidationResult", "study_from_run_folder", "validate_study"]

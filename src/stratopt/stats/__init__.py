@@ -16,6 +16,14 @@ Example:
 
 from __future__ import annotations
 
+from stratopt.stats._matrix import (
+    SELECTION_METRICS,
+    mean_return,
+    sharpe_from_sums,
+    sharpe_ratio,
+    sortino_ratio,
+    total_return,
+)
 from stratopt.stats._monte_carlo import MonteCarloResult, bootstrap_returns, reshuffle_trades
 from stratopt.stats._pbo import PBOResult, probability_of_backtest_overfitting
 from stratopt.stats._sharpe import (
@@ -31,6 +39,7 @@ from stratopt.stats._spa import SPAResult, superior_predictive_ability
 from stratopt.stats._study import study_statistics
 
 __all__ = [
+    "SELECTION_METRICS",
     "MonteCarloResult",
     "PBOResult",
     "ReturnMoments",
@@ -38,12 +47,17 @@ __all__ = [
     "bootstrap_returns",
     "deflated_sharpe_ratio",
     "expected_max_sharpe",
+    "mean_return",
     "minimum_backtest_length",
     "minimum_track_record_length",
     "probabilistic_sharpe_ratio",
     "probability_of_backtest_overfitting",
     "reshuffle_trades",
     "sample_moments",
+    "sharpe_from_sums",
+    "sharpe_ratio",
+    "sortino_ratio",
     "study_statistics",
     "superior_predictive_ability",
+    "total_return",
 ]

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
+from stratopt.stats._matrix import sharpe_ratio
+
 __all__ = [
     "ReturnMoments",
     "deflated_sharpe_ratio",
@@ -59,9 +61,8 @@ def sample_moments(returns: np.ndarray) -> ReturnMoments:
     # Rounding leaves ~1e-16 relative noise around a constant mean: that is flat too.
     if m2 <= 1e-28 * float(np.mean(r * r)):
         raise ValueError("returns: zero variance; the Sharpe ratio is undefined")
-    std = math.sqrt(m2 * r.size / (r.size - 1))
     return ReturnMoments(
-        sharpe=float(r.mean()) / std,
+        sharpe=float(sharpe_ratio(r[:, None])[0]),
         skew=float(np.mean(d**3)) / m2**1.5,
         kurtosis=float(np.mean(d**4)) / m2**2,
         n_obs=int(r.size),

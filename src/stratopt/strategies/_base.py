@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
+from stratopt._suggest import did_you_mean
 from stratopt.data import Bars
 from stratopt.engine import _nb
 from stratopt.errors import StrategyError
@@ -55,8 +55,7 @@ class Strategy:
         given = dict(params or {})
         for key in given:
             if key not in self.parameters:
-                hint = difflib.get_close_matches(key, list(self.parameters), n=1)
-                more = f"; did you mean {hint[0]!r}?" if hint else ""
+                more = did_you_mean(key, self.parameters)
                 known = ", ".join(self.parameters) or "none"
                 raise StrategyError(
                     f"strategy {self.name!r} has no parameter {key!r}{more} (known: {known})"

@@ -17,11 +17,11 @@ from typing import Any
 
 import pandas as pd
 
+from stratopt._jsonable import clean
 from stratopt.config import StudyConfig
 from stratopt.errors import ConfigError
 from stratopt.evaluation import Router, SegmentRunner, time_axis
 from stratopt.metrics import METRICS
-from stratopt.storage._runfolder import clean
 from stratopt.validation._windows import holdout_start
 
 __all__ = [

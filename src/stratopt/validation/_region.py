@@ -276,7 +276,7 @@ def _top_trials(
 ) -> list[optuna.trial.FrozenTrial]:
     """The best completed trials, as `ranked_frame` orders them (first objective for a
     Pareto front after the front rank)."""
-    from stratopt.storage._runfolder import _order
+    from stratopt.storage import order_trials as _order
 
     done = [
         t

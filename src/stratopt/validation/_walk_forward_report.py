@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stratopt._jsonable import clean
 from stratopt.config import StudyConfig
 from stratopt.metrics import compute_metrics
-from stratopt.storage._runfolder import clean
 from stratopt.validation._windows import Window
 
 __all__ = [
