@@ -9,6 +9,7 @@ collects candidates' per-bar returns for the statistics. Nothing here knows Optu
 
 from __future__ import annotations
 
+from stratopt.evaluation._data import DataKey, StudyData, with_data
 from stratopt.evaluation._evaluators import (
     CallableEvaluator,
     Evaluator,
@@ -26,11 +27,13 @@ __all__ = [
     "CallableEvaluator",
     "Candidate",
     "CandidateReturns",
+    "DataKey",
     "Evaluator",
     "Outcome",
     "Router",
     "SegmentResult",
     "SegmentRunner",
+    "StudyData",
     "StudyEvaluator",
     "aggregate",
     "bin_returns",
@@ -38,4 +41,5 @@ __all__ = [
     "metrics_from_result",
     "portfolio_metrics",
     "time_axis",
+    "with_data",
 ]

@@ -2,8 +2,8 @@
 
 Sharpe ratios are **per period** and kurtosis is **raw** (3 for normal returns)
 everywhere in this package unless a name says otherwise; docs/validation.md gives each
-formula, its units and its paper. `study_statistics` computes all of them for a
-finished study from its own trials.
+formula, its units and its paper. `stratopt.operations.study_statistics` computes all
+of them for a finished study from its own trials.
 
 Example:
     >>> from stratopt.stats import deflated_sharpe_ratio
@@ -16,6 +16,9 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
+from stratopt._moved import forward
 from stratopt.stats._matrix import (
     SELECTION_METRICS,
     mean_return,
@@ -36,7 +39,10 @@ from stratopt.stats._sharpe import (
     sample_moments,
 )
 from stratopt.stats._spa import SPAResult, superior_predictive_ability
-from stratopt.stats._study import study_statistics
+
+# study_statistics re-runs a study's candidates (it needs the study and its data), so it
+# moved to stratopt.operations; the old name forwards there with a FutureWarning.
+_MOVED = {"study_statistics": "stratopt.operations"}
 
 __all__ = [
     "SELECTION_METRICS",
@@ -57,7 +63,11 @@ __all__ = [
     "sharpe_from_sums",
     "sharpe_ratio",
     "sortino_ratio",
-    "study_statistics",
     "superior_predictive_ability",
     "total_return",
+    *sorted(_MOVED),
 ]
+
+
+def __getattr__(name: str) -> Any:
+    return forward(__name__, _MOVED, name)

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri
 
 from stratopt.stats._matrix import sharpe_ratio
 
@@ -122,7 +122,7 @@ def probabilistic_sharpe_ratio(
     den = _sharpe_sd_factor(sharpe, skew, kurtosis)
     if den == 0.0:
         return 0.5 if num == 0.0 else (1.0 if num > 0 else 0.0)
-    return float(norm.cdf(num / den))
+    return float(ndtr(num / den))
 
 
 def expected_max_sharpe(n_trials: int, *, variance: float = 1.0, mean: float = 0.0) -> float:
@@ -144,7 +144,7 @@ def expected_max_sharpe(n_trials: int, *, variance: float = 1.0, mean: float = 0
         raise ValueError(f"variance must be finite and >= 0, got {variance}")
     if n_trials == 1:
         return float(mean)
-    z = (1.0 - EULER_GAMMA) * norm.ppf(1.0 - 1.0 / n_trials) + EULER_GAMMA * norm.ppf(
+    z = (1.0 - EULER_GAMMA) * ndtri(1.0 - 1.0 / n_trials) + EULER_GAMMA * ndtri(
         1.0 - 1.0 / (n_trials * math.e)
     )
     return float(mean + math.sqrt(variance) * z)
@@ -219,7 +219,7 @@ def minimum_track_record_length(
     if sharpe <= benchmark:
         return math.inf
     factor = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe * sharpe
-    return float(1.0 + factor * (norm.ppf(confidence) / (sharpe - benchmark)) ** 2)
+    return float(1.0 + factor * (ndtri(confidence) / (sharpe - benchmark)) ** 2)
 
 
 def minimum_backtest_length(n_trials: int, *, target_sharpe: float = 1.0) -> float:

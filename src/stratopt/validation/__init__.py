@@ -12,10 +12,17 @@ from typing import Any
 
 from stratopt._moved import forward
 from stratopt.validation._cpcv import SELECTION_METRICS, CpcvResult, combinatorial_purged_cv
-from stratopt.validation._holdout import HoldoutReport
+from stratopt.validation._holdout import (
+    Holdout,
+    HoldoutReport,
+    degradation,
+    evaluate_holdout,
+    prepare_holdout,
+)
 from stratopt.validation._lookahead import (
     Leak,
     LookaheadReport,
+    TruncationOptions,
     check_lookahead,
     check_study_lookahead,
     truncation_points,
@@ -23,6 +30,7 @@ from stratopt.validation._lookahead import (
 from stratopt.validation._region import (
     RegionCandidate,
     RobustnessReport,
+    RobustnessSettings,
     SliceRow,
     assess_robustness,
     choose_robust,
@@ -40,7 +48,13 @@ from stratopt.validation._stability import (
     param_importances,
     stability_of,
 )
-from stratopt.validation._walk_forward_report import WindowResult
+from stratopt.validation._walk_forward_report import (
+    WindowResult,
+    drift,
+    efficiency,
+    stitch,
+    window_efficiency,
+)
 from stratopt.validation._windows import (
     CpcvPlan,
     CpcvSplit,
@@ -69,6 +83,7 @@ __all__ = [
     "CpcvResult",
     "CpcvSplit",
     "Evaluations",
+    "Holdout",
     "HoldoutReport",
     "Leak",
     "LookaheadReport",
@@ -77,8 +92,10 @@ __all__ = [
     "PointResult",
     "RegionCandidate",
     "RobustnessReport",
+    "RobustnessSettings",
     "SliceRow",
     "Stability",
+    "TruncationOptions",
     "Window",
     "WindowResult",
     "assess_robustness",
@@ -88,14 +105,21 @@ __all__ = [
     "choose_robust",
     "combinatorial_purged_cv",
     "cpcv_plan",
+    "degradation",
+    "drift",
+    "efficiency",
+    "evaluate_holdout",
     "holdout_start",
     "is_within",
     "neighbourhood",
     "param_importances",
+    "prepare_holdout",
     "slice_values",
     "stability_of",
+    "stitch",
     "truncation_points",
     "walk_forward_windows",
+    "window_efficiency",
     *sorted(_MOVED),
 ]
 

@@ -44,12 +44,19 @@ import optuna
 from optuna.trial import TrialState
 
 from stratopt.evaluation import Evaluator
-from stratopt.search._constraints import Constraint
-from stratopt.search._dimensions import Choice, Dimension, FloatRange, IntRange, is_number
-from stratopt.search._objective import Direction, Objective
-from stratopt.search._requirements import Requirements
-from stratopt.search._runner import record
-from stratopt.search._space import SearchSpace
+from stratopt.search import (
+    Choice,
+    Constraint,
+    Dimension,
+    Direction,
+    FloatRange,
+    IntRange,
+    Objective,
+    Requirements,
+    SearchSpace,
+    is_number,
+    record,
+)
 
 __all__ = [
     "Categorical",
