@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 import stratopt
+from stratopt.cli import main
 from stratopt.config import load_study
 from stratopt.errors import ConfigError
-from stratopt.operations import study_from_run_folder, validate_study, walk_forward, work_study
+from stratopt.operations import study_from_run_folder, walk_forward, work_study
 from stratopt.storage import ENV_STORAGE, open_storage, study_names
 
 WF_STUDY: dict[str, Any] = {
@@ -50,7 +51,9 @@ def test_walk_forward_honours_the_environment_storage_and_storage_over_it(
     assert _windows(explicit) == ["wfenv/wf-000", "wfenv/wf-001"]
 
 
-def test_validate_reads_the_run_folder_a_worker_wrote(tmp_path: Path) -> None:
+def test_validate_reads_the_run_folder_a_worker_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = {**WF_STUDY, "name": "wkr", "search": {"method": "grid"}}
     del cfg["validation"]
     path = _write(tmp_path, cfg)
@@ -61,7 +64,12 @@ def test_validate_reads_the_run_folder_a_worker_wrote(tmp_path: Path) -> None:
     assert [d["bars"] for d in summary["data"]] == [700]
     study = study_from_run_folder(done.run_folder.path)
     assert study.name == "wkr" and study.base_dir == tmp_path.resolve()
-    assert validate_study(study).sections["statistics"]["trials"]["completed"] == 4
+    with pytest.raises(SystemExit) as exited:  # `stratopt validate RUN_FOLDER`
+        main(["validate", str(done.run_folder.path)])
+    assert exited.value.code in (0, None)
+    folder = Path(capsys.readouterr().out.split("validation folder:")[1].split()[0])
+    report = json.loads((folder / "validation.json").read_text())
+    assert report["study"] == "wkr" and report["trials"]["completed"] == 4
 
 
 def _free(params: dict[str, Any]) -> dict[str, float]:

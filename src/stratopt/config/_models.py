@@ -84,6 +84,13 @@ def _timeframe_text(value: Any) -> Any:
     return str(value)
 
 
+def _one_of(value: str, choices: Mapping[str, Any], what: str, listed: str) -> str:
+    """`value` if it names one of `choices`, else the error pydantic reports for the field."""
+    if value not in choices:
+        raise ValueError(f"unknown {what}{did_you_mean(value, choices)} (one of {listed})")
+    return value
+
+
 class SyntheticConfig(_Model):
     """Generated data instead of a file (see `stratopt.data.synthetic_bars`)."""
 
@@ -185,10 +192,7 @@ class SearchConfig(_Model):
     @field_validator("method")
     @classmethod
     def _known_method(cls, value: str) -> str:
-        if value not in METHODS:
-            hint = did_you_mean(value, METHODS)
-            raise ValueError(f"unknown search method{hint} (one of {method_list()})")
-        return value
+        return _one_of(value, METHODS, "search method", method_list())
 
 
 class WalkForwardConfig(_Model):
@@ -224,10 +228,7 @@ class CpcvConfig(_Model):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        if value not in SELECTION_METRICS:
-            more = did_you_mean(value, SELECTION_METRICS)
-            raise ValueError(f"unknown selection metric{more} (one of {list(SELECTION_METRICS)})")
-        return value
+        return _one_of(value, SELECTION_METRICS, "selection metric", str(list(SELECTION_METRICS)))
 
     @model_validator(mode="after")
     def _k_below_n(self) -> CpcvConfig:
