@@ -17,10 +17,17 @@ __all__ = ["clean", "dumps", "to_json_value"]
 
 def clean(value: Any) -> Any:
     """A JSON-safe copy of `value`: mappings (keys as text), lists and finite numbers."""
-    if type(value) is float:  # the common case (metrics), checked before the slow ABCs
+    if type(value) is float:
         return value if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        return {str(k): clean(v) for k, v in value.items()}
+    if type(value) is dict or isinstance(value, Mapping):
+        # Every trial's metrics pass here: their floats are cleaned inline, without a call
+        # or an ABC check each (a search of fast trials spends percents on it otherwise).
+        return {
+            k if type(k) is str else str(k): (
+                (v if math.isfinite(v) else str(v)) if type(v) is float else clean(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [clean(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):

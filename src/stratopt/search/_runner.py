@@ -163,10 +163,11 @@ class _Loop:
     def run_batch(self, asked: list[tuple[Pending, dict[str, Any]]]) -> None:
         """Prune what breaks a constraint or repeats a key; evaluate and tell the rest."""
         study, plan, progress = self.study, self.plan, self.progress
+        space = plan.space
         runnable: list[tuple[Pending, dict[str, Any], str]] = []
         for trial, params in asked:
             progress.attempts += 1
-            key = plan.key(params)
+            key = repr(space.key(params))  # plan.key, inline: once per candidate
             broken = plan.broken(params)
             if broken is not None:
                 prune(study, trial, {"key": key}, f"constraint: {broken}", progress)
@@ -259,6 +260,7 @@ def _waiting(study: optuna.Study) -> bool:
 
 
 def _grid_queue(plan: SearchPlan, seen: set[Any]) -> Iterator[dict[str, Any]]:
-    for params in plan.space.grid():
-        if plan.key(params) not in seen and plan.broken(params) is None:
+    space = plan.space
+    for params in space.grid():
+        if repr(space.key(params)) not in seen and plan.broken(params) is None:
             yield params

@@ -195,7 +195,7 @@ def valid_keys(plan: SearchPlan) -> set[str] | None:
     space: SearchSpace = plan.space
     if not space.is_discrete or space.grid_size() > _MAX_ENUMERATED:
         return None
-    return {plan.key(p) for p in space.grid() if plan.broken(p) is None}
+    return {repr(space.key(p)) for p in space.grid() if plan.broken(p) is None}
 
 
 def restore_normalizer(study: optuna.Study, plan: SearchPlan) -> None:

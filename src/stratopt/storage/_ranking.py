@@ -10,7 +10,7 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from stratopt.storage._attrs import record
+from stratopt.storage._attrs import ATTR
 
 __all__ = ["best_trial", "order_trials", "ranked_frame", "trial_counts"]
 
@@ -68,7 +68,8 @@ def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame
         else:
             for i in range(len(directions)):
                 row[f"value_{i}"] = values[i] if values else math.nan
-        rec = record(t)
+        rec = t.user_attrs.get(ATTR)  # `record`, inline: once per trial
+        rec = rec if isinstance(rec, dict) else {}
         row.update({f"params.{k}": v for k, v in t.params.items()})
         for k, v in (rec.get("metrics") or {}).items():
             row[f"metrics.{k}"] = float(v)
