@@ -56,8 +56,11 @@ def sharpe_from_sums(n: Matrix, s1: Matrix, s2: Matrix, shift: Matrix) -> Matrix
     mean_d = s1 / counts
     with np.errstate(divide="ignore", invalid="ignore"):
         var = (s2 - s1 * mean_d) / (counts - 1.0)
-    std = np.sqrt(np.maximum(np.nan_to_num(var, nan=0.0, posinf=0.0), 0.0))
-    std[(var <= _FLAT * s2 / counts) | (counts < 2)] = 0.0
+    std = np.sqrt(np.maximum(var, 0.0))
+    std[var <= _FLAT * s2 / counts] = 0.0
+    few = counts[:, 0] < 2
+    if few.any():
+        std[few] = 0.0
     return divide(mean_d + np.asarray(shift)[None, :], std)
 
 
