@@ -22,7 +22,7 @@ def test_a_callers_own_freezing_is_left_alone() -> None:
 
 
 def test_optimize_leaves_the_heap_as_it_found_it(tmp_path: object) -> None:
-    from stratopt.optimization import optimize
+    from stratopt.operations import optimize
 
     seen: list[int] = []
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from stratopt._version import __version__
 
 _LAZY = {
-    "optimize": "stratopt.optimization",
-    "optimize_study": "stratopt.optimization",
-    "OptimizeResult": "stratopt.optimization",
+    "optimize": "stratopt.operations",
+    "optimize_study": "stratopt.operations",
+    "OptimizeResult": "stratopt.operations",
     "backtest_study": "stratopt.backtest",
     "evaluate_many": "stratopt.backtest",
     "load_study": "stratopt.config",
@@ -24,7 +24,7 @@ _LAZY = {
     "ExecSettings": "stratopt.engine",
     "Strategy": "stratopt.strategies",
     "get_strategy": "stratopt.strategies",
-    "walk_forward": "stratopt.validation",
+    "walk_forward": "stratopt.operations",
 }
 
 __all__ = [
@@ -48,9 +48,8 @@ if TYPE_CHECKING:
     from stratopt.config import load_study
     from stratopt.data import load_bars, synthetic_bars
     from stratopt.engine import ExecSettings
-    from stratopt.optimization import OptimizeResult, optimize, optimize_study
+    from stratopt.operations import OptimizeResult, optimize, optimize_study, walk_forward
     from stratopt.strategies import Strategy, get_strategy
-    from stratopt.validation import walk_forward
 
 
 def __getattr__(name: str) -> Any:

@@ -12,17 +12,29 @@ import numpy as np
 import pandas as pd
 
 from stratopt.config import StudyConfig
-from stratopt.data import Bars, PlantedEdge, load_bars, resample, synthetic_bars
-from stratopt.data._load import select_range
-from stratopt.engine import ExecSettings, ExitReason, SimResult, simulate
-from stratopt.engine import _nb as engine_nb
-from stratopt.engine._grouping import group_by_rows
-from stratopt.engine._types import N_EXEC, pack_settings
+from stratopt.data import Bars, PlantedEdge, load_bars, resample, select_range, synthetic_bars
+from stratopt.engine import (
+    N_EXEC,
+    ExecSettings,
+    ExitReason,
+    SimResult,
+    group_by_rows,
+    pack_settings,
+    simulate,
+)
+from stratopt.engine import kernels as engine_nb
 from stratopt.errors import ConfigError, StrategyError
 from stratopt.metrics import METRICS
-from stratopt.strategies import IndicatorCache, Strategy, get_strategy
-from stratopt.strategies._indicators import Indicator
-from stratopt.strategies._rules import MAX_RULES, Rule, compile_rules, indicators_of
+from stratopt.strategies import (
+    MAX_RULES,
+    Indicator,
+    IndicatorCache,
+    Rule,
+    Strategy,
+    compile_rules,
+    get_strategy,
+    indicators_of,
+)
 
 __all__ = [
     "BacktestResult",

@@ -18,8 +18,12 @@ class UserInputError(StratoptError):
     """Bad input from the user; the message names the field or row and the value."""
 
 
-class ConfigError(UserInputError):
-    """A study file or an option is invalid."""
+class ConfigError(UserInputError, ValueError):
+    """A study file or an option is invalid.
+
+    Also a `ValueError`, so a rule that raises it inside a pydantic validator (the engine's
+    `ExecSettings` rules, read as the study file's `backtest:`) becomes a field error.
+    """
 
 
 class DataError(UserInputError):

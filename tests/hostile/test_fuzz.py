@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stratopt.backtest import study_bars
-from stratopt.cli import _check_whole_study
 from stratopt.config import StudyConfig, load_study
 from stratopt.errors import UserInputError
+from stratopt.operations import check_study
 from stratopt.search import Constraint
 
 HERE = Path(__file__).resolve().parent
@@ -46,7 +46,7 @@ def folder() -> Iterator[Path]:
 
 def _prepare(cfg: StudyConfig) -> None:
     """What `backtest` and `optimize` do with a study before running any candidate."""
-    _check_whole_study(cfg)
+    check_study(cfg)
     if cfg.data.synthetic is None:  # (synthetic series are generated, not parsed)
         study_bars(cfg)
 

@@ -9,9 +9,8 @@ import optuna
 from optuna.trial import TrialState
 
 from stratopt.config import load_study
-from stratopt.optimization import work_study
-from stratopt.search._runner import ATTR
-from stratopt.search._worker import WorkerOptions, worker_seed
+from stratopt.operations import work_study
+from stratopt.search import ATTR, WorkerOptions, worker_seed
 from stratopt.storage import Heartbeat, open_storage
 from tests.workers.test_workers import _study_file
 

@@ -440,7 +440,7 @@ GRID_STUDY: dict[str, Any] = {
 
 def test_grid_optimize_on_sqlite_ranks_as_in_memory(rdb: Any, tmp_path: Path) -> None:
     from stratopt.config import parse_study
-    from stratopt.optimization import optimize_study
+    from stratopt.operations import optimize_study
 
     results = {}
     url = rdb("grid")

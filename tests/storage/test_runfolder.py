@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stratopt.storage._runfolder import git_commit, versions
+from stratopt.storage import git_commit, versions
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

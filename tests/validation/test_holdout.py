@@ -14,7 +14,7 @@ import yaml
 from stratopt.backtest import backtest, study_bars
 from stratopt.config import load_study
 from stratopt.errors import ConfigError
-from stratopt.optimization import optimize_study
+from stratopt.operations import optimize_study
 from tests.validation.helpers import spy_strategy
 
 BASE: dict[str, Any] = {

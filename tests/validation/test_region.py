@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from stratopt.config import load_study
-from stratopt.optimization import optimize, optimize_study
+from stratopt.evaluation import CallableEvaluator, Outcome
+from stratopt.operations import optimize, optimize_study
 from stratopt.search import FloatRange, IntRange, SearchSpace
-from stratopt.search._evaluate import CallableEvaluator, Outcome
 from stratopt.search._objective import parse_objective
 from stratopt.validation import assess_robustness, slice_values
 

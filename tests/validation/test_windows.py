@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stratopt.config import parse_span
 from stratopt.errors import ConfigError
 from stratopt.validation import cpcv_plan, holdout_start, walk_forward_windows
-from stratopt.validation._windows import parse_span
 
 
 def _days(n: int, start: str = "2020-01-01") -> np.ndarray:

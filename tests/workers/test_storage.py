@@ -12,8 +12,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from stratopt.optimization import optimize
-from stratopt.search._heartbeat import ask
+from stratopt.operations import optimize
+from stratopt.search import ask
 from stratopt.storage import Heartbeat, StorageError, open_storage, resolve_storage_url
 from tests.workers.test_workers import _cli, _env, _study_file
 

@@ -16,7 +16,7 @@ import optuna
 import yaml
 from optuna.trial import TrialState
 
-from stratopt.search._runner import DUPLICATE, record
+from stratopt.search import DUPLICATE, record
 from stratopt.storage import ENV_STORAGE
 
 SLEEPY = Path(__file__).with_name("sleepy.py")

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from stratopt.data._bars import Bars
 from stratopt.data._edge import PlantedEdge
-from stratopt.data._frequency import infer_bar_interval, infer_periods_per_year, parse_timeframe
-from stratopt.data._load import load_bars
+from stratopt.data._frequency import (
+    as_ns,
+    infer_bar_interval,
+    infer_periods_per_year,
+    parse_timeframe,
+)
+from stratopt.data._load import load_bars, select_range
 from stratopt.data._resample import resample
 from stratopt.data._synthetic import synthetic_bars
 from stratopt.data._validate import validate_frame
@@ -13,11 +18,13 @@ from stratopt.data._validate import validate_frame
 __all__ = [
     "Bars",
     "PlantedEdge",
+    "as_ns",
     "infer_bar_interval",
     "infer_periods_per_year",
     "load_bars",
     "parse_timeframe",
     "resample",
+    "select_range",
     "synthetic_bars",
     "validate_frame",
 ]

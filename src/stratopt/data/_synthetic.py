@@ -26,7 +26,7 @@ _WICK_SCALE = 0.5
 _BASE_VOLUME = 1e6
 
 
-def synthetic_bars(
+def synthetic_bars(  # noqa: PLR0913 (the released keyword-only signature, each a knob)
     n: int,
     *,
     seed: int,
@@ -83,18 +83,7 @@ def synthetic_bars(
         raise ConfigError(f"start_price must be positive, got {start_price!r}")
     if not (math.isfinite(volatility) and volatility >= 0):
         raise ConfigError(f"volatility must be >= 0, got {volatility!r}")
-    step = parse_timeframe(interval)
-    first = pd.Timestamp(start)
-    if first.tz is not None:
-        first = first.tz_convert("UTC").tz_localize(None)
-    last_ns = first.as_unit("ns").value + (n - 1) * step.value
-    if last_ns >= pd.Timestamp.max.value:
-        raise ConfigError(
-            f"{n} bars of {interval!s} from {first} end after {pd.Timestamp.max.date()}, "
-            "the last date datetime64[ns] can hold; use fewer bars or a shorter interval"
-        )
-    time = first.as_unit("ns").to_datetime64() + np.arange(n) * step.to_timedelta64()
-
+    time = _timestamps(n, interval, start)
     drift, sigma = _regime_arrays(n, regimes, volatility)
     rng = np.random.default_rng(seed)
     z_close, z_gap, z_high, z_low, z_volume = rng.standard_normal((5, n))
@@ -114,7 +103,7 @@ def synthetic_bars(
     volume = np.round(_BASE_VOLUME * np.exp(0.3 * z_volume + 0.3 * np.abs(z_close)))
 
     return Bars(
-        time=time.astype("datetime64[ns]"),
+        time=time,
         open=open_,
         high=high,
         low=low,
@@ -126,6 +115,24 @@ def synthetic_bars(
             infer_periods_per_year(time) if periods_per_year is None else float(periods_per_year)
         ),
     )
+
+
+def _timestamps(
+    n: int, interval: str | dt.timedelta, start: str | dt.datetime | pd.Timestamp
+) -> npt.NDArray[np.datetime64]:
+    """`n` evenly spaced bar times from `start` (UTC, datetime64[ns])."""
+    step = parse_timeframe(interval)
+    first = pd.Timestamp(start)
+    if first.tz is not None:
+        first = first.tz_convert("UTC").tz_localize(None)
+    last_ns = first.as_unit("ns").value + (n - 1) * step.value
+    if last_ns >= pd.Timestamp.max.value:
+        raise ConfigError(
+            f"{n} bars of {interval!s} from {first} end after {pd.Timestamp.max.date()}, "
+            "the last date datetime64[ns] can hold; use fewer bars or a shorter interval"
+        )
+    time = first.as_unit("ns").to_datetime64() + np.arange(n) * step.to_timedelta64()
+    return time.astype("datetime64[ns]")
 
 
 def _regime_arrays(

@@ -1,8 +1,32 @@
-"""The compiled backtest engine: one candidate with full outputs, or many at once."""
+"""The compiled backtest engine: one candidate with full outputs, or many at once.
+
+`kernels` is the engine's compiled namespace (`run_many_nb`, `eval_signals_nb`, the rule
+and signal codes) for the packages that drive it directly (strategies, backtest).
+"""
 
 from __future__ import annotations
 
+from stratopt.engine import _nb as kernels
+from stratopt.engine._grouping import group_by_rows
 from stratopt.engine._simulate import SimResult, simulate
-from stratopt.engine._types import TRADE_DTYPE, ExecSettings, ExitReason, Signal
+from stratopt.engine._types import (
+    N_EXEC,
+    TRADE_DTYPE,
+    ExecSettings,
+    ExitReason,
+    Signal,
+    pack_settings,
+)
 
-__all__ = ["TRADE_DTYPE", "ExecSettings", "ExitReason", "Signal", "SimResult", "simulate"]
+__all__ = [
+    "N_EXEC",
+    "TRADE_DTYPE",
+    "ExecSettings",
+    "ExitReason",
+    "Signal",
+    "SimResult",
+    "group_by_rows",
+    "kernels",
+    "pack_settings",
+    "simulate",
+]

@@ -7,13 +7,13 @@ labels and units are for display only. Formulas live in ``docs/metrics.md``.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from stratopt._suggest import closest
 from stratopt.errors import ConfigError
 from stratopt.metrics._nb import N_METRICS
 
@@ -195,10 +195,9 @@ if len(METRICS) != N_METRICS or len(_INDEX) != len(METRICS):  # pragma: no cover
 def _unknown(metric_id: object) -> ConfigError:
     text = str(metric_id)
     key = text.lower()
-    close = [i for i in METRIC_IDS if i.startswith(key)] if len(key) >= 3 else []
-    close = close or difflib.get_close_matches(key, METRIC_IDS, n=1, cutoff=0.6)
-    if close:
-        return ConfigError(f"unknown metric {text!r}; did you mean {close[0]!r}?")
+    close = closest(key, METRIC_IDS, prefix=True)
+    if close is not None:
+        return ConfigError(f"unknown metric {text!r}; did you mean {close!r}?")
     return ConfigError(f"unknown metric {text!r}; expected one of: {', '.join(METRIC_IDS)}")
 
 

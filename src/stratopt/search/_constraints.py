@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import difflib
 import itertools
 import logging
 import math
@@ -25,6 +24,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from stratopt._suggest import did_you_mean
 from stratopt.errors import ConfigError
 from stratopt.search._dimensions import Dimension
 from stratopt.search._space import SearchSpace
@@ -168,9 +168,9 @@ class _Compiler:
             groups = (".".join(parts[:i]) for i in range(1, len(parts)))
             if any(p.startswith("__") for p in parts) or any(g in self.known for g in groups):
                 self.forbid(dotted)
-            hint = difflib.get_close_matches(dotted, self.known, n=1)
+            hint = did_you_mean(dotted, self.known)
             if hint:
-                self.fail(f"unknown parameter {dotted!r}; did you mean {hint[0]!r}?")
+                self.fail(f"unknown parameter {dotted!r}{hint}")
             shown = ", ".join(self.known[:20]) + (", ..." if len(self.known) > 20 else "")
             self.fail(f"unknown parameter {dotted!r} (parameters: {shown or 'none'})")
         self.used[dotted] = None

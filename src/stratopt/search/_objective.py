@@ -37,7 +37,6 @@ in ``adaptive`` mode its goodness is 0.5 until the first refresh gives it bounds
 
 from __future__ import annotations
 
-import difflib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -46,6 +45,7 @@ from typing import Any, Literal, cast, get_args
 
 import numpy as np
 
+from stratopt._suggest import did_you_mean
 from stratopt.errors import ConfigError
 from stratopt.metrics import get_metric
 
@@ -385,8 +385,7 @@ class WeightedObjective(Objective):
 # Parsing
 # ======================================================================================
 def _suggest(value: object, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(choices)}"
+    return did_you_mean(value, choices) or f"; expected one of: {', '.join(choices)}"
 
 
 def _check_keys(raw: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:

@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import math
 import operator
 import re
@@ -35,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from stratopt._suggest import did_you_mean
 from stratopt.errors import ConfigError
 from stratopt.metrics import get_metric
 
@@ -270,8 +270,7 @@ def _parse_allowance(raw: Mapping[str, Any], field: str) -> int:
         return n
     mode = raw.get("mode", "strict")
     if mode not in _MODES:
-        close = difflib.get_close_matches(str(mode), list(_MODES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(mode, _MODES)
         raise ConfigError(f"{field}.mode: expected 'strict' or 'lenient', got {mode!r}{hint}")
     return _MODES[mode]
 

@@ -1,4 +1,8 @@
-"""The search methods: one registry from method name to an Optuna sampler."""
+"""The search methods' samplers: one registry from method name to an Optuna sampler.
+
+The method names and what each supports come from `stratopt.config.METHODS`; this
+module adds how each is built, from the study file's `search:` section and a seed.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +20,12 @@ from optuna.samplers import (
     TPESampler,
 )
 
+from stratopt.config import METHODS, SearchConfig, method_list
 from stratopt.errors import ConfigError
 
-__all__ = ["SAMPLERS", "MethodInfo", "SamplerOptions", "make_sampler"]
+__all__ = ["SAMPLERS", "MethodInfo", "make_sampler"]
 
-
-@dataclass(frozen=True)
-class SamplerOptions:
-    """The options of `search:` that samplers read."""
-
-    seed: int
-    startup_trials: int | None = None
-    ei_candidates: int | None = None
-    population: int | None = None
+Build = Callable[[SearchConfig, int], BaseSampler]
 
 
 @dataclass(frozen=True)
@@ -39,12 +36,12 @@ class MethodInfo:
     description: str
     multi_objective: bool
     default_batch: int
-    build: Callable[[SamplerOptions], BaseSampler]
+    build: Build
 
 
-def _tpe(o: SamplerOptions) -> BaseSampler:
+def _tpe(o: SearchConfig, seed: int) -> BaseSampler:
     return TPESampler(
-        seed=o.seed,
+        seed=seed,
         n_startup_trials=10 if o.startup_trials is None else o.startup_trials,
         n_ei_candidates=o.ei_candidates or 24,
         multivariate=True,
@@ -52,65 +49,64 @@ def _tpe(o: SamplerOptions) -> BaseSampler:
     )
 
 
-def _cmaes(o: SamplerOptions) -> BaseSampler:
+def _cmaes(o: SearchConfig, seed: int) -> BaseSampler:
     return CmaEsSampler(
-        seed=o.seed,
+        seed=seed,
         n_startup_trials=1 if o.startup_trials is None else o.startup_trials,
         popsize=o.population,
-        independent_sampler=RandomSampler(seed=o.seed),
+        independent_sampler=RandomSampler(seed=seed),
         warn_independent_sampling=False,
     )
 
 
-def _nsga2(o: SamplerOptions) -> BaseSampler:
-    return NSGAIISampler(seed=o.seed, population_size=o.population or 50)
+def _nsga2(o: SearchConfig, seed: int) -> BaseSampler:
+    return NSGAIISampler(seed=seed, population_size=o.population or 50)
 
 
-def _qmc(o: SamplerOptions) -> BaseSampler:
+def _qmc(o: SearchConfig, seed: int) -> BaseSampler:
     # Optuna marks QMCSampler experimental; the user chose `qmc`, not its interface,
     # so the warning would only be noise on every run
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         return QMCSampler(
-            seed=o.seed,
+            seed=seed,
             scramble=True,
-            independent_sampler=RandomSampler(seed=o.seed),
+            independent_sampler=RandomSampler(seed=seed),
             warn_asynchronous_seeding=False,
             warn_independent_sampling=False,
         )
 
 
-def _random(o: SamplerOptions) -> BaseSampler:
-    return RandomSampler(seed=o.seed)
+def _random(o: SearchConfig, seed: int) -> BaseSampler:
+    return RandomSampler(seed=seed)
 
+
+# Grid candidates come from stratopt's own queue; its sampler only fills the gaps.
+_BUILDERS: dict[str, Build] = {
+    "grid": _random,
+    "random": _random,
+    "tpe": _tpe,
+    "cmaes": _cmaes,
+    "nsga2": _nsga2,
+    "qmc": _qmc,
+}
 
 SAMPLERS: dict[str, MethodInfo] = {
-    m.name: m
-    for m in (
-        MethodInfo("grid", "every combination of the space exactly once", True, 256, _random),
-        MethodInfo("random", "independent uniform draws (seeded)", True, 256, _random),
-        MethodInfo("tpe", "Bayesian: tree-structured Parzen estimator", True, 4, _tpe),
-        MethodInfo("cmaes", "evolution strategy (CMA-ES), one objective", False, 4, _cmaes),
-        MethodInfo("nsga2", "genetic algorithm for Pareto fronts (NSGA-II)", True, 8, _nsga2),
-        MethodInfo("qmc", "quasi-Monte-Carlo (scrambled Sobol)", True, 64, _qmc),
-    )
+    name: MethodInfo(name, m.description, m.multi_objective, m.default_batch, _BUILDERS[name])
+    for name, m in METHODS.items()
 }
 
 
-def make_sampler(method: str, options: SamplerOptions, *, n_objectives: int) -> BaseSampler:
-    """The Optuna sampler of `method` (for grid, candidates come from stratopt's queue).
+def make_sampler(settings: SearchConfig, *, seed: int, n_objectives: int) -> BaseSampler:
+    """The Optuna sampler of `settings.method`, seeded with `seed`.
 
     Requirements reach the samplers that use feasibility (TPE, NSGA-II) through each
     trial's `requirements` constraint value, set by the runner.
     """
-    info = SAMPLERS.get(method)
-    if info is None:
-        raise ConfigError(
-            f"search.method: unknown method {method!r}; expected one of {list(SAMPLERS)}"
-        )
+    info = SAMPLERS[settings.method]  # a SearchConfig names a known method
     if n_objectives > 1 and not info.multi_objective:
         raise ConfigError(
-            f"search.method: {method!r} cannot optimize several objectives; "
-            "use nsga2, tpe, qmc or random"
+            f"search.method: {settings.method!r} cannot optimize several objectives; "
+            f"use {method_list(multi_objective=True)}"
         )
-    return info.build(options)
+    return info.build(settings, seed)

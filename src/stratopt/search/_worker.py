@@ -42,35 +42,28 @@ import random
 import socket
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from stratopt.search._constraints import Constraint
+from stratopt.evaluation import Evaluator
 from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
 from stratopt.search._objective import Objective
-from stratopt.search._requirements import Requirements
-from stratopt.search._runner import (
-    ATTR,
-    DUPLICATE,
-    Check,
-    Evaluator,
-    Progress,
-    RunOptions,
-    RunResult,
-    _constraint_check,
-    _evaluate_with_retries,
-    _prune,
-    _save_normalizer,
-    _tell,
-    _valid_keys,
-    record,
-)
-from stratopt.search._samplers import SAMPLERS
+from stratopt.search._plan import SearchPlan
+from stratopt.search._progress import Progress, RunResult
 from stratopt.search._space import SearchSpace
+from stratopt.search._tell import (
+    DUPLICATE,
+    evaluate_with_retries,
+    prune,
+    save_normalizer,
+    tell,
+    valid_keys,
+)
+from stratopt.storage import ATTR, record
 
 __all__ = ["OVER_TARGET", "WorkerOptions", "default_worker_id", "work", "worker_seed"]
 
@@ -102,54 +95,41 @@ class WorkerOptions:
 
 def work(
     study: optuna.Study,
-    *,
-    space: SearchSpace,
-    constraints: Sequence[Constraint],
-    objective: Objective,
-    requirements: Requirements,
+    plan: SearchPlan,
     evaluator: Evaluator,
-    options: RunOptions,
+    *,
     worker: WorkerOptions | None = None,
-    fixed: Mapping[str, Any] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RunResult:
-    """Work on `study` until it has `options.trials` COMPLETE trials (all workers counted).
+    """Work on `study` until it has `plan.target` COMPLETE trials (all workers counted).
 
-    Also stops at this worker's `max_attempts` or `time_budget`, or when nothing is
-    left to try (a discrete space whose every valid combination is held).
+    The study gets the plan's sampler seeded for this worker (`worker_seed`). Also stops
+    at this worker's `max_attempts` or `time_budget`, or when nothing is left to try (a
+    discrete space whose every valid combination is held).
     """
     wopts = worker or WorkerOptions()
-    holds = _constraint_check(constraints, fixed or {})
-    valid = _valid_keys(space, holds)
-    ledger = _Ledger(study, space, objective, valid if options.method == "grid" else None)
-    progress = Progress(target=options.trials)
-    progress.direction = None if objective.is_multi else objective.directions[0]
-    grid = _GridKeys(space, holds, wopts.worker_id) if options.method == "grid" else None
-    batch_size = options.batch or min(SAMPLERS[options.method].default_batch, WORKER_BATCH)
-    max_attempts = options.max_attempts or max(10 * options.trials, options.trials + 1000)
-    deadline = time.monotonic() + options.time_budget if options.time_budget else math.inf
-    run = _Batch(study, space, holds, objective, requirements, evaluator, options, ledger)
+    study.sampler = plan.sampler(seed=worker_seed(plan.settings.seed, wopts.worker_id))
+    valid = valid_keys(plan)
+    ledger = _Ledger(study, plan.space, plan.objective, valid if plan.method == "grid" else None)
+    progress = Progress(target=plan.target)
+    progress.direction = None if plan.objective.is_multi else plan.objective.directions[0]
+    grid = _GridKeys(plan, wopts.worker_id) if plan.method == "grid" else None
+    limits = _Limits.of(plan)
+    run = _Batch(study, plan, evaluator, ledger)
     stopped_by = "target"
     while True:
-        fail_stale(study)
-        ledger.refresh()
-        ledger.report(progress)
-        if on_progress is not None:
-            on_progress(progress)
-        if ledger.complete >= options.trials:
+        _look(study, ledger, progress, on_progress)
+        if ledger.complete >= plan.target:
             break
-        if progress.attempts >= max_attempts:
-            stopped_by = "max_attempts"
+        stopped_by = limits.reached(progress)
+        if stopped_by:
             break
-        if time.monotonic() >= deadline:
-            stopped_by = "time_budget"
-            break
-        room = options.trials - ledger.live
+        room = plan.target - ledger.live
         # Queued retries count as live, so with the target fully claimed `room` is 0 and
         # only they are left to take: take them regardless, or nobody ever would.
         waiting = sum(t.state == TrialState.WAITING for t in ledger.unfinished)
-        want = min(batch_size, max(room, waiting), max_attempts - progress.attempts)
-        claimed = _claim(study, space, grid, ledger, want, room) if want > 0 else []
+        want = min(limits.batch, max(room, waiting), limits.attempts - progress.attempts)
+        claimed = _claim(study, plan.space, grid, ledger, want, room) if want > 0 else []
         if not claimed:
             if not ledger.unfinished and _nothing_left(ledger, valid, grid, want):
                 stopped_by = "space exhausted"
@@ -157,12 +137,52 @@ def work(
             time.sleep(wopts.poll)  # others hold the rest: wait for them (or their retries)
             continue
         run.run(claimed, progress)
-        _save_normalizer(study, objective)
+        save_normalizer(study, plan)
+    _look(study, ledger, progress, on_progress, fail=False)
+    return RunResult(study, progress, stopped_by or "target", progress.elapsed)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """One worker's batch size and where it stops on its own."""
+
+    batch: int
+    attempts: int
+    deadline: float
+
+    @classmethod
+    def of(cls, plan: SearchPlan) -> _Limits:
+        s, target = plan.settings, plan.target
+        return cls(
+            batch=s.batch or min(plan.default_batch, WORKER_BATCH),
+            attempts=s.max_attempts or max(10 * target, target + 1000),
+            deadline=time.monotonic() + s.time_budget if s.time_budget else math.inf,
+        )
+
+    def reached(self, progress: Progress) -> str:
+        """ "max_attempts" or "time_budget" when this worker must stop, else ""."""
+        if progress.attempts >= self.attempts:
+            return "max_attempts"
+        if time.monotonic() >= self.deadline:
+            return "time_budget"
+        return ""
+
+
+def _look(
+    study: optuna.Study,
+    ledger: _Ledger,
+    progress: Progress,
+    on_progress: Callable[[Progress], None] | None,
+    *,
+    fail: bool = True,
+) -> None:
+    """Fail orphans past their grace period, fold in the study, report the counts."""
+    if fail:
+        fail_stale(study)
     ledger.refresh()
     ledger.report(progress)
     if on_progress is not None:
         on_progress(progress)
-    return RunResult(study, progress, stopped_by, time.monotonic() - progress.started)
 
 
 def _nothing_left(
@@ -286,9 +306,9 @@ class _GridKeys:
     pruned claim, nothing more).
     """
 
-    def __init__(self, space: SearchSpace, holds: Check, worker_id: str) -> None:
-        self.combos = [p for p in space.grid() if holds(p) is None]
-        self.keys = [repr(space.key(p)) for p in self.combos]
+    def __init__(self, plan: SearchPlan, worker_id: str) -> None:
+        self.combos = [p for p in plan.space.grid() if plan.broken(p) is None]
+        self.keys = [plan.key(p) for p in self.combos]
         self.rng = random.Random(zlib.crc32(worker_id.encode()))
 
     def free(self, ledger: _Ledger, want: int) -> list[tuple[str, dict[str, Any]]]:
@@ -358,25 +378,21 @@ class _Batch:
     """Check claimed trials, evaluate the kept ones with heartbeats, tell them."""
 
     study: optuna.Study
-    space: SearchSpace
-    holds: Check
-    objective: Objective
-    requirements: Requirements
+    plan: SearchPlan
     evaluator: Evaluator
-    options: RunOptions
     ledger: _Ledger
 
     def run(self, claimed: list[optuna.Trial], progress: Progress) -> None:
         storage = self.study._storage
         with Heartbeats(storage, [t._trial_id for t in claimed]):
             keep = self._check(claimed, progress)
-            outcomes = _evaluate_with_retries(
-                self.evaluator, [p for _, p, _ in keep], self.options.retries
+            outcomes = evaluate_with_retries(
+                self.evaluator, [p for _, p, _ in keep], self.plan.settings.retries
             )
             for (trial, _, key), outcome in zip(keep, outcomes, strict=True):
-                self.ledger.observed.add(trial.number)  # _tell observes it if it completes
-                if not _tell(self.study, trial, key, outcome, self.objective,
-                             self.requirements, progress):  # fmt: skip
+                self.ledger.observed.add(trial.number)  # `tell` observes it if it completes
+                if not tell(self.study, trial, outcome, key=key, plan=self.plan,
+                            progress=progress):  # fmt: skip
                     self.ledger.failed_here.add(key)
 
     def _check(
@@ -385,7 +401,7 @@ class _Batch:
         params: dict[int, dict[str, Any]] = {}
         for t in claimed:
             try:
-                params[t.number] = self.space.suggest(t)
+                params[t.number] = self.plan.space.suggest(t)
             except optuna.exceptions.UpdateFinishedTrialError:
                 log.warning("trial %d was failed as orphaned before it ran", t.number)
         self.ledger.refresh()  # every lower-numbered trial exists now
@@ -396,16 +412,16 @@ class _Batch:
                 continue
             p = params[trial.number]
             progress.attempts += 1
-            key = repr(self.space.key(p))
-            broken = self.holds(p)
+            key = self.plan.key(p)
+            broken = self.plan.broken(p)
             if broken is not None:
-                _prune(self.study, trial, {"key": key}, f"constraint: {broken}", progress)
+                prune(self.study, trial, {"key": key}, f"constraint: {broken}", progress)
             elif self.ledger.held_below(key, trial.number, dropped):
                 dropped.add(trial.number)
-                _prune(self.study, trial, {"key": key, "dup": True}, DUPLICATE, progress)
-            elif self.ledger.live_below(trial.number, dropped) >= self.options.trials:
+                prune(self.study, trial, {"key": key, "dup": True}, DUPLICATE, progress)
+            elif self.ledger.live_below(trial.number, dropped) >= self.plan.target:
                 dropped.add(trial.number)
-                _prune(self.study, trial, {"key": key, "dup": True}, OVER_TARGET, progress)
+                prune(self.study, trial, {"key": key, "dup": True}, OVER_TARGET, progress)
             else:
                 keep.append((trial, p, key))
         return keep

@@ -2,8 +2,8 @@
 
 Sharpe ratios are **per period** and kurtosis is **raw** (3 for normal returns)
 everywhere in this package unless a name says otherwise; docs/validation.md gives each
-formula, its units and its paper. `study_statistics` computes all of them for a
-finished study from its own trials.
+formula, its units and its paper. `stratopt.operations.study_statistics` computes all
+of them for a finished study from its own trials.
 
 Example:
     >>> from stratopt.stats import deflated_sharpe_ratio
@@ -16,7 +16,18 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
+from stratopt._moved import forward
 from stratopt.stats._bootstrap import BootstrapMethod, bootstrap_indices
+from stratopt.stats._matrix import (
+    SELECTION_METRICS,
+    mean_return,
+    sharpe_from_sums,
+    sharpe_ratio,
+    sortino_ratio,
+    total_return,
+)
 from stratopt.stats._monte_carlo import MonteCarloResult, bootstrap_returns, reshuffle_trades
 from stratopt.stats._pbo import PBOResult, probability_of_backtest_overfitting
 from stratopt.stats._sharpe import (
@@ -36,9 +47,13 @@ from stratopt.stats._spa import (
     spa_name,
     superior_predictive_ability,
 )
-from stratopt.stats._study import study_statistics
+
+# study_statistics re-runs a study's candidates (it needs the study and its data), so it
+# moved to stratopt.operations; the old name forwards there with a FutureWarning.
+_MOVED = {"study_statistics": "stratopt.operations"}
 
 __all__ = [
+    "SELECTION_METRICS",
     "BootstrapMethod",
     "MonteCarloResult",
     "PBOResult",
@@ -50,14 +65,23 @@ __all__ = [
     "deflated_sharpe_ratio",
     "expected_max_sharpe",
     "long_run_variance",
+    "mean_return",
     "minimum_backtest_length",
     "minimum_track_record_length",
     "probabilistic_sharpe_ratio",
     "probability_of_backtest_overfitting",
     "reshuffle_trades",
     "sample_moments",
+    "sharpe_from_sums",
+    "sharpe_ratio",
+    "sortino_ratio",
     "spa_label",
     "spa_name",
-    "study_statistics",
     "superior_predictive_ability",
+    "total_return",
+    *sorted(_MOVED),
 ]
+
+
+def __getattr__(name: str) -> Any:
+    return forward(__name__, _MOVED, name)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stratopt.stats._matrix import sharpe_from_sums
+
 __all__ = ["PBOResult", "probability_of_backtest_overfitting"]
 
 
@@ -66,29 +68,6 @@ class PBOResult:
         }
 
 
-def _ratio(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    # The metrics' x / 0 rule: 0/0 = 0 (a flat series), x/0 = sign(x) inf.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = x / y
-    zero = y == 0
-    xz = x[zero]
-    out[zero] = np.where(xz > 0, np.inf, np.where(xz < 0, -np.inf, 0.0))
-    result: np.ndarray = out
-    return result
-
-
-def _sharpe_from_sums(
-    n: np.ndarray, s1: np.ndarray, s2: np.ndarray, shift: np.ndarray
-) -> np.ndarray:
-    """Per-period Sharpe (ddof=1) from counts and sums of centred returns `r - shift`."""
-    mean_c = s1 / n[:, None]
-    var = (s2 - s1 * mean_c) / (n[:, None] - 1)
-    std = np.sqrt(np.maximum(var, 0.0))
-    # Cancellation leaves ~1e-16 relative noise in var: treat it as exactly flat.
-    std[var <= 1e-12 * s2 / n[:, None]] = 0.0
-    return _ratio(mean_c + shift[None, :], std)
-
-
 def probability_of_backtest_overfitting(returns: np.ndarray, *, partitions: int = 16) -> PBOResult:
     """PBO of choosing the best of `N` strategies by in-sample Sharpe ratio (CSCV).
 
@@ -138,8 +117,8 @@ def probability_of_backtest_overfitting(returns: np.ndarray, *, partitions: int 
     member = np.zeros((len(combos), partitions))
     member[np.arange(len(combos))[:, None], combos] = 1.0
     other = 1.0 - member
-    is_sr = _sharpe_from_sums(member @ cnt, member @ s1, member @ s2, shift)
-    oos_sr = _sharpe_from_sums(other @ cnt, other @ s1, other @ s2, shift)
+    is_sr = sharpe_from_sums(member @ cnt, member @ s1, member @ s2, shift)
+    oos_sr = sharpe_from_sums(other @ cnt, other @ s1, other @ s2, shift)
     best = np.argmax(np.nan_to_num(is_sr, posinf=np.finfo(float).max), axis=1)
     rows = np.arange(len(combos))
     oos_of_best = oos_sr[rows, best][:, None]

@@ -17,7 +17,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri
+
+from stratopt.stats._matrix import sharpe_ratio
 
 __all__ = [
     "ReturnMoments",
@@ -59,9 +61,8 @@ def sample_moments(returns: np.ndarray) -> ReturnMoments:
     # Rounding leaves ~1e-16 relative noise around a constant mean: that is flat too.
     if m2 <= 1e-28 * float(np.mean(r * r)):
         raise ValueError("returns: zero variance; the Sharpe ratio is undefined")
-    std = math.sqrt(m2 * r.size / (r.size - 1))
     return ReturnMoments(
-        sharpe=float(r.mean()) / std,
+        sharpe=float(sharpe_ratio(r[:, None])[0]),
         skew=float(np.mean(d**3)) / m2**1.5,
         kurtosis=float(np.mean(d**4)) / m2**2,
         n_obs=int(r.size),
@@ -121,7 +122,7 @@ def probabilistic_sharpe_ratio(
     den = _sharpe_sd_factor(sharpe, skew, kurtosis)
     if den == 0.0:
         return 0.5 if num == 0.0 else (1.0 if num > 0 else 0.0)
-    return float(norm.cdf(num / den))
+    return float(ndtr(num / den))
 
 
 def expected_max_sharpe(n_trials: int, *, variance: float = 1.0, mean: float = 0.0) -> float:
@@ -143,7 +144,7 @@ def expected_max_sharpe(n_trials: int, *, variance: float = 1.0, mean: float = 0
         raise ValueError(f"variance must be finite and >= 0, got {variance}")
     if n_trials == 1:
         return float(mean)
-    z = (1.0 - EULER_GAMMA) * norm.ppf(1.0 - 1.0 / n_trials) + EULER_GAMMA * norm.ppf(
+    z = (1.0 - EULER_GAMMA) * ndtri(1.0 - 1.0 / n_trials) + EULER_GAMMA * ndtri(
         1.0 - 1.0 / (n_trials * math.e)
     )
     return float(mean + math.sqrt(variance) * z)
@@ -218,7 +219,7 @@ def minimum_track_record_length(
     if sharpe <= benchmark:
         return math.inf
     factor = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe * sharpe
-    return float(1.0 + factor * (norm.ppf(confidence) / (sharpe - benchmark)) ** 2)
+    return float(1.0 + factor * (ndtri(confidence) / (sharpe - benchmark)) ** 2)
 
 
 def minimum_backtest_length(n_trials: int, *, target_sharpe: float = 1.0) -> float:

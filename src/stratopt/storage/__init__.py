@@ -1,8 +1,30 @@
-"""Where studies live (Optuna storages) and what each run writes (run folders)."""
+"""Where studies live (Optuna storages), how their trials rank, what each run writes.
+
+Storage URLs and opening them; the user-attribute keys stratopt records on Optuna; the
+ranking of a study's trials; run folders and the provenance they record.
+"""
 
 from __future__ import annotations
 
-from stratopt.storage._runfolder import RunFolder, ranked_frame, write_run_folder
+from stratopt.storage._attrs import (
+    ATTR,
+    ATTR_LOOKAHEAD,
+    ATTR_NORMALIZER,
+    ATTR_ROBUSTNESS,
+    ATTR_WINDOW,
+    record,
+)
+from stratopt.storage._bulk import HandedTrial, add_trials, bulk_written
+from stratopt.storage._provenance import git_commit, sha256, versions
+from stratopt.storage._ranking import best_trial, order_trials, ranked_frame, trial_counts
+from stratopt.storage._runfolder import (
+    RunFolder,
+    check_study_name,
+    discard_if_empty,
+    new_run_dir,
+    write_json,
+    write_run_folder,
+)
 from stratopt.storage._studies import (
     keep_top_trials,
     load_ranked,
@@ -11,8 +33,10 @@ from stratopt.storage._studies import (
 )
 from stratopt.storage._urls import (
     ENV_STORAGE,
+    MEMORY_URLS,
     Heartbeat,
     StorageError,
+    check_url,
     default_storage_url,
     open_storage,
     redact,
@@ -21,19 +45,40 @@ from stratopt.storage._urls import (
 )
 
 __all__ = [
+    "ATTR",
+    "ATTR_LOOKAHEAD",
+    "ATTR_NORMALIZER",
+    "ATTR_ROBUSTNESS",
+    "ATTR_WINDOW",
     "ENV_STORAGE",
+    "MEMORY_URLS",
+    "HandedTrial",
     "Heartbeat",
     "RunFolder",
     "StorageError",
+    "add_trials",
+    "best_trial",
+    "bulk_written",
+    "check_study_name",
+    "check_url",
     "default_storage_url",
+    "discard_if_empty",
+    "git_commit",
     "keep_top_trials",
     "load_ranked",
     "load_study_from",
+    "new_run_dir",
     "open_storage",
+    "order_trials",
     "ranked_frame",
+    "record",
     "redact",
     "resolve_storage_url",
+    "sha256",
     "study_names",
     "study_summaries",
+    "trial_counts",
+    "versions",
+    "write_json",
     "write_run_folder",
 ]

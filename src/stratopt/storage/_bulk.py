@@ -341,15 +341,44 @@ def _insert_children(
     ids: list[int],
 ) -> None:
     """The params, values, attributes and intermediate values of each trial."""
-    value_repr = models.TrialValueModel.value_to_stored_repr
-    step_repr = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr
-    dist_json: dict[int, str] = {}
-    params: list[dict[str, Any]] = []
-    values: list[dict[str, Any]] = []
-    steps: list[dict[str, Any]] = []
-    user: list[dict[str, Any]] = []
-    system: list[dict[str, Any]] = []
+    rows = _ChildRows(models)
     for trial_id, t in zip(ids, trials, strict=True):
+        rows.add(trial_id, t)
+    for table, batch in rows.by_table():
+        if not batch:
+            continue
+        insert = sa.insert(tables[table])
+        if table == "trial_params" and conn.dialect.name != "sqlite":
+            # Params are read back in id order: make the server number them in row order
+            # (a multi-row VALUES does in practice, this form is what SQLAlchemy documents).
+            # SQLite's executemany inserts row after row anyway.
+            insert = insert.returning(tables[table].c.param_id, sort_by_parameter_order=True)
+        conn.execute(insert, batch)
+
+
+class _ChildRows:
+    """The rows of the trials' child tables, as Optuna's own writer would store them."""
+
+    def __init__(self, models: Any) -> None:
+        self.value_repr = models.TrialValueModel.value_to_stored_repr
+        self.step_repr = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr
+        self.dist_json: dict[int, str] = {}
+        self.params: list[dict[str, Any]] = []
+        self.values: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any]] = []
+        self.user: list[dict[str, Any]] = []
+        self.system: list[dict[str, Any]] = []
+
+    def by_table(self) -> tuple[tuple[str, list[dict[str, Any]]], ...]:
+        return (
+            ("trial_values", self.values),
+            ("trial_params", self.params),
+            ("trial_user_attributes", self.user),
+            ("trial_system_attributes", self.system),
+            ("trial_intermediate_values", self.steps),
+        )
+
+    def add(self, trial_id: int, t: FrozenTrial) -> None:
         # The same branches as Optuna's `_get_prepared_new_trial`.
         if t.values is not None and len(t.values) > 1:
             objectives = list(enumerate(t.values))
@@ -358,53 +387,31 @@ def _insert_children(
         else:
             objectives = []
         for objective, v in objectives:
-            stored, kind = value_repr(v)
-            values.append(
+            stored, kind = self.value_repr(v)
+            self.values.append(
                 {"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind}
             )
         for name, value in t.params.items():
-            dist = t.distributions[name]
-            js = dist_json.get(id(dist))
-            if js is None:
-                js = dist_json[id(dist)] = distribution_to_json(dist)
-            params.append(
-                {
-                    "trial_id": trial_id,
-                    "param_name": name,
-                    "param_value": dist.to_internal_repr(value),
-                    "distribution_json": js,
-                }
-            )
+            self.params.append(self._param(trial_id, name, value, t.distributions[name]))
         for key, attr in t.user_attrs.items():
-            user.append({"trial_id": trial_id, "key": key, "value_json": json.dumps(attr)})
+            self.user.append({"trial_id": trial_id, "key": key, "value_json": json.dumps(attr)})
         for key, attr in t.system_attrs.items():
-            system.append({"trial_id": trial_id, "key": key, "value_json": json.dumps(attr)})
+            self.system.append({"trial_id": trial_id, "key": key, "value_json": json.dumps(attr)})
         for step, iv in t.intermediate_values.items():
-            stored, kind = step_repr(iv)
-            steps.append(
-                {
-                    "trial_id": trial_id,
-                    "step": step,
-                    "intermediate_value": stored,
-                    "intermediate_value_type": kind,
-                }
-            )
-    for table, rows in (
-        ("trial_values", values),
-        ("trial_params", params),
-        ("trial_user_attributes", user),
-        ("trial_system_attributes", system),
-        ("trial_intermediate_values", steps),
-    ):
-        if not rows:
-            continue
-        insert = sa.insert(tables[table])
-        if table == "trial_params" and conn.dialect.name != "sqlite":
-            # Params are read back in id order: make the server number them in row order
-            # (a multi-row VALUES does in practice, this form is what SQLAlchemy documents).
-            # SQLite's executemany inserts row after row anyway.
-            insert = insert.returning(tables[table].c.param_id, sort_by_parameter_order=True)
-        conn.execute(insert, rows)
+            stored, kind = self.step_repr(iv)
+            self.steps.append({"trial_id": trial_id, "step": step, "intermediate_value": stored,
+                               "intermediate_value_type": kind})  # fmt: skip
+
+    def _param(self, trial_id: int, name: str, value: Any, dist: Any) -> dict[str, Any]:
+        js = self.dist_json.get(id(dist))
+        if js is None:
+            js = self.dist_json[id(dist)] = distribution_to_json(dist)
+        return {
+            "trial_id": trial_id,
+            "param_name": name,
+            "param_value": dist.to_internal_repr(value),
+            "distribution_json": js,
+        }
 
 
 def _datetime_converter(model: Any) -> Any:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Container, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from optuna.distributions import BaseDistribution, json_to_distribution
@@ -75,18 +75,7 @@ def read_trials(
 
     tables = models.BaseModel.metadata.tables
     trials_t = tables["trials"]
-    where: list[Any] = [trials_t.c.study_id == study_id]
-    if states is not None:
-        assert isinstance(states, Iterable)
-        where.append(trials_t.c.state.in_(list(states)))
-    # As Optuna: unfinished trials it has seen are re-read with everything newer.
-    included = {i for i in included_trial_ids if i <= trial_id_greater_than}
-    if included and trial_id_greater_than > -1:
-        where.append(
-            sa.or_(trials_t.c.trial_id.in_(included), trials_t.c.trial_id > trial_id_greater_than)
-        )
-    elif trial_id_greater_than > -1:
-        where.append(trials_t.c.trial_id > trial_id_greater_than)
+    where = _where(trials_t, study_id, states, included_trial_ids, trial_id_greater_than)
     # One read transaction: on SQLite (WAL) every SELECT below sees the same snapshot.
     with storage.engine.connect() as conn, conn.begin():
         found = conn.execute(
@@ -108,46 +97,76 @@ def read_trials(
         if not rows:
             return []
         selected = sa.select(trials_t.c.trial_id).where(*where).scalar_subquery()
+        children = _read_children(conn, tables, selected)
+    return _build(models, rows, children)
 
-        def children(name: str, *columns: str, order: str) -> list[Any]:
-            table = tables[name]
-            return list(
-                conn.execute(
-                    sa.select(table.c.trial_id, *(table.c[c] for c in columns))
-                    .where(table.c.trial_id.in_(selected))
-                    .order_by(table.c[order])
-                )
+
+def _where(
+    trials_t: Any,
+    study_id: int,
+    states: Container[TrialState] | None,
+    included_trial_ids: set[int],
+    trial_id_greater_than: int,
+) -> list[Any]:
+    """The trial rows Optuna's `_get_trials` selects."""
+    where: list[Any] = [trials_t.c.study_id == study_id]
+    if states is not None:
+        assert isinstance(states, Iterable)
+        where.append(trials_t.c.state.in_(list(states)))
+    # As Optuna: unfinished trials it has seen are re-read with everything newer.
+    included = {i for i in included_trial_ids if i <= trial_id_greater_than}
+    if included and trial_id_greater_than > -1:
+        where.append(
+            sa.or_(trials_t.c.trial_id.in_(included), trials_t.c.trial_id > trial_id_greater_than)
+        )
+    elif trial_id_greater_than > -1:
+        where.append(trials_t.c.trial_id > trial_id_greater_than)
+    return where
+
+
+class _Children(NamedTuple):
+    """The selected trials' rows of each child table, in Optuna's order."""
+
+    params: list[Any]
+    values: list[Any]
+    user: list[Any]
+    system: list[Any]
+    steps: list[Any]
+
+
+def _read_children(conn: sa.Connection, tables: Any, selected: Any) -> _Children:
+    def children(name: str, *columns: str, order: str) -> list[Any]:
+        table = tables[name]
+        return list(
+            conn.execute(
+                sa.select(table.c.trial_id, *(table.c[c] for c in columns))
+                .where(table.c.trial_id.in_(selected))
+                .order_by(table.c[order])
             )
+        )
 
-        params = children(
+    return _Children(
+        params=children(
             "trial_params", "param_name", "param_value", "distribution_json", order="param_id"
-        )
-        values = children("trial_values", "objective", "value", "value_type", order="objective")
-        user = children(
+        ),
+        values=children("trial_values", "objective", "value", "value_type", order="objective"),
+        user=children(
             "trial_user_attributes", "key", "value_json", order="trial_user_attribute_id"
-        )
-        system = children(
+        ),
+        system=children(
             "trial_system_attributes", "key", "value_json", order="trial_system_attribute_id"
-        )
-        steps = children(
+        ),
+        steps=children(
             "trial_intermediate_values",
             "step",
             "intermediate_value",
             "intermediate_value_type",
             order="step",
-        )
-    return _build(models, rows, params, values, user, system, steps)
+        ),
+    )
 
 
-def _build(
-    models: Any,
-    rows: Sequence[Any],
-    params: list[Any],
-    values: list[Any],
-    user: list[Any],
-    system: list[Any],
-    steps: list[Any],
-) -> list[FrozenTrial]:
+def _build(models: Any, rows: Sequence[Any], children: _Children) -> list[FrozenTrial]:
     """FrozenTrials as Optuna's `_build_frozen_trial_from_trial_model` makes them."""
     by_id: dict[int, dict[str, Any]] = {
         r.trial_id: {
@@ -161,28 +180,17 @@ def _build(
         for r in rows
     }
     # Rows of trials that appeared after the trial SELECT (another writer) are skipped.
-    dists: dict[str, BaseDistribution] = {}
-    for trial_id, name, internal, js in params:
-        parts = by_id.get(trial_id)
-        if parts is None:
-            continue
-        dist = dists.get(js)
-        if dist is None:
-            dist = dists[js] = json_to_distribution(js)
-        parts["params"][name] = dist.to_external_repr(internal)
-        parts["distributions"][name] = dist
+    _fold_params(by_id, children.params)
     value_of = models.TrialValueModel.stored_repr_to_value
-    for trial_id, objective, value, kind in values:
+    for trial_id, objective, value, kind in children.values:
         if trial_id in by_id:
             by_id[trial_id]["values"][objective] = value_of(value, kind)
-    for trial_id, key, js in user:
-        if trial_id in by_id:
-            by_id[trial_id]["user"][key] = json.loads(js)
-    for trial_id, key, js in system:
-        if trial_id in by_id:
-            by_id[trial_id]["system"][key] = json.loads(js)
+    for part, attrs in (("user", children.user), ("system", children.system)):
+        for trial_id, key, js in attrs:
+            if trial_id in by_id:
+                by_id[trial_id][part][key] = json.loads(js)
     step_of = models.TrialIntermediateValueModel.stored_repr_to_intermediate_value
-    for trial_id, step, value, kind in steps:
+    for trial_id, step, value, kind in children.steps:
         if trial_id in by_id:
             by_id[trial_id]["steps"][step] = step_of(value, kind)
     loaded = datetime_bridge(models.TrialModel)[1]
@@ -209,3 +217,16 @@ def _build(
             )
         )
     return out
+
+
+def _fold_params(by_id: dict[int, dict[str, Any]], params: list[Any]) -> None:
+    dists: dict[str, BaseDistribution] = {}
+    for trial_id, name, internal, js in params:
+        parts = by_id.get(trial_id)
+        if parts is None:
+            continue
+        dist = dists.get(js)
+        if dist is None:
+            dist = dists[js] = json_to_distribution(js)
+        parts["params"][name] = dist.to_external_repr(internal)
+        parts["distributions"][name] = dist

@@ -10,7 +10,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from stratopt.errors import ConfigError
-from stratopt.storage._runfolder import ranked_frame
+from stratopt.storage._ranking import ranked_frame
 from stratopt.storage._urls import open_storage, redact
 
 __all__ = ["keep_top_trials", "load_ranked", "load_study_from", "study_summaries"]

@@ -26,6 +26,8 @@ from optuna.storages import (
     RetryHeartbeatStaleTrialCallback,
 )
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from stratopt.errors import ConfigError, StratoptError
 from stratopt.storage._alembic import share_alembic_script
@@ -33,8 +35,10 @@ from stratopt.storage._reader import FastReadRDBStorage, reader_supported
 
 __all__ = [
     "ENV_STORAGE",
+    "MEMORY_URLS",
     "Heartbeat",
     "StorageError",
+    "check_url",
     "default_storage_url",
     "open_storage",
     "redact",
@@ -100,6 +104,27 @@ def resolve_storage_url(explicit: str | None, from_file: str | None, output_dir:
     return explicit or os.environ.get(ENV_STORAGE) or from_file or default_storage_url(output_dir)
 
 
+MEMORY_URLS = ("memory", ":memory:", "inmemory")
+"""Names of an in-memory storage (nothing persists; a rerun starts afresh)."""
+
+
+def check_url(url: str) -> str | None:
+    """Why `url` cannot name an Optuna storage (it is not opened), or None when it can."""
+    if url in MEMORY_URLS:
+        return None
+    scheme, sep, _ = url.partition("://")
+    if not sep or not scheme:
+        return f"{redact(url)!r} is not a URL (e.g. sqlite:///runs/stratopt.db)"
+    try:
+        make_url(url).get_dialect()
+    except ArgumentError:  # also NoSuchModuleError, its subclass
+        return (
+            f"{redact(url)!r} has scheme {scheme!r}, which no installed database dialect "
+            "reads (e.g. sqlite:///runs/stratopt.db or postgresql://user@host/db)"
+        )
+    return None
+
+
 # SQLite with several writing processes: a writer waits up to this long for the
 # database lock instead of failing at once with "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 60
@@ -112,7 +137,7 @@ def open_storage(url: str | None, *, heartbeat: Heartbeat | None = None) -> Base
     stale trial once. A PostgreSQL password may come from the URL or from libpq's own
     environment (`PGPASSWORD`, `~/.pgpass`); it never appears in an error message.
     """
-    if url is None or url in ("memory", ":memory:", "inmemory"):
+    if url is None or url in MEMORY_URLS:
         return InMemoryStorage()
     if "://" not in url:
         raise ConfigError(f"storage: {redact(url)!r} is not a URL (e.g. sqlite:///runs/s.db)")
@@ -196,8 +221,6 @@ def clean_error(exc: BaseException, url: str) -> str:
 
 
 def _password(url: str) -> str | None:
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).password  # type: ignore[return-value]
     except Exception:

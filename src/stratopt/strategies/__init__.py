@@ -26,10 +26,21 @@ from stratopt.strategies._indicators import (
 )
 from stratopt.strategies._params import BoolParam, ChoiceParam, FloatParam, IntParam, Param
 from stratopt.strategies._registry import BUILTIN_STRATEGIES, get_strategy
-from stratopt.strategies._rules import Rule, above, below, crosses_above, crosses_below, on
+from stratopt.strategies._rules import (
+    MAX_RULES,
+    Rule,
+    above,
+    below,
+    compile_rules,
+    crosses_above,
+    crosses_below,
+    indicators_of,
+    on,
+)
 
 __all__ = [
     "BUILTIN_STRATEGIES",
+    "MAX_RULES",
     "BollingerReversion",
     "BoolParam",
     "ChoiceParam",
@@ -48,11 +59,13 @@ __all__ = [
     "above",
     "below",
     "bollinger",
+    "compile_rules",
     "crosses_above",
     "crosses_below",
     "ema",
     "get_strategy",
     "highest",
+    "indicators_of",
     "lowest",
     "macd",
     "on",

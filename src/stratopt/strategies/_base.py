@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
+from stratopt._suggest import did_you_mean
 from stratopt.data import Bars
-from stratopt.engine import _nb
+from stratopt.engine import kernels
 from stratopt.errors import StrategyError
 from stratopt.strategies._indicators import IndicatorCache
 from stratopt.strategies._params import Param
@@ -55,8 +55,7 @@ class Strategy:
         given = dict(params or {})
         for key in given:
             if key not in self.parameters:
-                hint = difflib.get_close_matches(key, list(self.parameters), n=1)
-                more = f"; did you mean {hint[0]!r}?" if hint else ""
+                more = did_you_mean(key, self.parameters)
                 known = ", ".join(self.parameters) or "none"
                 raise StrategyError(
                     f"strategy {self.name!r} has no parameter {key!r}{more} (known: {known})"
@@ -86,7 +85,7 @@ class Strategy:
         keys = indicators_of(rules)
         ind = np.stack([cache.get(k) for k in keys]) if keys else np.zeros((1, len(bars)))
         table, levels = compile_rules(rules, keys.index)
-        return np.asarray(_nb.eval_signals_nb(ind, table, levels, len(bars)))
+        return np.asarray(kernels.eval_signals_nb(ind, table, levels, len(bars)))
 
     def __repr__(self) -> str:
         return f"<Strategy {self.name}>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stratopt.engine._types import Signal
+from stratopt.engine import Signal
 from stratopt.errors import StrategyError
 from stratopt.strategies._base import Strategy
 from stratopt.strategies._indicators import bollinger, ema, highest, lowest, macd, rsi, sma

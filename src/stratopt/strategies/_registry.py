@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib
 import importlib.util
 import sys
 from pathlib import Path
 
+from stratopt._suggest import did_you_mean
 from stratopt.errors import StrategyError
 from stratopt.strategies._base import Strategy
 from stratopt.strategies._builtin import (
@@ -48,8 +48,7 @@ def get_strategy(
     if ":" not in spec:
         cls = BUILTIN_STRATEGIES.get(spec)
         if cls is None:
-            hint = difflib.get_close_matches(spec, list(BUILTIN_STRATEGIES), n=1)
-            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            more = did_you_mean(spec, BUILTIN_STRATEGIES)
             raise StrategyError(
                 f"unknown strategy {spec!r}{more} (built-ins: {', '.join(BUILTIN_STRATEGIES)}; "
                 "or give 'package.module:Class' or 'path/to/file.py:Class')"

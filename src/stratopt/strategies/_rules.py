@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stratopt.engine import _nb
-from stratopt.engine._types import Signal
+from stratopt.engine import Signal, kernels
 from stratopt.strategies._indicators import Indicator, source
 
 __all__ = [
@@ -20,6 +19,7 @@ __all__ = [
     "compile_rules",
     "crosses_above",
     "crosses_below",
+    "indicators_of",
     "on",
 ]
 
@@ -60,22 +60,22 @@ def _operand(x: Operand) -> Indicator | float:
 
 def crosses_above(a: Operand, b: Operand) -> Condition:
     """`a[i-1] < b[i-1] and a[i] > b[i]` (backtesting.py's definition)."""
-    return Condition(_nb.RULE_CROSS_ABOVE, _ind(a), _operand(b))
+    return Condition(kernels.RULE_CROSS_ABOVE, _ind(a), _operand(b))
 
 
 def crosses_below(a: Operand, b: Operand) -> Condition:
     """`a[i-1] > b[i-1] and a[i] < b[i]`."""
-    return Condition(_nb.RULE_CROSS_BELOW, _ind(a), _operand(b))
+    return Condition(kernels.RULE_CROSS_BELOW, _ind(a), _operand(b))
 
 
 def above(a: Operand, b: Operand, *, shift: int = 0) -> Condition:
     """`a[i] > b[i - shift]` (shift 1 compares with the previous bar's level)."""
-    return Condition(_nb.RULE_ABOVE, _ind(a), _operand(b), int(shift))
+    return Condition(kernels.RULE_ABOVE, _ind(a), _operand(b), int(shift))
 
 
 def below(a: Operand, b: Operand, *, shift: int = 0) -> Condition:
     """`a[i] < b[i - shift]`."""
-    return Condition(_nb.RULE_BELOW, _ind(a), _operand(b), int(shift))
+    return Condition(kernels.RULE_BELOW, _ind(a), _operand(b), int(shift))
 
 
 def on(when: Condition, signal: Signal) -> Rule:

@@ -8,11 +8,21 @@ See docs/validation.md for the formulas and what each result holds.
 
 from __future__ import annotations
 
+from typing import Any
+
+from stratopt._moved import forward
 from stratopt.validation._cpcv import SELECTION_METRICS, CpcvResult, combinatorial_purged_cv
-from stratopt.validation._holdout import HoldoutReport
+from stratopt.validation._holdout import (
+    Holdout,
+    HoldoutReport,
+    degradation,
+    evaluate_holdout,
+    prepare_holdout,
+)
 from stratopt.validation._lookahead import (
     Leak,
     LookaheadReport,
+    TruncationOptions,
     check_lookahead,
     check_study_lookahead,
     truncation_points,
@@ -20,6 +30,7 @@ from stratopt.validation._lookahead import (
 from stratopt.validation._region import (
     RegionCandidate,
     RobustnessReport,
+    RobustnessSettings,
     SliceRow,
     assess_robustness,
     choose_robust,
@@ -37,8 +48,13 @@ from stratopt.validation._stability import (
     param_importances,
     stability_of,
 )
-from stratopt.validation._validate import ValidationResult, study_from_run_folder, validate_study
-from stratopt.validation._walk_forward import WalkForwardResult, WindowResult, walk_forward
+from stratopt.validation._walk_forward_report import (
+    WindowResult,
+    drift,
+    efficiency,
+    stitch,
+    window_efficiency,
+)
 from stratopt.validation._windows import (
     CpcvPlan,
     CpcvSplit,
@@ -48,12 +64,26 @@ from stratopt.validation._windows import (
     walk_forward_windows,
 )
 
+# Whole operations on a study (they search, re-run and write run folders) moved to
+# stratopt.operations; the old names forward there with a FutureWarning.
+_MOVED = dict.fromkeys(
+    (
+        "ValidationResult",
+        "WalkForwardResult",
+        "study_from_run_folder",
+        "validate_study",
+        "walk_forward",
+    ),
+    "stratopt.operations",
+)
+
 __all__ = [
     "SELECTION_METRICS",
     "CpcvPlan",
     "CpcvResult",
     "CpcvSplit",
     "Evaluations",
+    "Holdout",
     "HoldoutReport",
     "Leak",
     "LookaheadReport",
@@ -62,10 +92,10 @@ __all__ = [
     "PointResult",
     "RegionCandidate",
     "RobustnessReport",
+    "RobustnessSettings",
     "SliceRow",
     "Stability",
-    "ValidationResult",
-    "WalkForwardResult",
+    "TruncationOptions",
     "Window",
     "WindowResult",
     "assess_robustness",
@@ -75,15 +105,24 @@ __all__ = [
     "choose_robust",
     "combinatorial_purged_cv",
     "cpcv_plan",
+    "degradation",
+    "drift",
+    "efficiency",
+    "evaluate_holdout",
     "holdout_start",
     "is_within",
     "neighbourhood",
     "param_importances",
+    "prepare_holdout",
     "slice_values",
     "stability_of",
-    "study_from_run_folder",
+    "stitch",
     "truncation_points",
-    "validate_study",
-    "walk_forward",
     "walk_forward_windows",
+    "window_efficiency",
+    *sorted(_MOVED),
 ]
+
+
+def __getattr__(name: str) -> Any:
+    return forward(__name__, _MOVED, name)

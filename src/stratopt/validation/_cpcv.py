@@ -10,61 +10,22 @@ one path. Formulas in docs/validation.md.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from stratopt._suggest import did_you_mean
 from stratopt.errors import ConfigError
 from stratopt.metrics import compute_metrics
+from stratopt.stats import SELECTION_METRICS
 from stratopt.validation._windows import CpcvPlan, cpcv_plan
 
 __all__ = ["SELECTION_METRICS", "CpcvResult", "combinatorial_purged_cv"]
 
 Matrix = npt.NDArray[np.float64]
 
-
-def _divide(num: Matrix, den: Matrix) -> Matrix:
-    """num / den with the metrics' x / 0 rule: +inf, -inf, or 0 for 0 / 0."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / den
-    zero = den == 0
-    out[zero] = np.sign(num[zero]) * np.inf
-    out[zero & (num == 0)] = 0.0
-    return out
-
-
-def _sharpe(r: Matrix, ppy: float) -> Matrix:
-    if r.shape[0] < 2:
-        return _divide(r.mean(axis=0), np.zeros(r.shape[1]))
-    return _divide(r.mean(axis=0), r.std(axis=0, ddof=1)) * float(np.sqrt(ppy))
-
-
-def _sortino(r: Matrix, ppy: float) -> Matrix:
-    downside = np.sqrt((np.minimum(r, 0.0) ** 2).mean(axis=0))
-    return _divide(r.mean(axis=0), downside) * float(np.sqrt(ppy))
-
-
-def _total_return(r: Matrix, ppy: float) -> Matrix:
-    return np.asarray(np.prod(1.0 + r, axis=0) - 1.0, dtype=np.float64)
-
-
-def _mean_return(r: Matrix, ppy: float) -> Matrix:
-    return np.asarray(r.mean(axis=0), dtype=np.float64)
-
-
-SELECTION_METRICS: dict[str, Callable[[Matrix, float], Matrix]] = {
-    "sharpe": _sharpe,
-    "sortino": _sortino,
-    "total_return": _total_return,
-    "mean_return": _mean_return,
-}
-"""How a split chooses its candidate on the train bars (higher is better), as in
-docs/metrics.md: ``sharpe`` (annualized, ddof 1), ``sortino``, ``total_return``
-(compounded), ``mean_return`` (per bar)."""
 
 _PATH_METRICS = ("sharpe", "total_return", "max_drawdown", "cagr", "volatility", "sortino")
 
@@ -162,8 +123,7 @@ def combinatorial_purged_cv(
     labels, r = _matrix(returns)
     select = SELECTION_METRICS.get(metric)
     if select is None:
-        hint = difflib.get_close_matches(metric, list(SELECTION_METRICS), n=1)
-        more = f"; did you mean {hint[0]!r}?" if hint else ""
+        more = did_you_mean(metric, SELECTION_METRICS)
         raise ConfigError(
             f"validation.cpcv.metric: unknown metric {metric!r}{more} "
             f"(one of {', '.join(SELECTION_METRICS)})"

@@ -8,21 +8,17 @@ puts in- and out-of-sample metrics side by side.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from stratopt.config import StudyConfig
 from stratopt.errors import ConfigError
+from stratopt.evaluation import Router, SegmentRunner, time_axis
 from stratopt.metrics import METRICS
-from stratopt.search._candidates import Router
-from stratopt.storage._runfolder import clean
-from stratopt.validation._segments import SegmentRunner, time_axis
 from stratopt.validation._windows import holdout_start
 
 __all__ = [
@@ -31,7 +27,6 @@ __all__ = [
     "degradation",
     "evaluate_holdout",
     "prepare_holdout",
-    "write_holdout",
 ]
 
 _HIGHER = {m.id: m.higher_is_better for m in METRICS}
@@ -151,15 +146,6 @@ def evaluate_holdout(
         rows.append(out)
     frame = pd.DataFrame(rows)
     return HoldoutReport(frame, _summary(holdout, frame, top, value_cols))
-
-
-def write_holdout(run_dir: Path, report: HoldoutReport) -> None:
-    """Write `holdout.csv` and add the `holdout` section to the run's summary.json."""
-    report.frame.to_csv(run_dir / "holdout.csv", index=False)
-    path = run_dir / "summary.json"
-    summary = json.loads(path.read_text())
-    summary["holdout"] = report.summary
-    path.write_text(json.dumps(clean(summary), indent=2, allow_nan=False) + "\n")
 
 
 def _objective_values(objective: Any, metrics: dict[str, float] | None) -> list[float] | None:

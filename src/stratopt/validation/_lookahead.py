@@ -23,30 +23,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import optuna
 
-from stratopt.backtest import study_bars
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.errors import ConfigError, StratoptError
-from stratopt.search._candidates import Router
-from stratopt.search._constraints import parse_constraints
-from stratopt.search._space import SearchSpace
+from stratopt.evaluation import DataKey, Router, StudyData
+from stratopt.search import SearchSpace, parse_constraints
 from stratopt.strategies import IndicatorCache, Strategy, get_strategy
 
 __all__ = [
     "Leak",
     "LookaheadReport",
+    "TruncationOptions",
     "check_lookahead",
     "check_study_lookahead",
     "sample_space",
     "truncation_points",
 ]
-
-DataKey = tuple[tuple[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -268,17 +265,23 @@ def sample_space(
     return list(out.values())
 
 
+class TruncationOptions(TypedDict, total=False):
+    """How the look-ahead check cuts each series (see `check_lookahead`)."""
+
+    points: int
+    lookback: int | None
+    horizon: int | None
+    max_leaks: int
+
+
 def check_study_lookahead(
     study: StudyConfig,
     *,
     candidates: Sequence[Mapping[str, Any]] | None = None,
     samples: int = 10,
     seed: int = 0,
-    points: int = 20,
-    lookback: int | None = None,
-    horizon: int | None = None,
     bars_for: Callable[[DataKey], list[Bars]] | None = None,
-    max_leaks: int = 50,
+    **options: Unpack[TruncationOptions],
 ) -> LookaheadReport:
     """The look-ahead check of a study: its fixed params and a sample of its space.
 
@@ -288,42 +291,26 @@ def check_study_lookahead(
             the fixed params and a sample.
         samples: Points of the space drawn (seeded) besides the fixed params.
         seed: Seed of the sample.
-        points: Truncation points per series.
-        lookback: Bars kept before each point (None: all).
-        horizon: Bars after each point in the reference (None: all).
         bars_for: The bars for a data override (`Candidate.data`); default: loaded
             from the study's data section, once per override.
+        options: `points`, `lookback`, `horizon`, `max_leaks`, as `check_lookahead`.
 
     Raises:
         UserInputError: the study's strategy, space, constraints or data are invalid.
     """
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
     space = SearchSpace.from_config(study.space, field="space") if study.space else None
-    names = space.names if space is not None else ()
-    router = Router(study, strategy, names)
+    router = Router(study, strategy, space.names if space is not None else ())
     if candidates is None:
-        candidates = [{}]
-        if space is not None:
-            known = list(names) + [k for k in study.params if k not in names]
-            constraints = parse_constraints(study.constraints, known, field="constraints")
-
-            def holds(p: Mapping[str, Any]) -> bool:
-                return all(c.holds({**study.params, **p}) for c in constraints)
-
-            candidates += sample_space(space, samples, seed=seed, accept=holds)
-    loaded: dict[DataKey, list[Bars]] = {}
-
-    def load(key: DataKey) -> list[Bars]:
-        if bars_for is not None:
-            return bars_for(key)
-        if key not in loaded:
-            data = study.data.model_copy(update={k: str(v) for k, v in key})
-            loaded[key] = study_bars(study.model_copy(update={"data": data}))
-        return loaded[key]
-
+        candidates = [{}, *_sample(study, space, samples, seed)]
+    load = bars_for or StudyData(study).get
     load(())  # bad data fails the check before anything runs
+    report = LookaheadReport(
+        lookback=options.get("lookback"),
+        horizon=options.get("horizon"),
+        max_leaks=options.get("max_leaks", 50),
+    )
     groups: dict[DataKey, list[dict[str, Any]]] = {}
-    report = LookaheadReport(lookback=lookback, horizon=horizon, max_leaks=max_leaks)
     for cand in candidates:
         try:
             routed = router.route(cand)
@@ -337,17 +324,23 @@ def check_study_lookahead(
         except StratoptError as exc:
             report.errors.extend({"params": p, "error": str(exc)} for p in param_sets)
             continue
-        part = check_lookahead(
-            strategy,
-            series,
-            _unique(param_sets),
-            points=points,
-            lookback=lookback,
-            horizon=horizon,
-            max_leaks=max_leaks,
-        )
-        report.merge(part)
+        report.merge(check_lookahead(strategy, series, _unique(param_sets), **options))
     return report
+
+
+def _sample(
+    study: StudyConfig, space: SearchSpace | None, samples: int, seed: int
+) -> list[dict[str, Any]]:
+    """A seeded sample of the space's points that keep the study's constraints."""
+    if space is None:
+        return []
+    known = list(space.names) + [k for k in study.params if k not in space.names]
+    constraints = parse_constraints(study.constraints, known, field="constraints")
+
+    def holds(p: Mapping[str, Any]) -> bool:
+        return all(c.holds({**study.params, **p}) for c in constraints)
+
+    return sample_space(space, samples, seed=seed, accept=holds)
 
 
 def _unique(param_sets: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

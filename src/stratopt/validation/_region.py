@@ -34,23 +34,29 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from stratopt.search._constraints import Constraint
-from stratopt.search._dimensions import Choice, Dimension, FloatRange, IntRange
-from stratopt.search._objective import Objective
-from stratopt.search._requirements import Requirements
-from stratopt.search._space import SearchSpace
+from stratopt.evaluation import Evaluator
+from stratopt.search import (
+    Choice,
+    Constraint,
+    Dimension,
+    FloatRange,
+    IntRange,
+    Objective,
+    Requirements,
+    SearchSpace,
+)
+from stratopt.storage import order_trials
 from stratopt.validation._stability import (
     MAX_FULL_POINTS,
     Categorical,
     Evaluations,
-    Evaluator,
     Mode,
     Neighbourhood,
     PointResult,
@@ -67,6 +73,7 @@ from stratopt.validation._stability import (
 __all__ = [
     "RegionCandidate",
     "RobustnessReport",
+    "RobustnessSettings",
     "SliceRow",
     "assess_robustness",
     "choose_robust",
@@ -276,14 +283,12 @@ def _top_trials(
 ) -> list[optuna.trial.FrozenTrial]:
     """The best completed trials, as `ranked_frame` orders them (first objective for a
     Pareto front after the front rank)."""
-    from stratopt.storage._runfolder import _order
-
     done = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if t.values and all(n in t.params for n in names)  # not from an earlier, smaller space
     ]
-    return _order(done, directions)[:top_k]
+    return order_trials(done, directions)[:top_k]
 
 
 def _choose_mode(
@@ -308,6 +313,57 @@ def _choose_mode(
     return "full" if max(sizes) <= max_points and sum(sizes) <= budget else "axis"
 
 
+class RobustnessSettings(TypedDict, total=False):
+    """How `assess_robustness` looks around the best (defaults in brackets).
+
+    Attributes:
+        top_k: Candidates considered for the robust region [10].
+        step_fraction: Move of a continuous dimension (fraction of its width) [0.10].
+        categorical: ``exclude`` or ``other`` (see `_stability`) [exclude].
+        max_points: Largest full neighbourhood per candidate, centre included [729].
+        budget: Largest total of full-neighbourhood points over the top candidates;
+            beyond either limit every neighbourhood uses axis moves [5000].
+        tolerance: The "within" fraction of the stability statistics [0.10].
+        plateau_fraction: Share of neighbours within tolerance for a plateau [0.5].
+        slice_points: Points of a slice along a continuous or large dimension [11].
+        max_discrete: Discrete dimensions up to this size are sliced at every value [25].
+        importance: Compute parameter importance (PED-ANOVA) [True].
+        max_evaluations: New backtests allowed for the other top candidates'
+            neighbourhoods; the best's neighbourhood and the slices always run, then
+            candidates are added in rank order while the total stays within it [1000].
+    """
+
+    top_k: int
+    step_fraction: float
+    categorical: Categorical
+    max_points: int
+    budget: int
+    tolerance: float
+    plateau_fraction: float
+    slice_points: int
+    max_discrete: int
+    importance: bool
+    max_evaluations: int
+
+
+_ROBUSTNESS_DEFAULTS: RobustnessSettings = {
+    "top_k": 10,
+    "step_fraction": 0.10,
+    "categorical": "exclude",
+    "max_points": MAX_FULL_POINTS,
+    "budget": MAX_NEIGHBOUR_POINTS,
+    "tolerance": 0.10,
+    "plateau_fraction": 0.5,
+    "slice_points": 11,
+    "max_discrete": 25,
+    "importance": True,
+    "max_evaluations": 1000,
+}
+# The settings summary.json records (the budgets that decide the mode are implied by it).
+_RECORDED = ("top_k", "step_fraction", "categorical", "max_points", "tolerance",
+             "plateau_fraction", "slice_points", "max_evaluations")  # fmt: skip
+
+
 def assess_robustness(
     study: optuna.Study,
     *,
@@ -317,17 +373,7 @@ def assess_robustness(
     constraints: Sequence[Constraint] = (),
     fixed: Mapping[str, Any] | None = None,
     requirements: Requirements | None = None,
-    top_k: int = 10,
-    step_fraction: float = 0.10,
-    categorical: Categorical = "exclude",
-    max_points: int = MAX_FULL_POINTS,
-    budget: int = MAX_NEIGHBOUR_POINTS,
-    tolerance: float = 0.10,
-    plateau_fraction: float = 0.5,
-    slice_points: int = 11,
-    max_discrete: int = 25,
-    importance: bool = True,
-    max_evaluations: int = 1000,
+    **settings: Unpack[RobustnessSettings],
 ) -> RobustnessReport:
     """Stability of the best candidate, the robust candidate, slices and importance.
 
@@ -339,81 +385,75 @@ def assess_robustness(
         constraints: Neighbours and slice points breaking them are skipped.
         fixed: The study's fixed parameters, which constraints may read.
         requirements: Counts neighbours whose metrics fail them.
-        top_k: Candidates considered for the robust region.
-        step_fraction: Move of a continuous dimension (fraction of its width).
-        categorical: ``exclude`` or ``other`` (see `_stability`).
-        max_points: Largest full neighbourhood per candidate, centre included.
-        budget: Largest total of full-neighbourhood points over the top candidates;
-            beyond either limit every neighbourhood uses axis moves.
-        tolerance: The "within" fraction of the stability statistics.
-        plateau_fraction: Share of neighbours within tolerance for a plateau.
-        slice_points: Points of a slice along a continuous or large dimension.
-        max_discrete: Discrete dimensions up to this size are sliced at every value.
-        importance: Compute parameter importance (PED-ANOVA).
-        max_evaluations: New backtests allowed for the other top candidates'
-            neighbourhoods; the best's neighbourhood and the slices always run, then
-            candidates are added in rank order while the total stays within it.
+        settings: `RobustnessSettings`.
     """
     start = time.perf_counter()
-    directions = objective.directions
-    labels = objective_labels(objective)
-    settings: dict[str, Any] = {
-        "top_k": top_k,
-        "step_fraction": step_fraction,
-        "categorical": categorical,
-        "max_points": max_points,
-        "tolerance": tolerance,
-        "plateau_fraction": plateau_fraction,
-        "slice_points": slice_points,
-        "max_evaluations": max_evaluations,
-    }
-    report = RobustnessReport(
-        objective.describe(), labels, directions, settings, None, None, None, [], [], {}, 0, 0.0
-    )
-    top = _top_trials(study, directions, space.names, top_k)
-    if importance:
-        report.importance = param_importances(study, directions, labels)
+    s: RobustnessSettings = {**_ROBUSTNESS_DEFAULTS, **settings}
+    recorded: dict[str, Any] = {k: v for k, v in s.items() if k in _RECORDED}
+    report = RobustnessReport(objective.describe(), objective_labels(objective),
+                              objective.directions, recorded, None, None, None, [], [], {},
+                              0, 0.0)  # fmt: skip
+    top = _top_trials(study, objective.directions, space.names, s["top_k"])
+    if s["importance"]:
+        report.importance = param_importances(study, objective.directions, report.labels)
     if not top:
         report.notes.append("no completed candidate: nothing to assess")
-        report.seconds = time.perf_counter() - start
-        return report
-    evals = Evaluations(space, objective, requirements)
-    evals.add_trials(study)
-    for t in top:  # trials stratopt did not run carry no metrics: use their values
-        evals.add_values({n: t.params[n] for n in space.names}, tuple(t.values))
-    centres = [{n: t.params[n] for n in space.names} for t in top]
-    if not objective.is_multi:
-        candidates = centres
     else:
-        candidates = centres[:1]
+        evals = Evaluations(space, objective, requirements)
+        evals.add_trials(study)
+        for t in top:  # trials stratopt did not run carry no metrics: use their values
+            evals.add_values({n: t.params[n] for n in space.names}, tuple(t.values))
+        _assess(report, evals, top, evaluator, _Region(space, constraints, fixed, s))
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+@dataclass(frozen=True)
+class _Region:
+    """Where to look: the space, what a point must keep, and the settings."""
+
+    space: SearchSpace
+    constraints: Sequence[Constraint]
+    fixed: Mapping[str, Any] | None
+    settings: RobustnessSettings
+
+
+def _assess(
+    report: RobustnessReport,
+    evals: Evaluations,
+    top: list[optuna.trial.FrozenTrial],
+    evaluator: Evaluator,
+    region: _Region,
+) -> None:
+    """Neighbourhoods and slices of the top candidates, all run in one batch."""
+    space, s, objective = region.space, region.settings, evals.objective
+    centres = [{n: t.params[n] for n in space.names} for t in top]
+    candidates = centres[:1] if objective.is_multi else centres
+    if objective.is_multi:
         report.notes.append(
             "several objectives: no robust candidate (a Pareto front has no single order); "
             "stability and slices of the first-ranked candidate are given per objective"
         )
-    mode = _choose_mode(space, candidates, step_fraction, categorical, max_points, budget)
-    settings["mode"] = mode
+    mode = _choose_mode(space, candidates, s["step_fraction"], s["categorical"],
+                        s["max_points"], s["budget"])  # fmt: skip
+    report.settings["mode"] = mode
     hoods = [
-        neighbourhood(
-            space,
-            c,
-            constraints=constraints,
-            fixed=fixed,
-            step_fraction=step_fraction,
-            categorical=categorical,
-            mode=mode,
-        )
+        neighbourhood(space, c, constraints=region.constraints, fixed=region.fixed,
+                      step_fraction=s["step_fraction"], categorical=s["categorical"], mode=mode)
         for c in candidates
-    ]
-    slices = _slice_plan(space, centres[0], constraints, fixed, slice_points, max_discrete)
+    ]  # fmt: skip
+    slices = _slice_plan(space, centres[0], region.constraints, region.fixed,
+                         s["slice_points"], s["max_discrete"])  # fmt: skip
     todo = [*hoods[0].points, *(p for _, _, p in slices if p is not None)]
-    hoods = hoods[:1] + _within_budget(evals, hoods[1:], todo, max_evaluations)
+    hoods = hoods[:1] + _within_budget(evals, hoods[1:], todo, s["max_evaluations"])
     if len(hoods) < len(candidates):
         report.notes.append(
             f"robust region limited to the best {len(hoods)} candidates: the others' "
-            f"neighbourhoods would exceed max_evaluations={max_evaluations} new backtests"
+            f"neighbourhoods would exceed max_evaluations={s['max_evaluations']} new backtests"
         )
     report.evaluated = evals.run(evaluator, todo)  # one batch
-    report.stability = _best_stability(evals, hoods[0], labels, tolerance, plateau_fraction)
+    report.stability = _best_stability(evals, hoods[0], report.labels, s["tolerance"],
+                                       s["plateau_fraction"])  # fmt: skip
     report.sensitivity = _slice_rows(evals, slices, centres[0])
     if not objective.is_multi:
         report.region = [
@@ -421,9 +461,7 @@ def assess_robustness(
             for rank, (h, t) in enumerate(zip(hoods, top[: len(hoods)], strict=True), start=1)
         ]
         report.best = report.region[0]
-        report.robust = report.region[choose_robust(report.region, directions[0])]
-    report.seconds = time.perf_counter() - start
-    return report
+        report.robust = report.region[choose_robust(report.region, objective.directions[0])]
 
 
 def _within_budget(

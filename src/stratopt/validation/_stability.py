@@ -37,19 +37,26 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from stratopt.search._constraints import Constraint
-from stratopt.search._dimensions import Choice, Dimension, FloatRange, IntRange, is_number
-from stratopt.search._evaluate import Outcome
-from stratopt.search._objective import Direction, Objective
-from stratopt.search._requirements import Requirements
-from stratopt.search._runner import record
-from stratopt.search._space import SearchSpace
+from stratopt.evaluation import Evaluator
+from stratopt.search import (
+    Choice,
+    Constraint,
+    Dimension,
+    Direction,
+    FloatRange,
+    IntRange,
+    Objective,
+    Requirements,
+    SearchSpace,
+    is_number,
+    record,
+)
 
 __all__ = [
     "Categorical",
@@ -71,10 +78,6 @@ Verdict = Literal["plateau", "spike", "undetermined"]
 
 MAX_FULL_POINTS = 3**6
 """Largest full neighbourhood (centre included) before falling back to axis moves."""
-
-
-class Evaluator(Protocol):
-    def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[Outcome]: ...
 
 
 # ---- neighbourhoods -----------------------------------------------------------------

@@ -1,26 +1,55 @@
-"""Walk-forward results: the stitched curve, efficiency, parameter drift and the files."""
+"""Walk-forward results: one window's result, the stitched curve, efficiency, drift."""
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from stratopt.config import StudyConfig
 from stratopt.metrics import compute_metrics
-from stratopt.storage._runfolder import clean
+from stratopt.validation._windows import Window
 
-if TYPE_CHECKING:
-    from stratopt.validation._walk_forward import WindowResult
+__all__ = ["WindowResult", "drift", "efficiency", "stitch", "window_efficiency"]
 
-__all__ = ["drift", "efficiency", "stitch", "summarize", "write_walk_forward"]
+
+@dataclass(frozen=True)
+class WindowResult:
+    """One walk-forward window: the search on its train part, the best on its test part.
+
+    Attributes:
+        window: bar positions (on the union of the symbols' bar times).
+        study_name: the window's study in the storage.
+        train, test: ``(first bar time, time the window ends)``; the end is exclusive
+            (the first bar after it, or None at the end of the data).
+        trial, params: the best completed trial of the window's search (None if none).
+        values_in, values_out: the objective value(s) in the train and test windows.
+        in_sample, out_of_sample: every metric on the train and test windows.
+        counts: the window study's trials by state.
+        returns, exposed, trades: the test window's per-bar returns, exposure and
+            trades opened in it (for the stitched curve).
+    """
+
+    window: Window
+    study_name: str
+    train: tuple[pd.Timestamp, pd.Timestamp | None]
+    test: tuple[pd.Timestamp, pd.Timestamp | None]
+    trial: int | None = None
+    params: dict[str, Any] | None = None
+    values_in: list[float] | None = None
+    values_out: list[float] | None = None
+    in_sample: dict[str, float] | None = None
+    out_of_sample: dict[str, float] | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    returns: pd.Series | None = None
+    exposed: pd.Series | None = None
+    trades: pd.DataFrame | None = None
+    error: str | None = None
 
 
 def stitch(
@@ -128,117 +157,10 @@ def drift(results: Sequence[WindowResult], names: Sequence[str]) -> dict[str, di
     return out
 
 
-def summarize(
-    study: StudyConfig,
-    results: Sequence[WindowResult],
-    stitched: dict[str, float],
-    names: Sequence[str],
-    *,
-    url: str,
-) -> dict[str, Any]:
-    """What walk_forward.json holds (timings are added by the caller under "run")."""
-    spec = study.validation.walk_forward
-    windows = []
-    for r in results:
-        w = r.window
-        windows.append(
-            {
-                "window": w.index,
-                "study": r.study_name,
-                "train": {"start": str(r.train[0]), "end": _end(r.train[1]), "bars": w.train_bars},
-                "test": {"start": str(r.test[0]), "end": _end(r.test[1]), "bars": w.test_bars},
-                "trial": r.trial,
-                "params": r.params,
-                "in_sample": {"values": r.values_in, "metrics": r.in_sample},
-                "out_of_sample": {"values": r.values_out, "metrics": r.out_of_sample},
-                "efficiency": _window_efficiency(r),
-                "counts": r.counts,
-                "error": r.error,
-            }
-        )
-    return {
-        "study": study.name,
-        "storage": url,
-        "walk_forward": spec.model_dump() if spec is not None else None,
-        "objective": study.objective,
-        "n_windows": len(results),
-        "windows": windows,
-        "stitched": {"bars": 0, "metrics": stitched},  # bars/range set when written
-        "efficiency": efficiency(results, stitched),
-        "drift": drift(results, names),
-    }
-
-
-def _end(ts: pd.Timestamp | None) -> str | None:
-    return None if ts is None else str(ts)
-
-
-def _window_efficiency(r: WindowResult) -> dict[str, float | None]:
+def window_efficiency(r: WindowResult) -> dict[str, float | None]:
     if r.in_sample is None or r.out_of_sample is None:
         return {"return": None, "sharpe": None}
     return {
         "return": _ratio(r.out_of_sample["cagr"], r.in_sample["cagr"]),
         "sharpe": _ratio(r.out_of_sample["sharpe"], r.in_sample["sharpe"]),
     }
-
-
-def window_rows(results: Sequence[WindowResult], metric_ids: Sequence[str]) -> pd.DataFrame:
-    """walk_forward.csv: one row per window."""
-    rows = []
-    for r in results:
-        w = r.window
-        row: dict[str, Any] = {
-            "window": w.index,
-            "study": r.study_name,
-            "train_start": r.train[0],
-            "train_end": r.train[1],
-            "test_start": r.test[0],
-            "test_end": r.test[1],
-            "train_bars": w.train_bars,
-            "test_bars": w.test_bars,
-            "trial": r.trial,
-        }
-        for i, v in enumerate(r.values_in or []):
-            row[f"is.value_{i}" if len(r.values_in or []) > 1 else "is.value"] = v
-        for i, v in enumerate(r.values_out or []):
-            row[f"oos.value_{i}" if len(r.values_out or []) > 1 else "oos.value"] = v
-        row.update({f"params.{k}": v for k, v in (r.params or {}).items()})
-        for m in metric_ids:
-            row[f"is.{m}"] = (r.in_sample or {}).get(m, math.nan)
-            row[f"oos.{m}"] = (r.out_of_sample or {}).get(m, math.nan)
-        eff = _window_efficiency(r)
-        row["wfe_return"] = eff["return"]
-        row["wfe_sharpe"] = eff["sharpe"]
-        row["error"] = r.error or ""
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def write_walk_forward(
-    run_dir: Path,
-    results: Sequence[WindowResult],
-    equity: pd.DataFrame,
-    report: dict[str, Any],
-    metric_ids: Sequence[str],
-) -> None:
-    """walk_forward.csv, walk_forward.json and walk_forward_equity.csv in `run_dir`."""
-    window_rows(results, metric_ids).to_csv(
-        run_dir / "walk_forward.csv", index=False, date_format="%Y-%m-%dT%H:%M:%S"
-    )
-    curve = equity.rename_axis("timestamp")
-    curve.to_csv(run_dir / "walk_forward_equity.csv", date_format="%Y-%m-%dT%H:%M:%S")
-    if len(curve):
-        report["stitched"]["bars"] = len(curve)
-        report["stitched"]["start"] = str(curve.index[0])
-        report["stitched"]["end"] = str(curve.index[-1])
-    else:
-        report["stitched"]["bars"] = 0
-    report["files"] = ["walk_forward.csv", "walk_forward.json", "walk_forward_equity.csv"]
-    text = json.dumps(clean(report), indent=2, allow_nan=False, default=_default)
-    (run_dir / "walk_forward.json").write_text(text + "\n")
-
-
-def _default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)

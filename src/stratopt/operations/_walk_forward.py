@@ -1,21 +1,23 @@
 """Walk-forward: the study's full search on every train window, its best tested on the next.
 
-Each window's search is an ordinary study in the study's storage, named
+Each window's search is an ordinary study in the study's storage (resolved as for
+`optimize`: `storage=`, $STRATOPT_STORAGE, the study file's, else SQLite), named
 ``<name>/wf-<k>`` (rerunning resumes it), or in memory. The best candidate of window `k`
-is measured on test window `k` (see `stratopt.validation._segments`); the test returns
-are chained into one out-of-sample equity curve. Windows run in parallel processes
-when `search.jobs` > 1; each window's search is deterministic, so the results do not
-depend on `jobs`. Formulas in docs/validation.md.
+is measured on test window `k` (see `stratopt.evaluation.SegmentRunner`); the test
+returns are chained into one out-of-sample equity curve. Windows run in parallel
+processes when `search.jobs` > 1; each window's search is deterministic, so the results
+do not depend on `jobs`. Formulas in docs/validation.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,82 +27,26 @@ import pandas as pd
 
 from stratopt.config import StudyConfig, load_study
 from stratopt.errors import ConfigError
+from stratopt.evaluation import Router, SegmentRunner, time_axis
 from stratopt.metrics import METRICS
-from stratopt.optimization import _check_name, _default_trials, _options, _run, compile_study
-from stratopt.search._candidates import Router
-from stratopt.search._evaluate import StudyEvaluator
-from stratopt.search._runner import record
-from stratopt.storage import default_storage_url, open_storage, ranked_frame, redact
-from stratopt.strategies import get_strategy
-from stratopt.validation._holdout import prepare_holdout
-from stratopt.validation._segments import SegmentRunner, time_axis
-from stratopt.validation._walk_forward_report import stitch, summarize, write_walk_forward
-from stratopt.validation._windows import Window, walk_forward_windows
+from stratopt.operations._prepared import PreparedStudy
+from stratopt.operations._results import WalkForwardResult
+from stratopt.operations._walk_forward_files import summarize, write_walk_forward
+from stratopt.search import open_study, run_search
+from stratopt.storage import (
+    ATTR_WINDOW,
+    MEMORY_URLS,
+    new_run_dir,
+    open_storage,
+    ranked_frame,
+    record,
+    redact,
+)
+from stratopt.validation import Window, WindowResult, stitch, walk_forward_windows
 
-__all__ = ["WalkForwardResult", "WindowResult", "walk_forward"]
+__all__ = ["walk_forward"]
 
-_ATTR_WINDOW = "stratopt:window"
 _NS = pd.Timedelta(1, unit="ns")
-
-
-@dataclass(frozen=True)
-class WindowResult:
-    """One walk-forward window: the search on its train part, the best on its test part.
-
-    Attributes:
-        window: bar positions (on the union of the symbols' bar times).
-        study_name: the window's study in the storage.
-        train, test: ``(first bar time, time the window ends)``; the end is exclusive
-            (the first bar after it, or None at the end of the data).
-        trial, params: the best completed trial of the window's search (None if none).
-        values_in, values_out: the objective value(s) in the train and test windows.
-        in_sample, out_of_sample: every metric on the train and test windows.
-        counts: the window study's trials by state.
-        returns, exposed, trades: the test window's per-bar returns, exposure and
-            trades opened in it (for the stitched curve).
-    """
-
-    window: Window
-    study_name: str
-    train: tuple[pd.Timestamp, pd.Timestamp | None]
-    test: tuple[pd.Timestamp, pd.Timestamp | None]
-    trial: int | None = None
-    params: dict[str, Any] | None = None
-    values_in: list[float] | None = None
-    values_out: list[float] | None = None
-    in_sample: dict[str, float] | None = None
-    out_of_sample: dict[str, float] | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-    returns: pd.Series | None = None
-    exposed: pd.Series | None = None
-    trades: pd.DataFrame | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class WalkForwardResult:
-    """Everything a walk-forward run produced (also written to its run folder).
-
-    Attributes:
-        windows: one result per window, in time order.
-        equity: the stitched out-of-sample curve: per bar its window, return and equity
-            (starting from `backtest.cash`).
-        stitched: every metric of the stitched curve.
-        efficiency: walk-forward efficiency (``return``, ``sharpe``) and their parts.
-        drift: per searched parameter, its values per window, spread and changes.
-        report: what `walk_forward.json` holds.
-        run_folder: where walk_forward.csv/.json and walk_forward_equity.csv are.
-    """
-
-    study_name: str
-    storage: str
-    windows: list[WindowResult]
-    equity: pd.DataFrame
-    stitched: dict[str, float]
-    efficiency: dict[str, Any]
-    drift: dict[str, dict[str, Any]]
-    report: dict[str, Any]
-    run_folder: Path
 
 
 @dataclass(frozen=True)
@@ -128,7 +74,8 @@ def walk_forward(
     Args:
         study: a study file path or a loaded `StudyConfig`.
         overrides: ``dotted.key=value`` changes, as ``--set`` (with a path only).
-        storage: an Optuna storage URL for the window studies (default: the study's);
+        storage: an Optuna storage URL for the window studies (default:
+            $STRATOPT_STORAGE, the study file's, else SQLite in its output);
             ``"memory"`` keeps them in memory (nothing is resumed).
         output: root of run folders (default: the study's `output`); the results go to
             ``<output>/<name>/walk-forward/<UTC timestamp>/``.
@@ -146,20 +93,20 @@ def walk_forward(
     if isinstance(study, StudyConfig) and overrides:
         raise TypeError("overrides apply to a study file path, not to a loaded StudyConfig")
     cfg = study if isinstance(study, StudyConfig) else load_study(study, overrides)
-    setup = _setup(cfg)
-    base, runner, axis, windows = setup.base, setup.runner, setup.axis, setup.windows
-    url = storage or cfg.storage or default_storage_url(cfg.output_dir)
+    setup = _setup(cfg, storage)
+    url = setup.prepared.url
     out_root = Path(output) if output is not None else cfg.output_dir
-    run_dir = _run_dir(out_root, cfg.name)
-    workers = max(1, min(jobs or cfg.search.jobs, len(windows)))
+    run_dir = new_run_dir(out_root / cfg.name, "walk-forward")
+    workers = max(1, min(jobs or cfg.search.jobs, len(setup.windows)))
     open_storage(url)  # create the schema once, before any worker touches it
-    tasks = [_task(base, w, axis, url, workers) for w in windows]
+    base = setup.prepared.searched
+    tasks = [_task(base, w, setup.axis, url, workers) for w in setup.windows]
     started = dt.datetime.now(dt.UTC)
     clock = time.monotonic()
     results = _run_all(tasks, workers, on_window)
-    ppy = float(runner.bars()[0].periods_per_year)
+    ppy = float(setup.runner.bars()[0].periods_per_year)
     equity, stitched = stitch(results, cash=base.backtest.cash, ppy=ppy)
-    report = summarize(base, results, stitched, setup.names, url=redact(url))
+    report = summarize(base, results, stitched, setup.prepared.plan.space.names, url=redact(url))
     report["holdout"] = setup.holdout
     report["run"] = {
         "started_utc": started.isoformat(),
@@ -182,15 +129,14 @@ def walk_forward(
 
 @dataclass(frozen=True)
 class _Setup:
-    base: StudyConfig  # the study, restricted to the bars before its holdout if any
+    prepared: PreparedStudy  # its `searched`: the bars before the holdout, if any
     runner: SegmentRunner
     axis: Any
     windows: list[Window]
-    names: tuple[str, ...]
     holdout: dict[str, str] | None
 
 
-def _setup(cfg: StudyConfig) -> _Setup:
+def _setup(cfg: StudyConfig, storage: str | None) -> _Setup:
     """Validate everything (ConfigError naming the field) before any search runs."""
     spec = cfg.validation.walk_forward
     if spec is None:
@@ -198,23 +144,18 @@ def _setup(cfg: StudyConfig) -> _Setup:
             "validation.walk_forward: not set in the study; add e.g. "
             "validation: {walk_forward: {train: 365d, test: 30d}}"
         )
-    _check_name(cfg.name, "name")
-    compiled = compile_study(cfg)
-    strategy = get_strategy(cfg.strategy, base_dir=cfg.base_dir)
-    router = Router(cfg, strategy, compiled.space.names)
-    for name in router.names:
+    prepared = PreparedStudy.from_config(cfg, storage=storage)
+    for name in prepared.router.names:
         if name in ("data.start", "data.end"):
             raise ConfigError(f"space.{name}: cannot be searched in a walk-forward")
-    holdout = prepare_holdout(cfg, router)
-    base = cfg if holdout is None else holdout.in_sample  # the holdout stays unseen
     _RUNNERS.clear()  # data read afresh by every walk-forward
-    runner = _runner(base, router)
+    runner = _runner(prepared.searched, prepared.router)
     axis = time_axis(runner.bars())
     windows = walk_forward_windows(
         axis, train=spec.train, test=spec.test, step=spec.step, mode=spec.mode, purge=spec.purge
     )
-    return _Setup(base, runner, axis, windows, tuple(compiled.space.names),
-                  None if holdout is None else {"start": str(holdout.start)})  # fmt: skip
+    holdout = None if prepared.holdout is None else {"start": str(prepared.holdout.start)}
+    return _Setup(prepared, runner, axis, windows, holdout)
 
 
 _RUNNERS: dict[str, SegmentRunner] = {}
@@ -227,12 +168,6 @@ def _runner(study: StudyConfig, router: Router) -> SegmentRunner:
         _RUNNERS.clear()  # one walk-forward at a time: keep only its data
         _RUNNERS[key] = SegmentRunner(study, router)
     return _RUNNERS[key]
-
-
-def _run_dir(root: Path, name: str) -> Path:
-    from stratopt.optimization import _make_run_dir
-
-    return _make_run_dir(root / name, "walk-forward")
 
 
 def _task(study: StudyConfig, w: Window, axis: Any, url: str, workers: int) -> _Task:
@@ -287,38 +222,34 @@ def _init_worker(threads: int) -> None:
 def _run_window(task: _Task) -> WindowResult:
     """Search the train window, then measure the best candidate on the test window."""
     study = task.study
-    compiled = compile_study(study)
-    router = Router(study, get_strategy(study.strategy, base_dir=study.base_dir),
-                    compiled.space.names)  # fmt: skip
     start, stop = task.train
     assert stop is not None  # a test window always follows
     data = study.data.model_copy(
         update={"start": start.isoformat(), "end": (stop - _NS).isoformat()}
     )
-    train_study = study.model_copy(update={"data": data})
-    _claim(task)
-    trials = study.search.trials or _default_trials(study.search.method, compiled, study.params)
-    evaluator = StudyEvaluator(
-        train_study, router, jobs=task.jobs, timeout=study.search.trial_timeout
+    train = PreparedStudy.from_config(
+        study.model_copy(update={"data": data}), storage=task.url, holdout=False
     )
+    opened = open_study(task.name, task.url, train.plan)
+    _claim(opened, task)
+    evaluator = train.evaluator(jobs=task.jobs)
     try:
-        run = _run(task.name, task.url, compiled, evaluator, _options(study, trials), None,
-                   fixed=study.params)  # fmt: skip
+        run = run_search(opened, train.plan, evaluator)
     finally:
         evaluator.close()
-    ranked = ranked_frame(run.study, compiled.objective.directions)
+    ranked = ranked_frame(run.study, train.plan.objective.directions)
     counts = {str(k): int(v) for k, v in ranked["state"].value_counts().items()}
     base = WindowResult(task.window, task.name, task.train, task.test, counts=counts)
     if ranked.empty or ranked.iloc[0]["state"] != "complete":
-        return _replace(base, error="no candidate completed in the train window")
+        return dataclasses.replace(base, error="no candidate completed in the train window")
     number = int(ranked.iloc[0]["trial"])
     best = next(t for t in run.study.get_trials(deepcopy=False) if t.number == number)
-    seg = _runner(study, router).run(best.params, *task.test)
+    seg = _runner(study, train.router).run(best.params, *task.test)
     values_out = None
     if seg.metrics is not None:
-        v = compiled.objective.values(seg.metrics).values
+        v = train.plan.objective.values(seg.metrics).values
         values_out = None if v is None else [float(x) for x in v]
-    return _replace(
+    return dataclasses.replace(
         base,
         trial=number,
         params=dict(best.params),
@@ -333,30 +264,17 @@ def _run_window(task: _Task) -> WindowResult:
     )
 
 
-def _claim(task: _Task) -> None:
+def _claim(opened: optuna.Study, task: _Task) -> None:
     """Mark the window study with its train range; refuse one made for other windows."""
-    if task.url in ("memory", ":memory:", "inmemory"):
+    if task.url in MEMORY_URLS:
         return
-    compiled = compile_study(task.study)
-    opt = optuna.create_study(
-        study_name=task.name,
-        storage=open_storage(task.url),
-        directions=list(compiled.objective.directions),
-        load_if_exists=True,
-    )
     mine = {"train_start": str(task.train[0]), "train_end": str(task.train[1])}
-    held = opt.user_attrs.get(_ATTR_WINDOW)
+    held = opened.user_attrs.get(ATTR_WINDOW)
     if held is None:
-        opt.set_user_attr(_ATTR_WINDOW, mine)
+        opened.set_user_attr(ATTR_WINDOW, mine)
     elif held != mine:
         raise ConfigError(
             f"validation.walk_forward: study {task.name!r} already holds a search over "
             f"{held['train_start']} to {held['train_end']}, not {mine['train_start']} to "
             f"{mine['train_end']}; use another study name or storage"
         )
-
-
-def _replace(res: WindowResult, **changes: Any) -> WindowResult:
-    import dataclasses
-
-    return dataclasses.replace(res, **changes)

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stratopt.backtest import backtest, study_bars
+from stratopt.backtest import backtest
 from stratopt.config import StudyConfig
 from stratopt.data import Bars, infer_periods_per_year
 from stratopt.errors import StratoptError
+from stratopt.evaluation._data import DataKey, StudyData
+from stratopt.evaluation._evaluators import aggregate
+from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import compute_metrics
-from stratopt.search._candidates import Candidate, Router
-from stratopt.search._evaluate import aggregate
 
 __all__ = ["SegmentResult", "SegmentRunner", "time_axis"]
 
@@ -60,17 +61,14 @@ def time_axis(series: list[Bars]) -> np.ndarray:
 class SegmentRunner:
     """Runs candidates of a study over its full data and measures time segments."""
 
-    def __init__(self, study: StudyConfig, router: Router) -> None:
+    def __init__(self, study: StudyConfig, router: Router, data: StudyData | None = None) -> None:
         self.study = study
         self.router = router
-        self._data: dict[tuple[tuple[str, Any], ...], list[Bars]] = {}
+        self.data = data if data is not None else StudyData(study)
 
-    def bars(self, key: tuple[tuple[str, Any], ...] = ()) -> list[Bars]:
+    def bars(self, key: DataKey = ()) -> list[Bars]:
         """The study's full bars with the data options `key` (timeframe), loaded once."""
-        if key not in self._data:
-            data = self.study.data.model_copy(update={k: str(v) for k, v in key})
-            self._data[key] = study_bars(self.study.model_copy(update={"data": data}))
-        return self._data[key]
+        return self.data.get(key)
 
     def run(
         self, params: Mapping[str, Any], start: pd.Timestamp, stop: pd.Timestamp | None

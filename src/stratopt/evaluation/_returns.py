@@ -21,7 +21,8 @@ from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.engine import simulate
 from stratopt.errors import StratoptError
-from stratopt.search._candidates import Candidate, Router
+from stratopt.evaluation._data import StudyData
+from stratopt.evaluation._router import Candidate, Router
 from stratopt.strategies import IndicatorCache, get_strategy
 
 __all__ = ["CandidateReturns", "bin_returns", "candidate_returns"]
@@ -66,7 +67,7 @@ def candidate_returns(
     params: Sequence[Mapping[str, Any]],
     *,
     bin_size: int = 1,
-    data: Mapping[tuple[tuple[str, Any], ...], list[Bars]] | None = None,
+    data: StudyData | None = None,
 ) -> CandidateReturns:
     """Re-run `params` (each a trial's searched parameters) and collect their returns.
 
@@ -89,7 +90,7 @@ def candidate_returns(
         study: The study the candidates belong to.
         params: Searched parameters of each candidate (as stored with its trial).
         bin_size: Bars per row of the result (compounded); 1 keeps every bar.
-        data: Already loaded bars per data override (the evaluator's cache), to skip
+        data: The study's bars already loaded (an evaluator's `StudyData`), to skip
             reloading files.
     """
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
@@ -107,7 +108,7 @@ def candidate_returns(
         if c.data != key:
             skipped[i] = f"other data choice {dict(c.data)} than the compared candidates"
             del routed[i]
-    series = _series(study, key, data)
+    series = (data if data is not None else StudyData(study)).get(key)
     caches = [IndicatorCache(b, max_bytes=64 * 2**20) for b in series]
     index = _union_index(series)
     positions: list[int] = []
@@ -151,19 +152,6 @@ def _names(params: Sequence[Mapping[str, Any]]) -> list[str]:
     for p in params:
         names.update(dict.fromkeys(p))
     return list(names)
-
-
-def _series(
-    study: StudyConfig,
-    key: tuple[tuple[str, Any], ...],
-    data: Mapping[tuple[tuple[str, Any], ...], list[Bars]] | None,
-) -> list[Bars]:
-    if data is not None and key in data:
-        return list(data[key])
-    from stratopt.backtest import study_bars
-
-    cfg = study.data.model_copy(update={k: str(v) for k, v in key})
-    return study_bars(study.model_copy(update={"data": cfg}))
 
 
 def _union_index(series: Sequence[Bars]) -> pd.DatetimeIndex:

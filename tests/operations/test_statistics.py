@@ -11,9 +11,8 @@ import pytest
 import yaml
 
 from stratopt.config import load_study
-from stratopt.optimization import optimize, optimize_study
-from stratopt.stats import study_statistics
-from stratopt.stats._study import select_candidates
+from stratopt.operations import optimize, optimize_study, study_statistics
+from stratopt.operations._statistics import select_candidates, verdict
 
 
 def test_selection_rule() -> None:
@@ -142,7 +141,6 @@ def _stats(dsr: float, pbo: float, spa: float, test: str | None = None) -> dict[
 
 
 def test_verdict_lines() -> None:
-    from stratopt.stats._study import verdict
 
     studentized = "SPA (studentized, Hansen 2005)"
     assert verdict(_stats(0.12, 0.61, 0.43, studentized)) == (

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import cloudpickle  # type: ignore[import-untyped]
 import numba
@@ -22,15 +22,24 @@ import numpy as np
 import pandas as pd
 from pebble import ProcessPool
 
-from stratopt.backtest import backtest, evaluate_many, study_bars
+from stratopt.backtest import backtest, evaluate_many
 from stratopt.config import StudyConfig
-from stratopt.data import Bars, infer_periods_per_year
+from stratopt.data import infer_periods_per_year
 from stratopt.errors import StratoptError
+from stratopt.evaluation._data import StudyData
+from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import METRICS, compute_metrics
-from stratopt.search._candidates import Candidate, Router
 from stratopt.strategies import Strategy, get_strategy
 
-__all__ = ["CallableEvaluator", "Outcome", "StudyEvaluator", "metrics_from_result"]
+__all__ = [
+    "CallableEvaluator",
+    "Evaluator",
+    "Outcome",
+    "StudyEvaluator",
+    "aggregate",
+    "metrics_from_result",
+    "portfolio_metrics",
+]
 
 _HIGHER = {m.id: m.higher_is_better for m in METRICS}
 
@@ -43,6 +52,12 @@ class Outcome:
     per_symbol: dict[str, dict[str, float]] = field(default_factory=dict)
     error: str | None = None
     runtime: float = 0.0
+
+
+class Evaluator(Protocol):
+    """Anything that turns parameter sets into outcomes, one each, in order."""
+
+    def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[Outcome]: ...
 
 
 def aggregate(per_symbol: Mapping[str, Mapping[str, float]], how: str) -> dict[str, float]:
@@ -82,28 +97,25 @@ def portfolio_metrics(results: Sequence[Any], cash: float) -> dict[str, float]:
     )
 
 
-class _Data:
-    """The study's bars for each data override (timeframe, range), loaded once."""
-
-    def __init__(self, study: StudyConfig) -> None:
-        self.study = study
-        self._cache: dict[tuple[tuple[str, Any], ...], list[Bars]] = {}
-
-    def get(self, key: tuple[tuple[str, Any], ...]) -> list[Bars]:
-        if key not in self._cache:
-            data = self.study.data.model_copy(update={k: str(v) for k, v in key})
-            self._cache[key] = study_bars(self.study.model_copy(update={"data": data}))
-        return self._cache[key]
-
-
 class StudyEvaluator:
-    """Runs a study's candidates (strategy + data + backtest settings)."""
+    """Runs a study's candidates (strategy + data + backtest settings).
 
-    def __init__(self, study: StudyConfig, router: Router, *, jobs: int, timeout: float | None):
+    `data`: the study's bars, when already loaded (`StudyData` of the same study).
+    """
+
+    def __init__(
+        self,
+        study: StudyConfig,
+        router: Router,
+        *,
+        jobs: int,
+        timeout: float | None,
+        data: StudyData | None = None,
+    ) -> None:
         self.study = study
         self.router = router
         self.strategy: Strategy = router.strategy
-        self.data = _Data(study)
+        self.data = data if data is not None else StudyData(study)
         self.data.get(())  # bad data files fail the study before any trial
         isolated = not _is_builtin(self.strategy) and (jobs > 1 or timeout is not None)
         self.pool: _Pool | None = (
@@ -174,7 +186,7 @@ def _is_builtin(strategy: Strategy) -> bool:
     return type(strategy).__module__.startswith("stratopt.") and strategy.uses_rules
 
 
-def _portfolio_outcome(strategy: Strategy, data: _Data, cand: Candidate) -> Outcome:
+def _portfolio_outcome(strategy: Strategy, data: StudyData, cand: Candidate) -> Outcome:
     start = time.perf_counter()
     try:
         results = [

@@ -3,7 +3,8 @@
 `study_statistics` reads the ranked trials (stratopt's `ranked_frame`), re-runs a
 capped, documented selection of them through the engine for their returns, and
 returns a JSON-able dict with a one-line plain-language verdict. Its rules are in
-docs/validation.md ("Overfitting statistics of a study").
+docs/validation.md ("Overfitting statistics of a study"); the formulas are
+`stratopt.stats`.
 """
 
 from __future__ import annotations
@@ -12,27 +13,36 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
 
-from stratopt.stats._pbo import probability_of_backtest_overfitting
-from stratopt.stats._sharpe import (
+from stratopt.config import StudyConfig
+from stratopt.data import Bars
+from stratopt.evaluation import DataKey, StudyData, bin_returns, candidate_returns
+from stratopt.stats import (
+    ReturnMoments,
     deflated_sharpe_ratio,
     expected_max_sharpe,
     minimum_backtest_length,
     minimum_track_record_length,
     probabilistic_sharpe_ratio,
+    probability_of_backtest_overfitting,
     sample_moments,
+    spa_name,
+    superior_predictive_ability,
 )
-from stratopt.stats._spa import spa_name, superior_predictive_ability
 
-if TYPE_CHECKING:
-    from stratopt.config import StudyConfig
-    from stratopt.data import Bars
-
-__all__ = ["select_candidates", "study_statistics"]
+__all__ = [
+    "StatisticsOptions",
+    "completed",
+    "distinct_params",
+    "select_candidates",
+    "study_statistics",
+    "verdict",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +70,42 @@ def select_candidates(n_distinct: int, cap: int) -> list[int]:
     return picked
 
 
+class StatisticsOptions(TypedDict, total=False):
+    """The knobs of `study_statistics` (defaults in brackets).
+
+    Attributes:
+        max_candidates: How many distinct candidates to re-run (`select_candidates`) [200].
+        partitions: CSCV blocks `S` for the PBO [16].
+        spa_reps: Bootstrap replications of the SPA test [1000].
+        spa_max_periods: The SPA runs on returns compounded into at most this many
+            periods (its bootstrap costs `reps x periods x candidates`) [500].
+        confidence: Of MinTRL [0.95].
+    """
+
+    max_candidates: int
+    partitions: int
+    spa_reps: int
+    spa_max_periods: int
+    confidence: float
+
+
+_DEFAULTS: StatisticsOptions = {
+    "max_candidates": 200,
+    "partitions": 16,
+    "spa_reps": 1000,
+    "spa_max_periods": 500,
+    "confidence": 0.95,
+}
+
+
 def study_statistics(
     ranked: pd.DataFrame,
     *,
     directions: Sequence[str],
     study: StudyConfig | None = None,
-    data: Mapping[tuple[tuple[str, Any], ...], list[Bars]] | None = None,
-    max_candidates: int = 200,
-    partitions: int = 16,
-    spa_reps: int = 1000,
-    spa_max_periods: int = 500,
-    confidence: float = 0.95,
+    data: StudyData | Mapping[DataKey, list[Bars]] | None = None,
     seed: int = 0,
+    **options: Unpack[StatisticsOptions],
 ) -> dict[str, Any]:
     """PSR, DSR, PBO, MinBTL, MinTRL and SPA of a finished study, with a verdict.
 
@@ -82,14 +116,9 @@ def study_statistics(
         study: The study file, to re-run candidates for their returns; None for a
             callable objective (no data): return-based statistics are then reported
             unavailable, with the reason.
-        data: Bars already loaded per data override (skips reloading files).
-        max_candidates: How many distinct candidates to re-run (`select_candidates`).
-        partitions: CSCV blocks `S` for the PBO.
-        spa_reps: Bootstrap replications of the SPA test.
-        spa_max_periods: The SPA runs on returns compounded into at most this many
-            periods (its bootstrap costs `reps x periods x candidates`).
-        confidence: Of MinTRL.
+        data: The study's bars already loaded (a `StudyData`, or bars per data override).
         seed: Of the SPA bootstrap.
+        options: `StatisticsOptions`.
 
     Returns:
         A JSON-able dict; every statistic is either its values or
@@ -111,11 +140,9 @@ def study_statistics(
     if study is None:
         _callable_statistics(out, done, stored_sharpe, n_trials)
     else:
-        _returns_statistics(
-            out, done, stored_sharpe, study, data,
-            max_candidates=max_candidates, partitions=partitions, spa_reps=spa_reps,
-            spa_max_periods=spa_max_periods, confidence=confidence, seed=seed,
-        )  # fmt: skip
+        loaded = data if isinstance(data, StudyData) else StudyData(study, data)
+        settings: StatisticsOptions = {**_DEFAULTS, **options}
+        _returns_statistics(out, done, stored_sharpe, study, loaded, settings, seed)
     out["verdict"] = verdict(out)
     out["seconds"] = round(time.perf_counter() - started, 3)
     return out
@@ -190,28 +217,22 @@ def _returns_statistics(
     done: pd.DataFrame,
     stored_sharpe: np.ndarray,
     study: StudyConfig,
-    data: Mapping[tuple[tuple[str, Any], ...], list[Bars]] | None,
-    *,
-    max_candidates: int,
-    partitions: int,
-    spa_reps: int,
-    spa_max_periods: int,
-    confidence: float,
+    data: StudyData,
+    options: StatisticsOptions,
     seed: int,
 ) -> None:
-    from stratopt.validation._returns import bin_returns, candidate_returns
-
     n_trials = len(done)
+    cap = options["max_candidates"]
     params, trial_numbers = distinct_params(done)
-    chosen = select_candidates(len(params), max_candidates)
+    chosen = select_candidates(len(params), cap)
     best_run = candidate_returns(study, [params[0]], data=data)
     if not best_run.positions:
         reason = f"the best candidate could not be re-run: {best_run.skipped.get(0, '?')}"
-        for key in ("best", "psr", "dsr", "min_track_record_length", "min_backtest_length"):
+        for key in _BEST_KEYS:
             out[key] = _unavailable(reason)
     else:
-        _best_statistics(out, best_run.returns[:, 0], best_run.periods_per_year,
-                         trial_numbers[0], stored_sharpe, n_trials, confidence)  # fmt: skip
+        best = _Best(best_run.returns[:, 0], best_run.periods_per_year, trial_numbers[0])
+        _best_statistics(out, best, stored_sharpe, n_trials, options["confidence"])
     bars = len(best_run.index) if best_run.positions else 0
     bin_size = max(1, math.ceil(bars * len(chosen) * 8 / _MATRIX_BYTES))
     matrix = candidate_returns(study, [params[i] for i in chosen], bin_size=bin_size, data=data)
@@ -222,39 +243,50 @@ def _returns_statistics(
         rerun_skipped=len(matrix.skipped),
         selection=(
             "all distinct completed trials" if len(chosen) == len(params)
-            else f"best {max_candidates // 2} and {len(chosen) - max_candidates // 2} "
+            else f"best {cap // 2} and {len(chosen) - cap // 2} "
             "spread evenly over the rest of the ranking"
         ),
         bin_size=bin_size,
     )  # fmt: skip
-    out["pbo"] = _pbo(matrix.returns, partitions)
+    out["pbo"] = _pbo(matrix.returns, options["partitions"])
     # SPA and the trials' correlation run on the same returns compounded into at most
     # spa_max_periods periods: their cost grows with periods x candidates.
-    spa_bin = max(1, math.ceil(matrix.returns.shape[0] / spa_max_periods))
+    spa_bin = max(1, math.ceil(matrix.returns.shape[0] / options["spa_max_periods"]))
     coarse = bin_returns(matrix.returns, spa_bin)
     _implied_trials(out, coarse, n_trials)
-    out["spa"] = _spa(coarse, spa_bin * bin_size, spa_reps, seed)
+    out["spa"] = _spa(coarse, spa_bin * bin_size, options["spa_reps"], seed)
+
+
+_BEST_KEYS = ("best", "psr", "dsr", "min_track_record_length", "min_backtest_length")
+
+
+@dataclass(frozen=True)
+class _Best:
+    """The best candidate's per-bar returns, re-run."""
+
+    returns: np.ndarray
+    periods_per_year: float
+    trial: int
 
 
 def _best_statistics(
     out: dict[str, Any],
-    returns: np.ndarray,
-    ppy: float,
-    trial: int,
+    best: _Best,
     stored_sharpe: np.ndarray,
     n_trials: int,
     confidence: float,
 ) -> None:
     try:
-        m = sample_moments(returns)
+        m = sample_moments(best.returns)
     except ValueError as exc:
         reason = f"best candidate: {exc}"
-        for key in ("best", "psr", "dsr", "min_track_record_length", "min_backtest_length"):
+        for key in _BEST_KEYS:
             out[key] = _unavailable(reason)
         return
+    ppy = best.periods_per_year
     root = math.sqrt(ppy)
     out["best"] = {
-        "trial": trial,
+        "trial": best.trial,
         "observations": m.n_obs,
         "periods_per_year": ppy,
         "years": m.n_obs / ppy,
@@ -268,26 +300,7 @@ def _best_statistics(
         "value": probabilistic_sharpe_ratio(m.sharpe, m.n_obs, skew=m.skew, kurtosis=m.kurtosis),
         "benchmark_sharpe": 0.0,
     }
-    # The trials' `sharpe` metrics are annualized (x sqrt(P)); their variance per
-    # period is the annualized variance / P.
-    variance = float(np.var(stored_sharpe, ddof=1)) / ppy if stored_sharpe.size >= 2 else 0.0
-    sr0 = expected_max_sharpe(n_trials, variance=variance)
-    out["dsr"] = {
-        "value": deflated_sharpe_ratio(
-            m.sharpe,
-            m.n_obs,
-            n_trials=n_trials,
-            trials_variance=variance,
-            skew=m.skew,
-            kurtosis=m.kurtosis,
-        ),
-        "n_trials": n_trials,
-        "trials_sharpe_variance_per_period": variance,
-        "trials_sharpe_variance_annualized": variance * ppy,
-        "trials_with_sharpe": int(stored_sharpe.size),
-        "expected_max_sharpe_per_period": sr0,
-        "expected_max_sharpe_annualized": sr0 * root,
-    }
+    out["dsr"] = _dsr(m, ppy, stored_sharpe, n_trials)
     mintrl = minimum_track_record_length(
         m.sharpe, skew=m.skew, kurtosis=m.kurtosis, confidence=confidence
     )
@@ -306,6 +319,26 @@ def _best_statistics(
         }
     else:
         out["min_backtest_length"] = _unavailable("the best Sharpe ratio is not positive")
+
+
+def _dsr(m: ReturnMoments, ppy: float, stored_sharpe: np.ndarray, n_trials: int) -> dict[str, Any]:
+    # The trials' `sharpe` metrics are annualized (x sqrt(P)); their variance per
+    # period is the annualized variance / P.
+    variance = float(np.var(stored_sharpe, ddof=1)) / ppy if stored_sharpe.size >= 2 else 0.0
+    sr0 = expected_max_sharpe(n_trials, variance=variance)
+    value = deflated_sharpe_ratio(
+        m.sharpe, m.n_obs, n_trials=n_trials, trials_variance=variance, skew=m.skew,
+        kurtosis=m.kurtosis,
+    )  # fmt: skip
+    return {
+        "value": value,
+        "n_trials": n_trials,
+        "trials_sharpe_variance_per_period": variance,
+        "trials_sharpe_variance_annualized": variance * ppy,
+        "trials_with_sharpe": int(stored_sharpe.size),
+        "expected_max_sharpe_per_period": sr0,
+        "expected_max_sharpe_annualized": sr0 * math.sqrt(ppy),
+    }
 
 
 def _implied_trials(out: dict[str, Any], returns: np.ndarray, n_trials: int) -> None:

@@ -16,7 +16,7 @@ from stratopt.cli import main
 from stratopt.config import load_study
 from stratopt.errors import ConfigError
 from stratopt.metrics import compute_metrics
-from stratopt.validation import walk_forward
+from stratopt.operations import walk_forward
 from tests.validation.helpers import spy_strategy
 
 SYNTHETIC: dict[str, Any] = {

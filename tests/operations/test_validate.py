@@ -18,9 +18,8 @@ from stratopt.config import load_study
 from stratopt.data import synthetic_bars
 from stratopt.engine import ExecSettings
 from stratopt.errors import ConfigError
-from stratopt.optimization import optimize_study
-from stratopt.validation import study_from_run_folder, validate_study
-from stratopt.validation._validate import _trade_steps
+from stratopt.operations import optimize_study, study_from_run_folder, validate_study
+from stratopt.operations._validate import _trade_steps
 
 STUDY: dict[str, Any] = {
     "name": "val",

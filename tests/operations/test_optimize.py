@@ -18,7 +18,7 @@ import sqlalchemy
 import yaml
 
 from stratopt.config import load_study
-from stratopt.optimization import optimize, optimize_study
+from stratopt.operations import optimize, optimize_study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -191,7 +191,7 @@ def test_queued_trials_run_before_bulk_random_draws(
     def queued_in_memory() -> Any:
         storage = optuna.storages.InMemoryStorage()
         queue(storage)
-        monkeypatch.setattr("stratopt.optimization.open_storage", lambda url, **kw: storage)
+        monkeypatch.setattr("stratopt.search._study.open_storage", lambda url, **kw: storage)
         return _ranked(run("memory", 20))
 
     bulk = queued_in_memory()
@@ -467,7 +467,7 @@ def test_strict_and_lenient_requirements(tmp_path: Path, mode: str, pruned_expec
 
 @pytest.mark.parametrize("method", ["grid", "random", "tpe", "cmaes", "nsga2", "qmc"])
 def test_every_method_runs_a_real_study(tmp_path: Path, method: str) -> None:
-    from stratopt.search._samplers import SAMPLERS
+    from stratopt.search import SAMPLERS
 
     assert method in SAMPLERS
     path = _study(

@@ -13,41 +13,31 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from optuna.trial import TrialState
 
 from stratopt.backtest import backtest
-from stratopt.config import StudyConfig, parse_study
-from stratopt.data import Bars
+from stratopt.config import CpcvConfig, StudyConfig, parse_study
 from stratopt.errors import ConfigError
-from stratopt.search._candidates import Router
-from stratopt.search._evaluate import StudyEvaluator
-from stratopt.search._runner import _restore_normalizer
-from stratopt.stats._study import completed, distinct_params
-from stratopt.storage import load_study_from, ranked_frame, resolve_storage_url
-from stratopt.storage._runfolder import clean
-from stratopt.strategies import get_strategy
+from stratopt.evaluation import StudyData, StudyEvaluator, candidate_returns
+from stratopt.operations._prepared import PreparedStudy
+from stratopt.operations._results import ValidationResult
+from stratopt.operations._statistics import completed, distinct_params, study_statistics
+from stratopt.search import restore_normalizer
+from stratopt.stats import bootstrap_returns, reshuffle_trades
+from stratopt.storage import load_study_from, new_run_dir, ranked_frame, write_json
+from stratopt.validation import assess_robustness, combinatorial_purged_cv, evaluate_holdout
 
-__all__ = ["ValidationResult", "study_from_run_folder", "validate_study"]
+__all__ = ["study_from_run_folder", "validate_study"]
 
 _log = logging.getLogger(__name__)
 
 CPCV_CANDIDATES = 200  # distinct candidates whose returns CPCV chooses among
 MONTE_CARLO_SIMS = 1000
-
-
-@dataclass(frozen=True)
-class ValidationResult:
-    """What `validate_study` found; `sections` is validation.json without its header."""
-
-    study_name: str
-    folder: Path
-    sections: dict[str, Any]
-    holdout: Any = None  # a HoldoutReport when the study has validation.holdout
 
 
 def study_from_run_folder(folder: Path) -> StudyConfig:
@@ -96,62 +86,29 @@ def validate_study(
     Raises:
         ConfigError: the study does not exist in the storage, or has no completed trial.
     """
-    from stratopt.optimization import _make_run_dir, compile_study
-    from stratopt.stats import study_statistics
-    from stratopt.validation._holdout import evaluate_holdout, prepare_holdout
-    from stratopt.validation._region import assess_robustness
-
     step = on_step or (lambda _name: None)
-    compiled = compile_study(study)
-    url = resolve_storage_url(storage, study.storage, study.output_dir)
-    stored = load_study_from(study.name, url)
-    _restore_normalizer(stored, compiled.objective)
-    ranked = ranked_frame(stored, compiled.objective.directions)
+    prepared = PreparedStudy.from_config(study, storage=storage)
+    stored = load_study_from(study.name, prepared.url)
+    restore_normalizer(stored, prepared.plan)
+    directions = prepared.plan.objective.directions
+    ranked = ranked_frame(stored, directions)
     done = stored.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done:
         raise ConfigError(f"name: study {study.name!r} has no completed trial to validate")
     seed = study.search.seed if seed is None else seed
-    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
-    router = Router(study, strategy, compiled.space.names)
-    holdout = prepare_holdout(study, router)
-    in_sample = study if holdout is None else holdout.in_sample
-    folder = _make_run_dir(output or study.output_dir, f"{study.name}/validate")
+    folder = new_run_dir(output or study.output_dir, f"{study.name}/validate")
     sections: dict[str, Any] = {}
     report = None
-    if holdout is not None:
+    if prepared.holdout is not None:
         step("holdout")
         params = {t.number: t.params for t in done}
-        report = evaluate_holdout(
-            holdout, ranked, params, top=study.validation.top, objective=compiled.objective
-        )
+        report = evaluate_holdout(prepared.holdout, ranked, params, top=study.validation.top,
+                                  objective=prepared.plan.objective)  # fmt: skip
         report.frame.to_csv(folder / "holdout.csv", index=False)
         sections["holdout"] = report.summary
-    evaluator = StudyEvaluator(
-        in_sample, router, jobs=study.search.jobs, timeout=study.search.trial_timeout
-    )
+    evaluator = prepared.evaluator()
     try:
-        data: dict[tuple[tuple[str, Any], ...], list[Bars]] = {(): evaluator.data.get(())}
-        step("statistics")
-        sections["statistics"] = study_statistics(
-            ranked, directions=compiled.objective.directions, study=in_sample, data=data,
-            seed=seed,
-        )  # fmt: skip
-        step("cross-validation")
-        best_first = completed(ranked, compiled.objective.directions)
-        sections["cpcv"] = _guarded("cpcv", lambda: _cpcv(in_sample, best_first, data, folder))
-        step("stability")
-        robustness = assess_robustness(
-            stored, space=compiled.space, objective=compiled.objective, evaluator=evaluator,
-            constraints=compiled.constraints, fixed=study.params,
-            requirements=compiled.requirements,
-        )  # fmt: skip
-        robustness.write_csv(folder)
-        sections["robustness"] = robustness.to_dict()
-        step("monte carlo")
-        best = distinct_params(best_first.head(1))[0][0]
-        sections["monte_carlo"] = _guarded(
-            "monte_carlo", lambda: _monte_carlo(in_sample, router, best, data, seed)
-        )
+        sections.update(_sections(prepared, stored, ranked, evaluator, folder, seed, step))
     finally:
         evaluator.close()
     header = {
@@ -160,10 +117,41 @@ def validate_study(
         "trials": {"completed": len(done), "total": len(stored.trials)},
         "seed": seed,
     }
-    (folder / "validation.json").write_text(
-        json.dumps(clean({**header, **sections}), indent=2, allow_nan=False) + "\n"
-    )
+    write_json(folder / "validation.json", {**header, **sections})
     return ValidationResult(study.name, folder, sections, report)
+
+
+def _sections(
+    prepared: PreparedStudy,
+    stored: Any,
+    ranked: pd.DataFrame,
+    evaluator: StudyEvaluator,
+    folder: Path,
+    seed: int,
+    step: Callable[[str], None],
+) -> dict[str, Any]:
+    """Statistics, CPCV, stability and Monte Carlo, on the searched (in-sample) data."""
+    plan, in_sample = prepared.plan, prepared.searched
+    sections: dict[str, Any] = {}
+    step("statistics")
+    sections["statistics"] = study_statistics(
+        ranked, directions=plan.objective.directions, study=in_sample, data=prepared.data,
+        seed=seed,
+    )  # fmt: skip
+    step("cross-validation")
+    best_first = completed(ranked, plan.objective.directions)
+    sections["cpcv"] = _guarded("cpcv", lambda: _cpcv(in_sample, best_first, prepared.data, folder))
+    step("stability")
+    robustness = assess_robustness(
+        stored, space=plan.space, objective=plan.objective, evaluator=evaluator,
+        constraints=plan.constraints, fixed=plan.fixed, requirements=plan.requirements,
+    )  # fmt: skip
+    robustness.write_csv(folder)
+    sections["robustness"] = robustness.to_dict()
+    step("monte carlo")
+    best = distinct_params(best_first.head(1))[0][0]
+    sections["monte_carlo"] = _guarded("monte_carlo", lambda: _monte_carlo(prepared, best, seed))
+    return sections
 
 
 def _guarded(name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -177,15 +165,11 @@ def _guarded(name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
 
 
-def _cpcv(study: StudyConfig, done: Any, data: dict[Any, Any], folder: Path) -> dict[str, Any]:
+def _cpcv(study: StudyConfig, done: Any, data: StudyData, folder: Path) -> dict[str, Any]:
     """CPCV over the per-bar returns of the best distinct candidates (validation.cpcv).
 
-    `done`: the completed trials, best first (`stratopt.stats._study.completed`).
+    `done`: the completed trials, best first (`completed`).
     """
-    from stratopt.config import CpcvConfig
-    from stratopt.validation._cpcv import combinatorial_purged_cv
-    from stratopt.validation._returns import candidate_returns
-
     params = distinct_params(done)[0][:CPCV_CANDIDATES]
     if len(params) < 2:
         return {"available": False, "reason": "fewer than 2 distinct completed candidates"}
@@ -202,26 +186,12 @@ def _cpcv(study: StudyConfig, done: Any, data: dict[Any, Any], folder: Path) -> 
     return out
 
 
-def _monte_carlo(
-    study: StudyConfig,
-    router: Router,
-    best: dict[str, Any],
-    data: dict[Any, Any],
-    seed: int,
-) -> dict[str, Any]:
+def _monte_carlo(prepared: PreparedStudy, best: dict[str, Any], seed: int) -> dict[str, Any]:
     """Trade-order reshuffling and a stationary bootstrap of the best candidate, per symbol."""
-    from stratopt.stats import bootstrap_returns, reshuffle_trades
-
-    cand = router.route(best)
-    series = data.get(cand.data) if cand.data in data else None
-    if series is None:
-        from stratopt.backtest import study_bars
-
-        series = study_bars(study)
-    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    cand = prepared.router.route(best)
     out: dict[str, Any] = {"params": best, "simulations": MONTE_CARLO_SIMS, "symbols": {}}
-    for bars in series:
-        res = backtest(bars, strategy, cand.strategy_params, cand.settings)
+    for bars in prepared.data.get(cand.data):
+        res = backtest(bars, prepared.strategy, cand.strategy_params, cand.settings)
         part: dict[str, Any] = {}
         cash = float(cand.settings.cash)
         try:

@@ -13,7 +13,7 @@ import yaml
 from stratopt.backtest import backtest, study_bars
 from stratopt.config import load_study
 from stratopt.data import resample
-from stratopt.validation._returns import bin_returns, candidate_returns
+from stratopt.evaluation import bin_returns, candidate_returns
 
 BASE: dict[str, Any] = {
     "name": "r",

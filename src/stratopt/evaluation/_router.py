@@ -7,11 +7,11 @@ bare names a strategy parameter.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratopt._suggest import did_you_mean
 from stratopt.config import StudyConfig
 from stratopt.engine import ExecSettings
 from stratopt.errors import ConfigError, StrategyError
@@ -49,7 +49,7 @@ class Router:
             if param is None:
                 raise ConfigError(
                     f"params.{name}: strategy {strategy.name!r} has no such parameter"
-                    f"{_hint(name, strategy.parameters)}"
+                    f"{did_you_mean(name, strategy.parameters)}"
                 )
             try:
                 param.coerce(name, value)
@@ -61,7 +61,8 @@ class Router:
         if head in _BACKTEST_PREFIXES and rest:
             known = ExecSettings.field_names()
             if rest not in known:
-                raise ConfigError(f"space.{name}: unknown backtest setting{_hint(rest, known)}")
+                hint = did_you_mean(rest, known)
+                raise ConfigError(f"space.{name}: unknown backtest setting{hint}")
         elif head == "data" and rest:
             if rest not in _DATA_FIELDS:
                 raise ConfigError(f"space.{name}: only {list(_DATA_FIELDS)} can be searched")
@@ -71,7 +72,7 @@ class Router:
                 known = tuple(self.strategy.parameters)
                 raise ConfigError(
                     f"space.{name}: strategy {self.strategy.name!r} has no parameter "
-                    f"{pname!r}{_hint(pname, known)}"
+                    f"{pname!r}{did_you_mean(pname, known)}"
                 )
 
     def route(self, params: Mapping[str, Any]) -> Candidate:
@@ -93,8 +94,3 @@ class Router:
             settings=self.study.backtest.to_settings(**settings) if settings else self._settings,
             data=tuple(sorted(data.items())),
         )
-
-
-def _hint(name: str, known: Iterable[str]) -> str:
-    match = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean {match[0]!r}?" if match else ""

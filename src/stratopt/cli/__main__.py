@@ -1,0 +1,7 @@
+"""`python -m stratopt.cli`: what `launch` starts its workers with."""
+
+from __future__ import annotations
+
+from stratopt.cli import main
+
+main()

@@ -1,0 +1,55 @@
+"""The study file: YAML or JSON parsed once into frozen, validated models.
+
+`load_study` reads a file (`parse_study` a mapping) into a `StudyConfig`; every problem
+is a `ConfigError` naming the file, the field, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+from stratopt.config._methods import METHODS, SearchMethod, method_list
+from stratopt.config._models import (
+    BacktestConfig,
+    CpcvConfig,
+    DataConfig,
+    SearchConfig,
+    StudyConfig,
+    SyntheticConfig,
+    ValidationConfig,
+    WalkForwardConfig,
+)
+from stratopt.config._read import (
+    MAX_STUDY_BYTES,
+    MAX_STUDY_DEPTH,
+    MAX_STUDY_VALUES,
+    apply_overrides,
+    load_study,
+    parse_search,
+    parse_study,
+)
+from stratopt.config._spans import Span, parse_holdout, parse_span
+from stratopt.storage import check_url as storage_url_problem
+
+__all__ = [
+    "MAX_STUDY_BYTES",
+    "MAX_STUDY_DEPTH",
+    "MAX_STUDY_VALUES",
+    "METHODS",
+    "BacktestConfig",
+    "CpcvConfig",
+    "DataConfig",
+    "SearchConfig",
+    "SearchMethod",
+    "Span",
+    "StudyConfig",
+    "SyntheticConfig",
+    "ValidationConfig",
+    "WalkForwardConfig",
+    "apply_overrides",
+    "load_study",
+    "method_list",
+    "parse_holdout",
+    "parse_search",
+    "parse_span",
+    "parse_study",
+    "storage_url_problem",
+]

@@ -1,0 +1,87 @@
+"""`stratopt backtest`: the study's fixed parameters on each of its data series."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stratopt.backtest import BacktestResult, backtest_study
+from stratopt.config import StudyConfig
+from stratopt.errors import UserInputError
+from stratopt.operations._prepared import check_study
+
+__all__ = ["backtest_report", "equity_frame", "run_backtest", "trades_frame", "write_csv"]
+
+
+def run_backtest(study: StudyConfig) -> list[BacktestResult]:
+    """Check the whole study file (`check_study`), then backtest its fixed parameters."""
+    check_study(study)
+    return backtest_study(study)
+
+
+def equity_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:
+    """The equity curves, one row per bar (a `symbol` column with several series)."""
+    frames = []
+    for res in results:
+        eq = res.equity.rename("equity").reset_index()
+        if len(results) > 1:
+            eq.insert(0, "symbol", res.bars.symbol)
+        frames.append(eq)
+    out: pd.DataFrame = pd.concat(frames, ignore_index=True)
+    return out
+
+
+def trades_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:
+    """The trade lists, one row per trade (a `symbol` column with several series)."""
+    frames = []
+    for res in results:
+        t = res.trades
+        if len(results) > 1:
+            t.insert(0, "symbol", res.bars.symbol)
+        frames.append(t)
+    out: pd.DataFrame = pd.concat(frames, ignore_index=True)
+    return out
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """`frame` as CSV at `path` (folders made); UserInputError naming it otherwise."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S")
+    except OSError as exc:
+        raise UserInputError(f"cannot write {path}: {exc}") from None
+
+
+def _finite(value: float) -> float | None:
+    # JSON has no NaN/inf: non-finite metric values are written as null.
+    return value if math.isfinite(value) else None
+
+
+def backtest_report(name: str, results: Sequence[BacktestResult]) -> dict[str, Any]:
+    """`stratopt backtest --json`: the first series flat, every series under per_symbol."""
+    per_symbol = {
+        res.bars.symbol: {
+            "source": res.bars.source,
+            "bars": len(res.bars),
+            "start": str(res.bars.index[0]),
+            "end": str(res.bars.index[-1]),
+            "metrics": {k: _finite(v) for k, v in res.metrics.items()},
+            "n_trades": res.n_trades,
+            "final_equity": res.final_equity,
+        }
+        for res in results
+    }
+    first = results[0]
+    return {
+        "study": name,
+        "strategy": first.strategy,
+        "params": first.params,
+        "settings": first.settings.__dict__,
+        "symbol": first.bars.symbol,
+        **per_symbol[first.bars.symbol],
+        "per_symbol": per_symbol,
+    }

@@ -1,0 +1,113 @@
+"""The storage commands: list studies, show one, export its trials, keep its best.
+
+A study is named by a study file (its name and storage) or by its bare name (in
+`--storage`, $STRATOPT_STORAGE or `./runs/stratopt.db`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stratopt.config import load_study
+from stratopt.operations._backtest import write_csv
+from stratopt.storage import (
+    ATTR_LOOKAHEAD,
+    ATTR_ROBUSTNESS,
+    keep_top_trials,
+    load_ranked,
+    load_study_from,
+    resolve_storage_url,
+    study_summaries,
+)
+
+__all__ = [
+    "StudyView",
+    "cleanup_study",
+    "export_study",
+    "latest_statistics",
+    "list_studies",
+    "resolve_study",
+    "show_study",
+]
+
+_STUDY_FILE = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class StudyView:
+    """A stored study as `stratopt show` presents it.
+
+    `robustness`/`lookahead`: the last optimization's sections (study attributes);
+    `statistics`: the newest run folder that has them, and its statistics.
+    """
+
+    name: str
+    url: str
+    ranked: pd.DataFrame
+    robustness: dict[str, Any] | None
+    lookahead: dict[str, Any] | None
+    statistics: tuple[Path, dict[str, Any]] | None
+
+
+def _is_file(ref: str) -> bool:
+    path = Path(ref)
+    return path.suffix.lower() in _STUDY_FILE or path.is_file()
+
+
+def resolve_study(ref: str, storage: str | None) -> tuple[str, str]:
+    """(study name, storage URL) from a study file or a bare name."""
+    if _is_file(ref):
+        cfg = load_study(ref)
+        return cfg.name, resolve_storage_url(storage, cfg.storage, cfg.output_dir)
+    return ref, resolve_storage_url(storage, None, Path.cwd() / "runs")
+
+
+def list_studies(storage: str | None) -> list[dict[str, Any]]:
+    """Per study of the storage: name, counts by state and best value."""
+    return study_summaries(resolve_storage_url(storage, None, Path.cwd() / "runs"))
+
+
+def show_study(ref: str, *, storage: str | None = None) -> StudyView:
+    """The ranked trials of a study and the analyses of its last runs."""
+    name, url = resolve_study(ref, storage)
+    ranked = load_ranked(name, url)
+    attrs = load_study_from(name, url).user_attrs
+    root = load_study(ref).output_dir if _is_file(ref) else Path.cwd() / "runs"
+    return StudyView(
+        name, url, ranked, attrs.get(ATTR_ROBUSTNESS), attrs.get(ATTR_LOOKAHEAD),
+        latest_statistics(root / name),
+    )  # fmt: skip
+
+
+def latest_statistics(folder: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The `statistics` of the newest run folder under `folder` that has them."""
+    if not folder.is_dir():
+        return None
+    for run in sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True):
+        try:
+            summary = json.loads((run / "summary.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(summary.get("statistics"), dict):
+            return run, summary["statistics"]
+    return None
+
+
+def cleanup_study(ref: str, keep: int, *, storage: str | None = None) -> tuple[str, int, int]:
+    """Keep the best `keep` trials of a study: (name, kept, deleted)."""
+    name, url = resolve_study(ref, storage)
+    kept, deleted = keep_top_trials(name, url, keep)
+    return name, kept, deleted
+
+
+def export_study(ref: str, csv: Path, *, storage: str | None = None) -> int:
+    """Write every trial of a study, ranked, to `csv`; the number of trials."""
+    name, url = resolve_study(ref, storage)
+    frame = load_ranked(name, url)
+    write_csv(csv, frame)
+    return len(frame)

@@ -1,0 +1,212 @@
+"""Telling a study what a candidate gave: COMPLETE, PRUNED or FAIL, with its record.
+
+Shared by both trial loops (`run_trials`, one process; `work`, many) and open to any
+caller that evaluates candidates itself: `tell` records an `Outcome` on a trial of the
+study, checked against the plan's requirements and scored by its objective.
+
+Trial states: COMPLETE (counted towards the target), PRUNED (a constraint or a
+requirement failed, or a duplicate of an earlier candidate; the reason is in the record's
+`pruned`) and FAIL (an error, a NaN objective or a timeout, in `error`). Every trial keeps
+its params and, when it ran, all metrics (`stratopt.storage.record`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.study._tell import _tell_with_warning
+from optuna.trial import FrozenTrial, TrialState
+
+from stratopt._jsonable import clean
+from stratopt.evaluation import Evaluator, Outcome
+from stratopt.search._plan import SearchPlan
+from stratopt.search._progress import Progress
+from stratopt.search._space import SearchSpace
+from stratopt.storage import ATTR, ATTR_NORMALIZER, HandedTrial
+
+__all__ = [
+    "DUPLICATE",
+    "BatchTrial",
+    "Pending",
+    "evaluate_with_retries",
+    "prune",
+    "restore_normalizer",
+    "save_normalizer",
+    "tell",
+    "valid_keys",
+]
+
+log = logging.getLogger("stratopt.search")
+
+DUPLICATE = "duplicate of an earlier candidate"
+
+# Enumerating a discrete space's valid keys costs memory; above this, it is not done.
+_MAX_ENUMERATED = 200_000
+
+
+@dataclass(frozen=True)
+class BatchTrial:
+    """A candidate written once, finished, when its result is known.
+
+    Grid candidates need nothing from a sampler, and random draws nothing from earlier
+    results; so instead of Optuna's per-trial round trips (create, set each param, set
+    attrs, tell: a storage transaction each, about 30 ms a trial on SQLite) the finished
+    trial joins `finished`, shared by its batch, which is written at once (one
+    transaction on SQLite or PostgreSQL) when the batch is told. No trial is left
+    RUNNING if the run is killed: the batch's evaluations are lost, as they are with
+    RUNNING trials, and a rerun evaluates what is missing (grid) or draws on (random).
+
+    `slot` is the candidate's place in its batch: pruned candidates are finished before
+    the evaluated ones, yet the batch is written in the order it was asked, so trials
+    are numbered as `study.ask()` numbers them.
+    """
+
+    params: dict[str, Any]
+    distributions: dict[str, Any]
+    finished: dict[int, FrozenTrial]
+    started: datetime.datetime
+    slot: int
+
+
+Pending = optuna.Trial | BatchTrial
+"""A trial being run: Optuna's, or one written with its batch."""
+
+
+def tell(
+    study: optuna.Study,
+    trial: Pending,
+    outcome: Outcome,
+    *,
+    key: str,
+    plan: SearchPlan,
+    progress: Progress,
+) -> bool:
+    """Finish `trial` with what evaluating it gave; False when it FAILED.
+
+    `key` is `plan.key(params)`. A feasible, scorable outcome completes the trial (and
+    feeds the objective's normalizer); one that breaks the requirements is PRUNED with
+    the violations; an error or a NaN objective FAILS it. `progress` counts it.
+    """
+    rec: dict[str, Any] = {"key": key, "runtime_s": outcome.runtime}
+    if len(outcome.per_symbol) > 1:
+        rec["per_symbol"] = clean(outcome.per_symbol)
+    if outcome.error is not None or outcome.metrics is None:
+        _fail(study, trial, rec, outcome.error or "no metrics", progress)
+        return False
+    metrics = outcome.metrics
+    rec["metrics"] = clean(metrics)
+    verdict = plan.requirements.check(metrics)
+    rec["shortfall"] = float(verdict.shortfall)
+    if verdict.violations:
+        rec["violations"] = list(verdict.violations)
+    values = plan.objective.values(metrics)
+    if values.components:
+        rec["components"] = clean(values.components)
+    if values.values is None:
+        reason = values.reason or "not a finite number"
+        _fail(study, trial, rec, f"objective {plan.objective.describe()}: {reason}", progress)
+        return False
+    if not verdict.feasible:
+        prune(study, trial, rec, "requirements: " + "; ".join(verdict.violations), progress)
+    elif _told(study, trial, rec, list(values.values)):
+        plan.objective.observe(metrics)
+        progress.complete += 1
+        progress.consider(values.values)
+    return True
+
+
+def prune(
+    study: optuna.Study, trial: Pending, rec: dict[str, Any], reason: str, progress: Progress
+) -> None:
+    """Finish `trial` PRUNED (not run, or infeasible) with `reason` in its record."""
+    _told(study, trial, {**rec, "pruned": reason}, state=TrialState.PRUNED)
+    progress.pruned += 1
+
+
+def _fail(
+    study: optuna.Study, trial: Pending, rec: dict[str, Any], error: str, progress: Progress
+) -> None:
+    _told(study, trial, {**rec, "error": error}, state=TrialState.FAIL)
+    progress.failed += 1
+
+
+def _told(
+    study: optuna.Study,
+    trial: Pending,
+    rec: dict[str, Any],
+    values: list[float] | None = None,
+    state: TrialState | None = None,
+) -> bool:
+    """Record `rec` on the trial and finish it (False: it was already finished)."""
+    if isinstance(trial, BatchTrial):
+        # Not `create_trial`: it compares every distribution with a converted copy (old
+        # distribution classes), 0.5 ms a trial with a 50-value list. The trial is
+        # validated when written; it is dropped with its batch then, so it is handed over.
+        trial.finished[trial.slot] = HandedTrial(
+            number=-1,
+            state=state or TrialState.COMPLETE,
+            value=None,
+            values=values,
+            datetime_start=trial.started,
+            datetime_complete=datetime.datetime.now(),
+            params=trial.params,
+            distributions=trial.distributions,
+            user_attrs={ATTR: rec},
+            system_attrs={},
+            intermediate_values={},
+            trial_id=-1,
+        )
+        return True
+    try:
+        trial.set_user_attr(ATTR, rec)
+        # `Study.tell` deep-copies the finished trial to return it, which cost more than
+        # the whole rest of a trial; Optuna's own `study.optimize` loop calls this function.
+        _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # Another process found its heartbeat stale and failed it (its params are queued
+        # for a retry): this result is dropped rather than counted twice.
+        log.warning("trial %d was failed as orphaned while it ran; result dropped", trial.number)
+        return False
+    return True
+
+
+def evaluate_with_retries(
+    evaluator: Evaluator, params: list[dict[str, Any]], retries: int
+) -> list[Outcome]:
+    """Evaluate `params`; candidates that failed are evaluated again, up to `retries` times."""
+    outcomes = evaluator.evaluate(params) if params else []
+    for attempt in range(retries):
+        again = [i for i, o in enumerate(outcomes) if o.error is not None]
+        if not again:
+            break
+        log.info("retrying %d failed candidate(s), attempt %d", len(again), attempt + 1)
+        redo = evaluator.evaluate([params[i] for i in again])
+        for i, o in zip(again, redo, strict=True):
+            outcomes[i] = o
+    return outcomes
+
+
+def valid_keys(plan: SearchPlan) -> set[str] | None:
+    """Keys of every valid combination of a discrete space (None if too large)."""
+    space: SearchSpace = plan.space
+    if not space.is_discrete or space.grid_size() > _MAX_ENUMERATED:
+        return None
+    return {repr(space.key(p)) for p in space.grid() if plan.broken(p) is None}
+
+
+def restore_normalizer(study: optuna.Study, plan: SearchPlan) -> None:
+    """Give the objective the normalizer state an earlier run saved on the study."""
+    state = study.user_attrs.get(ATTR_NORMALIZER)
+    if state is not None:
+        plan.objective.load_state(state)
+
+
+def save_normalizer(study: optuna.Study, plan: SearchPlan) -> None:
+    """Save the objective's normalizer state on the study (a killed run keeps its bounds)."""
+    state = plan.objective.state_dict()
+    if state:
+        study.set_user_attr(ATTR_NORMALIZER, state)

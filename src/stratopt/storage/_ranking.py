@@ -1,0 +1,99 @@
+"""Ranking a study's trials: best first, a Pareto front by its fronts, the rest after."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.trial import FrozenTrial, TrialState
+
+from stratopt.storage._attrs import ATTR
+
+__all__ = ["best_trial", "order_trials", "ranked_frame", "trial_counts"]
+
+_STATE_ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.FAIL: 2}
+
+
+def _pareto_ranks(values: list[tuple[float, ...]], directions: Sequence[str]) -> list[int]:
+    sign = [1.0 if d == "maximize" else -1.0 for d in directions]
+    pts = [tuple(s * v for s, v in zip(sign, vals, strict=True)) for vals in values]
+    ranks = [0] * len(pts)
+    remaining = set(range(len(pts)))
+    front = 1
+    while remaining:
+        layer = {
+            i
+            for i in remaining
+            if not any(
+                all(a >= b for a, b in zip(pts[j], pts[i], strict=True)) and pts[j] != pts[i]
+                for j in remaining
+            )
+        }
+        for i in layer:
+            ranks[i] = front
+        remaining -= layer
+        front += 1
+    return ranks
+
+
+def order_trials(trials: list[FrozenTrial], directions: Sequence[str]) -> list[FrozenTrial]:
+    """Finished trials in rank order: completed ones best first (one objective: by value,
+    then number; several: by Pareto front, then number), then pruned, then failed."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
+    done_numbers = {t.number for t in done}
+    rest = [t for t in trials if t.number not in done_numbers and t.state in _STATE_ORDER]
+    if len(directions) == 1:
+        sign = -1.0 if directions[0] == "maximize" else 1.0
+        done.sort(key=lambda t: (sign * t.values[0], t.number))
+    else:
+        ranks = _pareto_ranks([tuple(t.values) for t in done], directions)
+        keyed = sorted(zip(ranks, done, strict=True), key=lambda rt: (rt[0], rt[1].number))
+        done = [t for _, t in keyed]
+    rest.sort(key=lambda t: (_STATE_ORDER[t.state], t.number))
+    return done + rest
+
+
+def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame:
+    """Every finished trial, best first; pruned then failed ones ranked last."""
+    rows = []
+    ordered = order_trials(study.get_trials(deepcopy=False), directions)
+    for rank, t in enumerate(ordered, start=1):
+        row: dict[str, Any] = {"rank": rank, "trial": t.number, "state": t.state.name.lower()}
+        values = t.values if t.state == TrialState.COMPLETE and t.values else []
+        if len(directions) == 1:
+            row["value"] = values[0] if values else math.nan
+        else:
+            for i in range(len(directions)):
+                row[f"value_{i}"] = values[i] if values else math.nan
+        rec = t.user_attrs.get(ATTR)  # `record`, inline: once per trial
+        rec = rec if isinstance(rec, dict) else {}
+        row.update({f"params.{k}": v for k, v in t.params.items()})
+        for k, v in (rec.get("metrics") or {}).items():
+            row[f"metrics.{k}"] = float(v)
+        for k, v in (rec.get("components") or {}).items():
+            row[f"components.{k}"] = float(v)
+        row["violations"] = "; ".join(rec.get("violations") or [])
+        row["pruned"] = rec.get("pruned", "")
+        row["error"] = rec.get("error", "")
+        row["runtime_s"] = rec.get("runtime_s", math.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def best_trial(study: optuna.Study, ranked: pd.DataFrame) -> FrozenTrial | None:
+    """The first-ranked trial of `ranked` (None when no trial completed)."""
+    if ranked.empty or ranked.iloc[0]["state"] != "complete":
+        return None
+    number = int(ranked.iloc[0]["trial"])
+    return next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+
+
+def trial_counts(study: optuna.Study) -> dict[str, int]:
+    """The study's trials by state (every state, lower case: complete, pruned, fail, ...)."""
+    counts = {s.name.lower(): 0 for s in TrialState}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name.lower()] += 1
+    return counts
