@@ -17,7 +17,13 @@ Example:
 from __future__ import annotations
 
 from stratopt.stats._bootstrap import BootstrapMethod, bootstrap_indices
-from stratopt.stats._monte_carlo import MonteCarloResult, bootstrap_returns, reshuffle_trades
+from stratopt.stats._monte_carlo import (
+    BootstrapFan,
+    MonteCarloResult,
+    bootstrap_fan,
+    bootstrap_returns,
+    reshuffle_trades,
+)
 from stratopt.stats._pbo import PBOResult, probability_of_backtest_overfitting
 from stratopt.stats._sharpe import (
     ReturnMoments,
@@ -39,12 +45,14 @@ from stratopt.stats._spa import (
 from stratopt.stats._study import study_statistics
 
 __all__ = [
+    "BootstrapFan",
     "BootstrapMethod",
     "MonteCarloResult",
     "PBOResult",
     "ReturnMoments",
     "SPAResult",
     "automatic_block_size",
+    "bootstrap_fan",
     "bootstrap_indices",
     "bootstrap_returns",
     "deflated_sharpe_ratio",
