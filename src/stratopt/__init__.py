@@ -25,6 +25,7 @@ _LAZY = {
     "Strategy": "stratopt.strategies",
     "get_strategy": "stratopt.strategies",
     "walk_forward": "stratopt.validation",
+    "report": "stratopt.reporting",
 }
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "load_study",
     "optimize",
     "optimize_study",
+    "report",
     "synthetic_bars",
     "walk_forward",
 ]
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from stratopt.data import load_bars, synthetic_bars
     from stratopt.engine import ExecSettings
     from stratopt.optimization import OptimizeResult, optimize, optimize_study
+    from stratopt.reporting import report
     from stratopt.strategies import Strategy, get_strategy
     from stratopt.validation import walk_forward
 

@@ -105,6 +105,9 @@ def optimize(
     analysis: Annotated[
         bool, typer.Option(help="Statistics, stability and look-ahead check after the search.")
     ] = True,
+    report: Annotated[
+        bool, typer.Option(help="Write report.html into the run folder (needs stratopt[report]).")
+    ] = True,
 ) -> None:
     """Search the study's space; print the best candidates and the run folder."""
     from stratopt.config import load_study
@@ -137,6 +140,8 @@ def optimize(
     if c["complete"] == 0:
         _err.print("error: no candidate completed", highlight=False)
         raise typer.Exit(1)
+    if report:
+        _write_report(result.run_folder.path, cfg)
 
 
 @app.command("walk-forward")
@@ -148,6 +153,9 @@ def walk_forward(
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
     jobs: Annotated[int | None, typer.Option(min=1, help="Windows run in parallel.")] = None,
+    report: Annotated[
+        bool, typer.Option(help="Write report.html into the run folder (needs stratopt[report]).")
+    ] = True,
 ) -> None:
     """Optimize on each train window, test the best on the next (validation.walk_forward)."""
     from stratopt.validation import walk_forward as run_walk_forward
@@ -164,6 +172,10 @@ def walk_forward(
     if all(w.out_of_sample is None for w in result.windows):
         _err.print("error: no window produced an out-of-sample result", highlight=False)
         raise typer.Exit(1)
+    if report:
+        from stratopt.config import load_study
+
+        _write_report(result.run_folder, load_study(study, list(set_ or [])))
 
 
 @app.command()
@@ -173,6 +185,9 @@ def validate(
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
     output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the bootstraps.")] = None,
+    report: Annotated[
+        bool, typer.Option(help="Write report.html into the run folder (needs stratopt[report]).")
+    ] = True,
 ) -> None:
     """Holdout, statistics, CPCV, stability and Monte Carlo of a finished study."""
     from stratopt.config import load_study
@@ -199,6 +214,60 @@ def validate(
     _print_monte_carlo(sections.get("monte_carlo"))
     _print_statistics((result.folder, sections["statistics"]))
     _out.print(f"validation folder: {result.folder.resolve()}", soft_wrap=True, highlight=False)
+    if report:
+        _write_report(result.folder, cfg)
+
+
+@app.command("report")
+def report_command(
+    targets: Annotated[
+        list[Path],
+        typer.Argument(help="Run folders (optimize, walk-forward, validate) or study files; "
+                       "the first is shown in full, the others compared with it."),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="The HTML file (default: report.html in the first run folder)."),
+    ] = None,
+    plotlyjs: Annotated[
+        str,
+        typer.Option("--plotlyjs", help="gzip (embedded, compressed), inline, directory or cdn."),
+    ] = "gzip",
+    max_trials: Annotated[
+        int, typer.Option("--max-trials", help="Trials drawn as points in per-trial figures.")
+    ] = 5000,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL (study files).")] = None,
+) -> None:
+    """One offline HTML report of run folders or studies (needs stratopt[report])."""
+    from stratopt.errors import ConfigError
+    from stratopt.reporting import PLOTLYJS_MODES, report
+
+    if plotlyjs not in PLOTLYJS_MODES:
+        raise ConfigError(f"--plotlyjs: {plotlyjs!r} is not one of {', '.join(PLOTLYJS_MODES)}")
+    if max_trials < 10:
+        raise ConfigError(f"--max-trials: must be at least 10, got {max_trials}")
+    _check_storage_option(storage)
+    path = report(*targets, out=out, plotlyjs=plotlyjs, max_trials=max_trials,  # type: ignore[arg-type]
+                  storage=storage)  # fmt: skip
+    _out.print(f"report: {path.resolve()}", soft_wrap=True, highlight=False)
+
+
+def _write_report(folder: Path, study: Any) -> None:
+    """report.html into a run folder just made; a failure here never fails the run."""
+    from stratopt.reporting import ReportOptions, Target, missing_extra, read_run_folder
+    from stratopt.reporting import write_targets
+
+    missing = missing_extra()
+    if missing is not None:
+        _err.print(f"report.html skipped: {missing}", highlight=False, soft_wrap=True)
+        return
+    try:
+        target = Target(read_run_folder(folder), study, folder)
+        path = write_targets([target], out=None, options=ReportOptions())
+    except Exception as exc:  # a bug in the report must not cost the run
+        _err.print(f"report.html failed: {type(exc).__name__}: {exc}", highlight=False)
+        return
+    _out.print(f"report: {path.resolve()}", soft_wrap=True, highlight=False)
 
 
 @app.command()

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stratopt.report._blocks import BEST, GREY, Figure, Note, Section, figure
-from stratopt.report._candidates import completed_trials, objective_metric, value_columns
-from stratopt.report._downsample import step_change_indices
-from stratopt.report._format import count
-from stratopt.report._inputs import StoredRun
+from stratopt.reporting._blocks import BEST, GREY, Figure, Note, Section, figure
+from stratopt.reporting._candidates import completed_trials, objective_metric, value_columns
+from stratopt.reporting._downsample import step_change_indices
+from stratopt.reporting._format import count
+from stratopt.reporting._inputs import StoredRun
 
 __all__ = ["best_so_far", "history_section", "importance_section", "pareto_front", "sample_trials"]
 

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stratopt.report._blocks import Block, Section, Table, TrialsTable, figure
-from stratopt.report._candidates import best_and_robust, completed_trials, value_columns
-from stratopt.report._format import count, metric_value, number, params_text, to_float
-from stratopt.report._inputs import StoredRun
-from stratopt.report._sec_history import best_so_far
-from stratopt.report._downsample import step_change_indices
+from stratopt.reporting._blocks import Block, Section, Table, TrialsTable, figure
+from stratopt.reporting._candidates import best_and_robust, completed_trials, value_columns
+from stratopt.reporting._format import count, metric_value, number, params_text, to_float
+from stratopt.reporting._inputs import StoredRun
+from stratopt.reporting._sec_history import best_so_far
+from stratopt.reporting._downsample import step_change_indices
 
 __all__ = ["TABLE_METRICS", "TABLE_TOP", "comparison_section", "trials_section"]
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stratopt.report._format import number
+from stratopt.reporting._format import number
 
 __all__ = ["MAX_BINS", "Axis", "Grid", "axis_bins", "binned_median"]
 

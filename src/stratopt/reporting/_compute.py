@@ -26,9 +26,9 @@ import pandas as pd
 from stratopt.backtest import backtest, study_bars
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
-from stratopt.report._candidates import Pick, best_and_robust
-from stratopt.report._format import number, to_float
-from stratopt.report._inputs import (
+from stratopt.reporting._candidates import Pick, best_and_robust
+from stratopt.reporting._format import number, to_float
+from stratopt.reporting._inputs import (
     CandidateCurve,
     CandidateStatistics,
     Curves,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stratopt.report._blocks import Kpi, Kpis, Note, Section, Table
-from stratopt.report._candidates import Pick, best_and_robust, completed_trials
-from stratopt.report._format import (
+from stratopt.reporting._blocks import Kpi, Kpis, Note, Section, Table
+from stratopt.reporting._candidates import Pick, best_and_robust, completed_trials
+from stratopt.reporting._format import (
     count,
     metric_value,
     number,
@@ -15,7 +15,7 @@ from stratopt.report._format import (
     percent,
     to_float,
 )
-from stratopt.report._inputs import Extras, StoredRun
+from stratopt.reporting._inputs import Extras, StoredRun
 
 __all__ = ["manifest_section", "verdict_section"]
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from stratopt.report._blocks import BEST, GREY, ROBUST, Block, Note, Section, Table, figure
-from stratopt.report._encode import drawn
-from stratopt.report._format import count, number, percent, to_float
-from stratopt.report._inputs import Extras, MonteCarloFan, PboDetail, StoredRun
-from stratopt.report._sec_curves import epoch_ms
+from stratopt.reporting._blocks import BEST, GREY, ROBUST, Block, Note, Section, Table, figure
+from stratopt.reporting._encode import drawn
+from stratopt.reporting._format import count, number, percent, to_float
+from stratopt.reporting._inputs import Extras, MonteCarloFan, PboDetail, StoredRun
+from stratopt.reporting._sec_curves import epoch_ms
 
 __all__ = ["MAX_SCATTER", "cpcv_section", "monte_carlo_section"]
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-from stratopt.report._blocks import Figure, Section, TrialsTable
-from stratopt.report._encode import to_json
-from stratopt.report._page import PlotlyJs
+from stratopt.reporting._blocks import Figure, Section, TrialsTable
+from stratopt.reporting._encode import to_json
+from stratopt.reporting._page import PlotlyJs
 
 if TYPE_CHECKING:
     import jinja2
@@ -92,7 +92,7 @@ def _environment() -> jinja2.Environment:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("stratopt.report", "templates"),
+        loader=jinja2.PackageLoader("stratopt.reporting", "templates"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -102,7 +102,7 @@ def _environment() -> jinja2.Environment:
 
 
 def _asset(name: str) -> markupsafe.Markup:
-    text = (resources.files("stratopt.report") / "templates" / name).read_text("utf-8")
+    text = (resources.files("stratopt.reporting") / "templates" / name).read_text("utf-8")
     return _markup(text)
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from stratopt.errors import ConfigError
-from stratopt.report._bins import Axis, axis_bins, binned_median
-from stratopt.report._blocks import BEST, GREY, ROBUST, Figure, Note, Section, figure
-from stratopt.report._candidates import Pick, best_and_robust, completed_trials, value_columns
-from stratopt.report._format import count, number, params_text, to_float
-from stratopt.report._inputs import Extras, StoredRun
+from stratopt.reporting._bins import Axis, axis_bins, binned_median
+from stratopt.reporting._blocks import BEST, GREY, ROBUST, Figure, Note, Section, figure
+from stratopt.reporting._candidates import Pick, best_and_robust, completed_trials, value_columns
+from stratopt.reporting._format import count, number, params_text, to_float
+from stratopt.reporting._inputs import Extras, StoredRun
 from stratopt.search import Dimension, SearchSpace
 from stratopt.validation import axis_moves
 

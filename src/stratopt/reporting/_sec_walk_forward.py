@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stratopt.report._blocks import BEST, GREY, ROBUST, Block, Figure, Section, Table, figure
-from stratopt.report._downsample import MAX_POINTS
-from stratopt.report._format import count, metric_value, number, params_text, percent, to_float
-from stratopt.report._inputs import StoredRun
-from stratopt.report._sec_curves import line_trace
+from stratopt.reporting._blocks import BEST, GREY, ROBUST, Block, Figure, Section, Table, figure
+from stratopt.reporting._downsample import MAX_POINTS
+from stratopt.reporting._format import count, metric_value, number, params_text, percent, to_float
+from stratopt.reporting._inputs import StoredRun
+from stratopt.reporting._sec_curves import line_trace
 
 __all__ = ["walk_forward_section"]
 

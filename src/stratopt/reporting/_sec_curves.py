@@ -7,13 +7,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stratopt.report._blocks import BEST, BUY_HOLD, HOLDOUT_FILL, ROBUST, Block, Figure, Note
-from stratopt.report._blocks import Section, Table, figure
-from stratopt.report._downsample import MAX_POINTS, minmax_indices
-from stratopt.report._encode import drawn
-from stratopt.report._drawdowns import drawdown_episodes, underwater
-from stratopt.report._format import count, percent
-from stratopt.report._inputs import CandidateCurve, Curves, Extras
+from stratopt.reporting._blocks import BEST, BUY_HOLD, HOLDOUT_FILL, ROBUST, Block, Figure, Note
+from stratopt.reporting._blocks import Section, Table, figure
+from stratopt.reporting._downsample import MAX_POINTS, minmax_indices
+from stratopt.reporting._encode import drawn
+from stratopt.reporting._drawdowns import drawdown_episodes, underwater
+from stratopt.reporting._format import count, percent
+from stratopt.reporting._inputs import CandidateCurve, Curves, Extras
 
 __all__ = ["MAX_SYMBOLS", "curves_section", "epoch_ms", "line_trace"]
 

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from stratopt.errors import ConfigError
-from stratopt.report._inputs import RunKind, StoredRun
+from stratopt.reporting._inputs import RunKind, StoredRun
 
 __all__ = ["folder_kind", "read_run_folder", "sibling_optimize_run"]
 

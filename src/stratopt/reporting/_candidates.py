@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from stratopt.report._format import to_float
-from stratopt.report._inputs import StoredRun
+from stratopt.reporting._format import to_float
+from stratopt.reporting._inputs import StoredRun
 
 __all__ = ["Pick", "best_and_robust", "completed_trials", "objective_metric", "value_columns"]
 

@@ -6,20 +6,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from stratopt.report._blocks import Note, Section
-from stratopt.report._inputs import ReportInput, StudyReport
-from stratopt.report._sec_curves import curves_section
-from stratopt.report._sec_history import history_section, importance_section
-from stratopt.report._sec_landscape import (
+from stratopt.reporting._blocks import Note, Section
+from stratopt.reporting._inputs import ReportInput, StudyReport
+from stratopt.reporting._sec_curves import curves_section
+from stratopt.reporting._sec_history import history_section, importance_section
+from stratopt.reporting._sec_landscape import (
     PARALLEL_TOP,
     heatmap_section,
     parallel_section,
     sensitivity_section,
 )
-from stratopt.report._sec_overview import manifest_section, verdict_section
-from stratopt.report._sec_robustness import cpcv_section, monte_carlo_section
-from stratopt.report._sec_trials import TABLE_TOP, comparison_section, trials_section
-from stratopt.report._sec_walk_forward import walk_forward_section
+from stratopt.reporting._sec_overview import manifest_section, verdict_section
+from stratopt.reporting._sec_robustness import cpcv_section, monte_carlo_section
+from stratopt.reporting._sec_trials import TABLE_TOP, comparison_section, trials_section
+from stratopt.reporting._sec_walk_forward import walk_forward_section
 
 __all__ = ["PLOTLYJS_MODES", "PlotlyJs", "ReportOptions", "build_sections"]
 
