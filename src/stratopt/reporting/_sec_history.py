@@ -109,7 +109,7 @@ def _rejected_traces(run: StoredRun, trials: pd.DataFrame, max_trials: int) -> l
     if not rug.empty:
         pick = sample_trials(len(rug), np.empty(0, int), max_trials)
         states = rug["state"].map(_STATE_Y).to_numpy()[pick]
-        reasons = (rug["pruned"].fillna("").astype(str) + rug["error"].fillna("").astype(str))
+        reasons = rug["pruned"].astype("string").fillna("") + rug["error"].astype("string").fillna("")
         out.append({
             "x": rug["trial"].to_numpy()[pick], "y": states, "xaxis": "x2", "yaxis": "y2",
             "mode": "markers", "name": "pruned / failed (no value)",
