@@ -222,8 +222,10 @@ def validate(
 def report_command(
     targets: Annotated[
         list[Path],
-        typer.Argument(help="Run folders (optimize, walk-forward, validate) or study files; "
-                       "the first is shown in full, the others compared with it."),
+        typer.Argument(
+            help="Run folders (optimize, walk-forward, validate) or study files; "
+            "the first is shown in full, the others compared with it."
+        ),
     ],
     out: Annotated[
         Path | None,
@@ -254,8 +256,13 @@ def report_command(
 
 def _write_report(folder: Path, study: Any) -> None:
     """report.html into a run folder just made; a failure here never fails the run."""
-    from stratopt.reporting import ReportOptions, Target, missing_extra, read_run_folder
-    from stratopt.reporting import write_targets
+    from stratopt.reporting import (
+        ReportOptions,
+        Target,
+        missing_extra,
+        read_run_folder,
+        write_targets,
+    )
 
     missing = missing_extra()
     if missing is not None:

@@ -31,10 +31,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     tpe = optimized(root, "tpe_holdout")
     rnd = optimized(root, "random_search", search={"method": "random", "trials": 24, "seed": 4})
     multi = optimized(
-        root, "two_objectives",
+        root,
+        "two_objectives",
         objective={"maximize": ["sharpe"], "minimize": ["max_drawdown"]},
         search={"method": "nsga2", "trials": 24, "seed": 5, "batch": 8},
-    )  # fmt: skip
+    )
     return Runs(root, tpe, rnd, multi, study_file(root, "tpe_holdout"))
 
 

@@ -41,7 +41,10 @@ def open_report(browser: Any, path: Path, screenshot: Path, expected: list[str])
     opened = Opened(state={}, page=page)
     page.on("request", lambda r: opened.requests.append(r.url))
     page.on("pageerror", lambda e: opened.errors.append(f"pageerror: {e}"))
-    page.on("console", lambda m: opened.errors.append(f"console: {m.text}") if m.type == "error" else None)  # noqa: E501
+    page.on(
+        "console",
+        lambda m: opened.errors.append(f"console: {m.text}") if m.type == "error" else None,
+    )
 
     def gate(route: Any) -> None:
         if route.request.url.startswith(LOCAL):

@@ -19,11 +19,21 @@ from tests.reporting.page import assert_rendered, open_report
 from tests.reporting.studies import study_file
 
 STUDY_FIGURES = [
-    "fig-history", "fig-importance", "fig-parallel",
-    "fig-sensitivity-0", "fig-sensitivity-1", "fig-sensitivity-2",
-    "fig-heatmap-0", "fig-heatmap-1", "fig-heatmap-2", "fig-equity-0",
-    "fig-pbo-logits", "fig-pbo-scatter", "fig-mc-fan", "fig-mc-drawdown",
-]  # fmt: skip
+    "fig-history",
+    "fig-importance",
+    "fig-parallel",
+    "fig-sensitivity-0",
+    "fig-sensitivity-1",
+    "fig-sensitivity-2",
+    "fig-heatmap-0",
+    "fig-heatmap-1",
+    "fig-heatmap-2",
+    "fig-equity-0",
+    "fig-pbo-logits",
+    "fig-pbo-scatter",
+    "fig-mc-fan",
+    "fig-mc-drawdown",
+]
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> str:
@@ -65,8 +75,9 @@ def test_walk_forward_run(
     browser: Any, runs: Runs, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wf = {"holdout": 0.2, "walk_forward": {"train": 400, "test": 150}}
-    study = study_file(tmp_path, "wf_report", validation=wf,
-                       search={"method": "random", "trials": 8, "seed": 2})  # fmt: skip
+    study = study_file(
+        tmp_path, "wf_report", validation=wf, search={"method": "random", "trials": 8, "seed": 2}
+    )
     path = _printed_report(_cli(capsys, "walk-forward", study, "--storage", "memory"))
     assert path.parent.parent.name == "walk-forward" and path.name == "report.html"
     expected = ["fig-wf-timeline", "fig-wf-windows", "fig-wf-drift", "fig-wf-stitched"]
@@ -93,8 +104,16 @@ def test_validate_run(
 
 def test_multi_objective_study(browser: Any, runs: Runs, tmp_path: Path) -> None:
     path = stratopt.report(runs.multi, out=tmp_path / "multi.html")
-    expected = ["fig-pareto", "fig-importance", "fig-parallel", "fig-equity-0",
-                "fig-pbo-logits", "fig-pbo-scatter", "fig-mc-fan", "fig-mc-drawdown"]  # fmt: skip
+    expected = [
+        "fig-pareto",
+        "fig-importance",
+        "fig-parallel",
+        "fig-equity-0",
+        "fig-pbo-logits",
+        "fig-pbo-scatter",
+        "fig-mc-fan",
+        "fig-mc-drawdown",
+    ]
     opened = open_report(browser, path, tmp_path / "multi.png", expected)
     assert_rendered(opened, expected)
     assert "Pareto front" in opened.page.locator("#fig-pareto").inner_text()

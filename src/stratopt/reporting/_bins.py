@@ -8,6 +8,7 @@ trials it holds, so a cell built on one lucky trial is visible as such.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from stratopt.reporting._format import number
+from stratopt.search import Choice, Dimension, FloatRange, IntRange
 
 __all__ = ["MAX_BINS", "Axis", "Grid", "axis_bins", "binned_median"]
 
@@ -58,13 +60,45 @@ def _key(value: Any) -> Any:
     return value
 
 
-def axis_bins(name: str, values: Sequence[Any], *, log: bool = False) -> Axis:
-    """Bins for a parameter from the values its trials took.
+def axis_bins(name: str, values: Sequence[Any], *, dim: Dimension | None = None) -> Axis:
+    """Bins for a parameter over its searched range (`dim`), else over its values.
 
-    At most `MAX_BINS` distinct values (or any non-numeric value): one bin per value,
-    in sorted order. Otherwise `MAX_BINS` equal-width bins over the observed range,
-    equal on a log scale when the dimension is searched on one.
+    A list, or a range of at most `MAX_BINS` grid values: one bin per value, visited or
+    not, so the axis is spaced as the space is. A wider range: `MAX_BINS` bins of equal
+    width (whole numbers for an integer range, equal on a log scale for a log range).
+    Without `dim`, the same from the values the trials took.
     """
+    if isinstance(dim, Choice):
+        ordered = _sorted_values(dim.values)
+        return Axis(name, tuple(_label(v) for v in ordered), values=tuple(map(_key, ordered)))
+    if isinstance(dim, IntRange | FloatRange):
+        return _range_bins(name, dim)
+    return _observed_bins(name, values)
+
+
+def _sorted_values(values: Sequence[Any]) -> list[Any]:
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    return sorted(values) if numeric else list(values)
+
+
+def _range_bins(name: str, dim: IntRange | FloatRange) -> Axis:
+    if dim.is_discrete and dim.grid_size() <= MAX_BINS:
+        grid = [_key(v) for v in dim.grid_values()]
+        return Axis(name, tuple(_label(v) for v in grid), values=tuple(grid))
+    top = float(dim.grid_value(dim.grid_size() - 1)) if dim.is_discrete else float(dim.high)
+    if isinstance(dim, IntRange) and not dim.log and dim.step == 1:
+        return _integer_bins(name, int(dim.low), int(top))
+    return _equal_bins(name, float(dim.low), top, log=bool(dim.log))
+
+
+def _equal_bins(name: str, lo: float, hi: float, *, log: bool) -> Axis:
+    use_log = log and lo > 0
+    edges = np.geomspace(lo, hi, MAX_BINS + 1) if use_log else np.linspace(lo, hi, MAX_BINS + 1)
+    labels = tuple(f"{number(a)}–{number(b)}" for a, b in itertools.pairwise(edges))
+    return Axis(name, labels, edges=edges, log=use_log)
+
+
+def _observed_bins(name: str, values: Sequence[Any]) -> Axis:
     series = pd.Series(list(values)).dropna()
     distinct = sorted({_key(v) for v in series}, key=lambda v: (isinstance(v, str), v))
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in distinct)
@@ -72,13 +106,20 @@ def axis_bins(name: str, values: Sequence[Any], *, log: bool = False) -> Axis:
         return Axis(name, tuple(_label(v) for v in distinct), values=tuple(distinct))
     x = series.to_numpy(dtype=np.float64)
     lo, hi = float(x.min()), float(x.max())
-    use_log = log and lo > 0
-    if use_log:
-        edges = np.geomspace(lo, hi, MAX_BINS + 1)
-    else:
-        edges = np.linspace(lo, hi, MAX_BINS + 1)
-    labels = tuple(f"{number(a)}–{number(b)}" for a, b in zip(edges[:-1], edges[1:], strict=True))
-    return Axis(name, labels, edges=edges, log=use_log)
+    if all(isinstance(v, int) for v in distinct):
+        return _integer_bins(name, int(lo), int(hi))
+    return _equal_bins(name, lo, hi, log=False)
+
+
+def _integer_bins(name: str, lo: int, hi: int) -> Axis:
+    """Bins of whole numbers, `[a, b]` inclusive, all of one width: `2–3`, `4–5`, ..."""
+    width = math.ceil((hi - lo + 1) / MAX_BINS)
+    starts = np.arange(lo, hi + 1, width)
+    # Edges half a unit outside each run of integers, so every integer has one bin.
+    edges = np.append(starts - 0.5, starts[-1] + width - 0.5).astype(np.float64)
+    ends = np.minimum(starts + width - 1, hi)
+    labels = tuple(f"{a}–{b}" if b > a else str(a) for a, b in zip(starts, ends, strict=True))
+    return Axis(name, labels, edges=edges)
 
 
 def _label(value: Any) -> str:

@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from stratopt.backtest import backtest, study_bars
+from stratopt.backtest import backtest, evaluate_many, study_bars
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
-from stratopt.reporting._candidates import Pick, best_and_robust
-from stratopt.reporting._format import number, to_float
+from stratopt.reporting._candidates import Pick, best_and_robust, objective_metric
+from stratopt.reporting._format import mapping, number, to_float
 from stratopt.reporting._inputs import (
     CandidateCurve,
     CandidateStatistics,
@@ -35,9 +35,10 @@ from stratopt.reporting._inputs import (
     Extras,
     MonteCarloFan,
     PboDetail,
+    Slice,
     StoredRun,
 )
-from stratopt.search import SearchSpace
+from stratopt.search import SearchSpace, parse_constraints
 
 # Public in the operations layer (issue 12); imported from their modules until it lands.
 from stratopt.search._candidates import Router
@@ -51,6 +52,7 @@ from stratopt.stats import (
 )
 from stratopt.stats._study import completed, distinct_params, select_candidates
 from stratopt.strategies import get_strategy
+from stratopt.validation import slice_values
 from stratopt.validation._returns import candidate_returns
 
 __all__ = ["MONTE_CARLO_SIMS", "StudyContext", "compute_extras"]
@@ -98,14 +100,23 @@ def compute_extras(ctx: StudyContext, run: StoredRun, *, seed: int | None = None
     pbo = _guard(notes, "the PBO's logits", lambda: _pbo(ctx, run, notes))
     seed = seed if seed is not None else _seed(run, ctx)
     fan = _guard(notes, "the Monte Carlo fan", lambda: _fan(ctx, best, seed))
-    robust_stats = None
+    robust_stats = slices = None
     if robust is not None and robust.trial != best.trial:
-        robust_stats = _guard(notes, "the robust candidate's statistics",
-                              lambda: _candidate_statistics(ctx, run, robust))  # fmt: skip
+        robust_stats = _guard(
+            notes,
+            "the robust candidate's statistics",
+            lambda: _candidate_statistics(ctx, run, robust),
+        )
+        slices = _guard(
+            notes,
+            "the slices through the robust candidate",
+            lambda: _robust_slices(ctx, run, robust, notes),
+        )
     return Extras(
         curves=curves or (),
         pbo=pbo,
         monte_carlo=fan,
+        robust_slices=slices or (),
         robust_statistics=robust_stats,
         notes=tuple(notes),
     )
@@ -124,8 +135,9 @@ def _curve(ctx: StudyContext, bars: Bars, pick: Pick, label: str) -> CandidateCu
     if cand.data:
         raise ValueError(f"{label} searched the data itself ({dict(cand.data)})")
     res = backtest(bars, ctx.router.strategy, cand.strategy_params, cand.settings)
-    return CandidateCurve(label, pick.trial, pick.params, bars.index, res.sim.equity,
-                          float(cand.settings.cash))  # fmt: skip
+    return CandidateCurve(
+        label, pick.trial, pick.params, bars.index, res.sim.equity, float(cand.settings.cash)
+    )
 
 
 def _buy_and_hold(bars: Bars, cash: float) -> CandidateCurve:
@@ -155,7 +167,7 @@ def _pbo(ctx: StudyContext, run: StoredRun, notes: list[str]) -> PboDetail | Non
     stored = stats.get("pbo")
     if not isinstance(stored, Mapping) or stored.get("pbo") is None or run.ranked.empty:
         return None
-    trials = stats.get("trials") if isinstance(stats.get("trials"), Mapping) else {}
+    trials = mapping(stats.get("trials"))
     bin_size = int(to_float(trials.get("bin_size"))) if trials.get("bin_size") else 1
     params, _ = distinct_params(completed(run.ranked, run.directions))
     chosen = select_candidates(len(params), STATISTICS_CANDIDATES)
@@ -190,8 +202,14 @@ def _fan(ctx: StudyContext, best: Pick, seed: int) -> MonteCarloFan:
     t = returns.size
     steps = np.unique(np.linspace(1, t, min(t, FAN_STEPS)).round().astype(np.int64))
     cash = float(cand.settings.cash)
-    fan = bootstrap_fan(returns, steps=steps, cash=cash, n_sims=MONTE_CARLO_SIMS, seed=seed,
-                        periods_per_year=bars.periods_per_year)  # fmt: skip
+    fan = bootstrap_fan(
+        returns,
+        steps=steps,
+        cash=cash,
+        n_sims=MONTE_CARLO_SIMS,
+        seed=seed,
+        periods_per_year=bars.periods_per_year,
+    )
     original = cash * np.cumprod(1.0 + returns)[steps - 1]
     return MonteCarloFan(
         symbol=bars.symbol,
@@ -206,12 +224,54 @@ def _fan(ctx: StudyContext, best: Pick, seed: int) -> MonteCarloFan:
     )
 
 
+# ---- slices through the robust candidate ------------------------------------------------
+
+
+def _robust_slices(
+    ctx: StudyContext, run: StoredRun, robust: Pick, notes: list[str]
+) -> tuple[Slice, ...]:
+    """The sensitivity slices (as the robustness analysis draws them) through `robust`.
+
+    Run in one engine batch on the searched bars; the objective is the metric itself, so
+    only one-metric objectives on one data series are done here.
+    """
+    metric = objective_metric(run)
+    series = study_bars(ctx.in_sample)
+    if metric is None or len(series) != 1:
+        raise ValueError("done for a one-metric objective on one data series only")
+    space = SearchSpace.from_config(ctx.study.space, field="space")
+    names = [*space.names, *(k for k in ctx.study.params if k not in space.names)]
+    constraints = parse_constraints(list(ctx.study.constraints), names, field="constraints")
+    plan: list[tuple[str, Any, dict[str, Any] | None]] = []
+    for dim in space.dimensions:
+        for value in slice_values(dim, robust.params[dim.name]):
+            params = {**robust.params, dim.name: value}
+            ok = all(c.holds({**ctx.study.params, **params}) for c in constraints)
+            plan.append((dim.name, value, params if ok else None))
+    routed = [ctx.router.route(p) for _, _, p in plan if p is not None]
+    if any(c.data for c in routed):
+        raise ValueError("a slice point searches the data itself")
+    batch = evaluate_many(series[0], ctx.router.strategy, [c.strategy_params for c in routed],
+                          [c.settings for c in routed])  # fmt: skip
+    measured = iter(batch.metrics[metric].to_numpy(dtype=np.float64).tolist())
+    values = [next(measured) if p is not None else math.nan for _, _, p in plan]
+    centre = [v for (_, _, p), v in zip(plan, values, strict=True) if p == dict(robust.params)]
+    if centre and not math.isclose(centre[0], robust.values[0], rel_tol=1e-9, abs_tol=1e-12):
+        notes.append(f"the robust slices' centre ({number(centre[0])}) differs from the "
+                     f"robust trial's stored value ({number(robust.values[0])})")  # fmt: skip
+    out = []
+    for dim in space.dimensions:
+        rows = [(v, y) for (n, v, _), y in zip(plan, values, strict=True) if n == dim.name]
+        out.append(Slice(dim.name, [v for v, _ in rows], [y for _, y in rows]))
+    return tuple(out)
+
+
 # ---- the robust candidate's statistics ------------------------------------------------
 
 
 def _candidate_statistics(ctx: StudyContext, run: StoredRun, pick: Pick) -> CandidateStatistics:
     stats = run.section("statistics") or {}
-    dsr: Mapping[str, Any] = stats.get("dsr") if isinstance(stats.get("dsr"), Mapping) else {}
+    dsr = mapping(stats.get("dsr"))
     got = candidate_returns(ctx.in_sample, [pick.params])
     if not got.positions:
         raise ValueError(got.skipped.get(0, "the candidate could not be re-run"))
@@ -224,9 +284,14 @@ def _candidate_statistics(ctx: StudyContext, run: StoredRun, pick: Pick) -> Cand
         trial=pick.trial,
         sharpe_annualized=m.sharpe * math.sqrt(ppy),
         psr=probabilistic_sharpe_ratio(m.sharpe, m.n_obs, skew=m.skew, kurtosis=m.kurtosis),
-        dsr=deflated_sharpe_ratio(m.sharpe, m.n_obs, n_trials=n_trials,
-                                  trials_variance=variance if variance == variance else 0.0,
-                                  skew=m.skew, kurtosis=m.kurtosis),  # fmt: skip
+        dsr=deflated_sharpe_ratio(
+            m.sharpe,
+            m.n_obs,
+            n_trials=n_trials,
+            trials_variance=variance if variance == variance else 0.0,
+            skew=m.skew,
+            kurtosis=m.kurtosis,
+        ),
         min_track_record_years=mintrl / ppy,
         years=m.n_obs / ppy,
     )

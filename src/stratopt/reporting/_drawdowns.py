@@ -46,11 +46,13 @@ def drawdown_episodes(equity: np.ndarray, cash: float, worst: int = 10) -> list[
     n = dd.size
     for s, e in zip(starts, ends, strict=True):
         trough = int(s + np.argmin(dd[s:e]))
-        out.append(Episode(
-            peak=int(s - 1) if s > 0 else 0,
-            trough=trough,
-            recovery=int(e) if e < n else None,
-            depth=float(-dd[trough]),
-        ))  # fmt: skip
+        out.append(
+            Episode(
+                peak=int(s - 1) if s > 0 else 0,
+                trough=trough,
+                recovery=int(e) if e < n else None,
+                depth=float(-dd[trough]),
+            )
+        )
     out.sort(key=lambda ep: (-ep.depth, ep.peak))
     return out[:worst]

@@ -18,8 +18,16 @@ import numpy as np
 
 __all__ = ["drawn", "encode", "to_json"]
 
-_DTYPES = {"float64": "f8", "float32": "f4", "int32": "i4", "int16": "i2", "int8": "i1",
-           "uint8": "u1", "uint16": "u2", "uint32": "u4"}  # fmt: skip
+_DTYPES = {
+    "float64": "f8",
+    "float32": "f4",
+    "int32": "i4",
+    "int16": "i2",
+    "int8": "i1",
+    "uint8": "u1",
+    "uint16": "u2",
+    "uint32": "u4",
+}
 
 
 def drawn(values: Any) -> np.ndarray:

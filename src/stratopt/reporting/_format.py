@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "FRACTION_METRICS",
     "count",
+    "mapping",
     "metric_value",
     "number",
     "params_text",
@@ -37,6 +38,11 @@ FRACTION_METRICS = frozenset(
     }
 )
 _COUNTS = frozenset({"trades", "max_drawdown_duration"})
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """`value` if it is a JSON object, else an empty one (summary sections may be absent)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def to_float(value: Any) -> float:

@@ -15,9 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stratopt.reporting._blocks import Figure, Section, TrialsTable
 from stratopt.reporting._encode import to_json
@@ -43,6 +41,7 @@ def missing_extra() -> str | None:
     if not missing:
         return None
     return f"the report needs {' and '.join(missing)}: {EXTRA_HINT}"
+
 
 PLOTLY_FILE = "plotly.min.js"
 
@@ -136,14 +135,18 @@ def render_html(
             elif isinstance(block, TrialsTable):
                 tables[block.id] = block.payload()
     plotly_ctx, assets = _plotly_context(plotlyjs)
-    html = _environment().get_template("report.html.j2").render(
-        title=title,
-        subtitle=subtitle,
-        sections=sections,
-        figures_json=_script_json(to_json(figures)),
-        tables_json=_script_json(to_json(tables)),
-        plotly=plotly_ctx,
-        css=_asset("report.css"),
-        js=_asset("report.js"),
+    html = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=title,
+            subtitle=subtitle,
+            sections=sections,
+            figures_json=_script_json(to_json(figures)),
+            tables_json=_script_json(to_json(tables)),
+            plotly=plotly_ctx,
+            css=_asset("report.css"),
+            js=_asset("report.js"),
+        )
     )
     return Rendered(html, assets, tuple(figures))

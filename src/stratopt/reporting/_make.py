@@ -97,8 +97,10 @@ def load_target(path: Path, *, storage: str | None = None) -> Target:
     if path.is_dir():
         kind = folder_kind(path)
         if kind is None:
-            raise ConfigError(f"{path}: not a run folder (no summary.json, walk_forward.json "
-                              "or validation.json) and not a study file")  # fmt: skip
+            raise ConfigError(
+                f"{path}: not a run folder (no summary.json, walk_forward.json "
+                "or validation.json) and not a study file"
+            )
         run = read_run_folder(path)
         base = path if kind == "optimize" else sibling_optimize_run(path)
         return Target(run, _study_of(base) if base is not None else None, path)
@@ -121,8 +123,11 @@ def _context(study: StudyConfig) -> StudyContext:
 
 def _config_summary(study: StudyConfig) -> dict[str, Any]:
     """What a manifest shows of a study file, for a run that stored no summary."""
-    return {"study": study.name, "config": json.loads(study.model_dump_json()),
-            "strategy": study.strategy}  # fmt: skip
+    return {
+        "study": study.name,
+        "config": json.loads(study.model_dump_json()),
+        "strategy": study.strategy,
+    }
 
 
 def study_report(target: Target) -> StudyReport:
@@ -163,13 +168,9 @@ def report(
     return write_targets(loaded, out=Path(out) if out is not None else None, options=options)
 
 
-def write_targets(
-    targets: Sequence[Target], *, out: Path | None, options: ReportOptions
-) -> Path:
+def write_targets(targets: Sequence[Target], *, out: Path | None, options: ReportOptions) -> Path:
     """Write the report of already loaded targets (the commands that just made a run)."""
     from_first = targets[0].folder / (REPORT_FILE if len(targets) == 1 else COMPARISON_FILE)
     path = out if out is not None else from_first
     studies = [study_report(t) for t in targets[:1]] + [StudyReport(t.run) for t in targets[1:]]
     return write_report(ReportInput(studies), path, options)
-
-

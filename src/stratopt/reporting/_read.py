@@ -64,11 +64,15 @@ def sibling_optimize_run(folder: Path) -> Path | None:
     """
     study_dir = folder.parent.parent
     stamp = folder.name
-    found = [
-        p
-        for p in study_dir.iterdir()
-        if p.is_dir() and (p / SUMMARY).is_file() and p.name <= stamp
-    ] if study_dir.is_dir() else []  # fmt: skip
+    found = (
+        [
+            p
+            for p in study_dir.iterdir()
+            if p.is_dir() and (p / SUMMARY).is_file() and p.name <= stamp
+        ]
+        if study_dir.is_dir()
+        else []
+    )
     return max(found, key=lambda p: p.name) if found else None
 
 

@@ -7,11 +7,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stratopt.reporting._blocks import BEST, BUY_HOLD, HOLDOUT_FILL, ROBUST, Block, Figure, Note
-from stratopt.reporting._blocks import Section, Table, figure
+from stratopt.reporting._blocks import (
+    BEST,
+    BUY_HOLD,
+    HOLDOUT_FILL,
+    ROBUST,
+    Block,
+    Figure,
+    Note,
+    Section,
+    Table,
+    figure,
+)
 from stratopt.reporting._downsample import MAX_POINTS, minmax_indices
-from stratopt.reporting._encode import drawn
 from stratopt.reporting._drawdowns import drawdown_episodes, underwater
+from stratopt.reporting._encode import drawn
 from stratopt.reporting._format import count, percent
 from stratopt.reporting._inputs import CandidateCurve, Curves, Extras
 
@@ -31,10 +41,13 @@ def line_trace(
     """A time series downsampled to at most MAX_POINTS (min and max per bucket)."""
     keep = minmax_indices(values, MAX_POINTS)
     return {
-        "x": epoch_ms(index)[keep], "y": drawn(np.asarray(values)[keep]),
-        "mode": "lines", "name": name, "line": {"color": color, "width": 1.6},
+        "x": epoch_ms(index)[keep],
+        "y": drawn(np.asarray(values)[keep]),
+        "mode": "lines",
+        "name": name,
+        "line": {"color": color, "width": 1.6},
         **extra,
-    }  # fmt: skip
+    }
 
 
 def _members(curves: Curves) -> list[tuple[CandidateCurve, str, str]]:
@@ -51,28 +64,61 @@ def _holdout_shapes(curves: Curves) -> tuple[list[dict[str, Any]], list[dict[str
         return [], []
     start = float(pd.Timestamp(curves.holdout_start).value) / 1e6
     end = float(curves.best.index[-1].value) / 1e6
-    shape = {"type": "rect", "xref": "x", "yref": "paper", "x0": start, "x1": end, "y0": 0,
-             "y1": 1, "fillcolor": HOLDOUT_FILL, "line": {"width": 0}, "layer": "below"}
-    note = {"x": start, "y": 1, "xref": "x", "yref": "paper", "text": "holdout →",
-            "showarrow": False, "xanchor": "left", "yanchor": "bottom",
-            "font": {"color": ROBUST}}  # fmt: skip
+    shape = {
+        "type": "rect",
+        "xref": "x",
+        "yref": "paper",
+        "x0": start,
+        "x1": end,
+        "y0": 0,
+        "y1": 1,
+        "fillcolor": HOLDOUT_FILL,
+        "line": {"width": 0},
+        "layer": "below",
+    }
+    note = {
+        "x": start,
+        "y": 1,
+        "xref": "x",
+        "yref": "paper",
+        "text": "holdout →",
+        "showarrow": False,
+        "xanchor": "left",
+        "yanchor": "bottom",
+        "font": {"color": ROBUST},
+    }
     return [shape], [note]
 
 
 def _equity_figure(curves: Curves, k: int) -> Figure:
     traces: list[dict[str, Any]] = []
     for curve, color, dash in _members(curves):
-        traces.append(line_trace(curve.index, curve.equity, curve.label, color,
-                                 line={"color": color, "width": 1.6, "dash": dash},
-                                 legendgroup=curve.label,
-                                 hovertemplate="%{x|%Y-%m-%d}: %{y:,.0f}<extra>" + curve.label
-                                 + "</extra>"))  # fmt: skip
+        traces.append(
+            line_trace(
+                curve.index,
+                curve.equity,
+                curve.label,
+                color,
+                line={"color": color, "width": 1.6, "dash": dash},
+                legendgroup=curve.label,
+                hovertemplate="%{x|%Y-%m-%d}: %{y:,.0f}<extra>" + curve.label + "</extra>",
+            )
+        )
         uw = underwater(curve.equity, curve.cash)
-        traces.append(line_trace(curve.index, uw, curve.label, color, xaxis="x2", yaxis="y2",
-                                 line={"color": color, "width": 1.2, "dash": dash},
-                                 legendgroup=curve.label, showlegend=False,
-                                 hovertemplate="%{x|%Y-%m-%d}: %{y:.1%}<extra>" + curve.label
-                                 + " drawdown</extra>"))  # fmt: skip
+        traces.append(
+            line_trace(
+                curve.index,
+                uw,
+                curve.label,
+                color,
+                xaxis="x2",
+                yaxis="y2",
+                line={"color": color, "width": 1.2, "dash": dash},
+                legendgroup=curve.label,
+                showlegend=False,
+                hovertemplate="%{x|%Y-%m-%d}: %{y:.1%}<extra>" + curve.label + " drawdown</extra>",
+            )
+        )
     shapes, notes = _holdout_shapes(curves)
     layout = {
         "xaxis": {"type": "date", "anchor": "y", "showticklabels": False},
@@ -94,11 +140,17 @@ def _drawdown_table(curve: CandidateCurve) -> Table:
     rows = []
     for i, ep in enumerate(drawdown_episodes(curve.equity, curve.cash, worst=10), start=1):
         end = ep.recovery if ep.recovery is not None else len(curve.index) - 1
-        rows.append((
-            str(i), percent(-ep.depth), _date(curve.index, ep.peak),
-            _date(curve.index, ep.trough), _date(curve.index, ep.recovery),
-            count(ep.trough - ep.peak), count(end - ep.trough),
-        ))  # fmt: skip
+        rows.append(
+            (
+                str(i),
+                percent(-ep.depth),
+                _date(curve.index, ep.peak),
+                _date(curve.index, ep.trough),
+                _date(curve.index, ep.recovery),
+                count(ep.trough - ep.peak),
+                count(end - ep.trough),
+            )
+        )
     return Table(
         ("#", "depth", "peak", "trough", "recovered", "bars to trough", "bars to recover"),
         tuple(rows),

@@ -59,24 +59,33 @@ def _single_history(run: StoredRun, max_trials: int) -> tuple[Figure, str]:
     shown = sample_trials(len(done), changes, max_trials)
     traces: list[dict[str, Any]] = [
         {
-            "x": numbers[shown], "y": values[shown], "mode": "markers", "name": "completed",
+            "x": numbers[shown],
+            "y": values[shown],
+            "mode": "markers",
+            "name": "completed",
             "marker": {"size": 5, "color": BEST, "opacity": 0.55},
             "text": _hover(done.iloc[shown]),
             "hovertemplate": "trial %{x}<br>value %{y:.4g}<br>%{text}<extra></extra>",
         },
         {
-            "x": numbers[changes], "y": record[changes], "mode": "lines", "name": "best so far",
-            "line": {"shape": "hv", "color": "#111827", "width": 2}, "hoverinfo": "skip",
+            "x": numbers[changes],
+            "y": record[changes],
+            "mode": "lines",
+            "name": "best so far",
+            "line": {"shape": "hv", "color": "#111827", "width": 2},
+            "hoverinfo": "skip",
         },
-    ]  # fmt: skip
+    ]
     traces += _rejected_traces(run, trials, max_trials)
     layout = {
         "xaxis": {"title": {"text": "trial"}, "anchor": "y"},
-        "yaxis": {"title": {"text": str(run.summary.get("objective", "objective"))},
-                  "domain": [0.2, 1.0]},
+        "yaxis": {
+            "title": {"text": str(run.summary.get("objective", "objective"))},
+            "domain": [0.2, 1.0],
+        },
         "yaxis2": {"domain": [0.0, 0.12], "type": "category", "showgrid": False},
         "xaxis2": {"matches": "x", "anchor": "y2", "showticklabels": False},
-    }  # fmt: skip
+    }
     sampling = f"{count(len(shown))} of {count(len(done))} completed trials drawn"
     if len(shown) < len(done):
         sampling += " (every trial that set a new best, the rest evenly spaced)"
@@ -98,25 +107,39 @@ def _rejected_traces(run: StoredRun, trials: pd.DataFrame, max_trials: int) -> l
         measured = (rejected["state"] == "pruned") & y.notna()
         part = rejected[measured]
         pick = sample_trials(len(part), np.empty(0, int), max_trials)
-        out.append({
-            "x": part["trial"].to_numpy()[pick], "y": y[measured].to_numpy()[pick],
-            "mode": "markers", "name": f"infeasible ({metric} as measured)",
-            "marker": {"symbol": "x-thin-open", "size": 6, "color": "#9aa0a8"},
-            "text": part["pruned"].astype(str).to_numpy()[pick].tolist(),
-            "hovertemplate": "trial %{x}<br>" + str(metric) + " %{y:.4g}<br>%{text}<extra></extra>",
-        })  # fmt: skip
+        out.append(
+            {
+                "x": part["trial"].to_numpy()[pick],
+                "y": y[measured].to_numpy()[pick],
+                "mode": "markers",
+                "name": f"infeasible ({metric} as measured)",
+                "marker": {"symbol": "x-thin-open", "size": 6, "color": "#9aa0a8"},
+                "text": part["pruned"].astype(str).to_numpy()[pick].tolist(),
+                "hovertemplate": "trial %{x}<br>"
+                + str(metric)
+                + " %{y:.4g}<br>%{text}<extra></extra>",
+            }
+        )
     rug = rejected[~measured]
     if not rug.empty:
         pick = sample_trials(len(rug), np.empty(0, int), max_trials)
         states = rug["state"].map(_STATE_Y).to_numpy()[pick]
-        reasons = rug["pruned"].astype("string").fillna("") + rug["error"].astype("string").fillna("")
-        out.append({
-            "x": rug["trial"].to_numpy()[pick], "y": states, "xaxis": "x2", "yaxis": "y2",
-            "mode": "markers", "name": "pruned / failed (no value)",
-            "marker": {"symbol": "line-ns-open", "size": 8, "color": "#d1495b"},
-            "text": reasons.to_numpy()[pick].tolist(),
-            "hovertemplate": "trial %{x}: %{y}<br>%{text}<extra></extra>",
-        })  # fmt: skip
+        reasons = rug["pruned"].astype("string").fillna("") + rug["error"].astype("string").fillna(
+            ""
+        )
+        out.append(
+            {
+                "x": rug["trial"].to_numpy()[pick],
+                "y": states,
+                "xaxis": "x2",
+                "yaxis": "y2",
+                "mode": "markers",
+                "name": "pruned / failed (no value)",
+                "marker": {"symbol": "line-ns-open", "size": 8, "color": "#d1495b"},
+                "text": reasons.to_numpy()[pick].tolist(),
+                "hovertemplate": "trial %{x}: %{y}<br>%{text}<extra></extra>",
+            }
+        )
     return out
 
 
@@ -148,15 +171,26 @@ def _pareto_figure(run: StoredRun, max_trials: int) -> tuple[Figure, str]:
     hover = _hover(done)
     fx = front[np.argsort(pts[front, 0])]
     traces = [
-        {"x": pts[shown, 0], "y": pts[shown, 1], "mode": "markers", "name": "completed",
-         "marker": {"size": 5, "color": GREY},
-         "text": [hover[i] for i in shown],
-         "hovertemplate": "%{x:.4g}, %{y:.4g}<br>%{text}<extra></extra>"},
-        {"x": pts[fx, 0], "y": pts[fx, 1], "mode": "lines+markers", "name": "Pareto front",
-         "line": {"shape": "hv", "color": BEST}, "marker": {"size": 8, "color": BEST},
-         "text": [hover[i] for i in fx],
-         "hovertemplate": "%{x:.4g}, %{y:.4g}<br>%{text}<extra></extra>"},
-    ]  # fmt: skip
+        {
+            "x": pts[shown, 0],
+            "y": pts[shown, 1],
+            "mode": "markers",
+            "name": "completed",
+            "marker": {"size": 5, "color": GREY},
+            "text": [hover[i] for i in shown],
+            "hovertemplate": "%{x:.4g}, %{y:.4g}<br>%{text}<extra></extra>",
+        },
+        {
+            "x": pts[fx, 0],
+            "y": pts[fx, 1],
+            "mode": "lines+markers",
+            "name": "Pareto front",
+            "line": {"shape": "hv", "color": BEST},
+            "marker": {"size": 8, "color": BEST},
+            "text": [hover[i] for i in fx],
+            "hovertemplate": "%{x:.4g}, %{y:.4g}<br>%{text}<extra></extra>",
+        },
+    ]
     layout = {
         "xaxis": {"title": {"text": labels[0]}},
         "yaxis": {"title": {"text": labels[1]}},
@@ -186,13 +220,17 @@ def history_section(run: StoredRun, max_trials: int) -> Section | None:
         return None
     if len(run.directions) > 1:
         fig, sampling = _pareto_figure(run, max_trials)
-        how = ("Each dot is a completed trial; the line joins the Pareto front, the trials "
-               "no other trial beats on every objective.")  # fmt: skip
+        how = (
+            "Each dot is a completed trial; the line joins the Pareto front, the trials "
+            "no other trial beats on every objective."
+        )
     else:
         fig, sampling = _single_history(run, max_trials)
-        how = ("Each dot is a completed trial in the order it ran; the black step is the best "
-               "so far. Grey crosses failed a requirement; red ticks below were pruned or "
-               "failed without a value.")  # fmt: skip
+        how = (
+            "Each dot is a completed trial in the order it ran; the black step is the best "
+            "so far. Grey crosses failed a requirement; red ticks below were pruned or "
+            "failed without a value."
+        )
     return Section("history", "Optimization history", how, sampling, (fig,))
 
 
@@ -210,11 +248,16 @@ def importance_section(run: StoredRun) -> Section | None:
     traces = []
     for i, p in enumerate(per):
         items = sorted((p.get("importances") or {}).items(), key=lambda kv: kv[1])
-        traces.append({
-            "type": "bar", "orientation": "h", "name": str(p.get("objective", i)),
-            "x": [float(v) for _, v in items], "y": [str(k) for k, _ in items],
-            "hovertemplate": "%{y}: %{x:.3f}<extra>%{fullData.name}</extra>",
-        })  # fmt: skip
+        traces.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": str(p.get("objective", i)),
+                "x": [float(v) for _, v in items],
+                "y": [str(k) for k, _ in items],
+                "hovertemplate": "%{y}: %{x:.3f}<extra>%{fullData.name}</extra>",
+            }
+        )
     n_params = max(len(p.get("importances") or {}) for p in per)
     layout = {
         "xaxis": {"title": {"text": "importance (sums to 1)"}, "range": [0, 1]},

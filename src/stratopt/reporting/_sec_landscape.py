@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -13,8 +13,8 @@ from stratopt.errors import ConfigError
 from stratopt.reporting._bins import Axis, axis_bins, binned_median
 from stratopt.reporting._blocks import BEST, GREY, ROBUST, Figure, Note, Section, figure
 from stratopt.reporting._candidates import Pick, best_and_robust, completed_trials, value_columns
-from stratopt.reporting._format import count, number, params_text, to_float
-from stratopt.reporting._inputs import Extras, StoredRun
+from stratopt.reporting._format import count, mapping, number, params_text, to_float
+from stratopt.reporting._inputs import Extras, Slice, StoredRun
 from stratopt.search import Dimension, SearchSpace
 from stratopt.validation import axis_moves
 
@@ -99,12 +99,30 @@ def _parallel_axes(
         name = col.removeprefix("params.")
         unit, ticks, labels = _unit(top[col], _is_log(space, name))
         units.append(unit)
-        annotations.append({"x": i, "y": 1.08, "text": f"<b>{name}</b>", "showarrow": False,
-                            "xref": "x", "yref": "y"})  # fmt: skip
+        annotations.append(
+            {
+                "x": i,
+                "y": 1.08,
+                "text": f"<b>{name}</b>",
+                "showarrow": False,
+                "xref": "x",
+                "yref": "y",
+            }
+        )
         for t, label in zip(ticks, labels, strict=True):
-            annotations.append({"x": i, "y": t, "text": label, "showarrow": False, "xref": "x",
-                                "yref": "y", "xanchor": "left", "xshift": 4,
-                                "font": {"size": 10, "color": "#555"}})  # fmt: skip
+            annotations.append(
+                {
+                    "x": i,
+                    "y": t,
+                    "text": label,
+                    "showarrow": False,
+                    "xref": "x",
+                    "yref": "y",
+                    "xanchor": "left",
+                    "xshift": 4,
+                    "font": {"size": 10, "color": "#555"},
+                }
+            )
     return np.column_stack(units), annotations
 
 
@@ -124,13 +142,32 @@ def parallel_section(run: StoredRun, top_n: int = PARALLEL_TOP) -> Section | Non
         if rows.size == 0:
             continue
         xs, ys = _polyline(unit[rows])
-        traces.append({"x": xs, "y": ys, "mode": "lines", "hoverinfo": "skip",
-                       "line": {"color": shade, "width": 1}, "showlegend": False})  # fmt: skip
+        traces.append(
+            {
+                "x": xs,
+                "y": ys,
+                "mode": "lines",
+                "hoverinfo": "skip",
+                "line": {"color": shade, "width": 1},
+                "showlegend": False,
+            }
+        )
     best, robust = best_and_robust(run)
     for pick, color in ((robust, ROBUST), (best, BEST)):
         traces += _highlight(pick, top, unit, len(axes), color)
-    shapes = [{"type": "line", "x0": i, "x1": i, "y0": 0, "y1": 1, "xref": "x", "yref": "y",
-               "line": {"color": "#6b7280", "width": 1}} for i in range(len(axes))]  # fmt: skip
+    shapes = [
+        {
+            "type": "line",
+            "x0": i,
+            "x1": i,
+            "y0": 0,
+            "y1": 1,
+            "xref": "x",
+            "yref": "y",
+            "line": {"color": "#6b7280", "width": 1},
+        }
+        for i in range(len(axes))
+    ]
     layout = {
         "xaxis": {"visible": False, "range": [-0.2, len(axes) - 0.6]},
         "yaxis": {"visible": False, "range": [-0.05, 1.14]},
@@ -158,12 +195,17 @@ def _highlight(
     if where.size == 0:
         return []
     row = unit[where[0]]
-    return [{
-        "x": list(range(n_axes)), "y": row.tolist(), "mode": "lines+markers",
-        "name": f"{pick.role} (trial {pick.trial})", "line": {"color": color, "width": 3},
-        "marker": {"size": 7, "color": color},
-        "hovertemplate": f"{pick.role}: {params_text(pick.params)}<extra></extra>",
-    }]  # fmt: skip
+    return [
+        {
+            "x": list(range(n_axes)),
+            "y": row.tolist(),
+            "mode": "lines+markers",
+            "name": f"{pick.role} (trial {pick.trial})",
+            "line": {"color": color, "width": 3},
+            "marker": {"size": 7, "color": color},
+            "hovertemplate": f"{pick.role}: {params_text(pick.params)}<extra></extra>",
+        }
+    ]
 
 
 # ---- 5: one-dimensional sensitivity -------------------------------------------------
@@ -171,76 +213,101 @@ def _highlight(
 
 def _marginal(done: pd.DataFrame, col: str, axis: Axis) -> tuple[list[str], list[float], list[int]]:
     grid = binned_median(
-        axis, Axis("_", ("all",), values=("all",)), done[col].tolist(), ["all"] * len(done),
+        axis,
+        Axis("_", ("all",), values=("all",)),
+        done[col].tolist(),
+        ["all"] * len(done),
         pd.to_numeric(done["value"], errors="coerce").to_numpy(),
-    )  # fmt: skip
+    )
     keep = grid.count[0] > 0
     labels = [lbl for lbl, k in zip(axis.labels, keep, strict=True) if k]
     return labels, grid.median[0][keep].tolist(), grid.count[0][keep].tolist()
 
 
-def _slice_trace(values: Sequence[Any], objective: Sequence[Any], axis: Axis, name: str,
-                 color: str, dash: str) -> dict[str, Any]:  # fmt: skip
-    bins = axis.bin_of(list(values))
-    xs = [axis.labels[b] if b >= 0 else str(v) for b, v in zip(bins, values, strict=True)]
+def _slice_trace(sl: Slice, axis: Axis, name: str, style: tuple[str, str]) -> dict[str, Any]:
+    color, dash = style
+    bins = axis.bin_of(list(sl.values))
+    xs = [axis.labels[b] if b >= 0 else str(v) for b, v in zip(bins, sl.values, strict=True)]
     return {
-        "x": xs, "y": [to_float(v) for v in objective], "mode": "lines+markers", "name": name,
-        "line": {"color": color, "dash": dash, "width": 2}, "marker": {"size": 6},
-        "text": [str(v) for v in values],
+        "x": xs,
+        "y": [to_float(v) for v in sl.objective],
+        "mode": "lines+markers",
+        "name": name,
+        "line": {"color": color, "dash": dash, "width": 2},
+        "marker": {"size": 6},
+        "text": [str(v) for v in sl.values],
         "hovertemplate": "%{text}: %{y:.4g}<extra>" + name + "</extra>",
-    }  # fmt: skip
+    }
+
+
+def _marginal_trace(done: pd.DataFrame, name: str, axis: Axis) -> list[dict[str, Any]]:
+    col = f"params.{name}"
+    if col not in done or done.empty:
+        return []
+    labels, med, cnt = _marginal(done, col, axis)
+    return [{
+        "type": "bar", "x": labels, "y": med, "name": "median of trials",
+        "marker": {"color": GREY}, "customdata": cnt,
+        "hovertemplate": "%{x}: median %{y:.4g} over %{customdata} trials<extra></extra>",
+    }]  # fmt: skip
+
+
+def _sensitivity_figure(
+    k: int, stored: Slice, robust: Slice | None, done: pd.DataFrame, space: SearchSpace | None
+) -> Figure:
+    col = f"params.{stored.param}"
+    seen = done[col].tolist() if col in done else []
+    extra = list(robust.values) if robust is not None else []
+    values = [*seen, *stored.values, *extra]
+    axis = axis_bins(stored.param, values, dim=_dimension(space, stored.param))
+    traces = _marginal_trace(done, stored.param, axis)
+    traces.append(_slice_trace(stored, axis, "slice through best", (BEST, "solid")))
+    if robust is not None:
+        traces.append(_slice_trace(robust, axis, "slice through robust", (ROBUST, "dash")))
+    layout = {
+        "title": {"text": stored.param, "x": 0, "font": {"size": 13}},
+        "xaxis": {"type": "category", "categoryorder": "array", "categoryarray": list(axis.labels)},
+        "yaxis": {"title": {"text": "objective"}},
+        "showlegend": k == 0,
+        "margin": {"t": 56},
+    }
+    return figure(f"fig-sensitivity-{k}", traces, layout, height=300)
+
+
+def _stored_slices(robustness: Mapping[str, Any]) -> list[Slice]:
+    slices = robustness.get("sensitivity")
+    if not isinstance(slices, Mapping):
+        return []
+    return [
+        Slice(str(name), list(sl.get("values") or []), list(sl.get("objective") or []))
+        for name, sl in slices.items()
+        if isinstance(sl, Mapping)
+    ]
 
 
 def sensitivity_section(run: StoredRun, extras: Extras) -> Section | None:
     """5: per parameter, the slice through the best and through the robust candidate."""
     robustness = run.section("robustness") or {}
-    slices = robustness.get("sensitivity")
-    done = completed_trials(run)
-    if not isinstance(slices, Mapping) or not slices or len(run.directions) > 1:
+    stored = _stored_slices(robustness)
+    if not stored or len(run.directions) > 1:
         return None
+    done = completed_trials(run)
     space = searched_space(run)
     robust = {s.param: s for s in extras.robust_slices}
-    figures: list[Figure] = []
-    for i, (name, sl) in enumerate(slices.items()):
-        if not isinstance(sl, Mapping):
-            continue
-        col = f"params.{name}"
-        values = done[col].tolist() if col in done else []
-        axis = axis_bins(name, values + list(sl.get("values") or []), log=_is_log(space, name))
-        traces: list[dict[str, Any]] = []
-        if values:
-            labels, med, cnt = _marginal(done, col, axis)
-            traces.append({
-                "type": "bar", "x": labels, "y": med, "name": "median of trials",
-                "marker": {"color": GREY}, "customdata": cnt,
-                "hovertemplate": "%{x}: median %{y:.4g} over %{customdata} trials<extra></extra>",
-            })  # fmt: skip
-        traces.append(_slice_trace(sl.get("values") or [], sl.get("objective") or [], axis,
-                                   "slice through best", BEST, "solid"))  # fmt: skip
-        if name in robust:
-            r = robust[name]
-            traces.append(_slice_trace(r.values, r.objective, axis, "slice through robust",
-                                       ROBUST, "dash"))  # fmt: skip
-        layout = {
-            "title": {"text": f"{name} (range {number(sl.get('range'))})", "x": 0, "font": {"size": 13}},
-            "xaxis": {"type": "category", "categoryorder": "array", "categoryarray": list(axis.labels)},
-            "yaxis": {"title": {"text": "objective"}},
-            "showlegend": i == 0,
-            "margin": {"t": 56},
-        }  # fmt: skip
-        figures.append(figure(f"fig-sensitivity-{i}", traces, layout, height=300))
-    if not figures:
-        return None
-    blocks: list[Any] = list(figures)
-    if not robust and not robustness.get("robust_is_best"):
-        blocks.append(Note("the slice through the robust candidate was not computed", "info"))
+    blocks: list[Any] = [
+        _sensitivity_figure(k, sl, robust.get(sl.param), done, space) for k, sl in enumerate(stored)
+    ]
+    if robustness.get("robust_is_best"):
+        blocks.append(Note("the best is also the robust candidate: each slice is through both"))
+    elif not robust:
+        blocks.append(Note("the slices through the robust candidate were not computed"))
     return Section(
         "sensitivity",
         "Sensitivity per parameter",
         "The objective as one parameter moves and the others stay at the best's values (and "
-        "the robust's, dashed); grey bars are the median of all trials at that value. A flat "
+        "the robust's, dashed); grey bars are the median of all trials in that bin. A flat "
         "line is a parameter the result does not hinge on.",
-        f"stored slices ({len(figures)} parameters); bars over {count(len(done))} completed trials",
+        f"stored slices ({len(stored)} parameters); bars over {count(len(done))} completed trials",
         tuple(blocks),
     )
 
@@ -261,18 +328,31 @@ def _top_pairs(run: StoredRun, names: list[str]) -> list[tuple[str, str]]:
     return pairs[:HEATMAP_PAIRS]
 
 
-def _marker(pick: Pick | None, x: Axis, y: Axis, color: str, symbol: str) -> list[dict[str, Any]]:
+def _marker(
+    pick: Pick | None, x: Axis, y: Axis, style: tuple[str, str, str]
+) -> list[dict[str, Any]]:
+    """A marker at the candidate's cell; `style` is (colour, symbol, label)."""
+    color, symbol, role = style
     if pick is None or x.name not in pick.params or y.name not in pick.params:
         return []
     bx, by = x.bin_of([pick.params[x.name]])[0], y.bin_of([pick.params[y.name]])[0]
     if bx < 0 or by < 0:
         return []
-    return [{
-        "x": [x.labels[bx]], "y": [y.labels[by]], "mode": "markers",
-        "name": f"{pick.role} ({x.name}={pick.params[x.name]}, {y.name}={pick.params[y.name]})",
-        "marker": {"symbol": symbol, "size": 16, "color": color, "line": {"color": "white", "width": 2}},
-        "hovertemplate": f"{pick.role}: {params_text(pick.params)}<extra></extra>",
-    }]  # fmt: skip
+    return [
+        {
+            "x": [x.labels[bx]],
+            "y": [y.labels[by]],
+            "mode": "markers",
+            "name": f"{role} ({x.name}={pick.params[x.name]}, {y.name}={pick.params[y.name]})",
+            "marker": {
+                "symbol": symbol,
+                "size": 16,
+                "color": color,
+                "line": {"color": "white", "width": 2},
+            },
+            "hovertemplate": f"{role}: {params_text(pick.params)}<extra></extra>",
+        }
+    ]
 
 
 def _region_box(
@@ -297,38 +377,56 @@ def _region_box(
             return []
         spans.append((int(bins.min()) - 0.5, int(bins.max()) + 0.5))
     (x0, x1), (y0, y1) = spans
-    return [{"type": "rect", "xref": "x", "yref": "y", "x0": x0, "x1": x1, "y0": y0, "y1": y1,
-             "line": {"color": ROBUST, "width": 3, "dash": "dot"}}]  # fmt: skip
+    return [
+        {
+            "type": "rect",
+            "xref": "x",
+            "yref": "y",
+            "x0": x0,
+            "x1": x1,
+            "y0": y0,
+            "y1": y1,
+            "line": {"color": ROBUST, "width": 3, "dash": "dot"},
+        }
+    ]
 
 
 def _heatmap(run: StoredRun, done: pd.DataFrame, pair: tuple[str, str], k: int) -> Figure:
     space = searched_space(run)
     a, b = pair
-    x = axis_bins(a, done[f"params.{a}"].tolist(), log=_is_log(space, a))
-    y = axis_bins(b, done[f"params.{b}"].tolist(), log=_is_log(space, b))
+    x = axis_bins(a, done[f"params.{a}"].tolist(), dim=_dimension(space, a))
+    y = axis_bins(b, done[f"params.{b}"].tolist(), dim=_dimension(space, b))
     z = pd.to_numeric(done["value"], errors="coerce").to_numpy()
     grid = binned_median(x, y, done[f"params.{a}"].tolist(), done[f"params.{b}"].tolist(), z)
     median = np.where(grid.count > 0, grid.median, np.nan)
     reverse = run.directions[0] == "minimize"
-    traces: list[dict[str, Any]] = [{
-        "type": "heatmap", "x": list(x.labels), "y": list(y.labels),
-        "z": [[None if math.isnan(v) else v for v in row] for row in median.tolist()],
-        "customdata": grid.count.tolist(), "colorscale": "Viridis", "reversescale": reverse,
-        "colorbar": {"title": {"text": "median"}, "thickness": 12},
-        "hovertemplate": f"{a} %{{x}}<br>{b} %{{y}}<br>median %{{z:.4g}}<br>"
-        "%{customdata} trials<extra></extra>", "xgap": 1, "ygap": 1,
-    }]  # fmt: skip
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "heatmap",
+            "x": list(x.labels),
+            "y": list(y.labels),
+            "z": [[None if math.isnan(v) else v for v in row] for row in median.tolist()],
+            "customdata": grid.count.tolist(),
+            "colorscale": "Viridis",
+            "reversescale": reverse,
+            "colorbar": {"title": {"text": "median"}, "thickness": 12},
+            "hovertemplate": f"{a} %{{x}}<br>{b} %{{y}}<br>median %{{z:.4g}}<br>"
+            "%{customdata} trials<extra></extra>",
+            "xgap": 1,
+            "ygap": 1,
+        }
+    ]
     best, robust = best_and_robust(run)
-    traces += _marker(best, x, y, BEST, "star")
-    traces += _marker(robust, x, y, ROBUST, "diamond")
-    settings = (run.section("robustness") or {}).get("settings") or {}
-    fraction = to_float(settings.get("step_fraction")) if isinstance(settings, Mapping) else 0.1
+    same = robust is not None and best is not None and robust.trial == best.trial
+    if not same:
+        traces += _marker(robust, x, y, (ROBUST, "diamond", "robust"))
+    traces += _marker(best, x, y, (BEST, "star", "best = robust" if same else "best"))
+    settings = mapping((run.section("robustness") or {}).get("settings"))
+    fraction = to_float(settings.get("step_fraction", 0.1))
     layout = {
         "xaxis": {"title": {"text": a}, "type": "category", "showgrid": False},
         "yaxis": {"title": {"text": b}, "type": "category", "showgrid": False},
         "shapes": _region_box(robust, x, y, space, fraction if fraction == fraction else 0.1),
-        "legend": {"y": -0.25, "yanchor": "top", "orientation": "h"},
-        "margin": {"b": 90},
     }
     return figure(f"fig-heatmap-{k}", traces, layout, height=460)
 

@@ -9,6 +9,7 @@ from stratopt.reporting._blocks import Kpi, Kpis, Note, Section, Table
 from stratopt.reporting._candidates import Pick, best_and_robust, completed_trials
 from stratopt.reporting._format import (
     count,
+    mapping,
     metric_value,
     number,
     params_text,
@@ -20,14 +21,21 @@ from stratopt.reporting._inputs import Extras, StoredRun
 __all__ = ["manifest_section", "verdict_section"]
 
 _COST_KEYS = (
-    "cash", "commission", "commission_fixed", "slippage_bps", "fill", "direction", "sizing",
-    "size", "max_leverage", "stop_loss", "take_profit", "trailing_stop", "max_bars",
+    "cash",
+    "commission",
+    "commission_fixed",
+    "slippage_bps",
+    "fill",
+    "direction",
+    "sizing",
+    "size",
+    "max_leverage",
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "max_bars",
     "holding_cost",
-)  # fmt: skip
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+)
 
 
 def _data_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -49,24 +57,26 @@ def _data_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _config_rows(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
-    backtest = _mapping(config.get("backtest"))
+    backtest = mapping(config.get("backtest"))
     costs = [f"{k}={backtest[k]}" for k in _COST_KEYS if backtest.get(k) is not None]
     if costs:
         rows.append(("cost model", ", ".join(costs)))
-    search = _mapping(config.get("search"))
+    search = mapping(config.get("search"))
     if search:
-        rows.append((
-            "sampler",
-            f"{search.get('method')} (seed {search.get('seed')}, target {search.get('trials')} "
-            f"trials, batch {search.get('batch') or 'default'}, jobs {search.get('jobs')})",
-        ))  # fmt: skip
+        rows.append(
+            (
+                "sampler",
+                f"{search.get('method')} (seed {search.get('seed')}, target {search.get('trials')} "
+                f"trials, batch {search.get('batch') or 'default'}, jobs {search.get('jobs')})",
+            )
+        )
     if config.get("space"):
         rows.append(("space", _compact(config["space"])))
     if config.get("constraints"):
         rows.append(("constraints", "; ".join(map(str, config["constraints"]))))
-    require = _mapping(config.get("require"))
+    require = mapping(config.get("require"))
     rows.append(("requirements", _compact(require) if require else "none"))
-    validation = _mapping(config.get("validation"))
+    validation = mapping(config.get("validation"))
     kept = {k: v for k, v in validation.items() if v is not None}
     if kept:
         rows.append(("validation", _compact(kept)))
@@ -84,7 +94,7 @@ def _compact(value: Any) -> str:
 def manifest_section(run: StoredRun) -> Section:
     """0: study, strategy, data and its SHA-256, costs, sampler and seed, objective, ..."""
     s = run.summary
-    config = _mapping(s.get("config"))
+    config = mapping(s.get("config"))
     rows: list[tuple[str, str]] = [("study", run.name), ("run", _run_text(run))]
     if s.get("strategy") or config.get("strategy"):
         rows.append(("strategy", str(s.get("strategy") or config.get("strategy"))))
@@ -93,22 +103,25 @@ def manifest_section(run: StoredRun) -> Section:
     rows += _data_rows(s)
     rows.append(("objective", str(s.get("objective") or _wf_objective(run))))
     rows += _config_rows(config)
-    counts = _mapping(s.get("counts"))
+    counts = mapping(s.get("counts"))
     if counts:
         rows.append(("trials", ", ".join(f"{count(v)} {k}" for k, v in counts.items() if v)))
-    this_run = _mapping(s.get("this_run"))
+    this_run = mapping(s.get("this_run"))
     if this_run:
-        rows.append((
-            "this run",
-            f"{count(this_run.get('attempts'))} attempts in {number(this_run.get('seconds'))} s, "
-            f"stopped by {this_run.get('stopped_by')}, started {this_run.get('started_utc')}",
-        ))  # fmt: skip
+        rows.append(
+            (
+                "this run",
+                f"{count(this_run.get('attempts'))} attempts in "
+                f"{number(this_run.get('seconds'))} s, "
+                f"stopped by {this_run.get('stopped_by')}, started {this_run.get('started_utc')}",
+            )
+        )
     if s.get("storage"):
         rows.append(("storage", str(s["storage"])))
-    git = _mapping(s.get("git"))
+    git = mapping(s.get("git"))
     if git:
         rows.append(("git", f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''}"))
-    versions = _mapping(s.get("versions"))
+    versions = mapping(s.get("versions"))
     if versions:
         rows.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
     rows += _walk_forward_rows(run)
@@ -128,24 +141,26 @@ def _run_text(run: StoredRun) -> str:
 
 
 def _wf_objective(run: StoredRun) -> str:
-    return str(_mapping(run.walk_forward).get("objective", "?"))
+    return str(mapping(run.walk_forward).get("objective", "?"))
 
 
 def _walk_forward_rows(run: StoredRun) -> list[tuple[str, str]]:
-    wf = _mapping(run.walk_forward)
+    wf = mapping(run.walk_forward)
     if not wf:
         return []
-    rows = [("walk-forward", _compact(_mapping(wf.get("walk_forward"))))]
+    rows = [("walk-forward", _compact(mapping(wf.get("walk_forward"))))]
     rows.append(("windows", count(wf.get("n_windows"))))
     if wf.get("storage") and not run.summary.get("storage"):
         rows.append(("storage", str(wf["storage"])))
-    timing = _mapping(wf.get("run"))
+    timing = mapping(wf.get("run"))
     if timing:
-        rows.append((
-            "this run",
-            f"{number(timing.get('seconds'))} s on {timing.get('workers')} worker(s), "
-            f"started {timing.get('started_utc')}",
-        ))  # fmt: skip
+        rows.append(
+            (
+                "this run",
+                f"{number(timing.get('seconds'))} s on {timing.get('workers')} worker(s), "
+                f"started {timing.get('started_utc')}",
+            )
+        )
     return rows
 
 
@@ -160,27 +175,41 @@ def _tone(value: float, good: bool, bad: bool) -> Any:
 
 def _kpis(run: StoredRun, best: Pick | None) -> Kpis:
     stats = run.section("statistics") or {}
-    dsr = to_float(_mapping(stats.get("dsr")).get("value"))
-    pbo = to_float(_mapping(stats.get("pbo")).get("pbo"))
-    spa = to_float(_mapping(stats.get("spa")).get("pvalue_consistent"))
-    stability = _mapping(_mapping(run.section("robustness")).get("stability"))
+    dsr = to_float(mapping(stats.get("dsr")).get("value"))
+    pbo = to_float(mapping(stats.get("pbo")).get("pbo"))
+    spa = to_float(mapping(stats.get("spa")).get("pvalue_consistent"))
+    stability = mapping(mapping(run.section("robustness")).get("stability"))
     verdict = str(stability.get("verdict") or "–")
     tiles = []
     if best is not None:
         tiles.append(Kpi("best objective", number(best.values[0]), f"trial {best.trial}"))
     tiles += [
         Kpi("DSR", number(dsr), "≥ 0.95 is a discovery", _tone(dsr, dsr >= 0.95, dsr < 0.5)),
-        Kpi("PBO", number(pbo), "chance the IS winner is below the OOS median",
-            _tone(pbo, pbo < 0.2, pbo >= 0.5)),
-        Kpi("SPA p-value", number(spa), "consistent; < 0.05 beats flat",
-            _tone(spa, spa < 0.05, spa > 0.2)),
-        Kpi("stability", verdict, "of the best's neighbourhood",
-            "good" if verdict == "plateau" else "bad" if verdict == "spike" else "neutral"),
-    ]  # fmt: skip
-    wf = _mapping(_mapping(run.walk_forward).get("efficiency"))
+        Kpi(
+            "PBO",
+            number(pbo),
+            "chance the IS winner is below the OOS median",
+            _tone(pbo, pbo < 0.2, pbo >= 0.5),
+        ),
+        Kpi(
+            "SPA p-value",
+            number(spa),
+            "consistent; < 0.05 beats flat",
+            _tone(spa, spa < 0.05, spa > 0.2),
+        ),
+        Kpi(
+            "stability",
+            verdict,
+            "of the best's neighbourhood",
+            "good" if verdict == "plateau" else "bad" if verdict == "spike" else "neutral",
+        ),
+    ]
+    wf = mapping(mapping(run.walk_forward).get("efficiency"))
     if wf:
         wfe = to_float(wf.get("sharpe"))
-        tiles.append(Kpi("WFE (Sharpe)", number(wfe), "OOS ÷ mean IS", _tone(wfe, wfe >= 0.5, wfe < 0)))
+        tiles.append(
+            Kpi("WFE (Sharpe)", number(wfe), "OOS ÷ mean IS", _tone(wfe, wfe >= 0.5, wfe < 0))
+        )
     return Kpis(tuple(tiles))
 
 
@@ -188,7 +217,7 @@ def _holdout_of(run: StoredRun, trial: int) -> Mapping[str, Any] | None:
     holdout = run.section("holdout") or {}
     for cand in holdout.get("candidates") or []:
         if isinstance(cand, Mapping) and cand.get("trial") == trial:
-            return _mapping(cand.get("out_of_sample"))
+            return mapping(cand.get("out_of_sample"))
     return None
 
 
@@ -200,9 +229,9 @@ def _candidate_column(
     stats = run.section("statistics") or {}
     m = pick.metrics
     if is_best:
-        dsr = to_float(_mapping(stats.get("dsr")).get("value"))
-        trl = _mapping(stats.get("min_track_record_length"))
-        need, have = to_float(trl.get("years")), to_float(_mapping(stats.get("best")).get("years"))
+        dsr = to_float(mapping(stats.get("dsr")).get("value"))
+        trl = mapping(stats.get("min_track_record_length"))
+        need, have = to_float(trl.get("years")), to_float(mapping(stats.get("best")).get("years"))
     else:
         rs = extras.robust_statistics
         same = rs is not None and rs.trial == pick.trial
@@ -226,30 +255,47 @@ def _candidate_column(
 
 
 _ROW_LABELS = (
-    "trial", "params", "objective", "neighbourhood mean", "Sharpe (annualized)", "DSR",
-    "MinTRL (95%) vs track length", "max drawdown", "CAGR", "trades", "holdout Sharpe",
-)  # fmt: skip
+    "trial",
+    "params",
+    "objective",
+    "neighbourhood mean",
+    "Sharpe (annualized)",
+    "DSR",
+    "MinTRL (95%) vs track length",
+    "max drawdown",
+    "CAGR",
+    "trades",
+    "holdout Sharpe",
+)
 
 
 def _study_rows(run: StoredRun) -> list[tuple[str, str]]:
     stats = run.section("statistics") or {}
-    dsr = _mapping(stats.get("dsr"))
-    pbo = _mapping(stats.get("pbo"))
-    spa = _mapping(stats.get("spa"))
+    dsr = mapping(stats.get("dsr"))
+    pbo = mapping(stats.get("pbo"))
+    spa = mapping(stats.get("spa"))
     rows = [
-        ("N trials (DSR)", f"{count(dsr.get('n_trials'))} run; "
-         f"{number(dsr.get('n_trials_implied'))} independent implied (DSR then "
-         f"{number(dsr.get('value_implied_trials'))})"),
-        ("PBO (CSCV)", f"{number(pbo.get('pbo'))} over {count(pbo.get('combinations'))} "
-         f"combinations of {count(pbo.get('strategies'))} candidates"),
+        (
+            "N trials (DSR)",
+            f"{count(dsr.get('n_trials'))} run; "
+            f"{number(dsr.get('n_trials_implied'))} independent implied (DSR then "
+            f"{number(dsr.get('value_implied_trials'))})",
+        ),
+        (
+            "PBO (CSCV)",
+            f"{number(pbo.get('pbo'))} over {count(pbo.get('combinations'))} "
+            f"combinations of {count(pbo.get('strategies'))} candidates",
+        ),
         ("SPA p-value", f"{number(spa.get('pvalue_consistent'))} ({spa.get('test', 'SPA')})"),
-    ]  # fmt: skip
-    wf = _mapping(_mapping(run.walk_forward).get("efficiency"))
+    ]
+    wf = mapping(mapping(run.walk_forward).get("efficiency"))
     if wf:
-        rows.append((
-            "walk-forward efficiency",
-            f"Sharpe {number(wf.get('sharpe'))}, return {number(wf.get('return'))}",
-        ))
+        rows.append(
+            (
+                "walk-forward efficiency",
+                f"Sharpe {number(wf.get('sharpe'))}, return {number(wf.get('return'))}",
+            )
+        )
     return rows
 
 
@@ -260,13 +306,14 @@ def verdict_section(run: StoredRun, extras: Extras) -> Section:
     if best is not None:
         left = _candidate_column(run, best, extras, True)
         right = _candidate_column(run, robust, extras, False)
-        rows = tuple(
-            (label, a, b) for label, a, b in zip(_ROW_LABELS, left, right, strict=True)
-        )
+        rows = tuple((label, a, b) for label, a, b in zip(_ROW_LABELS, left, right, strict=True))
         blocks.append(
-            Table(("", "best (rank 1)", "robust (best neighbourhood mean)"), rows,
-                  numeric=(False, True, True))
-        )  # fmt: skip
+            Table(
+                ("", "best (rank 1)", "robust (best neighbourhood mean)"),
+                rows,
+                numeric=(False, True, True),
+            )
+        )
     blocks.append(Table(("study", ""), tuple(_study_rows(run))))
     stats = run.section("statistics") or {}
     if stats.get("verdict"):
@@ -298,7 +345,7 @@ def _verdict_notes(run: StoredRun, best: Pick | None, robust: Pick | None) -> Se
         notes.append(
             f"look-ahead: {lookahead.get('leaks')} leak(s) found; run stratopt check-lookahead"
         )
-    trl = _mapping((run.section("statistics") or {}).get("min_track_record_length"))
+    trl = mapping((run.section("statistics") or {}).get("min_track_record_length"))
     need, have = to_float(trl.get("observations")), to_float(trl.get("have_observations"))
     if need == need and have == have and need > have:
         notes.append(

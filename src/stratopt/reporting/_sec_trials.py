@@ -11,18 +11,27 @@ import pandas as pd
 
 from stratopt.reporting._blocks import Block, Section, Table, TrialsTable, figure
 from stratopt.reporting._candidates import best_and_robust, completed_trials, value_columns
-from stratopt.reporting._format import count, metric_value, number, params_text, to_float
+from stratopt.reporting._downsample import step_change_indices
+from stratopt.reporting._format import count, mapping, metric_value, number, params_text
 from stratopt.reporting._inputs import StoredRun
 from stratopt.reporting._sec_history import best_so_far
-from stratopt.reporting._downsample import step_change_indices
 
 __all__ = ["TABLE_METRICS", "TABLE_TOP", "comparison_section", "trials_section"]
 
 TABLE_TOP = 200
 TABLE_METRICS = (
-    "sharpe", "sortino", "calmar", "cagr", "total_return", "max_drawdown", "trades",
-    "win_rate", "profit_factor", "expectancy", "exposure",
-)  # fmt: skip
+    "sharpe",
+    "sortino",
+    "calmar",
+    "cagr",
+    "total_return",
+    "max_drawdown",
+    "trades",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "exposure",
+)
 _PALETTE = ("#1f5fa8", "#e07b00", "#2a9d8f", "#9b5de5", "#d1495b", "#6b7280")
 
 
@@ -52,8 +61,14 @@ def trials_section(run: StoredRun, top: int = TABLE_TOP) -> Section | None:
     head = ranked.head(top)
     params = [c for c in ranked.columns if str(c).startswith("params.")]
     metrics = [f"metrics.{m}" for m in TABLE_METRICS if f"metrics.{m}" in ranked]
-    cols = ["rank", "trial", "state", *[c for c in value_columns(run) if c in ranked], *params,
-            *metrics]  # fmt: skip
+    cols = [
+        "rank",
+        "trial",
+        "state",
+        *[c for c in value_columns(run) if c in ranked],
+        *params,
+        *metrics,
+    ]
     numeric = tuple(c not in ("state",) and pd.api.types.is_numeric_dtype(ranked[c]) for c in cols)
     raw = tuple(tuple(_raw(v) for v in row) for row in head[cols].itertuples(index=False))
     display = tuple(
@@ -86,22 +101,25 @@ def _history_trace(run: StoredRun, k: int) -> dict[str, Any] | None:
     record = best_so_far(values, run.directions[0])
     keep = step_change_indices(record)
     return {
-        "x": np.arange(1, len(values) + 1)[keep], "y": record[keep], "mode": "lines",
-        "name": run.name, "line": {"shape": "hv", "width": 2, "color": _PALETTE[k % 6]},
+        "x": np.arange(1, len(values) + 1)[keep],
+        "y": record[keep],
+        "mode": "lines",
+        "name": run.name,
+        "line": {"shape": "hv", "width": 2, "color": _PALETTE[k % 6]},
         "hovertemplate": "%{x} completed: best %{y:.4g}<extra>" + run.name + "</extra>",
-    }  # fmt: skip
+    }
 
 
 def _kpi_row(run: StoredRun) -> tuple[str, ...]:
     stats = run.section("statistics") or {}
     best, robust = best_and_robust(run)
-    counts = run.summary.get("counts") if isinstance(run.summary.get("counts"), Mapping) else {}
-    stability = (run.section("robustness") or {}).get("stability") or {}
+    counts = mapping(run.summary.get("counts"))
+    stability = mapping((run.section("robustness") or {}).get("stability"))
     holdout = run.section("holdout") or {}
-    oos = {}
+    oos: Mapping[str, Any] = {}
     for cand in holdout.get("candidates") or []:
         if best is not None and isinstance(cand, Mapping) and cand.get("trial") == best.trial:
-            oos = cand.get("out_of_sample") or {}
+            oos = mapping(cand.get("out_of_sample"))
     m = best.metrics if best is not None else {}
 
     def stat(section: str, key: str) -> str:
@@ -110,16 +128,20 @@ def _kpi_row(run: StoredRun) -> tuple[str, ...]:
 
     return (
         run.name,
-        f"{count(counts.get('complete'))} / {count(counts.get('pruned'))} / {count(counts.get('fail'))}",
+        " / ".join(count(counts.get(k)) for k in ("complete", "pruned", "fail")),
         " / ".join(number(v) for v in best.values) if best else "–",
         params_text(best.params) if best else "–",
-        number(m.get("sharpe")), stat("dsr", "value"), stat("pbo", "pbo"),
-        stat("spa", "pvalue_consistent"), metric_value("max_drawdown", m.get("max_drawdown")),
-        metric_value("cagr", m.get("cagr")), count(m.get("trades")),
-        str(stability.get("verdict", "–")) if isinstance(stability, Mapping) else "–",
+        number(m.get("sharpe")),
+        stat("dsr", "value"),
+        stat("pbo", "pbo"),
+        stat("spa", "pvalue_consistent"),
+        metric_value("max_drawdown", m.get("max_drawdown")),
+        metric_value("cagr", m.get("cagr")),
+        count(m.get("trades")),
+        str(stability.get("verdict", "–")),
         params_text(robust.params) if robust else "–",
-        number(to_float(oos.get("sharpe"))) if isinstance(oos, Mapping) else "–",
-    )  # fmt: skip
+        number(oos.get("sharpe")) if oos else "–",
+    )
 
 
 def comparison_section(runs: Sequence[StoredRun]) -> Section | None:
@@ -129,13 +151,43 @@ def comparison_section(runs: Sequence[StoredRun]) -> Section | None:
     traces = [t for k, r in enumerate(runs) if (t := _history_trace(r, k)) is not None]
     blocks: list[Block] = []
     if traces:
-        layout = {"xaxis": {"title": {"text": "completed trials"}},
-                  "yaxis": {"title": {"text": "best objective so far"}}}  # fmt: skip
+        layout = {
+            "xaxis": {"title": {"text": "completed trials"}},
+            "yaxis": {"title": {"text": "best objective so far"}},
+        }
         blocks.append(figure("fig-compare-history", traces, layout, height=380))
-    columns = ("study", "complete / pruned / failed", "best objective", "best params", "Sharpe",
-               "DSR", "PBO", "SPA p", "max DD", "CAGR", "trades", "stability", "robust params",
-               "holdout Sharpe")  # fmt: skip
-    numeric = (False, True, True, False, True, True, True, True, True, True, True, False, False, True)
+    columns = (
+        "study",
+        "complete / pruned / failed",
+        "best objective",
+        "best params",
+        "Sharpe",
+        "DSR",
+        "PBO",
+        "SPA p",
+        "max DD",
+        "CAGR",
+        "trades",
+        "stability",
+        "robust params",
+        "holdout Sharpe",
+    )
+    numeric = (
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        True,
+    )
     blocks.append(Table(columns, tuple(_kpi_row(r) for r in runs), numeric=numeric))
     sizes = ", ".join(f"{r.name}: {count(len(completed_trials(r)))}" for r in runs)
     return Section(

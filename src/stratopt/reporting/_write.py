@@ -21,7 +21,9 @@ def _subtitle(report: ReportInput) -> str:
         version = "?"
     made = report.generated_utc or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     others = len(report.studies) - 1
-    compared = f", compared with {others} other stud{'y' if others == 1 else 'ies'}" if others else ""
+    compared = (
+        f", compared with {others} other stud{'y' if others == 1 else 'ies'}" if others else ""
+    )
     return f"{first.kind} run{compared} · made {made} by stratopt {version}"
 
 

@@ -18,7 +18,13 @@ import numpy as np
 from stratopt.stats import _nb
 from stratopt.stats._bootstrap import bootstrap_indices
 
-__all__ = ["BootstrapFan", "MonteCarloResult", "bootstrap_fan", "bootstrap_returns", "reshuffle_trades"]
+__all__ = [
+    "BootstrapFan",
+    "MonteCarloResult",
+    "bootstrap_fan",
+    "bootstrap_returns",
+    "reshuffle_trades",
+]
 
 PERCENTILES = (5, 50, 95)
 # Index arrays are made in chunks of about this many entries (8 bytes each), so the
