@@ -51,7 +51,7 @@ def _csv(path: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        return pd.read_csv(path, keep_default_na=True)
+        return pd.read_csv(path, keep_default_na=True, low_memory=False)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not readable as CSV ({exc})") from None
 
