@@ -12,7 +12,14 @@ import pandas as pd
 from stratopt.reporting._format import to_float
 from stratopt.reporting._inputs import StoredRun
 
-__all__ = ["Pick", "best_and_robust", "completed_trials", "objective_metric", "value_columns"]
+__all__ = [
+    "Pick",
+    "best_and_robust",
+    "completed_trials",
+    "objective_labels",
+    "objective_metric",
+    "value_columns",
+]
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,20 @@ def objective_metric(run: StoredRun) -> str | None:
     if isinstance(objective, Mapping) and isinstance(objective.get("metric"), str):
         return str(objective["metric"])
     return None
+
+
+def objective_labels(run: StoredRun) -> list[str]:
+    """How each objective value is named: `maximize sharpe`, ..."""
+    config = run.summary.get("config")
+    objective = config.get("objective") if isinstance(config, Mapping) else None
+    if isinstance(objective, Mapping):
+        names = [f"maximize {m}" for m in objective.get("maximize") or []]
+        names += [f"minimize {m}" for m in objective.get("minimize") or []]
+        if len(names) == len(run.directions):
+            return names
+    if len(run.directions) == 1 and run.summary.get("objective"):
+        return [str(run.summary["objective"])]
+    return [f"{d} objective {i}" for i, d in enumerate(run.directions)]
 
 
 def _row_params(row: pd.Series) -> dict[str, Any]:

@@ -153,8 +153,9 @@ def _curves(
     start = pd.Timestamp(str(holdout["start"])) if holdout.get("start") else None
     out = []
     for bars in series:
-        b = _curve(ctx, bars, best, "best")
-        r = _curve(ctx, bars, robust, "robust") if robust and robust.trial != best.trial else None
+        same = robust is not None and robust.trial == best.trial
+        b = _curve(ctx, bars, best, "best = robust" if same else "best")
+        r = _curve(ctx, bars, robust, "robust") if robust is not None and not same else None
         out.append(Curves(bars.symbol, b, r, _buy_and_hold(bars, b.cash), start))
     return tuple(out)
 

@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 
 from stratopt.reporting._blocks import BEST, GREY, Figure, Note, Section, figure
-from stratopt.reporting._candidates import completed_trials, objective_metric, value_columns
+from stratopt.reporting._candidates import (
+    completed_trials,
+    objective_labels,
+    objective_metric,
+    value_columns,
+)
 from stratopt.reporting._downsample import step_change_indices
 from stratopt.reporting._format import count
 from stratopt.reporting._inputs import StoredRun
@@ -78,13 +83,13 @@ def _single_history(run: StoredRun, max_trials: int) -> tuple[Figure, str]:
     ]
     traces += _rejected_traces(run, trials, max_trials)
     layout = {
-        "xaxis": {"title": {"text": "trial"}, "anchor": "y"},
+        "xaxis": {"anchor": "y", "showticklabels": False},
         "yaxis": {
             "title": {"text": str(run.summary.get("objective", "objective"))},
             "domain": [0.2, 1.0],
         },
         "yaxis2": {"domain": [0.0, 0.12], "type": "category", "showgrid": False},
-        "xaxis2": {"matches": "x", "anchor": "y2", "showticklabels": False},
+        "xaxis2": {"matches": "x", "anchor": "y2", "title": {"text": "trial"}},
     }
     sampling = f"{count(len(shown))} of {count(len(done))} completed trials drawn"
     if len(shown) < len(done):
@@ -167,7 +172,7 @@ def _pareto_figure(run: StoredRun, max_trials: int) -> tuple[Figure, str]:
     pts = done[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     front = pareto_front(pts, run.directions)
     shown = sample_trials(len(done), front, max_trials)
-    labels = _objective_labels(run)
+    labels = objective_labels(run)
     hover = _hover(done)
     fx = front[np.argsort(pts[front, 0])]
     traces = [
@@ -201,17 +206,6 @@ def _pareto_figure(run: StoredRun, max_trials: int) -> tuple[Figure, str]:
         f"the front ({count(len(front))} trials) is drawn in full"
     )
     return figure("fig-pareto", traces, layout, height=440), sampling
-
-
-def _objective_labels(run: StoredRun) -> list[str]:
-    config = run.summary.get("config")
-    objective = config.get("objective") if isinstance(config, Mapping) else None
-    if isinstance(objective, Mapping):
-        names = [f"maximize {m}" for m in objective.get("maximize") or []]
-        names += [f"minimize {m}" for m in objective.get("minimize") or []]
-        if len(names) == len(run.directions):
-            return names
-    return [f"{d} objective {i}" for i, d in enumerate(run.directions)]
 
 
 def history_section(run: StoredRun, max_trials: int) -> Section | None:

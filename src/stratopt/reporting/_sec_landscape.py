@@ -12,7 +12,13 @@ import pandas as pd
 from stratopt.errors import ConfigError
 from stratopt.reporting._bins import Axis, axis_bins, binned_median
 from stratopt.reporting._blocks import BEST, GREY, ROBUST, Figure, Note, Section, figure
-from stratopt.reporting._candidates import Pick, best_and_robust, completed_trials, value_columns
+from stratopt.reporting._candidates import (
+    Pick,
+    best_and_robust,
+    completed_trials,
+    objective_labels,
+    value_columns,
+)
 from stratopt.reporting._format import count, mapping, number, params_text, to_float
 from stratopt.reporting._inputs import Extras, Slice, StoredRun
 from stratopt.search import Dimension, SearchSpace
@@ -92,12 +98,12 @@ def _polyline(unit: np.ndarray) -> tuple[list[float | None], list[float | None]]
 
 
 def _parallel_axes(
-    top: pd.DataFrame, cols: list[str], space: SearchSpace | None
+    top: pd.DataFrame, axes: Mapping[str, str], space: SearchSpace | None
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Each axis (column -> title) scaled to [0, 1], and its title and tick labels."""
     units, annotations = [], []
-    for i, col in enumerate(cols):
-        name = col.removeprefix("params.")
-        unit, ticks, labels = _unit(top[col], _is_log(space, name))
+    for i, (col, name) in enumerate(axes.items()):
+        unit, ticks, labels = _unit(top[col], _is_log(space, col.removeprefix("params.")))
         units.append(unit)
         annotations.append(
             {
@@ -133,8 +139,8 @@ def parallel_section(run: StoredRun, top_n: int = PARALLEL_TOP) -> Section | Non
     if done.empty or not cols:
         return None
     top = done.head(top_n)
-    value_cols = value_columns(run)
-    axes = cols + value_cols
+    axes = {c: c.removeprefix("params.") for c in cols}
+    axes.update(zip(value_columns(run), objective_labels(run), strict=True))
     unit, annotations = _parallel_axes(top, axes, searched_space(run))
     traces: list[dict[str, Any]] = []
     groups = np.array_split(np.arange(len(top))[::-1], len(_SHADES))  # worst ranks first

@@ -88,6 +88,7 @@ def _per_window(windows: Sequence[Mapping[str, Any]], objective: str) -> Figure:
                 "name": name,
                 "marker": {"color": color},
                 "text": [params_text(mapping(w.get("params"))) for w in windows],
+                "textposition": "none",
                 "hovertemplate": "%{x}: %{y:.4g}<br>%{text}<extra>" + name + "</extra>",
             }
         )
