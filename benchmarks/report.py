@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from engine_throughput import _busy_cpu_s  # one machine-busy probe (benchmarks/ is on sys.path)
 
 import stratopt
 from stratopt.config import load_study
@@ -50,17 +51,6 @@ BIG: dict[str, Any] = {
     "objective": "sharpe",
     "validation": {"holdout": 0.2},
 }  # fmt: skip
-
-
-def _busy_cpu_s() -> float | None:
-    """Busy CPU seconds of the whole machine so far (all cores, steal included)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except (OSError, IndexError):
-        return None
-    ticks = [int(x) for x in fields]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu_s() -> float:

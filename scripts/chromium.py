@@ -10,17 +10,17 @@ when it is missing (as root, on Debian or Ubuntu).
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package
+from debian import Unavailable, apt_install
+
+__all__ = ["Unavailable", "find", "install"]
 
 NAMES = ("chromium", "chromium-browser")
 _DEBIAN_BINARY = Path("/usr/lib/chromium/chromium")
-
-
-class Unavailable(RuntimeError):
-    """Chromium is not installed and cannot be installed here."""
 
 
 def find() -> Path | None:
@@ -41,17 +41,7 @@ def install() -> Path:
     found = find()
     if found is not None:
         return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise Unavailable("Chromium is not installed and apt-get as root is not available")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    commands = (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
-    )
-    for cmd in commands:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
-        if done.returncode != 0:
-            raise Unavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
+    apt_install("chromium")
     found = find()
     if found is None:
         raise Unavailable("apt-get installed chromium but its executable was not found")
