@@ -99,3 +99,13 @@ def test_plotlyjs_modes(runs: Runs, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert 'src="plotly.min.js"' in (tmp_path / "directory" / "report.html").read_text()
     assert "cdn.plot.ly/plotly-" in (tmp_path / "cdn" / "report.html").read_text()
     assert sizes["inline"] > sizes["gzip"] + 2_000_000 > sizes["directory"] + 2_000_000
+
+
+def test_a_study_file_is_reported_from_its_newest_run(
+    runs: Runs, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "from_study.html"
+    code, printed, err = _run(capsys, "report", runs.tpe_study, "--out", out)
+    assert code == 0, err
+    assert printed.strip() == f"report: {out.resolve()}"
+    assert str(runs.tpe) in out.read_text()  # the manifest names the run folder it read

@@ -250,8 +250,15 @@ def _candidate_column(
         metric_value("max_drawdown", m.get("max_drawdown")),
         metric_value("cagr", m.get("cagr")),
         count(m.get("trades")),
-        number(oos.get("sharpe")) if oos else "–",
+        number(oos.get("sharpe")) if oos else _not_rerun(run),
     ]
+
+
+def _not_rerun(run: StoredRun) -> str:
+    holdout = run.section("holdout")
+    if not holdout:
+        return "no holdout"
+    return f"not re-run (the top {count(holdout.get('top'))} were)"
 
 
 _ROW_LABELS = (
