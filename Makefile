@@ -12,10 +12,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Last: the optimization, whose final line is the path of its report.html.
 demo: $(STAMP)
 	$(VENV)/bin/stratopt backtest examples/backtesting_py_parity.yaml
-	$(VENV)/bin/stratopt optimize examples/sma_cross_synthetic.yaml
 	$(PY) examples/demo.py
+	$(VENV)/bin/stratopt optimize examples/sma_cross_synthetic.yaml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples

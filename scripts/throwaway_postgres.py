@@ -16,16 +16,16 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package
+from debian import Unavailable, apt_install
+
 USER = "stratopt"
 PASSWORD = "s3cret-pw_for-tests"  # a throwaway cluster's; tests check it never leaks
-
-
-class Unavailable(RuntimeError):
-    """PostgreSQL is not installed and cannot be installed here."""
 
 
 def find_bindir() -> Path | None:
@@ -49,13 +49,7 @@ def install() -> Path:
     bindir = find_bindir()
     if bindir is not None:
         return bindir
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise Unavailable("PostgreSQL is not installed and apt-get as root is not available")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            raise Unavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
+    apt_install("postgresql", recommends=True)
     bindir = find_bindir()
     if bindir is None:
         raise Unavailable("apt-get installed postgresql but initdb was not found")

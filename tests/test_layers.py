@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),  # commands and rendering
     ("optimization", "launch"),  # thin re-exports and forwards of operations
     ("operations",),  # one module per user operation: the only composer
+    ("reporting",),  # the report's page: figures and tables from a run's numbers
     ("validation",),  # algorithms: windows, holdout, CPCV, stability, region, look-ahead
     ("search",),  # the Optuna seam: plan, study opening, trial loops, tell
     ("evaluation",),  # parameters -> metrics, returns, segments (no Optuna)
@@ -50,6 +51,9 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("stats/_spa.py", "arch.bootstrap"): "arch loads statsmodels: ~2 s, only for the SPA test",
     ("storage/_bulk.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
     ("storage/_reader.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
+    ("reporting/_html.py", "jinja2"): "the report extra: optional, and only to write a report",
+    ("reporting/_html.py", "markupsafe"): "the report extra's (jinja2's): as jinja2",
+    ("reporting/_html.py", "plotly.offline"): "the report extra: optional, for the cdn mode",
 }
 
 # Where a stratopt module may be imported by name at run time.

@@ -25,6 +25,7 @@ _LAZY = {
     "Strategy": "stratopt.strategies",
     "get_strategy": "stratopt.strategies",
     "walk_forward": "stratopt.operations",
+    "report": "stratopt.operations",
 }
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "load_study",
     "optimize",
     "optimize_study",
+    "report",
     "synthetic_bars",
     "walk_forward",
 ]
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from stratopt.config import load_study
     from stratopt.data import load_bars, synthetic_bars
     from stratopt.engine import ExecSettings
-    from stratopt.operations import OptimizeResult, optimize, optimize_study, walk_forward
+    from stratopt.operations import OptimizeResult, optimize, optimize_study, report, walk_forward
     from stratopt.strategies import Strategy, get_strategy
 
 

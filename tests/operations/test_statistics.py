@@ -12,7 +12,7 @@ import yaml
 
 from stratopt.config import load_study
 from stratopt.operations import optimize, optimize_study, study_statistics
-from stratopt.operations._statistics import select_candidates, verdict
+from stratopt.operations._statistics import distinct_params, select_candidates, verdict
 
 
 def test_selection_rule() -> None:
@@ -156,3 +156,16 @@ def test_verdict_lines() -> None:
     assert "PBO and SPA point to a real edge" in verdict(_stats(0.3, 0.05, 0.01))
     assert "yet by PBO" in verdict(_stats(0.99, 0.68, 0.01))
     assert "yet by PBO" not in verdict(_stats(0.99, 0.2, 0.01))
+
+
+def test_distinct_params_keeps_the_first_of_each_set_in_rank_order() -> None:
+    done = pd.DataFrame({
+        "trial": [7, 3, 9, 4], "state": ["complete"] * 4,
+        "params.fast": [2, 2, 5, 2], "params.stop": [0.1, 0.1, float("nan"), 0.2],
+        "params.mode": ["a", "a", "b", "a"],
+    })  # fmt: skip
+    params, trials = distinct_params(done)
+    assert trials == [7, 9, 4]
+    assert params == [{"fast": 2, "stop": 0.1, "mode": "a"}, {"fast": 5, "mode": "b"},
+                      {"fast": 2, "stop": 0.2, "mode": "a"}]  # fmt: skip
+    assert type(params[0]["fast"]) is int and type(params[0]["stop"]) is float

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stratopt.metrics import compute_metrics
-from stratopt.stats import bootstrap_returns, reshuffle_trades
+from stratopt.stats import bootstrap_fan, bootstrap_returns, reshuffle_trades
 
 
 def _metrics(equity: np.ndarray, cash: float) -> dict[str, float]:
@@ -70,3 +70,17 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match="method"):
         bootstrap_returns(np.zeros(10), method="bogus")  # type: ignore[arg-type]
     assert math.isfinite(bootstrap_returns(np.zeros(10), n_sims=5).sharpe[0])
+
+
+def test_bootstrap_fan_draws_bootstrap_returns_paths() -> None:
+    r = np.random.default_rng(3).normal(0.0004, 0.01, 2500)
+    steps = np.unique(np.linspace(1, r.size, 300).round().astype(np.int64))
+    plain = bootstrap_returns(r, cash=1e4, n_sims=700, seed=9)
+    fan = bootstrap_fan(r, steps=steps, cash=1e4, n_sims=700, seed=9)
+    for name in ("final_equity", "max_drawdown", "sharpe"):
+        assert np.array_equal(getattr(fan.result, name), getattr(plain, name))
+    final = plain.percentiles()["final_equity"]
+    assert [fan.percentiles[p][-1] for p in (5, 50, 95)] == [final[k] for k in ("p5", "p50", "p95")]
+    assert all(np.all(fan.percentiles[5] <= fan.percentiles[q]) for q in (25, 50, 75, 95))
+    with pytest.raises(ValueError, match="steps"):
+        bootstrap_fan(r, steps=np.array([0, 5]))

@@ -35,6 +35,7 @@ from stratopt.operations import (
     LaunchOutcome,
     LaunchStatus,
     OptimizeResult,
+    ReportFile,
     StudyView,
     ValidationResult,
     WalkForwardResult,
@@ -247,11 +248,8 @@ def _num(value: Any) -> str:
 def print_holdout(report: HoldoutReport) -> None:
     s = report.summary
     start, end = (str(s[k]).removesuffix(" 00:00:00") for k in ("start", "end"))
-    table = Table(
-        title=f"holdout {start} → {end} ({s['holdout_bars']} bars): in-sample → out-of-sample",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
+    title = f"holdout {start} → {end} ({s['holdout_bars']} bars): in-sample → out-of-sample"
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("rank", "trial", "Sharpe", "CAGR", "max DD", "trades"):
         table.add_column(col, justify="right", no_wrap=True)
     for c in s["candidates"]:
@@ -274,11 +272,8 @@ def print_holdout(report: HoldoutReport) -> None:
 
 
 def print_walk_forward(result: WalkForwardResult) -> None:
-    table = Table(
-        title=f"{result.study_name}: walk-forward, {len(result.windows)} windows",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
+    title = f"{result.study_name}: walk-forward, {len(result.windows)} windows"
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     cols = ("win", "test window", "params", "IS Sh", "OOS Sh", "OOS ret", "OOS DD", "trades")
     for col in cols:
         left = col in ("test window", "params")
@@ -315,7 +310,8 @@ def print_walk_forward(result: WalkForwardResult) -> None:
             soft_wrap=True,
             highlight=False,
         )
-    out.print(f"run folder: {result.run_folder.resolve()}", soft_wrap=True, highlight=False)
+    _path("run folder", result.run_folder)
+    print_report(result.report_file)
 
 
 def _span(bounds: tuple[Any, Any]) -> str:
@@ -446,10 +442,8 @@ def print_monte_carlo(mc: Any) -> None:
     if mc.get("available") is False:
         out.print(f"Monte Carlo: n/a ({escape(str(mc.get('reason')))})", highlight=False)
         return
-    table = Table(
-        title=f"Monte Carlo of the best candidate ({mc['simulations']} paths)",
-        box=box.SIMPLE_HEAD,
-    )
+    title = f"Monte Carlo of the best candidate ({mc['simulations']} paths)"
+    table = Table(title=title, box=box.SIMPLE_HEAD)
     for col in ("symbol", "method", "statistic", "actual", "p5", "median", "p95"):
         table.add_column(
             col, justify="left" if col in ("symbol", "method", "statistic") else "right"
@@ -478,8 +472,16 @@ def error(message: str) -> None:
     err.print(f"error: {message}", highlight=False)
 
 
-def _run_folder(path: Path) -> None:
-    out.print(f"run folder: {path.resolve()}", soft_wrap=True, highlight=False)
+def _path(label: str, path: Path) -> None:
+    out.print(f"{label}: {path.resolve()}", soft_wrap=True, highlight=False)
+
+
+def print_report(found: ReportFile | None) -> None:
+    """Where report.html went, or why it was not written (never a failed run)."""
+    if found is not None and found.path is not None:
+        _path("report", found.path)
+    elif found is not None:
+        err.print(f"report.html {found.problem}", highlight=False, soft_wrap=True)
 
 
 def print_optimize(result: OptimizeResult, top: int) -> None:
@@ -493,11 +495,12 @@ def print_optimize(result: OptimizeResult, top: int) -> None:
         f"(stopped by {result.stopped_by}, {result.seconds:.1f} s)",
         soft_wrap=True,
     )
-    _run_folder(result.run_folder.path)
+    _path("run folder", result.run_folder.path)
     rob = result.robustness.to_dict() if result.robustness is not None else None
     look = result.lookahead.to_dict() if result.lookahead is not None else None
     print_robustness(rob, look)
     print_verdict(result.statistics)
+    print_report(result.report_file)
 
 
 def print_work(result: WorkResult) -> None:
@@ -511,7 +514,7 @@ def print_work(result: WorkResult) -> None:
         highlight=False,
     )
     if result.run_folder is not None:
-        _run_folder(result.run_folder.path)
+        _path("run folder", result.run_folder.path)
 
 
 def print_failed_workers(outcome: LaunchOutcome) -> None:
@@ -532,7 +535,7 @@ def print_launch(result: OptimizeResult, outcome: LaunchOutcome, n: int, top: in
         f"({n} workers, {outcome.seconds:.1f} s)",
         soft_wrap=True,
     )
-    _run_folder(result.run_folder.path)
+    _path("run folder", result.run_folder.path)
 
 
 def print_window_done(w: WindowResult) -> None:
@@ -549,7 +552,8 @@ def print_validation(result: ValidationResult) -> None:
     print_cpcv(sections.get("cpcv"))
     print_monte_carlo(sections.get("monte_carlo"))
     print_statistics((result.folder, sections["statistics"]))
-    out.print(f"validation folder: {result.folder.resolve()}", soft_wrap=True, highlight=False)
+    _path("validation folder", result.folder)
+    print_report(result.report_file)
 
 
 def print_studies(rows: Sequence[dict[str, Any]]) -> None:
@@ -558,13 +562,8 @@ def print_studies(rows: Sequence[dict[str, Any]]) -> None:
         table.add_column(col, justify="left" if col == "study" else "right")
     for row in rows:
         best = row["best"]
-        table.add_row(
-            row["study"],
-            str(row["complete"]),
-            str(row["pruned"]),
-            str(row["fail"]),
-            "n/a" if best is None else f"{best:.4g}",
-        )
+        cells = [str(row[k]) for k in ("complete", "pruned", "fail")]
+        table.add_row(row["study"], *cells, "n/a" if best is None else f"{best:.4g}")
     out.print(table)
 
 

@@ -27,6 +27,9 @@ from stratopt.operations import (
 )
 
 StudyArgument = Annotated[Path, typer.Argument(help="Study file (YAML or JSON).")]
+ReportOption = Annotated[
+    bool, typer.Option(help="Write report.html into the run folder (needs stratopt[report]).")
+]
 
 
 @app.command()
@@ -71,6 +74,7 @@ def optimize(
     analysis: Annotated[
         bool, typer.Option(help="Statistics, stability and look-ahead check after the search.")
     ] = True,
+    report: ReportOption = True,
 ) -> None:
     """Search the study's space; print the best candidates and the run folder."""
     overrides = search_overrides(set_, trials=trials, method=method, seed=seed, jobs=jobs)
@@ -79,7 +83,9 @@ def optimize(
     cfg = load_study(study, overrides)
     check_storage_option(storage)
     with render.progress_bar() as show:
-        result = optimize_study(cfg, storage=storage, on_progress=show, analyze=analysis)
+        result = optimize_study(
+            cfg, storage=storage, on_progress=show, analyze=analysis, report=report
+        )
     render.print_optimize(result, top)
     if result.counts["complete"] == 0:
         render.error("no candidate completed")
@@ -95,12 +101,13 @@ def walk_forward_command(
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
     jobs: Annotated[int | None, typer.Option(min=1, help="Windows run in parallel.")] = None,
+    report: ReportOption = True,
 ) -> None:
     """Optimize on each train window, test the best on the next (validation.walk_forward)."""
     result = walk_forward(
         study, overrides=list(set_ or []), storage=storage,
         output=output.resolve() if output is not None else None, jobs=jobs,
-        on_window=render.print_window_done,
+        on_window=render.print_window_done, report=report,
     )  # fmt: skip
     render.print_walk_forward(result)
     if all(w.out_of_sample is None for w in result.windows):
@@ -115,6 +122,7 @@ def validate(
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
     output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the bootstraps.")] = None,
+    report: ReportOption = True,
 ) -> None:
     """Holdout, statistics, CPCV, stability and Monte Carlo of a finished study."""
     check_storage_option(storage)
@@ -127,6 +135,6 @@ def validate(
     with render.err.status("validating") as status:
         result = validate_study(
             cfg, storage=storage, output=output.resolve() if output is not None else None,
-            seed=seed, on_step=lambda name: status.update(f"validating: {name}"),
+            seed=seed, on_step=lambda name: status.update(f"validating: {name}"), report=report,
         )  # fmt: skip
     render.print_validation(result)

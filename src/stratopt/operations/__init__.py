@@ -9,8 +9,10 @@ callers never read a run folder back.
 
 Where things are: `_optimize` (optimize_study, optimize), `_workers` (work_study,
 report_study, study_target), `_launch` (launch_workers), `_walk_forward`, `_validate`,
-`_statistics`, `_backtest`, `_store` (studies, show, export, cleanup). A new operation
-(report, batch, analyze, an MCP tool) is one new module `_<name>.py` built on
+`_statistics`, `_backtest`, `_store` (studies, show, export, cleanup), `_report` (the
+HTML report: `report`, and `run_report` for the runs given `report=True`) with
+`_report_extras` (the candidates it re-runs). A new operation
+(batch, analyze, an MCP tool) is one new module `_<name>.py` built on
 `PreparedStudy` and, if it writes a search run folder, `finish_search`; its public
 names are added to `__all__` below, and the CLI gets one `cli/_<name>_commands.py`.
 """
@@ -27,10 +29,20 @@ from stratopt.operations._backtest import (
 from stratopt.operations._checks import LOOKAHEAD_TOP
 from stratopt.operations._launch import LaunchOutcome, LaunchStatus, WorkerExit, launch_workers
 from stratopt.operations._optimize import OptimizeOptions, compile_study, optimize, optimize_study
-from stratopt.operations._prepared import PreparedStudy, check_study
+from stratopt.operations._prepared import PreparedStudy, check_study, study_from_run_folder
+from stratopt.operations._report import (
+    REPORT_FILE,
+    ReportExtraMissing,
+    ReportTarget,
+    load_target,
+    report,
+    run_report,
+    study_report,
+)
 from stratopt.operations._results import (
     LookaheadCheck,
     OptimizeResult,
+    ReportFile,
     RobustnessCheck,
     ValidationResult,
     WalkForwardResult,
@@ -46,7 +58,7 @@ from stratopt.operations._store import (
     show_study,
 )
 from stratopt.operations._summary import data_summary
-from stratopt.operations._validate import study_from_run_folder, validate_study
+from stratopt.operations._validate import validate_study
 from stratopt.operations._walk_forward import walk_forward
 from stratopt.operations._workers import report_study, study_target, work_study
 from stratopt.storage import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS
@@ -55,12 +67,16 @@ __all__ = [
     "ATTR_LOOKAHEAD",
     "ATTR_ROBUSTNESS",
     "LOOKAHEAD_TOP",
+    "REPORT_FILE",
     "LaunchOutcome",
     "LaunchStatus",
     "LookaheadCheck",
     "OptimizeOptions",
     "OptimizeResult",
     "PreparedStudy",
+    "ReportExtraMissing",
+    "ReportFile",
+    "ReportTarget",
     "RobustnessCheck",
     "StatisticsOptions",
     "StudyView",
@@ -77,13 +93,17 @@ __all__ = [
     "export_study",
     "launch_workers",
     "list_studies",
+    "load_target",
     "optimize",
     "optimize_study",
+    "report",
     "report_study",
     "resolve_study",
     "run_backtest",
+    "run_report",
     "show_study",
     "study_from_run_folder",
+    "study_report",
     "study_statistics",
     "study_target",
     "trades_frame",

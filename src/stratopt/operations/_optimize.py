@@ -7,6 +7,7 @@ validated exactly as a study file's `search:` section.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
@@ -17,6 +18,7 @@ from stratopt.config import StudyConfig, parse_search
 from stratopt.evaluation import CallableEvaluator
 from stratopt.operations._checks import lookahead_check, robustness_check
 from stratopt.operations._prepared import PreparedStudy
+from stratopt.operations._report import run_report
 from stratopt.operations._results import OptimizeResult
 from stratopt.operations._summary import Checks, RunStart, SearchRun, finish_search
 from stratopt.search import (
@@ -47,6 +49,7 @@ def optimize_study(
     on_progress: Callable[[Progress], None] | None = None,
     heartbeat: Heartbeat | None = None,
     analyze: bool = True,
+    report: bool = False,
 ) -> OptimizeResult:
     """Run the optimization a study file describes; see the module docs.
 
@@ -57,6 +60,8 @@ def optimize_study(
     `analyze`: after the search, the overfitting statistics, the stability of the best
     and the robust region, and the look-ahead check of the best (summary.json's
     `statistics`, `robustness`, `lookahead`); `stratopt validate` runs them later.
+    `report`: also write report.html into the run folder (`OptimizeResult.report_file`;
+    needs the `report` extra, else it says so there); `stratopt report` makes it later.
     """
     prepared = PreparedStudy.from_config(study, storage=storage)
     plan = prepared.plan
@@ -75,9 +80,12 @@ def optimize_study(
                 )
         finally:
             evaluator.close()
-    return finish_search(
+    done = finish_search(
         SearchRun(prepared.name, prepared.url, plan, result, start, prepared, checks)
     )
+    if not report:
+        return done
+    return dataclasses.replace(done, report_file=run_report(done.run_folder.path, prepared))
 
 
 class OptimizeOptions(TypedDict, total=False):
@@ -95,8 +103,9 @@ class OptimizeOptions(TypedDict, total=False):
     Optuna storage URL; default SQLite in `output`), `study_name` (default "stratopt";
     rerunning it resumes it), `output` (root of run folders, default "runs"),
     `on_progress`, `analyze` (default True: statistics, stability of the best, robust
-    region and sensitivity slices, a few hundred more calls of the objective at most)
-    and `heartbeat` (Optuna's heartbeat interval and grace period).
+    region and sensitivity slices, a few hundred more calls of the objective at most),
+    `heartbeat` (Optuna's heartbeat interval and grace period) and `report` (default
+    False: also write report.html into the run folder, as `optimize_study`).
     """
 
     method: str
@@ -117,6 +126,7 @@ class OptimizeOptions(TypedDict, total=False):
     on_progress: Callable[[Progress], None] | None
     analyze: bool
     heartbeat: Heartbeat | None
+    report: bool
 
 
 _SEARCH_KEYS = ("method", "trials", "seed", "jobs", "batch", "trial_timeout", "retries",
@@ -169,7 +179,10 @@ def optimize(
         finally:
             evaluator.close()
     extra = {"objective_function": getattr(objective, "__qualname__", repr(objective))}
-    return finish_search(SearchRun(name, url, plan, result, start, None, checks, extra))
+    done = finish_search(SearchRun(name, url, plan, result, start, None, checks, extra))
+    if not options.get("report", False):
+        return done
+    return dataclasses.replace(done, report_file=run_report(done.run_folder.path, None))
 
 
 def _plan(space: Mapping[str, Any], options: OptimizeOptions) -> SearchPlan:

@@ -3,23 +3,26 @@
 `PreparedStudy.from_config` validates the whole study file (search plan, study name,
 strategy and parameter routing, holdout) before anything touches a storage, resolves
 the storage URL in the documented order and keeps the study's bars for everything that
-runs its candidates.
+runs its candidates. `study_from_run_folder` is the study a run folder was made from.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
-from stratopt.config import StudyConfig
+from stratopt.config import StudyConfig, parse_study
 from stratopt.data import Bars
+from stratopt.errors import ConfigError
 from stratopt.evaluation import Router, StudyData, StudyEvaluator
 from stratopt.search import SearchPlan, compile_search, parse_objective, parse_requirements
 from stratopt.storage import check_study_name, resolve_storage_url
 from stratopt.strategies import Strategy, get_strategy
 from stratopt.validation import Holdout, prepare_holdout
 
-__all__ = ["PreparedStudy", "check_study"]
+__all__ = ["PreparedStudy", "check_study", "study_from_run_folder"]
 
 
 @dataclass(frozen=True)
@@ -112,3 +115,27 @@ def check_study(study: StudyConfig) -> None:
         parse_objective(study.objective, field="objective")
         parse_requirements(study.require, field="require")
     Router(study, get_strategy(study.strategy, base_dir=study.base_dir), names)
+
+
+def study_from_run_folder(folder: Path) -> StudyConfig:
+    """The study a run folder's summary.json was made from (its exact config).
+
+    Raises:
+        ConfigError: no readable summary.json, or one written before run folders
+            recorded the study file's directory.
+    """
+    path = folder / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable run folder summary ({exc})") from None
+    config, base = summary.get("config"), summary.get("study_dir")
+    if not isinstance(config, dict) or not isinstance(base, str):
+        raise ConfigError(
+            f"{path}: has no study config and study_dir (written by an older stratopt, or "
+            "by optimize() on a function); validate the study file instead"
+        )
+    config = dict(config)
+    if "***" in str(config.get("storage") or ""):
+        config.pop("storage")  # redacted: the caller passes --storage or the environment
+    return parse_study(config, source=str(path), base_dir=Path(base))

@@ -19,6 +19,7 @@ from stratopt.validation import HoldoutReport, LookaheadReport, RobustnessReport
 __all__ = [
     "LookaheadCheck",
     "OptimizeResult",
+    "ReportFile",
     "RobustnessCheck",
     "ValidationResult",
     "WalkForwardResult",
@@ -67,6 +68,15 @@ class LookaheadCheck:
 
 
 @dataclass(frozen=True)
+class ReportFile:
+    """The report.html a run wrote (`report=True`), or why not: `problem` is "skipped:
+    ..." without the report extra, "failed: ..." on an error (the run still succeeded)."""
+
+    path: Path | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class OptimizeResult:
     """What an optimization left behind (summary.json's content, as fields).
 
@@ -89,6 +99,7 @@ class OptimizeResult:
     robustness: RobustnessCheck | None = None
     lookahead: LookaheadCheck | None = None
     best_trial: int | None = None
+    report_file: ReportFile | None = None  # with `report=True`
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,7 @@ class WalkForwardResult:
         drift: per searched parameter, its values per window, spread and changes.
         report: what `walk_forward.json` holds.
         run_folder: where walk_forward.csv/.json and walk_forward_equity.csv are.
+        report_file: its report.html (with `report=True`).
     """
 
     study_name: str
@@ -131,6 +143,7 @@ class WalkForwardResult:
     drift: dict[str, dict[str, Any]]
     report: dict[str, Any]
     run_folder: Path
+    report_file: ReportFile | None = None
 
 
 @dataclass(frozen=True)
@@ -141,3 +154,4 @@ class ValidationResult:
     folder: Path
     sections: dict[str, Any]
     holdout: HoldoutReport | None = None  # when the study has validation.holdout
+    report_file: ReportFile | None = None  # with `report=True`

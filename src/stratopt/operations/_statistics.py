@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 # The re-run matrix is binned (bars compounded) to stay under this many bytes.
 _MATRIX_BYTES = 64 * 2**20
+MAX_CANDIDATES = 200  # distinct candidates re-run for their returns (`select_candidates`)
+# Paths of validate's Monte Carlo (the report's fan redraws the same paths).
+MONTE_CARLO_SIMS = 1000
 
 
 def _unavailable(reason: str) -> dict[str, Any]:
@@ -90,7 +93,7 @@ class StatisticsOptions(TypedDict, total=False):
 
 
 _DEFAULTS: StatisticsOptions = {
-    "max_candidates": 200,
+    "max_candidates": MAX_CANDIDATES,
     "partitions": 16,
     "spa_reps": 1000,
     "spa_max_periods": 500,
@@ -166,31 +169,33 @@ def _stored_sharpe(done: pd.DataFrame) -> np.ndarray:
     return finite
 
 
-def _params(row: pd.Series) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        name = str(key)
-        if not name.startswith("params."):
-            continue
-        if isinstance(value, float) and math.isnan(value):
-            continue  # a parameter this trial did not have
-        out[name.removeprefix("params.")] = value.item() if hasattr(value, "item") else value
-    return out
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def distinct_params(done: pd.DataFrame) -> tuple[list[dict[str, Any]], list[int]]:
-    """Distinct parameter sets in rank order, and the trial number of each."""
+    """Distinct parameter sets in rank order, and the trial number of each.
+
+    A NaN cell is a parameter that trial did not have. Read column-wise (itertuples):
+    building a Series per row cost seconds on a 20,000-trial study.
+    """
+    cols = [c for c in done.columns if str(c).startswith("params.")]
+    names = [str(c).removeprefix("params.") for c in cols]
     seen: set[tuple[tuple[str, str], ...]] = set()
     params: list[dict[str, Any]] = []
     trials: list[int] = []
-    for _, row in done.iterrows():
-        p = _params(row)
+    for trial, *values in done[["trial", *cols]].itertuples(index=False, name=None):
+        p = {
+            n: _plain(v)
+            for n, v in zip(names, values, strict=True)
+            if not (isinstance(v, float) and math.isnan(v))
+        }
         key = tuple(sorted((k, repr(v)) for k, v in p.items()))
         if key in seen:
             continue
         seen.add(key)
         params.append(p)
-        trials.append(int(row["trial"]))
+        trials.append(int(trial))
     return params, trials
 
 

@@ -9,8 +9,8 @@ neighbours), never the search.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -21,47 +21,28 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from stratopt.backtest import backtest
-from stratopt.config import CpcvConfig, StudyConfig, parse_study
+from stratopt.config import CpcvConfig, StudyConfig
 from stratopt.errors import ConfigError
 from stratopt.evaluation import StudyData, StudyEvaluator, candidate_returns
 from stratopt.operations._prepared import PreparedStudy
+from stratopt.operations._report import run_report
 from stratopt.operations._results import ValidationResult
-from stratopt.operations._statistics import completed, distinct_params, study_statistics
+from stratopt.operations._statistics import (
+    MONTE_CARLO_SIMS,
+    completed,
+    distinct_params,
+    study_statistics,
+)
 from stratopt.search import restore_normalizer
 from stratopt.stats import bootstrap_returns, reshuffle_trades
 from stratopt.storage import load_study_from, new_run_dir, ranked_frame, write_json
 from stratopt.validation import assess_robustness, combinatorial_purged_cv, evaluate_holdout
 
-__all__ = ["study_from_run_folder", "validate_study"]
+__all__ = ["validate_study"]
 
 _log = logging.getLogger(__name__)
 
 CPCV_CANDIDATES = 200  # distinct candidates whose returns CPCV chooses among
-MONTE_CARLO_SIMS = 1000
-
-
-def study_from_run_folder(folder: Path) -> StudyConfig:
-    """The study a run folder's summary.json was made from (its exact config).
-
-    Raises:
-        ConfigError: no readable summary.json, or one written before run folders
-            recorded the study file's directory.
-    """
-    path = folder / "summary.json"
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: not a readable run folder summary ({exc})") from None
-    config, base = summary.get("config"), summary.get("study_dir")
-    if not isinstance(config, dict) or not isinstance(base, str):
-        raise ConfigError(
-            f"{path}: has no study config and study_dir (written by an older stratopt, or "
-            "by optimize() on a function); validate the study file instead"
-        )
-    config = dict(config)
-    if "***" in str(config.get("storage") or ""):
-        config.pop("storage")  # redacted: the caller passes --storage or the environment
-    return parse_study(config, source=str(path), base_dir=Path(base))
 
 
 def validate_study(
@@ -71,6 +52,7 @@ def validate_study(
     output: Path | None = None,
     seed: int | None = None,
     on_step: Callable[[str], None] | None = None,
+    report: bool = False,
 ) -> ValidationResult:
     """Validate the stored trials of `study`; write `validation.json` to a new folder.
 
@@ -82,6 +64,7 @@ def validate_study(
             the folder is `<output>/<name>/validate/<UTC stamp>/`.
         seed: Of the bootstraps (default: the study's search seed).
         on_step: Called with the name of each step as it starts (progress).
+        report: Also write report.html into the folder (`ValidationResult.report_file`).
 
     Raises:
         ConfigError: the study does not exist in the storage, or has no completed trial.
@@ -98,14 +81,14 @@ def validate_study(
     seed = study.search.seed if seed is None else seed
     folder = new_run_dir(output or study.output_dir, f"{study.name}/validate")
     sections: dict[str, Any] = {}
-    report = None
+    holdout = None
     if prepared.holdout is not None:
         step("holdout")
         params = {t.number: t.params for t in done}
-        report = evaluate_holdout(prepared.holdout, ranked, params, top=study.validation.top,
-                                  objective=prepared.plan.objective)  # fmt: skip
-        report.frame.to_csv(folder / "holdout.csv", index=False)
-        sections["holdout"] = report.summary
+        holdout = evaluate_holdout(prepared.holdout, ranked, params, top=study.validation.top,
+                                   objective=prepared.plan.objective)  # fmt: skip
+        holdout.frame.to_csv(folder / "holdout.csv", index=False)
+        sections["holdout"] = holdout.summary
     evaluator = prepared.evaluator()
     try:
         sections.update(_sections(prepared, stored, ranked, evaluator, folder, seed, step))
@@ -118,7 +101,11 @@ def validate_study(
         "seed": seed,
     }
     write_json(folder / "validation.json", {**header, **sections})
-    return ValidationResult(study.name, folder, sections, report)
+    result = ValidationResult(study.name, folder, sections, holdout)
+    if report:
+        step("report")
+        result = dataclasses.replace(result, report_file=run_report(folder, prepared))
+    return result
 
 
 def _sections(

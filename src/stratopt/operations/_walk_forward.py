@@ -30,6 +30,7 @@ from stratopt.errors import ConfigError
 from stratopt.evaluation import Router, SegmentRunner, time_axis
 from stratopt.metrics import METRICS
 from stratopt.operations._prepared import PreparedStudy
+from stratopt.operations._report import run_report
 from stratopt.operations._results import WalkForwardResult
 from stratopt.operations._walk_forward_files import summarize, write_walk_forward
 from stratopt.search import open_study, run_search
@@ -68,6 +69,7 @@ def walk_forward(
     output: str | Path | None = None,
     jobs: int | None = None,
     on_window: Callable[[WindowResult], None] | None = None,
+    report: bool = False,
 ) -> WalkForwardResult:
     """Walk-forward optimization of a study (its `validation.walk_forward` windows).
 
@@ -81,6 +83,7 @@ def walk_forward(
             ``<output>/<name>/walk-forward/<UTC timestamp>/``.
         jobs: windows run in parallel (default: `search.jobs`).
         on_window: called with each finished window (in completion order).
+        report: also write report.html into the run folder (`report_file`).
 
     Returns:
         Per-window results, the stitched out-of-sample curve and its metrics,
@@ -106,24 +109,25 @@ def walk_forward(
     results = _run_all(tasks, workers, on_window)
     ppy = float(setup.runner.bars()[0].periods_per_year)
     equity, stitched = stitch(results, cash=base.backtest.cash, ppy=ppy)
-    report = summarize(base, results, stitched, setup.prepared.plan.space.names, url=redact(url))
-    report["holdout"] = setup.holdout
-    report["run"] = {
+    summary = summarize(base, results, stitched, setup.prepared.plan.space.names, url=redact(url))
+    summary["holdout"] = setup.holdout
+    summary["run"] = {
         "started_utc": started.isoformat(),
         "seconds": round(time.monotonic() - clock, 3),
         "workers": workers,
     }
-    write_walk_forward(run_dir, results, equity, report, [m.id for m in METRICS])
+    write_walk_forward(run_dir, results, equity, summary, [m.id for m in METRICS])
     return WalkForwardResult(
         study_name=cfg.name,
         storage=redact(url),
         windows=results,
         equity=equity,
-        stitched=report["stitched"]["metrics"],
-        efficiency=report["efficiency"],
-        drift=report["drift"],
-        report=report,
+        stitched=summary["stitched"]["metrics"],
+        efficiency=summary["efficiency"],
+        drift=summary["drift"],
+        report=summary,
         run_folder=run_dir,
+        report_file=run_report(run_dir, setup.prepared) if report else None,
     )
 
 

@@ -28,7 +28,13 @@ from stratopt.stats._matrix import (
     sortino_ratio,
     total_return,
 )
-from stratopt.stats._monte_carlo import MonteCarloResult, bootstrap_returns, reshuffle_trades
+from stratopt.stats._monte_carlo import (
+    BootstrapFan,
+    MonteCarloResult,
+    bootstrap_fan,
+    bootstrap_returns,
+    reshuffle_trades,
+)
 from stratopt.stats._pbo import PBOResult, probability_of_backtest_overfitting
 from stratopt.stats._sharpe import (
     ReturnMoments,
@@ -54,12 +60,14 @@ _MOVED = {"study_statistics": "stratopt.operations"}
 
 __all__ = [
     "SELECTION_METRICS",
+    "BootstrapFan",
     "BootstrapMethod",
     "MonteCarloResult",
     "PBOResult",
     "ReturnMoments",
     "SPAResult",
     "automatic_block_size",
+    "bootstrap_fan",
     "bootstrap_indices",
     "bootstrap_returns",
     "deflated_sharpe_ratio",

@@ -18,9 +18,16 @@ import numpy as np
 from stratopt.stats import _nb
 from stratopt.stats._bootstrap import bootstrap_indices
 
-__all__ = ["MonteCarloResult", "bootstrap_returns", "reshuffle_trades"]
+__all__ = [
+    "BootstrapFan",
+    "MonteCarloResult",
+    "bootstrap_fan",
+    "bootstrap_returns",
+    "reshuffle_trades",
+]
 
 PERCENTILES = (5, 50, 95)
+FAN_PERCENTILES = (5, 25, 50, 75, 95)  # a fan chart's bands: 5-95, 25-75 and the median
 # Index arrays are made in chunks of about this many entries (8 bytes each), so the
 # memory of a bootstrap does not grow with n_sims x T.
 _CHUNK_ENTRIES = 4_000_000
@@ -145,15 +152,61 @@ def bootstrap_returns(
         ValueError: fewer than 2 returns, non-finite values, `n_sims < 1`, `cash <= 0`,
             `block_size < 1`, or an unknown method.
     """
+    return bootstrap_fan(
+        returns, cash=cash, n_sims=n_sims, seed=seed, method=method, block_size=block_size,
+        periods_per_year=periods_per_year, steps=np.empty(0, dtype=np.int64),
+    ).result  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapFan:
+    """`bootstrap_returns`' result, and its paths' equity percentiles at chosen steps.
+
+    Attributes:
+        result: Exactly what `bootstrap_returns` returns for the same arguments.
+        steps: Periods after which the percentiles are taken (1 = after the first).
+        percentiles: `{p: equity}`, the p-th percentile (NumPy's linear) of the paths'
+            equity after each step; after step `T` they are the `final_equity` ones.
+    """
+
+    result: MonteCarloResult
+    steps: np.ndarray
+    percentiles: dict[int, np.ndarray]
+
+
+def bootstrap_fan(
+    returns: np.ndarray,
+    *,
+    steps: np.ndarray,
+    cash: float = 1.0,
+    n_sims: int = 1000,
+    seed: int = 0,
+    method: Literal["stationary", "iid"] = "stationary",
+    block_size: float | None = None,
+    periods_per_year: float = 252.0,
+) -> BootstrapFan:
+    """`bootstrap_returns` (the same paths, bit for bit), with a fan chart of them.
+
+    The fan is the `FAN_PERCENTILES` of the paths' equity after each of `steps`,
+    1-based period counts in `[1, T]`; memory grows with
+    `n_sims x len(steps)`, so pass a few thousand steps at most.
+
+    Raises:
+        ValueError: as `bootstrap_returns`, or a step outside `[1, T]`.
+    """
     r = _check(returns, "returns", n_sims, cash)
     if method not in ("stationary", "iid"):
         raise ValueError(f"method must be 'stationary' or 'iid', got {method!r}")
     t = r.size
+    at = np.asarray(steps, dtype=np.int64)
+    if at.size and (at.min() < 1 or at.max() > t):
+        raise ValueError(f"steps must lie in [1, {t}], got {at.min()}..{at.max()}")
     mean_block = math.sqrt(t) if block_size is None else float(block_size)
     if not mean_block >= 1.0:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     rng = np.random.default_rng(seed)
     out = np.empty((n_sims, 3))
+    fan = np.empty((n_sims, at.size))
     rows = max(1, _CHUNK_ENTRIES // t)
     for start in range(0, n_sims, rows):
         k = min(rows, n_sims - start)
@@ -162,9 +215,15 @@ def bootstrap_returns(
         else:
             idx = bootstrap_indices(t, k, block_size=mean_block, rng=rng)
         _nb.paths_nb(r, idx, cash, False, out[start : start + k])
+        if at.size:
+            # The same products in the same order as the kernel: cash, then x (1 + r).
+            growth = np.concatenate((np.full((k, 1), cash), 1.0 + r[idx]), axis=1)
+            fan[start : start + k] = np.cumprod(growth, axis=1)[:, at]
     original = np.empty((1, 3))
     _nb.paths_nb(r, np.arange(t, dtype=np.int64)[None, :], cash, False, original)
-    return _result(f"bootstrap_{method}", out, original[0], periods_per_year, seed, n_sims)
+    result = _result(f"bootstrap_{method}", out, original[0], periods_per_year, seed, n_sims)
+    bands = {p: np.percentile(fan, p, axis=0) for p in FAN_PERCENTILES} if at.size else {}
+    return BootstrapFan(result, at, bands)
 
 
 def _result(
