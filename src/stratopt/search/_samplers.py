@@ -17,6 +17,7 @@ from optuna.samplers import (
 )
 
 from stratopt.errors import ConfigError
+from stratopt.search._tpe_batch import BatchTPESampler
 
 __all__ = ["SAMPLERS", "MethodInfo", "SamplerOptions", "make_sampler"]
 
@@ -49,6 +50,14 @@ def _tpe(o: SamplerOptions) -> BaseSampler:
         n_ei_candidates=o.ei_candidates or 24,
         multivariate=True,
         constant_liar=True,
+    )
+
+
+def _tpe_batch(o: SamplerOptions) -> BaseSampler:
+    return BatchTPESampler(
+        seed=o.seed,
+        n_startup_trials=10 if o.startup_trials is None else o.startup_trials,
+        n_ei_candidates=o.ei_candidates or 24,
     )
 
 
@@ -90,6 +99,7 @@ SAMPLERS: dict[str, MethodInfo] = {
         MethodInfo("grid", "every combination of the space exactly once", True, 256, _random),
         MethodInfo("random", "independent uniform draws (seeded)", True, 256, _random),
         MethodInfo("tpe", "Bayesian: tree-structured Parzen estimator", True, 4, _tpe),
+        MethodInfo("tpe_batch", "TPE fitted once per batch: flat cost per trial", True, 8, _tpe_batch),
         MethodInfo("cmaes", "evolution strategy (CMA-ES), one objective", False, 4, _cmaes),
         MethodInfo("nsga2", "genetic algorithm for Pareto fronts (NSGA-II)", True, 8, _nsga2),
         MethodInfo("qmc", "quasi-Monte-Carlo (scrambled Sobol)", True, 64, _qmc),
