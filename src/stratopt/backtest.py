@@ -14,7 +14,7 @@ import pandas as pd
 from stratopt.config import StudyConfig
 from stratopt.data import Bars, PlantedEdge, load_bars, resample, synthetic_bars
 from stratopt.data._load import select_range
-from stratopt.engine import ExecSettings, ExitReason, SimResult, simulate
+from stratopt.engine import ExecSettings, ExitReason, SimResult, run_many, simulate
 from stratopt.engine import _nb as engine_nb
 from stratopt.engine._grouping import group_by_rows
 from stratopt.engine._types import N_EXEC, pack_settings
@@ -284,7 +284,7 @@ def _run_chunk(
     index = np.array([plan.pos for plan in runnable], dtype=np.int64)
     ex = np.ascontiguousarray(per_settings[index])
     result = np.empty((len(runnable), len(METRICS)))
-    engine_nb.run_many_nb(
+    run_many(
         bars.open,
         bars.high,
         bars.low,
@@ -294,7 +294,6 @@ def _run_chunk(
         k_levels[: len(runnable)],
         ex,
         float(bars.periods_per_year),
-        numba.get_num_threads(),
         result,
     )
     out[index] = result

@@ -1,0 +1,73 @@
+"""Many candidates at once: slices of them through the compiled kernel on threads."""
+
+from __future__ import annotations
+
+import threading
+
+import numba
+import numpy as np
+
+from stratopt.engine._nb import BATCH, run_many_nb, run_one_nb
+
+__all__ = ["run_many"]
+
+# Below this many bar-evaluations (candidates x bars) one thread is quicker than
+# starting and joining others: a thread start costs tens of microseconds, a small
+# call's whole work a few hundred.
+THREADED_FROM = 1 << 21
+
+# Slices per thread: several, so a thread that drew cheap candidates takes more.
+_SLICES_PER_THREAD = 4
+
+
+def run_many(
+    o: np.ndarray,
+    h: np.ndarray,
+    l: np.ndarray,  # noqa: E741 (the engine's name for the lows)
+    c: np.ndarray,
+    ind: np.ndarray,
+    rules: np.ndarray,
+    levels: np.ndarray,
+    ex: np.ndarray,
+    ppy: float,
+    out: np.ndarray,
+    *,
+    threads: int | None = None,
+) -> None:
+    """The metrics of each candidate ``rules[k], levels[k], ex[k]`` into ``out[k]``.
+
+    Bit for bit what `run_one_nb` gives for each candidate, whatever the number of
+    threads (default `numba.get_num_threads()`): each candidate is computed on its
+    own, slices of consecutive candidates go to whichever thread is free.
+    """
+    n_cand = rules.shape[0]
+    found = np.ones(n_cand, dtype=np.bool_)
+    threads = threads or numba.get_num_threads()
+    if threads <= 1 or n_cand <= BATCH or n_cand * c.shape[0] < THREADED_FROM:
+        run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found)
+    else:
+        per = -(-n_cand // (BATCH * threads * _SLICES_PER_THREAD)) * BATCH
+        starts = iter(range(0, n_cand, per))
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    k0 = next(starts, None)
+                if k0 is None:
+                    return
+                k1 = min(n_cand, k0 + per)
+                run_many_nb(
+                    o, h, l, c, ind, rules[k0:k1], levels[k0:k1], ex[k0:k1], ppy,
+                    out[k0:k1], found[k0:k1],
+                )  # fmt: skip
+
+        others = [threading.Thread(target=worker) for _ in range(threads - 1)]
+        for t in others:
+            t.start()
+        worker()
+        for t in others:
+            t.join()
+    for k in np.flatnonzero(~found):
+        # the tails moved inside the band: the one-candidate path keeps every return
+        out[k] = run_one_nb(o, h, l, c, ind, rules[k], levels[k], ex[k], ppy, False)[4]
