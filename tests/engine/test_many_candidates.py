@@ -263,10 +263,17 @@ def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> 
         rules[i], levels[i] = random_rules(rng, 4, 4)
     exs = np.stack(
         [
-            pack_settings(ExecSettings(**random_settings_kwargs(
-                rng, fill=str(rng.choice(["next_open", "close"])), direction="both",
-                sizing=str(rng.choice(SIZINGS)), exits=str(rng.choice(EXIT_RULES)),
-            )))  # fmt: skip
+            pack_settings(
+                ExecSettings(
+                    **random_settings_kwargs(
+                        rng,
+                        fill=str(rng.choice(["next_open", "close"])),
+                        direction="both",
+                        sizing=str(rng.choice(SIZINGS)),
+                        exits=str(rng.choice(EXIT_RULES)),
+                    )
+                )
+            )
             for _ in range(k)
         ]
     )

@@ -6,4 +6,12 @@ from stratopt.engine._many import run_many
 from stratopt.engine._simulate import SimResult, simulate
 from stratopt.engine._types import TRADE_DTYPE, ExecSettings, ExitReason, Signal
 
-__all__ = ["TRADE_DTYPE", "ExecSettings", "ExitReason", "Signal", "SimResult", "run_many", "simulate"]
+__all__ = [
+    "TRADE_DTYPE",
+    "ExecSettings",
+    "ExitReason",
+    "Signal",
+    "SimResult",
+    "run_many",
+    "simulate",
+]

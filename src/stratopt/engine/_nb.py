@@ -454,7 +454,7 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
             if pending_time and units != 0.0:
                 pos = _close(pos, o[j], slip, np.int64(EXIT_MAX_BARS), j, ex, ts, record, trades)
             if pending != SIG_NONE:
-                pos = _apply_signal(pos, pending, o[j], j, ex, ts, record, trades, bool(True))
+                pos = _apply_signal(pos, pending, o[j], j, ex, ts, record, trades, True)
             pending = SIG_NONE
             pending_time = False
             cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
@@ -565,7 +565,7 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
     if record:
         # A counting pass first, so the trade table is allocated at its exact size.
         n_trades, _ = simulate_nb(
-            o, h, l, c, codes, ex, ts, equity, bool(False), position, exposure, trades
+            o, h, l, c, codes, ex, ts, equity, False, position, exposure, trades
         )
         trades = np.zeros((max(n_trades, 1), N_TRADE_COLS))
         trade_stats_init_nb(ts)

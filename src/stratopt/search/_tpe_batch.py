@@ -114,7 +114,9 @@ class BatchTPESampler(TPESampler):
         weights = None
         if len(above_idx) > self._max_above:
             full = np.asarray(self._parzen_estimator_parameters.weights(len(above_idx)), float)
-            pick = np.unique(np.linspace(0, len(above_idx) - 1, self._max_above).round().astype(int))
+            pick = np.unique(
+                np.linspace(0, len(above_idx) - 1, self._max_above).round().astype(int)
+            )
             weights = full[pick] * (full.sum() / full[pick].sum())
             above_idx = above_idx[pick]
         above = self._estimator(rows[above_idx], space, weights)
@@ -171,7 +173,9 @@ class BatchTPESampler(TPESampler):
         if best is None:  # every candidate already taken: the best one again
             best = int(np.argmax(acq))
         fit.taken.add(tuple(float(x) for x in columns[best]))
-        return {name: space[name].to_external_repr(columns[best, j]) for j, name in enumerate(names)}
+        return {
+            name: space[name].to_external_repr(columns[best, j]) for j, name in enumerate(names)
+        }
 
 
 def _pruned_score(trial: FrozenTrial, maximize: bool) -> float:
