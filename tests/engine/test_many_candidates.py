@@ -284,3 +284,25 @@ def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> 
     run_many(o, h, lo, c, ind, rules, levels, exs, 252.0, threaded, threads=3)
     _assert_same_bits(threaded, serial)
     _assert_same_bits(threaded, _run_both(bars, ind, rules, levels, exs)[1])
+
+
+def test_candidates_simulated_again_on_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several candidates whose tails fell inside the band, redone on threads."""
+    monkeypatch.setattr(_many, "THREADED_FROM", 0)
+    n = 10 * _nb.SIM_CHUNK + 77
+    rng = np.random.default_rng(11)
+    steps = rng.normal(0.0, 1e-4, n)
+    steps[: n // 4] *= 30.0
+    close = np.ascontiguousarray(100.0 * np.cumprod(1.0 + steps))
+    row = np.zeros((1, n))
+    row[0, 0] = 1.0
+    rules = np.zeros((5, 8, 5), dtype=np.int64)
+    rules[:, 0] = (_nb.RULE_CODES, 0, 0, 0, 0)
+    ex = np.stack(
+        [pack_settings(ExecSettings(cash=c, fill="close")) for c in (1e3, 2e3, 3e3, 4e3, 5e3)]
+    )
+    many = np.full((5, N_METRICS), np.nan)
+    run_many(close, close, close, close, row, rules, np.zeros((5, 8)), ex, 252.0, many, threads=2)
+    _assert_same_bits(
+        many, _run_both(Bars(close, close, close, close), row, rules, np.zeros((5, 8)), ex)[1]
+    )

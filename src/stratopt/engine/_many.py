@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -43,31 +44,49 @@ def run_many(
     n_cand = rules.shape[0]
     found = np.ones(n_cand, dtype=np.bool_)
     threads = threads or numba.get_num_threads()
-    if threads <= 1 or n_cand <= BATCH or n_cand * c.shape[0] < THREADED_FROM:
-        run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found)
-    else:
-        per = -(-n_cand // (BATCH * threads * _SLICES_PER_THREAD)) * BATCH
-        starts = iter(range(0, n_cand, per))
-        lock = threading.Lock()
+    one_thread = threads <= 1 or n_cand <= BATCH or n_cand * c.shape[0] < THREADED_FROM
+    per = -(-n_cand // (BATCH * threads * _SLICES_PER_THREAD)) * BATCH
 
-        def worker() -> None:
-            while True:
-                with lock:
-                    k0 = next(starts, None)
-                if k0 is None:
-                    return
-                k1 = min(n_cand, k0 + per)
-                run_many_nb(
-                    o, h, l, c, ind, rules[k0:k1], levels[k0:k1], ex[k0:k1], ppy,
-                    out[k0:k1], found[k0:k1],
-                )  # fmt: skip
+    def run_slice(k0: int) -> None:
+        k1 = min(n_cand, k0 + per)
+        run_many_nb(
+            o, h, l, c, ind, rules[k0:k1], levels[k0:k1], ex[k0:k1], ppy,
+            out[k0:k1], found[k0:k1],
+        )  # fmt: skip
 
-        others = [threading.Thread(target=worker) for _ in range(threads - 1)]
-        for t in others:
-            t.start()
-        worker()
-        for t in others:
-            t.join()
-    for k in np.flatnonzero(~found):
+    def run_again(k: int) -> None:
         # the tails moved inside the band: the one-candidate path keeps every return
         out[k] = run_one_nb(o, h, l, c, ind, rules[k], levels[k], ex[k], ppy, False)[4]
+
+    if one_thread:
+        run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found)
+    else:
+        _on_threads(run_slice, list(range(0, n_cand, per)), threads)
+    again = np.flatnonzero(~found).tolist()
+    if one_thread or len(again) < 2:
+        for k in again:
+            run_again(k)
+    else:
+        _on_threads(run_again, again, threads)
+
+
+def _on_threads(job: Callable[[int], None], items: list[int], threads: int) -> None:
+    """`job(item)` for every item, on `threads` threads (this one among them), each
+    taking the next item when it is free. The jobs must release the GIL."""
+    pending = iter(items)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            job(item)
+
+    others = [threading.Thread(target=worker) for _ in range(min(threads, len(items)) - 1)]
+    for t in others:
+        t.start()
+    worker()
+    for t in others:
+        t.join()

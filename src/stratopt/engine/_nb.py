@@ -550,7 +550,7 @@ def eval_signals_nb(ind, rules, levels, n):  # type: ignore[no-untyped-def]
     return codes
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore[no-untyped-def]
     """One candidate with full outputs: (equity, position, exposure, trades, metrics)."""
     n = c.shape[0]

@@ -9,9 +9,11 @@ per trial. After a few thousand trials that is most of a study's time (optuna#21
 
 * **One fit per batch.** The estimators are rebuilt only when trials have finished
   since the last fit (stratopt's runner asks a whole batch before it tells any);
-  the asks of one batch draw from the same fit. Instead of Optuna's constant liar
-  (running trials counted as bad ones), a draw skips the candidates that earlier
-  asks of the same fit already took, so a batch does not repeat itself.
+  the asks of one batch draw from the same fit, each the best of its own
+  `n_ei_candidates` draws (sampled and scored for several asks in one call). Instead
+  of Optuna's constant liar (running trials counted as bad ones), an ask skips the
+  candidates that earlier asks of the same fit already took, so a batch does not
+  repeat itself.
 * **Trials converted once.** Each finished trial's values, score and parameters go
   into arrays the first time the sampler sees it; splitting is a numpy sort.
 * **A bounded "above" mixture.** When more than `max_above` trials are above the
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,9 @@ __all__ = ["BatchTPESampler"]
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
+# Asks whose draws are sampled and scored together.
+_BLOCK = 8
+
 # Order of the groups when "below" is filled: complete, then pruned, then infeasible.
 _COMPLETE, _PRUNED, _INFEASIBLE = 0, 1, 2
 
@@ -50,7 +55,9 @@ class _Fit:
 
     below: Any
     above: Any
-    taken: set[tuple[float, ...]]
+    taken: set[tuple[float, ...]] = field(default_factory=set)
+    # candidates drawn for the next asks, each (draws, acquisition values)
+    pending: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 class BatchTPESampler(TPESampler):
@@ -120,7 +127,7 @@ class BatchTPESampler(TPESampler):
             weights = full[pick] * (full.sum() / full[pick].sum())
             above_idx = above_idx[pick]
         above = self._estimator(rows[above_idx], space, weights)
-        return _Fit(below, above, set())
+        return _Fit(below, above)
 
     def _estimator(
         self, rows: np.ndarray, space: dict[str, BaseDistribution], weights: np.ndarray | None
@@ -160,21 +167,26 @@ class BatchTPESampler(TPESampler):
             )
 
     def _draw(self, fit: _Fit, space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        samples = fit.below.sample(self._rng.rng, self._n_ei_candidates)
-        acq = fit.below.log_pdf(samples) - fit.above.log_pdf(samples)
-        names = list(space)
-        columns = np.column_stack([samples[name] for name in names])
+        """The next ask's candidate: the best of its own `n_ei_candidates` draws that no
+        earlier ask of this fit took. The draws of `_BLOCK` asks are sampled and scored
+        in one call (one mixture evaluation instead of `_BLOCK`)."""
+        if not fit.pending:
+            n = self._n_ei_candidates
+            samples = fit.below.sample(self._rng.rng, n * _BLOCK)
+            acq = fit.below.log_pdf(samples) - fit.above.log_pdf(samples)
+            columns = np.column_stack([samples[name] for name in space])
+            fit.pending = [(columns[i : i + n], acq[i : i + n]) for i in range(0, n * _BLOCK, n)]
+        columns, acq = fit.pending.pop(0)
         best = None
         for i in np.argsort(-acq, kind="stable"):
-            point = tuple(float(x) for x in columns[i])
-            if point not in fit.taken:
+            if tuple(columns[i].tolist()) not in fit.taken:
                 best = i
                 break
         if best is None:  # every candidate already taken: the best one again
             best = int(np.argmax(acq))
-        fit.taken.add(tuple(float(x) for x in columns[best]))
+        fit.taken.add(tuple(columns[best].tolist()))
         return {
-            name: space[name].to_external_repr(columns[best, j]) for j, name in enumerate(names)
+            name: space[name].to_external_repr(columns[best, j]) for j, name in enumerate(space)
         }
 
 
