@@ -58,14 +58,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--at", default="500,2000")
     ap.add_argument("--studies", default=",".join(STUDIES))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--reuse",
+        help="a previous --json output: its runs of methods not in --methods are reused",
+    )
+    ap.add_argument("--methods", default=",".join(METHODS), help="the methods to run now")
     args = ap.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     at = [int(x) for x in args.at.split(",")]
     runs: dict[str, dict[str, list[dict]]] = {}
+    old = json.loads(Path(args.reuse).read_text())["runs"] if args.reuse else {}
+    now = args.methods.split(",")
     for name in args.studies.split(","):
-        runs[name] = {m: [] for m in METHODS}
+        runs[name] = {m: [] if m in now else old[name][m][: args.seeds] for m in METHODS}
         for seed in range(args.seeds):
-            for method in METHODS:  # alternating, so host drift hits both alike
+            for method in now:  # alternating, so host drift hits both alike
                 r = best_after(STUDIES[name], method, seed, args.trials, at)
                 runs[name][method].append(r)
                 print(f"{name} seed {seed} {method}: {r}", file=sys.stderr, flush=True)
