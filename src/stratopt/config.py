@@ -184,7 +184,7 @@ class BacktestConfig(_Model):
         return ExecSettings(**{**self.model_dump(), **overrides})
 
 
-Method = Literal["grid", "random", "tpe", "tpe_batch", "cmaes", "nsga2", "qmc"]
+Method = Literal["grid", "random", "tpe", "tpe_optuna", "cmaes", "nsga2", "qmc"]
 Aggregate = Literal["mean", "median", "worst", "portfolio"]
 
 

@@ -12,6 +12,11 @@ Array conventions:
         RULE_NONE are ignored. The first rule that fires gives the bar's signal.
     levels: float64[R].
     ex: float64[N_EXEC], the packed ExecSettings (see _types.pack_settings).
+
+Constants passed to helper kernels are wrapped (``np.int64(EXIT_END)``,
+``np.bool_(True)``): numba compiles a callee once per literal value it is called
+with, and each compile is a slice of a cold start. The batch path keeps its literal
+``False`` for `record`, so that its simulation is compiled without the recording code.
 """
 
 from __future__ import annotations
@@ -454,7 +459,7 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
             if pending_time and units != 0.0:
                 pos = _close(pos, o[j], slip, np.int64(EXIT_MAX_BARS), j, ex, ts, record, trades)
             if pending != SIG_NONE:
-                pos = _apply_signal(pos, pending, o[j], j, ex, ts, record, trades, True)
+                pos = _apply_signal(pos, pending, o[j], j, ex, ts, record, trades, np.bool_(True))
             pending = SIG_NONE
             pending_time = False
             cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
@@ -565,7 +570,7 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
     if record:
         # A counting pass first, so the trade table is allocated at its exact size.
         n_trades, _ = simulate_nb(
-            o, h, l, c, codes, ex, ts, equity, False, position, exposure, trades
+            o, h, l, c, codes, ex, ts, equity, np.bool_(False), position, exposure, trades
         )
         trades = np.zeros((max(n_trades, 1), N_TRADE_COLS))
         trade_stats_init_nb(ts)

@@ -98,10 +98,11 @@ SAMPLERS: dict[str, MethodInfo] = {
     for m in (
         MethodInfo("grid", "every combination of the space exactly once", True, 256, _random),
         MethodInfo("random", "independent uniform draws (seeded)", True, 256, _random),
-        MethodInfo("tpe", "Bayesian: tree-structured Parzen estimator", True, 4, _tpe),
-        MethodInfo(
-            "tpe_batch", "TPE fitted once per batch: flat cost per trial", True, 8, _tpe_batch
-        ),
+        # `tpe` is the batch TPE: within 2 % of Optuna's TPE (benchmarks/tpe_quality.py)
+        # at a cost per trial that does not grow with the study; `tpe_optuna` is
+        # Optuna's own, refitted on every ask
+        MethodInfo("tpe", "Bayesian: tree-structured Parzen estimator", True, 8, _tpe_batch),
+        MethodInfo("tpe_optuna", "Optuna's TPE, refitted on every ask", True, 4, _tpe),
         MethodInfo("cmaes", "evolution strategy (CMA-ES), one objective", False, 4, _cmaes),
         MethodInfo("nsga2", "genetic algorithm for Pareto fronts (NSGA-II)", True, 8, _nsga2),
         MethodInfo("qmc", "quasi-Monte-Carlo (scrambled Sobol)", True, 64, _qmc),

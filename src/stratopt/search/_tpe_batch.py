@@ -1,4 +1,4 @@
-"""A TPE whose cost per trial does not grow with the study (`method: tpe_batch`).
+"""A TPE whose cost per trial does not grow with the study (`method: tpe`).
 
 Optuna's `TPESampler` rebuilds its Parzen estimators on every ask: it walks every
 finished trial in Python (split into "below" and "above", each trial's parameters
