@@ -13,7 +13,10 @@ own subprocess, after one untimed warm-up study in that process):
 * S4 walk-forward: 24 rolling windows (252 training bars, 78 test bars) x 200 TPE
   trials on GOOG daily (fast 2-50, slow 55-200);
 * S5 hourly: EURUSD hourly from ``../shared/data`` (skipped with a note if absent),
-  TPE 2,000 trials (the peers ``--peer-trials-s5`` of them).
+  TPE 2,000 trials (backtesting.py ``--peer-trials-s5`` of them, default 60, vectorbt
+  eight times as many).
+
+The peers run S4 on the first ``--peer-windows`` windows (default 6).
 
 The rules are those of ``examples/backtesting_py_parity.yaml`` (next-open fills,
 commission 0.2 % per side, whole units, all equity, always in the market); the
@@ -300,7 +303,8 @@ def peer_scenario(scenario: str, contestant: str, args: argparse.Namespace, warm
             study.optimize(objective_of(make(train), WF_FAST, WF_SLOW), n_trials=trials)
             make(test)(study.best_params["fast"], study.best_params["slow"])
         return {"seconds": time.perf_counter() - t0, "trials": windows * trials, "windows": windows}
-    trials = 10 if warm else (args.peer_trials_s5 if scenario == "S5" else args.peer_trials_s2)
+    s5 = args.peer_trials_s5 if contestant == "backtesting" else 8 * args.peer_trials_s5
+    trials = 10 if warm else (s5 if scenario == "S5" else args.peer_trials_s2)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
     run = make(frame)
     t0 = time.perf_counter()
@@ -513,7 +517,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--peer-grid", type=int, default=1000)
     ap.add_argument("--peer-trials-s2", type=int, default=2000)
     ap.add_argument("--peer-trials-s5", type=int, default=60)
-    ap.add_argument("--peer-windows", type=int, default=WF_WINDOWS)
+    ap.add_argument("--peer-windows", type=int, default=6)
     ap.add_argument("--peer-python", default=str(PEERS_PYTHON))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--scenario", help=argparse.SUPPRESS)
