@@ -12,6 +12,9 @@ own subprocess, after one untimed warm-up study in that process):
   around trial 1,000, 5,000 and 10,000;
 * S4 walk-forward: 24 rolling windows (252 training bars, 78 test bars) x 200 TPE
   trials on GOOG daily (fast 2-50, slow 55-200);
+* SMALL: 175 SMA-cross candidates (fast 5-35 x slow 40-160) on the 2,148 GOOG bars,
+  ``evaluate_many`` against a hand-written numba kernel (``_hand_nb.py``) computing
+  final equity, trade count and Sharpe, alternating calls in one process;
 * S5 hourly: EURUSD hourly from ``../shared/data`` (skipped with a note if absent),
   TPE 2,000 trials (backtesting.py ``--peer-trials-s5`` of them, default 60, vectorbt
   eight times as many).
@@ -183,6 +186,64 @@ def _per_trial_ms(stamps: list[tuple[int, float]], k: int) -> float | None:
     return 1e3 * (t1 - t0) / (c1 - c0)
 
 
+def small_data(pairs: int = 30) -> Result:
+    """175 SMA-cross candidates on GOOG daily: `evaluate_many` (29 metrics) against the
+    hand-written kernel of `_hand_nb.py` (final equity, trades, Sharpe), in alternating
+    calls in one warm process; each figure the median of `pairs` calls, moving averages
+    included in both."""
+    sys.path.insert(0, str(HERE))
+    from _hand_nb import sma_cross_hand, sma_rows
+
+    from stratopt.backtest import evaluate_many
+    from stratopt.data import load_bars
+    from stratopt.engine import ExecSettings
+
+    bars = load_bars(GOOG)
+    grid = [(f, s) for f in range(5, 40, 5) for s in range(40, 165, 5)]
+    params = [{"fast": f, "slow": s, "mode": "reversal"} for f, s in grid]
+    size = 0.9999999999999998
+    settings = ExecSettings(
+        cash=CASH, commission=COMMISSION, fill="next_open", sizing="fraction", size=size,
+        whole_units=True,
+    )  # fmt: skip
+    windows = np.array(sorted({w for pair in grid for w in pair}), dtype=np.int64)
+    where = {int(w): i for i, w in enumerate(windows)}
+    fast_row = np.array([where[f] for f, _ in grid], dtype=np.int64)
+    slow_row = np.array([where[s] for _, s in grid], dtype=np.int64)
+    o, c = np.ascontiguousarray(bars.open), np.ascontiguousarray(bars.close)
+
+    def hand() -> Any:
+        rows = sma_rows(c, windows)
+        return sma_cross_hand(o, c, rows, fast_row, slow_row, CASH, COMMISSION, size, 252.0)
+
+    def ours() -> Any:
+        return evaluate_many(bars, "sma_cross", params, settings).metrics
+
+    hand()
+    ours()
+    t_hand, t_ours = [], []
+    for _ in range(pairs):
+        t0 = time.perf_counter()
+        _, trades, _ = hand()
+        t_hand.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        metrics = ours()
+        t_ours.append(time.perf_counter() - t0)
+    same = int(np.sum(metrics["trades"].to_numpy() == trades))
+    med_hand, med_ours = float(np.median(t_hand)), float(np.median(t_ours))
+    return {
+        "seconds": med_ours,
+        "trials": len(grid),
+        "bars": len(bars),
+        "stratopt_ms": 1e3 * med_ours,
+        "hand_ms": 1e3 * med_hand,
+        "stratopt_ms_worst": 1e3 * max(t_ours),
+        "hand_ms_best": 1e3 * min(t_hand),
+        "ratio_vs_hand": med_ours / med_hand,
+        "trade_counts_equal": f"{same} of {len(grid)}",
+    }
+
+
 # ----------------------------------------------------------------------------- peers
 
 
@@ -321,7 +382,9 @@ def child_main(args: argparse.Namespace) -> int:
     os.environ["TQDM_DISABLE"] = "1"  # backtesting.py's progress bar
     warnings.filterwarnings("ignore")
     with tempfile.TemporaryDirectory() as tmp:
-        if args.child == "stratopt":
+        if args.scenario == "SMALL":
+            result = small_data()
+        elif args.child == "stratopt":
             stratopt_scenario(args.scenario, args.method, Path(tmp), warm=True)
             result = stratopt_scenario(args.scenario, args.method, Path(tmp), warm=False)
         else:
@@ -431,6 +494,8 @@ def parent_main(args: argparse.Namespace) -> int:
                             runs.append((c, "tpe"))
                     elif scenario != "S3":
                         runs.append((c, "-"))
+                if scenario == "SMALL":
+                    runs = [("stratopt", "-")]
                 if rnd % 2:
                     runs.reverse()  # alternate the order between rounds
                 for contestant, method in runs:
@@ -485,6 +550,11 @@ def _line(r: Result) -> str:
         return f"{r['scenario']} {r['contestant']} {r['method']}: {r['error']}"
     share = r.get("others_cpu_share")
     warn = "  (busy host)" if share is not None and share > BUSY_WARNING else ""
+    if "ratio_vs_hand" in r:
+        warn += (
+            f"; evaluate_many {r['stratopt_ms']:.2f} ms, hand kernel {r['hand_ms']:.2f} ms, "
+            f"ratio {r['ratio_vs_hand']:.2f}, trade counts equal {r['trade_counts_equal']}"
+        )
     return (
         f"{r['scenario']} round {r['round']} {r['contestant']:<11} {r['method']:<9} "
         f"{r['trials']:>6} trials {r['seconds']:8.2f} s {r['trials_per_s']:10.1f}/s "
