@@ -46,7 +46,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,9 @@ from typing import Any
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from engine_throughput import _busy_cpu_s, _children_cpu_s  # noqa: E402  (the same host check)
+
 ROOT = HERE.parent
 PEERS_PYTHON = HERE / ".venv-peers" / "bin" / "python"
 EURUSD = ROOT.parent / "shared" / "data" / "EURUSD_1h.csv.gz"
@@ -191,7 +193,6 @@ def small_data(pairs: int = 30) -> Result:
     hand-written kernel of `_hand_nb.py` (final equity, trades, Sharpe), in alternating
     calls in one warm process; each figure the median of `pairs` calls, moving averages
     included in both."""
-    sys.path.insert(0, str(HERE))
     from _hand_nb import sma_cross_hand, sma_rows
 
     from stratopt.backtest import evaluate_many
@@ -396,21 +397,6 @@ def child_main(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- parent
-
-
-def _busy_cpu_s() -> float | None:
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except (OSError, IndexError):
-        return None
-    ticks = [int(x) for x in fields]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run_child(
