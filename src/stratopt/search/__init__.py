@@ -9,6 +9,7 @@ from stratopt.search._constraints import (
     check_satisfiable,
     parse_constraints,
 )
+from stratopt.search._samplers import SAMPLERS, MethodInfo, SamplerOptions, make_sampler
 from stratopt.search._space import (
     Choice,
     Dimension,
@@ -22,14 +23,18 @@ from stratopt.search._space import (
 __all__ = [
     "MAX_CONSTRAINT_DEPTH",
     "MAX_CONSTRAINT_LENGTH",
+    "SAMPLERS",
     "Choice",
     "Constraint",
     "Dimension",
     "FloatRange",
     "IntRange",
+    "MethodInfo",
+    "SamplerOptions",
     "SearchSpace",
     "check_satisfiable",
     "flatten",
+    "make_sampler",
     "nest",
     "parse_constraints",
 ]
