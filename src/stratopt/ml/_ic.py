@@ -25,6 +25,10 @@ __all__ = ["IcSummary", "block_ic", "per_date_ic", "summarize"]
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    # Constant values: no correlation. Tested on the values themselves, as their centred
+    # sum of squares is a rounding residue (1e-33), not zero, when the mean is inexact.
+    if x.max() == x.min() or y.max() == y.min():
+        return math.nan
     dx = x - x.mean()
     dy = y - y.mean()
     sxx = float(np.dot(dx, dx))
@@ -70,7 +74,7 @@ def _row_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     sxx = np.einsum("ij,ij->i", dx, dx)
     syy = np.einsum("ij,ij->i", dy, dy)
     sxy = np.einsum("ij,ij->i", dx, dy)
-    ok = (sxx > 0) & (syy > 0)
+    ok = (np.ptp(x, axis=1) > 0) & (np.ptp(y, axis=1) > 0) & (sxx > 0) & (syy > 0)
     out = np.full(x.shape[0], np.nan)
     out[ok] = sxy[ok] / np.sqrt(sxx[ok] * syy[ok])
     return out

@@ -6,6 +6,7 @@ what the prediction cache key needs besides the model (see `stratopt.ml._cache`)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from stratopt.ml._panel import Panel, load_panel, synthetic_panel
 from stratopt.search import SearchSpace
 from stratopt.validation import holdout_start
 
-__all__ = ["Prepared", "feature_spec", "fold_settings", "prepare", "study_panel"]
+__all__ = ["Prepared", "feature_spec", "fold_settings", "prepare", "replan", "study_panel"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,17 +120,12 @@ def prepare(study: MlStudy, *, panel: Panel | None = None) -> Prepared:
     label = forward_returns(panel.close, lag=study.label.lag, horizon=study.label.horizon)
     cut = holdout_start(panel.time, study.holdout, field="holdout")
     plan = plan_folds(panel.time, cut - study.label.reach, fold_settings(study))
-    fingerprint = {
+    fingerprint: dict[str, Any] = {
         "data": panel.fingerprint(),
         "features": {**spec.describe(), "names": list(features.names), "code": spec.code_hash()},
         "label": {"lag": study.label.lag, "horizon": study.label.horizon},
         "holdout_start": cut,
-        "folds": {
-            "scheme": plan.scheme,
-            "boundaries": plan.boundaries(),
-            "purge": plan.purge,
-            "embargo": plan.embargo,
-        },
+        "folds": _folds_fingerprint(plan),
     }
     return Prepared(
         study=study,
@@ -143,3 +139,23 @@ def prepare(study: MlStudy, *, panel: Panel | None = None) -> Prepared:
         cache=PredictionCache(study.cache_dir),
         fingerprint=fingerprint,
     )
+
+
+def _folds_fingerprint(plan: FoldPlan) -> dict[str, Any]:
+    return {
+        "scheme": plan.scheme,
+        "boundaries": plan.boundaries(),
+        "purge": plan.purge,
+        "embargo": plan.embargo,
+    }
+
+
+def replan(prepared: Prepared, settings: FoldSettings) -> Prepared:
+    """The same study on other folds, bypassing the file's checks (e.g. no purge).
+
+    For experiments such as showing the leak of unpurged folds; the cache key follows
+    the new folds.
+    """
+    plan = plan_folds(prepared.panel.time, prepared.n_samples, settings)
+    fingerprint = {**prepared.fingerprint, "folds": _folds_fingerprint(plan)}
+    return dataclasses.replace(prepared, plan=plan, fingerprint=fingerprint)

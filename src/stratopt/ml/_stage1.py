@@ -74,9 +74,8 @@ def score_predictions(
     metrics = _summary_metrics(
         summarize(np.concatenate(all_ic)), summarize(np.concatenate(all_ric))
     )
-    fold_ric = [r["rank_ic"] for r in rows]
-    fold_ric = [v for v in fold_ric if isinstance(v, float) and np.isfinite(v)]
-    metrics["worst_fold"] = float(min(fold_ric)) if fold_ric else float("nan")
+    fold_ric = [v for r in rows if isinstance(v := r["rank_ic"], float) and np.isfinite(v)]
+    metrics["worst_fold"] = min(fold_ric) if fold_ric else float("nan")
     return metrics, rows
 
 
