@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stratopt import __version__
+from stratopt.cli_ml import ml_app
 from stratopt.errors import StratoptError, UserInputError
 
 app = typer.Typer(
@@ -28,6 +29,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(ml_app)
 
 _out = Console()
 _err = Console(stderr=True, soft_wrap=True)

@@ -83,8 +83,7 @@ def test_two_writers_of_one_key_leave_one_complete_file(
     key = "ab" + "0" * 62
     writer = Path(__file__).with_name("_writer.py")
     procs = [
-        subprocess.Popen([sys.executable, str(writer), str(tmp_path), key, "25"])
-        for _ in range(2)
+        subprocess.Popen([sys.executable, str(writer), str(tmp_path), key, "25"]) for _ in range(2)
     ]
     cache = PredictionCache(tmp_path)
     seen = 0

@@ -37,8 +37,10 @@ from stratopt.metrics import get_metric
 from stratopt.search import SAMPLERS, SearchSpace
 
 __all__ = [
+    "ENGINE_PARAMS",
     "IC_OBJECTIVES",
     "MIN_CROSS_SECTION",
+    "RULE_PARAMS",
     "SCALE_ONLY",
     "FeaturesConfig",
     "FoldsConfig",
@@ -59,6 +61,12 @@ MIN_CROSS_SECTION = 5
 
 IC_OBJECTIVES = ("rank_ic", "ic", "icir", "rank_icir", "worst_fold")
 """Stage-1 objectives: mean (rank) IC over dates, its IR, or the worst fold's rank IC."""
+
+RULE_PARAMS = ("score", "entry", "exit", "window", "min_periods", "hold")
+"""Parameters of the `signal_threshold` rule (see `stratopt.ml.RuleBacktester`)."""
+
+ENGINE_PARAMS = ("stop_loss", "take_profit", "trailing_stop", "direction", "size", "leverage")
+"""Stage-2 parameters passed to the engine's settings (`leverage` is `size`)."""
 
 SCALE_ONLY = ("size", "leverage")
 """Stage-2 parameters that only scale positions: Sharpe and Sortino cannot see them."""
@@ -406,6 +414,8 @@ def check_combinations(study: MlStudy) -> None:
             f"{study.label.reach}; training labels would overlap the test block (use auto)"
         )
     stage2_space = optional_space(study.stage2.space, "stage2.space")
+    _check_rule_names(stage2_space.names if stage2_space else (), "stage2.space")
+    _check_rule_names(tuple(study.stage2.params), "stage2.params")
     objective = study.stage2.objective
     for name in stage2_space.names if stage2_space is not None else ():
         if name in SCALE_ONLY and objective in _SCALE_FREE_OBJECTIVES:
@@ -418,6 +428,16 @@ def check_combinations(study: MlStudy) -> None:
 def optional_space(raw: Mapping[str, Any], field: str) -> SearchSpace | None:
     """The space of `raw`; None for an empty mapping (one fixed candidate)."""
     return SearchSpace.from_config(raw, field=field) if raw else None
+
+
+def _check_rule_names(names: Sequence[str], field: str) -> None:
+    """Refuse a parameter the rule does not read (a typo would be silently ignored)."""
+    known = (*RULE_PARAMS, *ENGINE_PARAMS)
+    for name in names:
+        if name not in known:
+            raise ConfigError(
+                f"{field}.{name}: not a parameter of signal_threshold{_hint(name, known)}"
+            )
 
 
 def _check_bagging(study: MlStudy, searched: Sequence[str]) -> None:

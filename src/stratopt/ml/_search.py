@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,7 +110,11 @@ def run_search(
     attempts, max_attempts = 0, 10 * target + 100
     while done < target and attempts < max_attempts:
         attempts += 1
-        trial = study.ask()
+        with warnings.catch_warnings():
+            # Optuna's heartbeat thread belongs to `optimize`; a killed run leaves a
+            # RUNNING trial, which is not counted: resuming runs another one instead.
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
+            trial = study.ask()
         params = space.suggest(trial) if space is not None else {}
         started = time.perf_counter()
         try:

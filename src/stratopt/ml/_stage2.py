@@ -28,6 +28,7 @@ import numpy as np
 from stratopt.engine import ExecSettings, simulate
 from stratopt.errors import ConfigError
 from stratopt.metrics import compute_metrics
+from stratopt.ml._config import ENGINE_PARAMS, RULE_PARAMS
 from stratopt.ml._panel import Panel
 from stratopt.ml._rule_nb import past_scores_nb, threshold_signals_nb
 
@@ -37,7 +38,6 @@ __all__ = [
     "PredictionSet",
     "RuleBacktester",
     "RuleRun",
-    "check_rule_params",
 ]
 
 RULE_DEFAULTS: dict[str, Any] = {
@@ -48,18 +48,8 @@ RULE_DEFAULTS: dict[str, Any] = {
     "min_periods": None,  # default: half the window
     "hold": 0,
 }
-ENGINE_PARAMS = ("stop_loss", "take_profit", "trailing_stop", "direction", "size", "leverage")
 MODEL_TRIAL = "model_trial"
-
-
-def check_rule_params(names: list[str], field: str) -> None:
-    """Refuse a parameter the rule does not read (a typo would be silently ignored)."""
-    known = [*RULE_DEFAULTS, *ENGINE_PARAMS]
-    for name in names:
-        if name not in known:
-            raise ConfigError(
-                f"{field}.{name}: not a parameter of signal_threshold (one of {', '.join(known)})"
-            )
+assert tuple(RULE_DEFAULTS) == RULE_PARAMS
 
 
 @dataclass(frozen=True, eq=False)

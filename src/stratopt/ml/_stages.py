@@ -31,7 +31,6 @@ from stratopt.ml._stage2 import (
     MODEL_TRIAL,
     PredictionSet,
     RuleBacktester,
-    check_rule_params,
 )
 from stratopt.search import SearchSpace
 
@@ -197,8 +196,6 @@ def dev_span(prepared: Prepared, sets: dict[int, PredictionSet]) -> tuple[int, i
 
 def _stage2_space(prepared: Prepared, models: tuple[int, ...]) -> SearchSpace | None:
     raw = dict(prepared.study.stage2.space)
-    check_rule_params(list(raw), "stage2.space")
-    check_rule_params(list(prepared.study.stage2.params), "stage2.params")
     if len(models) > 1:
         raw = {MODEL_TRIAL: list(models), **raw}
     return optional_space(raw, "stage2.space")

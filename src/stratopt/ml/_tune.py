@@ -15,6 +15,7 @@ from stratopt.ml._config import MlStudy, load_ml_study
 from stratopt.ml._honesty import honesty_report
 from stratopt.ml._lookahead import check_feature_lookahead
 from stratopt.ml._model import lightgbm_version
+from stratopt.ml._panel import Panel
 from stratopt.ml._prepare import Prepared, prepare
 from stratopt.ml._runfolder import make_run_dir, write_ml_run_folder
 from stratopt.ml._stages import (
@@ -161,6 +162,7 @@ def tune(
     stages: Stages = "both",
     from_trial: int | None = None,
     progress: Progress | None = None,
+    panel: Panel | None = None,
 ) -> TuneResult:
     """Run a two-stage study: stage 1, stage 2 and the holdout, or one stage.
 
@@ -173,6 +175,7 @@ def tune(
             stage-1 study's cached predictions, the holdout and the honesty report).
         from_trial: Stage 2 on the predictions of this stage-1 trial (`--from-trial`).
         progress: Called with ``(stage, completed trials, target)`` after each trial.
+        panel: Data already in memory, used instead of the study's `data:` section.
 
     Returns:
         The run folder, the summary and both stages' studies and tables.
@@ -183,7 +186,7 @@ def tune(
     started = time.perf_counter()
     cfg = study if isinstance(study, MlStudy) else load_ml_study(study, overrides)
     url = resolve_storage_url(storage, cfg.storage, cfg.output_dir)
-    prepared = prepare(cfg)
+    prepared = prepare(cfg, panel=panel)
     run_dir = make_run_dir(cfg.output_dir, cfg.name)
     summary = _base_summary(prepared, url, _lookahead(prepared))
     timings: dict[str, Any] = {"prepare_s": round(time.perf_counter() - started, 3)}

@@ -1,0 +1,106 @@
+"""Both stages end to end: no refit in stage 2 or on a rerun, byte-identical outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stratopt.ml import fold_predictions, model_params, prepare, tune
+from stratopt.ml._stages import TrainingLog, run_stage1, run_stage2, select_models
+
+from .conftest import FitCounter, small_study
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_stage2_with_500_trials_fits_no_model(tmp_path: Path, fits: FitCounter) -> None:
+    study = small_study(
+        tmp_path,
+        stage2__method="random",
+        stage2__trials=500,
+        stage2__space={
+            "entry": {"low": 0.6, "high": 0.95},
+            "exit": {"low": 0.4, "high": 0.6},
+            "hold": {"low": 0, "high": 8},
+            "window": [20, 30, 40],
+        },
+    )
+    prepared = prepare(study)
+    stage1 = run_stage1(prepared, "memory")
+    assert fits.calls > 0
+    models = select_models(stage1, ("top", 2))
+    fits.calls = 0
+    log = TrainingLog()
+    stage2 = run_stage2(prepared, "memory", stage1, models, log=log)
+    assert fits.calls == 0  # 500 rule trials on the cached predictions
+    assert (stage2.trials["state"] == "complete").sum() == 500
+    assert log.cached == 2 and log.trained == 0
+    assert set(stage2.trials["params.model_trial"]) == set(models)
+
+
+def test_a_rerun_fits_nothing_and_writes_the_same_bytes(tmp_path: Path, fits: FitCounter) -> None:
+    study = small_study(tmp_path, storage=f"sqlite:///{tmp_path}/s.db")
+    first = tune(study)
+    assert fits.calls > 0 and first.training.trained > 0
+    fits.calls = 0
+    second = tune(study)  # the stored studies are complete; predictions cached
+    assert fits.calls == 0 and second.training.trained == 0
+    a, b = files(first.run_folder), files(second.run_folder)
+    assert (
+        set(a)
+        == set(b)
+        >= {
+            "summary.json",
+            "stage1_trials.csv",
+            "stage2_trials.csv",
+            "holdout.csv",
+            "stage1_folds.csv",
+            "report.md",
+        }
+    )
+    for name in a:
+        if name != "timings.json":
+            assert a[name] == b[name], name
+    summary = first.summary
+    assert summary["stage2"]["best"]["holdout_sharpe"] is not None
+    assert 0 <= summary["overfitting"]["pbo"]["value"] <= 1
+    dsr = summary["overfitting"]["dsr_development"]
+    assert dsr["n1xn2"] <= dsr["n2"]  # more trials behind the pick deflate more
+
+
+def test_same_seed_same_values_and_prediction_files(tmp_path: Path) -> None:
+    runs = []
+    for k in range(2):
+        study = small_study(tmp_path / str(k), storage="memory")  # a fresh cache each
+        runs.append(tune(study, stages="stage1"))
+    a, b = (r.stage1.trials for r in runs)
+    assert a["value"].tolist() == b["value"].tolist()
+    cache = [sorted((tmp_path / str(k) / "runs" / "ml_cache").rglob("*.pred")) for k in (0, 1)]
+    assert [p.name for p in cache[0]] == [p.name for p in cache[1]] and cache[0]
+    for p, q in zip(*cache, strict=True):
+        assert p.read_bytes() == q.read_bytes()
+
+
+def test_one_and_two_threads_predict_bit_identically(tmp_path: Path) -> None:
+    prepared = prepare(small_study(tmp_path))
+    preds = [
+        fold_predictions(prepared, model_params(prepared, {"num_leaves": 15, "num_threads": n}))
+        for n in (1, 2)
+    ]
+    assert preds[0].key != preds[1].key
+    for a, b in zip(preds[0].folds, preds[1].folds, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_stage2_from_trial_uses_that_model(tmp_path: Path) -> None:
+    study = small_study(tmp_path, storage=f"sqlite:///{tmp_path}/s.db")
+    tune(study, stages="stage1")
+    result = tune(study, stages="stage2", from_trial=1)
+    assert result.stage2 is not None and result.stage2.models == (1,)
+    assert [m["trial"] for m in result.summary["stage1"]["models"]] == [1]
+    with pytest.raises(Exception, match="trial 9 is not a completed trial"):
+        tune(study, stages="stage2", from_trial=9)
