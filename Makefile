@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml scripts/system_deps.sh
 demo: $(STAMP)
 	$(VENV)/bin/stratopt backtest examples/backtesting_py_parity.yaml
 	$(VENV)/bin/stratopt optimize examples/sma_cross_synthetic.yaml
+	$(VENV)/bin/stratopt ml tune examples/ml_two_stage_synthetic.yaml
 	$(PY) examples/demo.py
 
 lint: $(STAMP)

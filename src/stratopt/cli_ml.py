@@ -54,14 +54,15 @@ def _overrides(
 
 def _run(study: Path, storage: str | None, overrides: list[str], **kwargs: Any) -> Any:
     # Imported on use, as in stratopt.cli: `stratopt --help` must not load LightGBM.
-    from stratopt.ml import tune
+    from stratopt.ml import TuneOptions, tune
 
     with _out.status("tuning...") as status:
 
         def progress(stage: str, done: int, target: int) -> None:
             status.update(f"{stage}: {done}/{target} trials")
 
-        return tune(study, storage=storage, overrides=overrides, progress=progress, **kwargs)
+        options = TuneOptions(storage=storage, overrides=overrides, progress=progress, **kwargs)
+        return tune(study, options)
 
 
 @ml_app.command("tune")

@@ -12,13 +12,19 @@ import pandas as pd
 import pytest
 
 from stratopt.errors import ConfigError
-from stratopt.ml import FeatureSpec, check_feature_lookahead, compute_features, synthetic_panel
+from stratopt.ml import (
+    FeatureSpec,
+    PanelSpec,
+    check_feature_lookahead,
+    compute_features,
+    synthetic_panel,
+)
 from stratopt.ml._features import load_feature_function
 
 
 @pytest.fixture(scope="module")
 def panel() -> Any:
-    return synthetic_panel(assets=3, bars=400, features=5, seed=1)
+    return synthetic_panel(PanelSpec(assets=3, bars=400, features=5, seed=1))
 
 
 def planted(frames: Mapping[str, pd.DataFrame]) -> dict[str, Any]:

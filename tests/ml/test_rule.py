@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stratopt.engine import ExecSettings, simulate
-from stratopt.ml import PredictionSet, RuleBacktester, synthetic_panel
+from stratopt.ml import PanelSpec, PredictionSet, RuleBacktester, synthetic_panel
 from stratopt.ml._rule_nb import past_scores_nb, threshold_signals_nb
 from stratopt.ml._stage2 import _rule as parse_rule
 
@@ -60,7 +60,7 @@ def test_signals_enter_past_a_threshold_and_leave_on_a_weaker_one() -> None:
 
 @pytest.fixture(scope="module")
 def setup() -> tuple[object, np.ndarray]:
-    panel = synthetic_panel(assets=4, bars=300, features=5, strength=0.5, seed=9)
+    panel = synthetic_panel(PanelSpec(assets=4, bars=300, features=5, strength=0.5, seed=9))
     rng = np.random.default_rng(1)
     values = rng.standard_normal((1, 300, 4))
     values[0, :50] = np.nan

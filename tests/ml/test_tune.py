@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stratopt.ml import fold_predictions, model_params, prepare, tune
-from stratopt.ml._stages import TrainingLog, run_stage1, run_stage2, select_models
+from stratopt.ml import TuneOptions, fold_predictions, model_params, prepare, tune
+from stratopt.ml._stages import RunContext, TrainingLog, run_stage1, run_stage2, select_models
 
 from .conftest import FitCounter, small_study
 
@@ -30,12 +30,12 @@ def test_stage2_with_500_trials_fits_no_model(tmp_path: Path, fits: FitCounter) 
         },
     )
     prepared = prepare(study)
-    stage1 = run_stage1(prepared, "memory")
+    stage1 = run_stage1(prepared, RunContext("memory"))
     assert fits.calls > 0
     models = select_models(stage1, ("top", 2))
     fits.calls = 0
     log = TrainingLog()
-    stage2 = run_stage2(prepared, "memory", stage1, models, log=log)
+    stage2 = run_stage2(prepared, stage1, models, RunContext("memory", log))
     assert fits.calls == 0  # 500 rule trials on the cached predictions
     assert (stage2.trials["state"] == "complete").sum() == 500
     assert log.cached == 2 and log.trained == 0
@@ -76,7 +76,7 @@ def test_same_seed_same_values_and_prediction_files(tmp_path: Path) -> None:
     runs = []
     for k in range(2):
         study = small_study(tmp_path / str(k), storage="memory")  # a fresh cache each
-        runs.append(tune(study, stages="stage1"))
+        runs.append(tune(study, TuneOptions(stages="stage1")))
     a, b = (r.stage1.trials for r in runs)
     assert a["value"].tolist() == b["value"].tolist()
     cache = [sorted((tmp_path / str(k) / "runs" / "ml_cache").rglob("*.pred")) for k in (0, 1)]
@@ -98,9 +98,9 @@ def test_one_and_two_threads_predict_bit_identically(tmp_path: Path) -> None:
 
 def test_stage2_from_trial_uses_that_model(tmp_path: Path) -> None:
     study = small_study(tmp_path, storage=f"sqlite:///{tmp_path}/s.db")
-    tune(study, stages="stage1")
-    result = tune(study, stages="stage2", from_trial=1)
+    tune(study, TuneOptions(stages="stage1"))
+    result = tune(study, TuneOptions(stages="stage2", from_trial=1))
     assert result.stage2 is not None and result.stage2.models == (1,)
     assert [m["trial"] for m in result.summary["stage1"]["models"]] == [1]
     with pytest.raises(Exception, match="trial 9 is not a completed trial"):
-        tune(study, stages="stage2", from_trial=9)
+        tune(study, TuneOptions(stages="stage2", from_trial=9))

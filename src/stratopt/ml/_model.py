@@ -18,7 +18,7 @@ import numpy as np
 
 from stratopt.errors import StratoptError
 
-__all__ = ["FitResult", "fit_predict", "lightgbm_version"]
+__all__ = ["FitData", "FitResult", "FitSettings", "fit_predict", "lightgbm_version"]
 
 
 class MissingExtra(StratoptError):
@@ -48,19 +48,30 @@ class FitResult:
     best_iteration: int
 
 
-def fit_predict(
-    x_fit: np.ndarray,
-    y_fit: np.ndarray,
-    x_valid: np.ndarray,
-    y_valid: np.ndarray,
-    predict: Sequence[np.ndarray],
-    *,
-    params: Mapping[str, Any],
-    rounds: int,
-    stopping_rounds: int | None,
-) -> FitResult:
-    """Fit on `x_fit`, stop early on `x_valid` (when not empty), predict each of `predict`."""
+@dataclass(frozen=True, eq=False)
+class FitData:
+    """Rows to fit on and rows to stop early on (may be empty: no early stopping)."""
+
+    x_fit: np.ndarray
+    y_fit: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """LightGBM's parameters, the boosting rounds and early stopping's patience."""
+
+    params: Mapping[str, Any]
+    rounds: int
+    stopping_rounds: int | None = None
+
+
+def fit_predict(data: FitData, predict: Sequence[np.ndarray], settings: FitSettings) -> FitResult:
+    """Fit on `data`, stop early on its validation rows, predict each of `predict`."""
     lgb = _lightgbm()
+    x_fit, y_fit, x_valid, y_valid = data.x_fit, data.y_fit, data.x_valid, data.y_valid
+    params, rounds, stopping_rounds = settings.params, settings.rounds, settings.stopping_rounds
     p = dict(params)
     p.setdefault("verbosity", -1)
     train_set = lgb.Dataset(x_fit, y_fit, params={"verbosity": -1}, free_raw_data=True)

@@ -13,7 +13,7 @@ import pandas as pd
 from stratopt.data import Bars, infer_periods_per_year, load_bars, parse_timeframe
 from stratopt.errors import ConfigError, DataError
 
-__all__ = ["Panel", "load_panel", "synthetic_panel"]
+__all__ = ["Panel", "PanelSpec", "load_panel", "synthetic_panel"]
 
 _FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -165,18 +165,22 @@ def planted_signal(x: np.ndarray) -> np.ndarray:
     return np.asarray(raw / 1.6)
 
 
-def synthetic_panel(
-    *,
-    assets: int,
-    bars: int,
-    features: int = 10,
-    strength: float = 0.15,
-    noise: float = 0.01,
-    lead: int = 2,
-    seed: int = 0,
-    interval: str = "1D",
-    start: str = "2000-01-03",
-) -> Panel:
+@dataclass(frozen=True)
+class PanelSpec:
+    """What `synthetic_panel` generates (see there)."""
+
+    assets: int
+    bars: int
+    features: int = 10
+    strength: float = 0.15
+    noise: float = 0.01
+    lead: int = 2
+    seed: int = 0
+    interval: str = "1D"
+    start: str = "2000-01-03"
+
+
+def synthetic_panel(spec: PanelSpec) -> Panel:
     """A panel whose returns depend nonlinearly on known features (`planted_signal`).
 
     Features ``f0 .. f{features-1}`` are independent standard normals per bar and asset,
@@ -184,14 +188,16 @@ def synthetic_panel(
     ``noise * (strength * planted_signal(x[t]) + e)`` with ``e`` standard normal, so with
     ``lead = lag + 1`` a label of any horizon has ``E[label | x[t]] ∝ planted_signal(x[t])``:
     the oracle prediction. Bars open at the previous close; highs and lows add half-normal
-    wicks; volume is lognormal. The same arguments give the same arrays.
+    wicks; volume is lognormal. The same spec gives the same arrays.
     """
+    assets, bars, features, lead = spec.assets, spec.bars, spec.features, spec.lead
+    strength, noise = spec.strength, spec.noise
     if assets < 1 or bars < lead + 2 or features < 5:
         raise ConfigError(
             f"data.synthetic: need assets >= 1, bars >= lead + 2 and features >= 5, got "
             f"assets={assets}, bars={bars}, features={features}"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(spec.seed)
     x = rng.standard_normal((bars, assets, features))
     eps = rng.standard_normal((bars, assets))
     logret = noise * eps
@@ -202,8 +208,10 @@ def synthetic_panel(
     high = np.maximum(prev, close) * (1.0 + wick[0])
     low = np.minimum(prev, close) * (1.0 - wick[1])
     volume = np.exp(13.8 + 0.3 * rng.standard_normal((bars, assets)))
-    step = pd.Timedelta(parse_timeframe(interval))
-    time = pd.date_range(pd.Timestamp(start), periods=bars, freq=step).to_numpy("datetime64[ns]")
+    step = pd.Timedelta(parse_timeframe(spec.interval))
+    time = pd.date_range(pd.Timestamp(spec.start), periods=bars, freq=step).to_numpy(
+        "datetime64[ns]"
+    )
     return Panel(
         time=time,
         symbols=tuple(f"A{i:03d}" for i in range(assets)),

@@ -17,7 +17,7 @@ import numpy as np
 
 from stratopt.ml._cache import cache_key
 from stratopt.ml._folds import inner_split
-from stratopt.ml._model import fit_predict, lightgbm_version
+from stratopt.ml._model import FitData, FitSettings, fit_predict, lightgbm_version
 from stratopt.ml._prepare import Prepared
 
 __all__ = [
@@ -92,14 +92,9 @@ def _fit(
     f = prepared.features.values
     x_pred = f[predict].reshape(-1, f.shape[2])
     fit = fit_predict(
-        x_fit,
-        y_fit,
-        x_val,
-        y_val,
+        FitData(x_fit, y_fit, x_val, y_val),
         [x_pred],
-        params=params,
-        rounds=model.rounds,
-        stopping_rounds=None if stop is None else stop.rounds,
+        FitSettings(params, model.rounds, None if stop is None else stop.rounds),
     )
     return fit.predictions[0].reshape(len(predict), -1), fit.best_iteration
 

@@ -23,7 +23,7 @@ from stratopt.ml._features import (
 )
 from stratopt.ml._folds import FoldPlan, FoldSettings, plan_folds
 from stratopt.ml._labels import forward_returns
-from stratopt.ml._panel import Panel, load_panel, synthetic_panel
+from stratopt.ml._panel import Panel, PanelSpec, load_panel, synthetic_panel
 from stratopt.search import SearchSpace
 from stratopt.validation import holdout_start
 
@@ -60,17 +60,7 @@ def study_panel(study: MlStudy) -> Panel:
     data = study.data
     if data.synthetic is not None:
         s = data.synthetic
-        return synthetic_panel(
-            assets=s.assets,
-            bars=s.bars,
-            features=s.features,
-            strength=s.strength,
-            noise=s.noise,
-            lead=study.label.lag + 1,
-            seed=s.seed,
-            interval=s.interval,
-            start=s.start,
-        )
+        return synthetic_panel(PanelSpec(**s.model_dump(), lead=study.label.lag + 1))
     return load_panel(
         [study.resolve_path(p) for p in data.paths],
         start=data.start,

@@ -33,8 +33,10 @@ from stratopt.ml._stage2 import (
     RuleBacktester,
 )
 from stratopt.search import SearchSpace
+from stratopt.storage import open_storage, redact, study_names
 
 __all__ = [
+    "RunContext",
     "Stage1Result",
     "Stage2Result",
     "run_stage1",
@@ -56,12 +58,20 @@ class TrainingLog:
 
 
 @dataclass(frozen=True, eq=False)
+class RunContext:
+    """Where studies live, the count of models fit, and who hears of progress."""
+
+    url: str
+    log: TrainingLog = field(default_factory=TrainingLog)
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class Stage1Result:
-    """The model search: its study, trials (best first) and how many configs were fit."""
+    """The model search: its study and its trials (best first)."""
 
     study: optuna.Study
     trials: pd.DataFrame
-    log: TrainingLog
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,9 +113,9 @@ def _stage1_settings(prepared: Prepared, url: str, trials: int | None = None) ->
     )
 
 
-def run_stage1(prepared: Prepared, url: str, *, progress: Progress | None = None) -> Stage1Result:
+def run_stage1(prepared: Prepared, ctx: RunContext) -> Stage1Result:
     """Search the model space on out-of-fold IC (every configuration cached)."""
-    log = TrainingLog()
+    log, progress = ctx.log, ctx.progress
     objective = prepared.study.stage1.objective
 
     def evaluate(params: dict[str, Any]) -> Outcome:
@@ -122,23 +132,21 @@ def run_stage1(prepared: Prepared, url: str, *, progress: Progress | None = None
 
     tick = (lambda done, n: progress("stage 1", done, n)) if progress else None
     study = run_search(
-        _stage1_settings(prepared, url), prepared.model_space, evaluate, on_trial=tick
+        _stage1_settings(prepared, ctx.url), prepared.model_space, evaluate, on_trial=tick
     )
-    return Stage1Result(study, trial_table(study), log)
+    return Stage1Result(study, trial_table(study))
 
 
 def load_stage1(prepared: Prepared, url: str) -> Stage1Result:
     """The stored stage-1 study (for `stratopt ml stage2`), checked against the inputs."""
     settings = _stage1_settings(prepared, url)
-    try:
-        optuna.load_study(study_name=settings.name, storage=url)
-    except KeyError:
+    if settings.name not in study_names(open_storage(url)):
         raise UserInputError(
-            f"name: no stage-1 study {settings.name!r} in {url}; run `stratopt ml stage1` "
-            "(or `ml tune`) first"
-        ) from None
+            f"name: no stage-1 study {settings.name!r} in {redact(url)}; run "
+            "`stratopt ml stage1` (or `ml tune`) first"
+        )
     study = open_search(settings)
-    return Stage1Result(study, trial_table(study), TrainingLog())
+    return Stage1Result(study, trial_table(study))
 
 
 def trial_table(study: optuna.Study) -> pd.DataFrame:
@@ -202,17 +210,11 @@ def _stage2_space(prepared: Prepared, models: tuple[int, ...]) -> SearchSpace | 
 
 
 def run_stage2(
-    prepared: Prepared,
-    url: str,
-    stage1: Stage1Result,
-    models: tuple[int, ...],
-    *,
-    log: TrainingLog,
-    progress: Progress | None = None,
+    prepared: Prepared, stage1: Stage1Result, models: tuple[int, ...], ctx: RunContext
 ) -> Stage2Result:
     """Search the rule on the cached predictions of `models`; never fits a model when cached."""
     cfg = prepared.study.stage2
-    sets = {m: _predictions(prepared, stage1.study, m, log)[0] for m in models}
+    sets = {m: _predictions(prepared, stage1.study, m, ctx.log)[0] for m in models}
     settings = cfg.backtest.to_settings()
     dev = RuleBacktester(prepared.panel, sets, span=dev_span(prepared, sets), settings=settings)
     space = _stage2_space(prepared, models)
@@ -230,8 +232,9 @@ def run_stage2(
         "stage2": cfg.model_dump(mode="json", by_alias=True, exclude={"trials", "top"}),
     }
     search = SearchSettings(
-        stage2_name(prepared, models), url, cfg.method, cfg.seed, cfg.trials, direction, inputs
+        stage2_name(prepared, models), ctx.url, cfg.method, cfg.seed, cfg.trials, direction, inputs
     )
+    progress = ctx.progress
     tick = (lambda done, n: progress("stage 2", done, n)) if progress else None
     study = run_search(search, space, evaluate, on_trial=tick)
     return Stage2Result(study, trial_table(study), models, dev, space, fixed, direction)

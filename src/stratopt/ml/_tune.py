@@ -19,6 +19,7 @@ from stratopt.ml._panel import Panel
 from stratopt.ml._prepare import Prepared, prepare
 from stratopt.ml._runfolder import make_run_dir, write_ml_run_folder
 from stratopt.ml._stages import (
+    RunContext,
     Stage1Result,
     Stage2Result,
     TrainingLog,
@@ -30,7 +31,7 @@ from stratopt.ml._stages import (
 )
 from stratopt.storage import redact, resolve_storage_url
 
-__all__ = ["TuneResult", "tune"]
+__all__ = ["TuneOptions", "TuneResult", "tune"]
 
 Stages = Literal["both", "stage1", "stage2"]
 Progress = Callable[[str, int, int], None]
@@ -154,20 +155,11 @@ def _fold_table(summary: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def tune(
-    study: MlStudy | str | Path,
-    *,
-    storage: str | None = None,
-    overrides: Sequence[str] = (),
-    stages: Stages = "both",
-    from_trial: int | None = None,
-    progress: Progress | None = None,
-    panel: Panel | None = None,
-) -> TuneResult:
-    """Run a two-stage study: stage 1, stage 2 and the holdout, or one stage.
+@dataclass(frozen=True)
+class TuneOptions:
+    """How to run a two-stage study (all optional).
 
-    Args:
-        study: A study file (YAML/JSON) or an already loaded `MlStudy`.
+    Attributes:
         storage: Optuna storage URL (default: the file's `storage`, then SQLite in output).
         overrides: ``dotted.key=value`` changes to a study file.
         stages: ``both`` (`stratopt ml tune`), ``stage1`` (the model search and its fold
@@ -176,6 +168,22 @@ def tune(
         from_trial: Stage 2 on the predictions of this stage-1 trial (`--from-trial`).
         progress: Called with ``(stage, completed trials, target)`` after each trial.
         panel: Data already in memory, used instead of the study's `data:` section.
+    """
+
+    storage: str | None = None
+    overrides: Sequence[str] = ()
+    stages: Stages = "both"
+    from_trial: int | None = None
+    progress: Progress | None = None
+    panel: Panel | None = None
+
+
+def tune(study: MlStudy | str | Path, options: TuneOptions | None = None) -> TuneResult:
+    """Run a two-stage study: stage 1, stage 2 and the holdout, or one stage.
+
+    Args:
+        study: A study file (YAML/JSON) or an already loaded `MlStudy`.
+        options: Storage, overrides, which stages, progress (`TuneOptions`).
 
     Returns:
         The run folder, the summary and both stages' studies and tables.
@@ -183,32 +191,27 @@ def tune(
     Raises:
         ConfigError: invalid study file or combination (one line naming the field).
     """
+    opts = options or TuneOptions()
     started = time.perf_counter()
-    cfg = study if isinstance(study, MlStudy) else load_ml_study(study, overrides)
-    url = resolve_storage_url(storage, cfg.storage, cfg.output_dir)
-    prepared = prepare(cfg, panel=panel)
+    cfg = study if isinstance(study, MlStudy) else load_ml_study(study, opts.overrides)
+    ctx = RunContext(
+        resolve_storage_url(opts.storage, cfg.storage, cfg.output_dir), progress=opts.progress
+    )
+    prepared = prepare(cfg, panel=opts.panel)
     run_dir = make_run_dir(cfg.output_dir, cfg.name)
-    summary = _base_summary(prepared, url, _lookahead(prepared))
+    summary = _base_summary(prepared, ctx.url, _lookahead(prepared))
     timings: dict[str, Any] = {"prepare_s": round(time.perf_counter() - started, 3)}
-    if stages == "stage2":
-        s1 = load_stage1(prepared, url)
-    else:
-        s1 = run_stage1(prepared, url, progress=progress)
-    log = s1.log
+    stored = opts.stages == "stage2"
+    s1 = load_stage1(prepared, ctx.url) if stored else run_stage1(prepared, ctx)
     timings["stage1_s"] = round(time.perf_counter() - started - timings["prepare_s"], 3)
     tables = {"stage1_trials.csv": _strip(s1.trials)}
     s2 = None
-    if stages == "stage1":
+    if opts.stages == "stage1":
         summary["stage1"] = _stage1_only(prepared, s1)
     else:
-        selection = ("trial", from_trial) if from_trial is not None else cfg.stage2.selection()
-        models = select_models(s1, selection)
-        s2 = run_stage2(prepared, url, s1, models, log=log, progress=progress)
-        sections, holdout = honesty_report(prepared, s1, s2, log)
-        summary.update(sections)
-        tables["stage2_trials.csv"] = _strip(s2.trials)
-        tables["holdout.csv"] = holdout
+        s2 = _stage2_and_holdout(prepared, s1, ctx, opts.from_trial, summary, tables)
     tables["stage1_folds.csv"] = _fold_table(summary)
+    log = ctx.log
     timings.update(
         seconds=round(time.perf_counter() - started, 3),
         models_trained=log.trained,
@@ -222,3 +225,22 @@ def tune(
         timings=timings,
     )
     return TuneResult(run_dir, summary, s1, s2, log)
+
+
+def _stage2_and_holdout(
+    prepared: Prepared,
+    s1: Stage1Result,
+    ctx: RunContext,
+    from_trial: int | None,
+    summary: dict[str, Any],
+    tables: dict[str, pd.DataFrame],
+) -> Stage2Result:
+    selection = (
+        ("trial", from_trial) if from_trial is not None else prepared.study.stage2.selection()
+    )
+    s2 = run_stage2(prepared, s1, select_models(s1, selection), ctx)
+    sections, holdout = honesty_report(prepared, s1, s2, ctx.log)
+    summary.update(sections)
+    tables["stage2_trials.csv"] = _strip(s2.trials)
+    tables["holdout.csv"] = holdout
+    return s2
