@@ -13,8 +13,8 @@ from typing import Any
 # libgomp loads, so set before LightGBM is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import lightgbm  # noqa: E402
-import pytest  # noqa: E402
+import lightgbm
+import pytest
 
 from stratopt.ml import MlStudy, parse_ml_study
 

@@ -6,8 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from stratopt.ml import TuneOptions, fold_predictions, model_params, prepare, tune
+from stratopt.ml import (
+    TuneOptions,
+    fold_predictions,
+    model_params,
+    parse_ml_study,
+    prepare,
+    tune,
+)
 from stratopt.ml._stages import RunContext, TrainingLog, run_stage1, run_stage2, select_models
 
 from .conftest import FitCounter, small_study
@@ -104,3 +112,21 @@ def test_stage2_from_trial_uses_that_model(tmp_path: Path) -> None:
     assert [m["trial"] for m in result.summary["stage1"]["models"]] == [1]
     with pytest.raises(Exception, match="trial 9 is not a completed trial"):
         tune(study, TuneOptions(stages="stage2", from_trial=9))
+
+
+def test_top_k_searches_the_model_in_stage2_and_fixes_it_in_best_config(tmp_path: Path) -> None:
+    study = small_study(tmp_path, storage="memory", stage2__trials=12, **{"stage2__from": "top2"})
+    result = tune(study)
+    assert result.stage2 is not None and len(result.stage2.models) == 2
+    best = result.stage2.trials.iloc[0]
+    chosen = int(best["params.model_trial"])
+    assert chosen in result.stage2.models
+    config = yaml.safe_load((result.run_folder / "best_config.yaml").read_text())
+    params = result.stage1.study.trials[chosen].params
+    assert config["model"]["params"]["num_leaves"] == params["num_leaves"]
+    assert config["model"]["space"] == {} and config["stage2"]["space"] == {}
+    assert "model_trial" not in config["stage2"]["params"]
+    rerun = tune(parse_ml_study(config, source="best", base_dir=tmp_path))
+    assert rerun.stage1.trials["value"].iloc[0] == pytest.approx(
+        result.stage1.trials.set_index("trial").loc[chosen, "value"]
+    )

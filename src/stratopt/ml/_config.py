@@ -27,6 +27,7 @@ from pydantic import model_validator as _model_validator
 
 from stratopt.config import (
     BacktestConfig,
+    DataConfig,
     apply_overrides,
     read_study_mapping,
     storage_url_problem,
@@ -109,39 +110,10 @@ class PanelSyntheticConfig(_Model):
         return value
 
 
-class MlDataConfig(_Model):
-    """The assets: one OHLCV file per symbol, or a synthetic panel."""
+class MlDataConfig(DataConfig):
+    """The assets: one OHLCV file per symbol, or a synthetic panel (else as `DataConfig`)."""
 
-    path: str | list[str] | None = None
-    synthetic: PanelSyntheticConfig | None = None
-    start: str | None = None
-    end: str | None = None
-    timeframe: str | None = None
-    periods_per_year: float | None = Field(default=None, gt=0)
-
-    @field_validator("start", "end", "timeframe", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> Any:
-        return None if value is None else str(value)  # YAML reads 2020-01-01 as a date
-
-    @_model_validator(mode="after")
-    def _one_source(self) -> MlDataConfig:
-        if (self.path is None) == (self.synthetic is None):
-            raise ValueError("give exactly one of 'path' and 'synthetic'")
-        if self.timeframe is not None:
-            try:
-                parse_timeframe(self.timeframe)
-            except ConfigError:
-                raise ValueError(
-                    f"data.timeframe: not a bar length such as '4h', got {self.timeframe!r}"
-                ) from None
-        return self
-
-    @property
-    def paths(self) -> list[str]:
-        if self.path is None:
-            return []
-        return [self.path] if isinstance(self.path, str) else list(self.path)
+    synthetic: PanelSyntheticConfig | None = None  # type: ignore[assignment]
 
 
 class FeaturesConfig(_Model):

@@ -6,7 +6,6 @@ time), so rerunning an unchanged study writes byte-identical files.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -15,24 +14,17 @@ from typing import Any
 import pandas as pd
 
 from stratopt.errors import UserInputError
-from stratopt.storage import RunFolder, write_run_folder
+from stratopt.storage import RunFolder, new_run_dir, write_run_folder
 
 __all__ = ["make_run_dir", "render_report", "write_ml_run_folder"]
 
 
 def make_run_dir(output: Path, name: str) -> Path:
     """``OUTPUT/<name>/<UTC timestamp>/``, unique, created before any work."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = output / name / stamp
-    path, k = base, 1
-    while path.exists():
-        k += 1
-        path = base.with_name(f"{stamp}-{k}")
     try:
-        path.mkdir(parents=True)
+        return new_run_dir(output, name)
     except OSError as exc:
         raise UserInputError(f"output: cannot create a run folder under {output}: {exc}") from None
-    return path
 
 
 def _csv(path: Path, frame: pd.DataFrame) -> None:

@@ -18,6 +18,7 @@ from stratopt.ml._model import lightgbm_version
 from stratopt.ml._panel import Panel
 from stratopt.ml._prepare import Prepared, prepare
 from stratopt.ml._runfolder import make_run_dir, write_ml_run_folder
+from stratopt.ml._stage2 import MODEL_TRIAL
 from stratopt.ml._stages import (
     RunContext,
     Stage1Result,
@@ -74,21 +75,23 @@ def _best_config(study: MlStudy, s1: Stage1Result, s2: Stage2Result | None) -> d
     """The study with the chosen model and rule fixed (runs one trial per stage)."""
     cfg: dict[str, Any] = json.loads(study.model_dump_json(by_alias=True))
     done = s1.trials[s1.trials["state"] == "complete"]
-    if not done.empty:
-        model = int(done.iloc[0]["trial"]) if s2 is None else s2.models[0]
-        cfg["model"]["params"].update(s1.study.trials[model].params)
-        cfg["model"]["space"] = {}
+    model = int(done.iloc[0]["trial"]) if not done.empty else None
     if s2 is not None:
+        model = s2.models[0]
         rule = s2.trials[s2.trials["state"] == "complete"]
         if not rule.empty:
             params = dict(s2.study.trials[int(rule.iloc[0]["trial"])].params)
-            params.pop("model_trial", None)
+            model = int(params.pop(MODEL_TRIAL, model))  # topK: the model is searched
             cfg["stage2"]["params"].update(params)
             cfg["stage2"]["space"] = {}
             cfg["stage2"]["from"] = "best"
+    if model is not None:
+        cfg["model"]["params"].update(s1.study.trials[model].params)
+        cfg["model"]["space"] = {}
     if cfg["data"].get("path") is not None:
         cfg["data"]["path"] = [study.resolve_path(p) for p in study.data.paths]
     cfg["output"] = str(study.output_dir.resolve())
+    cfg["name"] = f"{study.name}_best"  # its own studies: other spaces than the search's
     cfg.pop("storage", None)
     return cfg
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stratopt.storage._runfolder import RunFolder, ranked_frame, write_run_folder
+from stratopt.storage._runfolder import RunFolder, new_run_dir, ranked_frame, write_run_folder
 from stratopt.storage._studies import (
     keep_top_trials,
     load_ranked,
@@ -29,6 +29,7 @@ __all__ = [
     "keep_top_trials",
     "load_ranked",
     "load_study_from",
+    "new_run_dir",
     "open_storage",
     "ranked_frame",
     "redact",
