@@ -46,6 +46,10 @@ def fixture_panel() -> tuple[np.ndarray, np.ndarray]:
     pred[9, :5] = np.nan  # some names missing
     label[10, 3:7] = np.nan
     pred[11, :6] = 1.0  # ties of half the names
+    pred[12, :] = -0.4  # constant predictions on a date with a missing name
+    pred[12, 2] = np.nan
+    label[13, :] = 0.07  # constant labels on a date with a missing name
+    label[13, 5] = np.nan
     return pred, label
 
 
@@ -58,7 +62,7 @@ def test_ic_matches_qlib_definitions(fixture_panel: tuple[np.ndarray, np.ndarray
     ric = per_date_ic(pred, label, rank=True)
     np.testing.assert_array_equal(np.isnan(ic), ic_ref.isna().to_numpy())
     np.testing.assert_array_equal(np.isnan(ric), ric_ref.isna().to_numpy())
-    assert np.isnan(ic[[4, 5, 7, 8]]).all()  # constant, constant, one name, no name
+    assert np.isnan(ic[[4, 5, 7, 8, 12, 13]]).all()  # constants, one name, no name
     np.testing.assert_allclose(ic, ic_ref.to_numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(ric, ric_ref.to_numpy(), rtol=0, atol=1e-12)
     for ours, ref in ((summarize(ic), ic_ref.dropna()), (summarize(ric), ric_ref.dropna())):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from stratopt.engine import ExecSettings, simulate
+from stratopt.metrics import compute_metrics
 from stratopt.ml import PanelSpec, PredictionSet, RuleBacktester, synthetic_panel
 from stratopt.ml._rule_nb import past_scores_nb, threshold_signals_nb
 from stratopt.ml._stage2 import _rule as parse_rule
@@ -96,6 +97,7 @@ def test_the_portfolio_counts_every_asset_and_fee(setup: tuple) -> None:
     bt = backtester(panel, values, settings)
     run = bt.run({"entry": 0.7, "exit": 0.5, "window": 30, "hold": 4})
     total_trades, final = 0.0, 0.0
+    equity, net, ret, held, exposed = np.zeros(250), [], [], [], np.zeros(250, dtype=bool)
     for i in range(4):  # each asset on its own, a quarter of the cash
         signals = np.empty(250, dtype=np.int8)
         score = bt.scores(0, 0, parse_rule({"entry": 0.7, "exit": 0.5, "window": 30}))[:, i]
@@ -111,8 +113,23 @@ def test_the_portfolio_counts_every_asset_and_fee(setup: tuple) -> None:
         )
         total_trades += sim.n_trades
         final += sim.final_equity
+        equity += sim.equity
+        exposed |= sim.exposure != 0
+        net.append(sim.trades["pnl"] - sim.trades["fees"])  # every fee
+        ret.append(sim.trades["ret"])
+        held.append(sim.trades["exit_idx"] - sim.trades["entry_idx"])
     assert run.metrics["trades"] == total_trades
     assert run.metrics["final_equity"] == pytest.approx(final)
+    expected = compute_metrics(
+        equity,
+        cash=1e5,
+        trades_net_pnl=np.concatenate(net),
+        trades_ret=np.concatenate(ret),
+        trades_bars=np.concatenate(held),
+        exposure_bars=int(exposed.sum()),
+        periods_per_year=panel.periods_per_year,
+    )
+    assert run.metrics == pytest.approx(expected)
     cheaper = backtester(panel, values, settings.replace(commission=0.0)).run(
         {"entry": 0.7, "exit": 0.5, "window": 30, "hold": 4}
     )

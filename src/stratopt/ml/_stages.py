@@ -150,7 +150,10 @@ def load_stage1(prepared: Prepared, url: str) -> Stage1Result:
 
 
 def trial_table(study: optuna.Study) -> pd.DataFrame:
-    """One row per finished trial, best first: number, state, value, params, metrics."""
+    """One row per finished trial, best first: number, state, value, params, metrics.
+
+    No run time (it is in timings.json): the table depends on the inputs alone.
+    """
     rows = []
     for t in study.get_trials(deepcopy=False):
         if t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL):

@@ -57,13 +57,6 @@ class TuneResult:
     training: TrainingLog
 
 
-def _strip(frame: pd.DataFrame) -> pd.DataFrame:
-    """A trial table for the run folder: no run times (they are in timings.json)."""
-    return frame.drop(
-        columns=[c for c in frame.columns if c.startswith("runtime")], errors="ignore"
-    )
-
-
 def _lookahead(prepared: Prepared) -> dict[str, Any]:
     spec = prepared.feature_spec
     if spec.set != "alpha158" and spec.function is None:
@@ -207,7 +200,7 @@ def tune(study: MlStudy | str | Path, options: TuneOptions | None = None) -> Tun
     stored = opts.stages == "stage2"
     s1 = load_stage1(prepared, ctx.url) if stored else run_stage1(prepared, ctx)
     timings["stage1_s"] = round(time.perf_counter() - started - timings["prepare_s"], 3)
-    tables = {"stage1_trials.csv": _strip(s1.trials)}
+    tables = {"stage1_trials.csv": s1.trials}
     s2 = None
     if opts.stages == "stage1":
         summary["stage1"] = _stage1_only(prepared, s1)
@@ -244,6 +237,6 @@ def _stage2_and_holdout(
     s2 = run_stage2(prepared, s1, select_models(s1, selection), ctx)
     sections, holdout = honesty_report(prepared, s1, s2, ctx.log)
     summary.update(sections)
-    tables["stage2_trials.csv"] = _strip(s2.trials)
+    tables["stage2_trials.csv"] = s2.trials
     tables["holdout.csv"] = holdout
     return s2
