@@ -130,3 +130,21 @@ def test_top_k_searches_the_model_in_stage2_and_fixes_it_in_best_config(tmp_path
     assert rerun.stage1.trials["value"].iloc[0] == pytest.approx(
         result.stage1.trials.set_index("trial").loc[chosen, "value"]
     )
+
+
+def test_a_failing_model_candidate_does_not_stop_the_search(tmp_path: Path) -> None:
+    # num_leaves = 1 is refused by LightGBM: that trial fails, with its message, and the
+    # search still reaches its target of completed trials.
+    study = small_study(
+        tmp_path,
+        storage="memory",
+        model__space={"num_leaves": [1, 8, 12]},
+        stage1__method="random",
+        stage1__trials=2,
+        stage1__seed=4,
+    )
+    result = tune(study, TuneOptions(stages="stage1"))
+    table = result.stage1.trials
+    assert (table["state"] == "complete").sum() == 2
+    failed = table[table["state"] == "fail"]
+    assert len(failed) >= 1 and failed["error"].str.contains("num_leaves").all()
