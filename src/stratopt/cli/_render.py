@@ -412,11 +412,18 @@ def print_statistics(found: tuple[Path, dict[str, Any]] | None) -> None:
     print_verdict(stats)
 
 
+def _missing(section: Any, label: str) -> bool:
+    """True when a validation section is absent or unavailable (which is said)."""
+    if not isinstance(section, dict):
+        return True
+    if section.get("available") is False:
+        out.print(f"{label}: n/a ({escape(str(section.get('reason')))})", highlight=False)
+        return True
+    return False
+
+
 def print_cpcv(cpcv: Any) -> None:
-    if not isinstance(cpcv, dict):
-        return
-    if cpcv.get("available") is False:
-        out.print(f"cross-validation: n/a ({escape(str(cpcv.get('reason')))})", highlight=False)
+    if _missing(cpcv, "cross-validation"):
         return
     table = Table(
         title=(
@@ -438,10 +445,7 @@ _MC_METHODS = {"trade_shuffle": "trade order", "bootstrap": "bootstrap"}
 
 
 def print_monte_carlo(mc: Any) -> None:
-    if not isinstance(mc, dict):
-        return
-    if mc.get("available") is False:
-        out.print(f"Monte Carlo: n/a ({escape(str(mc.get('reason')))})", highlight=False)
+    if _missing(mc, "Monte Carlo"):
         return
     table = Table(
         title=f"Monte Carlo of the best candidate ({mc['simulations']} paths)",
