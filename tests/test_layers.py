@@ -31,7 +31,7 @@ ROOT = SRC / "stratopt"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),  # commands and rendering
     ("optimization", "launch"),  # thin re-exports and forwards of operations
-    ("operations",),  # one module per user operation: the only composer
+    ("operations", "ml"),  # one module per user operation: the only composers
     ("reporting",),  # the report's page: figures and tables from a run's numbers
     ("validation",),  # algorithms: windows, holdout, CPCV, stability, region, look-ahead
     ("search",),  # the Optuna seam: plan, study opening, trial loops, tell
