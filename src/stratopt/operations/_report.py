@@ -118,7 +118,8 @@ def load_target(path: Path, *, storage: str | None = None) -> ReportTarget:
                 "or validation.json) and not a study file"
             )
         run = read_run_folder(path)
-        base = path if kind == "optimize" else sibling_optimize_run(path)
+        # A two-stage (ml) run re-runs nothing: its folder holds every number shown.
+        base = None if kind == "ml" else path if kind == "optimize" else sibling_optimize_run(path)
         return ReportTarget(run, _study_of(base, storage) if base is not None else None, path)
     study = load_study(path)
     prepared = PreparedStudy.from_config(study, storage=storage)

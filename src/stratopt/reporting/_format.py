@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "COST_KEYS",
     "FRACTION_METRICS",
+    "compact",
     "count",
     "mapping",
     "metric_value",
@@ -100,3 +102,31 @@ def metric_value(metric: str, value: Any) -> str:
 def params_text(params: Mapping[str, Any]) -> str:
     """`fast=2, slow=30, backtest.stop_loss=0.08`."""
     return ", ".join(f"{k}={number(v) if isinstance(v, float) else v}" for k, v in params.items())
+
+
+# The cost model's settings a manifest lists (the study file's backtest section).
+COST_KEYS = (
+    "cash",
+    "commission",
+    "commission_fixed",
+    "slippage_bps",
+    "fill",
+    "direction",
+    "sizing",
+    "size",
+    "max_leverage",
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "max_bars",
+    "holding_cost",
+)
+
+
+def compact(value: Any) -> str:
+    """A study-file section on one line: `{fast: {low: 2}}` as `fast: low: 2`."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {compact(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(compact(v) for v in value) + "]"
+    return str(value)

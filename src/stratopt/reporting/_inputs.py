@@ -22,6 +22,7 @@ __all__ = [
     "CandidateStatistics",
     "Curves",
     "Extras",
+    "MlRun",
     "MonteCarloFan",
     "PboDetail",
     "ReportInput",
@@ -31,7 +32,25 @@ __all__ = [
     "StudyReport",
 ]
 
-RunKind = Literal["optimize", "walk-forward", "validate"]
+RunKind = Literal["optimize", "walk-forward", "validate", "ml"]
+
+
+@dataclass(frozen=True, eq=False)
+class MlRun:
+    """A two-stage run folder of `stratopt ml` (docs/ml.md), as written.
+
+    Attributes:
+        summary: its summary.json (stage 1's models and fold ICs, stage 2's best and
+            robust on development and holdout, the overfitting statistics).
+        stage1: stage1_trials.csv (every model trial, best first).
+        folds: stage1_folds.csv (per chosen model and fold: IC, rank IC, their SEs).
+        holdout: holdout.csv (the top stage-2 candidates on the holdout), if written.
+    """
+
+    summary: Mapping[str, Any]
+    stage1: pd.DataFrame
+    folds: pd.DataFrame
+    holdout: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +65,8 @@ class StoredRun:
         holdout: holdout.csv.
         walk_forward: walk_forward.json; `walk_forward_equity` its stitched curve.
         validation: validation.json; `cpcv_paths` cpcv_paths.csv.
+        ml: a two-stage run's own files; `summary` and `ranked` are then its stage-2
+            search (stage 1's when the run stopped after stage 1), as an optimization's.
     """
 
     kind: RunKind
@@ -57,6 +78,7 @@ class StoredRun:
     walk_forward_equity: pd.DataFrame | None = None
     validation: Mapping[str, Any] | None = None
     cpcv_paths: pd.DataFrame | None = None
+    ml: MlRun | None = None
 
     @property
     def name(self) -> str:

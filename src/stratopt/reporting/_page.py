@@ -16,6 +16,7 @@ from stratopt.reporting._sec_landscape import (
     parallel_section,
     sensitivity_section,
 )
+from stratopt.reporting._sec_ml import ml_manifest_section, ml_stage1_section, ml_verdict_section
 from stratopt.reporting._sec_overview import manifest_section, verdict_section
 from stratopt.reporting._sec_robustness import cpcv_section, monte_carlo_section
 from stratopt.reporting._sec_trials import TABLE_TOP, comparison_section, trials_section
@@ -74,14 +75,19 @@ def _study_sections(study: StudyReport, options: ReportOptions) -> list[Section 
     return [build() for build in builders]
 
 
+def _head_sections(study: StudyReport) -> list[Section | None]:
+    """Manifest and verdict (with a two-stage run's stage 1 after them)."""
+    run = study.run
+    if run.ml is not None:
+        return [ml_manifest_section(run), ml_verdict_section(run), ml_stage1_section(run)]
+    return [manifest_section(run), verdict_section(run, study.extras)]
+
+
 def build_sections(report: ReportInput, options: ReportOptions) -> list[Section]:
     """Manifest, verdict, (comparison), then the first study's sections that have data."""
     first = report.studies[0]
-    sections: list[Section | None] = [
-        manifest_section(first.run),
-        verdict_section(first.run, first.extras),
-        comparison_section([s.run for s in report.studies]),
-    ]
+    sections = _head_sections(first)
+    sections.append(comparison_section([s.run for s in report.studies]))
     sections += _study_sections(first, options)
     out = [s for s in sections if s is not None]
     if first.extras.notes:

@@ -1,6 +1,6 @@
-"""Reading the folders `optimize`, `walk-forward` and `validate` write (docs/search.md,
-docs/validation.md): file names and summary.json keys are stable, so this is all a report
-needs to know about them.
+"""Reading the folders `optimize`, `walk-forward`, `validate` and `ml` write
+(docs/search.md, docs/validation.md, docs/ml.md): file names and summary.json keys are
+stable, so this is all a report needs to know about them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from stratopt.errors import ConfigError
-from stratopt.reporting._inputs import RunKind, StoredRun
+from stratopt.metrics import get_metric
+from stratopt.reporting._inputs import MlRun, RunKind, StoredRun
 
 __all__ = ["SUMMARY", "folder_kind", "read_run_folder", "sibling_optimize_run"]
 
@@ -24,6 +25,9 @@ WALK_FORWARD = "walk_forward.json"
 WALK_FORWARD_EQUITY = "walk_forward_equity.csv"
 VALIDATION = "validation.json"
 CPCV_PATHS = "cpcv_paths.csv"
+ML_STAGE1 = "stage1_trials.csv"
+ML_FOLDS = "stage1_folds.csv"
+ML_STAGE2 = "stage2_trials.csv"
 
 
 def folder_kind(folder: Path) -> RunKind | None:
@@ -32,6 +36,8 @@ def folder_kind(folder: Path) -> RunKind | None:
         return "walk-forward"
     if (folder / VALIDATION).is_file():
         return "validate"
+    if (folder / ML_STAGE1).is_file() and (folder / SUMMARY).is_file():
+        return "ml"
     if (folder / SUMMARY).is_file():
         return "optimize"
     return None
@@ -92,6 +98,8 @@ def read_run_folder(folder: Path) -> StoredRun:
         )
     if kind == "optimize":
         return _optimize_run(folder)
+    if kind == "ml":
+        return _ml_run(folder)
     if kind == "walk-forward":
         wf = _json(folder / WALK_FORWARD)
         return StoredRun(
@@ -126,6 +134,53 @@ def _optimize_run(folder: Path) -> StoredRun:
         ranked=ranked if ranked is not None else pd.DataFrame(),
         holdout=_csv(folder / HOLDOUT),
     )
+
+
+def _ml_run(folder: Path) -> StoredRun:
+    """A two-stage run: its files as written, and its last stage's search seen as an
+    optimization's (objective, direction, counts, robust pick) for the search figures."""
+    summary = _json(folder / SUMMARY)
+    stage1 = _csv(folder / ML_STAGE1)
+    stage2 = _csv(folder / ML_STAGE2)
+    folds = _csv(folder / ML_FOLDS)
+    ml = MlRun(
+        summary=summary,
+        stage1=stage1 if stage1 is not None else pd.DataFrame(),
+        folds=folds if folds is not None else pd.DataFrame(),
+        holdout=_csv(folder / HOLDOUT),
+    )
+    config = summary.get("config") if isinstance(summary.get("config"), Mapping) else {}
+    stage = "stage2" if stage2 is not None else "stage1"
+    searched = config.get(stage) if isinstance(config, Mapping) else None
+    searched = searched if isinstance(searched, Mapping) else {}
+    ranked = stage2 if stage2 is not None else ml.stage1
+    view = _search_view(summary, stage, searched, ranked)
+    return StoredRun(kind="ml", folder=folder, summary=view, ranked=ranked, ml=ml)
+
+
+def _search_view(
+    summary: Mapping[str, Any], stage: str, searched: Mapping[str, Any], ranked: pd.DataFrame
+) -> dict[str, Any]:
+    objective = str(searched.get("objective") or "value")
+    # Stage 1's objectives are all ICs (higher is better); stage 2's are engine metrics.
+    try:
+        higher = stage == "stage1" or get_metric(objective).higher_is_better
+    except (KeyError, ValueError):
+        higher = True
+    states = ranked["state"].value_counts() if "state" in ranked else pd.Series(dtype=int)
+    view: dict[str, Any] = {
+        "study": f"{summary.get('study', 'study')} ({stage.replace('stage', 'stage ')})",
+        "objective": objective,
+        "directions": ["maximize" if higher else "minimize"],
+        "config": {"objective": objective, "space": searched.get("space") or {}},
+        "counts": {str(k): int(v) for k, v in states.items()},
+    }
+    part = summary.get(stage)
+    robust = part.get("robust") if isinstance(part, Mapping) else None
+    if isinstance(robust, Mapping) and robust.get("trial") is not None:
+        picked = {"trial": robust["trial"], "smoothed": robust.get("smoothed")}
+        view["robustness"] = {"robust": picked}
+    return view
 
 
 def summary_counts(summary: Mapping[str, Any]) -> dict[str, int]:

@@ -98,6 +98,15 @@ def _single_history(run: StoredRun, max_trials: int) -> tuple[Figure, str]:
     return figure("fig-history", traces, layout, height=420), sampling
 
 
+def _reasons(frame: pd.DataFrame) -> pd.Series:
+    """Why each trial was pruned or failed (a run may store neither column: ml's stages)."""
+    out = pd.Series("", index=frame.index, dtype="string")
+    for col in ("pruned", "error"):
+        if col in frame:
+            out = out + frame[col].astype("string").fillna("")
+    return out
+
+
 def _rejected_traces(run: StoredRun, trials: pd.DataFrame, max_trials: int) -> list[dict[str, Any]]:
     """Pruned candidates with a measured objective metric, and the rest as a rug below."""
     metric = objective_metric(run)
@@ -119,7 +128,7 @@ def _rejected_traces(run: StoredRun, trials: pd.DataFrame, max_trials: int) -> l
                 "mode": "markers",
                 "name": f"infeasible ({metric} as measured)",
                 "marker": {"symbol": "x-thin-open", "size": 6, "color": "#9aa0a8"},
-                "text": part["pruned"].astype(str).to_numpy()[pick].tolist(),
+                "text": _reasons(part).to_numpy()[pick].tolist(),
                 "hovertemplate": "trial %{x}<br>"
                 + str(metric)
                 + " %{y:.4g}<br>%{text}<extra></extra>",
@@ -129,9 +138,7 @@ def _rejected_traces(run: StoredRun, trials: pd.DataFrame, max_trials: int) -> l
     if not rug.empty:
         pick = sample_trials(len(rug), np.empty(0, int), max_trials)
         states = rug["state"].map(_STATE_Y).to_numpy()[pick]
-        reasons = rug["pruned"].astype("string").fillna("") + rug["error"].astype("string").fillna(
-            ""
-        )
+        reasons = _reasons(rug)
         out.append(
             {
                 "x": rug["trial"].to_numpy()[pick],

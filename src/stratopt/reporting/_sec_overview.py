@@ -8,6 +8,8 @@ from typing import Any
 from stratopt.reporting._blocks import Kpi, Kpis, Note, Section, Table
 from stratopt.reporting._candidates import Pick, best_and_robust, completed_trials
 from stratopt.reporting._format import (
+    COST_KEYS,
+    compact,
     count,
     mapping,
     metric_value,
@@ -19,23 +21,6 @@ from stratopt.reporting._format import (
 from stratopt.reporting._inputs import Extras, StoredRun
 
 __all__ = ["manifest_section", "verdict_section"]
-
-_COST_KEYS = (
-    "cash",
-    "commission",
-    "commission_fixed",
-    "slippage_bps",
-    "fill",
-    "direction",
-    "sizing",
-    "size",
-    "max_leverage",
-    "stop_loss",
-    "take_profit",
-    "trailing_stop",
-    "max_bars",
-    "holding_cost",
-)
 
 
 def _data_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -58,7 +43,7 @@ def _data_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
 def _config_rows(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     backtest = mapping(config.get("backtest"))
-    costs = [f"{k}={backtest[k]}" for k in _COST_KEYS if backtest.get(k) is not None]
+    costs = [f"{k}={backtest[k]}" for k in COST_KEYS if backtest.get(k) is not None]
     if costs:
         rows.append(("cost model", ", ".join(costs)))
     search = mapping(config.get("search"))
@@ -71,24 +56,16 @@ def _config_rows(config: Mapping[str, Any]) -> list[tuple[str, str]]:
             )
         )
     if config.get("space"):
-        rows.append(("space", _compact(config["space"])))
+        rows.append(("space", compact(config["space"])))
     if config.get("constraints"):
         rows.append(("constraints", "; ".join(map(str, config["constraints"]))))
     require = mapping(config.get("require"))
-    rows.append(("requirements", _compact(require) if require else "none"))
+    rows.append(("requirements", compact(require) if require else "none"))
     validation = mapping(config.get("validation"))
     kept = {k: v for k, v in validation.items() if v is not None}
     if kept:
-        rows.append(("validation", _compact(kept)))
+        rows.append(("validation", compact(kept)))
     return rows
-
-
-def _compact(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}: {_compact(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_compact(v) for v in value) + "]"
-    return str(value)
 
 
 def manifest_section(run: StoredRun) -> Section:
@@ -99,7 +76,7 @@ def manifest_section(run: StoredRun) -> Section:
     if s.get("strategy") or config.get("strategy"):
         rows.append(("strategy", str(s.get("strategy") or config.get("strategy"))))
     if config.get("params"):
-        rows.append(("fixed params", _compact(config["params"])))
+        rows.append(("fixed params", compact(config["params"])))
     rows += _data_rows(s)
     rows.append(("objective", str(s.get("objective") or _wf_objective(run))))
     rows += _config_rows(config)
@@ -148,7 +125,7 @@ def _walk_forward_rows(run: StoredRun) -> list[tuple[str, str]]:
     wf = mapping(run.walk_forward)
     if not wf:
         return []
-    rows = [("walk-forward", _compact(mapping(wf.get("walk_forward"))))]
+    rows = [("walk-forward", compact(mapping(wf.get("walk_forward"))))]
     rows.append(("windows", count(wf.get("n_windows"))))
     if wf.get("storage") and not run.summary.get("storage"):
         rows.append(("storage", str(wf["storage"])))
