@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import stratopt
 from stratopt import ml
 from stratopt.cli import main
 from stratopt.reporting import number
@@ -87,6 +88,22 @@ def test_two_stage_run(browser: Any, tmp_path: Path, capsys: pytest.CaptureFixtu
     # Development vs holdout Sharpe of every candidate holdout.csv re-ran.
     dev, hold = _plotted(opened.page, "fig-ml-sharpe")
     assert dev["y"][0] == best["development_sharpe"] and hold["y"][0] == best["holdout_sharpe"]
+    # The study file is reported from its newest run folder.
+    study = tmp_path / "study.yaml"
+    study.write_text(EXAMPLE.read_text().replace("output: runs", f"output: {tmp_path / 'runs'}"))
+    assert stratopt.report(study) == folder / "report.html"
+
+
+def test_a_two_stage_study_file_without_runs_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = tmp_path / "study.yaml"
+    study.write_text(EXAMPLE.read_text())
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", str(study)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "two-stage study with no run folder" in err and "Traceback" not in err
 
 
 def test_stage1_only_run(browser: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import optuna
 
-from stratopt.config import StudyConfig, load_study
+from stratopt.config import StudyConfig, load_study, read_study_mapping
 from stratopt.errors import ConfigError
 from stratopt.operations._prepared import PreparedStudy, study_from_run_folder
 from stratopt.operations._report_extras import compute_extras
@@ -71,7 +71,10 @@ def _study_of(folder: Path, storage: str | None) -> PreparedStudy | None:
 
 
 def _newest_run(study: StudyConfig) -> Path | None:
-    root = study.output_dir / study.name
+    return _newest_in(study.output_dir / study.name)
+
+
+def _newest_in(root: Path) -> Path | None:
     if not root.is_dir():
         return None
     runs = [p for p in root.iterdir() if p.is_dir() and (p / SUMMARY).is_file()]
@@ -121,6 +124,9 @@ def load_target(path: Path, *, storage: str | None = None) -> ReportTarget:
         # A two-stage (ml) run re-runs nothing: its folder holds every number shown.
         base = None if kind == "ml" else path if kind == "optimize" else sibling_optimize_run(path)
         return ReportTarget(run, _study_of(base, storage) if base is not None else None, path)
+    ml = _two_stage_target(path)
+    if ml is not None:
+        return ml
     study = load_study(path)
     prepared = PreparedStudy.from_config(study, storage=storage)
     newest = _newest_run(study)
@@ -131,6 +137,24 @@ def load_target(path: Path, *, storage: str | None = None) -> ReportTarget:
     except (ConfigError, optuna.exceptions.OptunaError) as exc:
         raise ConfigError(f"{path}: no run folder and no stored trials to report ({exc})") from None
     return ReportTarget(run, prepared, study.output_dir / study.name)
+
+
+def _two_stage_target(path: Path) -> ReportTarget | None:
+    """A `stratopt ml` study file's newest run folder (None: not such a study file).
+
+    Its schema is ml's own (`stratopt.ml`), so only where its runs go is read here.
+    """
+    raw = read_study_mapping(path)
+    if "stage1" not in raw and "stage2" not in raw:
+        return None
+    output = Path(str(raw.get("output") or "runs")).expanduser()
+    root = (output if output.is_absolute() else path.parent / output) / str(raw.get("name"))
+    newest = _newest_in(root)
+    if newest is None or folder_kind(newest) != "ml":
+        raise ConfigError(
+            f"{path}: a two-stage study with no run folder in {root}; run stratopt ml tune first"
+        )
+    return ReportTarget(read_run_folder(newest), None, newest)
 
 
 def study_report(target: ReportTarget) -> StudyReport:
