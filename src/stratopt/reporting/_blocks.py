@@ -24,8 +24,10 @@ __all__ = [
     "Note",
     "Section",
     "Table",
+    "Tone",
     "TrialsTable",
     "figure",
+    "tone",
 ]
 
 # Colours of the page's recurring actors (colour-blind safe: blue / orange / grey).
@@ -148,6 +150,16 @@ class Kpi:
     value: str
     detail: str = ""
     tone: Literal["good", "bad", "neutral"] = "neutral"
+
+
+Tone = Literal["good", "bad", "neutral"]
+
+
+def tone(value: float, good: bool, bad: bool) -> Tone:
+    """A KPI tile's colour: neutral for a missing (NaN) value."""
+    if value != value:
+        return "neutral"
+    return "good" if good else "bad" if bad else "neutral"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stratopt.reporting._blocks import BEST, ROBUST, Kpi, Kpis, Note, Section, Table, figure
+from stratopt.reporting._blocks import BEST, ROBUST, Kpi, Kpis, Note, Section, Table, figure, tone
 from stratopt.reporting._format import (
     COST_KEYS,
     compact,
@@ -127,12 +127,6 @@ def ml_manifest_section(run: StoredRun) -> Section:
 # ---- 1: the verdict ----------------------------------------------------------------------
 
 
-def _tone(value: float, good: bool, bad: bool) -> Any:
-    if math.isnan(value):
-        return "neutral"
-    return "good" if good else "bad" if bad else "neutral"
-
-
 def _ic_kpis(summary: Mapping[str, Any]) -> list[Kpi]:
     models = mapping(summary.get("stage1")).get("models") or []
     if not models:
@@ -146,7 +140,7 @@ def _ic_kpis(summary: Mapping[str, Any]) -> list[Kpi]:
             continue
         t = ic / se if se > 0 else math.nan
         detail = f"± {number(se)} SE ({number(t)} SE from 0), model trial {model.get('trial')}"
-        out.append(Kpi(label, number(ic), detail, _tone(t, t >= 3, t < 2)))
+        out.append(Kpi(label, number(ic), detail, tone(t, t >= 3, t < 2)))
     return out
 
 
@@ -166,16 +160,16 @@ def _stage2_kpis(summary: Mapping[str, Any]) -> list[Kpi]:
             "holdout Sharpe",
             number(hold),
             f"degradation {number(best.get('degradation'))}",
-            _tone(hold, hold > 0 and hold >= 0.5 * dev, hold <= 0),
+            tone(hold, hold > 0 and hold >= 0.5 * dev, hold <= 0),
         ),
-        Kpi("DSR", number(n2), f"N = {ntwo} stage-2 trials", _tone(n2, n2 >= 0.95, n2 < 0.5)),
+        Kpi("DSR", number(n2), f"N = {ntwo} stage-2 trials", tone(n2, n2 >= 0.95, n2 < 0.5)),
         Kpi(
             "DSR (conservative)",
             number(n12),
             f"N = {n1} × {ntwo} (every model tried)",
-            _tone(n12, n12 >= 0.95, n12 < 0.5),
+            tone(n12, n12 >= 0.95, n12 < 0.5),
         ),
-        Kpi("PBO", number(pbo), "over the stage-2 candidates", _tone(pbo, pbo < 0.2, pbo >= 0.5)),
+        Kpi("PBO", number(pbo), "over the stage-2 candidates", tone(pbo, pbo < 0.2, pbo >= 0.5)),
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stratopt.reporting._blocks import Kpi, Kpis, Note, Section, Table
+from stratopt.reporting._blocks import Kpi, Kpis, Note, Section, Table, tone
 from stratopt.reporting._candidates import Pick, best_and_robust, completed_trials
 from stratopt.reporting._format import (
     COST_KEYS,
@@ -144,12 +144,6 @@ def _walk_forward_rows(run: StoredRun) -> list[tuple[str, str]]:
 # ---- 1: the verdict -----------------------------------------------------------------
 
 
-def _tone(value: float, good: bool, bad: bool) -> Any:
-    if value != value:  # NaN
-        return "neutral"
-    return "good" if good else "bad" if bad else "neutral"
-
-
 def _kpis(run: StoredRun, best: Pick | None) -> Kpis:
     stats = run.section("statistics") or {}
     dsr = to_float(mapping(stats.get("dsr")).get("value"))
@@ -161,18 +155,18 @@ def _kpis(run: StoredRun, best: Pick | None) -> Kpis:
     if best is not None:
         tiles.append(Kpi("best objective", number(best.values[0]), f"trial {best.trial}"))
     tiles += [
-        Kpi("DSR", number(dsr), "≥ 0.95 is a discovery", _tone(dsr, dsr >= 0.95, dsr < 0.5)),
+        Kpi("DSR", number(dsr), "≥ 0.95 is a discovery", tone(dsr, dsr >= 0.95, dsr < 0.5)),
         Kpi(
             "PBO",
             number(pbo),
             "chance the IS winner is below the OOS median",
-            _tone(pbo, pbo < 0.2, pbo >= 0.5),
+            tone(pbo, pbo < 0.2, pbo >= 0.5),
         ),
         Kpi(
             "SPA p-value",
             number(spa),
             "consistent; < 0.05 beats flat",
-            _tone(spa, spa < 0.05, spa > 0.2),
+            tone(spa, spa < 0.05, spa > 0.2),
         ),
         Kpi(
             "stability",
@@ -185,7 +179,7 @@ def _kpis(run: StoredRun, best: Pick | None) -> Kpis:
     if wf:
         wfe = to_float(wf.get("sharpe"))
         tiles.append(
-            Kpi("WFE (Sharpe)", number(wfe), "OOS ÷ mean IS", _tone(wfe, wfe >= 0.5, wfe < 0))
+            Kpi("WFE (Sharpe)", number(wfe), "OOS ÷ mean IS", tone(wfe, wfe >= 0.5, wfe < 0))
         )
     return Kpis(tuple(tiles))
 
