@@ -121,7 +121,7 @@ def _calendar(
 ) -> dict[str, Any]:
     exits = pd.DatetimeIndex(t["exit_time"]) if len(t) else pd.DatetimeIndex([])
     keys: dict[str, tuple[np.ndarray, Any]] = {
-        "by_weekday": (exits.weekday.to_numpy(), lambda k: _WEEKDAYS[k]),
+        "by_weekday": (exits.day_of_week.to_numpy(), lambda k: _WEEKDAYS[k]),
         "by_month": (exits.month.to_numpy(), int),
     }
     if intraday:
