@@ -129,9 +129,15 @@ def make_curve(equity: list[float], trades: list[tuple[int, int, int, float]], c
 EDGE_CASES = {
     "flat equity, no trades": ([100.0] * 8, []),
     "one trade": ([100.0, 102.0, 101.0, 104.0, 104.0], [(0, 3, 1, 4.0)]),
-    "never recovered": ([100.0, 110.0, 105.0, 108.0, 95.0, 99.0], [(0, 2, 1, 5.0), (2, 5, -1, -6.0)]),
-    "all losses": ([99.0, 97.0, 97.0, 94.0, 90.0], [(0, 1, 1, -3.0), (1, 3, -1, -3.0), (3, 4, 1, -4.0)]),
-}  # fmt: skip
+    "never recovered": (
+        [100.0, 110.0, 105.0, 108.0, 95.0, 99.0],
+        [(0, 2, 1, 5.0), (2, 5, -1, -6.0)],
+    ),
+    "all losses": (
+        [99.0, 97.0, 97.0, 94.0, 90.0],
+        [(0, 1, 1, -3.0), (1, 3, -1, -3.0), (3, 4, 1, -4.0)],
+    ),
+}
 
 
 @pytest.mark.parametrize("case", list(EDGE_CASES))
