@@ -1,0 +1,147 @@
+"""From task results to batch.csv rows, metric matrices and per-parameter-set summaries.
+
+Rank consistency across markets is Kendall's coefficient of concordance W (Kendall &
+Babington Smith, 1939), with the correction for ties: each series (symbol/timeframe)
+ranks the parameter sets by the metric, and W is 1 when every series ranks them alike,
+0 when the rankings share nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from stratopt.batch._series import Series
+from stratopt.batch._tasks import TaskResult
+from stratopt.metrics import METRIC_IDS, get_metric
+
+__all__ = ["batch_frame", "kendalls_w", "metric_matrix", "set_labels", "set_summaries"]
+
+
+def set_labels(params: Sequence[Mapping[str, Any]]) -> list[str]:
+    """`fast=10 slow=40` per parameter set; `#i ` in front when two sets read the same."""
+    text = [" ".join(f"{k}={v}" for k, v in p.items()) or "(defaults)" for p in params]
+    if len(set(text)) == len(text):
+        return text
+    return [f"#{i} {t}" for i, t in enumerate(text)]
+
+
+def batch_frame(
+    series: Sequence[Series],
+    params: Sequence[Mapping[str, Any]],
+    results: Mapping[str, TaskResult],
+) -> pd.DataFrame:
+    """One row per series × parameter set (series outer), every metric and `error`."""
+    n_sets = len(params)
+    values = np.full((len(series), n_sets, len(METRIC_IDS)), np.nan)
+    errors: list[list[str | None]] = [[s.error] * n_sets for s in series]
+    for res in results.values():
+        values[res.task.series, list(res.task.sets)] = res.metrics
+        for i, err in zip(res.task.sets, res.errors, strict=True):
+            errors[res.task.series][i] = err
+    labels = set_labels(params)
+    keys = sorted({k for p in params for k in p})
+    rows = []
+    for s_i, s in enumerate(series):
+        bars = s.bars
+        for p_i, p in enumerate(params):
+            row: dict[str, Any] = {
+                "symbol": s.symbol, "timeframe": s.timeframe, "set": p_i, "label": labels[p_i],
+                **{f"params.{k}": p.get(k) for k in keys},
+                "params": json.dumps(dict(p), sort_keys=True, default=str),
+                "source": s.source, "bars": len(bars) if bars is not None else 0,
+                "start": str(bars.index[0]) if bars is not None else "",
+                "end": str(bars.index[-1]) if bars is not None else "",
+            }  # fmt: skip
+            row.update(zip(METRIC_IDS, values[s_i, p_i].tolist(), strict=True))
+            row["error"] = errors[s_i][p_i] or ""
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metric_matrix(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Rows `SYMBOL/TF`, columns the parameter sets' labels, values `metric` (NaN: error)."""
+    rows = frame["symbol"].astype(str) + "/" + frame["timeframe"].astype(str)
+    wide = (
+        frame.assign(row=rows)
+        .pivot(index="row", columns="set", values=metric)
+        .reindex(index=pd.unique(rows), columns=sorted(frame["set"].unique()))
+    )
+    labels = frame.drop_duplicates("set").set_index("set")["label"]
+    wide.columns = [labels[c] for c in wide.columns]
+    wide.index.name = "series"
+    return wide
+
+
+def kendalls_w(values: np.ndarray, *, higher_is_better: bool = True) -> dict[str, Any]:
+    """W of a (series × sets) matrix; rows with a NaN are left out.
+
+    Returns:
+        `w`, `series` (rows used), `sets`, `chi2` = m (n - 1) W and its `pvalue`
+        (χ² with n - 1 degrees of freedom), and `ranks` (mean rank per set, 1 = best);
+        `w` is None with a `reason` when fewer than 2 rows or 2 sets are usable.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    rows = x[~np.isnan(x).any(axis=1)] if x.size else x.reshape(0, x.shape[-1])
+    m, n = rows.shape
+    if m < 2 or n < 2:
+        why = "needs 2 or more series and 2 or more parameter sets without error"
+        return {"w": None, "series": m, "sets": n, "reason": why}
+    ranks = np.vstack([sps.rankdata(-r if higher_is_better else r) for r in rows])
+    totals = ranks.sum(axis=0)
+    s = float(((totals - totals.mean()) ** 2).sum())
+    ties = 0.0
+    for r in ranks:
+        _, counts = np.unique(r, return_counts=True)
+        ties += float((counts**3 - counts).sum())
+    denom = m * m * (n**3 - n) - m * ties
+    w = 12.0 * s / denom if denom > 0 else 1.0  # every row all tied: nothing disagrees
+    chi2 = m * (n - 1) * w
+    return {
+        "w": w, "series": m, "sets": n, "chi2": chi2,
+        "pvalue": float(sps.chi2.sf(chi2, n - 1)),
+        "ranks": (totals / m).tolist(),
+    }  # fmt: skip
+
+
+def _finite_median(v: np.ndarray) -> float:
+    return float(np.median(v)) if v.size else math.nan
+
+
+def set_summaries(frame: pd.DataFrame, metric: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per parameter set: cells, errors, median and worst of `metric`, fraction profitable.
+
+    A cell with an error counts in `cells` and as not profitable; the median and the
+    worst are over the cells that ran. Returns the list and Kendall's W.
+    """
+    info = get_metric(metric)
+    matrix = metric_matrix(frame, metric)
+    w = kendalls_w(matrix.to_numpy(), higher_is_better=info.higher_is_better)
+    ranks = w.get("ranks") or [math.nan] * matrix.shape[1]
+    out = []
+    for (set_id, group), rank in zip(frame.groupby("set", sort=True), ranks, strict=True):
+        ok = group["error"] == ""
+        vals = group.loc[ok, metric].to_numpy(dtype=np.float64)
+        vals = vals[~np.isnan(vals)]
+        worst = (vals.min() if info.higher_is_better else vals.max()) if vals.size else math.nan
+        out.append({
+            "set": int(str(set_id)),
+            "label": str(group["label"].iloc[0]),
+            "params": json.loads(group["params"].iloc[0]),
+            "cells": len(group),
+            "errors": int((~ok).sum()),
+            "median": _finite_median(vals),
+            "worst": float(worst),
+            "fraction_profitable": float((group["total_return"] > 0).sum() / len(group)),
+            "median_total_return": _finite_median(
+                group.loc[ok, "total_return"].dropna().to_numpy(dtype=np.float64)
+            ),
+            "mean_rank": float(rank),
+        })  # fmt: skip
+    return out, {k: v for k, v in w.items() if k != "ranks"} | {"metric": metric}
