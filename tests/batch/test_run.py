@@ -92,7 +92,7 @@ def test_a_bad_file_is_error_rows_and_a_finer_timeframe_is_refused(
     assert (frame["error"] != "").tolist() == [True, True, False, False]
     with pytest.raises(ConfigError, match=r"--timeframes: '1h' is finer than the 1d bars"):
         load_series(files, ["1h"])
-    with pytest.raises(ConfigError, match="--symbols: .*matches no file"):
+    with pytest.raises(ConfigError, match=r"--symbols: .*matches no file"):
         expand_symbols([str(tmp_path / "NOPE_*.csv")])
     assert expand_symbols([str(shared_data / "*BTC_5m.csv.gz")])[0].endswith("ADABTC_5m.csv.gz")
 
