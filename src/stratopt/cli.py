@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stratopt import __version__
+from stratopt._batch_cli import register as register_batch_commands
 from stratopt.errors import StratoptError, UserInputError
 
 app = typer.Typer(
@@ -1021,6 +1022,9 @@ def _print_monte_carlo(mc: Any) -> None:
                     *(_num(pct.get(q)) for q in ("p5", "p50", "p95")),
                 )  # fmt: skip
     _out.print(table)
+
+
+register_batch_commands(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -80,15 +80,21 @@ def metric_matrix(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def kendalls_w(values: np.ndarray, *, higher_is_better: bool = True) -> dict[str, Any]:
-    """W of a (series × sets) matrix; rows with a NaN are left out.
+    """W of a (series × sets) matrix over the sets that ran somewhere (a set that failed
+    on every series is left out) and the series on which all of those ran.
 
     Returns:
-        `w`, `series` (rows used), `sets`, `chi2` = m (n - 1) W and its `pvalue`
-        (χ² with n - 1 degrees of freedom), and `ranks` (mean rank per set, 1 = best);
-        `w` is None with a `reason` when fewer than 2 rows or 2 sets are usable.
+        `w`, `series` (rows used), `sets` (columns used), `chi2` = m (n - 1) W and its
+        `pvalue` (χ² with n - 1 degrees of freedom), and `ranks` (mean rank per set of
+        the input, 1 = best, NaN for a set left out); `w` is None with a `reason` when
+        fewer than 2 rows or 2 sets are usable.
     """
     x = np.asarray(values, dtype=np.float64)
-    rows = x[~np.isnan(x).any(axis=1)] if x.size else x.reshape(0, x.shape[-1])
+    if x.ndim != 2:
+        x = x.reshape(0, 0)
+    used = np.asarray(~np.isnan(x).all(axis=0), dtype=bool)
+    x = x[:, used]
+    rows = x[~np.isnan(x).any(axis=1)]
     m, n = rows.shape
     if m < 2 or n < 2:
         why = "needs 2 or more series and 2 or more parameter sets without error"
@@ -106,8 +112,14 @@ def kendalls_w(values: np.ndarray, *, higher_is_better: bool = True) -> dict[str
     return {
         "w": w, "series": m, "sets": n, "chi2": chi2,
         "pvalue": float(sps.chi2.sf(chi2, n - 1)),
-        "ranks": (totals / m).tolist(),
+        "ranks": _spread(used, totals / m),
     }  # fmt: skip
+
+
+def _spread(used: np.ndarray, values: np.ndarray) -> list[float]:
+    out = np.full(used.shape[0], np.nan)
+    out[used] = values
+    return [float(v) for v in out]
 
 
 def _finite_median(v: np.ndarray) -> float:

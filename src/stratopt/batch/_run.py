@@ -93,7 +93,7 @@ def run_batch(
     t0 = time.perf_counter()
     results = executor.run([s.bars for s in series], job, tasks, opts.on_progress) if tasks else {}
     seconds = time.perf_counter() - t0
-    frame = batch_frame(series, job.params, results)
+    frame = batch_frame(series, job.sets, results)
     sets, kendall = set_summaries(frame, opts.metric)
     return BatchTable(
         frame=frame,

@@ -34,7 +34,9 @@ class Job:
     """What every task of a batch shares: the strategy, the parameter sets, the settings.
 
     `strategy` is a name / `module:Class` / `file.py:Class` reference (resolved in the
-    process that runs the task, against `base_dir`) or a Strategy instance.
+    process that runs the task, against `base_dir`) or a Strategy instance. `given` are
+    the parameter sets as the user wrote them (labels, batch.csv columns; default
+    `params`), `params` and `settings` what they route to.
     """
 
     strategy: str | Strategy
@@ -42,6 +44,11 @@ class Job:
     settings: tuple[ExecSettings, ...]
     base_dir: Path | None = None
     run_id: str = ""
+    given: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def sets(self) -> tuple[Mapping[str, Any], ...]:
+        return self.given or self.params
 
     def resolve(self) -> Strategy:
         return get_strategy(self.strategy, base_dir=self.base_dir)
