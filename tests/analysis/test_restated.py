@@ -102,6 +102,20 @@ def test_real_data_matches_the_restatement(
     assert dd["table"][0]["depth"] == pytest.approx(res.metrics["max_drawdown"], rel=1e-12)
     longest = max(row["bars_under_water"] for row in drawdown_section(curve, top=999)["table"])
     assert longest == res.metrics["max_drawdown_duration"]
+    # breakdown: each year's return and Sharpe as the whole backtest's, on that year alone
+    eq, r = res.sim.equity.tolist(), restated.returns(res.sim.equity.tolist(), 10_000.0)
+    years = pd.DatetimeIndex(bars.time).year
+    for row in a["breakdown"]["years"]:
+        pick = [i for i, y in enumerate(years) if y == int(row["period"])]
+        growth = math.prod(1 + r[i] for i in pick) - 1
+        before = 10_000.0 if pick[0] == 0 else eq[pick[0] - 1]
+        year_r = restated.returns([eq[i] for i in pick], before)
+        assert close(row["return"], growth, 1e-9)
+        assert close(
+            row["sharpe"],
+            restated.sharpe_sortino_vol(year_r, bars.periods_per_year)["sharpe"],
+            1e-7,
+        )
     assert a["annualization"]["periods_per_year"] == bars.periods_per_year
     assert a["annualization"]["source"] == "inferred from the bars"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from stratopt.analysis._curve import Curve, Period, period_returns
 from stratopt.metrics import compute_metrics
@@ -17,18 +16,7 @@ from stratopt.metrics import compute_metrics
 __all__ = ["BREAKDOWN_METRICS", "breakdown_section"]
 
 BREAKDOWN_METRICS = ("volatility", "sharpe", "sortino", "max_drawdown", "trades", "win_rate")
-_FORMAT = {"year": "%Y", "month": "%Y-%m"}
 _UNIT = {"year": "datetime64[Y]", "month": "datetime64[M]"}
-
-
-def _trade_arrays(t: pd.DataFrame) -> dict[str, np.ndarray]:
-    if not len(t):
-        return {k: np.zeros(0) for k in ("trades_net_pnl", "trades_ret", "trades_bars")}
-    return {
-        "trades_net_pnl": (t["pnl"] - t["fees"]).to_numpy(dtype=np.float64),
-        "trades_ret": t["ret"].to_numpy(dtype=np.float64),
-        "trades_bars": (t["exit_idx"] - t["entry_idx"]).to_numpy(dtype=np.float64),
-    }
 
 
 def _periods(curve: Curve, period: Period) -> list[dict[str, Any]]:
@@ -36,24 +24,27 @@ def _periods(curve: Curve, period: Period) -> list[dict[str, Any]]:
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     ends = np.concatenate((starts[1:], [len(curve)]))
     growth = period_returns(curve, period).to_numpy()
-    trades = curve.closed_trades
-    exit_idx = trades["exit_idx"].to_numpy() if len(trades) else np.zeros(0, dtype=np.int64)
+    t = curve.closed_trades
+    exit_idx = t["exit_idx"].to_numpy(dtype=np.int64) if len(t) else np.zeros(0, np.int64)
+    net = (t["pnl"] - t["fees"]).to_numpy(dtype=np.float64) if len(t) else np.zeros(0)
+    ret = t["ret"].to_numpy(dtype=np.float64) if len(t) else np.zeros(0)
+    held = (
+        (exit_idx - t["entry_idx"].to_numpy(dtype=np.int64)).astype(np.float64) if len(t) else net
+    )
     exposure = curve.exposure if curve.exposure.size == len(curve) else np.zeros(len(curve))
     rows = []
     for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         before = curve.cash if a == 0 else float(curve.equity[a - 1])
         figures = dict.fromkeys(BREAKDOWN_METRICS, 0.0)
         if before > 0:  # else the account was gone before the period: nothing to measure
-            t = trades[(exit_idx >= a) & (exit_idx < b)] if len(trades) else trades
+            pick = (exit_idx >= a) & (exit_idx < b)
             m = compute_metrics(
-                curve.equity[a:b],
-                cash=before,
-                exposure_bars=int(exposure[a:b].sum()),
+                curve.equity[a:b], cash=before, trades_net_pnl=net[pick], trades_ret=ret[pick],
+                trades_bars=held[pick], exposure_bars=int(exposure[a:b].sum()),
                 periods_per_year=curve.periods_per_year,
-                **_trade_arrays(t),
-            )
+            )  # fmt: skip
             figures = {k: m[k] for k in BREAKDOWN_METRICS}
-        label = curve.index[a].strftime(_FORMAT[period])
+        label = str(key[a])  # numpy spells a month 2020-03 and a year 2020
         rows.append({"period": label, "return": float(growth[i]), **figures})
     return rows
 

@@ -10,8 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.cluster.hierarchy import leaves_list, linkage
-from scipy.spatial.distance import squareform
 
 from stratopt.analysis._curve import Curve, period_returns, under_water
 
@@ -64,6 +62,10 @@ def _cluster_order(corr: pd.DataFrame) -> list[str]:
     labels = [str(c) for c in corr.columns]
     if len(labels) < 3:
         return labels
+    # scipy.cluster takes half a second to import: only with three candidates or more
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
     dist = np.sqrt(np.clip((1.0 - corr.to_numpy()) / 2.0, 0.0, None))
     np.fill_diagonal(dist, 0.0)
     tree = linkage(squareform(dist, checks=False), method="average")

@@ -6,11 +6,12 @@ CVaR 95 %, volatility, Sharpe and Sortino are the candidate's metrics.
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from stratopt.analysis._curve import Curve, period_returns
 
@@ -22,6 +23,7 @@ __all__ = [
     "monthly_grid",
 ]
 
+_N = NormalDist()  # the standard normal (stdlib: scipy.stats costs a second to import)
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 LEVELS = (0.95, 0.99)
 
@@ -34,15 +36,15 @@ def _z_cf_coefficients(skew: float, excess: float) -> tuple[float, float, float,
 
 def cornish_fisher_var(mean: float, std: float, skew: float, excess: float, level: float) -> float:
     """mean + z_cf(z) std, z = Φ⁻¹(1 - level)."""
-    z = float(sps.norm.ppf(1.0 - level))
+    z = _N.inv_cdf(1.0 - level)
     a0, a1, a2, a3 = _z_cf_coefficients(skew, excess)
     return mean + (a0 + a1 * z + a2 * z * z + a3 * z**3) * std
 
 
 def cornish_fisher_cvar(mean: float, std: float, skew: float, excess: float, level: float) -> float:
     """mean + std / (1 - level) × ∫_{-∞}^{z} z_cf(x) φ(x) dx, from normal partial moments."""
-    z = float(sps.norm.ppf(1.0 - level))
-    cdf, pdf = float(sps.norm.cdf(z)), float(sps.norm.pdf(z))
+    z = _N.inv_cdf(1.0 - level)
+    cdf, pdf = _N.cdf(z), _N.pdf(z)
     moments = (cdf, -pdf, cdf - z * pdf, -(z * z + 2) * pdf)  # ∫ x^k φ(x) dx below z
     coef = _z_cf_coefficients(skew, excess)
     integral = sum(a * m for a, m in zip(coef, moments, strict=True))
@@ -96,7 +98,7 @@ def _cornish_fisher(
 
 def _jarque_bera(n: int, skew: float, kurt: float) -> dict[str, float]:
     stat = n / 6.0 * (skew**2 + (kurt - 3.0) ** 2 / 4.0)
-    return {"statistic": stat, "pvalue": float(sps.chi2.sf(stat, 2))}
+    return {"statistic": stat, "pvalue": math.exp(-stat / 2.0)}  # χ²₂'s tail is exp(-x/2)
 
 
 def _extremes(curve: Curve, r: np.ndarray) -> dict[str, Any]:

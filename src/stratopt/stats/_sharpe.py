@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 __all__ = [
     "ReturnMoments",
@@ -28,6 +28,15 @@ __all__ = [
     "probabilistic_sharpe_ratio",
     "sample_moments",
 ]
+
+
+def _norm() -> Any:
+    """scipy's normal distribution, imported on first use (scipy.stats takes most of a
+    second to import, and `import stratopt.stats` should not pay for it)."""
+    from scipy.stats import norm
+
+    return norm
+
 
 EULER_GAMMA = float(np.euler_gamma)
 
@@ -121,7 +130,7 @@ def probabilistic_sharpe_ratio(
     den = _sharpe_sd_factor(sharpe, skew, kurtosis)
     if den == 0.0:
         return 0.5 if num == 0.0 else (1.0 if num > 0 else 0.0)
-    return float(norm.cdf(num / den))
+    return float(_norm().cdf(num / den))
 
 
 def expected_max_sharpe(n_trials: int, *, variance: float = 1.0, mean: float = 0.0) -> float:
@@ -143,7 +152,7 @@ def expected_max_sharpe(n_trials: int, *, variance: float = 1.0, mean: float = 0
         raise ValueError(f"variance must be finite and >= 0, got {variance}")
     if n_trials == 1:
         return float(mean)
-    z = (1.0 - EULER_GAMMA) * norm.ppf(1.0 - 1.0 / n_trials) + EULER_GAMMA * norm.ppf(
+    z = (1.0 - EULER_GAMMA) * _norm().ppf(1.0 - 1.0 / n_trials) + EULER_GAMMA * _norm().ppf(
         1.0 - 1.0 / (n_trials * math.e)
     )
     return float(mean + math.sqrt(variance) * z)
@@ -218,7 +227,7 @@ def minimum_track_record_length(
     if sharpe <= benchmark:
         return math.inf
     factor = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe * sharpe
-    return float(1.0 + factor * (norm.ppf(confidence) / (sharpe - benchmark)) ** 2)
+    return float(1.0 + factor * (_norm().ppf(confidence) / (sharpe - benchmark)) ** 2)
 
 
 def minimum_backtest_length(n_trials: int, *, target_sharpe: float = 1.0) -> float:
