@@ -105,50 +105,9 @@ def export(series: list[Any], path: Path) -> None:
 
 def peer_child(data: Path, out: Path, sets: list[tuple[int, int]]) -> None:
     """In the peers venv: MultiBacktest over every series, once per parameter set."""
-    import warnings
+    from _backtesting_peer import run
 
-    import pandas as pd
-    from backtesting import Strategy
-    from backtesting.lib import MultiBacktest, crossover
-    from backtesting.test import SMA
-
-    warnings.filterwarnings("ignore")
-    os.environ.setdefault("TQDM_DISABLE", "1")
-
-    class SmaCross(Strategy):
-        n1, n2 = 10, 20
-
-        def init(self) -> None:
-            self.sma1 = self.I(SMA, self.data.Close, self.n1)
-            self.sma2 = self.I(SMA, self.data.Close, self.n2)
-
-        def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.position.close()
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.position.close()
-                self.sell()
-
-    z = np.load(data)
-    n = len({k.split(":")[0] for k in z.files})
-    dfs = [
-        pd.DataFrame(
-            {c.title(): z[f"{i}:{c}"] for c in ("open", "high", "low", "close", "volume")},
-            index=pd.DatetimeIndex(z[f"{i}:time"]),
-        )
-        for i in range(n)
-    ]
-    runner = MultiBacktest(dfs, SmaCross, cash=CASH, commission=COMMISSION,
-                           exclusive_orders=True)  # fmt: skip
-    runner.run(n1=SETS[0][0], n2=SETS[0][1])  # warm-up: the process pool, imports
-    times, trades = [], {}
-    for fast, slow in sets:
-        t0 = time.perf_counter()
-        stats = runner.run(n1=fast, n2=slow)
-        times.append(time.perf_counter() - t0)
-        trades[f"{fast},{slow}"] = [int(x) for x in stats.loc["# Trades"]]
-    out.write_text(json.dumps({"cells": n * len(sets), "seconds": times, "trades": trades}))
+    run(data, out, sets, CASH, COMMISSION)
 
 
 def run_peer(series: list[Any], sets: list[tuple[int, int]], python: Path) -> dict[str, Any]:
@@ -220,10 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"stratopt       {summary['stratopt_cells_per_s']:>12,.0f} cells/s "
-              f"({ours['cells']} cells, median of {args.runs}: {ours['median_seconds']:.3f} s)")
-        print(f"backtesting.py {summary['backtesting_py_cells_per_s']:>12,.1f} cells/s "
-              f"({peer['cells']} cells in {sum(peer['seconds']):.1f} s)")
+        print(
+            f"stratopt       {summary['stratopt_cells_per_s']:>12,.0f} cells/s "
+            f"({ours['cells']} cells, median of {args.runs}: {ours['median_seconds']:.3f} s)"
+        )
+        print(
+            f"backtesting.py {summary['backtesting_py_cells_per_s']:>12,.1f} cells/s "
+            f"({peer['cells']} cells in {sum(peer['seconds']):.1f} s)"
+        )
         print(f"ratio {summary['ratio']:,.0f}x (target {TARGET:.0f}x); trade counts agree on "
               f"{summary['trade_counts_agree']} of {summary['cells_compared']} cells")  # fmt: skip
     return 0 if summary["ratio"] >= TARGET else 3

@@ -38,31 +38,39 @@ def batch_frame(
     results: Mapping[str, TaskResult],
 ) -> pd.DataFrame:
     """One row per series × parameter set (series outer), every metric and `error`."""
-    n_sets = len(params)
-    values = np.full((len(series), n_sets, len(METRIC_IDS)), np.nan)
+    n_sets, n_series = len(params), len(series)
+    values = np.full((n_series, n_sets, len(METRIC_IDS)), np.nan)
     errors: list[list[str | None]] = [[s.error] * n_sets for s in series]
     for res in results.values():
         values[res.task.series, list(res.task.sets)] = res.metrics
         for i, err in zip(res.task.sets, res.errors, strict=True):
             errors[res.task.series][i] = err
-    labels = set_labels(params)
+    per_series = {
+        "symbol": [s.symbol for s in series],
+        "timeframe": [s.timeframe for s in series],
+        "source": [s.source for s in series],
+        "bars": [len(s.bars) if s.bars is not None else 0 for s in series],
+        "start": [str(s.bars.index[0]) if s.bars is not None else "" for s in series],
+        "end": [str(s.bars.index[-1]) if s.bars is not None else "" for s in series],
+    }
     keys = sorted({k for p in params for k in p})
-    rows = []
-    for s_i, s in enumerate(series):
-        bars = s.bars
-        for p_i, p in enumerate(params):
-            row: dict[str, Any] = {
-                "symbol": s.symbol, "timeframe": s.timeframe, "set": p_i, "label": labels[p_i],
-                **{f"params.{k}": p.get(k) for k in keys},
-                "params": json.dumps(dict(p), sort_keys=True, default=str),
-                "source": s.source, "bars": len(bars) if bars is not None else 0,
-                "start": str(bars.index[0]) if bars is not None else "",
-                "end": str(bars.index[-1]) if bars is not None else "",
-            }  # fmt: skip
-            row.update(zip(METRIC_IDS, values[s_i, p_i].tolist(), strict=True))
-            row["error"] = errors[s_i][p_i] or ""
-            rows.append(row)
-    return pd.DataFrame(rows)
+    per_set: dict[str, list[Any]] = {
+        "set": list(range(n_sets)),
+        "label": set_labels(params),
+        **{f"params.{k}": [p.get(k) for p in params] for k in keys},
+        "params": [json.dumps(dict(p), sort_keys=True, default=str) for p in params],
+    }
+    first = ("symbol", "timeframe")
+    cols: dict[str, Any] = {k: np.repeat(np.asarray(per_series[k], dtype=object), n_sets)
+                            for k in first}  # fmt: skip
+    cols.update({k: np.tile(np.asarray(v, dtype=object), n_series) for k, v in per_set.items()})
+    cols.update({k: np.repeat(np.asarray(v, dtype=object), n_sets)
+                 for k, v in per_series.items() if k not in first})  # fmt: skip
+    flat = values.reshape(n_series * n_sets, len(METRIC_IDS))
+    cols.update({m: flat[:, j] for j, m in enumerate(METRIC_IDS)})
+    cols["error"] = [e or "" for row in errors for e in row]
+    frame = pd.DataFrame(cols)
+    return frame.astype({"set": np.int64, "bars": np.int64})
 
 
 def metric_matrix(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
