@@ -109,6 +109,25 @@ class DaskExecutor(Executor):
             return _run(client, series, job, tasks, on_done, self.max_attempts)
 
 
+class _Shipment:
+    """The scattered bars of each series and the job; scattered again if lost (every
+    worker that held a copy died), so a resubmitted task does not wait on lost data."""
+
+    def __init__(self, client: Any, series: Sequence[Bars | None], job: Job, used: list[int]):
+        self.client, self.series, self.job = client, series, job
+        self.data: dict[int, Any] = {}
+        self.job_ref: Any = None
+        self.used = used
+        self.refresh()
+
+    def refresh(self) -> None:
+        for s in self.used:
+            if s not in self.data or self.data[s].status != "finished":
+                self.data[s] = self.client.scatter(self.series[s], broadcast=True, hash=False)
+        if self.job_ref is None or self.job_ref.status != "finished":
+            self.job_ref = self.client.scatter(self.job, broadcast=True, hash=False)
+
+
 def _run(
     client: Any,
     series: Sequence[Bars | None],
@@ -118,16 +137,15 @@ def _run(
     max_attempts: int,
 ) -> dict[str, TaskResult]:
     dd = _distributed()
-    used = sorted({t.series for t in tasks})
-    data = {s: client.scatter(series[s], broadcast=True, hash=False) for s in used}
-    job_ref = client.scatter(job, broadcast=True, hash=False)
+    ship = _Shipment(client, series, job, sorted({t.series for t in tasks}))
     tag = uuid.uuid4().hex[:12]
     attempts: dict[str, int] = {}
 
     def submit(task: Task) -> Any:
         attempts[task.key] = attempts.get(task.key, 0) + 1
         key = f"stratopt-batch-{tag}-{task.key}-{attempts[task.key]}"
-        return client.submit(_run_on_worker, data[task.series], job_ref, task, key=key, pure=False)
+        data = ship.data[task.series]
+        return client.submit(_run_on_worker, data, ship.job_ref, task, key=key, pure=False)
 
     pending = {submit(t): t for t in tasks}
     out: dict[str, TaskResult] = {}
@@ -141,6 +159,7 @@ def _run(
             if on_done is not None:
                 on_done(len(out), len(tasks))
         elif attempts[task.key] < max_attempts:
+            ship.refresh()
             nxt = submit(task)
             pending[nxt] = task
             ready.add(nxt)
@@ -154,6 +173,6 @@ def _lost(task: Task, fut: Any, attempts: int) -> TaskResult:
         reason = repr(fut.exception())
     except Exception as exc:  # a cancelled future has no exception to read
         reason = f"{type(exc).__name__}: {exc}"
-    message = f"the cluster lost this cell {attempts} times: {reason}"
+    message = f"the cluster lost this cell {attempts} times ({fut.status}): {reason}"
     n = len(task.sets)
     return TaskResult(task, np.full((n, len(METRIC_IDS)), np.nan), [message] * n)
