@@ -109,6 +109,25 @@ def test_analyze_the_demo_studys_best_trial(
     assert len(json.loads(out)["correlation"]["cluster_order"]) == 3
 
 
+def test_batch_from_a_stored_studys_top_trials(
+    tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = cli(capsys, "optimize", SYNTHETIC, "--trials", "8", "--output", tmp_path,
+                         "--no-analysis")  # fmt: skip
+    assert code == 0, err
+    storage = f"sqlite:///{tmp_path / 'stratopt.db'}"
+    code, out, err = cli(capsys, "batch", SYNTHETIC, "--from-study", SYNTHETIC, "--top", "3",
+                         "--storage", storage, "--symbols", shared_data / "GOOG_1d.csv.gz",
+                         "--output", tmp_path)  # fmt: skip
+    assert code == 0, err
+    folder = Path(out.split("run folder: ")[1].split()[0])
+    frame = pd.read_csv(folder / "batch.csv")
+    ranked = pd.read_csv(next(tmp_path.glob("sma_cross_synthetic/2*/ranked_results.csv")))
+    top = ranked[ranked["state"] == "complete"].head(3)
+    assert list(frame["params.fast"]) == list(top["params.fast"])
+    assert list(frame["params.backtest.stop_loss"]) == list(top["params.backtest.stop_loss"])
+
+
 GOOG = ["--symbols", "{data}/GOOG_1d.csv.gz"]
 
 
