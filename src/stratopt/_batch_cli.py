@@ -110,12 +110,10 @@ def batch(
     else:
         assert from_study is not None
         sets = top_param_sets(load_study(from_study), top, storage=storage)
-    request = BatchRequest(
-        param_sets=sets, symbols=_split(symbols) or None,
-        timeframes=_split([timeframes]) if timeframes else None,
-        cluster=cluster, chunk_size=chunk_size, metric=metric,
-        output=output.resolve() if output else None,
-    )  # fmt: skip
+    request = BatchRequest(sets, symbols=_split(symbols) or None,
+                           timeframes=_split([timeframes or ""]) or None, cluster=cluster,
+                           chunk_size=chunk_size, metric=metric,
+                           output=output.resolve() if output else None)  # fmt: skip
     result = backtest_batch(cfg, request)
     _print_batch(result.table)
     _out.print(f"run folder: {result.run_folder.resolve()}", soft_wrap=True, highlight=False)

@@ -106,7 +106,8 @@ class DaskExecutor(Executor):
         on_done: OnDone | None = None,
     ) -> dict[str, TaskResult]:
         with self.client() as client:
-            return _run(client, series, job, tasks, on_done, self.max_attempts)
+            ship = _Shipment(client, series, job, sorted({t.series for t in tasks}))
+            return _run(ship, tasks, on_done, self.max_attempts)
 
 
 class _Shipment:
@@ -129,15 +130,10 @@ class _Shipment:
 
 
 def _run(
-    client: Any,
-    series: Sequence[Bars | None],
-    job: Job,
-    tasks: Sequence[Task],
-    on_done: OnDone | None,
-    max_attempts: int,
+    ship: _Shipment, tasks: Sequence[Task], on_done: OnDone | None, max_attempts: int
 ) -> dict[str, TaskResult]:
     dd = _distributed()
-    ship = _Shipment(client, series, job, sorted({t.series for t in tasks}))
+    client = ship.client
     tag = uuid.uuid4().hex[:12]
     attempts: dict[str, int] = {}
 
