@@ -16,6 +16,8 @@ _LAZY = {
     "optimize": "stratopt.operations",
     "optimize_study": "stratopt.operations",
     "OptimizeResult": "stratopt.operations",
+    "analyze_results": "stratopt.analysis",
+    "backtest_batch": "stratopt.batch",
     "backtest_study": "stratopt.backtest",
     "evaluate_many": "stratopt.backtest",
     "load_study": "stratopt.config",
@@ -32,6 +34,8 @@ __all__ = [
     "OptimizeResult",
     "Strategy",
     "__version__",
+    "analyze_results",
+    "backtest_batch",
     "backtest_study",
     "evaluate_many",
     "get_strategy",
@@ -44,7 +48,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from stratopt.analysis import analyze_results
     from stratopt.backtest import backtest_study, evaluate_many
+    from stratopt.batch import backtest_batch
     from stratopt.config import load_study
     from stratopt.data import load_bars, synthetic_bars
     from stratopt.engine import ExecSettings

@@ -10,7 +10,7 @@ results whatever the thread count.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -36,8 +36,10 @@ class MonteCarloResult:
         max_drawdown: Maximum drawdown of each path (fraction, peak from the cash).
         sharpe: Sharpe ratio of each path: annualized by `sqrt(periods_per_year)` for
             a returns bootstrap, **per trade** (not annualized) for a trade shuffle.
-        original: The same three numbers for the path as it happened.
+        original: The same numbers for the path as it happened.
         seed, n_sims: As given.
+        longest_underwater: The longest run of steps (trades for a shuffle, periods
+            for a bootstrap) with equity below its running peak, on each path.
     """
 
     method: str
@@ -47,6 +49,7 @@ class MonteCarloResult:
     original: dict[str, float]
     seed: int
     n_sims: int
+    longest_underwater: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def percentiles(self) -> dict[str, dict[str, float]]:
         """{statistic: {"p5": ..., "p50": ..., "p95": ...}} (NumPy's linear quantiles)."""
@@ -104,14 +107,14 @@ def reshuffle_trades(
     steps = _check(trades, "trades", n_sims, cash)
     rng = np.random.default_rng(seed)
     n = steps.size
-    out = np.empty((n_sims, 3))
+    out = np.empty((n_sims, 4))
     rows = max(1, _CHUNK_ENTRIES // n)
     for start in range(0, n_sims, rows):
         k = min(rows, n_sims - start)
         order = rng.permuted(np.broadcast_to(np.arange(n, dtype=np.int64), (k, n)), axis=1)
         _nb.paths_nb(steps, np.ascontiguousarray(order), cash, not compounding,
                            out[start : start + k])  # fmt: skip
-    original = np.empty((1, 3))
+    original = np.empty((1, 4))
     _nb.paths_nb(steps, np.arange(n, dtype=np.int64)[None, :], cash, not compounding,
                        original)  # fmt: skip
     return _result("trade_shuffle", out, original[0], 1.0, seed, n_sims)
@@ -153,7 +156,7 @@ def bootstrap_returns(
     if not mean_block >= 1.0:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     rng = np.random.default_rng(seed)
-    out = np.empty((n_sims, 3))
+    out = np.empty((n_sims, 4))
     rows = max(1, _CHUNK_ENTRIES // t)
     for start in range(0, n_sims, rows):
         k = min(rows, n_sims - start)
@@ -162,7 +165,7 @@ def bootstrap_returns(
         else:
             idx = bootstrap_indices(t, k, block_size=mean_block, rng=rng)
         _nb.paths_nb(r, idx, cash, False, out[start : start + k])
-    original = np.empty((1, 3))
+    original = np.empty((1, 4))
     _nb.paths_nb(r, np.arange(t, dtype=np.int64)[None, :], cash, False, original)
     return _result(f"bootstrap_{method}", out, original[0], periods_per_year, seed, n_sims)
 
@@ -180,7 +183,9 @@ def _result(
             "final_equity": float(orig[0]),
             "max_drawdown": float(orig[1]),
             "sharpe": float(orig[2] * scale),
+            "longest_underwater": float(orig[3]),
         },
         seed=seed,
         n_sims=n_sims,
+        longest_underwater=out[:, 3].copy(),
     )
