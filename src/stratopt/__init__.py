@@ -17,7 +17,7 @@ _LAZY = {
     "optimize_study": "stratopt.operations",
     "OptimizeResult": "stratopt.operations",
     "analyze_results": "stratopt.analysis",
-    "backtest_batch": "stratopt.batch",
+    "backtest_batch": "stratopt.operations",
     "backtest_study": "stratopt.backtest",
     "evaluate_many": "stratopt.backtest",
     "load_study": "stratopt.config",
@@ -50,11 +50,16 @@ __all__ = [
 if TYPE_CHECKING:
     from stratopt.analysis import analyze_results
     from stratopt.backtest import backtest_study, evaluate_many
-    from stratopt.batch import backtest_batch
     from stratopt.config import load_study
     from stratopt.data import load_bars, synthetic_bars
     from stratopt.engine import ExecSettings
-    from stratopt.operations import OptimizeResult, optimize, optimize_study, walk_forward
+    from stratopt.operations import (
+        OptimizeResult,
+        backtest_batch,
+        optimize,
+        optimize_study,
+        walk_forward,
+    )
     from stratopt.strategies import Strategy, get_strategy
 
 

@@ -28,7 +28,6 @@ from stratopt.analysis._distribution import (
 )
 from stratopt.analysis._drawdowns import Episode, drawdown_episodes, drawdown_section
 from stratopt.analysis._monte_carlo import monte_carlo_section, percentile_rank
-from stratopt.analysis._sources import AnalyzeRequest, AnalyzeResult, analyze_target
 from stratopt.analysis._trades import trade_section
 
 __all__ = [
@@ -36,12 +35,9 @@ __all__ = [
     "SUMMARY_METRICS",
     "Analysis",
     "AnalysisOptions",
-    "AnalyzeRequest",
-    "AnalyzeResult",
     "Curve",
     "Episode",
     "analyze_results",
-    "analyze_target",
     "breakdown_section",
     "cornish_fisher_cvar",
     "cornish_fisher_var",

@@ -27,20 +27,10 @@ from stratopt.batch._series import (
     load_series,
     timeframe_label,
 )
-from stratopt.batch._study import (
-    BatchRequest,
-    BatchResult,
-    backtest_batch,
-    grid_param_sets,
-    read_param_sets,
-    top_param_sets,
-)
 from stratopt.batch._tasks import Job, Task, TaskResult, chunk_tasks, run_task
 
 __all__ = [
     "BatchOptions",
-    "BatchRequest",
-    "BatchResult",
     "BatchTable",
     "DaskExecutor",
     "Executor",
@@ -50,20 +40,16 @@ __all__ = [
     "SeriesOptions",
     "Task",
     "TaskResult",
-    "backtest_batch",
     "batch_frame",
     "chunk_tasks",
     "expand_symbols",
-    "grid_param_sets",
     "kendalls_w",
     "load_series",
     "metric_matrix",
     "parse_cluster",
-    "read_param_sets",
     "run_batch",
     "run_task",
     "set_labels",
     "set_summaries",
     "timeframe_label",
-    "top_param_sets",
 ]

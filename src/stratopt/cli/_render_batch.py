@@ -1,28 +1,19 @@
-"""The `stratopt batch` and `stratopt analyze` commands and their tables.
-
-Registered on the app by `stratopt.cli` (`register(app)`); printing only, the work is
-`stratopt.batch.backtest_batch` and `stratopt.analysis.analyze_target`.
-"""
+"""The tables of `stratopt batch` and `stratopt analyze` (the companion of `_render`,
+whose `out` they print to: only the `_render*` modules print)."""
 
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stratopt.errors import ConfigError
+from stratopt.cli._render import _run_folder, out
+from stratopt.operations import AnalyzeResult, BatchResult
 
-__all__ = ["register"]
-
-_out = Console()
-_err = Console(stderr=True, soft_wrap=True)
+__all__ = ["print_analysis", "print_batch"]
 
 
 def _num(value: Any, spec: str = ".4g") -> str:
@@ -50,76 +41,9 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
-def _split(values: list[str] | None) -> list[str]:
-    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
-
-
-# ---- batch ----------------------------------------------------------------------------
-
-
-def batch(
-    study: Annotated[Path, typer.Argument(help="Study file: strategy and backtest settings.")],
-    symbols: Annotated[
-        list[str] | None, typer.Option("--symbols", help="Data files or globs (comma-separated).")
-    ] = None,
-    timeframes: Annotated[
-        str | None, typer.Option(help="Timeframes to resample to, e.g. 1h,1d.")
-    ] = None,
-    params: Annotated[
-        Path | None, typer.Option("--params", help="YAML/JSON list of parameter sets.")
-    ] = None,
-    grid: Annotated[
-        list[str] | None,
-        typer.Option("--grid", help="NAME=v1,v2 or NAME=low:high:step; repeat for a grid."),
-    ] = None,
-    from_study: Annotated[
-        Path | None, typer.Option("--from-study", help="Take the best trials of this study.")
-    ] = None,
-    top: Annotated[int, typer.Option(help="How many trials --from-study takes.")] = 10,
-    storage: Annotated[str | None, typer.Option(help="Storage of --from-study.")] = None,
-    cluster: Annotated[
-        str | None, typer.Option(help="dask://HOST:PORT or local:N (default: this machine).")
-    ] = None,
-    chunk_size: Annotated[
-        int | None, typer.Option(min=1, help="Parameter sets per task (default: all).")
-    ] = None,
-    metric: Annotated[str | None, typer.Option(help="Metric to rank parameter sets by.")] = None,
-    output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a study-file field.")
-    ] = None,
-) -> None:
-    """Backtest symbols x timeframes x parameter sets; write batch.csv, matrices, summary."""
-    from stratopt.batch import (
-        BatchRequest,
-        backtest_batch,
-        grid_param_sets,
-        read_param_sets,
-        top_param_sets,
-    )
-    from stratopt.config import load_study
-
-    cfg = load_study(study, set_ or [])
-    given = [x for x in (params, grid, from_study) if x]
-    if len(given) != 1:
-        raise ConfigError("batch: give exactly one of --params FILE, --grid, --from-study STUDY")
-    if params is not None:
-        sets = read_param_sets(params)
-    elif grid:
-        sets = grid_param_sets(grid)
-    else:
-        assert from_study is not None
-        sets = top_param_sets(load_study(from_study), top, storage=storage)
-    request = BatchRequest(sets, symbols=_split(symbols) or None,
-                           timeframes=_split([timeframes or ""]) or None, cluster=cluster,
-                           chunk_size=chunk_size, metric=metric,
-                           output=output.resolve() if output else None)  # fmt: skip
-    result = backtest_batch(cfg, request)
-    _print_batch(result.table)
-    _out.print(f"run folder: {result.run_folder.resolve()}", soft_wrap=True, highlight=False)
-
-
-def _print_batch(table: Any) -> None:
+def print_batch(result: BatchResult) -> None:
+    """The per-set table (best mean rank first), Kendall's W and the run folder."""
+    table = result.table
     m = table.metric
     t = _table(f"{len(table.frame)} cells by parameter set (metric: {m})", "parameter set",
                "cells", "errors", f"median {m}", f"worst {m}", "profitable", "median return",
@@ -128,69 +52,29 @@ def _print_batch(table: Any) -> None:
         t.add_row(escape(s["label"]), str(s["cells"]), str(s["errors"]), _num(s["median"]),
                   _num(s["worst"]), _pct(s["fraction_profitable"]),
                   _pct(s["median_total_return"]), _num(s["mean_rank"], ".2f"))  # fmt: skip
-    _out.print(t)
+    out.print(t)
     k = table.kendall
     if k.get("w") is None:
-        _out.print(f"rank consistency (Kendall's W): n/a ({k.get('reason')})", highlight=False)
+        out.print(f"rank consistency (Kendall's W): n/a ({k.get('reason')})", highlight=False)
     else:
-        _out.print(
+        out.print(
             f"rank consistency across {k['series']} series (Kendall's W of {m}): "
             f"{k['w']:.3f} (p = {k['pvalue']:.3g})",
             highlight=False,
         )
-    _out.print(f"{table.errors} error rows; {table.tasks} tasks on {table.executor} "
+    out.print(f"{table.errors} error rows; {table.tasks} tasks on {table.executor} "
                f"in {table.seconds:.2f} s", highlight=False)  # fmt: skip
+    source = result.summary.get("param_source", {})
+    if source.get("kind") in ("top", "robust"):
+        out.print(f"parameter sets: the {source['kind']} candidates of study "
+                  f"{escape(source['study'])} (trials {', '.join(map(str, source['trials']))})",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+    _run_folder(result.run_folder)
 
 
-# ---- analyze --------------------------------------------------------------------------
-
-
-def analyze(
-    target: Annotated[
-        str, typer.Argument(help="A run folder (optimize or batch) or a study file.")
-    ],
-    trials: Annotated[
-        str | None, typer.Option(help="Trial numbers of an optimize run (default: the best).")
-    ] = None,
-    rows: Annotated[
-        str | None, typer.Option(help="Row numbers of a batch run's batch.csv.")
-    ] = None,
-    sections: Annotated[
-        str | None,
-        typer.Option(help="trades,drawdowns,distribution,correlation,monte_carlo,breakdown"),
-    ] = None,
-    sims: Annotated[int, typer.Option(min=1, help="Monte Carlo paths.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Monte Carlo seed.")] = 0,
-    top: Annotated[int, typer.Option(min=1, help="Rows of the drawdown table.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON instead.")] = False,
-) -> None:
-    """A deep look at candidates: trades, drawdowns, distribution, correlation, luck."""
-    from stratopt.analysis import AnalysisOptions, AnalyzeRequest, analyze_target, parse_sections
-
-    options = AnalysisOptions(sections=parse_sections(sections), top_drawdowns=top,
-                              n_sims=sims, seed=seed)  # fmt: skip
-    request = AnalyzeRequest(trials=_ints("--trials", trials), rows=_ints("--rows", rows),
-                             options=options)  # fmt: skip
-    if not Path(target).exists():
-        raise ConfigError(f"analyze: {target} does not exist")
-    result = analyze_target(target, request)
-    if as_json:
-        sys.stdout.write(result.path.read_text())
-        return
-    _print_analysis(result.analysis.to_dict())
-    _out.print(f"analysis.json: {result.path.resolve()}", soft_wrap=True, highlight=False)
-
-
-def _ints(flag: str, text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        return [int(x) for x in _split([text])]
-    except ValueError:
-        raise ConfigError(f"{flag}: {text!r} is not a comma-separated list of integers") from None
-
-
-def _print_analysis(a: dict[str, Any]) -> None:
+def print_analysis(result: AnalyzeResult) -> None:
+    """Every section of every candidate, the correlation, and where analysis.json is."""
+    a = result.analysis.to_dict()
     cands = a["candidates"]
     _print_summary(cands)
     for c in cands:
@@ -207,6 +91,7 @@ def _print_analysis(a: dict[str, Any]) -> None:
             _print_breakdown(label, c["breakdown"])
     if "correlation" in a:
         _print_correlation(a["correlation"])
+    out.print(f"analysis.json: {result.path.resolve()}", soft_wrap=True, highlight=False)
 
 
 _UNITS = {"total_return": _pct, "cagr": _pct, "volatility": _pct, "max_drawdown": _pct,
@@ -218,10 +103,10 @@ def _print_summary(cands: list[dict[str, Any]]) -> None:
     for key in cands[0]["summary"]:
         fmt = _UNITS.get(key, _num)
         t.add_row(key, *(fmt(c["summary"][key]) for c in cands))
-    _out.print(t)
+    out.print(t)
     for c in cands:
         an = c["annualization"]
-        _out.print(
+        out.print(
             f"{escape(c['label'])}: annualized with {an['periods_per_year']:,.6g} bars per year "
             f"({an['source']}, bars of {an['bar_interval']}): {an['rule']}",
             soft_wrap=True, highlight=False,
@@ -252,7 +137,7 @@ def _print_trades(label: str, t: dict[str, Any]) -> None:
     hb, ht = t["holding_bars"], t["holding_time"]
     for q in hb:
         tab.add_row(f"holding {q}", f"{_num(hb[q], '.4g')} bars ({ht[q]})")
-    _out.print(tab)
+    out.print(tab)
     for name in ("by_weekday", "by_month", "by_hour"):
         groups = t.get(name) or {}
         if groups:
@@ -261,7 +146,7 @@ def _print_trades(label: str, t: dict[str, Any]) -> None:
             for k, v in groups.items():
                 g.add_row(k, str(v["count"]), _pct(v["win_rate"]), _num(v["net_pnl"], ",.2f"),
                           _pct(v["avg_return"]))  # fmt: skip
-            _out.print(g)
+            out.print(g)
 
 
 def _print_drawdowns(label: str, d: dict[str, Any]) -> None:
@@ -271,9 +156,9 @@ def _print_drawdowns(label: str, d: dict[str, Any]) -> None:
         tab.add_row(r["peak"], r["valley"], r["recovery"], _pct(r["depth"]),
                     str(r["bars_to_valley"]), _num(r["bars_to_recovery"]),
                     str(r["bars_under_water"]))  # fmt: skip
-    _out.print(tab)
+    out.print(tab)
     cur = d["current"]
-    _out.print(f"{d['episodes']} drawdowns; under water {_pct(d['time_under_water'])} of the "
+    out.print(f"{d['episodes']} drawdowns; under water {_pct(d['time_under_water'])} of the "
                f"bars; now {_pct(cur['depth'])} below the peak for {cur['bars']} bars",
                highlight=False)  # fmt: skip
 
@@ -306,18 +191,18 @@ def _print_distribution(label: str, d: dict[str, Any]) -> None:
                 key.replace("_", " "),
                 f"{_pct(d[key]['return'])} ({d[key].get('time') or d[key].get('period')})",
             )
-    _out.print(tab)
+    out.print(tab)
     grid = _table(f"{label}: monthly returns", "year", *(str(m) for m in range(1, 13)), "year")
     for year, row in d["monthly"].items():
         cells = [_pct(row[str(m)]) if row[str(m)] is not None else "" for m in range(1, 13)]
         grid.add_row(year, *cells, _pct(row["year"]))
-    _out.print(grid)
+    out.print(grid)
 
 
 def _print_monte_carlo(label: str, mc: dict[str, Any]) -> None:
     for method, part in mc.items():
         if part.get("available") is False:
-            _out.print(f"{label}: {method}: n/a ({part['reason']})", highlight=False)
+            out.print(f"{label}: {method}: n/a ({part['reason']})", highlight=False)
             continue
         tab = _table(f"{label}: Monte Carlo, {method.replace('_', ' ')} ({part['paths']} paths, "
                      f"seed {part['seed']})", "statistic", "original", "p5", "p25", "p50", "p75",
@@ -328,10 +213,10 @@ def _print_monte_carlo(label: str, mc: dict[str, Any]) -> None:
             name = stat if stat != "longest_underwater" else f"longest under water ({part['unit']})"
             tab.add_row(name, fmt(s["original"]), *(fmt(v) for v in s["percentiles"].values()),
                         _num(s["rank"], ".2f"))  # fmt: skip
-        _out.print(tab)
+        out.print(tab)
         dd = ", ".join(f"P(DD > {k}) {_pct(v)}" for k, v in part["p_drawdown"].items())
-        _out.print(f"P(loss) {_pct(part['p_loss'])}; {dd}", highlight=False)
-        _out.print(f"verdict: {part['verdict']}", highlight=False)
+        out.print(f"P(loss) {_pct(part['p_loss'])}; {dd}", highlight=False)
+        out.print(f"verdict: {part['verdict']}", highlight=False)
 
 
 def _print_breakdown(label: str, b: dict[str, Any]) -> None:
@@ -341,13 +226,13 @@ def _print_breakdown(label: str, b: dict[str, Any]) -> None:
         tab.add_row(r["period"], _pct(r["return"]), _pct(r["volatility"]), _num(r["sharpe"]),
                     _num(r["sortino"]), _pct(r["max_drawdown"]), _num(r["trades"], ".0f"),
                     _pct(r["win_rate"]))  # fmt: skip
-    _out.print(tab)
-    _out.print(f"{len(b['months'])} months in analysis.json (breakdown.months)", highlight=False)
+    out.print(tab)
+    out.print(f"{len(b['months'])} months in analysis.json (breakdown.months)", highlight=False)
 
 
 def _print_correlation(c: dict[str, Any]) -> None:
     if c.get("available") is False:
-        _out.print(f"correlation: n/a ({c['reason']})", highlight=False)
+        out.print(f"correlation: n/a ({c['reason']})", highlight=False)
         return
     names = list(c["pearson"])
     for key in ("pearson", "spearman", "pearson_daily", "drawdown_overlap"):
@@ -356,17 +241,11 @@ def _print_correlation(c: dict[str, Any]) -> None:
         tab = _table(f"correlation: {key.replace('_', ' ')}", "", *(escape(n) for n in names))
         for a in names:
             tab.add_row(escape(a), *(_num(c[key][a][b], ".3f") for b in names))
-        _out.print(tab)
-    _out.print(f"cluster order: {', '.join(c['cluster_order'])}", highlight=False)
+        out.print(tab)
+    out.print(f"cluster order: {', '.join(c['cluster_order'])}", highlight=False)
     n_eff = c["effective_candidates"]
-    _out.print(
+    out.print(
         f"effective number of independent candidates: {n_eff:.2f} of {len(names)} "
         "(usable as the DSR's number of trials)",
         highlight=False,
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add `batch` and `analyze` to the CLI."""
-    app.command()(batch)
-    app.command()(analyze)
