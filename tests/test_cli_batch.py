@@ -109,23 +109,38 @@ def test_analyze_the_demo_studys_best_trial(
     assert len(json.loads(out)["correlation"]["cluster_order"]) == 3
 
 
-def test_batch_from_a_stored_studys_top_trials(
+def test_batch_from_a_stored_studys_top_and_robust_candidates(
     tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = cli(capsys, "optimize", SYNTHETIC, "--trials", "8", "--output", tmp_path,
-                         "--no-analysis")  # fmt: skip
+    code, out, err = cli(capsys, "optimize", SYNTHETIC, "--trials", "12", "--output", tmp_path)
     assert code == 0, err
+    run = next(tmp_path.glob("sma_cross_synthetic/2*"))
     storage = f"sqlite:///{tmp_path / 'stratopt.db'}"
-    code, out, err = cli(capsys, "batch", SYNTHETIC, "--from-study", SYNTHETIC, "--top", "3",
-                         "--storage", storage, "--symbols", shared_data / "GOOG_1d.csv.gz",
-                         "--output", tmp_path)  # fmt: skip
+    common = ["--storage", storage, "--symbols", shared_data / "GOOG_1d.csv.gz",
+              "--output", tmp_path, "--top", "3"]  # fmt: skip
+    code, out, err = cli(capsys, "batch", SYNTHETIC, "--from-study", SYNTHETIC, *common)
     assert code == 0, err
     folder = Path(out.split("run folder: ")[1].split()[0])
     frame = pd.read_csv(folder / "batch.csv")
-    ranked = pd.read_csv(next(tmp_path.glob("sma_cross_synthetic/2*/ranked_results.csv")))
+    ranked = pd.read_csv(run / "ranked_results.csv")
     top = ranked[ranked["state"] == "complete"].head(3)
     assert list(frame["params.fast"]) == list(top["params.fast"])
     assert list(frame["params.backtest.stop_loss"]) == list(top["params.backtest.stop_loss"])
+    # the robust candidates: the optimize run's region, best neighbourhood mean first
+    # (docs/validation.md, "Robust candidate"; sharpe is maximized), ties by rank
+    region = json.loads((run / "summary.json").read_text())["robustness"]["region"]
+    robust = sorted(region, key=lambda c: (-c["smoothed"], c["rank"]))[:3]
+    assert [c["trial"] for c in robust] != list(top["trial"])  # the test tells them apart
+    code, out, err = cli(capsys, "batch", SYNTHETIC, "--from-study", SYNTHETIC, "--robust",
+                         *common)  # fmt: skip
+    assert code == 0, err
+    assert "the robust candidates of study sma_cross_synthetic" in out
+    folder = Path(out.split("run folder: ")[1].split()[0])
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["param_source"]["kind"] == "robust"
+    assert summary["param_source"]["trials"] == [c["trial"] for c in robust]
+    frame = pd.read_csv(folder / "batch.csv")
+    assert [json.loads(p) for p in frame["params"]] == [c["params"] for c in robust]
 
 
 GOOG = ["--symbols", "{data}/GOOG_1d.csv.gz"]
@@ -144,6 +159,8 @@ GOOG = ["--symbols", "{data}/GOOG_1d.csv.gz"]
         (["batch", "{study}", *GOOG, "--params", "{tmp}/none.yaml"], "--params: cannot read"),
         (["batch", "{study}", *GOOG, "--grid", "fast=5,10", "--cluster", "yarn://x"],
          "--cluster: 'yarn://x' is not"),
+        (["batch", "{study}", *GOOG, "--grid", "fast=5,10", "--robust"],
+         "--robust: applies to --from-study STUDY"),
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_with_one_line(

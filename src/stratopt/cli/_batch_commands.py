@@ -86,7 +86,7 @@ def batch(
     ] = None,
     top: Annotated[int, typer.Option(help="How many candidates --from-study takes.")] = 10,
     robust: Annotated[
-        bool, typer.Option("--robust", help="--from-study: the most robust, not the best.")
+        bool, typer.Option("--robust", help="--from-study: its robust candidates, not the best.")
     ] = False,
     storage: Annotated[str | None, typer.Option(help="Storage of --from-study.")] = None,
     cluster: Annotated[

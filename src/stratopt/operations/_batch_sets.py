@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import optuna
 import yaml
 
 from stratopt.config import StudyConfig
@@ -23,6 +24,8 @@ from stratopt.storage import ranked_frame, redact
 from stratopt.validation import robust_order
 
 __all__ = ["ParamSets", "grid_param_sets", "read_param_sets", "stored_param_sets"]
+
+REGION_TOP = 10  # the robust region of `stratopt validate` and optimize: its 10 best
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,8 @@ def stored_param_sets(
 
     The robust candidates are the study's robust region (docs/validation.md, "Robust
     candidate"), computed on the stored trials as `stratopt validate` does: among its
-    best candidates, those with the best neighbourhood mean first. A study searched for
-    several objectives has none.
+    max(10, `top`) best candidates, those with the best neighbourhood mean first (ties:
+    the better rank). A study searched for several objectives has none.
 
     Raises:
         ConfigError: `top < 1`, a study that is not stored, without a completed trial,
@@ -116,14 +119,16 @@ def stored_param_sets(
         _, ranked_trials = distinct_params(completed(ranked_frame(stored, directions), directions))
         trials = ranked_trials[:top]
     if not trials:
-        raise ConfigError(f"--from-study: study {study.name!r} has no completed trial")
+        raise ConfigError(f"--from-study: study {study.name!r} has no completed trial"
+                          + (" with a robust region" if robust else ""))  # fmt: skip
     source = {"kind": "robust" if robust else "top", "study": study.name,
               "storage": redact(prepared.url), "trials": trials}  # fmt: skip
     return ParamSets([dict(by_number[n].params) for n in trials], source)
 
 
-def _robust_trials(prepared: PreparedStudy, stored: Any, top: int) -> list[int]:
-    """Trial numbers of the `top` most robust candidates (best neighbourhood mean first)."""
+def _robust_trials(prepared: PreparedStudy, stored: optuna.Study, top: int) -> list[int]:
+    """Trial numbers of the `top` most robust candidates (best neighbourhood mean first)
+    among the study's max(10, `top`) best (10: the region `stratopt validate` reports)."""
     objective = prepared.plan.objective
     if objective.is_multi:
         raise ConfigError(
@@ -132,8 +137,10 @@ def _robust_trials(prepared: PreparedStudy, stored: Any, top: int) -> list[int]:
         )
     evaluator = prepared.evaluator()
     try:
-        region = assess_plan(stored, prepared.plan, evaluator).region
+        report = assess_plan(stored, prepared.plan, evaluator, top_k=max(top, REGION_TOP),
+                             importance=False)  # fmt: skip
     finally:
         evaluator.close()
+    region = report.region
     order = robust_order(region, objective.directions[0]) if region else []
     return [region[i].trial for i in order[:top]]

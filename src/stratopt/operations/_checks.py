@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Unpack
 
 import optuna
 from optuna.trial import TrialState
@@ -22,7 +23,12 @@ from stratopt.evaluation import DataKey, Evaluator
 from stratopt.operations._results import LookaheadCheck, RobustnessCheck
 from stratopt.search import RunResult, SearchPlan
 from stratopt.storage import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS, order_trials
-from stratopt.validation import RobustnessReport, assess_robustness, check_study_lookahead
+from stratopt.validation import (
+    RobustnessReport,
+    RobustnessSettings,
+    assess_robustness,
+    check_study_lookahead,
+)
 
 __all__ = ["LOOKAHEAD_TOP", "assess_plan", "lookahead_check", "robustness_check"]
 
@@ -31,7 +37,12 @@ log = logging.getLogger("stratopt.validation")
 LOOKAHEAD_TOP = 3  # best candidates checked for look-ahead after every optimization
 
 
-def assess_plan(stored: optuna.Study, plan: SearchPlan, evaluator: Evaluator) -> RobustnessReport:
+def assess_plan(
+    stored: optuna.Study,
+    plan: SearchPlan,
+    evaluator: Evaluator,
+    **settings: Unpack[RobustnessSettings],
+) -> RobustnessReport:
     """The stability and robust region of a stored study's trials, under its plan."""
     return assess_robustness(
         stored,
@@ -41,6 +52,7 @@ def assess_plan(stored: optuna.Study, plan: SearchPlan, evaluator: Evaluator) ->
         constraints=plan.constraints,
         fixed=plan.fixed,
         requirements=plan.requirements,
+        **settings,
     )
 
 
