@@ -1,5 +1,5 @@
-"""The tables of `stratopt batch` and `stratopt analyze` (the companion of `_render`,
-whose `out` they print to: only the `_render*` modules print)."""
+"""The tables of `stratopt batch` and `stratopt analyze` (a companion of `_render`,
+printing to `_console.out`: only the rendering modules print)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from stratopt.cli._render import _run_folder, out
+from stratopt.cli._console import fmt_unit, out
+from stratopt.cli._render import _run_folder
 from stratopt.operations import AnalyzeResult, BatchResult
 
 __all__ = ["print_analysis", "print_batch"]
@@ -31,7 +32,7 @@ def _num(value: Any, spec: str = ".4g") -> str:
 def _pct(value: Any) -> str:
     if not isinstance(value, int | float) or not math.isfinite(value):
         return _num(value)
-    return f"{value * 100:.2f}%"
+    return fmt_unit(value, "%")
 
 
 def _table(title: str, *columns: str) -> Table:
