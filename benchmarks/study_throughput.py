@@ -262,25 +262,8 @@ def _load_frame(name: str) -> Any:
 
 def _backtest(frame: Any) -> Any:
     """backtesting.py's README SmaCross on `frame`, the parity rules."""
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
-    from backtesting.test import SMA
-
-    class SmaCross(Strategy):
-        n1 = 10
-        n2 = 20
-
-        def init(self) -> None:
-            self.sma1 = self.I(SMA, self.data.Close, self.n1)
-            self.sma2 = self.I(SMA, self.data.Close, self.n2)
-
-        def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.position.close()
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.position.close()
-                self.sell()
+    from _backtesting_peer import SmaCross  # batch.py's peer side: the one copy
+    from backtesting import Backtest
 
     return Backtest(frame, SmaCross, cash=CASH, commission=COMMISSION, exclusive_orders=True)
 

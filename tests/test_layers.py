@@ -35,7 +35,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("reporting",),  # the report's page: figures and tables from a run's numbers
     ("validation",),  # algorithms: windows, holdout, CPCV, stability, region, look-ahead
     ("search",),  # the Optuna seam: plan, study opening, trial loops, tell
-    ("evaluation",),  # parameters -> metrics, returns, segments (no Optuna)
+    # parameters -> metrics, returns, segments (no Optuna); many cells at once (batch);
+    # a deep look at a few backtests (analysis). None of the three imports another.
+    ("evaluation", "batch", "analysis"),
     ("backtest",),  # one backtest and batches
     ("config",),  # the study file's models
     ("strategies",),
@@ -48,6 +50,9 @@ FOUNDATION = ("errors", "_gc", "_jsonable", "_moved", "_suggest", "_version")
 # Function-local imports of heavy third-party modules, loaded only when used (one line
 # each: file relative to src/stratopt, module, why).
 LAZY_IMPORTS: dict[tuple[str, str], str] = {
+    ("analysis/_correlation.py", "scipy.cluster.hierarchy"): "~0.3 s: only with 2+ candidates",
+    ("analysis/_correlation.py", "scipy.spatial.distance"): "~0.3 s: only with 2+ candidates",
+    ("batch/_dask.py", "distributed"): "the optional `dask` extra, ~1 s: only with --cluster",
     ("stats/_spa.py", "arch.bootstrap"): "arch loads statsmodels: ~2 s, only for the SPA test",
     ("storage/_bulk.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
     ("storage/_reader.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",

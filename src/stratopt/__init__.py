@@ -16,6 +16,8 @@ _LAZY = {
     "optimize": "stratopt.operations",
     "optimize_study": "stratopt.operations",
     "OptimizeResult": "stratopt.operations",
+    "analyze_results": "stratopt.analysis",
+    "backtest_batch": "stratopt.operations",
     "backtest_study": "stratopt.backtest",
     "evaluate_many": "stratopt.backtest",
     "load_study": "stratopt.config",
@@ -33,6 +35,8 @@ __all__ = [
     "OptimizeResult",
     "Strategy",
     "__version__",
+    "analyze_results",
+    "backtest_batch",
     "backtest_study",
     "evaluate_many",
     "get_strategy",
@@ -46,11 +50,19 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from stratopt.analysis import analyze_results
     from stratopt.backtest import backtest_study, evaluate_many
     from stratopt.config import load_study
     from stratopt.data import load_bars, synthetic_bars
     from stratopt.engine import ExecSettings
-    from stratopt.operations import OptimizeResult, optimize, optimize_study, report, walk_forward
+    from stratopt.operations import (
+        OptimizeResult,
+        backtest_batch,
+        optimize,
+        optimize_study,
+        report,
+        walk_forward,
+    )
     from stratopt.strategies import Strategy, get_strategy
 
 

@@ -12,7 +12,9 @@ import yaml
 from stratopt.config import load_study
 from stratopt.errors import ConfigError
 from stratopt.operations import (
+    BatchRequest,
     PreparedStudy,
+    backtest_batch,
     check_study,
     optimize_study,
     report_study,
@@ -97,3 +99,24 @@ def test_every_run_folder_of_a_study_has_the_same_summary_keys(tmp_path: Path) -
     assert keys[1] ^ keys[0] == {"worker"}
     assert keys[2] ^ keys[0] == {"statistics"}  # the report analyses, analyze=False did not
     assert {"config", "study_dir", "data", "strategy", "best"} <= keys[0]
+    assert {"kind": "search", "study": "a"}.items() <= json.loads(
+        opt.run_folder.summary.read_text()
+    ).items()
+
+
+def test_a_batch_run_folder_has_every_runs_summary_keys(tmp_path: Path, shared_data: Path) -> None:
+    """A batch's summary.json comes from the same builder: the study's config, data and
+    provenance as an optimize run's (what `stratopt analyze RUN_FOLDER` reads)."""
+    opt = optimize_study(_load(tmp_path, name="a"), analyze=False)
+    assert opt.run_folder is not None
+    searched = json.loads(opt.run_folder.summary.read_text())
+    goog = str(shared_data / "GOOG_1d.csv.gz")
+    batch = backtest_batch(_load(tmp_path, name="a"), BatchRequest([{"fast": 3}], symbols=[goog]))
+    summary = json.loads((batch.run_folder / "summary.json").read_text())
+    common = {"kind", "study", "this_run", "git", "versions", "config", "study_dir", "data"}
+    assert common | {"strategy"} <= set(summary) and common <= set(searched)
+    assert summary["kind"] == "batch" and summary["strategy"] == searched["strategy"]
+    assert set(summary["this_run"]) >= {"seconds", "started_utc", "finished_utc"}
+    assert summary["config"] == searched["config"] | {"storage": summary["config"]["storage"]}
+    (data,) = summary["data"]
+    assert data["source"] == goog and len(data["sha256"]) == 64

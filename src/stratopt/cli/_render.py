@@ -207,7 +207,7 @@ def print_walk_forward(result: WalkForwardResult) -> None:
             soft_wrap=True,
             highlight=False,
         )
-    _path("run folder", result.run_folder)
+    print_path("run folder", result.run_folder)
     print_report(result.report_file)
 
 
@@ -245,14 +245,14 @@ def error(message: str) -> None:
     err.print(f"error: {message}", highlight=False)
 
 
-def _path(label: str, path: Path) -> None:
+def print_path(label: str, path: Path) -> None:
     out.print(f"{label}: {path.resolve()}", soft_wrap=True, highlight=False)
 
 
 def print_report(found: ReportFile | None) -> None:
     """Where report.html went, or why it was not written (never a failed run)."""
     if found is not None and found.path is not None:
-        _path("report", found.path)
+        print_path("report", found.path)
     elif found is not None:
         err.print(f"report.html {found.problem}", highlight=False, soft_wrap=True)
 
@@ -268,7 +268,7 @@ def print_optimize(result: OptimizeResult, top: int) -> None:
         f"(stopped by {result.stopped_by}, {result.seconds:.1f} s)",
         soft_wrap=True,
     )
-    _path("run folder", result.run_folder.path)
+    print_path("run folder", result.run_folder.path)
     rob = result.robustness.to_dict() if result.robustness is not None else None
     look = result.lookahead.to_dict() if result.lookahead is not None else None
     print_robustness(rob, look)
@@ -287,7 +287,7 @@ def print_work(result: WorkResult) -> None:
         highlight=False,
     )
     if result.run_folder is not None:
-        _path("run folder", result.run_folder.path)
+        print_path("run folder", result.run_folder.path)
 
 
 def print_failed_workers(outcome: LaunchOutcome) -> None:
@@ -308,7 +308,7 @@ def print_launch(result: OptimizeResult, outcome: LaunchOutcome, n: int, top: in
         f"({n} workers, {outcome.seconds:.1f} s)",
         soft_wrap=True,
     )
-    _path("run folder", result.run_folder.path)
+    print_path("run folder", result.run_folder.path)
 
 
 def print_window_done(w: WindowResult) -> None:
@@ -325,7 +325,7 @@ def print_validation(result: ValidationResult) -> None:
     print_cpcv(sections.get("cpcv"))
     print_monte_carlo(sections.get("monte_carlo"))
     print_statistics((result.folder, sections["statistics"]))
-    _path("validation folder", result.folder)
+    print_path("validation folder", result.folder)
     print_report(result.report_file)
 
 

@@ -11,20 +11,30 @@ Where things are: `_optimize` (optimize_study, optimize), `_workers` (work_study
 report_study, study_target), `_launch` (launch_workers), `_walk_forward`, `_validate`,
 `_statistics`, `_backtest`, `_store` (studies, show, export, cleanup), `_report` (the
 HTML report: `report`, and `run_report` for the runs given `report=True`) with
-`_report_extras` (the candidates it re-runs). A new operation
-(batch, analyze, an MCP tool) is one new module `_<name>.py` built on
-`PreparedStudy` and, if it writes a search run folder, `finish_search`; its public
+`_report_extras` (the candidates it re-runs), `_batch` and `_batch_sets`
+(backtest_batch and its parameter sets), `_analyze` (analyze_target). A new operation
+(an MCP tool) is one new module `_<name>.py` built on `PreparedStudy` (or `check_study`,
+for fixed parameter sets) and, if it writes a run folder, `_summary`'s builder
+(`finish_search`, `finish_run`); its public
 names are added to `__all__` below, and the CLI gets one `cli/_<name>_commands.py`.
 """
 
 from __future__ import annotations
 
+from stratopt.operations._analyze import AnalyzeRequest, AnalyzeResult, analyze_target
 from stratopt.operations._backtest import (
     backtest_report,
     equity_frame,
     run_backtest,
     trades_frame,
     write_csv,
+)
+from stratopt.operations._batch import BatchRequest, BatchResult, backtest_batch, batch_series
+from stratopt.operations._batch_sets import (
+    ParamSets,
+    grid_param_sets,
+    read_param_sets,
+    stored_param_sets,
 )
 from stratopt.operations._checks import LOOKAHEAD_TOP
 from stratopt.operations._launch import LaunchOutcome, LaunchStatus, WorkerExit, launch_workers
@@ -68,11 +78,16 @@ __all__ = [
     "ATTR_ROBUSTNESS",
     "LOOKAHEAD_TOP",
     "REPORT_FILE",
+    "AnalyzeRequest",
+    "AnalyzeResult",
+    "BatchRequest",
+    "BatchResult",
     "LaunchOutcome",
     "LaunchStatus",
     "LookaheadCheck",
     "OptimizeOptions",
     "OptimizeResult",
+    "ParamSets",
     "PreparedStudy",
     "ReportExtraMissing",
     "ReportFile",
@@ -84,24 +99,30 @@ __all__ = [
     "WalkForwardResult",
     "WorkResult",
     "WorkerExit",
+    "analyze_target",
+    "backtest_batch",
     "backtest_report",
+    "batch_series",
     "check_study",
     "cleanup_study",
     "compile_study",
     "data_summary",
     "equity_frame",
     "export_study",
+    "grid_param_sets",
     "launch_workers",
     "list_studies",
     "load_target",
     "optimize",
     "optimize_study",
+    "read_param_sets",
     "report",
     "report_study",
     "resolve_study",
     "run_backtest",
     "run_report",
     "show_study",
+    "stored_param_sets",
     "study_from_run_folder",
     "study_report",
     "study_statistics",

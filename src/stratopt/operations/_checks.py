@@ -11,7 +11,9 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Unpack
 
+import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from stratopt._jsonable import clean
@@ -21,13 +23,37 @@ from stratopt.evaluation import DataKey, Evaluator
 from stratopt.operations._results import LookaheadCheck, RobustnessCheck
 from stratopt.search import RunResult, SearchPlan
 from stratopt.storage import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS, order_trials
-from stratopt.validation import assess_robustness, check_study_lookahead
+from stratopt.validation import (
+    RobustnessReport,
+    RobustnessSettings,
+    assess_robustness,
+    check_study_lookahead,
+)
 
-__all__ = ["LOOKAHEAD_TOP", "lookahead_check", "robustness_check"]
+__all__ = ["LOOKAHEAD_TOP", "assess_plan", "lookahead_check", "robustness_check"]
 
 log = logging.getLogger("stratopt.validation")
 
 LOOKAHEAD_TOP = 3  # best candidates checked for look-ahead after every optimization
+
+
+def assess_plan(
+    stored: optuna.Study,
+    plan: SearchPlan,
+    evaluator: Evaluator,
+    **settings: Unpack[RobustnessSettings],
+) -> RobustnessReport:
+    """The stability and robust region of a stored study's trials, under its plan."""
+    return assess_robustness(
+        stored,
+        space=plan.space,
+        objective=plan.objective,
+        evaluator=evaluator,
+        constraints=plan.constraints,
+        fixed=plan.fixed,
+        requirements=plan.requirements,
+        **settings,
+    )
 
 
 def robustness_check(
@@ -35,15 +61,7 @@ def robustness_check(
 ) -> RobustnessCheck:
     """Stability of the best and the robust region; stability.csv and sensitivity.csv."""
     try:
-        report = assess_robustness(
-            result.study,
-            space=plan.space,
-            objective=plan.objective,
-            evaluator=evaluator,
-            constraints=plan.constraints,
-            fixed=plan.fixed,
-            requirements=plan.requirements,
-        )
+        report = assess_plan(result.study, plan, evaluator)
         report.write_csv(run_dir)
         check = RobustnessCheck(report)
     except Exception as exc:  # a bug here must not cost the search's results

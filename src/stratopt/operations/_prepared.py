@@ -13,12 +13,20 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import optuna
+
 from stratopt.config import StudyConfig, parse_study
 from stratopt.data import Bars
 from stratopt.errors import ConfigError
 from stratopt.evaluation import Router, StudyData, StudyEvaluator
-from stratopt.search import SearchPlan, compile_search, parse_objective, parse_requirements
-from stratopt.storage import check_study_name, resolve_storage_url
+from stratopt.search import (
+    SearchPlan,
+    compile_search,
+    parse_objective,
+    parse_requirements,
+    restore_normalizer,
+)
+from stratopt.storage import check_study_name, load_study_from, resolve_storage_url
 from stratopt.strategies import Strategy, get_strategy
 from stratopt.validation import Holdout, prepare_holdout
 
@@ -86,6 +94,13 @@ class PreparedStudy:
         `storage:`, else SQLite in the output folder (made then)."""
         return resolve_storage_url(self.storage, self.study.storage, self.study.output_dir)
 
+    def stored(self) -> optuna.Study:
+        """The study's stored trials, scored as the search scored them (an adaptive
+        objective's normalization restored); ConfigError naming the study if missing."""
+        stored = load_study_from(self.name, self.url)
+        restore_normalizer(stored, self.plan)
+        return stored
+
     def bars(self) -> list[Bars]:
         """The searched bars (the study's own data options)."""
         return self.data.get(())
@@ -102,11 +117,14 @@ class PreparedStudy:
         )
 
 
-def check_study(study: StudyConfig) -> None:
-    """Refuse a study whose search parts are invalid even when only its backtest runs.
+def check_study(study: StudyConfig) -> Strategy:
+    """Refuse a study whose search parts are invalid even when only its backtest runs;
+    its strategy.
 
     The study file is one document: a typo in `space:` or `objective:` is reported by
-    every command, not first by `optimize` after the user trusted its backtest.
+    every command, not first by `optimize` after the user trusted its backtest. The
+    operations that run fixed parameter sets (backtest, batch, analyze of a study file)
+    start here; a study with a space may also be a `PreparedStudy`.
     """
     names: tuple[str, ...] = ()
     if study.space:
@@ -114,7 +132,9 @@ def check_study(study: StudyConfig) -> None:
     else:
         parse_objective(study.objective, field="objective")
         parse_requirements(study.require, field="require")
-    Router(study, get_strategy(study.strategy, base_dir=study.base_dir), names)
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    Router(study, strategy, names)
+    return strategy
 
 
 def study_from_run_folder(folder: Path) -> StudyConfig:

@@ -1,9 +1,12 @@
-"""The one builder of search run folders: summary.json, ranked_results.csv, best_config.*.
+"""The one builder of run folders: summary.json (and ranked_results.csv, best_config.*).
 
-Every run that searches or reports a study (`optimize_study`, `optimize`, a worker,
-`launch`'s report) starts a run folder with `RunStart.begin` and finishes it with
-`finish_search`, so every summary.json has the same keys: a study's run folder always
-records its config, `study_dir` and data (what `stratopt validate RUN_FOLDER` reads).
+Every run that writes a run folder starts it with `RunStart.begin` and builds its
+summary.json with `run_summary`, so every summary.json has the same keys (`kind`,
+`study`, the study's config, `study_dir` and data, `this_run`, `git`, `versions`) and
+its kind's own after them. A search run (`optimize_study`, `optimize`, a worker,
+`launch`'s report) finishes with `finish_search`; a batch with `finish_run`. A study's
+run folder always records its config, `study_dir` and data (what `stratopt validate
+RUN_FOLDER` and `stratopt analyze RUN_FOLDER` read).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import pandas as pd
 from optuna.trial import FrozenTrial
 
+from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._results import LookaheadCheck, OptimizeResult, RobustnessCheck
@@ -37,13 +41,22 @@ from stratopt.storage import (
     sha256,
     trial_counts,
     versions,
+    write_json,
     write_run_folder,
 )
 from stratopt.validation import HoldoutReport, evaluate_holdout
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["Checks", "RunStart", "SearchRun", "finish_search"]
+__all__ = [
+    "Checks",
+    "RunRecord",
+    "RunStart",
+    "SearchRun",
+    "finish_run",
+    "finish_search",
+    "run_summary",
+]
 
 
 @dataclass(frozen=True)
@@ -142,13 +155,79 @@ def finish_search(run: SearchRun) -> OptimizeResult:
     )
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """What every run folder's summary.json says of its run, whatever its kind.
+
+    Attributes:
+        kind: `search`, `batch`, ...
+        name: The study's name.
+        start: The run folder and the run's start and provenance.
+        seconds: How long the run took.
+        study: The study file it ran (its config and `study_dir`); None for
+            `optimize()` on a Python function.
+        strategy: The name of the strategy it ran.
+        data: The bars it ran on (None: the study's own, loaded by `prepared`).
+        url: The storage URL, recorded redacted (None: the run used no storage).
+        this_run: Counts of this run, recorded before its times in `this_run`.
+    """
+
+    kind: str
+    name: str
+    start: RunStart
+    seconds: float
+    study: StudyConfig | None = None
+    strategy: str = ""
+    data: Sequence[Bars] = ()
+    url: str | None = None
+    this_run: dict[str, Any] = field(default_factory=dict)
+
+
+def run_summary(record: RunRecord, body: dict[str, Any]) -> dict[str, Any]:
+    """summary.json: the keys every run has around `body`, the keys of its kind."""
+    provenance = record.start.provenance.result()
+    summary: dict[str, Any] = {"kind": record.kind, "study": record.name}
+    if record.url is not None:
+        summary["storage"] = redact(record.url)
+    summary.update(body)
+    summary["this_run"] = {
+        **record.this_run,
+        "seconds": round(record.seconds, 3),
+        "started_utc": record.start.started.isoformat(),
+        "finished_utc": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    summary["git"] = provenance["git"]
+    summary["versions"] = provenance["versions"]
+    if record.study is not None:
+        summary.update(_study_sections(record))
+    return summary
+
+
+def finish_run(
+    record: RunRecord, body: dict[str, Any], tables: dict[str, pd.DataFrame]
+) -> dict[str, Any]:
+    """Write a run folder that is not a search's: its CSV `tables` (a named index is a
+    column) and summary.json, which it returns."""
+    for name, frame in tables.items():
+        frame.to_csv(record.start.path / name, index=frame.index.name is not None)
+    summary = run_summary(record, body)
+    write_json(record.start.path / "summary.json", summary)
+    return summary
+
+
 def _summary(run: SearchRun) -> dict[str, Any]:
-    """summary.json's keys every search run has, then its study's and its kind's."""
+    """summary.json of a search run: its search, checks and the kind's extra keys."""
     p, plan = run.result.progress, run.plan
-    provenance = run.start.provenance.result()
-    summary: dict[str, Any] = {
-        "study": run.name,
-        "storage": redact(run.url),
+    counts = {"attempts": p.attempts, "complete_total": p.complete, "pruned": p.pruned,
+              "failed": p.failed, "stopped_by": run.result.stopped_by}  # fmt: skip
+    prepared = run.prepared
+    record = RunRecord(
+        "search", run.name, run.start, run.result.seconds, url=run.url, this_run=counts,
+        study=prepared.study if prepared is not None else None,
+        strategy=prepared.strategy.name if prepared is not None else "",
+        data=prepared.bars() if prepared is not None else (),
+    )  # fmt: skip
+    body: dict[str, Any] = {
         "objective": plan.objective.describe(),
         "directions": list(plan.objective.directions),
         "space": {
@@ -156,43 +235,34 @@ def _summary(run: SearchRun) -> dict[str, Any]:
             "grid_size": plan.space.grid_size() if plan.space.is_discrete else None,
         },
         "counts": trial_counts(run.result.study),
-        "this_run": {
-            "attempts": p.attempts,
-            "complete_total": p.complete,
-            "pruned": p.pruned,
-            "failed": p.failed,
-            "stopped_by": run.result.stopped_by,
-            "seconds": round(run.result.seconds, 3),
-            "started_utc": run.start.started.isoformat(),
-            "finished_utc": dt.datetime.now(dt.UTC).isoformat(),
-        },
-        "git": provenance["git"],
-        "versions": provenance["versions"],
     }
     for key, check in (("robustness", run.checks.robustness), ("lookahead", run.checks.lookahead)):
         if check is not None:
-            summary[key] = check.to_dict()
-    if run.prepared is not None:
-        summary.update(_study_sections(run.prepared, run.url))
+            body[key] = check.to_dict()
+    summary = run_summary(record, body)
     summary.update(run.extra)
     return summary
 
 
-def _study_sections(prepared: PreparedStudy, url: str) -> dict[str, Any]:
+def _study_sections(record: RunRecord) -> dict[str, Any]:
     """What a study's run folder records of the study: enough to validate it later."""
-    config = json.loads(prepared.study.model_dump_json())
-    config["storage"] = redact(url)
+    study = record.study
+    assert study is not None
+    config = json.loads(study.model_dump_json())
+    stored = record.url if record.url is not None else config.get("storage")
+    config["storage"] = redact(stored) if stored else None
     return {
-        "strategy": prepared.strategy.name,
-        "data": data_summary(prepared.bars()),
+        "strategy": record.strategy,
+        "data": data_summary(record.data),
         "config": config,
-        "study_dir": str(prepared.study.base_dir.resolve()),  # relative paths in config
+        "study_dir": str(study.base_dir.resolve()),  # relative paths in config
     }
 
 
 def data_summary(series: Sequence[Bars]) -> list[dict[str, Any]]:
     """Per data series: symbol, source, bars, first and last time, and the file's hash."""
     out = []
+    hashes: dict[Path, str] = {}  # a file resampled to several timeframes is read once
     for bars in series:
         entry: dict[str, Any] = {
             "symbol": bars.symbol,
@@ -204,7 +274,9 @@ def data_summary(series: Sequence[Bars]) -> list[dict[str, Any]]:
         }
         path = Path(bars.source)
         if path.is_file():
-            entry["sha256"] = sha256(path)
+            if path not in hashes:
+                hashes[path] = sha256(path)
+            entry["sha256"] = hashes[path]
         out.append(entry)
     return out
 

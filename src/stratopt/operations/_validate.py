@@ -24,6 +24,7 @@ from stratopt.backtest import backtest
 from stratopt.config import CpcvConfig, StudyConfig
 from stratopt.errors import ConfigError
 from stratopt.evaluation import StudyData, StudyEvaluator, candidate_returns
+from stratopt.operations._checks import assess_plan
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._report import run_report
 from stratopt.operations._results import ValidationResult
@@ -33,10 +34,9 @@ from stratopt.operations._statistics import (
     distinct_params,
     study_statistics,
 )
-from stratopt.search import restore_normalizer
 from stratopt.stats import bootstrap_returns, reshuffle_trades
-from stratopt.storage import load_study_from, new_run_dir, ranked_frame, write_json
-from stratopt.validation import assess_robustness, combinatorial_purged_cv, evaluate_holdout
+from stratopt.storage import new_run_dir, ranked_frame, write_json
+from stratopt.validation import combinatorial_purged_cv, evaluate_holdout
 
 __all__ = ["validate_study"]
 
@@ -71,8 +71,7 @@ def validate_study(
     """
     step = on_step or (lambda _name: None)
     prepared = PreparedStudy.from_config(study, storage=storage)
-    stored = load_study_from(study.name, prepared.url)
-    restore_normalizer(stored, prepared.plan)
+    stored = prepared.stored()
     directions = prepared.plan.objective.directions
     ranked = ranked_frame(stored, directions)
     done = stored.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -129,10 +128,7 @@ def _sections(
     best_first = completed(ranked, plan.objective.directions)
     sections["cpcv"] = _guarded("cpcv", lambda: _cpcv(in_sample, best_first, prepared.data, folder))
     step("stability")
-    robustness = assess_robustness(
-        stored, space=plan.space, objective=plan.objective, evaluator=evaluator,
-        constraints=plan.constraints, fixed=plan.fixed, requirements=plan.requirements,
-    )  # fmt: skip
+    robustness = assess_plan(stored, plan, evaluator)
     robustness.write_csv(folder)
     sections["robustness"] = robustness.to_dict()
     step("monte carlo")

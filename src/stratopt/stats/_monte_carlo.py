@@ -10,7 +10,7 @@ results whatever the thread count.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -43,8 +43,10 @@ class MonteCarloResult:
         max_drawdown: Maximum drawdown of each path (fraction, peak from the cash).
         sharpe: Sharpe ratio of each path: annualized by `sqrt(periods_per_year)` for
             a returns bootstrap, **per trade** (not annualized) for a trade shuffle.
-        original: The same three numbers for the path as it happened.
+        original: The same numbers for the path as it happened.
         seed, n_sims: As given.
+        longest_underwater: The longest run of steps (trades for a shuffle, periods
+            for a bootstrap) with equity below its running peak, on each path.
     """
 
     method: str
@@ -54,6 +56,7 @@ class MonteCarloResult:
     original: dict[str, float]
     seed: int
     n_sims: int
+    longest_underwater: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def percentiles(self) -> dict[str, dict[str, float]]:
         """{statistic: {"p5": ..., "p50": ..., "p95": ...}} (NumPy's linear quantiles)."""
@@ -111,14 +114,14 @@ def reshuffle_trades(
     steps = _check(trades, "trades", n_sims, cash)
     rng = np.random.default_rng(seed)
     n = steps.size
-    out = np.empty((n_sims, 3))
+    out = np.empty((n_sims, 4))
     rows = max(1, _CHUNK_ENTRIES // n)
     for start in range(0, n_sims, rows):
         k = min(rows, n_sims - start)
         order = rng.permuted(np.broadcast_to(np.arange(n, dtype=np.int64), (k, n)), axis=1)
         _nb.paths_nb(steps, np.ascontiguousarray(order), cash, not compounding,
                            out[start : start + k])  # fmt: skip
-    original = np.empty((1, 3))
+    original = np.empty((1, 4))
     _nb.paths_nb(steps, np.arange(n, dtype=np.int64)[None, :], cash, not compounding,
                        original)  # fmt: skip
     return _result("trade_shuffle", out, original[0], 1.0, seed, n_sims)
@@ -205,7 +208,7 @@ def bootstrap_fan(
     if not mean_block >= 1.0:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     rng = np.random.default_rng(seed)
-    out = np.empty((n_sims, 3))
+    out = np.empty((n_sims, 4))
     fan = np.empty((n_sims, at.size))
     rows = max(1, _CHUNK_ENTRIES // t)
     for start in range(0, n_sims, rows):
@@ -219,7 +222,7 @@ def bootstrap_fan(
             # The same products in the same order as the kernel: cash, then x (1 + r).
             growth = np.concatenate((np.full((k, 1), cash), 1.0 + r[idx]), axis=1)
             fan[start : start + k] = np.cumprod(growth, axis=1)[:, at]
-    original = np.empty((1, 3))
+    original = np.empty((1, 4))
     _nb.paths_nb(r, np.arange(t, dtype=np.int64)[None, :], cash, False, original)
     result = _result(f"bootstrap_{method}", out, original[0], periods_per_year, seed, n_sims)
     bands = {p: np.percentile(fan, p, axis=0) for p in FAN_PERCENTILES} if at.size else {}
@@ -239,7 +242,9 @@ def _result(
             "final_equity": float(orig[0]),
             "max_drawdown": float(orig[1]),
             "sharpe": float(orig[2] * scale),
+            "longest_underwater": float(orig[3]),
         },
         seed=seed,
         n_sims=n_sims,
+        longest_underwater=out[:, 3].copy(),
     )

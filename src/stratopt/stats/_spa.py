@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from arch.bootstrap import optimal_block_length
 
 from stratopt.stats._bootstrap import BootstrapMethod, bootstrap_indices
 
@@ -182,6 +181,9 @@ def automatic_block_size(d: np.ndarray, bootstrap: BootstrapMethod = "stationary
     (mean 0.48). Columns whose estimate is undefined (mostly zero returns) are
     skipped; if none is defined, `round(sqrt(T))`.
     """
+    # arch (and statsmodels behind it) takes half a second to import: only when needed
+    from arch.bootstrap import optimal_block_length
+
     x = np.asarray(d, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         table = optimal_block_length(x)

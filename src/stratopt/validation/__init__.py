@@ -34,6 +34,7 @@ from stratopt.validation._region import (
     SliceRow,
     assess_robustness,
     choose_robust,
+    robust_order,
     slice_values,
 )
 from stratopt.validation._stability import (
@@ -114,6 +115,7 @@ __all__ = [
     "neighbourhood",
     "param_importances",
     "prepare_holdout",
+    "robust_order",
     "slice_values",
     "stability_of",
     "stitch",

@@ -77,6 +77,7 @@ __all__ = [
     "SliceRow",
     "assess_robustness",
     "choose_robust",
+    "robust_order",
     "slice_values",
 ]
 
@@ -118,9 +119,13 @@ def choose_robust(candidates: Sequence[RegionCandidate], direction: str) -> int:
     """Index of the candidate with the best smoothed value (ties: the better rank)."""
     if not candidates:
         raise ValueError("no candidate to choose from")
+    return robust_order(candidates, direction)[0]
+
+
+def robust_order(candidates: Sequence[RegionCandidate], direction: str) -> list[int]:
+    """Indices of the candidates, most robust first: best smoothed value, ties by rank."""
     sign = 1.0 if direction == "maximize" else -1.0
-    order = sorted(range(len(candidates)), key=lambda i: (-sign * candidates[i].smoothed, i))
-    return order[0]
+    return sorted(range(len(candidates)), key=lambda i: (-sign * candidates[i].smoothed, i))
 
 
 @dataclass(frozen=True)
