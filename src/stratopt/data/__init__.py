@@ -5,6 +5,7 @@ from __future__ import annotations
 from stratopt.data._bars import Bars
 from stratopt.data._edge import PlantedEdge
 from stratopt.data._frequency import infer_bar_interval, infer_periods_per_year, parse_timeframe
+from stratopt.data._funding import FundingRates, load_funding_rates
 from stratopt.data._load import load_bars
 from stratopt.data._resample import resample
 from stratopt.data._synthetic import synthetic_bars
@@ -12,10 +13,12 @@ from stratopt.data._validate import validate_frame
 
 __all__ = [
     "Bars",
+    "FundingRates",
     "PlantedEdge",
     "infer_bar_interval",
     "infer_periods_per_year",
     "load_bars",
+    "load_funding_rates",
     "parse_timeframe",
     "resample",
     "synthetic_bars",

@@ -17,11 +17,15 @@ __all__ = [
     "GRID_TRADE_DTYPE",
     "MAX_GRID_LEVELS",
     "MAX_LOTS",
+    "PATH_MODELS",
+    "POSITION_MODES",
     "FillReason",
     "GridExec",
     "GridParams",
     "PathModel",
+    "PositionMode",
     "pack_grid",
+    "repeat_paths",
 ]
 
 PathModel = Literal["ohlc", "olhc", "adaptive"]
@@ -194,3 +198,10 @@ def pack_grid(params: GridParams, ex: GridExec, sides_row: int = 0) -> np.ndarra
     row[nb.P_MAX_LOTS] = ex.max_lots
     row[nb.P_SIDES_ROW] = sides_row
     return row
+
+
+def repeat_paths(rows: np.ndarray) -> np.ndarray:
+    """Each packed candidate row once per model of `PATH_MODELS`, in that order."""
+    out = np.repeat(np.asarray(rows, dtype=np.float64).reshape(-1, nb.NP), len(PATH_MODELS), 0)
+    out[:, nb.P_PATH] = np.tile(np.arange(len(PATH_MODELS)), out.shape[0] // len(PATH_MODELS))
+    return out

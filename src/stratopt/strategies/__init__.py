@@ -11,9 +11,12 @@ from stratopt.strategies._builtin import (
     RsiReversion,
     SmaCross,
 )
+from stratopt.strategies._grid import GRID_MODES, GridStrategy, HedgeGrid
 from stratopt.strategies._indicators import (
     Indicator,
     IndicatorCache,
+    adx,
+    atr,
     bollinger,
     ema,
     highest,
@@ -30,12 +33,15 @@ from stratopt.strategies._rules import Rule, above, below, crosses_above, crosse
 
 __all__ = [
     "BUILTIN_STRATEGIES",
+    "GRID_MODES",
     "BollingerReversion",
     "BoolParam",
     "ChoiceParam",
     "DonchianBreakout",
     "EmaCross",
     "FloatParam",
+    "GridStrategy",
+    "HedgeGrid",
     "Indicator",
     "IndicatorCache",
     "IntParam",
@@ -46,6 +52,8 @@ __all__ = [
     "SmaCross",
     "Strategy",
     "above",
+    "adx",
+    "atr",
     "below",
     "bollinger",
     "crosses_above",
