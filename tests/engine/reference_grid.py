@@ -14,15 +14,18 @@ Readings of the page that are fixed here (marked ``Reading:`` below):
 * ``sub`` of a fill is the position of its path bar in the detail series as given
   (the bar's own position without detail).
 * A bar with no decision (``decide[j]`` false) only marks equity.
-* When no lot and no resting order has a trigger inside the range a path bar's walk
-  covers (``min(prev close, low)`` to ``max(prev close, high)``), no segment of it can
-  fill anything (a falling segment fills triggers in ``[b, a)``, a rising one in
-  ``(a, b]``): such a bar is not walked segment by segment. This changes nothing but
-  the time the reference takes.
+* With ``skip_quiet`` (the default), a path bar is not walked segment by segment
+  when no lot and no resting order has a trigger inside the range its walk covers
+  (``min(prev close, low)`` to ``max(prev close, high)``): no segment of it could fill
+  anything (a falling segment fills triggers in ``[b, a)``, a rising one in
+  ``(a, b]``). The sorted triggers are kept between bars and dropped whenever a fill,
+  a re-arm or a decision changes the orders. This changes nothing but the time the
+  reference takes; ``skip_quiet=False`` walks every segment of every bar.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import statistics
 from collections.abc import Sequence
@@ -143,8 +146,10 @@ class _Ladder:
 class _Sim:
     """The state of one run; methods are the rules of docs/grid.md."""
 
-    def __init__(self, g: RefGrid, res: RefResult) -> None:
+    def __init__(self, g: RefGrid, res: RefResult, skip_quiet: bool) -> None:
         self.g = g
+        self.skip_quiet = skip_quiet
+        self.sorted_triggers: list[float] | None = None
         self.res = res
         self.cash = g.cash
         self.lots: list[_Lot] = []
@@ -158,6 +163,7 @@ class _Sim:
     # ---- ladder, exits -------------------------------------------------------------
     def build(self, center: float) -> None:
         g = self.g
+        self.sorted_triggers = None
         u = g.grid_step_bps / 10000
         longs: list[_Level] = []
         shorts: list[_Level] = []
@@ -211,6 +217,7 @@ class _Sim:
 
     def record(self, price: float, side: int, qty: float, lot: int, reason: int, fee: float):  # type: ignore[no-untyped-def]
         self.res.fills.append((self.bar, self.sub, price, side, qty, lot, reason, fee))
+        self.sorted_triggers = None
         self.cash = self.cash - side * qty * price
         self.cash = self.cash - fee
 
@@ -273,6 +280,7 @@ class _Sim:
         """§3: a freed level of the current ladder re-arms if its side is active."""
         if lv is None or self.ladder is None:
             return
+        self.sorted_triggers = None
         if not any(lv is x for x in self.ladder.longs + self.ladder.shorts):
             return
         lv.state = "free"
@@ -363,7 +371,10 @@ class _Sim:
         return out
 
     def triggers(self) -> list[float]:
-        return [t for t, *_ in self.orders(True)] + [t for t, *_ in self.orders(False)]
+        if self.sorted_triggers is None:
+            both = [t for t, *_ in self.orders(True)] + [t for t, *_ in self.orders(False)]
+            self.sorted_triggers = sorted(both)
+        return self.sorted_triggers
 
     def segment(self, a: float, b: float, gap: bool) -> None:
         if a == b:
@@ -394,10 +405,13 @@ class _Sim:
             bound = p
 
     def walk(self, prev: float | None, o: float, h: float, lo: float, c: float) -> None:
-        low = lo if prev is None else min(prev, lo)
-        high = h if prev is None else max(prev, h)
-        if not any(low <= t <= high for t in self.triggers()):
-            return
+        if self.skip_quiet:
+            low = lo if prev is None else min(prev, lo)
+            high = h if prev is None else max(prev, h)
+            trig = self.triggers()
+            i = bisect.bisect_left(trig, low)
+            if i == len(trig) or trig[i] > high:
+                return
         if prev is not None:
             self.segment(prev, o, True)
         model = self.g.path
@@ -434,6 +448,16 @@ class _Sim:
                 for lv in levels:
                     if lv.state == "armed":
                         lv.state = "free"
+                        self.sorted_triggers = None
+        wanted = [
+            lv
+            for bit, levels in ((LONG_SIDE, self.ladder.longs), (SHORT_SIDE, self.ladder.shorts))
+            if sides & bit
+            for lv in levels
+            if lv.state == "free"
+        ]
+        if not wanted:  # nothing to arm
+            return
         eq = self.equity(price)
         s_long, s_all = self.sums(1)
         s_short, _ = self.sums(-1)
@@ -447,6 +471,7 @@ class _Sim:
                 s_side = s_long if lv.side > 0 else s_short
                 if self.allowed(lv, slots, s_side, s_all, eq):
                     lv.state = "armed"
+                    self.sorted_triggers = None
                     v = lv.qty * lv.price
                     slots += 1
                     s_all = s_all + v
@@ -517,10 +542,11 @@ def run_reference(
     | None = None,
     funding: RefFunding | None = None,
     decide: Sequence[bool] | None = None,
+    skip_quiet: bool = True,
 ) -> RefResult:
     """Run one candidate over `bars` (o, h, l, c lists) as docs/grid.md says."""
     res = RefResult()
-    sim = _Sim(g, res)
+    sim = _Sim(g, res, skip_quiet)
     n = len(time)
     delta = _interval(time)
     o, h, lo, c = bars
@@ -544,8 +570,9 @@ def run_reference(
     if funding is not None:
         first = flat[0][1]
         last_end = flat[-1][1] + path_delta
+        closes = [p[1] + path_delta for p in flat]
         for t_f, rate in _instants(funding, first, last_end):
-            pos = next(x for x in range(len(flat)) if flat[x][1] + path_delta > t_f)
+            pos = bisect.bisect_right(closes, t_f)  # the first path bar closing after t_f
             charges.setdefault(pos, []).append((t_f, rate))
     prev: float | None = None
     pos = 0
