@@ -73,20 +73,31 @@ def backtest(
     ] = None,
 ) -> None:
     """Run one backtest with the study's fixed params."""
+    from stratopt import cli_grid
     from stratopt.backtest import backtest_study
     from stratopt.config import load_study
+    from stratopt.grid_study import backtest_grid_study, is_grid_study
 
     cfg = load_study(study, set_ or [])
     _check_whole_study(cfg)
-    results = backtest_study(cfg)
+    grid = is_grid_study(cfg)
+    if grid:
+        cli_grid.check_fixed_params(cfg)
+    results: list[Any] = backtest_grid_study(cfg) if grid else backtest_study(cfg)
     if equity is not None:
         _write_csv(equity, _equity_frame(results))
     if trades is not None:
         _write_csv(trades, _trades_frame(results))
     if as_json:
-        sys.stdout.write(json.dumps(_json_report(cfg.name, results), default=_jsonable) + "\n")
+        report = _json_report(cfg.name, results)
+        report.update(cli_grid.grid_json(results) if grid else {})
+        sys.stdout.write(json.dumps(report, default=_jsonable) + "\n")
         return
+    if grid:
+        cli_grid.print_warnings(_err, cfg, [r.bars for r in results])
     _print_backtest(cfg.name, results)
+    if grid:
+        cli_grid.print_grid_backtest(_out, results)
 
 
 @app.command()
@@ -118,9 +129,14 @@ def optimize(
         overrides.append(f"output={json.dumps(str(output.resolve()))}")  # a YAML string
     cfg = load_study(study, overrides)
     _check_storage_option(storage)
+    grid = _grid_warnings(cfg)
     with _progress_bar() as show:
         result = optimize_study(cfg, storage=storage, on_progress=show, analyze=analysis)
     _print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
+    if grid:
+        from stratopt import cli_grid
+
+        cli_grid.print_path_bands(_out, result.ranked, top)
     if result.holdout is not None:
         _print_holdout(result.holdout)
     c = result.counts
@@ -437,6 +453,18 @@ def _check_whole_study(cfg: Any) -> None:
         parse_objective(cfg.objective, field="objective")
         parse_requirements(cfg.require, field="require")
     Router(cfg, get_strategy(cfg.strategy, base_dir=cfg.base_dir), names)
+
+
+def _grid_warnings(cfg: Any) -> bool:
+    """For a grid study: print its warnings (a grid step the bar path decides); True."""
+    from stratopt import cli_grid
+    from stratopt.backtest import study_bars
+    from stratopt.grid_study import is_grid_study
+
+    if not is_grid_study(cfg):
+        return False
+    cli_grid.print_warnings(_err, cfg, study_bars(cfg))
+    return True
 
 
 def _check_storage_option(storage: str | None) -> None:

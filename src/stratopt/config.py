@@ -34,6 +34,7 @@ from pydantic import (
 from stratopt.data import parse_timeframe
 from stratopt.engine import ExecSettings
 from stratopt.errors import ConfigError
+from stratopt.grid_config import GridConfig
 
 __all__ = [
     "MAX_STUDY_BYTES",
@@ -299,6 +300,7 @@ class StudyConfig(_Model):
     require: dict[str, Any] = Field(default_factory=dict)
     aggregate: Aggregate = "mean"
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    grid: GridConfig | None = None  # grid strategies only (docs/grid.md)
     storage: str | None = None
     output: str = "runs"
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -44,6 +44,7 @@ __all__ = [
     "grid_backtest",
     "grid_evaluate_many",
     "grid_strategy",
+    "path_band_section",
     "step_warning",
 ]
 
@@ -132,6 +133,10 @@ class GridBacktestResult:
     @property
     def metrics(self) -> dict[str, float]:
         return self.sim.metrics
+
+    @property
+    def settings(self) -> GridExec:
+        return self.setup.ex
 
     @property
     def final_equity(self) -> float:
@@ -367,3 +372,21 @@ def step_warning(bars: Bars, step_bps: float) -> str | None:
             "model decides most fills"
         )
     return None
+
+
+def path_band_section(metrics: Mapping[str, float] | None) -> dict[str, Any]:
+    """summary.json's `path_band` and `fill_model_risk` of a trial's metrics (empty when
+    they are not a grid candidate's)."""
+    if not metrics or "path_band_net_pnl" not in metrics:
+        return {}
+    return {
+        "path_band": {
+            "net_pnl": metrics["path_band_net_pnl"],
+            "round_trips": metrics["path_band_round_trips"],
+            "by_path": {
+                m: {"net_pnl": metrics[f"net_pnl_{m}"], "round_trips": metrics[f"round_trips_{m}"]}
+                for m in PATH_MODELS
+            },
+        },
+        "fill_model_risk": "high" if metrics["fill_model_risk_high"] == 1.0 else "normal",
+    }

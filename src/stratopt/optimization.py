@@ -25,6 +25,7 @@ from stratopt._gc import with_frozen_heap
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.errors import ConfigError, UserInputError
+from stratopt.grid_backtest import path_band_section
 from stratopt.search._candidates import Router
 from stratopt.search._constraints import check_satisfiable, parse_constraints
 from stratopt.search._evaluate import CallableEvaluator, StudyEvaluator
@@ -548,6 +549,7 @@ def _finish(
             "values": best.values,
             "metrics": record(best).get("metrics", {}),
         }
+        summary.update(path_band_section(summary["best"]["metrics"]))
     folder = write_run_folder(run_dir, summary=summary, ranked=ranked, best_config=best_cfg)
     return OptimizeResult(
         study_name=name,

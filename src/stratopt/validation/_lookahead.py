@@ -35,7 +35,7 @@ from stratopt.errors import ConfigError, StratoptError
 from stratopt.search._candidates import Router
 from stratopt.search._constraints import parse_constraints
 from stratopt.search._space import SearchSpace
-from stratopt.strategies import IndicatorCache, Strategy, get_strategy
+from stratopt.strategies import GridStrategy, IndicatorCache, Strategy, get_strategy
 
 __all__ = [
     "Leak",
@@ -152,7 +152,9 @@ def truncation_points(n: int, points: int) -> list[int]:
 
 
 def _signals(strategy: Strategy, bars: Bars, p: dict[str, Any]) -> np.ndarray:
-    out = np.asarray(strategy.signals(bars, p, IndicatorCache(bars)))
+    # a grid strategy's decisions are its active sides per bar
+    read = strategy.sides if isinstance(strategy, GridStrategy) else strategy.signals
+    out = np.asarray(read(bars, p, IndicatorCache(bars)))
     if out.shape != (len(bars),):
         raise StratoptError(
             f"strategy {strategy.name!r} returned signals of shape {out.shape} for {len(bars)} bars"
