@@ -463,7 +463,7 @@ def _grid_warnings(cfg: Any) -> bool:
 
     if not is_grid_study(cfg):
         return False
-    cli_grid.print_warnings(_err, cfg, study_bars(cfg))
+    cli_grid.print_warnings(_err, cfg, study_bars(cfg), searched=True)
     return True
 
 
@@ -823,7 +823,9 @@ def _cell(value: Any) -> str:
 def _equity_frame(results: list[Any]) -> pd.DataFrame:
     frames = []
     for res in results:
-        eq = res.equity.rename("equity").reset_index()
+        # a grid run also writes its exposures and open lots per bar
+        frame = getattr(res, "per_bar", None)
+        eq = (res.equity.rename("equity") if frame is None else frame).reset_index()
         if len(results) > 1:
             eq.insert(0, "symbol", res.bars.symbol)
         frames.append(eq)

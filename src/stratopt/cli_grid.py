@@ -47,9 +47,11 @@ def check_fixed_params(cfg: StudyConfig) -> None:
             raise ConfigError(f"params: {values} break {c.field} {c.text!r}")
 
 
-def print_warnings(err: Console, cfg: StudyConfig, bars: Sequence[Any]) -> None:
+def print_warnings(
+    err: Console, cfg: StudyConfig, bars: Sequence[Any], *, searched: bool = False
+) -> None:
     for b in bars:
-        for warning in check_grid_study(cfg, b):
+        for warning in check_grid_study(cfg, b, searched=searched):
             err.print(f"warning: {escape(warning)}", highlight=False, soft_wrap=True)
 
 

@@ -100,8 +100,11 @@ def grid_setup(study: StudyConfig, bars: Bars, settings: ExecSettings | None = N
     return GridSetup(grid_exec(study, settings), _detail(study, bars, cfg), _funding(study, cfg))
 
 
-def check_grid_study(study: StudyConfig, bars: Bars | None = None) -> list[str]:
-    """Refuse study settings that do not apply to grid strategies; return the warnings.
+def check_grid_study(
+    study: StudyConfig, bars: Bars | None = None, *, searched: bool = False
+) -> list[str]:
+    """Refuse study settings that do not apply to grid strategies; return the warnings
+    about `bars` (for the fixed parameters, or for the space when `searched`).
 
     Raises:
         ConfigError: a `backtest` field of the single-position engine is set, or
@@ -120,17 +123,17 @@ def check_grid_study(study: StudyConfig, bars: Bars | None = None) -> list[str]:
     if cfg.path == "detail" or bars is None:
         return []
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
-    steps = _step_bounds(study, strategy)
+    steps = _step_bounds(study, strategy, searched)
     warning = step_warning(bars, min(steps)) if steps else None
     return [f"{bars.symbol}: {warning}"] if warning else []
 
 
-def _step_bounds(study: StudyConfig, strategy: Strategy) -> list[float]:
-    """The smallest grid steps the study can try: the fixed one and the space's low end."""
+def _step_bounds(study: StudyConfig, strategy: Strategy, searched: bool) -> list[float]:
+    """The smallest grid step the study tries: the space's low end, or the fixed one."""
     out: list[float] = []
     if "grid_step_bps" not in strategy.parameters:
         return out
-    spec = study.space.get("grid_step_bps")
+    spec = study.space.get("grid_step_bps") if searched else None
     if isinstance(spec, dict) and isinstance(spec.get("low"), int | float):
         out.append(float(spec["low"]))
     elif isinstance(spec, list) and spec and all(isinstance(v, int | float) for v in spec):

@@ -12,7 +12,7 @@ from typing import Any
 
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
-from stratopt.engine.grid import GridExec
+from stratopt.engine.grid import GridExec, build_market
 from stratopt.grid_backtest import GridSetup, grid_evaluate_many
 from stratopt.grid_study import check_grid_study, grid_exec, grid_setup, with_settings
 from stratopt.search._candidates import Candidate
@@ -36,7 +36,9 @@ class GridEvaluation:
         self._caches: dict[tuple[DataKey, str], IndicatorCache] = {}
         check_grid_study(study)
         for bars in bars_for(()):
-            self._setup((), bars)
+            setup = self._setup((), bars)
+            # a detail series that does not fit the bars stops the study here
+            build_market(bars, detail=setup.detail, funding=setup.funding)
 
     def _setup(self, key: DataKey, bars: Bars) -> GridSetup:
         at = (key, bars.symbol)
