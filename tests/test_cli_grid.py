@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from stratopt.cli import main
+from tests.test_cli import _run
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "examples" / "hedge_grid_synthetic.yaml"
 BTCPERP = ROOT / "examples" / "hedge_grid_btcperp.yaml"
-
-
-def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stratopt.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_backtest_json_has_the_grid_keys(tmp_path: Path) -> None:
