@@ -129,3 +129,13 @@ def test_the_seed_study_backtests_on_the_real_file(shared_data: Path) -> None:
     report = json.loads(proc.stdout)
     assert report["bars"] == 751 and report["path_band"]["by_path"]["ohlc"]["round_trips"] > 0
     assert report["grid_per_symbol"]["BTCPERP"]["path"] == "detail"
+
+
+def test_the_seed_study_optimizes_200_trials(shared_data: Path, tmp_path: Path) -> None:
+    proc = _run("optimize", BTCPERP, "--no-analysis", "--output", tmp_path,
+                "--storage", "memory")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "200 complete" in proc.stdout
+    assert "path band of the best 10" in proc.stdout
+    table = proc.stdout.split("path band of the best 10")[1]
+    assert len([line for line in table.splitlines() if line.strip()[:2].strip().isdigit()]) == 10

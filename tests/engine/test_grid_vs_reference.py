@@ -69,6 +69,9 @@ def assert_same(case: Case, sim: GridSimResult, out: ref.RefResult) -> None:
         assert all(_close(a, b, scale) for a, b in zip(got, getattr(out, name), strict=True))
     assert sim.open_lots.tolist() == out.open_lots, what
     assert sim.exposed.astype(bool).tolist() == out.exposed, what
+    n = len(out.equity)
+    assert sim.metrics["exposure"] == pytest.approx(sum(out.exposed) / n, rel=1e-12), what
+    assert sim.metrics["trades"] == len(out.trades), what
     assert sim.round_trips == out.round_trips, what
     assert _close(sim.stats["funding"], out.funding, scale), what
     assert _close(sim.final_equity, out.equity[-1], scale), what
