@@ -164,7 +164,7 @@ S_T_DORM_UP = 25
 N_STATE = 26
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _record_fill(st, fills, record, price, side, qty, lot_id, reason, fee):  # type: ignore[no-untyped-def]
     """Book one fill: its cash and fee, and its record when recording."""
     st[S_CASH] = st[S_CASH] - side * qty * price
@@ -183,7 +183,7 @@ def _record_fill(st, fills, record, price, side, qty, lot_id, reason, fee):  # t
     st[S_NFILLS] = k + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _book_trade(st, lot, qty, exit_px, exit_fee, entry_fees, funding, reason, ts, trades, record):  # type: ignore[no-untyped-def]
     """Book one trade (a lot's round trip, or the closed part of one)."""
     side = lot[L_SIDE]
@@ -220,7 +220,7 @@ def _book_trade(st, lot, qty, exit_px, exit_fee, entry_fees, funding, reason, ts
     st[S_NTRADES] = k + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _totals(st, lots):  # type: ignore[no-untyped-def]
     """N and G (sum of side * qty and of qty over the open lots, in lot-id order)."""
     net = 0.0
@@ -234,7 +234,7 @@ def _totals(st, lots):  # type: ignore[no-untyped-def]
         st[S_MAX_OPEN] = st[S_NLOTS]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _remove_lot(st, lots, i):  # type: ignore[no-untyped-def]
     n = int(st[S_NLOTS])
     for r in range(i, n - 1):
@@ -312,32 +312,37 @@ def _exits(st, gp, side, p):  # type: ignore[no-untyped-def]
     return take, stop
 
 
-@njit(cache=True)
-def _sums(st, gp, lots, lv, side):  # type: ignore[no-untyped-def]
-    """(notional of `side`, notional of both sides, slots in use) in the §4 order."""
-    s_side = 0.0
+@njit(cache=True, inline="always")
+def _sums(st, gp, lots, lv):  # type: ignore[no-untyped-def]
+    """(notional of the longs, of the shorts, of both sides, slots in use), each sum
+    taken in the §4 order: open lots by id, then armed long levels, then short ones."""
+    s_long = 0.0
+    s_short = 0.0
     s_all = 0.0
     n_lots = int(st[S_NLOTS])
     for i in range(n_lots):
         v = lots[i, L_QTY] * lots[i, L_ENTRY]
         s_all = s_all + v
-        if lots[i, L_SIDE] == side:
-            s_side = s_side + v
+        if lots[i, L_SIDE] > 0:
+            s_long = s_long + v
+        else:
+            s_short = s_short + v
     slots = n_lots
     for si in range(2):
         n_levels = int(gp[P_LEVELS_LONG] if si == 0 else gp[P_LEVELS_SHORT])
-        lv_side = 1.0 if si == 0 else -1.0
         for k in range(n_levels):
             if lv[si, k, V_STATE] == ARMED:
                 v = lv[si, k, V_QTY] * lv[si, k, V_PRICE]
                 s_all = s_all + v
                 slots += 1
-                if lv_side == side:
-                    s_side = s_side + v
-    return s_side, s_all, slots
+                if si == 0:
+                    s_long = s_long + v
+                else:
+                    s_short = s_short + v
+    return s_long, s_short, s_all, slots
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _allowed(gp, qty, price, slots, s_side, s_all, eq):  # type: ignore[no-untyped-def]
     """0 if the level may be armed, 1 if a slot or inventory cap refuses it, 2 if equity
     or leverage does (docs/grid.md §4)."""
@@ -355,16 +360,22 @@ def _allowed(gp, qty, price, slots, s_side, s_all, eq):  # type: ignore[no-untyp
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _rearm(st, gp, lots, lv, si, k, price):  # type: ignore[no-untyped-def]
     """A freed level of the current ladder re-arms if its side is active and caps allow."""
     lv[si, k, V_STATE] = FREE
     bit = SIDE_LONG if si == 0 else SIDE_SHORT
     if not int(st[S_ACTIVE]) & bit:
         return
-    side = 1.0 if si == 0 else -1.0
-    s_side, s_all, slots = _sums(st, gp, lots, lv, side)
     eq = st[S_CASH] + st[S_NET] * price
+    room = st[S_NLOTS] + gp[P_LEVELS_LONG] + gp[P_LEVELS_SHORT] <= gp[P_MAX_LOTS]
+    if room and gp[P_MAX_INVENTORY] <= 0 and gp[P_MAX_LEVERAGE] <= 0:
+        # no cap reads the sums and every level fits in the slots: only equity counts
+        if eq > 0:
+            lv[si, k, V_STATE] = ARMED
+        return
+    s_long, s_short, s_all, slots = _sums(st, gp, lots, lv)
+    s_side = s_long if si == 0 else s_short
     if _allowed(gp, lv[si, k, V_QTY], lv[si, k, V_PRICE], slots, s_side, s_all, eq) == 0:
         lv[si, k, V_STATE] = ARMED
 
@@ -470,7 +481,7 @@ def _fill_exit(st, gp, lots, lv, i, reason, x, ts, record, fills, trades):  # ty
         _rearm(st, gp, lots, lv, si, k, x)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _find_lot(st, lots, lot_id):  # type: ignore[no-untyped-def]
     for i in range(int(st[S_NLOTS])):
         if lots[i, L_ID] == lot_id:
@@ -496,22 +507,25 @@ def _segment(st, gp, lots, lv, a, b, gap, ts, record, fills, trades, wk):  # typ
     tp_side = -1.0 if falling else 1.0  # the side whose take-profits this segment fills
     n_levels = int(gp[P_LEVELS_LONG] if falling else gp[P_LEVELS_SHORT])
     while True:
+        # the next trigger the price reaches, and which kinds of order sit there
         found = False
         best = -math.inf if falling else math.inf
+        n_tp = 0
+        n_sl = 0
         for i in range(int(st[S_NLOTS])):
-            if lots[i, L_SIDE] == tp_side:
-                t = lots[i, L_TP]
-            else:
-                t = lots[i, L_SL]
-                if math.isnan(t):
-                    continue
-            if falling:
-                if b <= t < bound and t > best:
-                    best = t
-                    found = True
-            elif bound < t <= b and t < best:
+            is_tp = lots[i, L_SIDE] == tp_side
+            t = lots[i, L_TP] if is_tp else lots[i, L_SL]
+            if math.isnan(t) or not ((b <= t < bound) if falling else (bound < t <= b)):
+                continue
+            if t == best:
+                n_tp += is_tp
+                n_sl += not is_tp
+            elif (t > best) if falling else (t < best):
                 best = t
                 found = True
+                n_tp = 1 if is_tp else 0
+                n_sl = 0 if is_tp else 1
+        entry = False
         for k in range(n_levels):
             t = lv[si, k, V_PRICE]
             if (t >= bound) if falling else (t <= bound):
@@ -519,16 +533,21 @@ def _segment(st, gp, lots, lv, a, b, gap, ts, record, fills, trades, wk):  # typ
             if (t < b) if falling else (t > b):
                 break
             if lv[si, k, V_STATE] == ARMED:
-                if (t > best) if falling else (t < best):
+                if t == best:
+                    entry = True
+                elif (t > best) if falling else (t < best):
                     best = t
                     found = True
+                    entry = True
+                    n_tp = 0
+                    n_sl = 0
                 break
         if not found:
             return
         p = best
         # the entries of the batch, as they stand before its exits
         n_en = 0
-        for k in range(n_levels):
+        for k in range(n_levels if entry else 0):
             t = lv[si, k, V_PRICE]
             if t == p and lv[si, k, V_STATE] == ARMED:
                 wk[n_en] = k
@@ -537,13 +556,13 @@ def _segment(st, gp, lots, lv, a, b, gap, ts, record, fills, trades, wk):  # typ
                 break
         # take-profits, then stops, each in lot-id order; exits add no lot
         i = 0
-        while i < int(st[S_NLOTS]):
+        while n_tp and i < int(st[S_NLOTS]):
             if lots[i, L_SIDE] == tp_side and lots[i, L_TP] == p:
                 _fill_exit(st, gp, lots, lv, i, R_TAKE_PROFIT, p, ts, record, fills, trades)
             else:
                 i += 1
         i = 0
-        while i < int(st[S_NLOTS]):
+        while n_sl and i < int(st[S_NLOTS]):
             if lots[i, L_SIDE] != tp_side and lots[i, L_SL] == p:
                 x = b if gap else p
                 _fill_exit(st, gp, lots, lv, i, R_STOP_LOSS, x, ts, record, fills, trades)
@@ -557,19 +576,71 @@ def _segment(st, gp, lots, lv, a, b, gap, ts, record, fills, trades, wk):  # typ
 
 
 @njit(cache=True)
+def _bounds(st, gp, lots, lv):  # type: ignore[no-untyped-def]
+    """(lowest, highest) trigger of the falling orders and of the rising ones."""
+    d_lo = math.inf
+    d_hi = -math.inf
+    u_lo = math.inf
+    u_hi = -math.inf
+    for i in range(int(st[S_NLOTS])):
+        long = lots[i, L_SIDE] > 0
+        tp = lots[i, L_TP]
+        sl = lots[i, L_SL]
+        down = sl if long else tp
+        up = tp if long else sl
+        if not math.isnan(down):
+            d_lo = min(d_lo, down)
+            d_hi = max(d_hi, down)
+        if not math.isnan(up):
+            u_lo = min(u_lo, up)
+            u_hi = max(u_hi, up)
+    for si in range(2):
+        for k in range(int(gp[P_LEVELS_LONG] if si == 0 else gp[P_LEVELS_SHORT])):
+            if lv[si, k, V_STATE] == ARMED:
+                t = lv[si, k, V_PRICE]
+                if si == 0:
+                    d_lo = min(d_lo, t)
+                    d_hi = max(d_hi, t)
+                else:
+                    u_lo = min(u_lo, t)
+                    u_hi = max(u_hi, t)
+    return d_lo, d_hi, u_lo, u_hi
+
+
+@njit(cache=True)
 def _walk(st, gp, lots, lv, prev, o, h, lw, c, model, ts, record, fills, trades, wk):  # type: ignore[no-untyped-def]
-    """Walk one path bar: the gap from `prev` (NaN: none), then the model's points."""
-    if not math.isnan(prev):
-        _segment(st, gp, lots, lv, prev, o, True, ts, record, fills, trades, wk)
+    """Walk one path bar: the gap from `prev` (NaN: none), then the model's points.
+
+    A segment that no trigger lies within (by the bounds of the triggers, taken afresh
+    after every fill) is not scanned.
+    """
     if model == PATH_OHLC or (model == PATH_ADAPTIVE and not o - lw < h - o):
         x1 = h
         x2 = lw
     else:
         x1 = lw
         x2 = h
-    _segment(st, gp, lots, lv, o, x1, False, ts, record, fills, trades, wk)
-    _segment(st, gp, lots, lv, x1, x2, False, ts, record, fills, trades, wk)
-    _segment(st, gp, lots, lv, x2, c, False, ts, record, fills, trades, wk)
+    nf = -1.0
+    d_lo = d_hi = u_lo = u_hi = 0.0
+    for s in range(4):
+        if s == 0:
+            if math.isnan(prev):
+                continue
+            a, b = prev, o
+        elif s == 1:
+            a, b = o, x1
+        elif s == 2:
+            a, b = x1, x2
+        else:
+            a, b = x2, c
+        if a == b:
+            continue
+        if st[S_NFILLS] != nf:
+            nf = st[S_NFILLS]
+            d_lo, d_hi, u_lo, u_hi = _bounds(st, gp, lots, lv)
+        if (b < a and (d_hi < b or d_lo >= a)) or (b > a and (u_lo > b or u_hi <= a)):
+            continue
+        _segment(st, gp, lots, lv, a, b, s == 0, ts, record, fills, trades, wk)
 
 
 @njit(cache=True)
@@ -639,9 +710,17 @@ def _decide(st, gp, lots, lv, sides, price, recenter):  # type: ignore[no-untype
             for k in range(n_long if si == 0 else n_short):
                 if lv[si, k, V_STATE] == ARMED:
                     lv[si, k, V_STATE] = FREE
+    st[S_CHANGED] = 0.0
+    st[S_REFUSED_EQUITY] = 0.0
+    wanted = False
+    for si in range(2):
+        bit = SIDE_LONG if si == 0 else SIDE_SHORT
+        for k in range((n_long if si == 0 else n_short) if sides & bit else 0):
+            wanted = wanted or lv[si, k, V_STATE] == FREE
+    if not wanted:  # nothing to arm
+        return
     eq = st[S_CASH] + st[S_NET] * price
-    s_long, s_all, slots = _sums(st, gp, lots, lv, 1.0)
-    s_short, _, _ = _sums(st, gp, lots, lv, -1.0)
+    s_long, s_short, s_all, slots = _sums(st, gp, lots, lv)
     refused_equity = False
     for si in range(2):
         bit = SIDE_LONG if si == 0 else SIDE_SHORT
@@ -665,7 +744,6 @@ def _decide(st, gp, lots, lv, sides, price, recenter):  # type: ignore[no-untype
                     s_short = s_short + v
             elif why == 2:
                 refused_equity = True
-    st[S_CHANGED] = 0.0
     st[S_REFUSED_EQUITY] = 1.0 if refused_equity else 0.0
 
 
