@@ -18,6 +18,12 @@ demo: $(STAMP)
 	$(VENV)/bin/stratopt optimize examples/sma_cross_synthetic.yaml
 	$(VENV)/bin/stratopt ml tune examples/ml_two_stage_synthetic.yaml
 	$(PY) examples/demo.py
+	$(VENV)/bin/stratopt optimize examples/hedge_grid_synthetic.yaml
+	@if [ -f ../shared/data/BTCPERP_1m.csv.gz ]; then \
+		$(VENV)/bin/stratopt optimize examples/hedge_grid_btcperp.yaml; \
+	else \
+		echo "examples/hedge_grid_btcperp.yaml skipped: ../shared/data/BTCPERP_1m.csv.gz not found"; \
+	fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples

@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("validation",),  # algorithms: windows, holdout, CPCV, stability, region, look-ahead
     ("search",),  # the Optuna seam: plan, study opening, trial loops, tell
     ("evaluation",),  # parameters -> metrics, returns, segments (no Optuna)
+    ("grid",),  # grid strategies through the lot-book engine; a study's grid: section
     ("backtest",),  # one backtest and batches
     ("config",),  # the study file's models
     ("strategies",),

@@ -28,10 +28,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from stratopt.backtest import BacktestResult
 from stratopt.engine import Signal
 from stratopt.metrics import METRICS
 from stratopt.operations import (
+    BacktestRun,
     LaunchOutcome,
     LaunchStatus,
     OptimizeResult,
@@ -344,7 +344,7 @@ def _format(value: float, unit: str) -> str:
     return f"{value:,.3f}"
 
 
-def print_backtest(name: str, results: Sequence[BacktestResult]) -> None:
+def print_backtest(name: str, results: Sequence[BacktestRun]) -> None:
     params = " ".join(f"{k}={v}" for k, v in results[0].params.items())
     out.print(f"[bold]{escape(name)}[/]: {results[0].strategy} {escape(params)}", soft_wrap=True)
     table = Table()

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from stratopt._jsonable import to_json_value
+from stratopt.cli import _grid_render as grid_render
 from stratopt.cli import _render as render
 from stratopt.cli._app import SetOption, app, check_storage_option, search_overrides
 from stratopt.config import load_study, method_list
@@ -17,6 +18,7 @@ from stratopt.errors import ConfigError
 from stratopt.operations import (
     backtest_report,
     equity_frame,
+    grid_warnings,
     optimize_study,
     run_backtest,
     study_from_run_folder,
@@ -54,7 +56,9 @@ def backtest(
         report = backtest_report(cfg.name, results)
         sys.stdout.write(json.dumps(report, default=to_json_value) + "\n")
         return
+    grid_render.print_warnings(grid_warnings(cfg, [r.bars for r in results]))
     render.print_backtest(cfg.name, results)
+    grid_render.print_grid_backtest(results)
 
 
 @app.command()
@@ -78,9 +82,11 @@ def optimize(
         overrides.append(f"output={json.dumps(str(output.resolve()))}")  # a YAML string
     cfg = load_study(study, overrides)
     check_storage_option(storage)
+    grid_render.print_warnings(grid_warnings(cfg, searched=True))
     with render.progress_bar() as show:
         result = optimize_study(cfg, storage=storage, on_progress=show, analyze=analysis)
     render.print_optimize(result, top)
+    grid_render.print_path_bands(result.ranked, top)
     if result.counts["complete"] == 0:
         render.error("no candidate completed")
         raise typer.Exit(1)

@@ -9,7 +9,8 @@ callers never read a run folder back.
 
 Where things are: `_optimize` (optimize_study, optimize), `_workers` (work_study,
 report_study, study_target), `_launch` (launch_workers), `_walk_forward`, `_validate`,
-`_statistics`, `_backtest`, `_store` (studies, show, export, cleanup). A new operation
+`_statistics`, `_backtest`, `_grid` (what grid studies add to backtest and optimize),
+`_store` (studies, show, export, cleanup). A new operation
 (report, batch, analyze, an MCP tool) is one new module `_<name>.py` built on
 `PreparedStudy` and, if it writes a search run folder, `finish_search`; its public
 names are added to `__all__` below, and the CLI gets one `cli/_<name>_commands.py`.
@@ -18,6 +19,7 @@ names are added to `__all__` below, and the CLI gets one `cli/_<name>_commands.p
 from __future__ import annotations
 
 from stratopt.operations._backtest import (
+    BacktestRun,
     backtest_report,
     equity_frame,
     run_backtest,
@@ -25,6 +27,7 @@ from stratopt.operations._backtest import (
     write_csv,
 )
 from stratopt.operations._checks import LOOKAHEAD_TOP
+from stratopt.operations._grid import check_fixed_params, grid_report, grid_warnings
 from stratopt.operations._launch import LaunchOutcome, LaunchStatus, WorkerExit, launch_workers
 from stratopt.operations._optimize import OptimizeOptions, compile_study, optimize, optimize_study
 from stratopt.operations._prepared import PreparedStudy, check_study
@@ -55,6 +58,7 @@ __all__ = [
     "ATTR_LOOKAHEAD",
     "ATTR_ROBUSTNESS",
     "LOOKAHEAD_TOP",
+    "BacktestRun",
     "LaunchOutcome",
     "LaunchStatus",
     "LookaheadCheck",
@@ -69,12 +73,15 @@ __all__ = [
     "WorkResult",
     "WorkerExit",
     "backtest_report",
+    "check_fixed_params",
     "check_study",
     "cleanup_study",
     "compile_study",
     "data_summary",
     "equity_frame",
     "export_study",
+    "grid_report",
+    "grid_warnings",
     "launch_workers",
     "list_studies",
     "optimize",
