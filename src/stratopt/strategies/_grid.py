@@ -46,7 +46,7 @@ class GridStrategy(Strategy):
     def signals(self, bars: Bars, p: dict[str, Any], cache: IndicatorCache) -> np.ndarray:
         raise StrategyError(
             f"strategy {self.name!r} trades a grid of lots, not signals; run it through "
-            "the grid engine (stratopt.grid_backtest)"
+            "the grid engine (stratopt.grid)"
         )
 
 
