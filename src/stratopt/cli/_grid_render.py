@@ -15,7 +15,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from stratopt.cli._render import err, out
+from stratopt.cli._console import err, out
 from stratopt.grid import BAND_COLUMNS, GridBacktestResult
 from stratopt.operations import BacktestRun
 
