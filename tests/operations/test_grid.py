@@ -13,11 +13,13 @@ from stratopt.errors import ConfigError
 from stratopt.evaluation import Router, StudyEvaluator
 from stratopt.grid import GridBacktestResult
 from stratopt.operations import (
+    PreparedStudy,
     backtest_report,
     equity_frame,
     grid_warnings,
     run_backtest,
 )
+from stratopt.operations._validate import _monte_carlo
 from stratopt.strategies import get_strategy
 
 GRID: dict[str, Any] = {
@@ -77,3 +79,15 @@ def test_grid_candidates_run_in_process_whatever_the_jobs(tmp_path: Path) -> Non
         evaluator.close()
     assert a.error is None and a.metrics is not None and "path_band_net_pnl" in a.metrics
     assert b.error is not None and "grid_step_bps" in b.error
+
+
+def test_the_monte_carlo_replays_the_lot_trades_and_the_grid_returns(tmp_path: Path) -> None:
+    study = _study(tmp_path, {**GRID, "space": {"grid_step_bps": {"low": 20, "high": 60}}})
+    (res,) = run_backtest(study)  # the fixed grid_step_bps: 30
+    out = _monte_carlo(PreparedStudy.from_config(study), {"grid_step_bps": 30.0}, seed=1)
+    (part,) = out["symbols"].values()
+    # the lots' net pnl (fees and funding included) replay the run's final equity
+    shuffle = part["trade_shuffle"]["original"]
+    assert shuffle["final_equity"] == pytest.approx(res.final_equity, rel=1e-12)
+    boot = part["bootstrap"]["original"]
+    assert boot["final_equity"] == pytest.approx(res.final_equity, rel=1e-9)

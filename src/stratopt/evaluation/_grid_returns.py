@@ -11,7 +11,7 @@ from stratopt.data import Bars
 from stratopt.engine.grid import GridMarket, build_market, simulate_grid
 from stratopt.evaluation._data import DataKey, with_data
 from stratopt.evaluation._router import Candidate
-from stratopt.grid import grid_setup
+from stratopt.grid import bar_returns, grid_setup
 from stratopt.strategies import GridStrategy, IndicatorCache
 
 __all__ = ["GridReturns"]
@@ -46,8 +46,5 @@ class GridReturns:
                 self._markets[bars.symbol], strategy.sides(bars, p, cache),
                 strategy.grid_params(p), setup.ex, periods_per_year=bars.periods_per_year,
             )  # fmt: skip
-            prev = np.concatenate(([setup.ex.cash], sim.equity[:-1]))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = np.where(prev > 0.0, sim.equity / prev - 1.0, 0.0)
-            out.append(np.where(np.isfinite(r), r, 0.0))
+            out.append(bar_returns(sim.equity, setup.ex.cash))
         return out

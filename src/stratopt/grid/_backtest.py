@@ -41,6 +41,7 @@ __all__ = [
     "GridBatchResult",
     "GridSetup",
     "PathBand",
+    "bar_returns",
     "grid_backtest",
     "grid_evaluate_many",
     "grid_strategy",
@@ -358,6 +359,16 @@ def _run_batch(
     out[index, width + 2 * n_paths + 1] = trips.max(axis=1) - trips.min(axis=1)
     high = band_net > FILL_MODEL_RISK_SHARE * np.abs(reference)
     out[index, width + 2 * n_paths + 2] = high.astype(np.float64)
+
+
+def bar_returns(equity: np.ndarray, cash: float) -> np.ndarray:
+    """Per-bar returns `E_j / E_{j-1} - 1` (`E_{-1}` the cash), 0 once equity is <= 0
+    (docs/metrics.md), for the statistics that need a grid run's return series."""
+    prev = np.concatenate(([cash], equity[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(prev > 0.0, equity / prev - 1.0, 0.0)
+    out: np.ndarray = np.where(np.isfinite(r), r, 0.0)
+    return out
 
 
 def step_warning(bars: Bars, step_bps: float) -> str | None:

@@ -7,15 +7,25 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from stratopt.backtest import study_bars
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.errors import ConfigError
-from stratopt.grid import GridBacktestResult, check_grid_study, is_grid_study
+from stratopt.evaluation import Candidate, with_data
+from stratopt.grid import (
+    GridBacktestResult,
+    bar_returns,
+    check_grid_study,
+    grid_backtest,
+    grid_setup,
+    is_grid_study,
+)
 from stratopt.search import parse_constraints
-from stratopt.strategies import get_strategy
+from stratopt.strategies import Strategy, get_strategy
 
-__all__ = ["check_fixed_params", "grid_report", "grid_warnings"]
+__all__ = ["check_fixed_params", "grid_report", "grid_trades_and_returns", "grid_warnings"]
 
 
 def check_fixed_params(study: StudyConfig) -> None:
@@ -62,3 +72,15 @@ def grid_report(results: Sequence[GridBacktestResult]) -> dict[str, Any]:
     series' under `grid_per_symbol`."""
     per_symbol = {r.bars.symbol: _finite(r.grid_summary()) for r in results}
     return {**per_symbol[results[0].bars.symbol], "grid_per_symbol": per_symbol}
+
+
+def grid_trades_and_returns(
+    study: StudyConfig, strategy: Strategy, bars: Bars, cand: Candidate
+) -> tuple[np.ndarray, np.ndarray]:
+    """A grid candidate's net pnl per lot trade (`pnl - fees + funding`: they sum to its
+    final equity minus the cash) and its per-bar returns, for the Monte Carlo."""
+    setup = grid_setup(with_data(study, cand.data), bars, cand.settings)
+    run = grid_backtest(bars, strategy, cand.strategy_params, setup)
+    t = run.sim.trades
+    net: np.ndarray = (t["pnl"] - t["fees"] + t["funding"]).astype(np.float64)
+    return net, bar_returns(run.sim.equity, setup.ex.cash)
