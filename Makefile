@@ -18,6 +18,12 @@ demo: $(STAMP)
 	$(VENV)/bin/stratopt backtest examples/backtesting_py_parity.yaml
 	$(VENV)/bin/stratopt ml tune examples/ml_two_stage_synthetic.yaml
 	$(PY) examples/demo.py
+	$(VENV)/bin/stratopt optimize examples/hedge_grid_synthetic.yaml
+	@if [ -f ../shared/data/BTCPERP_1m.csv.gz ]; then \
+		$(VENV)/bin/stratopt optimize examples/hedge_grid_btcperp.yaml; \
+	else \
+		echo "examples/hedge_grid_btcperp.yaml skipped: ../shared/data/BTCPERP_1m.csv.gz not found"; \
+	fi
 	$(VENV)/bin/stratopt optimize examples/sma_cross_synthetic.yaml
 
 lint: $(STAMP)

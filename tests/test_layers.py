@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # parameters -> metrics, returns, segments (no Optuna); many cells at once (batch);
     # a deep look at a few backtests (analysis). None of the three imports another.
     ("evaluation", "batch", "analysis"),
+    ("grid",),  # grid strategies through the lot-book engine; a study's grid: section
     ("backtest",),  # one backtest and batches
     ("config",),  # the study file's models
     ("strategies",),

@@ -12,9 +12,8 @@ import yaml
 
 from stratopt.config import load_study
 from stratopt.data import Bars
-from stratopt.strategies import BUILTIN_STRATEGIES
 from stratopt.validation import check_lookahead, check_study_lookahead, truncation_points
-from tests.strategies.test_builtin import SMALL_PARAMS
+from tests.strategies.test_builtin import SIGNAL_BUILTINS, SMALL_PARAMS
 
 HERE = Path(__file__).resolve().parent
 LEAKY = HERE / "leaky_strategy.py"
@@ -39,7 +38,7 @@ def test_truncation_points_are_spread_over_the_last_90_percent() -> None:
     assert truncation_points(2, 5) == []
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_STRATEGIES))
+@pytest.mark.parametrize("name", SIGNAL_BUILTINS)
 @pytest.mark.parametrize("bounded", [False, True])
 def test_builtins_pass(name: str, bounded: bool) -> None:
     sets = [{**SMALL_PARAMS[name], "mode": m} for m in ("reversal", "long_only")]
@@ -47,6 +46,16 @@ def test_builtins_pass(name: str, bounded: bool) -> None:
     report = check_lookahead(name, _bars(), sets, points=12, **kw)
     assert report.errors == []
     assert report.parameter_sets == 2 and report.points == 12
+    assert report.clean, report.leaks[:3]
+
+
+@pytest.mark.parametrize("bounded", [False, True])
+def test_the_hedge_grid_regime_passes(bounded: bool) -> None:
+    # a grid strategy's decisions are its active sides per bar
+    sets = [{"ema_fast": 5, "ema_slow": 20, "adx_len": 7, "atr_len": 7}, {"mode": "long"}]
+    kw: dict[str, Any] = {"lookback": 300, "horizon": 40} if bounded else {}
+    report = check_lookahead("hedge_grid", _bars(), sets, points=12, **kw)
+    assert report.errors == [] and report.parameter_sets == 2
     assert report.clean, report.leaks[:3]
 
 

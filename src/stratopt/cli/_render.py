@@ -26,8 +26,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from stratopt.backtest import BacktestResult
 from stratopt.cli._console import err, fmt_cell, fmt_num, fmt_pct, fmt_unit, out
+from stratopt.cli._grid_render import print_path_bands
 from stratopt.cli._render_checks import (
     print_cpcv,
     print_monte_carlo,
@@ -37,6 +37,7 @@ from stratopt.cli._render_checks import (
 )
 from stratopt.metrics import METRICS
 from stratopt.operations import (
+    BacktestRun,
     LaunchOutcome,
     LaunchStatus,
     OptimizeResult,
@@ -217,7 +218,7 @@ def _span(bounds: tuple[Any, Any]) -> str:
     return f"{start.strftime(fmt)}→{'end' if end is None else end.strftime(fmt)}"
 
 
-def print_backtest(name: str, results: Sequence[BacktestResult]) -> None:
+def print_backtest(name: str, results: Sequence[BacktestRun]) -> None:
     params = " ".join(f"{k}={v}" for k, v in results[0].params.items())
     out.print(f"[bold]{escape(name)}[/]: {results[0].strategy} {escape(params)}", soft_wrap=True)
     table = Table()
@@ -260,6 +261,7 @@ def print_report(found: ReportFile | None) -> None:
 def print_optimize(result: OptimizeResult, top: int) -> None:
     """The best candidates, the holdout, the counts, the run folder and the analyses."""
     print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
+    print_path_bands(result.ranked, top)  # a grid study's
     if result.holdout is not None:
         print_holdout(result.holdout)
     c = result.counts

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from stratopt._jsonable import to_json_value
+from stratopt.cli import _grid_render as grid_render
 from stratopt.cli import _render as render
 from stratopt.cli._app import SetOption, app, check_storage_option, search_overrides
 from stratopt.cli._console import err
@@ -18,6 +19,7 @@ from stratopt.errors import ConfigError
 from stratopt.operations import (
     backtest_report,
     equity_frame,
+    grid_warnings,
     optimize_study,
     run_backtest,
     study_from_run_folder,
@@ -58,7 +60,9 @@ def backtest(
         report = backtest_report(cfg.name, results)
         sys.stdout.write(json.dumps(report, default=to_json_value) + "\n")
         return
+    grid_render.print_warnings(grid_warnings(cfg, [r.bars for r in results]))
     render.print_backtest(cfg.name, results)
+    grid_render.print_grid_backtest(results)
 
 
 @app.command()
@@ -83,6 +87,7 @@ def optimize(
         overrides.append(f"output={json.dumps(str(output.resolve()))}")  # a YAML string
     cfg = load_study(study, overrides)
     check_storage_option(storage)
+    grid_render.print_warnings(grid_warnings(cfg, searched=True))
     with render.progress_bar() as show:
         result = optimize_study(
             cfg, storage=storage, on_progress=show, analyze=analysis, report=report

@@ -6,6 +6,7 @@ is a `ConfigError` naming the file, the field, the value and what was expected.
 
 from __future__ import annotations
 
+from stratopt.config._grid import FundingConfig, GridConfig, is_timeframe
 from stratopt.config._methods import METHODS, SearchMethod, method_list
 from stratopt.config._models import (
     BacktestConfig,
@@ -38,6 +39,8 @@ __all__ = [
     "BacktestConfig",
     "CpcvConfig",
     "DataConfig",
+    "FundingConfig",
+    "GridConfig",
     "SearchConfig",
     "SearchMethod",
     "Span",
@@ -46,6 +49,7 @@ __all__ = [
     "ValidationConfig",
     "WalkForwardConfig",
     "apply_overrides",
+    "is_timeframe",
     "load_study",
     "method_list",
     "parse_holdout",

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from stratopt._suggest import did_you_mean
+from stratopt.config._grid import GridConfig
 from stratopt.config._methods import METHODS, method_list
 from stratopt.config._spans import parse_holdout, parse_span
 from stratopt.data import parse_timeframe
@@ -278,6 +279,7 @@ class StudyConfig(_Model):
     require: dict[str, Any] = Field(default_factory=dict)
     aggregate: Aggregate = "mean"
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    grid: GridConfig | None = None  # grid strategies only (docs/grid.md)
     storage: str | None = None
     output: str = "runs"
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -10,6 +10,7 @@ from stratopt.data._frequency import (
     infer_periods_per_year,
     parse_timeframe,
 )
+from stratopt.data._funding import FundingRates, load_funding_rates
 from stratopt.data._load import load_bars, select_range
 from stratopt.data._resample import resample
 from stratopt.data._synthetic import synthetic_bars
@@ -17,11 +18,13 @@ from stratopt.data._validate import validate_frame
 
 __all__ = [
     "Bars",
+    "FundingRates",
     "PlantedEdge",
     "as_ns",
     "infer_bar_interval",
     "infer_periods_per_year",
     "load_bars",
+    "load_funding_rates",
     "parse_timeframe",
     "resample",
     "select_range",

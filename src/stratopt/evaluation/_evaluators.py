@@ -27,9 +27,10 @@ from stratopt.config import StudyConfig
 from stratopt.data import infer_periods_per_year
 from stratopt.errors import StratoptError
 from stratopt.evaluation._data import StudyData
+from stratopt.evaluation._grid import GridEvaluation
 from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import METRICS, compute_metrics
-from stratopt.strategies import Strategy, get_strategy
+from stratopt.strategies import GridStrategy, Strategy, get_strategy
 
 __all__ = [
     "CallableEvaluator",
@@ -117,6 +118,11 @@ class StudyEvaluator:
         self.strategy: Strategy = router.strategy
         self.data = data if data is not None else StudyData(study)
         self.data.get(())  # bad data files fail the study before any trial
+        self.grid = (
+            GridEvaluation(study, self.strategy, self.data.get)
+            if isinstance(self.strategy, GridStrategy)
+            else None
+        )
         isolated = not _is_builtin(self.strategy) and (jobs > 1 or timeout is not None)
         self.pool: _Pool | None = (
             _Pool(jobs, timeout, _init_study_worker, (study,)) if isolated else None
@@ -157,11 +163,14 @@ class StudyEvaluator:
         start = time.perf_counter()
         try:
             series = self.data.get(key)
+            grid = self.grid.run(key, idx, routed) if self.grid is not None else {}
         except StratoptError as exc:
             for i in idx:
                 outcomes[i].error = str(exc)
             return
-        for bars in series:
+        for i, (per_symbol, error) in grid.items():
+            outcomes[i].per_symbol, outcomes[i].error = per_symbol, error
+        for bars in series if self.grid is None else ():
             batch = evaluate_many(
                 bars,
                 self.strategy,
@@ -183,7 +192,8 @@ class StudyEvaluator:
 
 
 def _is_builtin(strategy: Strategy) -> bool:
-    return type(strategy).__module__.startswith("stratopt.") and strategy.uses_rules
+    compiled = strategy.uses_rules or isinstance(strategy, GridStrategy)
+    return type(strategy).__module__.startswith("stratopt.") and compiled
 
 
 def _portfolio_outcome(strategy: Strategy, data: StudyData, cand: Candidate) -> Outcome:

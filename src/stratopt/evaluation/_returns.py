@@ -22,8 +22,9 @@ from stratopt.data import Bars
 from stratopt.engine import simulate
 from stratopt.errors import StratoptError
 from stratopt.evaluation._data import StudyData
+from stratopt.evaluation._grid_returns import GridReturns
 from stratopt.evaluation._router import Candidate, Router
-from stratopt.strategies import IndicatorCache, get_strategy
+from stratopt.strategies import GridStrategy, IndicatorCache, get_strategy
 
 __all__ = ["CandidateReturns", "bin_returns", "candidate_returns"]
 
@@ -116,9 +117,10 @@ def candidate_returns(
     rows = -(-len(index) // size)
     # Filled one binned column at a time: memory peaks at the matrix plus one column.
     matrix = np.empty((rows, len(routed)))
+    grid = GridReturns(study, key) if isinstance(strategy, GridStrategy) else None
     for i, cand in routed.items():
         try:
-            column = _one(strategy, series, caches, cand, index)
+            column = _one(strategy, series, caches, cand, index, grid)
         except Exception as exc:  # user strategy code: isolate the candidate
             skipped[i] = _describe(exc)
             continue
@@ -167,10 +169,11 @@ def _one(
     caches: Sequence[IndicatorCache],
     cand: Candidate,
     index: pd.DatetimeIndex,
+    grid: GridReturns | None = None,
 ) -> np.ndarray:
     p = strategy.resolve(cand.strategy_params)
-    per_symbol = []
-    for bars, cache in zip(series, caches, strict=True):
+    per_symbol = [] if grid is None else grid.per_symbol(strategy, series, caches, cand)
+    for bars, cache in zip(series, caches, strict=True) if grid is None else ():
         signals = strategy.signals(bars, p, cache)
         sim = simulate(
             bars.open, bars.high, bars.low, bars.close, signals, cand.settings,

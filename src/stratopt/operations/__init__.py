@@ -9,13 +9,13 @@ callers never read a run folder back.
 
 Where things are: `_optimize` (optimize_study, optimize), `_workers` (work_study,
 report_study, study_target), `_launch` (launch_workers), `_walk_forward`, `_validate`,
-`_statistics`, `_backtest`, `_store` (studies, show, export, cleanup), `_report` (the
-HTML report: `report`, and `run_report` for the runs given `report=True`) with
-`_report_extras` (the candidates it re-runs), `_batch` and `_batch_sets`
-(backtest_batch and its parameter sets), `_analyze` (analyze_target). A new operation
-(an MCP tool) is one new module `_<name>.py` built on `PreparedStudy` (or `check_study`,
-for fixed parameter sets) and, if it writes a run folder, `_summary`'s builder
-(`finish_search`, `finish_run`); its public
+`_statistics`, `_backtest`, `_grid` (what grid studies add to backtest and optimize),
+`_store` (studies, show, export, cleanup), `_report` (the HTML report: `report`, and
+`run_report` for the runs given `report=True`) with `_report_extras` (the candidates it
+re-runs), `_batch` and `_batch_sets` (backtest_batch and its parameter sets), `_analyze`
+(analyze_target). A new operation (an MCP tool) is one new module `_<name>.py` built on
+`PreparedStudy` (or `check_study`, for fixed parameter sets) and, if it writes a run
+folder, `_summary`'s builder (`finish_search`, `finish_run`); its public
 names are added to `__all__` below, and the CLI gets one `cli/_<name>_commands.py`.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from stratopt.operations._analyze import AnalyzeRequest, AnalyzeResult, analyze_target
 from stratopt.operations._backtest import (
+    BacktestRun,
     backtest_report,
     equity_frame,
     run_backtest,
@@ -37,6 +38,7 @@ from stratopt.operations._batch_sets import (
     stored_param_sets,
 )
 from stratopt.operations._checks import LOOKAHEAD_TOP
+from stratopt.operations._grid import check_fixed_params, grid_report, grid_warnings
 from stratopt.operations._launch import LaunchOutcome, LaunchStatus, WorkerExit, launch_workers
 from stratopt.operations._optimize import OptimizeOptions, compile_study, optimize, optimize_study
 from stratopt.operations._prepared import PreparedStudy, check_study, study_from_run_folder
@@ -80,6 +82,7 @@ __all__ = [
     "REPORT_FILE",
     "AnalyzeRequest",
     "AnalyzeResult",
+    "BacktestRun",
     "BatchRequest",
     "BatchResult",
     "LaunchOutcome",
@@ -103,6 +106,7 @@ __all__ = [
     "backtest_batch",
     "backtest_report",
     "batch_series",
+    "check_fixed_params",
     "check_study",
     "cleanup_study",
     "compile_study",
@@ -110,6 +114,8 @@ __all__ = [
     "equity_frame",
     "export_study",
     "grid_param_sets",
+    "grid_report",
+    "grid_warnings",
     "launch_workers",
     "list_studies",
     "load_target",

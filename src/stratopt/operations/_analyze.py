@@ -18,11 +18,11 @@ from typing import Any
 import pandas as pd
 
 from stratopt.analysis import Analysis, AnalysisOptions, analyze_results
-from stratopt.backtest import BacktestResult, backtest
+from stratopt.backtest import BacktestResult, backtest, backtest_study
 from stratopt.config import load_study
 from stratopt.errors import ConfigError
 from stratopt.evaluation import Router
-from stratopt.operations._backtest import run_backtest
+from stratopt.grid import is_grid_study
 from stratopt.operations._batch import batch_series
 from stratopt.operations._prepared import PreparedStudy, check_study, study_from_run_folder
 from stratopt.storage import write_json
@@ -128,7 +128,13 @@ def _batch_results(
 
 def _study_results(path: Path, overrides: Sequence[str]) -> tuple[Candidates, Path]:
     study = load_study(path, overrides)
-    results = run_backtest(study)
+    check_study(study)
+    if is_grid_study(study):
+        raise ConfigError(
+            f"{path}: analyze reads single-position backtests; a grid study ({study.strategy}) "
+            "is analyzed through its backtest and optimize reports"
+        )
+    results = backtest_study(study)
     labels = [r.bars.symbol or f"series {i + 1}" for i, r in enumerate(results)]
     if len(set(labels)) != len(labels):
         labels = [f"{i + 1} {x}" for i, x in enumerate(labels)]

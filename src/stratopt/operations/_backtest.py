@@ -12,22 +12,40 @@ import pandas as pd
 from stratopt.backtest import BacktestResult, backtest_study
 from stratopt.config import StudyConfig
 from stratopt.errors import UserInputError
+from stratopt.grid import GridBacktestResult, backtest_grid_study, is_grid_study
+from stratopt.operations._grid import check_fixed_params, grid_report
 from stratopt.operations._prepared import check_study
 
-__all__ = ["backtest_report", "equity_frame", "run_backtest", "trades_frame", "write_csv"]
+__all__ = [
+    "BacktestRun",
+    "backtest_report",
+    "equity_frame",
+    "run_backtest",
+    "trades_frame",
+    "write_csv",
+]
+
+BacktestRun = BacktestResult | GridBacktestResult
+"""One series' backtest: of the single-position engine, or of a grid strategy."""
 
 
-def run_backtest(study: StudyConfig) -> list[BacktestResult]:
-    """Check the whole study file (`check_study`), then backtest its fixed parameters."""
+def run_backtest(study: StudyConfig) -> list[BacktestResult] | list[GridBacktestResult]:
+    """Check the whole study file (`check_study`), then backtest its fixed parameters
+    (a grid strategy's also against the study's constraints)."""
     check_study(study)
+    if is_grid_study(study):
+        check_fixed_params(study)
+        return backtest_grid_study(study)
     return backtest_study(study)
 
 
-def equity_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:
-    """The equity curves, one row per bar (a `symbol` column with several series)."""
+def equity_frame(results: Sequence[BacktestRun]) -> pd.DataFrame:
+    """The equity curves, one row per bar (a `symbol` column with several series); a
+    grid run's also with its exposures and open lots."""
     frames = []
     for res in results:
-        eq = res.equity.rename("equity").reset_index()
+        per_bar = res.per_bar if isinstance(res, GridBacktestResult) else None
+        eq = (res.equity.rename("equity") if per_bar is None else per_bar).reset_index()
         if len(results) > 1:
             eq.insert(0, "symbol", res.bars.symbol)
         frames.append(eq)
@@ -35,7 +53,7 @@ def equity_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:
     return out
 
 
-def trades_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:
+def trades_frame(results: Sequence[BacktestRun]) -> pd.DataFrame:
     """The trade lists, one row per trade (a `symbol` column with several series)."""
     frames = []
     for res in results:
@@ -61,8 +79,9 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def backtest_report(name: str, results: Sequence[BacktestResult]) -> dict[str, Any]:
-    """`stratopt backtest --json`: the first series flat, every series under per_symbol."""
+def backtest_report(name: str, results: Sequence[BacktestRun]) -> dict[str, Any]:
+    """`stratopt backtest --json`: the first series flat, every series under per_symbol
+    (and a grid strategy's outputs, `grid_report`)."""
     per_symbol = {
         res.bars.symbol: {
             "source": res.bars.source,
@@ -84,4 +103,10 @@ def backtest_report(name: str, results: Sequence[BacktestResult]) -> dict[str, A
         "symbol": first.bars.symbol,
         **per_symbol[first.bars.symbol],
         "per_symbol": per_symbol,
+        **_grid_keys(results),
     }
+
+
+def _grid_keys(results: Sequence[BacktestRun]) -> dict[str, Any]:
+    grid = [r for r in results if isinstance(r, GridBacktestResult)]
+    return grid_report(grid) if grid else {}

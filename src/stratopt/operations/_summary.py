@@ -26,6 +26,7 @@ from optuna.trial import FrozenTrial
 
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
+from stratopt.grid import path_band_section
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._results import LookaheadCheck, OptimizeResult, RobustnessCheck
 from stratopt.operations._statistics import study_statistics
@@ -127,6 +128,7 @@ def finish_search(run: SearchRun) -> OptimizeResult:
     best = best_trial(run.result.study, ranked)
     if best is not None:
         summary["best"] = _best_section(best)
+        summary.update(path_band_section(summary["best"]["metrics"]))  # grid studies
     holdout = _holdout(run, ranked)
     if holdout is not None:
         holdout.frame.to_csv(run.start.path / "holdout.csv", index=False)

@@ -22,9 +22,12 @@ from optuna.trial import TrialState
 
 from stratopt.backtest import backtest
 from stratopt.config import CpcvConfig, StudyConfig
+from stratopt.data import Bars
 from stratopt.errors import ConfigError
-from stratopt.evaluation import StudyData, StudyEvaluator, candidate_returns
+from stratopt.evaluation import Candidate, StudyData, StudyEvaluator, candidate_returns
+from stratopt.grid import is_grid_strategy
 from stratopt.operations._checks import assess_plan
+from stratopt.operations._grid import grid_trades_and_returns
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._report import run_report
 from stratopt.operations._results import ValidationResult
@@ -174,24 +177,35 @@ def _monte_carlo(prepared: PreparedStudy, best: dict[str, Any], seed: int) -> di
     cand = prepared.router.route(best)
     out: dict[str, Any] = {"params": best, "simulations": MONTE_CARLO_SIMS, "symbols": {}}
     for bars in prepared.data.get(cand.data):
-        res = backtest(bars, prepared.strategy, cand.strategy_params, cand.settings)
+        steps, compounding, returns = _best_run(prepared, bars, cand)
         part: dict[str, Any] = {}
         cash = float(cand.settings.cash)
         try:
-            steps, compounding = _trade_steps(
-                res.sim.trades, res.sim.equity, cash, cand.settings.sizing
-            )
             part["trade_shuffle"] = reshuffle_trades(
                 steps, cash=cash, n_sims=MONTE_CARLO_SIMS, seed=seed, compounding=compounding
             ).to_dict()
         except ValueError as exc:
             part["trade_shuffle"] = {"available": False, "reason": str(exc)}
         part["bootstrap"] = bootstrap_returns(
-            res.sim.returns, cash=cash, n_sims=MONTE_CARLO_SIMS, seed=seed,
+            returns, cash=cash, n_sims=MONTE_CARLO_SIMS, seed=seed,
             periods_per_year=bars.periods_per_year,
         ).to_dict()  # fmt: skip
         out["symbols"][bars.symbol] = part
     return out
+
+
+def _best_run(
+    prepared: PreparedStudy, bars: Bars, cand: Candidate
+) -> tuple[np.ndarray, bool, np.ndarray]:
+    """The candidate's trade steps (`_trade_steps`), whether they compound, its returns."""
+    if is_grid_strategy(prepared.strategy):  # fixed lot sizes: net pnl per lot trade
+        pnl, returns = grid_trades_and_returns(prepared.searched, prepared.strategy, bars, cand)
+        return pnl, False, returns
+    res = backtest(bars, prepared.strategy, cand.strategy_params, cand.settings)
+    sim = res.sim
+    sizing = cand.settings.sizing
+    steps, compounding = _trade_steps(sim.trades, sim.equity, cand.settings.cash, sizing)
+    return steps, compounding, sim.returns
 
 
 def _trade_steps(

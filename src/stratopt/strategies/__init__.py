@@ -11,9 +11,12 @@ from stratopt.strategies._builtin import (
     RsiReversion,
     SmaCross,
 )
+from stratopt.strategies._grid import GRID_MODES, GridStrategy, HedgeGrid
 from stratopt.strategies._indicators import (
     Indicator,
     IndicatorCache,
+    adx,
+    atr,
     bollinger,
     ema,
     highest,
@@ -40,6 +43,7 @@ from stratopt.strategies._rules import (
 
 __all__ = [
     "BUILTIN_STRATEGIES",
+    "GRID_MODES",
     "MAX_RULES",
     "BollingerReversion",
     "BoolParam",
@@ -47,6 +51,8 @@ __all__ = [
     "DonchianBreakout",
     "EmaCross",
     "FloatParam",
+    "GridStrategy",
+    "HedgeGrid",
     "Indicator",
     "IndicatorCache",
     "IntParam",
@@ -57,6 +63,8 @@ __all__ = [
     "SmaCross",
     "Strategy",
     "above",
+    "adx",
+    "atr",
     "below",
     "bollinger",
     "compile_rules",

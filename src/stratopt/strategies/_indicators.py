@@ -18,11 +18,14 @@ import numpy as np
 
 from stratopt.data import Bars
 from stratopt.strategies import _indicators_nb as nb
+from stratopt.strategies import _trend_nb as trend_nb
 
 __all__ = [
     "SOURCES",
     "Indicator",
     "IndicatorCache",
+    "adx",
+    "atr",
     "bollinger",
     "ema",
     "highest",
@@ -108,6 +111,26 @@ def macd_signal(x: str | Indicator, fast: int, slow: int, signal: int) -> Indica
     return ema(macd(x, fast, slow), signal)
 
 
+def atr(window: int) -> Indicator:
+    """Wilder's average true range of the bars (high, low, close)."""
+    return Indicator("atr", (int(window),))
+
+
+def adx(window: int) -> Indicator:
+    """Wilder's average directional index of the bars (high, low, close), 0..100."""
+    return Indicator("adx", (int(window),))
+
+
+def _hlc(kernel: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    def compute(cache: IndicatorCache, key: Indicator) -> np.ndarray:
+        (window,) = key.args
+        assert isinstance(window, int)
+        b = cache.bars
+        return np.asarray(kernel(b.high, b.low, b.close, window))
+
+    return compute
+
+
 def _bollinger(cache: IndicatorCache, key: Indicator) -> np.ndarray:
     src, window, k, band = key.args
     assert isinstance(src, Indicator) and isinstance(window, int)
@@ -150,6 +173,8 @@ _COMPUTE: dict[str, Callable[[IndicatorCache, Indicator], np.ndarray]] = {
     "lowest": _windowed(nb.rolling_min_nb),
     "bollinger": _bollinger,
     "macd": _macd,
+    "atr": _hlc(trend_nb.atr_nb),
+    "adx": _hlc(trend_nb.adx_nb),
 }
 
 

@@ -19,12 +19,21 @@ from stratopt.strategies._builtin import (
     RsiReversion,
     SmaCross,
 )
+from stratopt.strategies._grid import HedgeGrid
 
 __all__ = ["BUILTIN_STRATEGIES", "get_strategy"]
 
 BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls
-    for cls in (SmaCross, EmaCross, RsiReversion, BollingerReversion, DonchianBreakout, Macd)
+    for cls in (
+        SmaCross,
+        EmaCross,
+        RsiReversion,
+        BollingerReversion,
+        DonchianBreakout,
+        Macd,
+        HedgeGrid,
+    )
 }
 
 

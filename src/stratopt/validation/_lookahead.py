@@ -33,7 +33,7 @@ from stratopt.data import Bars
 from stratopt.errors import ConfigError, StratoptError
 from stratopt.evaluation import DataKey, Router, StudyData
 from stratopt.search import SearchSpace, parse_constraints
-from stratopt.strategies import IndicatorCache, Strategy, get_strategy
+from stratopt.strategies import GridStrategy, IndicatorCache, Strategy, get_strategy
 
 __all__ = [
     "Leak",
@@ -149,7 +149,9 @@ def truncation_points(n: int, points: int) -> list[int]:
 
 
 def _signals(strategy: Strategy, bars: Bars, p: dict[str, Any]) -> np.ndarray:
-    out = np.asarray(strategy.signals(bars, p, IndicatorCache(bars)))
+    # a grid strategy's decisions are its active sides per bar
+    read = strategy.sides if isinstance(strategy, GridStrategy) else strategy.signals
+    out = np.asarray(read(bars, p, IndicatorCache(bars)))
     if out.shape != (len(bars),):
         raise StratoptError(
             f"strategy {strategy.name!r} returned signals of shape {out.shape} for {len(bars)} bars"

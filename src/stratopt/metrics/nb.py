@@ -1,0 +1,23 @@
+"""The public namespace of the metrics kernels, for compiled callers in other packages.
+
+Engines call these from inside their own numba loops (see the protocol in the
+`stratopt.metrics._nb` docstring); everything else uses `stratopt.metrics.compute_metrics`.
+"""
+
+from __future__ import annotations
+
+from stratopt.metrics._nb import (
+    N_METRICS,
+    N_TRADE_STATS,
+    compute_metrics_nb,
+    trade_stats_init_nb,
+    trade_stats_update_nb,
+)
+
+__all__ = [
+    "N_METRICS",
+    "N_TRADE_STATS",
+    "compute_metrics_nb",
+    "trade_stats_init_nb",
+    "trade_stats_update_nb",
+]
