@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from stratopt.config._methods import METHODS, SearchMethod, method_list
 from stratopt.config._models import (
+    PLACEHOLDERS,
     BacktestConfig,
     CpcvConfig,
     DataConfig,
+    EvaluatorConfig,
     SearchConfig,
     StudyConfig,
     SyntheticConfig,
@@ -34,9 +36,11 @@ __all__ = [
     "MAX_STUDY_DEPTH",
     "MAX_STUDY_VALUES",
     "METHODS",
+    "PLACEHOLDERS",
     "BacktestConfig",
     "CpcvConfig",
     "DataConfig",
+    "EvaluatorConfig",
     "SearchConfig",
     "SearchMethod",
     "Span",

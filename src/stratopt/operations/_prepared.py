@@ -9,17 +9,18 @@ runs its candidates.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
-from stratopt.evaluation import Router, StudyData, StudyEvaluator
+from stratopt.evaluation import External, Router, StudyData, StudyEvaluator
 from stratopt.search import SearchPlan, compile_search, parse_objective, parse_requirements
 from stratopt.storage import check_study_name, resolve_storage_url
 from stratopt.strategies import Strategy, get_strategy
 from stratopt.validation import Holdout, prepare_holdout
 
-__all__ = ["PreparedStudy", "check_study"]
+__all__ = ["PreparedStudy", "check_study", "study_router"]
 
 
 @dataclass(frozen=True)
@@ -30,21 +31,24 @@ class PreparedStudy:
         study: The study as loaded.
         plan: Its search plan (space, constraints, objective, requirements, settings
             and target of COMPLETE trials).
-        strategy: The strategy instance.
+        strategy: The strategy instance (None: the study names an external evaluator).
         router: Splits searched parameters between strategy, backtest and data.
         holdout: The holdout split (None without `validation.holdout`).
         data: The bars of `searched`, per data override, loaded once.
         storage: The `storage=` the caller gave (None: the environment, the study
             file's `storage:`, else SQLite in its output); see `url`.
+        external: The study's external evaluator (None: it names a strategy); it
+            runs the searched study's candidates.
     """
 
     study: StudyConfig
     plan: SearchPlan
-    strategy: Strategy
+    strategy: Strategy | None
     router: Router
     holdout: Holdout | None
     data: StudyData
     storage: str | None = None
+    external: External | None = None
 
     @classmethod
     def from_config(
@@ -57,11 +61,26 @@ class PreparedStudy:
         """
         plan = compile_search(study)
         check_study_name(study.name, "name")
-        strategy = get_strategy(study.strategy, base_dir=study.base_dir)
-        router = Router(study, strategy, plan.space.names)
+        strategy, router = study_router(study, plan.space.names)
         split = prepare_holdout(study, router) if holdout else None
         searched = study if split is None else split.in_sample  # the search never sees it
-        return cls(study, plan, strategy, router, split, StudyData(searched), storage)
+        data = StudyData(searched)
+        external = None if study.evaluator is None else External(searched, data)
+        return cls(study, plan, strategy, router, split, data, storage, external)
+
+    @property
+    def evaluator_identity(self) -> dict[str, str] | None:
+        """What the study's external evaluator is (kind, target, source hash); None
+        for a study that names a strategy. Part of the study's fingerprint."""
+        return None if self.external is None else self.external.identity.to_dict()
+
+    @property
+    def runner_name(self) -> str:
+        """The strategy's name, or the external evaluator's `kind:target`."""
+        if self.external is not None:
+            return self.external.name
+        assert self.strategy is not None
+        return self.strategy.name
 
     @property
     def name(self) -> str:
@@ -111,4 +130,20 @@ def check_study(study: StudyConfig) -> None:
     else:
         parse_objective(study.objective, field="objective")
         parse_requirements(study.require, field="require")
-    Router(study, get_strategy(study.strategy, base_dir=study.base_dir), names)
+    study_router(study, names)
+
+
+def study_router(study: StudyConfig, names: Sequence[str]) -> tuple[Strategy | None, Router]:
+    """The study's strategy (None: an external evaluator) and its parameter router.
+
+    An external evaluator is loaded here, so a missing file or function, or a name it
+    does not declare, fails before any storage is touched.
+    """
+    if study.evaluator is None:
+        assert study.strategy is not None
+        strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+        return strategy, Router(study, strategy, names)
+    external = External(study)
+    if study.evaluator.command is None:
+        external.target  # noqa: B018 (loads the function or class: a bad reference fails here)
+    return None, Router(study, None, names, parameters=external.parameters)

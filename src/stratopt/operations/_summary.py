@@ -182,12 +182,15 @@ def _study_sections(prepared: PreparedStudy, url: str) -> dict[str, Any]:
     """What a study's run folder records of the study: enough to validate it later."""
     config = json.loads(prepared.study.model_dump_json())
     config["storage"] = redact(url)
-    return {
-        "strategy": prepared.strategy.name,
+    sections = {
+        "strategy": prepared.runner_name,
         "data": data_summary(prepared.bars()),
         "config": config,
         "study_dir": str(prepared.study.base_dir.resolve()),  # relative paths in config
     }
+    if prepared.evaluator_identity is not None:
+        sections["evaluator"] = prepared.evaluator_identity
+    return sections
 
 
 def data_summary(series: Sequence[Bars]) -> list[dict[str, Any]]:
@@ -268,10 +271,21 @@ def best_config(prepared: PreparedStudy, best: FrozenTrial) -> dict[str, Any]:
     if cfg["data"].get("path") is not None:
         paths = [study.resolve_path(p) for p in study.data.paths]
         cfg["data"]["path"] = paths[0] if isinstance(study.data.path, str) else paths
-    strategy = study.strategy
-    if ":" in strategy and strategy.split(":")[0].endswith(".py"):
-        file, _, cls = strategy.rpartition(":")
-        cfg["strategy"] = f"{(study.base_dir / file).resolve()}:{cls}"
+    for section, key in (
+        ("strategy", None),
+        ("evaluator", "python"),
+        ("evaluator", "backtesting_py"),
+    ):
+        ref = cfg[section] if key is None else (cfg.get(section) or {}).get(key)
+        if isinstance(ref, str) and ":" in ref and ref.split(":")[0].endswith(".py"):
+            file, _, name = ref.rpartition(":")
+            absolute = f"{(study.base_dir / file).resolve()}:{name}"
+            if key is None:
+                cfg[section] = absolute
+            else:
+                cfg[section][key] = absolute
+    if study.evaluator is not None:  # a command's working directory stays the study folder
+        cfg["evaluator"]["cwd"] = str((study.base_dir / study.evaluator.cwd).resolve())
     cfg["output"] = str(study.output_dir.resolve())
     cfg.pop("storage", None)
     return cfg

@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from stratopt.backtest import backtest
 from stratopt.config import CpcvConfig, StudyConfig, parse_study
 from stratopt.errors import ConfigError
-from stratopt.evaluation import StudyData, StudyEvaluator, candidate_returns
+from stratopt.evaluation import NO_CURVE, External, StudyData, StudyEvaluator, candidate_returns
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._results import ValidationResult
 from stratopt.operations._statistics import completed, distinct_params, study_statistics
@@ -188,6 +188,9 @@ def _cpcv(study: StudyConfig, done: Any, data: StudyData, folder: Path) -> dict[
 
 def _monte_carlo(prepared: PreparedStudy, best: dict[str, Any], seed: int) -> dict[str, Any]:
     """Trade-order reshuffling and a stationary bootstrap of the best candidate, per symbol."""
+    if prepared.external is not None:
+        return _external_monte_carlo(prepared.external, best, seed)
+    assert prepared.strategy is not None
     cand = prepared.router.route(best)
     out: dict[str, Any] = {"params": best, "simulations": MONTE_CARLO_SIMS, "symbols": {}}
     for bars in prepared.data.get(cand.data):
@@ -209,6 +212,42 @@ def _monte_carlo(prepared: PreparedStudy, best: dict[str, Any], seed: int) -> di
         ).to_dict()  # fmt: skip
         out["symbols"][bars.symbol] = part
     return out
+
+
+def _external_monte_carlo(external: External, best: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The same two simulations on the best run of an external evaluator (its kept curve
+    and trades, else it is run again): each trade's pnl over the equity before it opened
+    is what a reshuffle compounds."""
+    run = external.run(best, external.period(), reuse=True)
+    part: dict[str, Any] = {}
+    unavailable = {"available": False, "reason": ""}
+    if run.trades is None or run.equity is None:
+        part["trade_shuffle"] = {
+            **unavailable,
+            "reason": "the evaluator returns no trade list and equity curve",
+        }
+    else:
+        marks = np.concatenate(([run.cash], run.equity))
+        before = marks[
+            np.searchsorted(run.time, run.trades["entry_time"].to_numpy(dtype="datetime64[ns]"))
+        ]
+        try:
+            part["trade_shuffle"] = reshuffle_trades(
+                run.trades["net_pnl"].to_numpy() / before, cash=run.cash, n_sims=MONTE_CARLO_SIMS,
+                seed=seed, compounding=True,
+            ).to_dict()  # fmt: skip
+        except ValueError as exc:
+            part["trade_shuffle"] = {**unavailable, "reason": str(exc)}
+    returns = run.returns
+    if returns is None:
+        part["bootstrap"] = {**unavailable, "reason": NO_CURVE}
+    else:
+        ppy = float(external.data.get(())[0].periods_per_year)
+        part["bootstrap"] = bootstrap_returns(
+            returns, cash=run.cash, n_sims=MONTE_CARLO_SIMS, seed=seed, periods_per_year=ppy
+        ).to_dict()
+    symbols = ",".join(b.symbol for b in external.data.get(()))
+    return {"params": best, "simulations": MONTE_CARLO_SIMS, "symbols": {symbols: part}}
 
 
 def _trade_steps(
