@@ -10,7 +10,9 @@ returned, under a snake_case id (``"Sharpe Ratio"`` -> ``sharpe_ratio``,
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import re
 import warnings
 from collections.abc import Mapping
@@ -99,8 +101,9 @@ def run_backtesting_py(
         },
         index=pd.DatetimeIndex(b.time[keep]),
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its notes on open trades, short data, ...
+    # Its notes (open trades, short data) and its progress bar on stderr: not ours to show.
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
         test = lib.Backtest(frame, cls, **options)
         try:
             stats = test.run(**params)

@@ -279,13 +279,16 @@ class External:
         }
 
     def _data_files(self) -> list[str]:
-        """The data files; bars that come from no file (synthetic) are written once as CSV."""
+        """The data files: the study's own when it reads plain files as they are, else
+        its bars (resampled, from a package, synthetic) written once as CSV."""
         paths = self._paths()
-        if paths:
+        series = self.data.get(())
+        if len(paths) == len(series) and self.study.data.timeframe is None:
             return paths
         out = []
-        for b in self.data.get(()):
-            path = self.root / f"data-{b.symbol}-{len(b)}.csv"
+        for b in series:
+            tag = _sha256(f"{b.source}|{b.time[0]}|{b.time[-1]}|{len(b)}".encode())[:12]
+            path = self.root / f"data-{b.symbol}-{tag}.csv"
             if not path.is_file():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(f".{os.getpid()}.tmp")
