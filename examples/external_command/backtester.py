@@ -24,12 +24,19 @@ def read_bars(path: str) -> list[dict[str, float | str]]:
         rows = list(csv.DictReader(f))
     if not rows:
         sys.exit(f"{path}: no rows")
-    time_key = next(k for k in rows[0] if k.lower() in ("", "date", "time", "timestamp", "datetime"))
+    time_key = next(
+        k for k in rows[0] if k.lower() in ("", "date", "time", "timestamp", "datetime")
+    )
     out = []
     for r in rows:
         lower = {k.lower(): v for k, v in r.items()}
-        out.append({"time": r[time_key][:19].replace(" ", "T"),
-                    "open": float(lower["open"]), "close": float(lower["close"])})
+        out.append(
+            {
+                "time": r[time_key][:19].replace(" ", "T"),
+                "open": float(lower["open"]),
+                "close": float(lower["close"]),
+            }
+        )
     return out
 
 
@@ -59,8 +66,14 @@ def backtest(bars, fast: int, slow: int, cash: float, commission: float, start: 
             elif not want and units > 0:
                 cash = units * bar["open"] * (1 - commission)
                 pnl = cash - entry[1]
-                trades.append({"entry_time": entry[0], "exit_time": bar["time"],
-                               "pnl": pnl, "return": pnl / entry[1]})
+                trades.append(
+                    {
+                        "entry_time": entry[0],
+                        "exit_time": bar["time"],
+                        "pnl": pnl,
+                        "return": pnl / entry[1],
+                    }
+                )
                 units = 0.0
         if bar["time"] >= start:
             equity.append([bar["time"], cash + units * bar["close"]])
@@ -84,13 +97,18 @@ def main() -> None:
     bars = [b for b in read_bars(a.data) if a.data_start[:19] <= b["time"] <= a.end[:19]]
     equity, trades = backtest(bars, fast, slow, a.cash, a.commission, a.start[:19])
     wins = [t for t in trades if t["pnl"] > 0]
-    json.dump({
-        "cash": a.cash,
-        "equity": equity,
-        "trades": trades,
-        "metrics": {"net_profit": equity[-1][1] - a.cash if equity else 0.0,
-                    "winning_trades": len(wins)},
-    }, sys.stdout)
+    json.dump(
+        {
+            "cash": a.cash,
+            "equity": equity,
+            "trades": trades,
+            "metrics": {
+                "net_profit": equity[-1][1] - a.cash if equity else 0.0,
+                "winning_trades": len(wins),
+            },
+        },
+        sys.stdout,
+    )
 
 
 if __name__ == "__main__":

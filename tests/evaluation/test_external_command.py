@@ -127,7 +127,7 @@ def test_placeholders_must_be_whole_arguments(tmp_path: Path) -> None:
 
 
 def test_python_in_the_command_is_the_running_interpreter() -> None:
-    from stratopt.evaluation._command import substitute  # noqa: PLC0415
+    from stratopt.evaluation._command import substitute
 
     request = {"params": {}, "start": "s", "end": "e", "data_start": "d", "symbols": ["A"],
                "data": [], "seed": 0, "scratch": "c", "result": "r", "timeframe": None}  # fmt: skip

@@ -53,8 +53,11 @@ def params_text(params: Any) -> str:
 
 
 def print_leaks(look: dict[str, Any]) -> None:
-    table = Table(title="signals that changed when later bars were removed", box=box.SIMPLE_HEAD)
-    for col in ("symbol", "bar", "bar time", "cut", "cut time", "signal", "changed", "params"):
+    what = look.get("compared", "signal")  # "equity": an external evaluator's curve
+    kind = "equity values" if what == "equity" else "signals"
+    title = f"{kind} that changed when later bars were removed"
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for col in ("symbol", "bar", "bar time", "cut", "cut time", what, "changed", "params"):
         wrap = col in ("symbol", "params")
         table.add_column(
             col,
@@ -71,7 +74,8 @@ def print_leaks(look: dict[str, Any]) -> None:
         )  # fmt: skip
     out.print(table)
     codes = ", ".join(f"{int(c)} {c.name.lower()}" for c in Signal)
-    out.print(f"signal: full data -> truncated data ({codes})", highlight=False, soft_wrap=True)
+    legend = "the first changed bar's equity" if what == "equity" else codes
+    out.print(f"{what}: full data -> truncated data ({legend})", highlight=False, soft_wrap=True)
 
 
 def _short_time(text: str) -> str:

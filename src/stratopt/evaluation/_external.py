@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -291,15 +292,21 @@ class External:
             path = self.root / f"data-{b.symbol}-{tag}.csv"
             if not path.is_file():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp = _scratch_name(path)
                 b.to_frame().to_csv(tmp, date_format="%Y-%m-%dT%H:%M:%S")
                 tmp.replace(path)
             out.append(str(path))
         return out
 
 
+def _scratch_name(path: Path) -> Path:
+    """Where to write `path` before renaming it there: a name of this process and thread
+    (commands run `jobs` threads at a time, workers as processes, over shared folders)."""
+    return path.with_name(f"{path.stem}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
+
+
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp = _scratch_name(path)
     tmp.write_text(json.dumps(clean(dict(data)), default=str))
     tmp.replace(path)
 
@@ -319,7 +326,7 @@ def save_run(folder: Path, run: ExternalRun, header: Mapping[str, Any]) -> None:
         for c in ("entry_time", "exit_time"):
             arrays[c] = run.trades[c].to_numpy(dtype="datetime64[ns]").view(np.int64)
         arrays.update({c: run.trades[c].to_numpy(dtype=np.float64) for c in _TRADE_COLUMNS})
-    tmp = folder / f"curve.{os.getpid()}.tmp.npz"
+    tmp = _scratch_name(folder / "curve.npz")
     np.savez(tmp, **arrays)  # type: ignore[arg-type]
     tmp.replace(folder / "curve.npz")
     info = {

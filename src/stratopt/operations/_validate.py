@@ -174,6 +174,10 @@ def _cpcv(study: StudyConfig, done: Any, data: StudyData, folder: Path) -> dict[
     if len(params) < 2:
         return {"available": False, "reason": "fewer than 2 distinct completed candidates"}
     got = candidate_returns(study, params, data=data)
+    if len(got.positions) < 2:
+        reasons = sorted(set(got.skipped.values()))
+        return {"available": False, "reason": f"fewer than 2 candidates have returns: "
+                f"{'; '.join(reasons) if reasons else 'none were run'}"}  # fmt: skip
     cfg = study.validation.cpcv or CpcvConfig()
     result = combinatorial_purged_cv(
         got.returns, groups=cfg.groups, test_groups=cfg.test_groups, purge=cfg.purge,

@@ -88,6 +88,8 @@ class LookaheadReport:
         leaks: One entry per (parameter set, series, point) with a changed signal, up to
             `max_leaks`; `n_leaks` counts them all.
         errors: Parameter sets that could not be checked, with the reason.
+        compared: What was compared per bar: ``"signal"`` (a strategy's signal codes)
+            or ``"equity"`` (an external evaluator's equity curve).
     """
 
     parameter_sets: int = 0
@@ -99,6 +101,7 @@ class LookaheadReport:
     n_leaks: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     max_leaks: int = 50
+    compared: str = "signal"
 
     @property
     def clean(self) -> bool:
@@ -135,6 +138,7 @@ class LookaheadReport:
             "leaks": self.n_leaks,
             "details": [leak.__dict__ for leak in self.leaks],
             "errors": self.errors,
+            "compared": self.compared,
         }
 
 
@@ -302,7 +306,9 @@ def check_study_lookahead(
     """
     space = SearchSpace.from_config(study.space, field="space") if study.space else None
     if candidates is None:
-        candidates = [{}, *_sample(study, space, samples, seed)]
+        # A function's or a command's parameters have no defaults stratopt knows.
+        defaults = space is None or study.evaluator is None or study.evaluator.backtesting_py
+        candidates = [*([{}] if defaults else []), *_sample(study, space, samples, seed)]
     load = bars_for or StudyData(study).get
     load(())  # bad data fails the check before anything runs
     if study.evaluator is not None:
@@ -347,8 +353,9 @@ def _check_external(
     """
     lookback, horizon = options.get("lookback"), options.get("horizon")
     report = LookaheadReport(
-        lookback=lookback, horizon=horizon, series=1, max_leaks=options.get("max_leaks", 50)
-    )
+        lookback=lookback, horizon=horizon, series=1, max_leaks=options.get("max_leaks", 50),
+        compared="equity",
+    )  # fmt: skip
     cuts = truncation_points(len(external.axis), options.get("points", 20))
     report.points = len(cuts)
     for given in _unique([dict(c) for c in candidates]):
