@@ -50,6 +50,8 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("stats/_spa.py", "arch.bootstrap"): "arch loads statsmodels: ~2 s, only for the SPA test",
     ("storage/_bulk.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
     ("storage/_reader.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
+    ("evaluation/_backtesting_py.py", "backtesting"): "optional (the `backtesting` extra): "
+    "only a study naming a backtesting.py class needs it",
 }
 
 # Where a stratopt module may be imported by name at run time.
