@@ -3,9 +3,13 @@ failing, hanging or babbling program failing only its own trial, with the reason
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +139,33 @@ def test_python_in_the_command_is_the_running_interpreter() -> None:
         sys.executable,
         "s",
     ]
+
+
+def test_a_study_killed_mid_trial_resumes_where_it_stopped(tmp_path: Path) -> None:
+    marker = tmp_path / "pid"  # the program run for x == 5 writes its pid there, then hangs
+    path = _study(tmp_path, "hang_once", str(marker), space={"x": list(range(10))},
+                  search={"method": "grid", "batch": 1})  # fmt: skip
+    cmd = [sys.executable, "-m", "stratopt.cli", "optimize", str(path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (marker.exists() and marker.read_text()):
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and its program: a crash
+        with contextlib.suppress(ValueError, OSError):
+            os.killpg(int(marker.read_text()), signal.SIGKILL)
+        proc.wait()
+    url = f"sqlite:///{tmp_path / 'runs' / 'stratopt.db'}"
+    before = optuna.load_study(study_name="cmd_hang_once", storage=url).trials
+    assert [t.params["x"] for t in before] == [0, 1, 2, 3, 4]
+    result = optimize_study(load_study(path), analyze=False)
+    assert result.counts["complete"] == 10
+    after = optuna.load_study(study_name="cmd_hang_once", storage=url).trials
+    assert sorted(t.params["x"] for t in after) == list(range(10))
+    assert all(t.state == TrialState.COMPLETE for t in after)
+    kept = {t.number: (t.params, t.values, t.datetime_complete) for t in before}
+    assert {t.number: (t.params, t.values, t.datetime_complete) for t in after[:5]} == kept

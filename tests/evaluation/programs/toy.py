@@ -5,7 +5,8 @@
 ok: prints a JSON result (an equity curve from the parameters, deterministic);
 echo: the same, after writing its argv, stdin and working directory to ARGV_LOG;
 garbage: prints text that is not JSON; fail: writes to stderr and exits 3;
-hang: writes its pid to ARGV_LOG, a line to stderr, and sleeps.
+hang: writes its pid to ARGV_LOG, a line to stderr, and sleeps;
+hang_once: as hang for x == 5 when ARGV_LOG does not exist yet, else as ok.
 """
 
 import json
@@ -24,6 +25,8 @@ if mode == "garbage":
 if mode == "fail":
     print("loading data...\nValueError: bad window", file=sys.stderr)
     sys.exit(3)
+if mode == "hang_once" and params.get("x") == 5 and not os.path.exists(sys.argv[5]):
+    mode = "hang"
 if mode == "hang":
     with open(sys.argv[5], "w") as f:
         f.write(str(os.getpid()))
