@@ -153,9 +153,9 @@ def test_an_evaluator_returning_only_metrics_gets_what_needs_no_returns_and_says
     assert done.value.code in (0, None)
     out = " ".join(capsys.readouterr().out.split())
     assert (
-        "overfitting: unavailable: the best's moments, PSR, DSR, MinTRL, PBO, SPA "
-        "(the evaluator returns metrics only, no equity curve: stratopt has no returns of "
-        "its trials)" in out
+        "overfitting: DSR unavailable (the evaluator returns metrics only, no equity curve: "
+        "stratopt has no returns of its trials); nor are the best's moments, PSR, MinTRL, "
+        "PBO, SPA" in out
     )
     (folder,) = (tmp_path / "runs" / "metrics_only" / "validate").iterdir()
     stats = json.loads((folder / "validation.json").read_text())["statistics"]

@@ -422,8 +422,8 @@ def verdict(stats: Mapping[str, Any]) -> str:
         parts.append(f"DSR {value:.2f} — the best Sharpe ({sr:.2f} annualized) {judgement}")
     elif "unavailable" in stats:
         missing = stats["unavailable"]
-        names = ", ".join(_LABELS.get(k, k) for k in missing["statistics"])
-        parts.append(f"unavailable: {names} ({missing['reason']})")
+        others = ", ".join(_LABELS.get(k, k) for k in missing["statistics"] if k != "dsr")
+        parts.append(f"DSR unavailable ({missing['reason']}); nor are {others}")
     else:
         reason = dsr.get("reason", "unavailable")
         parts.append(f"DSR unavailable ({reason})")
