@@ -57,6 +57,8 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("stats/_spa.py", "arch.bootstrap"): "arch loads statsmodels: ~2 s, only for the SPA test",
     ("storage/_bulk.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
     ("storage/_reader.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
+    ("evaluation/_backtesting_py.py", "backtesting"): "optional (the `backtesting` extra): "
+    "only a study naming a backtesting.py class needs it",
     ("reporting/_html.py", "jinja2"): "the report extra: optional, and only to write a report",
     ("reporting/_html.py", "markupsafe"): "the report extra's (jinja2's): as jinja2",
     ("reporting/_html.py", "plotly.offline"): "the report extra: optional, for the cdn mode",

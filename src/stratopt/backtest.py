@@ -461,6 +461,11 @@ def study_bars(study: StudyConfig) -> list[Bars]:
 
 def backtest_study(study: StudyConfig) -> list[BacktestResult]:
     """Backtest the study's fixed parameters on each of its data series."""
+    if study.strategy is None:
+        raise ConfigError(
+            "evaluator: this study runs an external evaluator; `stratopt backtest` runs "
+            "stratopt's own strategies only (optimize, walk-forward and validate run it)"
+        )
     strat = get_strategy(study.strategy, base_dir=study.base_dir)
     settings = study.backtest.to_settings()
     return [backtest(bars, strat, study.params, settings) for bars in study_bars(study)]

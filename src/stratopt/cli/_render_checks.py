@@ -21,8 +21,10 @@ from stratopt.validation import LookaheadReport
 
 
 def print_leaks(look: dict[str, Any]) -> None:
-    table = Table(title="signals that changed when later bars were removed", box=box.SIMPLE_HEAD)
-    for col in ("symbol", "bar", "bar time", "cut", "cut time", "signal", "changed", "params"):
+    what = look.get("compared", "signal")  # "equity": an external evaluator's curve
+    kind = "equity values" if what == "equity" else "signals"
+    table = Table(title=f"{kind} that changed when later bars were removed", box=box.SIMPLE_HEAD)
+    for col in ("symbol", "bar", "bar time", "cut", "cut time", what, "changed", "params"):
         wrap = col in ("symbol", "params")
         table.add_column(
             col,
@@ -39,7 +41,8 @@ def print_leaks(look: dict[str, Any]) -> None:
         )  # fmt: skip
     out.print(table)
     codes = ", ".join(f"{int(c)} {c.name.lower()}" for c in Signal)
-    out.print(f"signal: full data -> truncated data ({codes})", highlight=False, soft_wrap=True)
+    legend = "the first changed bar's equity" if what == "equity" else codes
+    out.print(f"{what}: full data -> truncated data ({legend})", highlight=False, soft_wrap=True)
 
 
 def _short_time(text: str) -> str:
@@ -56,8 +59,9 @@ def print_robustness(rob: Any, look: Any) -> None:
         if look.get("error"):
             err.print(f"look-ahead check failed: {escape(look['error'])}", highlight=False)
         elif look.get("clean") is False:
+            what = look.get("compared", "signal")
             err.print(
-                f"[bold yellow]warning:[/] look-ahead: {look['leaks']} signal change(s) when "
+                f"[bold yellow]warning:[/] look-ahead: {look['leaks']} {what} change(s) when "
                 f"future bars were removed, in the best {look['parameter_sets']} candidate(s) — "
                 "the strategy uses data it could not have had; run "
                 "`stratopt check-lookahead` on the study",

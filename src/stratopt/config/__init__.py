@@ -9,9 +9,11 @@ from __future__ import annotations
 from stratopt.config._grid import FundingConfig, GridConfig, is_timeframe
 from stratopt.config._methods import METHODS, SearchMethod, method_list
 from stratopt.config._models import (
+    PLACEHOLDERS,
     BacktestConfig,
     CpcvConfig,
     DataConfig,
+    EvaluatorConfig,
     SearchConfig,
     StudyConfig,
     SyntheticConfig,
@@ -36,9 +38,11 @@ __all__ = [
     "MAX_STUDY_DEPTH",
     "MAX_STUDY_VALUES",
     "METHODS",
+    "PLACEHOLDERS",
     "BacktestConfig",
     "CpcvConfig",
     "DataConfig",
+    "EvaluatorConfig",
     "FundingConfig",
     "GridConfig",
     "SearchConfig",

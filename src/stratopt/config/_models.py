@@ -34,9 +34,11 @@ from stratopt.stats import SELECTION_METRICS
 from stratopt.storage import check_url
 
 __all__ = [
+    "PLACEHOLDERS",
     "BacktestConfig",
     "CpcvConfig",
     "DataConfig",
+    "EvaluatorConfig",
     "SearchConfig",
     "StudyConfig",
     "SyntheticConfig",
@@ -171,6 +173,78 @@ class BacktestConfig(ExecSettings):
 
 Aggregate = Literal["mean", "median", "worst", "portfolio"]
 
+PLACEHOLDERS = ("params_json", "params_file", "start", "end", "data_start", "symbol", "data",
+                "seed", "scratch", "result", "timeframe")  # fmt: skip
+"""What a `command:` argument may be, whole, in braces (docs/external.md)."""
+
+_EVALUATOR_KINDS = ("python", "command", "backtesting_py")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class EvaluatorConfig(_Model):
+    """An external evaluator instead of a stratopt strategy (docs/external.md).
+
+    Exactly one of `python` (``pkg.mod:function`` or ``file.py:function``), `command`
+    (an argument list, run without a shell) and `backtesting_py` (``file.py:Class``, a
+    backtesting.py Strategy); `options` are `Backtest(...)` keyword arguments of
+    the adapter; `cwd` is the command's working directory (default: the study folder).
+    """
+
+    python: str | None = Field(default=None, min_length=3)
+    command: list[str] | None = Field(default=None, min_length=1)
+    backtesting_py: str | None = Field(default=None, min_length=3)
+    options: dict[str, Any] = Field(default_factory=dict)
+    cwd: str = "."
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> EvaluatorConfig:
+        given = [k for k in _EVALUATOR_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of {', '.join(_EVALUATOR_KINDS)}"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        for key in ("python", "backtesting_py"):
+            ref = getattr(self, key)
+            if ref is not None and (":" not in ref or not all(ref.rpartition(":")[::2])):
+                raise ValueError(
+                    f"{key}: expected 'package.module:name' or 'file.py:name', got {ref!r}"
+                )
+        if self.options and self.backtesting_py is None:
+            raise ValueError("options: only the backtesting_py adapter takes options")
+        if self.command is not None:
+            _check_command(self.command)
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in _EVALUATOR_KINDS if getattr(self, k) is not None)
+
+    @property
+    def target(self) -> str:
+        """The function, class or program the evaluator names."""
+        if self.command is not None:
+            return " ".join(self.command)
+        return str(self.python or self.backtesting_py)
+
+
+def _check_command(command: list[str]) -> None:
+    """Placeholders are whole arguments (`{start}`), never spliced into other text."""
+    for i, arg in enumerate(command):
+        found = _PLACEHOLDER.findall(arg)
+        unknown = [name for name in found if name not in PLACEHOLDERS]
+        if unknown:
+            raise ValueError(
+                f"command[{i}]: unknown placeholder {{{unknown[0]}}}"
+                f"{did_you_mean(unknown[0], PLACEHOLDERS)} (known: {', '.join(PLACEHOLDERS)})"
+            )
+        if found and arg != "{" + found[0] + "}":
+            raise ValueError(
+                f"command[{i}]: {arg!r}: a placeholder must be a whole argument "
+                f"(give '{{{found[0]}}}' as its own list item; values are never spliced "
+                "into other text)"
+            )
+
 
 class SearchConfig(_Model):
     """How candidates are proposed and run (a study file's `search:`; `optimize()`'s
@@ -269,7 +343,8 @@ class StudyConfig(_Model):
 
     name: str = Field(min_length=1)
     data: DataConfig
-    strategy: str = Field(min_length=1)
+    strategy: str | None = Field(default=None, min_length=1)
+    evaluator: EvaluatorConfig | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     space: dict[str, Any] = Field(default_factory=dict)
     constraints: list[str] = Field(default_factory=list)
@@ -283,6 +358,30 @@ class StudyConfig(_Model):
     storage: str | None = None
     output: str = "runs"
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _evaluator_data(cls, raw: Any) -> Any:
+        """`evaluator.data` (the adapter's form) is the study's `data:`, moved there."""
+        if not isinstance(raw, Mapping):
+            return raw
+        evaluator = raw.get("evaluator")
+        if not isinstance(evaluator, Mapping) or "data" not in evaluator:
+            return raw
+        if raw.get("data") is not None:
+            raise ValueError("data: given twice, at the top and in evaluator.data; keep one")
+        data = evaluator["data"]
+        rest = {k: v for k, v in evaluator.items() if k != "data"}
+        return {**raw, "evaluator": rest, "data": {"path": data} if isinstance(data, str) else data}
+
+    @model_validator(mode="after")
+    def _strategy_or_evaluator(self) -> StudyConfig:
+        if (self.strategy is None) == (self.evaluator is None):
+            raise ValueError(
+                "give exactly one of 'strategy' (a stratopt strategy) and 'evaluator' "
+                "(an external one: python, command or backtesting_py)"
+            )
+        return self
 
     @field_validator("constraints", mode="before")
     @classmethod

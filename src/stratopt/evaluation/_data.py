@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from stratopt.backtest import study_bars
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 
-__all__ = ["DataKey", "StudyData", "with_data"]
+__all__ = ["DataKey", "StudyData", "time_axis", "with_data"]
 
 DataKey = tuple[tuple[str, Any], ...]
 """Data options a candidate overrides, sorted by name (``()``: the study's own data)."""
@@ -45,3 +47,8 @@ class StudyData:
         if key not in self._cache:
             self._cache[key] = study_bars(with_data(self.study, key))
         return self._cache[key]
+
+
+def time_axis(series: list[Bars]) -> np.ndarray:
+    """The sorted union of the bar times of several symbols (datetime64[ns])."""
+    return np.unique(np.concatenate([b.time for b in series]))

@@ -9,25 +9,23 @@ worker process is killed and replaced.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import cloudpickle  # type: ignore[import-untyped]
 import numba
 import numpy as np
 import pandas as pd
-from pebble import ProcessPool
 
 from stratopt.backtest import backtest, evaluate_many
 from stratopt.config import StudyConfig
 from stratopt.data import infer_periods_per_year
 from stratopt.errors import StratoptError
 from stratopt.evaluation._data import StudyData
+from stratopt.evaluation._external_eval import ExternalEvaluator
 from stratopt.evaluation._grid import GridEvaluation
+from stratopt.evaluation._outcome import CandidatePool, Evaluator, Outcome
 from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import METRICS, compute_metrics
 from stratopt.strategies import GridStrategy, Strategy, get_strategy
@@ -43,22 +41,6 @@ __all__ = [
 ]
 
 _HIGHER = {m.id: m.higher_is_better for m in METRICS}
-
-
-@dataclass
-class Outcome:
-    """What evaluating one candidate gave."""
-
-    metrics: dict[str, float] | None = None
-    per_symbol: dict[str, dict[str, float]] = field(default_factory=dict)
-    error: str | None = None
-    runtime: float = 0.0
-
-
-class Evaluator(Protocol):
-    """Anything that turns parameter sets into outcomes, one each, in order."""
-
-    def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[Outcome]: ...
 
 
 def aggregate(per_symbol: Mapping[str, Mapping[str, float]], how: str) -> dict[str, float]:
@@ -115,8 +97,15 @@ class StudyEvaluator:
     ) -> None:
         self.study = study
         self.router = router
-        self.strategy: Strategy = router.strategy
         self.data = data if data is not None else StudyData(study)
+        self.pool: CandidatePool | None = None
+        # A study that names an external evaluator runs its candidates through it.
+        self.external: ExternalEvaluator | None = None
+        if study.evaluator is not None:
+            self.external = ExternalEvaluator(study, jobs=jobs, timeout=timeout, data=self.data)
+            return
+        assert router.strategy is not None
+        self.strategy: Strategy = router.strategy
         self.data.get(())  # bad data files fail the study before any trial
         self.grid = (
             GridEvaluation(study, self.strategy, self.data.get)
@@ -124,15 +113,18 @@ class StudyEvaluator:
             else None
         )
         isolated = not _is_builtin(self.strategy) and (jobs > 1 or timeout is not None)
-        self.pool: _Pool | None = (
-            _Pool(jobs, timeout, _init_study_worker, (study,)) if isolated else None
-        )
+        if isolated:
+            self.pool = CandidatePool(jobs, timeout, _init_study_worker, (study,))
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
+        if self.external is not None:
+            self.external.close()
 
     def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[Outcome]:
+        if self.external is not None:
+            return self.external.evaluate(params)
         if self.pool is not None:
             return self.pool.map(_run_study_candidate, params)
         outcomes: list[Outcome] = [Outcome() for _ in params]
@@ -218,6 +210,7 @@ _WORKER: dict[str, Any] = {}
 
 def _init_study_worker(study: StudyConfig) -> None:
     numba.set_num_threads(1)  # `jobs` processes already use the cores
+    assert study.strategy is not None  # an external evaluator has its own workers
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
     _WORKER["study"] = study
     _WORKER["evaluator"] = StudyEvaluator(study, Router(study, strategy, ()), jobs=1, timeout=None)
@@ -297,7 +290,7 @@ class CallableEvaluator:
         self.fn = fn
         isolated = jobs > 1 or timeout is not None
         self.pool = (
-            _Pool(jobs, timeout, _init_callable_worker, (cloudpickle.dumps(fn),))
+            CandidatePool(jobs, timeout, _init_callable_worker, (cloudpickle.dumps(fn),))
             if isolated
             else None
         )
@@ -310,48 +303,6 @@ class CallableEvaluator:
         if self.pool is not None:
             return self.pool.map(_run_callable, params)
         return [_call(self.fn, p) for p in params]
-
-
-class _Pool:
-    """A pebble process pool: one candidate per task, killed past its timeout."""
-
-    def __init__(
-        self,
-        jobs: int,
-        timeout: float | None,
-        initializer: Callable[..., None],
-        initargs: tuple[Any, ...],
-    ) -> None:
-        self.timeout = timeout
-        # spawn, not fork: numba's OpenMP threads make a forked child abort.
-        self.pool = ProcessPool(
-            max_workers=jobs,
-            initializer=initializer,
-            initargs=initargs,
-            context=multiprocessing.get_context("spawn"),
-        )
-
-    def map(
-        self, task: Callable[[Mapping[str, Any]], Outcome], params: Sequence[Any]
-    ) -> list[Outcome]:
-        futures = [self.pool.schedule(task, args=(p,), timeout=self.timeout) for p in params]
-        outcomes = []
-        for fut in futures:
-            try:
-                outcomes.append(fut.result())
-            except FutureTimeout as exc:
-                if self.timeout is None:  # raised by the task itself
-                    outcomes.append(Outcome(error=f"TimeoutError: {exc}"))
-                    continue
-                message = f"timed out after {self.timeout:g} s (worker stopped)"
-                outcomes.append(Outcome(error=message, runtime=self.timeout))
-            except Exception as exc:  # a crashed worker: the candidate fails, the pool heals
-                outcomes.append(Outcome(error=f"worker failed: {type(exc).__name__}: {exc}"))
-        return outcomes
-
-    def close(self) -> None:
-        self.pool.close()  # type: ignore[no-untyped-call]
-        self.pool.join()
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

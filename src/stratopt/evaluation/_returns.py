@@ -21,12 +21,16 @@ from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.engine import simulate
 from stratopt.errors import StratoptError
+from stratopt.evaluation._contract import ExternalFailure
 from stratopt.evaluation._data import StudyData
+from stratopt.evaluation._external import External
 from stratopt.evaluation._grid_returns import GridReturns
 from stratopt.evaluation._router import Candidate, Router
 from stratopt.strategies import GridStrategy, IndicatorCache, get_strategy
 
-__all__ = ["CandidateReturns", "bin_returns", "candidate_returns"]
+__all__ = ["NO_CURVE", "CandidateReturns", "bin_returns", "candidate_returns"]
+
+NO_CURVE = "the evaluator returns metrics only, no equity curve"
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +98,9 @@ def candidate_returns(
         data: The study's bars already loaded (an evaluator's `StudyData`), to skip
             reloading files.
     """
+    if study.evaluator is not None:
+        return _external_returns(study, params, max(1, int(bin_size)), data)
+    assert study.strategy is not None
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
     router = Router(study, strategy, _names(params))
     skipped: dict[int, str] = {}
@@ -136,6 +143,34 @@ def candidate_returns(
         bin_size=size,
         skipped=dict(sorted(skipped.items())),
     )
+
+
+def _external_returns(
+    study: StudyConfig, params: Sequence[Mapping[str, Any]], size: int, data: StudyData | None
+) -> CandidateReturns:
+    """The returns of an external evaluator's runs over the study's bars: each run's
+    kept curve when there is one, else the candidate is run again."""
+    external = External(study, data)
+    period = external.period()
+    skipped: dict[int, str] = {}
+    positions: list[int] = []
+    columns: list[np.ndarray] = []
+    for i, p in enumerate(params):
+        try:
+            r = external.run(p, period, reuse=True).returns
+        except ExternalFailure as exc:
+            skipped[i] = str(exc)
+            continue
+        if r is None:
+            skipped[i] = NO_CURVE
+            continue
+        columns.append(bin_returns(r[:, None], size)[:, 0])
+        positions.append(i)
+    index = pd.DatetimeIndex(external.axis, name="timestamp")
+    rows = -(-len(index) // size)
+    matrix = np.column_stack(columns) if columns else np.empty((rows, 0))
+    ppy = float(external.data.get(())[0].periods_per_year)
+    return CandidateReturns(matrix, _bin_index(index, size), positions, ppy / size, size, skipped)
 
 
 def _describe(exc: Exception) -> str:

@@ -34,14 +34,30 @@ class Candidate:
 
 
 class Router:
-    """Checks space names once, then splits each candidate's parameters."""
+    """Checks space names once, then splits each candidate's parameters.
 
-    def __init__(self, study: StudyConfig, strategy: Strategy, names: Iterable[str]) -> None:
+    `strategy`: the study's strategy, or None for a study that names an external
+    evaluator; its parameters are then `parameters` (the names it declares; None: any
+    name), and neither backtest settings nor data options can be searched.
+    """
+
+    def __init__(
+        self,
+        study: StudyConfig,
+        strategy: Strategy | None,
+        names: Iterable[str],
+        *,
+        parameters: Iterable[str] | None = None,
+    ) -> None:
         self.study = study
         self.strategy = strategy
         self.names = tuple(names)
+        self.parameters = None if parameters is None else tuple(parameters)
         # the settings of every candidate that searches no backtest setting (frozen)
         self._settings = study.backtest.to_settings()
+        if strategy is None:
+            self._check_external()
+            return
         for name in self.names:
             self._check(name)
         for name, value in study.params.items():
@@ -56,6 +72,28 @@ class Router:
             except StrategyError as exc:
                 raise ConfigError(f"params.{name}: {exc}") from None
 
+    def _check_external(self) -> None:
+        """Names of a study whose candidates an external evaluator runs."""
+        known = self.parameters
+        for section, name in [
+            *(("space", n) for n in self.names),
+            *(("params", n) for n in self.study.params),
+        ]:
+            head, _, rest = name.partition(".")
+            if rest and head in (*_BACKTEST_PREFIXES, "data", "strategy"):
+                raise ConfigError(
+                    f"{section}.{name}: the study runs an external evaluator; only its own "
+                    "parameters can be set or searched (stratopt's backtest settings and "
+                    "data options do not reach it)"
+                )
+            if known is not None and name not in known:
+                target = self.study.evaluator.target if self.study.evaluator else "the evaluator"
+                raise ConfigError(
+                    f"{section}.{name}: {target} has no parameter {name!r}"
+                    f"{did_you_mean(name, known)}"
+                    f" (its parameters: {', '.join(known) or 'none'})"
+                )
+
     def _check(self, name: str) -> None:
         head, _, rest = name.partition(".")
         if head in _BACKTEST_PREFIXES and rest:
@@ -68,6 +106,7 @@ class Router:
                 raise ConfigError(f"space.{name}: only {list(_DATA_FIELDS)} can be searched")
         else:
             pname = rest if head == "strategy" and rest else name
+            assert self.strategy is not None
             if pname not in self.strategy.parameters:
                 known = tuple(self.strategy.parameters)
                 raise ConfigError(

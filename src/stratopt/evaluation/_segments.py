@@ -11,6 +11,7 @@ them close inside it). Formulas in docs/validation.md.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +23,9 @@ from stratopt.backtest import backtest
 from stratopt.config import StudyConfig
 from stratopt.data import Bars, infer_periods_per_year
 from stratopt.errors import StratoptError
-from stratopt.evaluation._data import DataKey, StudyData
+from stratopt.evaluation._data import DataKey, StudyData, time_axis
 from stratopt.evaluation._evaluators import aggregate
+from stratopt.evaluation._external import External
 from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import compute_metrics
 
@@ -53,11 +55,6 @@ class SegmentResult:
     per_symbol: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def time_axis(series: list[Bars]) -> np.ndarray:
-    """The sorted union of the bar times of several symbols (datetime64[ns])."""
-    return np.unique(np.concatenate([b.time for b in series]))
-
-
 class SegmentRunner:
     """Runs candidates of a study over its full data and measures time segments."""
 
@@ -74,6 +71,8 @@ class SegmentRunner:
         self, params: Mapping[str, Any], start: pd.Timestamp, stop: pd.Timestamp | None
     ) -> SegmentResult:
         """Measure `params` on bars with ``start <= time < stop`` (None: to the end)."""
+        if self.study.evaluator is not None:
+            return self._external_run(params, start, stop)
         try:
             cand = self.router.route(params)
             series = self.bars(cand.data)
@@ -94,6 +93,38 @@ class SegmentRunner:
             metrics = aggregate(per_symbol, self.study.aggregate)
         return SegmentResult(metrics, returns.rename("return"), exposed, trades, None, per_symbol)
 
+    @functools.cached_property
+    def external(self) -> External:
+        """The study's external evaluator (a study that names one)."""
+        return External(self.study, self.data)
+
+    def _external_run(
+        self, params: Mapping[str, Any], start: pd.Timestamp, stop: pd.Timestamp | None
+    ) -> SegmentResult:
+        """The evaluator run from the first bar to the segment's last, measured on the
+        segment (as a strategy's run is): its period's `data_start` is the first bar."""
+        try:
+            ext = self.external
+            axis = ext.axis
+            a = int(np.searchsorted(axis, start.to_datetime64(), side="left"))
+            b = len(axis) if stop is None else int(np.searchsorted(axis, stop.to_datetime64()))
+            if b - a < 1:
+                return _failed(f"no bar between {start} and {stop}")
+            run = ext.run(self.router.route(params).strategy_params, ext.period(a, b), reuse=True)
+        except StratoptError as exc:  # ExternalFailure, bad parameters
+            return _failed(str(exc))
+        index = pd.DatetimeIndex(run.time, name="timestamp")
+        r = run.returns
+        returns = pd.Series(
+            r if r is not None else np.zeros(0), index=index if r is not None else index[:0]
+        )
+        t = run.trades
+        trades = (
+            pd.DataFrame({c: [] for c in _TRADE_COLUMNS}) if t is None else t[list(_TRADE_COLUMNS)]
+        )
+        exposed = pd.Series(run.exposed, index=index)
+        return SegmentResult(run.metrics, returns.rename("return"), exposed, trades, None, {})
+
 
 @dataclass(frozen=True)
 class _Part:
@@ -112,6 +143,7 @@ def _one_symbol(
     b = len(bars) if stop is None else int(np.searchsorted(bars.time, stop.to_datetime64()))
     if b - a < 1:
         return None
+    assert router.strategy is not None  # an external evaluator's segments: _external_run
     run = backtest(bars.slice(0, b), router.strategy, cand.strategy_params, cand.settings)
     sim = run.sim
     cash = float(sim.equity[a - 1]) if a > 0 else float(cand.settings.cash)

@@ -29,6 +29,7 @@ from stratopt.grid._study import (
     grid_setup,
     is_grid_strategy,
     is_grid_study,
+    study_strategy,
     with_settings,
 )
 
@@ -51,5 +52,6 @@ __all__ = [
     "is_grid_study",
     "path_band_section",
     "step_warning",
+    "study_strategy",
     "with_settings",
 ]

@@ -37,8 +37,17 @@ def is_grid_strategy(strategy: Strategy) -> bool:
     return isinstance(strategy, GridStrategy)
 
 
+def study_strategy(study: StudyConfig) -> Strategy:
+    """The study's strategy; a grid study always names one (never an external evaluator)."""
+    if study.strategy is None:
+        raise ConfigError(f"study {study.name!r}: grid settings need a strategy, not an evaluator")
+    return get_strategy(study.strategy, base_dir=study.base_dir)
+
+
 def is_grid_study(study: StudyConfig) -> bool:
     """Whether the study's strategy trades a grid (a user strategy is loaded to see)."""
+    if study.strategy is None:  # an external evaluator
+        return False
     return is_grid_strategy(get_strategy(study.strategy, base_dir=study.base_dir))
 
 
@@ -121,7 +130,7 @@ def check_grid_study(
     cfg = study.grid or GridConfig()
     if cfg.path == "detail" or bars is None:
         return []
-    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    strategy = study_strategy(study)
     steps = _step_bounds(study, strategy, searched)
     warning = step_warning(bars, min(steps)) if steps else None
     return [f"{bars.symbol}: {warning}"] if warning else []
@@ -144,7 +153,7 @@ def _step_bounds(study: StudyConfig, strategy: Strategy, searched: bool) -> list
 
 def backtest_grid_study(study: StudyConfig) -> list[GridBacktestResult]:
     """Backtest the study's fixed parameters on each of its data series (grid strategy)."""
-    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    strategy = study_strategy(study)
     check_grid_study(study)
     out = []
     for bars in study_bars(study):

@@ -24,7 +24,12 @@ from stratopt.errors import ConfigError
 from stratopt.evaluation import Router
 from stratopt.grid import is_grid_study
 from stratopt.operations._batch import batch_series
-from stratopt.operations._prepared import PreparedStudy, check_study, study_from_run_folder
+from stratopt.operations._prepared import (
+    PreparedStudy,
+    check_study,
+    own_strategy,
+    study_from_run_folder,
+)
 from stratopt.storage import write_json
 
 __all__ = ["AnalyzeRequest", "AnalyzeResult", "analyze_target"]
@@ -90,7 +95,14 @@ def _trial_results(folder: Path, trials: Sequence[int] | None) -> Candidates:
         cand = prepared.router.route(params)
         series = prepared.data.get(cand.data)
         for bars in series:
-            results.append(backtest(bars, prepared.strategy, cand.strategy_params, cand.settings))
+            results.append(
+                backtest(
+                    bars,
+                    prepared.own_strategy("stratopt analyze"),
+                    cand.strategy_params,
+                    cand.settings,
+                )
+            )
             labels.append(f"trial {number}" + (f" {bars.symbol}" if len(series) > 1 else ""))
     return results, labels
 
@@ -103,7 +115,7 @@ def _batch_results(
     last = f"{folder / 'batch.csv'} (0 .. {len(frame) - 1})"
     if not rows:
         raise ConfigError(f"--rows: name the rows of {last} to analyze")
-    strategy = check_study(study)
+    strategy = own_strategy(study, check_study(study), "stratopt analyze")
     sets = summary.get("param_sets") or []
     router = Router(study, strategy, sorted({k for p in sets for k in p}))
     results, labels = [], []

@@ -30,7 +30,7 @@ from stratopt.config import StudyConfig
 from stratopt.errors import ConfigError
 from stratopt.evaluation import Router
 from stratopt.metrics import METRIC_IDS
-from stratopt.operations._prepared import check_study
+from stratopt.operations._prepared import check_study, own_strategy
 from stratopt.operations._summary import RunRecord, RunStart, finish_run
 from stratopt.strategies import Strategy
 
@@ -88,6 +88,7 @@ def _job(study: StudyConfig, strategy: Strategy, sets: Sequence[Mapping[str, Any
             )
     router = Router(study, strategy, names)
     routed = [router.route(p) for p in sets]
+    assert study.strategy is not None  # own_strategy refused a study with an evaluator
     return Job(
         strategy=study.strategy,
         params=tuple(c.strategy_params for c in routed),
@@ -132,7 +133,7 @@ def backtest_batch(study: StudyConfig, request: BatchRequest) -> BatchResult:
         ConfigError / DataError / StrategyError: bad input (the CLI exits 2); a bad
             data file or a failing cell is an error row instead.
     """
-    strategy = check_study(study)
+    strategy = own_strategy(study, check_study(study), "stratopt batch")
     job = _job(study, strategy, request.param_sets)
     options = BatchOptions(
         executor=_executor(request.cluster), chunk_size=request.chunk_size,

@@ -21,9 +21,10 @@ from stratopt.grid import (
     grid_backtest,
     grid_setup,
     is_grid_study,
+    study_strategy,
 )
 from stratopt.search import parse_constraints
-from stratopt.strategies import Strategy, get_strategy
+from stratopt.strategies import Strategy
 
 __all__ = ["check_fixed_params", "grid_report", "grid_trades_and_returns", "grid_warnings"]
 
@@ -34,7 +35,7 @@ def check_fixed_params(study: StudyConfig) -> None:
     Raises:
         ConfigError: naming the constraint and the parameter values that break it.
     """
-    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    strategy = study_strategy(study)
     p = strategy.resolve(study.params)
     for c in parse_constraints(study.constraints, list(p), field="constraints"):
         if not c.holds(p):

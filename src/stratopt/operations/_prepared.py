@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import optuna
 from stratopt.config import StudyConfig, parse_study
 from stratopt.data import Bars
 from stratopt.errors import ConfigError
-from stratopt.evaluation import Router, StudyData, StudyEvaluator
+from stratopt.evaluation import External, Router, StudyData, StudyEvaluator
 from stratopt.search import (
     SearchPlan,
     compile_search,
@@ -30,7 +31,7 @@ from stratopt.storage import check_study_name, load_study_from, resolve_storage_
 from stratopt.strategies import Strategy, get_strategy
 from stratopt.validation import Holdout, prepare_holdout
 
-__all__ = ["PreparedStudy", "check_study", "study_from_run_folder"]
+__all__ = ["PreparedStudy", "check_study", "own_strategy", "study_from_run_folder", "study_router"]
 
 
 @dataclass(frozen=True)
@@ -41,21 +42,24 @@ class PreparedStudy:
         study: The study as loaded.
         plan: Its search plan (space, constraints, objective, requirements, settings
             and target of COMPLETE trials).
-        strategy: The strategy instance.
+        strategy: The strategy instance (None: the study names an external evaluator).
         router: Splits searched parameters between strategy, backtest and data.
         holdout: The holdout split (None without `validation.holdout`).
         data: The bars of `searched`, per data override, loaded once.
         storage: The `storage=` the caller gave (None: the environment, the study
             file's `storage:`, else SQLite in its output); see `url`.
+        external: The study's external evaluator (None: it names a strategy); it
+            runs the searched study's candidates.
     """
 
     study: StudyConfig
     plan: SearchPlan
-    strategy: Strategy
+    strategy: Strategy | None
     router: Router
     holdout: Holdout | None
     data: StudyData
     storage: str | None = None
+    external: External | None = None
 
     @classmethod
     def from_config(
@@ -68,11 +72,34 @@ class PreparedStudy:
         """
         plan = compile_search(study)
         check_study_name(study.name, "name")
-        strategy = get_strategy(study.strategy, base_dir=study.base_dir)
-        router = Router(study, strategy, plan.space.names)
+        strategy, router = study_router(study, plan.space.names)
         split = prepare_holdout(study, router) if holdout else None
         searched = study if split is None else split.in_sample  # the search never sees it
-        return cls(study, plan, strategy, router, split, StudyData(searched), storage)
+        data = StudyData(searched)
+        external = None if study.evaluator is None else External(searched, data)
+        return cls(study, plan, strategy, router, split, data, storage, external)
+
+    @property
+    def evaluator_identity(self) -> dict[str, str] | None:
+        """What the study's external evaluator is (kind, target, source hash); None
+        for a study that names a strategy. Part of the study's fingerprint."""
+        return None if self.external is None else self.external.identity.to_dict()
+
+    def own_strategy(self, what: str) -> Strategy:
+        """The study's strategy, for an operation that runs stratopt's engine itself.
+
+        Raises:
+            ConfigError: the study names an external evaluator instead.
+        """
+        return own_strategy(self.study, self.strategy, what)
+
+    @property
+    def runner_name(self) -> str:
+        """The strategy's name, or the external evaluator's `kind:target`."""
+        if self.external is not None:
+            return self.external.name
+        assert self.strategy is not None
+        return self.strategy.name
 
     @property
     def name(self) -> str:
@@ -117,9 +144,9 @@ class PreparedStudy:
         )
 
 
-def check_study(study: StudyConfig) -> Strategy:
+def check_study(study: StudyConfig) -> Strategy | None:
     """Refuse a study whose search parts are invalid even when only its backtest runs;
-    its strategy.
+    its strategy (None: the study names an external evaluator).
 
     The study file is one document: a typo in `space:` or `objective:` is reported by
     every command, not first by `optimize` after the user trusted its backtest. The
@@ -132,9 +159,34 @@ def check_study(study: StudyConfig) -> Strategy:
     else:
         parse_objective(study.objective, field="objective")
         parse_requirements(study.require, field="require")
-    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
-    Router(study, strategy, names)
+    strategy, _ = study_router(study, names)
     return strategy
+
+
+def own_strategy(study: StudyConfig, strategy: Strategy | None, what: str) -> Strategy:
+    """`strategy`, or one line saying `what` runs only stratopt's own strategies."""
+    if strategy is None:
+        raise ConfigError(
+            f"{what} runs stratopt's own strategies; study {study.name!r} names an external "
+            "evaluator (see docs/external.md for what runs with one)"
+        )
+    return strategy
+
+
+def study_router(study: StudyConfig, names: Sequence[str]) -> tuple[Strategy | None, Router]:
+    """The study's strategy (None: an external evaluator) and its parameter router.
+
+    An external evaluator is loaded here, so a missing file or function, or a name it
+    does not declare, fails before any storage is touched.
+    """
+    if study.evaluator is None:
+        assert study.strategy is not None
+        strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+        return strategy, Router(study, strategy, names)
+    external = External(study)
+    if study.evaluator.command is None:
+        external.target  # noqa: B018 (loads the function or class: a bad reference fails here)
+    return None, Router(study, None, names, parameters=external.parameters)
 
 
 def study_from_run_folder(folder: Path) -> StudyConfig:

@@ -102,7 +102,7 @@ def _config_summary(prepared: PreparedStudy) -> dict[str, Any]:
     return {
         "study": study.name,
         "config": json.loads(study.model_dump_json()),
-        "strategy": prepared.strategy.name,
+        "strategy": prepared.runner_name,
     }
 
 

@@ -128,7 +128,9 @@ def _curve(ctx: PreparedStudy, bars: Bars, pick: Pick, label: str) -> CandidateC
     cand = ctx.router.route(pick.params)
     if cand.data:
         raise ValueError(f"{label} searched the data itself ({dict(cand.data)})")
-    res = backtest(bars, ctx.strategy, cand.strategy_params, cand.settings)
+    res = backtest(
+        bars, ctx.own_strategy("the Monte Carlo fan"), cand.strategy_params, cand.settings
+    )
     return CandidateCurve(
         label, pick.trial, pick.params, bars.index, res.sim.equity, float(cand.settings.cash)
     )
@@ -193,7 +195,9 @@ def _pbo(ctx: PreparedStudy, run: StoredRun, notes: list[str]) -> PboDetail | No
 def _fan(ctx: PreparedStudy, best: Pick, seed: int) -> MonteCarloFan:
     cand = ctx.router.route(best.params)
     bars = ctx.bars()[0]
-    res = backtest(bars, ctx.strategy, cand.strategy_params, cand.settings)
+    res = backtest(
+        bars, ctx.own_strategy("the report's re-runs"), cand.strategy_params, cand.settings
+    )
     returns = np.asarray(res.sim.returns, dtype=np.float64)
     t = returns.size
     steps = np.unique(np.linspace(1, t, min(t, FAN_STEPS)).round().astype(np.int64))
@@ -244,7 +248,8 @@ def _robust_slices(
     routed = [ctx.router.route(p) for _, _, p in plan if p is not None]
     if any(c.data for c in routed):
         raise ValueError("a slice point searches the data itself")
-    batch = evaluate_many(series[0], ctx.strategy, [c.strategy_params for c in routed],
+    strategy = ctx.own_strategy("the robust slices")
+    batch = evaluate_many(series[0], strategy, [c.strategy_params for c in routed],
                           [c.settings for c in routed])  # fmt: skip
     measured = iter(batch.metrics[metric].to_numpy(dtype=np.float64).tolist())
     values = [next(measured) if p is not None else math.nan for _, _, p in plan]

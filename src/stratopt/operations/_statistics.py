@@ -21,7 +21,7 @@ import pandas as pd
 
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
-from stratopt.evaluation import DataKey, StudyData, bin_returns, candidate_returns
+from stratopt.evaluation import NO_CURVE, DataKey, StudyData, bin_returns, candidate_returns
 from stratopt.stats import (
     ReturnMoments,
     deflated_sharpe_ratio,
@@ -199,12 +199,17 @@ def distinct_params(done: pd.DataFrame) -> tuple[list[dict[str, Any]], list[int]
     return params, trials
 
 
+_RETURN_STATISTICS = ("best", "psr", "dsr", "min_track_record_length", "pbo", "spa")
+_CALLABLE = "the objective is a Python function: stratopt has no returns of its trials"
+
+
 def _callable_statistics(
-    out: dict[str, Any], done: pd.DataFrame, stored_sharpe: np.ndarray, n_trials: int
-) -> None:
-    reason = "the objective is a Python function: stratopt has no returns of its trials"
-    for key in ("best", "psr", "dsr", "min_track_record_length", "pbo", "spa"):
+    out: dict[str, Any], done: pd.DataFrame, stored_sharpe: np.ndarray, n_trials: int,
+    reason: str = _CALLABLE,
+) -> None:  # fmt: skip
+    for key in _RETURN_STATISTICS:
         out[key] = _unavailable(reason)
+    out["unavailable"] = {"statistics": list(_RETURN_STATISTICS), "reason": reason}
     best = done.iloc[0]
     sharpe = float(best.get("metrics.sharpe", math.nan))
     if math.isfinite(sharpe) and sharpe > 0:
@@ -231,6 +236,10 @@ def _returns_statistics(
     params, trial_numbers = distinct_params(done)
     chosen = select_candidates(len(params), cap)
     best_run = candidate_returns(study, [params[0]], data=data)
+    if best_run.skipped.get(0) == NO_CURVE:
+        reason = f"{NO_CURVE}: stratopt has no returns of its trials"
+        _callable_statistics(out, done, stored_sharpe, n_trials, reason)
+        return
     if not best_run.positions:
         reason = f"the best candidate could not be re-run: {best_run.skipped.get(0, '?')}"
         for key in _BEST_KEYS:
@@ -393,6 +402,10 @@ def _spa(returns: np.ndarray, bars_per_period: int, reps: int, seed: int) -> dic
     return {**res.to_dict(), "bin_size": bars_per_period, "benchmark": "flat (return 0)"}
 
 
+_LABELS = {"best": "the best's moments", "psr": "PSR", "dsr": "DSR",
+           "min_track_record_length": "MinTRL", "pbo": "PBO", "spa": "SPA"}  # fmt: skip
+
+
 def verdict(stats: Mapping[str, Any]) -> str:
     """One plain-language line from a `study_statistics` dict."""
     n = stats.get("trials", {}).get("completed", 0)
@@ -412,6 +425,10 @@ def verdict(stats: Mapping[str, Any]) -> str:
         else:
             judgement = f"is likely a fluke of {n} trials (luck alone would give {luck})"
         parts.append(f"DSR {value:.2f} — the best Sharpe ({sr:.2f} annualized) {judgement}")
+    elif "unavailable" in stats:
+        missing = stats["unavailable"]
+        others = ", ".join(_LABELS.get(k, k) for k in missing["statistics"] if k != "dsr")
+        parts.append(f"DSR unavailable ({missing['reason']}); nor are {others}")
     else:
         reason = dsr.get("reason", "unavailable")
         parts.append(f"DSR unavailable ({reason})")

@@ -168,7 +168,8 @@ class RunRecord:
         seconds: How long the run took.
         study: The study file it ran (its config and `study_dir`); None for
             `optimize()` on a Python function.
-        strategy: The name of the strategy it ran.
+        strategy: The name of the strategy it ran (an external evaluator's `kind:target`).
+        evaluator: An external evaluator's identity (kind, target, source hash).
         data: The bars it ran on (None: the study's own, loaded by `prepared`).
         url: The storage URL, recorded redacted (None: the run used no storage).
         this_run: Counts of this run, recorded before its times in `this_run`.
@@ -180,6 +181,7 @@ class RunRecord:
     seconds: float
     study: StudyConfig | None = None
     strategy: str = ""
+    evaluator: dict[str, str] | None = None
     data: Sequence[Bars] = ()
     url: str | None = None
     this_run: dict[str, Any] = field(default_factory=dict)
@@ -226,7 +228,8 @@ def _summary(run: SearchRun) -> dict[str, Any]:
     record = RunRecord(
         "search", run.name, run.start, run.result.seconds, url=run.url, this_run=counts,
         study=prepared.study if prepared is not None else None,
-        strategy=prepared.strategy.name if prepared is not None else "",
+        strategy=prepared.runner_name if prepared is not None else "",
+        evaluator=prepared.evaluator_identity if prepared is not None else None,
         data=prepared.bars() if prepared is not None else (),
     )  # fmt: skip
     body: dict[str, Any] = {
@@ -253,12 +256,15 @@ def _study_sections(record: RunRecord) -> dict[str, Any]:
     config = json.loads(study.model_dump_json())
     stored = record.url if record.url is not None else config.get("storage")
     config["storage"] = redact(stored) if stored else None
-    return {
+    sections = {
         "strategy": record.strategy,
         "data": data_summary(record.data),
         "config": config,
         "study_dir": str(study.base_dir.resolve()),  # relative paths in config
     }
+    if record.evaluator is not None:
+        sections["evaluator"] = record.evaluator
+    return sections
 
 
 def data_summary(series: Sequence[Bars]) -> list[dict[str, Any]]:
@@ -342,10 +348,21 @@ def best_config(prepared: PreparedStudy, best: FrozenTrial) -> dict[str, Any]:
     if cfg["data"].get("path") is not None:
         paths = [study.resolve_path(p) for p in study.data.paths]
         cfg["data"]["path"] = paths[0] if isinstance(study.data.path, str) else paths
-    strategy = study.strategy
-    if ":" in strategy and strategy.split(":")[0].endswith(".py"):
-        file, _, cls = strategy.rpartition(":")
-        cfg["strategy"] = f"{(study.base_dir / file).resolve()}:{cls}"
+    for section, key in (
+        ("strategy", None),
+        ("evaluator", "python"),
+        ("evaluator", "backtesting_py"),
+    ):
+        ref = cfg[section] if key is None else (cfg.get(section) or {}).get(key)
+        if isinstance(ref, str) and ":" in ref and ref.split(":")[0].endswith(".py"):
+            file, _, name = ref.rpartition(":")
+            absolute = f"{(study.base_dir / file).resolve()}:{name}"
+            if key is None:
+                cfg[section] = absolute
+            else:
+                cfg[section][key] = absolute
+    if study.evaluator is not None:  # a command's working directory stays the study folder
+        cfg["evaluator"]["cwd"] = str((study.base_dir / study.evaluator.cwd).resolve())
     cfg["output"] = str(study.output_dir.resolve())
     cfg.pop("storage", None)
     return cfg

@@ -24,7 +24,14 @@ from stratopt.backtest import backtest
 from stratopt.config import CpcvConfig, StudyConfig
 from stratopt.data import Bars
 from stratopt.errors import ConfigError
-from stratopt.evaluation import Candidate, StudyData, StudyEvaluator, candidate_returns
+from stratopt.evaluation import (
+    NO_CURVE,
+    Candidate,
+    External,
+    StudyData,
+    StudyEvaluator,
+    candidate_returns,
+)
 from stratopt.grid import is_grid_strategy
 from stratopt.operations._checks import assess_plan
 from stratopt.operations._grid import grid_trades_and_returns
@@ -160,6 +167,10 @@ def _cpcv(study: StudyConfig, done: Any, data: StudyData, folder: Path) -> dict[
     if len(params) < 2:
         return {"available": False, "reason": "fewer than 2 distinct completed candidates"}
     got = candidate_returns(study, params, data=data)
+    if len(got.positions) < 2:
+        reasons = sorted(set(got.skipped.values()))
+        return {"available": False, "reason": f"fewer than 2 candidates have returns: "
+                f"{'; '.join(reasons) if reasons else 'none were run'}"}  # fmt: skip
     cfg = study.validation.cpcv or CpcvConfig()
     result = combinatorial_purged_cv(
         got.returns, groups=cfg.groups, test_groups=cfg.test_groups, purge=cfg.purge,
@@ -174,6 +185,9 @@ def _cpcv(study: StudyConfig, done: Any, data: StudyData, folder: Path) -> dict[
 
 def _monte_carlo(prepared: PreparedStudy, best: dict[str, Any], seed: int) -> dict[str, Any]:
     """Trade-order reshuffling and a stationary bootstrap of the best candidate, per symbol."""
+    if prepared.external is not None:
+        return _external_monte_carlo(prepared.external, best, seed)
+    assert prepared.strategy is not None
     cand = prepared.router.route(best)
     out: dict[str, Any] = {"params": best, "simulations": MONTE_CARLO_SIMS, "symbols": {}}
     for bars in prepared.data.get(cand.data):
@@ -198,14 +212,51 @@ def _best_run(
     prepared: PreparedStudy, bars: Bars, cand: Candidate
 ) -> tuple[np.ndarray, bool, np.ndarray]:
     """The candidate's trade steps (`_trade_steps`), whether they compound, its returns."""
-    if is_grid_strategy(prepared.strategy):  # fixed lot sizes: net pnl per lot trade
-        pnl, returns = grid_trades_and_returns(prepared.searched, prepared.strategy, bars, cand)
+    strategy = prepared.own_strategy("the trade reshuffle")
+    if is_grid_strategy(strategy):  # fixed lot sizes: net pnl per lot trade
+        pnl, returns = grid_trades_and_returns(prepared.searched, strategy, bars, cand)
         return pnl, False, returns
-    res = backtest(bars, prepared.strategy, cand.strategy_params, cand.settings)
+    res = backtest(bars, strategy, cand.strategy_params, cand.settings)
     sim = res.sim
     sizing = cand.settings.sizing
     steps, compounding = _trade_steps(sim.trades, sim.equity, cand.settings.cash, sizing)
     return steps, compounding, sim.returns
+
+
+def _external_monte_carlo(external: External, best: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The same two simulations on the best run of an external evaluator (its kept curve
+    and trades, else it is run again): each trade's pnl over the equity before it opened
+    is what a reshuffle compounds."""
+    run = external.run(best, external.period(), reuse=True)
+    part: dict[str, Any] = {}
+    unavailable = {"available": False, "reason": ""}
+    if run.trades is None or run.equity is None:
+        part["trade_shuffle"] = {
+            **unavailable,
+            "reason": "the evaluator returns no trade list and equity curve",
+        }
+    else:
+        marks = np.concatenate(([run.cash], run.equity))
+        before = marks[
+            np.searchsorted(run.time, run.trades["entry_time"].to_numpy(dtype="datetime64[ns]"))
+        ]
+        try:
+            part["trade_shuffle"] = reshuffle_trades(
+                run.trades["net_pnl"].to_numpy() / before, cash=run.cash, n_sims=MONTE_CARLO_SIMS,
+                seed=seed, compounding=True,
+            ).to_dict()  # fmt: skip
+        except ValueError as exc:
+            part["trade_shuffle"] = {**unavailable, "reason": str(exc)}
+    returns = run.returns
+    if returns is None:
+        part["bootstrap"] = {**unavailable, "reason": NO_CURVE}
+    else:
+        ppy = float(external.data.get(())[0].periods_per_year)
+        part["bootstrap"] = bootstrap_returns(
+            returns, cash=run.cash, n_sims=MONTE_CARLO_SIMS, seed=seed, periods_per_year=ppy
+        ).to_dict()
+    symbols = ",".join(b.symbol for b in external.data.get(()))
+    return {"params": best, "simulations": MONTE_CARLO_SIMS, "symbols": {symbols: part}}
 
 
 def _trade_steps(

@@ -7,7 +7,8 @@ study, checked against the plan's requirements and scored by its objective.
 Trial states: COMPLETE (counted towards the target), PRUNED (a constraint or a
 requirement failed, or a duplicate of an earlier candidate; the reason is in the record's
 `pruned`) and FAIL (an error, a NaN objective or a timeout, in `error`). Every trial keeps
-its params and, when it ran, all metrics (`stratopt.storage.record`).
+its params and, when it ran, all metrics (`stratopt.storage.record`); a trial an external
+evaluator ran also keeps, under `external`, the metrics it returned and its run's folder.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def tell(
     the violations; an error or a NaN objective FAILS it. `progress` counts it.
     """
     rec: dict[str, Any] = {"key": key, "runtime_s": outcome.runtime}
+    if outcome.extra:  # an external evaluator's: the metrics it returned, its run's folder
+        rec["external"] = clean(outcome.extra)
     if len(outcome.per_symbol) > 1:
         rec["per_symbol"] = clean(outcome.per_symbol)
     if outcome.error is not None or outcome.metrics is None:

@@ -28,7 +28,12 @@ from stratopt.strategies._indicators import (
     stdev,
 )
 from stratopt.strategies._params import BoolParam, ChoiceParam, FloatParam, IntParam, Param
-from stratopt.strategies._registry import BUILTIN_STRATEGIES, get_strategy
+from stratopt.strategies._registry import (
+    BUILTIN_STRATEGIES,
+    get_strategy,
+    load_reference,
+    reference_file,
+)
 from stratopt.strategies._rules import (
     MAX_RULES,
     Rule,
@@ -74,9 +79,11 @@ __all__ = [
     "get_strategy",
     "highest",
     "indicators_of",
+    "load_reference",
     "lowest",
     "macd",
     "on",
+    "reference_file",
     "rsi",
     "sma",
     "source",

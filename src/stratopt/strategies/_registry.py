@@ -21,7 +21,7 @@ from stratopt.strategies._builtin import (
 )
 from stratopt.strategies._grid import HedgeGrid
 
-__all__ = ["BUILTIN_STRATEGIES", "get_strategy"]
+__all__ = ["BUILTIN_STRATEGIES", "get_strategy", "load_reference", "reference_file"]
 
 BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls
@@ -63,12 +63,31 @@ def get_strategy(
                 "or give 'package.module:Class' or 'path/to/file.py:Class')"
             )
         return cls()
+    return _instantiate(load_reference(spec, base_dir=base_dir), spec)
+
+
+def load_reference(spec: str, *, base_dir: Path | None = None, what: str = "strategy") -> object:
+    """The object `pkg.module:name` or `path/file.py:name` names (a file loads once per
+    process); StrategyError naming `what` and the reference otherwise."""
     target, _, attr = spec.rpartition(":")
-    module = _load_file(target, base_dir) if target.endswith(".py") else _import(target)
-    cls = getattr(module, attr, None)
-    if cls is None:
-        raise StrategyError(f"strategy {spec!r}: {target} has no attribute {attr!r}")
-    return _instantiate(cls, spec)
+    module = _load_file(target, base_dir, what) if target.endswith(".py") else _import(target, what)
+    found = getattr(module, attr, None)
+    if found is None:
+        raise StrategyError(f"{what} {spec!r}: {target} has no attribute {attr!r}")
+    return found
+
+
+def reference_file(spec: str, *, base_dir: Path | None = None) -> Path | None:
+    """The source file of `pkg.module:name` or `file.py:name` (None: not a file)."""
+    target = spec.rpartition(":")[0]
+    if target.endswith(".py"):
+        return _resolve(target, base_dir)
+    try:
+        found = importlib.util.find_spec(target)
+    except (ImportError, ValueError):
+        return None
+    origin = getattr(found, "origin", None)
+    return Path(origin) if origin and Path(origin).is_file() else None
 
 
 def _instantiate(cls: object, spec: str) -> Strategy:
@@ -77,32 +96,36 @@ def _instantiate(cls: object, spec: str) -> Strategy:
     return cls()
 
 
-def _import(name: str) -> object:
+def _import(name: str, what: str) -> object:
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        raise StrategyError(f"strategy module {name!r} cannot be imported: {exc}") from None
+        raise StrategyError(f"{what} module {name!r} cannot be imported: {exc}") from None
 
 
-def _load_file(target: str, base_dir: Path | None) -> object:
+def _resolve(target: str, base_dir: Path | None) -> Path:
     path = Path(target)
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
-    path = path.resolve()
+    return path.resolve()
+
+
+def _load_file(target: str, base_dir: Path | None, what: str) -> object:
+    path = _resolve(target, base_dir)
     if not path.is_file():
-        raise StrategyError(f"strategy file not found: {path}")
+        raise StrategyError(f"{what} file not found: {path}")
     # A stable module name per file, so the same file loads once per process.
     mod_name = "stratopt_user_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
     if mod_name in sys.modules:
         return sys.modules[mod_name]
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
-        raise StrategyError(f"strategy file {path} cannot be loaded")
+        raise StrategyError(f"{what} file {path} cannot be loaded")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[mod_name]
-        raise StrategyError(f"strategy file {path} failed to load: {exc!r}") from None
+        raise StrategyError(f"{what} file {path} failed to load: {exc!r}") from None
     return module

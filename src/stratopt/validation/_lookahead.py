@@ -27,11 +27,12 @@ from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import optuna
+import pandas as pd
 
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.errors import ConfigError, StratoptError
-from stratopt.evaluation import DataKey, Router, StudyData
+from stratopt.evaluation import NO_CURVE, DataKey, External, ExternalFailure, Router, StudyData
 from stratopt.search import SearchSpace, parse_constraints
 from stratopt.strategies import GridStrategy, IndicatorCache, Strategy, get_strategy
 
@@ -57,8 +58,9 @@ class Leak:
         cut_time: Timestamp of bar `cut`, the first removed bar.
         bar: The first bar whose signal changed (position, < cut).
         bar_time: Its timestamp.
-        full: Its signal code on the reference window.
-        truncated: Its signal code on the truncated window.
+        full: Its signal code on the reference window (an external evaluator's: its
+            equity there).
+        truncated: Its signal code (or equity) on the truncated window.
         changed: How many bars before `cut` changed.
     """
 
@@ -68,8 +70,8 @@ class Leak:
     cut_time: str
     bar: int
     bar_time: str
-    full: int
-    truncated: int
+    full: float
+    truncated: float
     changed: int
 
 
@@ -86,6 +88,8 @@ class LookaheadReport:
         leaks: One entry per (parameter set, series, point) with a changed signal, up to
             `max_leaks`; `n_leaks` counts them all.
         errors: Parameter sets that could not be checked, with the reason.
+        compared: What was compared per bar: ``"signal"`` (a strategy's signal codes)
+            or ``"equity"`` (an external evaluator's equity curve).
     """
 
     parameter_sets: int = 0
@@ -97,6 +101,7 @@ class LookaheadReport:
     n_leaks: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     max_leaks: int = 50
+    compared: str = "signal"
 
     @property
     def clean(self) -> bool:
@@ -133,6 +138,7 @@ class LookaheadReport:
             "leaks": self.n_leaks,
             "details": [leak.__dict__ for leak in self.leaks],
             "errors": self.errors,
+            "compared": self.compared,
         }
 
 
@@ -300,13 +306,20 @@ def check_study_lookahead(
     Raises:
         UserInputError: the study's strategy, space, constraints or data are invalid.
     """
-    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
     space = SearchSpace.from_config(study.space, field="space") if study.space else None
-    router = Router(study, strategy, space.names if space is not None else ())
     if candidates is None:
-        candidates = [{}, *_sample(study, space, samples, seed)]
+        # A function's or a command's parameters have no defaults stratopt knows.
+        defaults = space is None or study.evaluator is None or study.evaluator.backtesting_py
+        candidates = [*([{}] if defaults else []), *_sample(study, space, samples, seed)]
     load = bars_for or StudyData(study).get
     load(())  # bad data fails the check before anything runs
+    if study.evaluator is not None:
+        return _check_external(
+            External(study, StudyData(study, {(): load(())})), candidates, options
+        )
+    assert study.strategy is not None
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    router = Router(study, strategy, space.names if space is not None else ())
     report = LookaheadReport(
         lookback=options.get("lookback"),
         horizon=options.get("horizon"),
@@ -328,6 +341,67 @@ def check_study_lookahead(
             continue
         report.merge(check_lookahead(strategy, series, _unique(param_sets), **options))
     return report
+
+
+def _check_external(
+    external: External, candidates: Sequence[Mapping[str, Any]], options: TruncationOptions
+) -> LookaheadReport:
+    """The check of an external evaluator: its equity curves, truncated and not.
+
+    The evaluator runs each reference window ``[s, e)`` and each truncated one ``[s,
+    cut)`` (period `data_start` = `start` = bar `s`); a bar before the truncated run's
+    last whose equity differs (relative 1e-9) used data from `cut` or later. The last
+    bar is not compared: an engine may close its positions at the end of its data.
+    """
+    lookback, horizon = options.get("lookback"), options.get("horizon")
+    report = LookaheadReport(
+        lookback=lookback, horizon=horizon, series=1, max_leaks=options.get("max_leaks", 50),
+        compared="equity",
+    )  # fmt: skip
+    cuts = truncation_points(len(external.axis), options.get("points", 20))
+    report.points = len(cuts)
+    for given in _unique([dict(c) for c in candidates]):
+        try:
+            for cut in cuts:
+                _check_external_cut(external, given, cut, (lookback, horizon), report)
+        except StratoptError as exc:  # the evaluator failed, or returns no curve
+            report.errors.append({"params": dict(given), "error": str(exc)})
+            continue
+        report.parameter_sets += 1
+    return report
+
+
+def _check_external_cut(
+    external: External,
+    params: dict[str, Any],
+    cut: int,
+    reach: tuple[int | None, int | None],
+    report: LookaheadReport,
+) -> None:
+    axis, (lookback, horizon) = external.axis, reach
+    s = 0 if lookback is None else max(0, cut - lookback)
+    e = len(axis) if horizon is None else min(len(axis), cut + horizon)
+    ref = external.run(params, external.period(s, e, data_start=s), reuse=True)
+    part = external.run(params, external.period(s, cut, data_start=s), reuse=True)
+    if ref.equity is None or part.equity is None:
+        raise ExternalFailure(f"{NO_CURVE}: the look-ahead check compares equity curves")
+    k = cut - s - 1
+    changed = np.flatnonzero(~np.isclose(ref.equity[:k], part.equity[:k], rtol=1e-9, atol=0.0))
+    if changed.size:
+        bar = s + int(changed[0])
+        report.add(
+            Leak(
+                symbol=",".join(b.symbol for b in external.data.get(())),
+                params=params,
+                cut=cut,
+                cut_time=str(pd.Timestamp(axis[cut])),
+                bar=bar,
+                bar_time=str(pd.Timestamp(axis[bar])),
+                full=float(ref.equity[bar - s]),
+                truncated=float(part.equity[bar - s]),
+                changed=int(changed.size),
+            )
+        )
 
 
 def _sample(
