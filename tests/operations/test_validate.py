@@ -20,6 +20,7 @@ from stratopt.engine import ExecSettings
 from stratopt.errors import ConfigError
 from stratopt.operations import optimize_study, study_from_run_folder, validate_study
 from stratopt.operations._validate import _trade_steps
+from stratopt.stats import reshuffle_trades
 
 STUDY: dict[str, Any] = {
     "name": "val",
@@ -104,19 +105,27 @@ def test_a_folder_without_summary_is_refused(tmp_path: Path) -> None:
         study_from_run_folder(tmp_path)
 
 
+@pytest.mark.parametrize("fill", ["next_open", "close"])
 @pytest.mark.parametrize("sizing", ["fraction", "units"])
-def test_trade_steps_replay_the_actual_history(sizing: str) -> None:
-    # Replayed in their own order, the steps must rebuild the equity after the last exit.
+def test_trade_shuffle_as_it_happened_ends_at_the_backtests_final_equity(
+    sizing: str, fill: str
+) -> None:
+    # Fees (both commissions and every bar's holding cost) are part of each step, and a
+    # reversal's next trade starts from the equity its predecessor realized, not from
+    # the close before its entry (which still holds the predecessor's position).
     bars = synthetic_bars(2000, seed=4)
-    settings = ExecSettings(sizing=sizing, size=1.0 if sizing == "fraction" else 50.0)
-    res = backtest(bars, "sma_cross", {"fast": 5, "slow": 30, "mode": "long_only"}, settings)
+    settings = ExecSettings(
+        sizing=sizing, size=1.0 if sizing == "fraction" else 50.0, commission=0.001,
+        holding_cost=0.0002, slippage_bps=2.0, fill=fill,
+    )  # fmt: skip
+    res = backtest(bars, "sma_cross", {"fast": 5, "slow": 30, "mode": "reversal"}, settings)
     trades = res.sim.trades
-    assert len(trades) > 10
-    steps, compounding = _trade_steps(trades, res.sim.equity, settings.cash, sizing)
-    end = res.sim.equity[int(trades["exit_idx"][-1])]
-    if compounding:
-        rebuilt = settings.cash * float(np.prod(1.0 + steps))
-    else:
-        rebuilt = settings.cash + float(np.sum(steps))
+    reversals = int(np.sum(trades["entry_idx"][1:] == trades["exit_idx"][:-1]))
+    assert len(trades) > 10 and reversals > 10
+    steps, compounding = _trade_steps(trades, settings.cash, sizing)
     assert compounding is (sizing == "fraction")
-    assert math.isclose(rebuilt, end, rel_tol=1e-9)
+    shuffled = reshuffle_trades(steps, cash=settings.cash, n_sims=20, compounding=compounding)
+    final = float(res.sim.equity[-1])
+    assert math.isclose(shuffled.original["final_equity"], final, rel_tol=1e-9)
+    # Every order ends there too: sums and products commute.
+    assert np.allclose(shuffled.final_equity, final, rtol=1e-9)

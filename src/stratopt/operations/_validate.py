@@ -195,9 +195,7 @@ def _monte_carlo(prepared: PreparedStudy, best: dict[str, Any], seed: int) -> di
         part: dict[str, Any] = {}
         cash = float(cand.settings.cash)
         try:
-            steps, compounding = _trade_steps(
-                res.sim.trades, res.sim.equity, cash, cand.settings.sizing
-            )
+            steps, compounding = _trade_steps(res.sim.trades, cash, cand.settings.sizing)
             part["trade_shuffle"] = reshuffle_trades(
                 steps, cash=cash, n_sims=MONTE_CARLO_SIMS, seed=seed, compounding=compounding
             ).to_dict()
@@ -211,19 +209,22 @@ def _monte_carlo(prepared: PreparedStudy, best: dict[str, Any], seed: int) -> di
     return out
 
 
-def _trade_steps(
-    trades: np.ndarray, equity: np.ndarray, cash: float, sizing: str
-) -> tuple[np.ndarray, bool]:
-    """What a reshuffle replays: pnl for fixed units, else each trade's equity return.
+def _trade_steps(trades: np.ndarray, cash: float, sizing: str) -> tuple[np.ndarray, bool]:
+    """What a reshuffle replays: net pnl for fixed units, else each trade's equity return.
 
-    With equity-proportional sizing (fraction, risk) a trade's pnl scales with the
-    equity at its entry; replaying those pnls in another order would apply early-trade
-    sizes to late-trade equity. Its return on that equity, `pnl / E(entry - 1)`, is
-    what a reordered history compounds.
+    Net pnl is `pnl - fees` (docs/engine.md: fees hold both fills' commissions and every
+    holding cost), so the replayed path ends where the backtest did:
+    `cash + sum(pnl - fees)`. With equity-proportional sizing (fraction, risk) a trade's
+    pnl scales with the equity it was sized from; replaying those pnls in another order
+    would apply early-trade sizes to late-trade equity. Its return on that equity is what
+    a reordered history compounds. That equity is the realized one, `cash` plus the net
+    pnl of every earlier trade: the equity marked at the close before the entry is not it
+    when the previous trade exits on the entry bar (a reversal), since that close still
+    holds the previous trade's open position. The returns then telescope:
+    `prod(1 + ret) = final / cash`.
     """
-    pnl = trades["pnl"].astype(float)
+    net = trades["pnl"].astype(float) - trades["fees"].astype(float)
     if sizing == "units":
-        return pnl, False
-    entry = trades["entry_idx"].astype(np.int64)
-    before = np.where(entry > 0, equity[np.maximum(entry - 1, 0)], cash)
-    return pnl / before, True
+        return net, False
+    before = cash + np.concatenate(([0.0], np.cumsum(net)[:-1]))
+    return net / before, True
