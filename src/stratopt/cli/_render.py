@@ -87,6 +87,9 @@ def print_robustness(rob: Any, look: Any) -> None:
     if isinstance(look, dict):
         if look.get("error"):
             err.print(f"look-ahead check failed: {escape(look['error'])}", highlight=False)
+        elif look.get("clean") is None:
+            why = look.get("not_checked") or look.get("note") or "?"
+            err.print(f"look-ahead: not checked: {escape(why)}", highlight=False, soft_wrap=True)
         elif look.get("clean") is False:
             err.print(
                 f"[bold yellow]warning:[/] look-ahead: {look['leaks']} signal change(s) when "
@@ -587,6 +590,10 @@ def print_lookahead(report: LookaheadReport) -> None:
         f"{report.parameter_sets} parameter set(s) x {report.series} series x "
         f"{report.points} truncation points"
     )
+    if report.not_checked is not None:
+        err.print(f"look-ahead check: not checked: {escape(report.not_checked)}",
+                  soft_wrap=True, highlight=False)  # fmt: skip
+        return
     if report.clean:
         out.print(f"look-ahead check: clean ({checked})", soft_wrap=True, highlight=False)
         return
