@@ -377,6 +377,7 @@ def print_verdict(stats: dict[str, Any] | None) -> None:
 
 _STAT_ROWS = (
     ("trials completed", "trials", "completed", "count"),
+    ("candidates backtested (N)", "trials", "n_backtested", "count"),
     ("best Sharpe (annualized)", "best", "sharpe_annualized", "ratio"),
     ("observations", "best", "observations", "count"),
     ("skew", "best", "skew", "ratio"),
@@ -384,6 +385,7 @@ _STAT_ROWS = (
     ("PSR (SR > 0)", "psr", "value", "ratio"),
     ("DSR", "dsr", "value", "ratio"),
     ("E[max Sharpe] of the trials (annualized)", "dsr", "expected_max_sharpe_annualized", "ratio"),
+    ("Var[Sharpe] of the trials (annualized)", "dsr", "trials_sharpe_variance_annualized", "ratio"),
     ("PBO", "pbo", "pbo", "ratio"),
     ("PBO: P(OOS loss)", "pbo", "prob_oos_loss", "ratio"),
     ("PBO: degradation slope", "pbo", "degradation_slope", "ratio"),
