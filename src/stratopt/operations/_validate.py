@@ -26,13 +26,18 @@ from stratopt.errors import ConfigError
 from stratopt.evaluation import StudyData, StudyEvaluator, candidate_returns
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._results import ValidationResult
-from stratopt.operations._statistics import completed, distinct_params, study_statistics
+from stratopt.operations._statistics import (
+    backtested,
+    completed,
+    distinct_params,
+    study_statistics,
+)
 from stratopt.search import restore_normalizer
 from stratopt.stats import bootstrap_returns, reshuffle_trades
 from stratopt.storage import load_study_from, new_run_dir, ranked_frame, write_json
 from stratopt.validation import assess_robustness, combinatorial_purged_cv, evaluate_holdout
 
-__all__ = ["study_from_run_folder", "validate_study"]
+__all__ = ["cpcv_pool", "study_from_run_folder", "validate_study"]
 
 _log = logging.getLogger(__name__)
 
@@ -140,7 +145,8 @@ def _sections(
     )  # fmt: skip
     step("cross-validation")
     best_first = completed(ranked, plan.objective.directions)
-    sections["cpcv"] = _guarded("cpcv", lambda: _cpcv(in_sample, best_first, prepared.data, folder))
+    pool = cpcv_pool(backtested(ranked, plan.objective.directions), CPCV_CANDIDATES, seed)
+    sections["cpcv"] = _guarded("cpcv", lambda: _cpcv(in_sample, pool, prepared.data, folder))
     step("stability")
     robustness = assess_robustness(
         stored, space=plan.space, objective=plan.objective, evaluator=evaluator,
@@ -165,14 +171,32 @@ def _guarded(name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
 
 
-def _cpcv(study: StudyConfig, done: Any, data: StudyData, folder: Path) -> dict[str, Any]:
-    """CPCV over the per-bar returns of the best distinct candidates (validation.cpcv).
+def cpcv_pool(trials: pd.DataFrame, cap: int, seed: int) -> tuple[list[dict[str, Any]], str]:
+    """The candidates CPCV chooses among, picked without looking at any result, and how.
 
-    `done`: the completed trials, best first (`completed`).
+    Ranking them on the full sample first (the best `cap`) would let the test groups of
+    every split vote on who may be chosen: a candidate lucky only inside them would get
+    in. So: every distinct candidate of `trials` (the backtested ones) up to `cap`, else
+    a seeded random sample of `cap` of them; both in trial order.
     """
-    params = distinct_params(done)[0][:CPCV_CANDIDATES]
+    params, _ = distinct_params(trials.sort_values("trial", kind="stable"))
+    if len(params) <= cap:
+        return params, f"all {len(params)} distinct backtested candidates"
+    picked = np.sort(np.random.default_rng(seed).choice(len(params), size=cap, replace=False))
+    how = f"a random sample (seed {seed}) of {cap} of {len(params)} distinct backtested candidates"
+    return [params[int(i)] for i in picked], how
+
+
+def _cpcv(
+    study: StudyConfig,
+    pool: tuple[list[dict[str, Any]], str],
+    data: StudyData,
+    folder: Path,
+) -> dict[str, Any]:
+    """CPCV over the per-bar returns of the `cpcv_pool` candidates (validation.cpcv)."""
+    params, how = pool
     if len(params) < 2:
-        return {"available": False, "reason": "fewer than 2 distinct completed candidates"}
+        return {"available": False, "reason": "fewer than 2 distinct backtested candidates"}
     got = candidate_returns(study, params, data=data)
     cfg = study.validation.cpcv or CpcvConfig()
     result = combinatorial_purged_cv(
@@ -182,6 +206,7 @@ def _cpcv(study: StudyConfig, done: Any, data: StudyData, folder: Path) -> dict[
     result.path_metrics.to_csv(folder / "cpcv_paths.csv", index=False)
     out = result.to_dict()
     out["candidates"] = len(got.positions)
+    out["selection"] = how
     out["chosen_params"] = [params[got.positions[int(k)]] for k in result.chosen]
     return out
 
