@@ -22,6 +22,7 @@ import pandas as pd
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.evaluation import DataKey, StudyData, bin_returns, candidate_returns
+from stratopt.operations._rescore import SCORE_FINAL
 from stratopt.search import INFEASIBLE
 from stratopt.stats import (
     ReturnMoments,
@@ -155,10 +156,12 @@ def study_statistics(
 
 
 def completed(ranked: pd.DataFrame, directions: Sequence[str]) -> pd.DataFrame:
-    """The completed trials of `ranked` with a finite objective, best first."""
+    """The completed trials of `ranked` with a finite objective, best first (by the
+    final score when `rescore` gave one)."""
     if ranked.empty or "state" not in ranked:
         return ranked.iloc[0:0]
     col = "value" if len(directions) == 1 else "value_0"
+    col = SCORE_FINAL if SCORE_FINAL in ranked else col  # one scale (a drifting score)
     done = ranked[(ranked["state"] == "complete") & np.isfinite(ranked[col].astype(float))]
     ascending = directions[0] == "minimize"
     return done.sort_values([col, "trial"], ascending=[ascending, True], kind="stable")

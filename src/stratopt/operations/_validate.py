@@ -25,6 +25,7 @@ from stratopt.config import CpcvConfig, StudyConfig, parse_study
 from stratopt.errors import ConfigError
 from stratopt.evaluation import StudyData, StudyEvaluator, candidate_returns
 from stratopt.operations._prepared import PreparedStudy
+from stratopt.operations._rescore import rescore
 from stratopt.operations._results import ValidationResult
 from stratopt.operations._statistics import (
     backtested,
@@ -96,7 +97,7 @@ def validate_study(
     stored = load_study_from(study.name, prepared.url)
     restore_normalizer(stored, prepared.plan)
     directions = prepared.plan.objective.directions
-    ranked = ranked_frame(stored, directions)
+    ranked = rescore(ranked_frame(stored, directions), prepared.plan.objective)
     done = stored.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done:
         raise ConfigError(f"name: study {study.name!r} has no completed trial to validate")
