@@ -107,5 +107,5 @@ def test_search_refresh_is_not_accepted(tmp_path: Path) -> None:
         "name: s\ndata: {synthetic: {bars: 300}}\nstrategy: sma_cross\n"
         "search: {method: random, refresh: 20}\n"
     )
-    with pytest.raises(ConfigError, match="search.refresh"):
+    with pytest.raises(ConfigError, match=r"search\.refresh"):
         load_study(path)
