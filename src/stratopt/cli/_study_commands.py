@@ -67,7 +67,6 @@ def optimize(
     jobs: Annotated[
         int | None,
         typer.Option(
-            min=1,
             help=(
                 "Worker processes for a user strategy (search.jobs): its candidates run "
                 "in that many processes. Built-in strategies ignore it (each batch is one "
