@@ -97,3 +97,15 @@ def test_redaction_corner_cases(url: str, expected: str) -> None:
     from stratopt.storage import redact
 
     assert redact(url) == expected
+
+
+def test_search_refresh_is_not_accepted(tmp_path: Path) -> None:
+    # It was accepted and never read: a setting that does nothing must not look like one.
+    # (The weighted objective's own `refresh:` is the normalization's and stays.)
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\ndata: {synthetic: {bars: 300}}\nstrategy: sma_cross\n"
+        "search: {method: random, refresh: 20}\n"
+    )
+    with pytest.raises(ConfigError, match=r"search\.refresh"):
+        load_study(path)

@@ -599,3 +599,47 @@ def test_review_fixes_small_discrete_space_stops_when_exhausted(tmp_path: Path) 
     )
     assert res.stopped_by == "space exhausted" and res.counts["complete"] == 3
     assert len(res.ranked) < 40
+
+
+USER_CROSS = """
+from typing import Any
+
+import numpy as np
+
+from stratopt.strategies import IntParam, Strategy
+
+
+class UserCross(Strategy):
+    name = "user_cross"
+    fast = IntParam(5, low=2)
+    slow = IntParam(30, low=3)
+
+    def signals(self, bars: Any, p: dict[str, Any], cache: Any) -> np.ndarray:
+        close = bars.close
+        fast = np.convolve(close, np.ones(p["fast"]) / p["fast"])[: len(close)]
+        slow = np.convolve(close, np.ones(p["slow"]) / p["slow"])[: len(close)]
+        out = np.where(fast > slow, 1, -1).astype(np.int8)
+        out[: p["slow"]] = 0
+        return out
+"""
+
+
+def test_same_seed_same_results_on_the_process_pool(tmp_path: Path) -> None:
+    # A user strategy with `trial_timeout` runs in worker processes whatever `jobs` is;
+    # results come back in any order, yet the study must not depend on it.
+    (tmp_path / "user_cross.py").write_text(USER_CROSS)
+    runs = []
+    for jobs in (1, 2, 4):
+        path = _study(
+            tmp_path,
+            name=f"pool{jobs}",
+            strategy="user_cross.py:UserCross",
+            search={"method": "tpe", "trials": 16, "seed": 3, "batch": 4, "jobs": jobs,
+                    "trial_timeout": 60},
+            space={"fast": {"low": 2, "high": 20}, "slow": {"low": 21, "high": 80}},
+            constraints=[],
+        )  # fmt: skip
+        runs.append(_ranked(optimize_study(load_study(path))))
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    pd.testing.assert_frame_equal(runs[0], runs[2])
+    assert (runs[0]["state"] == "complete").sum() == 16

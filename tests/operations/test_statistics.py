@@ -24,6 +24,7 @@ def test_selection_rule() -> None:
 
 
 def _study(tmp_path: Path, **synthetic: Any) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = {
         "name": "st",
         "data": {"synthetic": {"bars": 2500, "seed": 3, **synthetic}},
@@ -60,7 +61,7 @@ def test_optimize_writes_the_statistics_section(tmp_path: Path) -> None:
     assert 1.0 <= stats["dsr"]["n_trials_implied"] <= 40.0
     assert stats["dsr"]["value"] <= stats["dsr"]["value_implied_trials"]
     assert stats["verdict"].startswith("DSR ")
-    assert f"{stats['trials']['completed']} trials" in stats["verdict"]
+    assert f"N={stats['trials']['n_backtested']} backtested candidates" in stats["verdict"]
 
 
 def test_noise_study_is_not_called_significant(tmp_path: Path) -> None:
@@ -144,13 +145,13 @@ def test_verdict_lines() -> None:
 
     studentized = "SPA (studentized, Hansen 2005)"
     assert verdict(_stats(0.12, 0.61, 0.43, studentized)) == (
-        "DSR 0.12 — the best Sharpe (1.49 annualized) is likely a fluke of 480 trials "
-        "(luck alone would give 1.80); PBO 0.61; SPA (studentized, Hansen 2005) p 0.43"
+        "DSR 0.12 — the best Sharpe (1.49 annualized) is likely a fluke of N=480 backtested "
+        "candidates (luck alone would give 1.80); PBO 0.61; SPA (studentized, Hansen 2005) p 0.43"
     )
     # A section stored before stratopt studentized the statistic does not claim it.
     assert verdict(_stats(0.12, 0.61, 0.43)).endswith("; SPA (not studentized, older run) p 0.43")
     assert "is not significantly above the 1.80" in verdict(_stats(0.8, 0.4, 0.2))
-    assert "beats the 1.80 luck would give the best of 480 trials" in verdict(
+    assert "beats the 1.80 luck would give the best of N=480 backtested candidates" in verdict(
         _stats(0.97, 0.1, 0.01)
     )
     assert "PBO and SPA point to a real edge" in verdict(_stats(0.3, 0.05, 0.01))
@@ -169,3 +170,24 @@ def test_distinct_params_keeps_the_first_of_each_set_in_rank_order() -> None:
     assert params == [{"fast": 2, "stop": 0.1, "mode": "a"}, {"fast": 5, "mode": "b"},
                       {"fast": 2, "stop": 0.2, "mode": "a"}]  # fmt: skip
     assert type(params[0]["fast"]) is int and type(params[0]["stop"]) is float
+
+
+def test_a_sharpe_requirement_changes_neither_n_nor_the_dsr(tmp_path: Path) -> None:
+    # The same 40 grid candidates; the requirement prunes the worse ones after they ran.
+    # They were backtested: N and the trials' Sharpe variance must still count them.
+    free = optimize_study(load_study(_study(tmp_path / "free")))
+    path = _study(tmp_path / "req")
+    cfg = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**cfg, "require": {"sharpe": ">= 0.0"}}))
+    req = optimize_study(load_study(path))
+    assert 5 <= req.counts["pruned"] <= 35 and req.counts["complete"] + req.counts["pruned"] == 40
+    a, b = free.statistics, req.statistics
+    assert a is not None and b is not None
+    assert b["trials"]["n_complete"] == req.counts["complete"]
+    assert a["trials"]["n_backtested"] == b["trials"]["n_backtested"] == 40
+    assert a["dsr"]["n_trials"] == b["dsr"]["n_trials"] == 40
+    for key in ("trials_sharpe_variance_annualized", "expected_max_sharpe_annualized", "value"):
+        assert b["dsr"][key] == pytest.approx(a["dsr"][key], rel=1e-12), key
+    assert b["trials"]["rerun_ok"] == 40
+    assert b["pbo"]["pbo"] == pytest.approx(a["pbo"]["pbo"])
+    assert "N=40 backtested candidates" in b["verdict"]

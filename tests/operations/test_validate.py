@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -19,7 +20,8 @@ from stratopt.data import synthetic_bars
 from stratopt.engine import ExecSettings
 from stratopt.errors import ConfigError
 from stratopt.operations import optimize_study, study_from_run_folder, validate_study
-from stratopt.operations._validate import _trade_steps
+from stratopt.operations._validate import _trade_steps, cpcv_pool
+from stratopt.stats import reshuffle_trades
 
 STUDY: dict[str, Any] = {
     "name": "val",
@@ -63,6 +65,7 @@ def test_validate_writes_every_section_and_is_deterministic(optimized: tuple[Pat
     cpcv = saved["cpcv"]
     assert (cpcv["n_splits"], cpcv["n_paths"]) == (10, 4)  # C(5,2), C(4,1)
     assert cpcv["candidates"] == 15 and len(cpcv["chosen_params"]) == 10
+    assert cpcv["selection"] == "all 15 distinct backtested candidates"
     assert len(saved["holdout"]["candidates"]) == 3
     mc = saved["monte_carlo"]["symbols"]["SYN"]
     for method in ("trade_shuffle", "bootstrap"):
@@ -104,19 +107,50 @@ def test_a_folder_without_summary_is_refused(tmp_path: Path) -> None:
         study_from_run_folder(tmp_path)
 
 
+@pytest.mark.parametrize("fill", ["next_open", "close"])
 @pytest.mark.parametrize("sizing", ["fraction", "units"])
-def test_trade_steps_replay_the_actual_history(sizing: str) -> None:
-    # Replayed in their own order, the steps must rebuild the equity after the last exit.
+def test_trade_shuffle_as_it_happened_ends_at_the_backtests_final_equity(
+    sizing: str, fill: str
+) -> None:
+    # Fees (both commissions and every bar's holding cost) are part of each step, and a
+    # reversal's next trade starts from the equity its predecessor realized, not from
+    # the close before its entry (which still holds the predecessor's position).
     bars = synthetic_bars(2000, seed=4)
-    settings = ExecSettings(sizing=sizing, size=1.0 if sizing == "fraction" else 50.0)
-    res = backtest(bars, "sma_cross", {"fast": 5, "slow": 30, "mode": "long_only"}, settings)
+    settings = ExecSettings(
+        sizing=sizing, size=1.0 if sizing == "fraction" else 50.0, commission=0.001,
+        holding_cost=0.0002, slippage_bps=2.0, fill=fill,
+    )  # fmt: skip
+    res = backtest(bars, "sma_cross", {"fast": 5, "slow": 30, "mode": "reversal"}, settings)
     trades = res.sim.trades
-    assert len(trades) > 10
-    steps, compounding = _trade_steps(trades, res.sim.equity, settings.cash, sizing)
-    end = res.sim.equity[int(trades["exit_idx"][-1])]
-    if compounding:
-        rebuilt = settings.cash * float(np.prod(1.0 + steps))
-    else:
-        rebuilt = settings.cash + float(np.sum(steps))
+    reversals = int(np.sum(trades["entry_idx"][1:] == trades["exit_idx"][:-1]))
+    assert len(trades) > 10 and reversals > 10
+    steps, compounding = _trade_steps(trades, settings.cash, sizing)
     assert compounding is (sizing == "fraction")
-    assert math.isclose(rebuilt, end, rel_tol=1e-9)
+    shuffled = reshuffle_trades(steps, cash=settings.cash, n_sims=20, compounding=compounding)
+    final = float(res.sim.equity[-1])
+    assert math.isclose(shuffled.original["final_equity"], final, rel_tol=1e-9)
+    # Every order ends there too: sums and products commute.
+    assert np.allclose(shuffled.final_equity, final, rtol=1e-9)
+
+
+def test_cpcv_pool_does_not_look_at_full_sample_results() -> None:
+    # 300 candidates; trial 7 is planted: its full-sample value is the best only because
+    # of luck inside the test groups, which the pool must not see. Whether it gets in
+    # cannot depend on that value: the pool is the same when it ranks last.
+    n = 300
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=n)
+    frame = pd.DataFrame({"trial": np.arange(n), "state": "complete", "params.x": np.arange(n)})
+    lucky = frame.assign(value=np.where(frame["trial"] == 7, 10.0, values))
+    unlucky = frame.assign(value=np.where(frame["trial"] == 7, -10.0, values))
+    pools = [
+        cpcv_pool(f.sort_values("value", ascending=False), 200, seed=0) for f in (lucky, unlucky)
+    ]
+    assert pools[0] == pools[1]
+    params, how = pools[0]
+    assert len(params) == 200 and "random sample (seed 0) of 200 of 300" in how
+    assert {"x": 7} not in params  # seed 0 happens to leave it out: it is not let in
+    assert {"x": 7} in cpcv_pool(unlucky, 200, seed=1)[0]  # the seed decides, not the value
+    # Up to the cap, every distinct candidate, in trial order.
+    small = lucky.head(20).sort_values("value")
+    assert cpcv_pool(small, 200, seed=1)[0] == [{"x": i} for i in range(20)]

@@ -157,3 +157,43 @@ def test_optimize_records_the_leak_and_warns(tmp_path: Path) -> None:
     assert look["clean"] is False and look["parameter_sets"] == 3
     assert look["leaks"] == 3 * 5
     assert all(d["bar"] == d["cut"] - 1 for d in look["details"])
+
+
+def test_nothing_checked_is_not_clean() -> None:
+    # Two bars leave no truncation point: the strategy ran, nothing was compared.
+    report = check_lookahead("sma_cross", _bars(2), [{}], points=5)
+    assert report.parameter_sets == 1 and report.points == 0
+    assert report.clean is None and "too short" in str(report.not_checked)
+    assert report.to_dict()["clean"] is None
+
+
+RAISES = """
+from stratopt.strategies import Strategy
+
+
+class Raises(Strategy):
+    name = "raises"
+
+    def signals(self, bars, p, cache):
+        raise RuntimeError("boom")
+"""
+
+
+def test_cli_says_not_checked_and_exits_1_when_no_candidate_could_be_checked(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "raises.py").write_text(RAISES)
+    cfg = {
+        "name": "raises",
+        "data": {"synthetic": {"bars": 300, "seed": 1}},
+        "strategy": "raises.py:Raises",
+        "output": str(tmp_path / "runs"),
+    }
+    path = tmp_path / "raises.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = _cli("check-lookahead", path, "--points", "3", "--samples", "0")
+    assert proc.returncode == 1, proc.stderr
+    assert "look-ahead check: not checked: no parameter set could be checked" in proc.stderr
+    assert "RuntimeError: boom" in proc.stderr
+    assert "clean" not in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -58,6 +58,9 @@ def print_robustness(rob: Any, look: Any) -> None:
     if isinstance(look, dict):
         if look.get("error"):
             err.print(f"look-ahead check failed: {escape(look['error'])}", highlight=False)
+        elif look.get("clean") is None:
+            why = look.get("not_checked") or look.get("note") or "?"
+            err.print(f"look-ahead: not checked: {escape(why)}", highlight=False, soft_wrap=True)
         elif look.get("clean") is False:
             what = look.get("compared", "signal")
             err.print(
@@ -123,6 +126,7 @@ def print_verdict(stats: dict[str, Any] | None) -> None:
 
 _STAT_ROWS = (
     ("trials completed", "trials", "completed", "count"),
+    ("candidates backtested (N)", "trials", "n_backtested", "count"),
     ("best Sharpe (annualized)", "best", "sharpe_annualized", "ratio"),
     ("observations", "best", "observations", "count"),
     ("skew", "best", "skew", "ratio"),
@@ -130,6 +134,7 @@ _STAT_ROWS = (
     ("PSR (SR > 0)", "psr", "value", "ratio"),
     ("DSR", "dsr", "value", "ratio"),
     ("E[max Sharpe] of the trials (annualized)", "dsr", "expected_max_sharpe_annualized", "ratio"),
+    ("Var[Sharpe] of the trials (annualized)", "dsr", "trials_sharpe_variance_annualized", "ratio"),
     ("PBO", "pbo", "pbo", "ratio"),
     ("PBO: P(OOS loss)", "pbo", "prob_oos_loss", "ratio"),
     ("PBO: degradation slope", "pbo", "degradation_slope", "ratio"),
@@ -235,6 +240,10 @@ def print_lookahead(report: LookaheadReport) -> None:
         f"{report.parameter_sets} parameter set(s) x {report.series} series x "
         f"{report.points} truncation points"
     )
+    if report.not_checked is not None:
+        err.print(f"look-ahead check: not checked: {escape(report.not_checked)}",
+                  soft_wrap=True, highlight=False)  # fmt: skip
+        return
     if report.clean:
         out.print(f"look-ahead check: clean ({checked})", soft_wrap=True, highlight=False)
         return

@@ -71,7 +71,16 @@ def optimize(
     trials: Annotated[int | None, typer.Option(help="Completed trials to reach.")] = None,
     method: Annotated[str | None, typer.Option(help=f"{method_list()}.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the search.")] = None,
-    jobs: Annotated[int | None, typer.Option(help="Parallel evaluations.")] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            help=(
+                "Worker processes for a user strategy (search.jobs): its candidates run "
+                "in that many processes. Built-in strategies ignore it (each batch is one "
+                "compiled parallel call). Results do not depend on it."
+            ),
+        ),
+    ] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL.")] = None,
     output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
     set_: SetOption = None,

@@ -262,7 +262,6 @@ class SearchConfig(_Model):
     startup_trials: int | None = Field(default=None, ge=0)
     ei_candidates: int | None = Field(default=None, ge=1)
     population: int | None = Field(default=None, ge=2)
-    refresh: int = Field(default=20, ge=1)
 
     @field_validator("method")
     @classmethod

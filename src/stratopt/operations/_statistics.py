@@ -22,6 +22,8 @@ import pandas as pd
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.evaluation import NO_CURVE, DataKey, StudyData, bin_returns, candidate_returns
+from stratopt.operations._rescore import SCORE_FINAL
+from stratopt.search import INFEASIBLE
 from stratopt.stats import (
     ReturnMoments,
     deflated_sharpe_ratio,
@@ -37,6 +39,7 @@ from stratopt.stats import (
 
 __all__ = [
     "StatisticsOptions",
+    "backtested",
     "completed",
     "distinct_params",
     "select_candidates",
@@ -129,36 +132,67 @@ def study_statistics(
     """
     started = time.perf_counter()
     out: dict[str, Any] = {"available": True}
-    done = completed(ranked, directions)
-    n_trials = len(done)
+    n_complete = len(completed(ranked, directions))
+    ran = _distinct(backtested(ranked, directions))
+    n_trials = len(ran)
     out["trials"] = {
-        "completed": n_trials,
+        "completed": n_complete,
+        "n_complete": n_complete,
+        "n_backtested": n_trials,
+        "backtested": "distinct candidates run: completed, and pruned by a requirement",
         "ranked_by": "value" if len(directions) == 1 else "value_0 (first objective)",
     }
-    if n_trials == 0:
+    if n_complete == 0:
         out.update(available=False, reason="no completed trial")
         out["verdict"] = "overfitting statistics unavailable: no completed trial"
         return out
-    stored_sharpe = _stored_sharpe(done)
+    stored_sharpe = _stored_sharpe(ran)
     if study is None:
-        _callable_statistics(out, done, stored_sharpe, n_trials)
+        _callable_statistics(out, ran, stored_sharpe, n_trials)
     else:
         loaded = data if isinstance(data, StudyData) else StudyData(study, data)
         settings: StatisticsOptions = {**_DEFAULTS, **options}
-        _returns_statistics(out, done, stored_sharpe, study, loaded, settings, seed)
+        _returns_statistics(out, ran, stored_sharpe, study, loaded, settings, seed)
     out["verdict"] = verdict(out)
     out["seconds"] = round(time.perf_counter() - started, 3)
     return out
 
 
 def completed(ranked: pd.DataFrame, directions: Sequence[str]) -> pd.DataFrame:
-    """The completed trials of `ranked` with a finite objective, best first."""
+    """The completed trials of `ranked` with a finite objective, best first (by the
+    final score when `rescore` gave one)."""
     if ranked.empty or "state" not in ranked:
         return ranked.iloc[0:0]
     col = "value" if len(directions) == 1 else "value_0"
+    col = SCORE_FINAL if SCORE_FINAL in ranked else col  # one scale (a drifting score)
     done = ranked[(ranked["state"] == "complete") & np.isfinite(ranked[col].astype(float))]
     ascending = directions[0] == "minimize"
     return done.sort_values([col, "trial"], ascending=[ascending, True], kind="stable")
+
+
+def backtested(ranked: pd.DataFrame, directions: Sequence[str]) -> pd.DataFrame:
+    """Every trial that was backtested: `completed` (best first), then the trials pruned
+    because they missed a requirement, by trial number.
+
+    Those ran and have metrics; leaving them out would truncate the trials' Sharpe
+    ratios at the threshold and shrink `N`. Trials pruned before running (a parameter
+    constraint, a duplicate) and failures are not counted.
+    """
+    done = completed(ranked, directions)
+    if done.empty or "pruned" not in ranked:
+        return done
+    missed = ranked["pruned"].astype(str).str.startswith(INFEASIBLE)
+    infeasible = ranked[(ranked["state"] == "pruned") & missed].sort_values("trial")
+    return pd.concat([done, infeasible]) if len(infeasible) else done
+
+
+def _distinct(trials: pd.DataFrame) -> pd.DataFrame:
+    """The first trial of each distinct parameter set, in the order given."""
+    if trials.empty:
+        return trials
+    cols = sorted(c for c in trials.columns if str(c).startswith("params."))
+    keys = trials[cols].astype(str).apply(tuple, axis=1) if cols else trials["trial"]
+    return trials[~keys.duplicated()]
 
 
 def _stored_sharpe(done: pd.DataFrame) -> np.ndarray:
@@ -231,7 +265,7 @@ def _returns_statistics(
     options: StatisticsOptions,
     seed: int,
 ) -> None:
-    n_trials = len(done)
+    n_trials = len(done)  # distinct, backtested
     cap = options["max_candidates"]
     params, trial_numbers = distinct_params(done)
     chosen = select_candidates(len(params), cap)
@@ -256,7 +290,7 @@ def _returns_statistics(
         rerun_ok=len(matrix.positions),
         rerun_skipped=len(matrix.skipped),
         selection=(
-            "all distinct completed trials" if len(chosen) == len(params)
+            "all distinct backtested candidates" if len(chosen) == len(params)
             else f"best {cap // 2} and {len(chosen) - cap // 2} "
             "spread evenly over the rest of the ranking"
         ),
@@ -408,7 +442,9 @@ _LABELS = {"best": "the best's moments", "psr": "PSR", "dsr": "DSR",
 
 def verdict(stats: Mapping[str, Any]) -> str:
     """One plain-language line from a `study_statistics` dict."""
-    n = stats.get("trials", {}).get("completed", 0)
+    trials = stats.get("trials", {})
+    # Older sections counted completed trials only.
+    n = f"N={trials.get('n_backtested', trials.get('completed', 0))} backtested candidates"
     dsr = stats.get("dsr", {})
     best = stats.get("best", {})
     parts: list[str] = []
@@ -417,13 +453,11 @@ def verdict(stats: Mapping[str, Any]) -> str:
         sr = float(best["sharpe_annualized"])
         luck = f"{float(dsr['expected_max_sharpe_annualized']):.2f}"
         if value >= 0.95:
-            judgement = f"beats the {luck} luck would give the best of {n} trials"
+            judgement = f"beats the {luck} luck would give the best of {n}"
         elif value >= 0.5:
-            judgement = (
-                f"is not significantly above the {luck} luck would give the best of {n} trials"
-            )
+            judgement = f"is not significantly above the {luck} luck would give the best of {n}"
         else:
-            judgement = f"is likely a fluke of {n} trials (luck alone would give {luck})"
+            judgement = f"is likely a fluke of {n} (luck alone would give {luck})"
         parts.append(f"DSR {value:.2f} — the best Sharpe ({sr:.2f} annualized) {judgement}")
     elif "unavailable" in stats:
         missing = stats["unavailable"]

@@ -28,9 +28,10 @@ from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.grid import path_band_section
 from stratopt.operations._prepared import PreparedStudy
+from stratopt.operations._rescore import rescore
 from stratopt.operations._results import LookaheadCheck, OptimizeResult, RobustnessCheck
 from stratopt.operations._statistics import study_statistics
-from stratopt.search import RunResult, SearchPlan, nest
+from stratopt.search import RunResult, SearchPlan, nest, restore_normalizer
 from stratopt.storage import (
     best_trial,
     discard_if_empty,
@@ -120,7 +121,9 @@ class SearchRun:
 
 def finish_search(run: SearchRun) -> OptimizeResult:
     """Rank the trials, add statistics and the holdout, write the run folder."""
-    ranked = ranked_frame(run.result.study, run.plan.objective.directions)
+    restore_normalizer(run.result.study, run.plan)  # the bounds the workers saved last
+    ranked = rescore(ranked_frame(run.result.study, run.plan.objective.directions),
+                     run.plan.objective)  # fmt: skip
     summary = _summary(run)
     statistics = _statistics(run, ranked) if run.checks.statistics else None
     if statistics is not None:

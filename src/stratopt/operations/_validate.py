@@ -37,9 +37,11 @@ from stratopt.operations._checks import assess_plan
 from stratopt.operations._grid import grid_trades_and_returns
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._report import run_report
+from stratopt.operations._rescore import rescore
 from stratopt.operations._results import ValidationResult
 from stratopt.operations._statistics import (
     MONTE_CARLO_SIMS,
+    backtested,
     completed,
     distinct_params,
     study_statistics,
@@ -48,7 +50,7 @@ from stratopt.stats import bootstrap_returns, reshuffle_trades
 from stratopt.storage import new_run_dir, ranked_frame, write_json
 from stratopt.validation import combinatorial_purged_cv, evaluate_holdout
 
-__all__ = ["validate_study"]
+__all__ = ["cpcv_pool", "validate_study"]
 
 _log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ def validate_study(
     prepared = PreparedStudy.from_config(study, storage=storage)
     stored = prepared.stored()
     directions = prepared.plan.objective.directions
-    ranked = ranked_frame(stored, directions)
+    ranked = rescore(ranked_frame(stored, directions), prepared.plan.objective)
     done = stored.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done:
         raise ConfigError(f"name: study {study.name!r} has no completed trial to validate")
@@ -136,7 +138,8 @@ def _sections(
     )  # fmt: skip
     step("cross-validation")
     best_first = completed(ranked, plan.objective.directions)
-    sections["cpcv"] = _guarded("cpcv", lambda: _cpcv(in_sample, best_first, prepared.data, folder))
+    pool = cpcv_pool(backtested(ranked, plan.objective.directions), CPCV_CANDIDATES, seed)
+    sections["cpcv"] = _guarded("cpcv", lambda: _cpcv(in_sample, pool, prepared.data, folder))
     step("stability")
     robustness = assess_plan(stored, plan, evaluator)
     robustness.write_csv(folder)
@@ -158,14 +161,32 @@ def _guarded(name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
 
 
-def _cpcv(study: StudyConfig, done: Any, data: StudyData, folder: Path) -> dict[str, Any]:
-    """CPCV over the per-bar returns of the best distinct candidates (validation.cpcv).
+def cpcv_pool(trials: pd.DataFrame, cap: int, seed: int) -> tuple[list[dict[str, Any]], str]:
+    """The candidates CPCV chooses among, picked without looking at any result, and how.
 
-    `done`: the completed trials, best first (`completed`).
+    Ranking them on the full sample first (the best `cap`) would let the test groups of
+    every split vote on who may be chosen: a candidate lucky only inside them would get
+    in. So: every distinct candidate of `trials` (the backtested ones) up to `cap`, else
+    a seeded random sample of `cap` of them; both in trial order.
     """
-    params = distinct_params(done)[0][:CPCV_CANDIDATES]
+    params, _ = distinct_params(trials.sort_values("trial", kind="stable"))
+    if len(params) <= cap:
+        return params, f"all {len(params)} distinct backtested candidates"
+    picked = np.sort(np.random.default_rng(seed).choice(len(params), size=cap, replace=False))
+    how = f"a random sample (seed {seed}) of {cap} of {len(params)} distinct backtested candidates"
+    return [params[int(i)] for i in picked], how
+
+
+def _cpcv(
+    study: StudyConfig,
+    pool: tuple[list[dict[str, Any]], str],
+    data: StudyData,
+    folder: Path,
+) -> dict[str, Any]:
+    """CPCV over the per-bar returns of the `cpcv_pool` candidates (validation.cpcv)."""
+    params, how = pool
     if len(params) < 2:
-        return {"available": False, "reason": "fewer than 2 distinct completed candidates"}
+        return {"available": False, "reason": "fewer than 2 distinct backtested candidates"}
     got = candidate_returns(study, params, data=data)
     if len(got.positions) < 2:
         reasons = sorted(set(got.skipped.values()))
@@ -179,6 +200,7 @@ def _cpcv(study: StudyConfig, done: Any, data: StudyData, folder: Path) -> dict[
     result.path_metrics.to_csv(folder / "cpcv_paths.csv", index=False)
     out = result.to_dict()
     out["candidates"] = len(got.positions)
+    out["selection"] = how
     out["chosen_params"] = [params[got.positions[int(k)]] for k in result.chosen]
     return out
 
@@ -219,7 +241,7 @@ def _best_run(
     res = backtest(bars, strategy, cand.strategy_params, cand.settings)
     sim = res.sim
     sizing = cand.settings.sizing
-    steps, compounding = _trade_steps(sim.trades, sim.equity, cand.settings.cash, sizing)
+    steps, compounding = _trade_steps(sim.trades, cand.settings.cash, sizing)
     return steps, compounding, sim.returns
 
 
@@ -259,19 +281,22 @@ def _external_monte_carlo(external: External, best: dict[str, Any], seed: int) -
     return {"params": best, "simulations": MONTE_CARLO_SIMS, "symbols": {symbols: part}}
 
 
-def _trade_steps(
-    trades: np.ndarray, equity: np.ndarray, cash: float, sizing: str
-) -> tuple[np.ndarray, bool]:
-    """What a reshuffle replays: pnl for fixed units, else each trade's equity return.
+def _trade_steps(trades: np.ndarray, cash: float, sizing: str) -> tuple[np.ndarray, bool]:
+    """What a reshuffle replays: net pnl for fixed units, else each trade's equity return.
 
-    With equity-proportional sizing (fraction, risk) a trade's pnl scales with the
-    equity at its entry; replaying those pnls in another order would apply early-trade
-    sizes to late-trade equity. Its return on that equity, `pnl / E(entry - 1)`, is
-    what a reordered history compounds.
+    Net pnl is `pnl - fees` (docs/engine.md: fees hold both fills' commissions and every
+    holding cost), so the replayed path ends where the backtest did:
+    `cash + sum(pnl - fees)`. With equity-proportional sizing (fraction, risk) a trade's
+    pnl scales with the equity it was sized from; replaying those pnls in another order
+    would apply early-trade sizes to late-trade equity. Its return on that equity is what
+    a reordered history compounds. That equity is the realized one, `cash` plus the net
+    pnl of every earlier trade: the equity marked at the close before the entry is not it
+    when the previous trade exits on the entry bar (a reversal), since that close still
+    holds the previous trade's open position. The returns then telescope:
+    `prod(1 + ret) = final / cash`.
     """
-    pnl = trades["pnl"].astype(float)
+    net = trades["pnl"].astype(float) - trades["fees"].astype(float)
     if sizing == "units":
-        return pnl, False
-    entry = trades["entry_idx"].astype(np.int64)
-    before = np.where(entry > 0, equity[np.maximum(entry - 1, 0)], cash)
-    return pnl / before, True
+        return net, False
+    before = cash + np.concatenate(([0.0], np.cumsum(net)[:-1]))
+    return net / before, True

@@ -31,6 +31,7 @@ from stratopt.evaluation import Router, SegmentRunner, time_axis
 from stratopt.metrics import METRICS
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._report import run_report
+from stratopt.operations._rescore import rescore
 from stratopt.operations._results import WalkForwardResult
 from stratopt.operations._walk_forward_files import summarize, write_walk_forward
 from stratopt.search import open_study, run_search
@@ -241,7 +242,7 @@ def _run_window(task: _Task) -> WindowResult:
         run = run_search(opened, train.plan, evaluator)
     finally:
         evaluator.close()
-    ranked = ranked_frame(run.study, train.plan.objective.directions)
+    ranked = rescore(ranked_frame(run.study, train.plan.objective.directions), train.plan.objective)
     counts = {str(k): int(v) for k, v in ranked["state"].value_counts().items()}
     base = WindowResult(task.window, task.name, task.train, task.test, counts=counts)
     if ranked.empty or ranked.iloc[0]["state"] != "complete":

@@ -44,6 +44,7 @@ from stratopt.search._space import (
 from stratopt.search._study import open_study
 from stratopt.search._tell import (
     DUPLICATE,
+    INFEASIBLE,
     BatchTrial,
     Pending,
     evaluate_with_retries,
@@ -60,6 +61,7 @@ __all__ = [
     "ATTR",
     "ATTR_NORMALIZER",
     "DUPLICATE",
+    "INFEASIBLE",
     "MAX_CONSTRAINT_DEPTH",
     "MAX_CONSTRAINT_LENGTH",
     "OVER_TARGET",

@@ -230,6 +230,12 @@ class Objective(ABC):
     def observe(self, metrics: Mapping[str, float]) -> None:  # noqa: B027
         """Tell the objective about a completed trial (only a weighted score uses it)."""
 
+    @property
+    def drifts(self) -> bool:
+        """Whether a trial's value depends on when it was scored (adaptive bounds), so
+        trials must be re-scored on one final set of bounds before they are ranked."""
+        return False
+
     def state_dict(self) -> dict[str, Any]:
         """The state to persist with the study; empty unless adaptive."""
         return {}
@@ -335,6 +341,10 @@ class WeightedObjective(Objective):
     def observe(self, metrics: Mapping[str, float]) -> None:
         if self.normalizer is not None:
             self.normalizer.observe(metrics)
+
+    @property
+    def drifts(self) -> bool:
+        return self.normalizer is not None and self.normalizer.refresh is not None
 
     def bounds(self) -> dict[str, Bounds | None]:
         """The current normalization bounds (empty for ``normalize: none``)."""

@@ -31,6 +31,7 @@ from stratopt.storage import ATTR, ATTR_NORMALIZER, HandedTrial
 
 __all__ = [
     "DUPLICATE",
+    "INFEASIBLE",
     "BatchTrial",
     "Pending",
     "evaluate_with_retries",
@@ -44,6 +45,10 @@ __all__ = [
 log = logging.getLogger("stratopt.search")
 
 DUPLICATE = "duplicate of an earlier candidate"
+
+INFEASIBLE = "requirements: "
+"""How the `pruned` reason of a candidate that ran and missed a requirement starts: the
+one kind of PRUNED trial that was backtested (its metrics are in its record)."""
 
 # Enumerating a discrete space's valid keys costs memory; above this, it is not done.
 _MAX_ENUMERATED = 200_000
@@ -114,7 +119,7 @@ def tell(
         _fail(study, trial, rec, f"objective {plan.objective.describe()}: {reason}", progress)
         return False
     if not verdict.feasible:
-        prune(study, trial, rec, "requirements: " + "; ".join(verdict.violations), progress)
+        prune(study, trial, rec, INFEASIBLE + "; ".join(verdict.violations), progress)
     elif _told(study, trial, rec, list(values.values)):
         plan.objective.observe(metrics)
         progress.complete += 1

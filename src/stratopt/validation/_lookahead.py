@@ -104,8 +104,26 @@ class LookaheadReport:
     compared: str = "signal"
 
     @property
-    def clean(self) -> bool:
-        """No leak found."""
+    def not_checked(self) -> str | None:
+        """Why nothing was checked (no parameter set, series or truncation point), or None.
+
+        A check that compared nothing found no leak, but it is not clean.
+        """
+        if self.parameter_sets == 0:
+            skipped = len(self.errors)
+            first = f": {self.errors[0]['error']}" if skipped else ""
+            return f"no parameter set could be checked ({skipped} skipped{first})"
+        if self.series == 0:
+            return "no data series"
+        if self.points == 0:
+            return "the data is too short for a truncation point (need 3 bars or more)"
+        return None
+
+    @property
+    def clean(self) -> bool | None:
+        """No leak found (None: nothing was checked, see `not_checked`)."""
+        if self.not_checked is not None:
+            return None
         return self.n_leaks == 0
 
     @property
@@ -130,6 +148,7 @@ class LookaheadReport:
         """Plain data for summary.json."""
         return {
             "clean": self.clean,
+            "not_checked": self.not_checked,
             "parameter_sets": self.parameter_sets,
             "series": self.series,
             "points": self.points,
