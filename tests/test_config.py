@@ -125,7 +125,7 @@ def test_non_iso_synthetic_start_and_load_bars_bounds_are_refused(tmp_path: Path
         load_study(_write(tmp_path, text))
     from stratopt.data import load_bars
 
-    with pytest.raises(ConfigError, match="start.*01/02/2005"):
+    with pytest.raises(ConfigError, match=r"start.*01/02/2005"):
         load_bars("pkg://backtesting/test/GOOG.csv", start="01/02/2005")
 
 

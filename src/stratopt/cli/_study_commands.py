@@ -71,15 +71,26 @@ def optimize(
     analysis: Annotated[
         bool, typer.Option(help="Statistics, stability and look-ahead check after the search.")
     ] = True,
+    fork: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Start a new study NAME from this file (after changing what defines it).",
+        ),
+    ] = None,
 ) -> None:
     """Search the study's space; print the best candidates and the run folder."""
     overrides = search_overrides(set_, trials=trials, method=method, seed=seed, jobs=jobs)
     if output is not None:
         overrides.append(f"output={json.dumps(str(output.resolve()))}")  # a YAML string
+    if fork is not None:
+        overrides.append(f"name={json.dumps(fork)}")
     cfg = load_study(study, overrides)
     check_storage_option(storage)
     with render.progress_bar() as show:
-        result = optimize_study(cfg, storage=storage, on_progress=show, analyze=analysis)
+        result = optimize_study(
+            cfg, storage=storage, on_progress=show, analyze=analysis, new=fork is not None
+        )
     render.print_optimize(result, top)
     if result.counts["complete"] == 0:
         render.error("no candidate completed")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from stratopt.storage._attrs import (
     ATTR,
+    ATTR_FINGERPRINT,
     ATTR_LOOKAHEAD,
     ATTR_NORMALIZER,
     ATTR_ROBUSTNESS,
@@ -46,6 +47,7 @@ from stratopt.storage._urls import (
 
 __all__ = [
     "ATTR",
+    "ATTR_FINGERPRINT",
     "ATTR_LOOKAHEAD",
     "ATTR_NORMALIZER",
     "ATTR_ROBUSTNESS",
