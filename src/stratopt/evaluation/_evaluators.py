@@ -27,6 +27,7 @@ from stratopt.config import StudyConfig
 from stratopt.data import infer_periods_per_year
 from stratopt.errors import StratoptError
 from stratopt.evaluation._data import StudyData
+from stratopt.evaluation._main_guard import check_main_guard
 from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import METRICS, compute_metrics
 from stratopt.strategies import Strategy, get_strategy
@@ -312,6 +313,7 @@ class _Pool:
         initializer: Callable[..., None],
         initargs: tuple[Any, ...],
     ) -> None:
+        check_main_guard("jobs" if jobs > 1 else "trial_timeout")
         self.timeout = timeout
         # spawn, not fork: numba's OpenMP threads make a forked child abort.
         self.pool = ProcessPool(
