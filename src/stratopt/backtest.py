@@ -23,7 +23,7 @@ from stratopt.engine import (
     simulate,
 )
 from stratopt.engine import kernels as engine_nb
-from stratopt.errors import ConfigError, StrategyError
+from stratopt.errors import ConfigError, InfeasibleError, StrategyError
 from stratopt.metrics import METRICS
 from stratopt.strategies import (
     MAX_RULES,
@@ -100,11 +100,14 @@ class BatchResult:
         metrics: One row per candidate, one column per metric id; NaN for a
             candidate that could not run.
         errors: Per candidate, None or the message of why it could not run.
+        infeasible: Per candidate, whether its error is the strategy's `validate`
+            refusing its parameters (InfeasibleError), not a failure.
     """
 
     params: list[dict[str, Any]]
     metrics: pd.DataFrame
     errors: list[str | None] = field(default_factory=list)
+    infeasible: list[bool] = field(default_factory=list)
 
 
 def backtest(
@@ -158,6 +161,7 @@ def evaluate_many(
     cache = cache or IndicatorCache(bars, max_bytes=64 * 2**20)
     out = np.full((n_cand, len(METRICS)), np.nan)
     errors: list[str | None] = [None] * n_cand
+    infeasible = [False] * n_cand
     resolved: list[dict[str, Any]] = []
     plans: list[_Plan] = []
     for k, cand in enumerate(candidates):
@@ -167,6 +171,7 @@ def evaluate_many(
         except Exception as exc:  # bad parameters or user code: isolate the candidate
             resolved.append(dict(cand))
             errors[k] = _describe(exc)
+            infeasible[k] = isinstance(exc, InfeasibleError)
             continue
         resolved.append(p)
         plans.append(_Plan(k, p, rules))
@@ -177,7 +182,7 @@ def evaluate_many(
         chunk = [plans[i] for i in group]
         _run_chunk(bars, strat, cache, slots, chunk, per_settings, out, errors)
     frame = pd.DataFrame(out, columns=_METRIC_IDS)
-    return BatchResult(params=resolved, metrics=frame, errors=errors)
+    return BatchResult(params=resolved, metrics=frame, errors=errors, infeasible=infeasible)
 
 
 @dataclass(frozen=True)

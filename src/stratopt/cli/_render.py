@@ -194,12 +194,9 @@ def progress_bar(*, enabled: bool = True) -> Iterator[Callable[[SearchProgress],
             tasks.append(progress.add_task("trials", total=None, info=""))
         rate = p.attempts / max(1e-9, p.elapsed)
         best = "n/a" if p.best is None else f"{p.best:.4g}"
-        progress.update(
-            tasks[0],
-            total=p.target,
-            completed=min(p.complete, p.target),
-            info=f"best {best} | pruned {p.pruned} | failed {p.failed} | {rate:.1f}/s",
-        )
+        info = f"best {best} | pruned {p.pruned} | failed {p.failed} | {rate:.1f}/s"
+        progress.update(tasks[0], total=p.target, completed=min(p.complete, p.target),
+                        info=p.stage or info)  # fmt: skip
 
     try:
         yield show

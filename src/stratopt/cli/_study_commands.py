@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from stratopt._jsonable import to_json_value
+from stratopt.cli import _explain as explain
 from stratopt.cli import _render as render
 from stratopt.cli._app import SetOption, app, check_storage_option, search_overrides
 from stratopt.config import load_study, method_list
@@ -91,7 +92,10 @@ def optimize(
         result = optimize_study(
             cfg, storage=storage, on_progress=show, analyze=analysis, new=fork is not None
         )
+    if result.attempts == 0:
+        explain.print_nothing_run(result)
     render.print_optimize(result, top)
+    explain.print_failures(result.ranked)
     if result.counts["complete"] == 0:
         render.error("no candidate completed")
         raise typer.Exit(1)

@@ -25,7 +25,7 @@ from pebble import ProcessPool
 from stratopt.backtest import backtest, evaluate_many
 from stratopt.config import StudyConfig
 from stratopt.data import infer_periods_per_year
-from stratopt.errors import StratoptError
+from stratopt.errors import InfeasibleError, StratoptError
 from stratopt.evaluation._data import StudyData
 from stratopt.evaluation._main_guard import check_main_guard
 from stratopt.evaluation._router import Candidate, Router
@@ -53,6 +53,7 @@ class Outcome:
     per_symbol: dict[str, dict[str, float]] = field(default_factory=dict)
     error: str | None = None
     runtime: float = 0.0
+    infeasible: str | None = None  # the strategy's `validate` refused it: pruned, not failed
 
 
 class Evaluator(Protocol):
@@ -171,7 +172,9 @@ class StudyEvaluator:
             )
             rows = batch.metrics.to_dict("records")
             for pos, i in enumerate(idx):
-                if batch.errors[pos] is not None:
+                if batch.errors[pos] is not None and batch.infeasible[pos]:
+                    outcomes[i].infeasible = batch.errors[pos]
+                elif batch.errors[pos] is not None:
                     outcomes[i].error = batch.errors[pos]
                 row = rows[pos]
                 outcomes[i].per_symbol[bars.symbol] = {str(k): float(row[k]) for k in row}
@@ -179,7 +182,7 @@ class StudyEvaluator:
         for i in idx:
             o = outcomes[i]
             o.runtime = runtime
-            if o.error is None:
+            if o.error is None and o.infeasible is None:
                 o.metrics = aggregate(o.per_symbol, self.study.aggregate)
 
 
@@ -194,6 +197,8 @@ def _portfolio_outcome(strategy: Strategy, data: StudyData, cand: Candidate) -> 
             backtest(bars, strategy, cand.strategy_params, cand.settings)
             for bars in data.get(cand.data)
         ]
+    except InfeasibleError as exc:
+        return Outcome(infeasible=str(exc), runtime=time.perf_counter() - start)
     except Exception as exc:  # user strategy code: isolate the candidate
         message = str(exc) if isinstance(exc, StratoptError) else f"{type(exc).__name__}: {exc}"
         return Outcome(error=message, runtime=time.perf_counter() - start)

@@ -17,6 +17,7 @@ from typing import Any, TypedDict, Unpack
 from stratopt._gc import with_frozen_heap
 from stratopt._suggest import did_you_mean
 from stratopt.config import StudyConfig, parse_search
+from stratopt.engine import COMPILING, kernels_cached
 from stratopt.evaluation import CallableEvaluator
 from stratopt.operations._checks import lookahead_check, robustness_check
 from stratopt.operations._fingerprint import function_fingerprint, study_fingerprint
@@ -78,6 +79,7 @@ def optimize_study(
                 prepared.name, prepared.url, plan, heartbeat=heartbeat,
                 fingerprint=study_fingerprint(prepared), new=new,
             )  # fmt: skip
+            announce_compiling(on_progress, plan.target)
             result = run_search(opened, plan, evaluator, on_progress=on_progress)
             if analyze:
                 checks = Checks(
@@ -187,6 +189,12 @@ def optimize(
             evaluator.close()
     extra = {"objective_function": getattr(objective, "__qualname__", repr(objective))}
     return finish_search(SearchRun(name, url, plan, result, start, None, checks, extra))
+
+
+def announce_compiling(on_progress: Callable[[Progress], None] | None, target: int) -> None:
+    """Tell the progress line the first run compiles the engine (else 20-30 s of silence)."""
+    if on_progress is not None and not kernels_cached():
+        on_progress(Progress(target=target, stage=COMPILING))
 
 
 def _fresh_name(objective: Callable[..., Any]) -> str:

@@ -89,6 +89,8 @@ class OptimizeResult:
     robustness: RobustnessCheck | None = None
     lookahead: LookaheadCheck | None = None
     best_trial: int | None = None
+    attempts: int = 0  # candidates this run tried (0: the study had its target already)
+    target: int | None = None  # COMPLETE trials the run aimed at
 
 
 @dataclass(frozen=True)

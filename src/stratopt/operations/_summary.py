@@ -139,6 +139,8 @@ def finish_search(run: SearchRun) -> OptimizeResult:
         robustness=run.checks.robustness,
         lookahead=run.checks.lookahead,
         best_trial=best.number if best is not None else None,
+        attempts=run.result.progress.attempts,
+        target=run.plan.target,
     )
 
 

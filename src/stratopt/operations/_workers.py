@@ -13,6 +13,7 @@ from collections.abc import Callable
 from stratopt._gc import with_frozen_heap
 from stratopt.config import StudyConfig
 from stratopt.operations._fingerprint import study_fingerprint
+from stratopt.operations._optimize import announce_compiling
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._results import OptimizeResult, WorkResult
 from stratopt.operations._summary import Checks, RunStart, SearchRun, finish_search
@@ -59,6 +60,7 @@ def work_study(
                 prepared.name, prepared.url, prepared.plan, heartbeat=heartbeat,
                 fingerprint=study_fingerprint(prepared),
             )  # fmt: skip
+            announce_compiling(on_progress, prepared.target)
             result = work(shared, prepared.plan, evaluator, worker=wopts, on_progress=on_progress)
         finally:
             evaluator.close()

@@ -41,7 +41,8 @@ def _pareto_ranks(values: list[tuple[float, ...]], directions: Sequence[str]) ->
 
 def order_trials(trials: list[FrozenTrial], directions: Sequence[str]) -> list[FrozenTrial]:
     """Finished trials in rank order: completed ones best first (one objective: by value,
-    then number; several: by Pareto front, then number), then pruned, then failed."""
+    then number; several: by Pareto front, then number), then pruned (the closest to the
+    requirements first: smallest shortfall), then failed."""
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
     done_numbers = {t.number for t in done}
     rest = [t for t in trials if t.number not in done_numbers and t.state in _STATE_ORDER]
@@ -52,8 +53,15 @@ def order_trials(trials: list[FrozenTrial], directions: Sequence[str]) -> list[F
         ranks = _pareto_ranks([tuple(t.values) for t in done], directions)
         keyed = sorted(zip(ranks, done, strict=True), key=lambda rt: (rt[0], rt[1].number))
         done = [t for _, t in keyed]
-    rest.sort(key=lambda t: (_STATE_ORDER[t.state], t.number))
+    rest.sort(key=lambda t: (_STATE_ORDER[t.state], _shortfall(t), t.number))
     return done + rest
+
+
+def _shortfall(trial: FrozenTrial) -> float:
+    """How far a pruned trial is from the requirements (inf: it did not run)."""
+    rec = trial.user_attrs.get(ATTR)
+    value = rec.get("shortfall") if isinstance(rec, dict) else None
+    return float(value) if isinstance(value, int | float) and rec.get("violations") else math.inf
 
 
 def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame:
