@@ -1,0 +1,44 @@
+"""Failures that are not bad luck: a strategy's own refusal is infeasible, and a study
+whose first candidates all fail alike stops (issue 21 item 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stratopt.config import load_study
+from stratopt.operations import optimize, optimize_study
+
+
+def test_a_strategys_validate_refusal_is_pruned_and_never_retried(tmp_path: Path) -> None:
+    study = tmp_path / "s.yaml"
+    study.write_text(yaml.safe_dump({
+        "name": "v", "data": {"synthetic": {"bars": 600, "seed": 2}}, "strategy": "sma_cross",
+        "space": {"fast": [10, 30], "slow": [20]}, "search": {"method": "grid", "retries": 3},
+        "output": str(tmp_path / "runs"),
+    }))  # fmt: skip
+    res = optimize_study(load_study(study), analyze=False)
+    ranked = res.ranked.set_index("params.fast")
+    assert ranked.loc[10, "state"] == "complete"
+    assert ranked.loc[30, "state"] == "pruned" and res.counts["fail"] == 0
+    assert ranked.loc[30, "pruned"].startswith("infeasible: ") and "30" in ranked.loc[30, "pruned"]
+
+
+@pytest.mark.parametrize(("same", "attempts"), [(True, 10), (False, 30)])
+def test_the_same_exception_from_the_start_stops_the_study(
+    tmp_path: Path, same: bool, attempts: int
+) -> None:
+    def broken(p: dict[str, int]) -> dict[str, float]:
+        if same or p["x"] % 2:
+            raise ZeroDivisionError("division by zero")
+        raise KeyError(p["x"])
+
+    res = optimize(broken, {"x": list(range(30))}, method="grid", batch=5, output=tmp_path,
+                   analyze=False)  # fmt: skip
+    assert res.counts["fail"] == attempts
+    if same:
+        assert res.stopped_by == (
+            "the first 10 candidates failed with the same error (ZeroDivisionError)"
+        )
