@@ -107,3 +107,68 @@ def test_optimize_bad_input_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "space.fast" in proc.stderr
     proc = _run("show", "nostudy", "--storage", f"sqlite:///{tmp_path / 'x.db'}")
     assert proc.returncode == 2 and "no study 'nostudy'" in proc.stderr
+
+
+_CLOSE_STRATEGY = """\
+from stratopt import Strategy
+from stratopt.strategies import IntParam, crosses_above, crosses_below, sma
+
+
+class Upper(Strategy):
+    n = IntParam(10, low=2, high=50)
+
+    def rules(self, p):
+        return [crosses_above("close", sma("Close", p["n"])).buy(),
+                crosses_below("close", sma("close", p["n"])).sell()]
+"""
+
+_SIGNALS_STRATEGY = """\
+import numpy as np
+from stratopt import Strategy
+from stratopt.strategies import IntParam
+
+
+class Short(Strategy):
+    n = IntParam(10, low=2, high=50)
+
+    def signals(self, bars, p, cache):
+        return np.ones(len(bars) - 1, dtype=np.int8)
+
+
+class Entries(Strategy):
+    n = IntParam(10, low=2, high=50)
+
+    def signals(self, bars, p, cache):
+        return bars.close > bars.open
+"""
+
+
+@pytest.mark.parametrize(
+    ("strategy", "fragment"),
+    [
+        ("upper.py:Upper", "unknown price source 'Close'; did you mean 'close'?"),
+        ("sig.py:Short", "strategy 'Short' returned signals of shape (1499,), expected (1500,)"),
+        ("sig.py:Entries", "strategy 'Entries' returned a bool array from signals()"),
+    ],
+)
+def test_user_strategy_mistakes_are_one_line_exit_2(
+    tmp_path: Path, strategy: str, fragment: str
+) -> None:
+    (tmp_path / "upper.py").write_text(_CLOSE_STRATEGY)
+    (tmp_path / "sig.py").write_text(_SIGNALS_STRATEGY)
+    study = tmp_path / "s.yaml"
+    study.write_text(
+        f"name: u\ndata: {{synthetic: {{bars: 1500, seed: 1}}}}\nstrategy: {strategy}\n"
+    )
+    proc = _run("backtest", study)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert fragment in " ".join(proc.stderr.split())
+
+
+def test_an_unwritable_output_is_one_line_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = _run("optimize", SYNTHETIC, "--output", blocker / "runs", "--trials", "2")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "output: cannot create a run folder under" in proc.stderr

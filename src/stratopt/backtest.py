@@ -124,7 +124,10 @@ def backtest(
     strat = get_strategy(strategy)
     p = strat.resolve(params)
     settings = settings or ExecSettings()
-    signals = strat.signals(bars, p, IndicatorCache(bars))
+    cache = IndicatorCache(bars)
+    signals = (
+        strat.signals(bars, p, cache) if strat.uses_rules else _user_signals(strat, bars, p, cache)
+    )
     sim = simulate(
         bars.open,
         bars.high,
@@ -320,11 +323,18 @@ def _run_chunk(
 def _user_signals(
     strat: Strategy, bars: Bars, p: dict[str, Any], cache: IndicatorCache
 ) -> np.ndarray:
+    """The codes a strategy's own `signals()` returned, checked (StrategyError: a bool
+    array, another length, a value that is no `Signal` code)."""
     signals = np.asarray(strat.signals(bars, p, cache))
+    if signals.dtype == np.bool_:  # vectorbt-style entries: would read as buy, then hold
+        raise StrategyError(
+            f"strategy {strat.name!r} returned a bool array from signals(); return int8 "
+            "Signal codes per bar (1 long, -1 short, 2 exit, 0 nothing; see docs/engine.md)"
+        )
     if signals.shape != (len(bars),):
         raise StrategyError(
             f"strategy {strat.name!r} returned signals of shape {signals.shape}, "
-            f"expected ({len(bars)},)"
+            f"expected ({len(bars)},): one code per bar"
         )
     bad = ~np.isin(signals, (-1, 0, 1, 2, 3, 4))
     if bad.any():

@@ -19,7 +19,7 @@ def kernels_cached() -> bool:
     if kernel.signatures:
         return True
     try:
-        index = kernel._cache._cache_file._index_path
+        index = kernel._cache._cache_file._index_path  # type: ignore[attr-defined]
         return bool(os.path.getmtime(index) >= os.path.getmtime(_nb.__file__))
     except (AttributeError, OSError):  # no index yet; or a numba without this layout
         return False

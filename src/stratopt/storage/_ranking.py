@@ -60,8 +60,10 @@ def order_trials(trials: list[FrozenTrial], directions: Sequence[str]) -> list[F
 def _shortfall(trial: FrozenTrial) -> float:
     """How far a pruned trial is from the requirements (inf: it did not run)."""
     rec = trial.user_attrs.get(ATTR)
-    value = rec.get("shortfall") if isinstance(rec, dict) else None
-    return float(value) if isinstance(value, int | float) and rec.get("violations") else math.inf
+    if not isinstance(rec, dict) or not rec.get("violations"):
+        return math.inf
+    value = rec.get("shortfall")
+    return float(value) if isinstance(value, int | float) else math.inf
 
 
 def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame:
