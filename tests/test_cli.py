@@ -172,3 +172,17 @@ def test_an_unwritable_output_is_one_line_exit_2(tmp_path: Path) -> None:
     proc = _run("optimize", SYNTHETIC, "--output", blocker / "runs", "--trials", "2")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "output: cannot create a run folder under" in proc.stderr
+
+
+def test_strategies_lists_the_built_ins_and_their_parameters() -> None:
+    listing = _run("strategies")
+    assert listing.returncode == 0, listing.stderr
+    assert "sma_cross:" in listing.stdout and "rsi_reversion:" in listing.stdout
+    one = _run("strategies", "rsi_reversion")
+    assert one.returncode == 0, one.stderr
+    assert all(p in one.stdout for p in ("period", "lower", "upper", "exit", "mode"))
+    unknown = _run("strategies", "sma_crss")
+    assert unknown.returncode == 2 and "did you mean 'sma_cross'" in unknown.stderr
+    wrong = _run("backtest", SYNTHETIC, "--set", "params.fsat=3")
+    assert wrong.returncode == 2
+    assert "its parameters: fast, slow, mode" in " ".join(wrong.stderr.split())

@@ -1,9 +1,10 @@
 """The `stratopt` command line. Thin: parse, call an operation, render.
 
 One module per group of commands (`_study_commands`, `_store_commands`,
-`_lookahead_commands`, `_worker_commands`), each registering its commands on the one
-typer `app` of `_app`; `_render` prints everything. A new command is a function in one
-of them (or a new `_<group>_commands.py`, imported below in the order `--help` lists it).
+`_lookahead_commands`, `_worker_commands`, `_strategy_commands`), each registering its
+commands on the one typer `app` of `_app`; `_render` prints everything. A new command is
+a function in one of them (or a new `_<group>_commands.py`, imported below in the order
+`--help` lists it).
 
 Exit codes: 0 success, 1 a failed run, 2 bad input (study file, data, options).
 """
@@ -16,6 +17,7 @@ from stratopt.cli import _study_commands  # noqa: F401
 from stratopt.cli import _store_commands  # noqa: F401
 from stratopt.cli import _lookahead_commands  # noqa: F401
 from stratopt.cli import _worker_commands  # noqa: F401
+from stratopt.cli import _strategy_commands  # noqa: F401
 
 # isort: on
 from stratopt.cli._app import app, main
