@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from stratopt.cli._render import out
+from stratopt.cli._console import out
 from stratopt.operations import OptimizeResult
 
 __all__ = ["print_failures", "print_nothing_run"]

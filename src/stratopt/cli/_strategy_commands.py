@@ -10,7 +10,7 @@ from rich.table import Table
 
 from stratopt._suggest import did_you_mean
 from stratopt.cli._app import app
-from stratopt.cli._render import out
+from stratopt.cli._console import out
 from stratopt.errors import ConfigError
 from stratopt.strategies import BUILTIN_STRATEGIES, Param, Strategy
 

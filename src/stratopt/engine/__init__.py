@@ -9,6 +9,7 @@ from __future__ import annotations
 from stratopt.engine import _nb as kernels
 from stratopt.engine._cache import COMPILING, kernels_cached
 from stratopt.engine._grouping import group_by_rows
+from stratopt.engine._many import run_many
 from stratopt.engine._simulate import SimResult, simulate
 from stratopt.engine._types import (
     N_EXEC,
@@ -31,5 +32,6 @@ __all__ = [
     "kernels",
     "kernels_cached",
     "pack_settings",
+    "run_many",
     "simulate",
 ]
