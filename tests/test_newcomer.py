@@ -76,3 +76,28 @@ def test_reruns_failures_and_finished_studies_are_explained(tmp_path: Path) -> N
     out = " ".join(buggy.stdout.split())
     assert "stopped by the first 12 candidates failed with the same error (IndexError)" in out
     assert "failed 12 x: IndexError: index 800 is out of bounds" in out
+
+
+def test_storage_is_found_from_the_study_file_and_reading_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "study.yaml").write_text(STUDY + "storage: sqlite:///db/studies.db\n")
+    (tmp_path / "db").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # Item 8: a relative SQLite URL is relative to the study file, as `output:` is.
+    run = _cli(elsewhere, "optimize", "../study.yaml", "--no-analysis")
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "db" / "studies.db").is_file()
+    assert not (elsewhere / "db").exists()
+    listed = _cli(elsewhere, "studies", "../study.yaml")
+    assert listed.returncode == 0, listed.stderr
+    assert f"storage read: sqlite:///{tmp_path / 'db' / 'studies.db'}" in listed.stdout
+    assert "first" in listed.stdout
+    shown = _cli(elsewhere, "show", "../study.yaml", "--top", "3")
+    assert shown.returncode == 0 and "storage read: " in shown.stdout
+    # Read-only commands never create a database where they look.
+    for args in (["studies"], ["show", "first"], ["cleanup", "first", "--keep-top", "1"]):
+        proc = _cli(elsewhere, *args)
+        assert proc.returncode == 2 and "no study database at" in proc.stderr, args
+    assert sorted(p.name for p in elsewhere.iterdir()) == []

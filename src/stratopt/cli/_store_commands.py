@@ -10,16 +10,37 @@ import typer
 from stratopt.cli import _render as render
 from stratopt.cli._app import app
 from stratopt.cli._console import out
-from stratopt.operations import cleanup_study, export_study, list_studies, show_study
+from stratopt.operations import (
+    cleanup_study,
+    export_study,
+    list_studies,
+    show_study,
+    studies_storage,
+)
+from stratopt.storage import redact
 
 StudyRef = Annotated[str, typer.Argument(help="Study file or study name.")]
 StorageOption = Annotated[str | None, typer.Option(help="Optuna storage URL.")]
 
 
+def _read_from(url: str) -> None:
+    out.print(f"storage read: {redact(url)}", soft_wrap=True, highlight=False)
+
+
 @app.command()
-def studies(storage: StorageOption = None) -> None:
-    """List the studies of a storage with their counts and best value."""
-    render.print_studies(list_studies(storage))
+def studies(
+    study: Annotated[
+        str | None, typer.Argument(help="A study file: list the studies of its storage.")
+    ] = None,
+    storage: StorageOption = None,
+) -> None:
+    """List the studies of a storage with their counts and best value.
+
+    Example: stratopt studies study.yaml
+    """
+    url = studies_storage(study, storage)
+    _read_from(url)
+    render.print_studies(list_studies(url))
 
 
 @app.command()
@@ -28,8 +49,13 @@ def show(
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
     storage: StorageOption = None,
 ) -> None:
-    """The best trials of a study."""
-    render.print_study(show_study(study, storage=storage), top)
+    """The best trials of a study.
+
+    Example: stratopt show study.yaml --top 20
+    """
+    view = show_study(study, storage=storage)
+    _read_from(view.url)
+    render.print_study(view, top)
 
 
 @app.command()

@@ -64,7 +64,7 @@ def launch(
     overrides = search_overrides(set_, trials=trials)
     cfg = load_study(study, overrides)
     Heartbeat(interval=heartbeat, grace=grace)  # bad values fail here, not in N workers
-    url = resolve_storage_url(storage, cfg.storage, cfg.output_dir)
+    url = resolve_storage_url(storage, cfg.storage_url, cfg.output_dir)
     args = [f"--set={o}" for o in overrides] + [f"--heartbeat={heartbeat}", f"--grace={grace}"]
     with render.launch_progress() as show:
         outcome = launch_workers(

@@ -29,7 +29,7 @@ from stratopt.data import ISO_HINT, parse_time, parse_timeframe
 from stratopt.engine import ExecSettings
 from stratopt.errors import ConfigError
 from stratopt.stats import SELECTION_METRICS
-from stratopt.storage import check_url
+from stratopt.storage import anchor_sqlite_url, check_url
 
 __all__ = [
     "BacktestConfig",
@@ -294,6 +294,11 @@ class StudyConfig(_Model):
         if problem:
             raise ValueError(problem)
         return value
+
+    @property
+    def storage_url(self) -> str | None:
+        """`storage:`, a relative SQLite path taken relative to the study file."""
+        return None if self.storage is None else anchor_sqlite_url(self.storage, self.base_dir)
 
     @property
     def output_dir(self) -> Path:

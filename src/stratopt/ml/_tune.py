@@ -191,7 +191,7 @@ def tune(study: MlStudy | str | Path, options: TuneOptions | None = None) -> Tun
     started = time.perf_counter()
     cfg = study if isinstance(study, MlStudy) else load_ml_study(study, opts.overrides)
     ctx = RunContext(
-        resolve_storage_url(opts.storage, cfg.storage, cfg.output_dir), progress=opts.progress
+        resolve_storage_url(opts.storage, cfg.storage_url, cfg.output_dir), progress=opts.progress
     )
     prepared = prepare(cfg, panel=opts.panel)
     run_dir = make_run_dir(cfg.output_dir, cfg.name)

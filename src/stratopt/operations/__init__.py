@@ -44,6 +44,7 @@ from stratopt.operations._store import (
     list_studies,
     resolve_study,
     show_study,
+    studies_storage,
 )
 from stratopt.operations._summary import data_summary
 from stratopt.operations._validate import study_from_run_folder, validate_study
@@ -83,6 +84,7 @@ __all__ = [
     "resolve_study",
     "run_backtest",
     "show_study",
+    "studies_storage",
     "study_from_run_folder",
     "study_statistics",
     "study_target",

@@ -81,7 +81,7 @@ class PreparedStudy:
     def url(self) -> str:
         """The storage URL: `storage=`, else $STRATOPT_STORAGE, else the study file's
         `storage:`, else SQLite in the output folder (made then)."""
-        return resolve_storage_url(self.storage, self.study.storage, self.study.output_dir)
+        return resolve_storage_url(self.storage, self.study.storage_url, self.study.output_dir)
 
     def bars(self) -> list[Bars]:
         """The searched bars (the study's own data options)."""

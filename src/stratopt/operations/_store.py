@@ -21,6 +21,7 @@ from stratopt.storage import (
     keep_top_trials,
     load_ranked,
     load_study_from,
+    require_existing,
     resolve_storage_url,
     study_summaries,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "list_studies",
     "resolve_study",
     "show_study",
+    "studies_storage",
 ]
 
 _STUDY_FILE = (".yaml", ".yml", ".json")
@@ -60,16 +62,31 @@ def _is_file(ref: str) -> bool:
 
 
 def resolve_study(ref: str, storage: str | None) -> tuple[str, str]:
-    """(study name, storage URL) from a study file or a bare name."""
+    """(study name, storage URL) from a study file or a bare name, as the study's runs
+    resolve it (a relative SQLite path from the study file); ConfigError when that is a
+    SQLite file that does not exist: a command that reads never creates a database."""
     if _is_file(ref):
         cfg = load_study(ref)
-        return cfg.name, resolve_storage_url(storage, cfg.storage, cfg.output_dir)
-    return ref, resolve_storage_url(storage, None, Path.cwd() / "runs")
+        url = resolve_storage_url(storage, cfg.storage_url, cfg.output_dir, create=False)
+        name = cfg.name
+    else:
+        name, url = ref, resolve_storage_url(storage, None, Path.cwd() / "runs", create=False)
+    require_existing(url)
+    return name, url
+
+
+def studies_storage(ref: str | None, storage: str | None) -> str:
+    """The storage `stratopt studies [STUDY_FILE]` reads (checked to exist)."""
+    if ref is not None:
+        return resolve_study(ref, storage)[1]
+    url = resolve_storage_url(storage, None, Path.cwd() / "runs", create=False)
+    require_existing(url)
+    return url
 
 
 def list_studies(storage: str | None) -> list[dict[str, Any]]:
     """Per study of the storage: name, counts by state and best value."""
-    return study_summaries(resolve_storage_url(storage, None, Path.cwd() / "runs"))
+    return study_summaries(studies_storage(None, storage))
 
 
 def show_study(ref: str, *, storage: str | None = None) -> StudyView:
