@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from stratopt.backtest import BacktestResult
-from stratopt.cli._console import err, fmt_cell, fmt_num, fmt_pct, fmt_unit, out
+from stratopt.cli._console import err, fmt_cell, fmt_num, fmt_pct, fmt_unit, out, set_line
 from stratopt.cli._render_checks import (
     print_cpcv,
     print_monte_carlo,
@@ -113,7 +113,11 @@ def progress_bar(*, enabled: bool = True) -> Iterator[Callable[[SearchProgress],
             progress.stop()
 
 
-def print_ranked(frame: pd.DataFrame, top: int, *, title: str) -> None:
+def print_ranked(
+    frame: pd.DataFrame, top: int, *, title: str, value_names: Sequence[str] = ()
+) -> None:
+    """The top rows; values named by their metric (`value_names`) and shown in the units
+    `backtest` uses; a cell too wide folds onto the next line, it is never cut."""
     if frame.empty:
         out.print("no trials yet")
         return
@@ -125,16 +129,25 @@ def print_ranked(frame: pd.DataFrame, top: int, *, title: str) -> None:
     cols = ["rank", *values, *params, *(f"metrics.{m}" for m in metrics)]
     if (head["state"] != "complete").any():
         cols.insert(1, "state")
+    named = dict(zip(values, value_names, strict=False))
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     for col in cols:
-        label = col.removeprefix("params.").removeprefix("metrics.").rpartition(".")[2]
-        table.add_column(_SHORT.get(label, label), justify="right", no_wrap=True)
+        label = named.get(col) or col.removeprefix("params.").removeprefix("metrics.")
+        table.add_column(_SHORT.get(label, label), justify="right", overflow="fold")
     for _, row in head.iterrows():
-        table.add_row(*(fmt_cell(row[c]) for c in cols))
+        table.add_row(*(_ranked_cell(row[c], named.get(c) or c) for c in cols))
     out.print(table)
 
 
 _SHORT = {"total_return": "return", "max_drawdown": "max_dd"}
+_UNITS = {m.id: m.unit for m in METRICS}
+
+
+def _ranked_cell(value: Any, column: str) -> str:
+    unit = _UNITS.get(column.removeprefix("metrics."))
+    if unit is not None and isinstance(value, int | float):
+        return fmt_unit(float(value), unit)
+    return fmt_cell(value)
 
 
 def print_holdout(report: HoldoutReport) -> None:
@@ -252,7 +265,10 @@ def _run_folder(path: Path) -> None:
 
 def print_optimize(result: OptimizeResult, top: int) -> None:
     """The best candidates, the holdout, the counts, the run folder and the analyses."""
-    print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
+    title = f"{result.study_name}: best {top}"
+    print_ranked(result.ranked, top, title=title, value_names=result.value_names)
+    if result.best_params is not None:
+        out.print(f"best: {set_line(result.best_params)}", soft_wrap=True, highlight=False)
     if result.holdout is not None:
         print_holdout(result.holdout)
     c = result.counts

@@ -91,6 +91,7 @@ class OptimizeResult:
     best_trial: int | None = None
     attempts: int = 0  # candidates this run tried (0: the study had its target already)
     target: int | None = None  # COMPLETE trials the run aimed at
+    value_names: tuple[str, ...] = ()  # what `value`/`value_i` of `ranked` hold (metric ids)
 
 
 @dataclass(frozen=True)

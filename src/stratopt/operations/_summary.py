@@ -141,6 +141,7 @@ def finish_search(run: SearchRun) -> OptimizeResult:
         best_trial=best.number if best is not None else None,
         attempts=run.result.progress.attempts,
         target=run.plan.target,
+        value_names=run.plan.objective.value_names,
     )
 
 
