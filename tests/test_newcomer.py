@@ -44,6 +44,10 @@ def test_reruns_failures_and_finished_studies_are_explained(tmp_path: Path) -> N
     first = _cli(tmp_path, "optimize", "study.yaml", "--no-analysis")
     assert first.returncode == 0, first.stderr
     assert "nothing to run" not in first.stdout
+    # Item 7: at 80 columns the best is a line to copy whole, the value column is named.
+    assert "best: --set params.fast=5 --set params.slow=20" in first.stdout
+    header = next(s for s in first.stdout.splitlines() if s.lstrip().startswith("rank"))
+    assert "sharpe" in header and "value" not in header and "…" not in first.stdout
     # Item 9: a finished study says so instead of printing the old table as if it ran.
     again = _cli(tmp_path, "optimize", "study.yaml", "--no-analysis")
     assert again.returncode == 0, again.stderr

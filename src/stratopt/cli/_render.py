@@ -126,7 +126,8 @@ def print_ranked(
     values = [c for c in head.columns if c == "value" or c.startswith("value_")]
     metrics = [m for m in ("total_return", "max_drawdown", "trades")
                if f"metrics.{m}" in head.columns]  # fmt: skip
-    cols = ["rank", *values, *params, *(f"metrics.{m}" for m in metrics)]
+    fronts = ["front"] if "front" in head.columns else []
+    cols = ["rank", *fronts, *values, *params, *(f"metrics.{m}" for m in metrics)]
     if (head["state"] != "complete").any():
         cols.insert(1, "state")
     named = dict(zip(values, value_names, strict=False))

@@ -17,6 +17,11 @@ __all__ = ["best_trial", "order_trials", "ranked_frame", "trial_counts"]
 _STATE_ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.FAIL: 2}
 
 
+# Values this close (relative) are equal when fronts are compared: a float's last bits
+# (a sum in another order) must not make one candidate dominate its twin.
+_REL_TOL = 1e-9
+
+
 def _pareto_ranks(values: list[tuple[float, ...]], directions: Sequence[str]) -> list[int]:
     sign = [1.0 if d == "maximize" else -1.0 for d in directions]
     pts = [tuple(s * v for s, v in zip(sign, vals, strict=True)) for vals in values]
@@ -24,19 +29,26 @@ def _pareto_ranks(values: list[tuple[float, ...]], directions: Sequence[str]) ->
     remaining = set(range(len(pts)))
     front = 1
     while remaining:
-        layer = {
-            i
-            for i in remaining
-            if not any(
-                all(a >= b for a, b in zip(pts[j], pts[i], strict=True)) and pts[j] != pts[i]
-                for j in remaining
-            )
-        }
+        layer = {i for i in remaining if not any(_dominates(pts[j], pts[i]) for j in remaining)}
         for i in layer:
             ranks[i] = front
         remaining -= layer
         front += 1
     return ranks
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """`a` at least as good everywhere and better somewhere, beyond float noise."""
+    tol = [_REL_TOL * max(1.0, abs(x), abs(y)) for x, y in zip(a, b, strict=True)]
+    no_worse = all(x >= y - t for x, y, t in zip(a, b, tol, strict=True))
+    return no_worse and any(x > y + t for x, y, t in zip(a, b, tol, strict=True))
+
+
+def pareto_fronts(trials: Sequence[FrozenTrial], directions: Sequence[str]) -> dict[int, int]:
+    """Trial number -> Pareto front (1 = not dominated) of the COMPLETE trials."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
+    ranks = _pareto_ranks([tuple(t.values) for t in done], directions)
+    return {t.number: r for t, r in zip(done, ranks, strict=True)}
 
 
 def order_trials(trials: list[FrozenTrial], directions: Sequence[str]) -> list[FrozenTrial]:
@@ -69,13 +81,16 @@ def _shortfall(trial: FrozenTrial) -> float:
 def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame:
     """Every finished trial, best first; pruned then failed ones ranked last."""
     rows = []
-    ordered = order_trials(study.get_trials(deepcopy=False), directions)
+    trials = study.get_trials(deepcopy=False)
+    ordered = order_trials(trials, directions)
+    fronts = pareto_fronts(trials, directions) if len(directions) > 1 else {}
     for rank, t in enumerate(ordered, start=1):
         row: dict[str, Any] = {"rank": rank, "trial": t.number, "state": t.state.name.lower()}
         values = t.values if t.state == TrialState.COMPLETE and t.values else []
         if len(directions) == 1:
             row["value"] = values[0] if values else math.nan
         else:
+            row["front"] = fronts.get(t.number, math.nan)
             for i in range(len(directions)):
                 row[f"value_{i}"] = values[i] if values else math.nan
         rec = t.user_attrs.get(ATTR)  # `record`, inline: once per trial
