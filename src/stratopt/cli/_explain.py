@@ -4,11 +4,13 @@ failed, how close the pruned ones came, and that a finished study had nothing to
 from __future__ import annotations
 
 import pandas as pd
+from optuna.trial import FrozenTrial
 
-from stratopt.cli._console import out
+from stratopt.cli._console import fmt_num, out, set_line
 from stratopt.operations import OptimizeResult
+from stratopt.storage import record
 
-__all__ = ["print_failures", "print_nothing_run"]
+__all__ = ["print_failures", "print_nothing_run", "print_trial"]
 
 
 def print_failures(ranked: pd.DataFrame, *, errors: int = 3, closest: int = 5) -> None:
@@ -40,3 +42,19 @@ def print_nothing_run(result: OptimizeResult) -> None:
     else:
         line = f"nothing to run: {result.stopped_by} ({done} trials complete)"
     out.print(line, soft_wrap=True, highlight=False, markup=False)
+
+
+def print_trial(trial: FrozenTrial) -> None:
+    """One stored trial in full: state, values, the `--set` line, why it was pruned or
+    failed, and every metric."""
+    rec = record(trial)
+    values = ", ".join(fmt_num(v) for v in trial.values or []) or "n/a"
+    lines = [
+        f"trial {trial.number}: {trial.state.name.lower()}, value {values}",
+        f"params: {set_line(trial.params)}",
+    ]
+    lines += [f"{key}: {rec[key]}" for key in ("pruned", "error") if rec.get(key)]
+    lines += [f"violation: {v}" for v in rec.get("violations") or []]
+    lines += [f"{k}: {fmt_num(v)}" for k, v in (rec.get("metrics") or {}).items()]
+    for line in lines:
+        out.print(line, soft_wrap=True, highlight=False, markup=False)

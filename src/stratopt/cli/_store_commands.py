@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from stratopt.cli import _explain as explain
 from stratopt.cli import _render as render
 from stratopt.cli._app import app
 from stratopt.cli._console import out
@@ -15,6 +16,7 @@ from stratopt.operations import (
     export_study,
     list_studies,
     show_study,
+    stored_trial,
     studies_storage,
 )
 from stratopt.storage import redact
@@ -48,11 +50,17 @@ def show(
     study: StudyRef,
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
     storage: StorageOption = None,
+    trial: Annotated[
+        int | None, typer.Option(help="Show this trial in full instead of the best ones.")
+    ] = None,
 ) -> None:
-    """The best trials of a study.
+    """The best trials of a study, or one trial in full.
 
     Example: stratopt show study.yaml --top 20
     """
+    if trial is not None:
+        explain.print_trial(stored_trial(study, trial, storage=storage))
+        return
     view = show_study(study, storage=storage)
     _read_from(view.url)
     render.print_study(view, top)

@@ -23,6 +23,7 @@ from stratopt.operations import (
     run_backtest,
     study_from_run_folder,
     trades_frame,
+    trial_study,
     validate_study,
     walk_forward,
     write_csv,
@@ -44,9 +45,18 @@ def backtest(
     trades: Annotated[
         Path | None, typer.Option("--trades", help="Write the trade list (CSV).")
     ] = None,
+    trial: Annotated[
+        int | None, typer.Option(help="Backtest this stored trial's parameters instead.")
+    ] = None,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL (with --trial).")] = None,
 ) -> None:
-    """Run one backtest with the study's fixed params."""
+    """Run one backtest with the study's fixed params (or a stored trial's).
+
+    Example: stratopt backtest study.yaml --trial 12 --trades trades.csv
+    """
     cfg = load_study(study, set_ or [])
+    if trial is not None:
+        cfg = trial_study(cfg, trial, storage=storage)
     results = run_backtest(cfg)
     if equity is not None:
         write_csv(equity, equity_frame(results))

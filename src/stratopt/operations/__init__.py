@@ -44,7 +44,9 @@ from stratopt.operations._store import (
     list_studies,
     resolve_study,
     show_study,
+    stored_trial,
     studies_storage,
+    trial_study,
 )
 from stratopt.operations._summary import data_summary
 from stratopt.operations._validate import study_from_run_folder, validate_study
@@ -84,11 +86,13 @@ __all__ = [
     "resolve_study",
     "run_backtest",
     "show_study",
+    "stored_trial",
     "studies_storage",
     "study_from_run_folder",
     "study_statistics",
     "study_target",
     "trades_frame",
+    "trial_study",
     "validate_study",
     "walk_forward",
     "work_study",

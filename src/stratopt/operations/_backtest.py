@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from stratopt.backtest import BacktestResult, backtest_study
@@ -28,6 +29,9 @@ def equity_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:
     frames = []
     for res in results:
         eq = res.equity.rename("equity").reset_index()
+        peak = np.maximum.accumulate(res.sim.equity)
+        eq["drawdown"] = np.where(peak > 0, res.sim.equity / peak - 1.0, 0.0)
+        eq["position"] = res.sim.position  # units held at the bar's close (short < 0)
         if len(results) > 1:
             eq.insert(0, "symbol", res.bars.symbol)
         frames.append(eq)
@@ -40,6 +44,7 @@ def trades_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:
     frames = []
     for res in results:
         t = res.trades
+        t.insert(t.columns.get_loc("pnl") + 1, "net_pnl", t["pnl"] - t["fees"])
         if len(results) > 1:
             t.insert(0, "symbol", res.bars.symbol)
         frames.append(t)

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from optuna.trial import FrozenTrial
 
-from stratopt.config import load_study
+from stratopt.config import StudyConfig, load_study
+from stratopt.errors import ConfigError
 from stratopt.operations._backtest import write_csv
+from stratopt.operations._candidate_files import fixed_study
 from stratopt.storage import (
     ATTR_LOOKAHEAD,
     ATTR_ROBUSTNESS,
@@ -34,7 +37,9 @@ __all__ = [
     "list_studies",
     "resolve_study",
     "show_study",
+    "stored_trial",
     "studies_storage",
+    "trial_study",
 ]
 
 _STUDY_FILE = (".yaml", ".yml", ".json")
@@ -128,3 +133,27 @@ def export_study(ref: str, csv: Path, *, storage: str | None = None) -> int:
     frame = load_ranked(name, url)
     write_csv(csv, frame)
     return len(frame)
+
+
+def stored_trial(ref: str, number: int, *, storage: str | None = None) -> FrozenTrial:
+    """Trial `number` of a stored study (ConfigError naming `--trial` if it has none)."""
+    name, url = resolve_study(ref, storage)
+    return _find_trial(name, url, number)
+
+
+def trial_study(study: StudyConfig, number: int, *, storage: str | None = None) -> StudyConfig:
+    """`study` with trial `number`'s parameters fixed (its study read from the storage the
+    study's runs use), for `stratopt backtest --trial N`."""
+    url = resolve_storage_url(storage, study.storage_url, study.output_dir, create=False)
+    require_existing(url)
+    found = _find_trial(study.name, url, number)
+    return fixed_study(study, found.params, source=f"trial {number}")
+
+
+def _find_trial(name: str, url: str, number: int) -> FrozenTrial:
+    trials = load_study_from(name, url).get_trials(deepcopy=False)
+    found = next((t for t in trials if t.number == number), None)
+    if found is None:
+        span = f"0 to {len(trials) - 1}" if trials else "none yet"
+        raise ConfigError(f"--trial: study {name!r} has no trial {number} (trials: {span})")
+    return found

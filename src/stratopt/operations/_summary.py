@@ -22,10 +22,11 @@ import pandas as pd
 from optuna.trial import FrozenTrial
 
 from stratopt.data import Bars
+from stratopt.operations._candidate_files import fixed_config, write_candidate_files
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._results import LookaheadCheck, OptimizeResult, RobustnessCheck
 from stratopt.operations._statistics import study_statistics
-from stratopt.search import RunResult, SearchPlan, nest
+from stratopt.search import RunResult, SearchPlan
 from stratopt.storage import (
     best_trial,
     discard_if_empty,
@@ -122,6 +123,9 @@ def finish_search(run: SearchRun) -> OptimizeResult:
     if best is not None and run.prepared is not None:
         best_cfg = best_config(run.prepared, best)
     folder = write_run_folder(run.start.path, summary=summary, ranked=ranked, best_config=best_cfg)
+    if run.prepared is not None and best is not None:
+        robust = summary.get("robustness", {}).get("robust")
+        write_candidate_files(run.start.path, run.prepared.study, best.params, robust)
     metrics = record(best).get("metrics") if best is not None else None
     return OptimizeResult(
         study_name=run.name,
@@ -258,23 +262,4 @@ def _best_section(best: FrozenTrial) -> dict[str, Any]:
 
 def best_config(prepared: PreparedStudy, best: FrozenTrial) -> dict[str, Any]:
     """The study file with `best`'s parameters fixed, runnable with `stratopt backtest`."""
-    study = prepared.study
-    cfg: dict[str, Any] = json.loads(study.model_dump_json())
-    fixed = nest(best.params)
-    for section in ("backtest", "risk"):
-        cfg["backtest"].update(fixed.pop(section, {}))
-    cfg["data"].update({k: str(v) for k, v in fixed.pop("data", {}).items()})
-    cfg["params"].update(fixed.pop("strategy", {}))
-    cfg["params"].update(fixed)
-    cfg["space"] = {}
-    cfg["constraints"] = []
-    if cfg["data"].get("path") is not None:
-        paths = [study.resolve_path(p) for p in study.data.paths]
-        cfg["data"]["path"] = paths[0] if isinstance(study.data.path, str) else paths
-    strategy = study.strategy
-    if ":" in strategy and strategy.split(":")[0].endswith(".py"):
-        file, _, cls = strategy.rpartition(":")
-        cfg["strategy"] = f"{(study.base_dir / file).resolve()}:{cls}"
-    cfg["output"] = str(study.output_dir.resolve())
-    cfg.pop("storage", None)
-    return cfg
+    return fixed_config(prepared.study, best.params)
