@@ -7,6 +7,7 @@ Monte Carlo) and `_console` (the two consoles and the number formats).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -232,15 +233,25 @@ def _span(bounds: tuple[Any, Any]) -> str:
     return f"{start.strftime(fmt)}→{'end' if end is None else end.strftime(fmt)}"
 
 
-def print_backtest(name: str, results: Sequence[BacktestResult]) -> None:
+def print_backtest(
+    name: str,
+    results: Sequence[BacktestResult],
+    combined: tuple[str, dict[str, float]] | None = None,
+) -> None:
+    """The metrics per series and, with several, their aggregate (`combined`: the study's
+    `aggregate:` and the metrics it gives, as a search scores them)."""
     params = " ".join(f"{k}={v}" for k, v in results[0].params.items())
     out.print(f"[bold]{escape(name)}[/]: {results[0].strategy} {escape(params)}", soft_wrap=True)
     table = Table()
     table.add_column("metric")
     for res in results:
         table.add_column(res.bars.symbol or "series", justify="right")
+    columns = [res.metrics for res in results]
+    if combined is not None:
+        table.add_column(f"aggregate ({combined[0]})", justify="right")
+        columns.append(combined[1])
     for info in METRICS:
-        cells = [fmt_unit(res.metrics[info.id], info.unit) for res in results]
+        cells = [fmt_unit(m.get(info.id, math.nan), info.unit) for m in columns]
         table.add_row(info.label, *cells)
     out.print(table)
     for res in results:

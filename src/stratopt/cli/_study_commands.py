@@ -17,6 +17,7 @@ from stratopt.cli._console import err
 from stratopt.config import load_study, method_list
 from stratopt.errors import ConfigError
 from stratopt.operations import (
+    aggregate_metrics,
     backtest_report,
     equity_frame,
     optimize_study,
@@ -62,11 +63,12 @@ def backtest(
         write_csv(equity, equity_frame(results))
     if trades is not None:
         write_csv(trades, trades_frame(results))
+    combined = aggregate_metrics(cfg, results) if len(results) > 1 else None
     if as_json:
-        report = backtest_report(cfg.name, results)
+        report = backtest_report(cfg.name, results, combined)
         sys.stdout.write(json.dumps(report, default=to_json_value) + "\n")
         return
-    render.print_backtest(cfg.name, results)
+    render.print_backtest(cfg.name, results, (cfg.aggregate, combined) if combined else None)
 
 
 @app.command()

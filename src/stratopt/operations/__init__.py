@@ -18,6 +18,7 @@ names are added to `__all__` below, and the CLI gets one `cli/_<name>_commands.p
 from __future__ import annotations
 
 from stratopt.operations._backtest import (
+    aggregate_metrics,
     backtest_report,
     equity_frame,
     run_backtest,
@@ -71,6 +72,7 @@ __all__ = [
     "WalkForwardResult",
     "WorkResult",
     "WorkerExit",
+    "aggregate_metrics",
     "backtest_report",
     "check_study",
     "cleanup_study",

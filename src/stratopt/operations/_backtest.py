@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,17 @@ import pandas as pd
 from stratopt.backtest import BacktestResult, backtest_study
 from stratopt.config import StudyConfig
 from stratopt.errors import UserInputError
+from stratopt.evaluation import aggregate, portfolio_metrics
 from stratopt.operations._prepared import check_study
 
-__all__ = ["backtest_report", "equity_frame", "run_backtest", "trades_frame", "write_csv"]
+__all__ = [
+    "aggregate_metrics",
+    "backtest_report",
+    "equity_frame",
+    "run_backtest",
+    "trades_frame",
+    "write_csv",
+]
 
 
 def run_backtest(study: StudyConfig) -> list[BacktestResult]:
@@ -66,8 +74,20 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def backtest_report(name: str, results: Sequence[BacktestResult]) -> dict[str, Any]:
-    """`stratopt backtest --json`: the first series flat, every series under per_symbol."""
+def aggregate_metrics(study: StudyConfig, results: Sequence[BacktestResult]) -> dict[str, float]:
+    """Several series' metrics combined as the study's `aggregate:` combines a candidate's
+    in a search (mean, median, worst, or the equal-weight portfolio)."""
+    if study.aggregate == "portfolio":
+        return portfolio_metrics(results, study.backtest.cash)
+    return aggregate({r.bars.symbol: r.metrics for r in results}, study.aggregate)
+
+
+def backtest_report(
+    name: str, results: Sequence[BacktestResult], combined: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """`stratopt backtest --json`: one series flat, every series under per_symbol; with
+    several, the top-level `metrics` are `combined` (`aggregate_metrics`), as a search
+    scores them, and `n_trades` counts every series' trades."""
     per_symbol = {
         res.bars.symbol: {
             "source": res.bars.source,
@@ -81,7 +101,7 @@ def backtest_report(name: str, results: Sequence[BacktestResult]) -> dict[str, A
         for res in results
     }
     first = results[0]
-    return {
+    report = {
         "study": name,
         "strategy": first.strategy,
         "params": first.params,
@@ -90,3 +110,12 @@ def backtest_report(name: str, results: Sequence[BacktestResult]) -> dict[str, A
         **per_symbol[first.bars.symbol],
         "per_symbol": per_symbol,
     }
+    if len(results) > 1 and combined is not None:
+        report.update(
+            symbol=None,
+            symbols=list(per_symbol),
+            metrics={k: _finite(v) for k, v in combined.items()},
+            n_trades=sum(r.n_trades for r in results),
+            final_equity=None,
+        )
+    return report

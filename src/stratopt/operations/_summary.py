@@ -32,6 +32,7 @@ from stratopt.storage import (
     discard_if_empty,
     git_commit,
     new_run_dir,
+    per_symbol_frame,
     ranked_frame,
     record,
     redact,
@@ -123,6 +124,9 @@ def finish_search(run: SearchRun) -> OptimizeResult:
     if best is not None and run.prepared is not None:
         best_cfg = best_config(run.prepared, best)
     folder = write_run_folder(run.start.path, summary=summary, ranked=ranked, best_config=best_cfg)
+    per_symbol = per_symbol_frame(run.result.study, ranked)
+    if not per_symbol.empty:  # several data series: each trial's metrics on each
+        per_symbol.to_csv(run.start.path / "per_symbol.csv", index=False)
     if run.prepared is not None and best is not None:
         robust = summary.get("robustness", {}).get("robust")
         write_candidate_files(run.start.path, run.prepared.study, best.params, robust)

@@ -17,7 +17,14 @@ from stratopt.storage._attrs import (
 )
 from stratopt.storage._bulk import HandedTrial, add_trials, bulk_written
 from stratopt.storage._provenance import git_commit, sha256, versions
-from stratopt.storage._ranking import best_trial, order_trials, ranked_frame, trial_counts
+from stratopt.storage._ranking import (
+    best_trial,
+    order_trials,
+    pareto_fronts,
+    per_symbol_frame,
+    ranked_frame,
+    trial_counts,
+)
 from stratopt.storage._runfolder import (
     RunFolder,
     check_study_name,
@@ -76,6 +83,8 @@ __all__ = [
     "new_run_dir",
     "open_storage",
     "order_trials",
+    "pareto_fronts",
+    "per_symbol_frame",
     "ranked_frame",
     "record",
     "redact",

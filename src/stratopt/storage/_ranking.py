@@ -12,7 +12,14 @@ from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.storage._attrs import ATTR
 
-__all__ = ["best_trial", "order_trials", "ranked_frame", "trial_counts"]
+__all__ = [
+    "best_trial",
+    "order_trials",
+    "pareto_fronts",
+    "per_symbol_frame",
+    "ranked_frame",
+    "trial_counts",
+]
 
 _STATE_ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.FAIL: 2}
 
@@ -122,3 +129,19 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
     for t in study.get_trials(deepcopy=False):
         counts[t.state.name.lower()] += 1
     return counts
+
+
+def per_symbol_frame(study: optuna.Study, ranked: pd.DataFrame) -> pd.DataFrame:
+    """With several data series: one row per trial and series (`rank`, `trial`, `symbol`,
+    then every metric), in `ranked`'s order; empty with one series."""
+    rank = dict(zip(ranked["trial"], ranked["rank"], strict=True)) if not ranked.empty else {}
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        rec = t.user_attrs.get(ATTR)
+        per = rec.get("per_symbol") if isinstance(rec, dict) else None
+        for symbol, metrics in (per or {}).items():
+            rows.append({"rank": rank.get(t.number), "trial": t.number, "symbol": symbol,
+                         **metrics})  # fmt: skip
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).sort_values(["rank", "trial"], kind="stable", ignore_index=True)
