@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import typer
+from typer.core import TyperGroup
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "examples" / "sma_cross_synthetic.yaml"
@@ -186,3 +189,27 @@ def test_strategies_lists_the_built_ins_and_their_parameters() -> None:
     wrong = _run("backtest", SYNTHETIC, "--set", "params.fsat=3")
     assert wrong.returncode == 2
     assert "its parameters: fast, slow, mode" in " ".join(wrong.stderr.split())
+
+
+def _leaf_commands(group: TyperGroup, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    leaves: list[tuple[str, ...]] = []
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, TyperGroup):
+            leaves += _leaf_commands(cmd, (*path, name))
+        else:
+            leaves.append((*path, name))
+    return leaves
+
+
+def test_every_command_help_shows_an_example() -> None:
+    from stratopt.cli import app
+
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    leaves = _leaf_commands(root)
+    assert len(leaves) >= 14
+    runner = CliRunner()
+    for path in leaves:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, path
+        assert f"Example: stratopt {' '.join(path)}" in result.output, path

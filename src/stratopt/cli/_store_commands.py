@@ -72,7 +72,10 @@ def export(
     csv: Annotated[Path, typer.Option("--csv", help="CSV file to write.")],
     storage: StorageOption = None,
 ) -> None:
-    """Write every trial of a study, ranked, to a CSV file."""
+    """Write every trial of a study, ranked, to a CSV file.
+
+    Example: stratopt export study.yaml --csv trials.csv
+    """
     rows = export_study(study, csv, storage=storage)
     out.print(f"wrote {rows} trials to {csv}", soft_wrap=True, highlight=False)
 
@@ -83,6 +86,9 @@ def cleanup(
     keep_top: Annotated[int, typer.Option("--keep-top", min=0, help="Trials to keep.")],
     storage: StorageOption = None,
 ) -> None:
-    """Delete all but the best N trials of a study."""
+    """Delete all but the best N trials of a study.
+
+    Example: stratopt cleanup study.yaml --keep-top 100
+    """
     name, kept, deleted = cleanup_study(study, keep_top, storage=storage)
     out.print(f"{name}: kept {kept} trials, deleted {deleted}", soft_wrap=True)

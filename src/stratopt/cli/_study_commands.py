@@ -93,7 +93,10 @@ def optimize(
         ),
     ] = None,
 ) -> None:
-    """Search the study's space; print the best candidates and the run folder."""
+    """Search the study's space; print the best candidates and the run folder.
+
+    Example: stratopt optimize study.yaml --trials 200 --jobs 2
+    """
     overrides = search_overrides(set_, trials=trials, method=method, seed=seed, jobs=jobs)
     if output is not None:
         overrides.append(f"output={json.dumps(str(output.resolve()))}")  # a YAML string
@@ -124,7 +127,10 @@ def walk_forward_command(
     output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
     jobs: Annotated[int | None, typer.Option(min=1, help="Windows run in parallel.")] = None,
 ) -> None:
-    """Optimize on each train window, test the best on the next (validation.walk_forward)."""
+    """Optimize on each train window, test the best on the next (validation.walk_forward).
+
+    Example: stratopt walk-forward study.yaml --jobs 2
+    """
     result = walk_forward(
         study, overrides=list(set_ or []), storage=storage,
         output=output.resolve() if output is not None else None, jobs=jobs,
@@ -144,7 +150,10 @@ def validate(
     output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the bootstraps.")] = None,
 ) -> None:
-    """Holdout, statistics, CPCV, stability and Monte Carlo of a finished study."""
+    """Holdout, statistics, CPCV, stability and Monte Carlo of a finished study.
+
+    Example: stratopt validate study.yaml
+    """
     check_storage_option(storage)
     if target.is_dir():
         if set_:

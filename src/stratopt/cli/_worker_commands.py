@@ -34,7 +34,10 @@ def worker(
     ] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
-    """Join (or create) a shared study and work until it has its target of trials."""
+    """Join (or create) a shared study and work until it has its target of trials.
+
+    Example: stratopt worker study.yaml
+    """
     cfg = load_study(study, search_overrides(set_, trials=trials))
     beat = Heartbeat(interval=heartbeat, grace=grace)
     with render.progress_bar(enabled=not quiet) as show:
@@ -60,7 +63,10 @@ def launch(
     grace: GraceOption = 60,
     top: Annotated[int, typer.Option(help="Rows of the result table.")] = 10,
 ) -> None:
-    """Start N local workers on one study, show their combined progress, wait for them."""
+    """Start N local workers on one study, show their combined progress, wait for them.
+
+    Example: stratopt launch -n 4 study.yaml
+    """
     overrides = search_overrides(set_, trials=trials)
     cfg = load_study(study, overrides)
     Heartbeat(interval=heartbeat, grace=grace)  # bad values fail here, not in N workers
