@@ -35,7 +35,7 @@ def test_backtest_json_and_files(tmp_path: Path) -> None:
     assert {"sharpe", "max_drawdown", "trades", "cagr"} <= set(report["metrics"])
     assert report["n_trades"] == report["metrics"]["trades"] > 0
     equity = pd.read_csv(eq)
-    assert list(equity.columns) == ["timestamp", "equity"]
+    assert list(equity.columns) == ["timestamp", "equity", "drawdown", "position"]
     assert equity["equity"].iloc[-1] == pytest.approx(report["final_equity"])
     trades = pd.read_csv(tr)
     assert len(trades) == report["n_trades"]

@@ -52,7 +52,7 @@ def trades_frame(results: Sequence[BacktestResult]) -> pd.DataFrame:
     frames = []
     for res in results:
         t = res.trades
-        t.insert(t.columns.get_loc("pnl") + 1, "net_pnl", t["pnl"] - t["fees"])
+        t.insert(list(t.columns).index("pnl") + 1, "net_pnl", t["pnl"] - t["fees"])
         if len(results) > 1:
             t.insert(0, "symbol", res.bars.symbol)
         frames.append(t)
