@@ -574,7 +574,7 @@ def test_review_fixes_grid_change_and_space_change(tmp_path: Path) -> None:
     optimize_study(load_study(first))
     second = _study(tmp_path, name="g2", space={"fast": [5], "slow": [20, 30, 40]},
                     constraints=[], search={"method": "grid"})  # fmt: skip
-    with pytest.raises(ConfigError, match=r"space\.slow: \[20, 30\] -> \[20, 30, 40\]"):
+    with pytest.raises(ConfigError, match="cannot be resumed"):
         optimize_study(load_study(second))
     # A moved range is another study too (its best could lie outside the new range).
     r1 = _study(tmp_path, name="g3", space={"fast": {"low": 2, "high": 4}, "slow": [20]},

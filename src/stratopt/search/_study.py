@@ -53,9 +53,9 @@ def open_study(
             f"objective: study {name!r} already exists with other directions; "
             "use another name or storage"
         )
+    _check_same_space(study, plan.space, name)  # the more precise message, when it applies
     if fingerprint is not None:
         _check_fingerprint(study, dict(fingerprint), name)
-    _check_same_space(study, plan.space, name)
     return study
 
 
@@ -96,6 +96,6 @@ def _check_same_space(study: optuna.Study, space: SearchSpace, name: str) -> Non
                     raise ConfigError(
                         f"space.{key}: study {name!r} already has trials over {dist!r}, "
                         f"which cannot be resumed as {current[key]!r}; "
-                        "use a new study name (or another storage)"
+                        "use a new study name or `--fork NEW_NAME` (or another storage)"
                     ) from None
         return
