@@ -29,16 +29,16 @@ def strategies(
             out.print(f"{key}: {_summary(cls)} ({params})", soft_wrap=True, highlight=False)
         out.print("stratopt strategies NAME shows one strategy's parameters.", highlight=False)
         return
-    cls = BUILTIN_STRATEGIES.get(name)
-    if cls is None:
+    found = BUILTIN_STRATEGIES.get(name)
+    if found is None:
         known = ", ".join(BUILTIN_STRATEGIES)
         raise ConfigError(f"strategy: unknown {name!r}{did_you_mean(name, BUILTIN_STRATEGIES)} "
                           f"(built-ins: {known})")  # fmt: skip
-    out.print(f"{name}: {_summary(cls)}", soft_wrap=True, highlight=False)
+    out.print(f"{name}: {_summary(found)}", soft_wrap=True, highlight=False)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("parameter", "type", "default", "allowed", "meaning"):
         table.add_column(col, overflow="fold")
-    for key, param in cls.parameters.items():
+    for key, param in found.parameters.items():
         table.add_row(key, param.kind, str(param.default), _allowed(param), param.doc)
     out.print(table)
 

@@ -2,9 +2,9 @@
 (what backtesting.py and freqtrade users look at first), and the robust one's config.
 
 `best_trades.csv`, `best_equity.csv`, `robust_config.yaml`, `robust_trades.csv` and
-`robust_equity.csv`: each candidate backtested as its config runs with `stratopt
-backtest` (the study's whole data, the holdout included). A failure here is logged and
-costs these files only, never the finished search.
+`robust_equity.csv`: each candidate backtested on the data the search saw (before any
+holdout: the same bars as its metrics in ranked_results.csv; `holdout.csv` has the
+holdout). A failure here is logged and costs these files only, never the finished search.
 """
 
 from __future__ import annotations
@@ -34,9 +34,15 @@ def fixed_study(study: StudyConfig, params: Mapping[str, Any], *, source: str) -
 
 
 def write_candidate_files(
-    folder: Path, study: StudyConfig, best: Mapping[str, Any] | None, robust: Any
+    folder: Path,
+    studies: tuple[StudyConfig, StudyConfig],
+    best: Mapping[str, Any] | None,
+    robust: Any,
 ) -> list[Path]:
-    """Write the files of the best and (when the analysis found one) the robust candidate."""
+    """Write the files of the best and (when the analysis found one) the robust candidate.
+
+    `studies`: the study (for robust_config.yaml) and the study the search saw (its
+    bars: the backtests)."""
     written: list[Path] = []
     candidates = {"best": best}
     if isinstance(robust, Mapping) and isinstance(robust.get("params"), Mapping):
@@ -45,14 +51,17 @@ def write_candidate_files(
         if params is None:
             continue
         try:
-            written += _write(folder, study, label, params)
+            written += _write(folder, studies, label, params)
         except Exception:  # these files must not cost the finished search
             _log.exception("could not write the %s candidate's trades and equity", label)
     return written
 
 
-def _write(folder: Path, study: StudyConfig, label: str, params: Mapping[str, Any]) -> list[Path]:
-    fixed = fixed_study(study, params, source=f"{label} candidate")
+def _write(
+    folder: Path, studies: tuple[StudyConfig, StudyConfig], label: str, params: Mapping[str, Any]
+) -> list[Path]:
+    study, searched = studies
+    fixed = fixed_study(searched, params, source=f"{label} candidate")
     results = backtest_study(fixed)
     paths = [folder / f"{label}_trades.csv", folder / f"{label}_equity.csv"]
     write_csv(paths[0], trades_frame(results))

@@ -116,6 +116,13 @@ def finish_search(run: SearchRun) -> OptimizeResult:
     best = best_trial(run.result.study, ranked)
     if best is not None:
         summary["best"] = _best_section(best)
+    per_symbol = per_symbol_frame(run.result.study, ranked)
+    if not per_symbol.empty:  # several data series: each trial's metrics on each
+        per_symbol.to_csv(run.start.path / "per_symbol.csv", index=False)
+    if run.prepared is not None and best is not None:  # before the holdout is touched
+        robust = summary.get("robustness", {}).get("robust")
+        studies = (run.prepared.study, run.prepared.searched)
+        write_candidate_files(run.start.path, studies, best.params, robust)
     holdout = _holdout(run, ranked)
     if holdout is not None:
         holdout.frame.to_csv(run.start.path / "holdout.csv", index=False)
@@ -124,12 +131,6 @@ def finish_search(run: SearchRun) -> OptimizeResult:
     if best is not None and run.prepared is not None:
         best_cfg = best_config(run.prepared, best)
     folder = write_run_folder(run.start.path, summary=summary, ranked=ranked, best_config=best_cfg)
-    per_symbol = per_symbol_frame(run.result.study, ranked)
-    if not per_symbol.empty:  # several data series: each trial's metrics on each
-        per_symbol.to_csv(run.start.path / "per_symbol.csv", index=False)
-    if run.prepared is not None and best is not None:
-        robust = summary.get("robustness", {}).get("robust")
-        write_candidate_files(run.start.path, run.prepared.study, best.params, robust)
     metrics = record(best).get("metrics") if best is not None else None
     return OptimizeResult(
         study_name=run.name,
