@@ -109,7 +109,8 @@ def test_optimize_bad_input_exits_2(tmp_path: Path) -> None:
     proc = _run("optimize", SYNTHETIC, "--set", "space.fast.low=abc")
     assert proc.returncode == 2 and "space.fast" in proc.stderr
     proc = _run("show", "nostudy", "--storage", f"sqlite:///{tmp_path / 'x.db'}")
-    assert proc.returncode == 2 and "no study 'nostudy'" in proc.stderr
+    assert proc.returncode == 2 and "no study database at" in proc.stderr
+    assert not (tmp_path / "x.db").exists()  # reading never creates a database
 
 
 _CLOSE_STRATEGY = """\

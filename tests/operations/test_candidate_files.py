@@ -33,8 +33,9 @@ def test_run_folder_has_the_candidates_trades_equity_and_robust_config(tmp_path:
         final = equity["equity"].iloc[-1]
         assert final == pytest.approx(10_000 + trades["net_pnl"].sum())
     robust = yaml.safe_load((folder / "robust_config.yaml").read_text())
-    assert robust["params"] | {"mode": "reversal"} == robust["params"]
-    assert {robust["params"]["fast"], robust["params"]["slow"]} <= {3, 5, 8, 12, 20, 30, 40}
+    assert res.robustness is not None and res.robustness.report is not None
+    chosen = res.robustness.to_dict()["robust"]["params"]
+    assert robust["params"] == chosen and robust["space"] == {}
     best_trades = pd.read_csv(folder / "best_trades.csv")
     # Any trial by number: the best one's backtest is the best_trades.csv above.
     again = trades_frame(run_backtest(trial_study(study, int(res.best_trial or 0))))
