@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from stratopt.cli import _explain as explain
 from stratopt.cli import _render as render
 from stratopt.cli._app import GraceOption, HeartbeatOption, SetOption, app, search_overrides
 from stratopt.config import load_study
@@ -79,5 +80,6 @@ def launch(
     render.print_failed_workers(outcome)
     result = report_study(cfg, storage=url)
     render.print_launch(result, outcome, n, top)
+    explain.print_failures(result.ranked)
     if outcome.failed or result.counts["complete"] == 0:
         raise typer.Exit(1)
