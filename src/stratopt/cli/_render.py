@@ -118,30 +118,41 @@ def print_ranked(
     frame: pd.DataFrame, top: int, *, title: str, value_names: Sequence[str] = ()
 ) -> None:
     """The top rows; values named by their metric (`value_names`) and shown in the units
-    `backtest` uses; a cell too wide folds onto the next line, it is never cut."""
+    `backtest` uses. A value is never cut: headers wrap, and when the console is too
+    narrow the metric columns go (ranked_results.csv has them all)."""
     if frame.empty:
         out.print("no trials yet")
         return
     head = frame.head(top)
-    params = [c for c in head.columns if c.startswith("params.")]
     values = [c for c in head.columns if c == "value" or c.startswith("value_")]
-    metrics = [m for m in ("total_return", "max_drawdown", "trades")
-               if f"metrics.{m}" in head.columns]  # fmt: skip
-    fronts = ["front"] if "front" in head.columns else []
-    cols = ["rank", *fronts, *values, *params, *(f"metrics.{m}" for m in metrics)]
-    if (head["state"] != "complete").any():
-        cols.insert(1, "state")
     named = dict(zip(values, value_names, strict=False))
+    cols = ["rank", *(["state"] if (head["state"] != "complete").any() else [])]
+    cols += ["front"] if "front" in head.columns else []
+    cols += values + [c for c in head.columns if c.startswith("params.")]
+    metrics = [f"metrics.{m}" for m in ("total_return", "max_drawdown", "trades")
+               if f"metrics.{m}" in head.columns]  # fmt: skip
+    labels = {c: _column_label(c, named) for c in cols + metrics}
+    cells = {c: [_ranked_cell(v, named.get(c) or c) for v in head[c]] for c in cols + metrics}
+    widths = {c: max(len(labels[c]), *map(len, cells[c])) + 3 for c in cols + metrics}
+    while metrics and sum(widths[c] for c in cols + metrics) > out.width:
+        metrics.pop()
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in cols:
-        label = named.get(col) or col.removeprefix("params.").removeprefix("metrics.")
-        table.add_column(_SHORT.get(label, label), justify="right", overflow="fold")
-    for _, row in head.iterrows():
-        table.add_row(*(_ranked_cell(row[c], named.get(c) or c) for c in cols))
+    for col in cols + metrics:
+        table.add_column(labels[col], justify="right", overflow="fold",
+                         min_width=max(map(len, cells[col])))  # fmt: skip
+    for i in range(len(head)):
+        table.add_row(*(cells[c][i] for c in cols + metrics))
     out.print(table)
 
 
 _SHORT = {"total_return": "return", "max_drawdown": "max_dd"}
+
+
+def _column_label(col: str, named: dict[str, str]) -> str:
+    label = named.get(col) or col.removeprefix("params.").removeprefix("metrics.")
+    return _SHORT.get(label, label.rpartition(".")[2])
+
+
 _UNITS = {m.id: m.unit for m in METRICS}
 
 
