@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from stratopt.config import load_study
-from stratopt.operations import optimize, optimize_study
+from stratopt.operations import optimize, optimize_study, work_study
 
 
 def test_a_strategys_validate_refusal_is_pruned_and_never_retried(tmp_path: Path) -> None:
@@ -42,3 +42,20 @@ def test_the_same_exception_from_the_start_stops_the_study(
         assert res.stopped_by == (
             "the first 10 candidates failed with the same error (ZeroDivisionError)"
         )
+
+
+def test_a_worker_stops_on_the_same_exception_too(tmp_path: Path) -> None:
+    (tmp_path / "buggy.py").write_text(
+        "from stratopt import Strategy\nfrom stratopt.strategies import IntParam\n\n\n"
+        "class Buggy(Strategy):\n    n = IntParam(5, low=2, high=500)\n\n"
+        "    def signals(self, bars, p, cache):\n        return {}[p['n']]\n"
+    )
+    study = tmp_path / "w.yaml"
+    study.write_text(yaml.safe_dump({
+        "name": "w", "data": {"synthetic": {"bars": 300, "seed": 2}},
+        "strategy": "buggy.py:Buggy", "space": {"n": {"low": 2, "high": 500}},
+        "search": {"method": "random", "trials": 100, "batch": 5}, "output": "runs",
+    }))  # fmt: skip
+    res = work_study(load_study(study), report=False)
+    assert res.stopped_by == "the first 10 candidates failed with the same error (KeyError)"
+    assert res.failed == 10 and res.counts["complete"] == 0

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import math
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.evaluation import Evaluator
+from stratopt.search._first_errors import FirstErrors
 from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
 from stratopt.search._plan import SearchPlan
 from stratopt.search._progress import Progress, RunResult
@@ -46,9 +46,6 @@ __all__ = ["run_search", "run_trials"]
 
 # States whose key may still be run (again): failed, or queued for a retry.
 _NOT_HELD = (TrialState.FAIL, TrialState.WAITING)
-# A study whose first this-many candidates all fail with the same exception stops: a
-# deterministic bug in the strategy, not bad luck (not 900 more attempts of it).
-SAME_ERROR_STOP = 10
 
 
 def run_search(
@@ -117,7 +114,7 @@ class _Loop:
     grid: Iterator[dict[str, Any]] | None = None
     sample: Callable[[str, BaseDistribution], Any] | None = None
     batch_size: int = field(default=1)
-    first_errors: list[str] | None = field(default_factory=list)  # None: one ran
+    first_errors: FirstErrors = field(default_factory=FirstErrors)
 
     @classmethod
     def start(cls, study: optuna.Study, plan: SearchPlan, evaluator: Evaluator) -> _Loop:
@@ -135,7 +132,6 @@ class _Loop:
                 progress.consider(t.values)
         settings = plan.settings
         target = plan.target
-        ran = any(t.state != TrialState.FAIL and "metrics" in record(t) for t in trials)
         loop = cls(
             study, plan, evaluator, progress,
             seen={record(t).get("key") for t in trials if t.state not in _NOT_HELD},
@@ -143,7 +139,7 @@ class _Loop:
             max_attempts=settings.max_attempts or max(10 * target, target + 1000),
             deadline=time.monotonic() + settings.time_budget if settings.time_budget else math.inf,
             batch_size=settings.batch or plan.default_batch,
-            first_errors=None if ran else [],
+            first_errors=FirstErrors.of(trials),
         )  # fmt: skip
         loop.grid = _grid_queue(plan, loop.seen) if plan.method == "grid" else None
         # Random candidates drawn without a trial, to be written in bulk.
@@ -159,10 +155,7 @@ class _Loop:
             return "time_budget"
         if self.valid is not None and self.valid <= self.seen:
             return "space exhausted"
-        errors = self.first_errors
-        if errors is not None and len(errors) >= SAME_ERROR_STOP and len(set(errors)) == 1:
-            return f"the first {len(errors)} candidates failed with the same error ({errors[0]})"
-        return None
+        return self.first_errors.stop_reason()
 
     def ask(self) -> list[tuple[Pending, dict[str, Any]]]:
         p = self.progress
@@ -194,22 +187,12 @@ class _Loop:
         for (trial, _, key), outcome in zip(runnable, outcomes, strict=True):
             if not tell(study, trial, outcome, key=key, plan=plan, progress=progress):
                 self.seen.discard(key)  # a failed candidate may be tried again, as after a restart
-            self._note_error(outcome.error)
+            self.first_errors.note(outcome.error)
         batch = [t for t, _ in asked if isinstance(t, BatchTrial)]
         if batch:
             # One transaction for the batch: about 10 ms a trial less on SQLite.
             finished = batch[0].finished
             add_trials(study, [finished[slot] for slot in sorted(finished)])
-
-    def _note_error(self, error: str | None) -> None:
-        """Keep the exception type of each failure until a candidate runs."""
-        if self.first_errors is None:
-            return
-        if error is None:
-            self.first_errors = None
-            return
-        match = re.match(r"([A-Za-z_][\w.]*): ", error)
-        self.first_errors.append(match.group(1) if match else error)
 
 
 def _ask(
