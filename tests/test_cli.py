@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import typer
+from typer.core import TyperGroup
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "examples" / "sma_cross_synthetic.yaml"
@@ -32,7 +35,7 @@ def test_backtest_json_and_files(tmp_path: Path) -> None:
     assert {"sharpe", "max_drawdown", "trades", "cagr"} <= set(report["metrics"])
     assert report["n_trades"] == report["metrics"]["trades"] > 0
     equity = pd.read_csv(eq)
-    assert list(equity.columns) == ["timestamp", "equity"]
+    assert list(equity.columns) == ["timestamp", "equity", "drawdown", "position"]
     assert equity["equity"].iloc[-1] == pytest.approx(report["final_equity"])
     trades = pd.read_csv(tr)
     assert len(trades) == report["n_trades"]
@@ -106,4 +109,108 @@ def test_optimize_bad_input_exits_2(tmp_path: Path) -> None:
     proc = _run("optimize", SYNTHETIC, "--set", "space.fast.low=abc")
     assert proc.returncode == 2 and "space.fast" in proc.stderr
     proc = _run("show", "nostudy", "--storage", f"sqlite:///{tmp_path / 'x.db'}")
-    assert proc.returncode == 2 and "no study 'nostudy'" in proc.stderr
+    assert proc.returncode == 2 and "no study database at" in proc.stderr
+    assert not (tmp_path / "x.db").exists()  # reading never creates a database
+
+
+_CLOSE_STRATEGY = """\
+from stratopt import Strategy
+from stratopt.strategies import IntParam, crosses_above, crosses_below, sma
+
+
+class Upper(Strategy):
+    n = IntParam(10, low=2, high=50)
+
+    def rules(self, p):
+        return [crosses_above("close", sma("Close", p["n"])).buy(),
+                crosses_below("close", sma("close", p["n"])).sell()]
+"""
+
+_SIGNALS_STRATEGY = """\
+import numpy as np
+from stratopt import Strategy
+from stratopt.strategies import IntParam
+
+
+class Short(Strategy):
+    n = IntParam(10, low=2, high=50)
+
+    def signals(self, bars, p, cache):
+        return np.ones(len(bars) - 1, dtype=np.int8)
+
+
+class Entries(Strategy):
+    n = IntParam(10, low=2, high=50)
+
+    def signals(self, bars, p, cache):
+        return bars.close > bars.open
+"""
+
+
+@pytest.mark.parametrize(
+    ("strategy", "fragment"),
+    [
+        ("upper.py:Upper", "unknown price source 'Close'; did you mean 'close'?"),
+        ("sig.py:Short", "strategy 'Short' returned signals of shape (1499,), expected (1500,)"),
+        ("sig.py:Entries", "strategy 'Entries' returned a bool array from signals()"),
+    ],
+)
+def test_user_strategy_mistakes_are_one_line_exit_2(
+    tmp_path: Path, strategy: str, fragment: str
+) -> None:
+    (tmp_path / "upper.py").write_text(_CLOSE_STRATEGY)
+    (tmp_path / "sig.py").write_text(_SIGNALS_STRATEGY)
+    study = tmp_path / "s.yaml"
+    study.write_text(
+        f"name: u\ndata: {{synthetic: {{bars: 1500, seed: 1}}}}\nstrategy: {strategy}\n"
+    )
+    proc = _run("backtest", study)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert fragment in " ".join(proc.stderr.split())
+
+
+def test_an_unwritable_output_is_one_line_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = _run("optimize", SYNTHETIC, "--output", blocker / "runs", "--trials", "2")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "output: cannot create a run folder under" in proc.stderr
+
+
+def test_strategies_lists_the_built_ins_and_their_parameters() -> None:
+    listing = _run("strategies")
+    assert listing.returncode == 0, listing.stderr
+    assert "sma_cross:" in listing.stdout and "rsi_reversion:" in listing.stdout
+    one = _run("strategies", "rsi_reversion")
+    assert one.returncode == 0, one.stderr
+    assert all(p in one.stdout for p in ("period", "lower", "upper", "exit", "mode"))
+    unknown = _run("strategies", "sma_crss")
+    assert unknown.returncode == 2 and "did you mean 'sma_cross'" in unknown.stderr
+    wrong = _run("backtest", SYNTHETIC, "--set", "params.fsat=3")
+    assert wrong.returncode == 2
+    assert "its parameters: fast, slow, mode" in " ".join(wrong.stderr.split())
+
+
+def _leaf_commands(group: TyperGroup, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    leaves: list[tuple[str, ...]] = []
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, TyperGroup):
+            leaves += _leaf_commands(cmd, (*path, name))
+        else:
+            leaves.append((*path, name))
+    return leaves
+
+
+def test_every_command_help_shows_an_example() -> None:
+    from stratopt.cli import app
+
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    leaves = _leaf_commands(root)
+    assert len(leaves) >= 14
+    runner = CliRunner()
+    for path in leaves:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, path
+        assert f"Example: stratopt {' '.join(path)}" in result.output, path

@@ -109,3 +109,42 @@ def test_search_refresh_is_not_accepted(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"search\.refresh"):
         load_study(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("data.start=01/02/2005", "data.start"),
+        ("data.end=2005/02/01", "data.end"),
+        ("data.start='Jan 2 2005'", "data.start"),
+        ("data.start=02.01.2005", "data.start"),
+        ("validation.holdout=01/02/2011", "validation.holdout"),
+    ],
+)
+def test_non_iso_dates_are_refused_not_guessed(tmp_path: Path, override: str, field: str) -> None:
+    # 01/02/2005 is January 2nd or February 1st: refused, never guessed (docs/data.md).
+    with pytest.raises(ConfigError) as info:
+        load_study(_write(tmp_path, GOOD), [override])
+    message = str(info.value)
+    assert field in message and override.partition("=")[2].strip("'") in message
+    assert "2005-01-31" in message or "2011-01-31" in message  # the form that is read
+    assert "\n" not in message
+
+
+def test_non_iso_synthetic_start_and_load_bars_bounds_are_refused(tmp_path: Path) -> None:
+    text = "name: s\ndata: {synthetic: {bars: 50, start: 03/04/2001}}\nstrategy: sma_cross\n"
+    with pytest.raises(ConfigError, match=r"data\.synthetic\.start.*03/04/2001"):
+        load_study(_write(tmp_path, text))
+    from stratopt.data import load_bars
+
+    with pytest.raises(ConfigError, match=r"start.*01/02/2005"):
+        load_bars("pkg://backtesting/test/GOOG.csv", start="01/02/2005")
+
+
+@pytest.mark.parametrize(
+    "value", ["2005-01-02", "2005-01-02T09:30", "2005-01-02 09:30:00", "2005-01-02T09:30:00Z",
+              "2005-01-02T09:30:00+02:00", "2005-01-02T09:30:00.250"],
+)  # fmt: skip
+def test_iso_dates_are_read(tmp_path: Path, value: str) -> None:
+    cfg = load_study(_write(tmp_path, GOOD), [f"data.start='{value}'"])
+    assert cfg.data.start == value

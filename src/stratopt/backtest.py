@@ -24,7 +24,7 @@ from stratopt.engine import (
     simulate,
 )
 from stratopt.engine import kernels as engine_nb
-from stratopt.errors import ConfigError, StrategyError
+from stratopt.errors import ConfigError, InfeasibleError, StrategyError
 from stratopt.metrics import METRICS
 from stratopt.strategies import (
     MAX_RULES,
@@ -101,11 +101,14 @@ class BatchResult:
         metrics: One row per candidate, one column per metric id; NaN for a
             candidate that could not run.
         errors: Per candidate, None or the message of why it could not run.
+        infeasible: Per candidate, whether its error is the strategy's `validate`
+            refusing its parameters (InfeasibleError), not a failure.
     """
 
     params: list[dict[str, Any]]
     metrics: pd.DataFrame
     errors: list[str | None] = field(default_factory=list)
+    infeasible: list[bool] = field(default_factory=list)
 
 
 def backtest(
@@ -122,7 +125,10 @@ def backtest(
     strat = get_strategy(strategy)
     p = strat.resolve(params)
     settings = settings or ExecSettings()
-    signals = strat.signals(bars, p, IndicatorCache(bars))
+    cache = IndicatorCache(bars)
+    signals = (
+        strat.signals(bars, p, cache) if strat.uses_rules else _user_signals(strat, bars, p, cache)
+    )
     sim = simulate(
         bars.open,
         bars.high,
@@ -159,6 +165,7 @@ def evaluate_many(
     cache = cache or IndicatorCache(bars, max_bytes=64 * 2**20)
     out = np.full((n_cand, len(METRICS)), np.nan)
     errors: list[str | None] = [None] * n_cand
+    infeasible = [False] * n_cand
     resolved: list[dict[str, Any]] = []
     plans: list[_Plan] = []
     programs = _Programs()
@@ -169,6 +176,7 @@ def evaluate_many(
         except Exception as exc:  # bad parameters or user code: isolate the candidate
             resolved.append(dict(cand))
             errors[k] = _describe(exc)
+            infeasible[k] = isinstance(exc, InfeasibleError)
             continue
         resolved.append(p)
         if rules is None:
@@ -186,7 +194,7 @@ def evaluate_many(
     for group in groups:
         _run_chunk(call, [plans[i] for i in group])
     frame = pd.DataFrame(out, columns=_METRIC_IDS)
-    return BatchResult(params=resolved, metrics=frame, errors=errors)
+    return BatchResult(params=resolved, metrics=frame, errors=errors, infeasible=infeasible)
 
 
 @dataclass(frozen=True)
@@ -398,11 +406,18 @@ def _kernel_rules(
 def _user_signals(
     strat: Strategy, bars: Bars, p: dict[str, Any], cache: IndicatorCache
 ) -> np.ndarray:
+    """The codes a strategy's own `signals()` returned, checked (StrategyError: a bool
+    array, another length, a value that is no `Signal` code)."""
     signals = np.asarray(strat.signals(bars, p, cache))
+    if signals.dtype == np.bool_:  # vectorbt-style entries: would read as buy, then hold
+        raise StrategyError(
+            f"strategy {strat.name!r} returned a bool array from signals(); return int8 "
+            "Signal codes per bar (1 long, -1 short, 2 exit, 0 nothing; see docs/engine.md)"
+        )
     if signals.shape != (len(bars),):
         raise StrategyError(
             f"strategy {strat.name!r} returned signals of shape {signals.shape}, "
-            f"expected ({len(bars)},)"
+            f"expected ({len(bars)},): one code per bar"
         )
     bad = ~np.isin(signals, (-1, 0, 1, 2, 3, 4))
     if bad.any():

@@ -7,7 +7,14 @@ and exits with code 2. Any other exception is a bug in stratopt.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "StrategyError", "StratoptError", "UserInputError"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "InfeasibleError",
+    "StrategyError",
+    "StratoptError",
+    "UserInputError",
+]
 
 
 class StratoptError(Exception):
@@ -32,3 +39,8 @@ class DataError(UserInputError):
 
 class StrategyError(UserInputError):
     """A strategy cannot be found, loaded or given the parameters asked for."""
+
+
+class InfeasibleError(StrategyError):
+    """A strategy's `validate` refused a candidate's parameters: the candidate is
+    infeasible (pruned like a broken constraint), not failed, and never retried."""

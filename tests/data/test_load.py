@@ -252,7 +252,7 @@ def test_date_range_errors(tmp_path: Path) -> None:
     path = _hourly(tmp_path)
     with pytest.raises(ConfigError, match="after end"):
         load_bars(path, start="2020-01-03", end="2020-01-02")
-    with pytest.raises(ConfigError, match="not a date"):
+    with pytest.raises(ConfigError, match="not an ISO 8601 date"):
         load_bars(path, start="yesterday-ish")
     with pytest.raises(DataError, match=r"0 bar\(s\) between .* covers 2020-01-01"):
         load_bars(path, start="2021-01-01")

@@ -1,10 +1,11 @@
 """The `stratopt` command line. Thin: parse, call an operation, render.
 
 One module per group of commands (`_study_commands`, `_report_commands`,
-`_store_commands`, `_lookahead_commands`, `_worker_commands`, `_batch_commands`), each
-registering its commands on the one typer `app` of `_app`; the `_render*` and `_console`
-modules print everything. A new command is a function in one of them (or a new
-`_<group>_commands.py`, imported below in the order `--help` lists it).
+`_store_commands`, `_lookahead_commands`, `_worker_commands`, `_batch_commands`,
+`_strategy_commands`), each registering its commands on the one typer `app` of `_app`;
+the `_render*` and `_console` modules print everything. A new command is a function in
+one of them (or a new `_<group>_commands.py`, imported below in the order `--help` lists
+it).
 
 Exit codes: 0 success, 1 a failed run, 2 bad input (study file, data, options).
 """
@@ -18,6 +19,7 @@ from stratopt.cli import _report_commands  # noqa: F401
 from stratopt.cli import _store_commands  # noqa: F401
 from stratopt.cli import _lookahead_commands  # noqa: F401
 from stratopt.cli import _worker_commands  # noqa: F401
+from stratopt.cli import _strategy_commands  # noqa: F401
 from stratopt.cli import _ml_commands  # noqa: F401
 from stratopt.cli import _batch_commands  # noqa: F401
 

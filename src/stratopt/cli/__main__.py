@@ -4,4 +4,5 @@ from __future__ import annotations
 
 from stratopt.cli import main
 
-main()
+if __name__ == "__main__":  # spawned workers import this module again
+    main()

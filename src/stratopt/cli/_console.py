@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["err", "fmt_cell", "fmt_num", "fmt_pct", "fmt_unit", "out", "params_text"]
+__all__ = [
+    "err",
+    "fmt_cell",
+    "fmt_num",
+    "fmt_pct",
+    "fmt_unit",
+    "out",
+    "params_text",
+    "set_line",
+]
 
 out = Console()
 """Standard output: results."""
@@ -36,6 +47,21 @@ def fmt_cell(value: Any) -> str:
     if isinstance(value, float):
         return "n/a" if math.isnan(value) else f"{value:.4g}"
     return str(value)
+
+
+def set_line(params: Mapping[str, Any]) -> str:
+    """`--set` options that fix `params` in the study file, to copy whole (never cut)."""
+    parts = []
+    for key, value in params.items():
+        head, _, rest = key.partition(".")
+        section = _SECTIONS.get(head, "params") if rest else "params"
+        field = f"{section}.{rest if rest and head in _SECTIONS else key}"
+        parts.append(f"--set {field}={json.dumps(value, default=str)}")
+    return " ".join(parts)
+
+
+# Where a searched name's value goes in the study file (`risk.*` is backtest's).
+_SECTIONS = {"backtest": "backtest", "risk": "backtest", "data": "data", "strategy": "params"}
 
 
 def fmt_unit(value: float, unit: str) -> str:

@@ -31,7 +31,10 @@ def check_lookahead(
     ] = None,
 ) -> None:
     """Recompute signals on truncated data; exit 1 if removing future bars changes any
-    signal, or if nothing could be checked."""
+    signal, or if nothing could be checked..
+
+    Example: stratopt check-lookahead study.yaml
+    """
     cfg = load_study(study, set_ or [])
     report = check_study_lookahead(
         cfg, samples=samples, seed=seed, points=points, lookback=lookback, horizon=horizon

@@ -70,7 +70,10 @@ def tune_command(
     set_: SetOpt = None,
     trials: TrialsOpt = None,
 ) -> None:
-    """Both stages and the holdout; write the honesty report. `--trials`: stage 1."""
+    """Both stages and the holdout; write the honesty report. `--trials`: stage 1.
+
+    Example: stratopt ml tune study.yaml --trials 50
+    """
     result = _run(study, storage, _overrides(set_, output, {"stage1.trials": trials}))
     print_tuning(result)
 
@@ -83,7 +86,10 @@ def stage1_command(
     set_: SetOpt = None,
     trials: TrialsOpt = None,
 ) -> None:
-    """Stage 1 only: search the model on out-of-fold IC (the holdout is not touched)."""
+    """Stage 1 only: search the model on out-of-fold IC (the holdout is not touched).
+
+    Example: stratopt ml stage1 study.yaml
+    """
     overrides = _overrides(set_, output, {"stage1.trials": trials})
     print_tuning(_run(study, storage, overrides, stages="stage1"))
 
@@ -99,6 +105,9 @@ def stage2_command(
         int | None, typer.Option("--from-trial", help="Use this stage-1 trial's predictions.")
     ] = None,
 ) -> None:
-    """Stage 2 on the stored stage-1 predictions, then the holdout and the honesty report."""
+    """Stage 2 on the stored stage-1 predictions, then the holdout and the honesty report.
+
+    Example: stratopt ml stage2 study.yaml
+    """
     overrides = _overrides(set_, output, {"stage2.trials": trials})
     print_tuning(_run(study, storage, overrides, stages="stage2", from_trial=from_trial))

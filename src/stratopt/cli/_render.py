@@ -7,6 +7,7 @@ Monte Carlo) and `_console` (the two consoles and the number formats).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from stratopt.cli._console import err, fmt_cell, fmt_num, fmt_pct, fmt_unit, out
+from stratopt.cli._console import err, fmt_cell, fmt_num, fmt_pct, fmt_unit, out, set_line
 from stratopt.cli._grid_render import print_path_bands
 from stratopt.cli._render_checks import (
     print_cpcv,
@@ -104,12 +105,9 @@ def progress_bar(*, enabled: bool = True) -> Iterator[Callable[[SearchProgress],
             tasks.append(progress.add_task("trials", total=None, info=""))
         rate = p.attempts / max(1e-9, p.elapsed)
         best = "n/a" if p.best is None else f"{p.best:.4g}"
-        progress.update(
-            tasks[0],
-            total=p.target,
-            completed=min(p.complete, p.target),
-            info=f"best {best} | pruned {p.pruned} | failed {p.failed} | {rate:.1f}/s",
-        )
+        info = f"best {best} | pruned {p.pruned} | failed {p.failed} | {rate:.1f}/s"
+        progress.update(tasks[0], total=p.target, completed=min(p.complete, p.target),
+                        info=p.stage or info)  # fmt: skip
 
     try:
         yield show
@@ -118,28 +116,53 @@ def progress_bar(*, enabled: bool = True) -> Iterator[Callable[[SearchProgress],
             progress.stop()
 
 
-def print_ranked(frame: pd.DataFrame, top: int, *, title: str) -> None:
+def print_ranked(
+    frame: pd.DataFrame, top: int, *, title: str, value_names: Sequence[str] = ()
+) -> None:
+    """The top rows; values named by their metric (`value_names`) and shown in the units
+    `backtest` uses. A value is never cut: headers wrap, and when the console is too
+    narrow the metric columns go (ranked_results.csv has them all)."""
     if frame.empty:
         out.print("no trials yet")
         return
     head = frame.head(top)
-    params = [c for c in head.columns if c.startswith("params.")]
     values = [c for c in head.columns if c == "value" or c.startswith("value_")]
-    metrics = [m for m in ("total_return", "max_drawdown", "trades")
+    named = dict(zip(values, value_names, strict=False))
+    cols = ["rank", *(["state"] if (head["state"] != "complete").any() else [])]
+    cols += ["front"] if "front" in head.columns else []
+    cols += values + [c for c in head.columns if c.startswith("params.")]
+    metrics = [f"metrics.{m}" for m in ("total_return", "max_drawdown", "trades")
                if f"metrics.{m}" in head.columns]  # fmt: skip
-    cols = ["rank", *values, *params, *(f"metrics.{m}" for m in metrics)]
-    if (head["state"] != "complete").any():
-        cols.insert(1, "state")
+    labels = {c: _column_label(c, named) for c in cols + metrics}
+    cells = {c: [_ranked_cell(v, named.get(c) or c) for v in head[c]] for c in cols + metrics}
+    widths = {c: max(len(labels[c]), *map(len, cells[c])) + 3 for c in cols + metrics}
+    while metrics and sum(widths[c] for c in cols + metrics) > out.width:
+        metrics.pop()
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in cols:
-        label = col.removeprefix("params.").removeprefix("metrics.").rpartition(".")[2]
-        table.add_column(_SHORT.get(label, label), justify="right", no_wrap=True)
-    for _, row in head.iterrows():
-        table.add_row(*(fmt_cell(row[c]) for c in cols))
+    for col in cols + metrics:
+        table.add_column(labels[col], justify="right", overflow="fold",
+                         min_width=max(map(len, cells[col])))  # fmt: skip
+    for i in range(len(head)):
+        table.add_row(*(cells[c][i] for c in cols + metrics))
     out.print(table)
 
 
 _SHORT = {"total_return": "return", "max_drawdown": "max_dd"}
+
+
+def _column_label(col: str, named: dict[str, str]) -> str:
+    label = named.get(col) or col.removeprefix("params.").removeprefix("metrics.")
+    return _SHORT.get(label, label.rpartition(".")[2])
+
+
+_UNITS = {m.id: m.unit for m in METRICS}
+
+
+def _ranked_cell(value: Any, column: str) -> str:
+    unit = _UNITS.get(column.removeprefix("metrics."))
+    if unit is not None and isinstance(value, int | float):
+        return fmt_unit(float(value), unit)
+    return fmt_cell(value)
 
 
 def print_holdout(report: HoldoutReport) -> None:
@@ -218,15 +241,25 @@ def _span(bounds: tuple[Any, Any]) -> str:
     return f"{start.strftime(fmt)}→{'end' if end is None else end.strftime(fmt)}"
 
 
-def print_backtest(name: str, results: Sequence[BacktestRun]) -> None:
+def print_backtest(
+    name: str,
+    results: Sequence[BacktestRun],
+    combined: tuple[str, dict[str, float]] | None = None,
+) -> None:
+    """The metrics per series and, with several, their aggregate (`combined`: the study's
+    `aggregate:` and the metrics it gives, as a search scores them)."""
     params = " ".join(f"{k}={v}" for k, v in results[0].params.items())
     out.print(f"[bold]{escape(name)}[/]: {results[0].strategy} {escape(params)}", soft_wrap=True)
     table = Table()
     table.add_column("metric")
     for res in results:
         table.add_column(res.bars.symbol or "series", justify="right")
+    columns = [res.metrics for res in results]
+    if combined is not None:
+        table.add_column(f"aggregate ({combined[0]})", justify="right")
+        columns.append(combined[1])
     for info in METRICS:
-        cells = [fmt_unit(res.metrics[info.id], info.unit) for res in results]
+        cells = [fmt_unit(m.get(info.id, math.nan), info.unit) for m in columns]
         table.add_row(info.label, *cells)
     out.print(table)
     for res in results:
@@ -260,7 +293,10 @@ def print_report(found: ReportFile | None) -> None:
 
 def print_optimize(result: OptimizeResult, top: int) -> None:
     """The best candidates, the holdout, the counts, the run folder and the analyses."""
-    print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
+    title = f"{result.study_name}: best {top}"
+    print_ranked(result.ranked, top, title=title, value_names=result.value_names)
+    if result.best_params is not None:
+        out.print(f"best: {set_line(result.best_params)}", soft_wrap=True, highlight=False)
     print_path_bands(result.ranked, top)  # a grid study's
     if result.holdout is not None:
         print_holdout(result.holdout)

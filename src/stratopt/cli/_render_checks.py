@@ -14,7 +14,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from stratopt.cli._console import err, fmt_cell, fmt_num, fmt_unit, out, params_text
+from stratopt.cli._console import err, fmt_cell, fmt_num, fmt_unit, out, params_text, set_line
 from stratopt.engine import Signal
 from stratopt.stats import spa_name
 from stratopt.validation import LookaheadReport
@@ -104,6 +104,7 @@ def print_stability(rob: dict[str, Any]) -> None:
                 fmt_num(cand["worst"]), params_text(cand["params"]),
             )  # fmt: skip
         out.print(table)
+        out.print(f"robust: {set_line(robust['params'])}", soft_wrap=True, highlight=False)
         if rob.get("robust_is_best"):
             top = len(rob.get("region") or [])
             out.print(f"the best candidate also has the best neighbourhood mean of the top {top}")

@@ -7,19 +7,42 @@ from typing import Annotated
 
 import typer
 
+from stratopt.cli import _explain as explain
 from stratopt.cli import _render as render
 from stratopt.cli._app import app
 from stratopt.cli._console import out
-from stratopt.operations import cleanup_study, export_study, list_studies, show_study
+from stratopt.operations import (
+    cleanup_study,
+    export_study,
+    list_studies,
+    show_study,
+    stored_trial,
+    studies_storage,
+)
+from stratopt.storage import redact
 
 StudyRef = Annotated[str, typer.Argument(help="Study file or study name.")]
 StorageOption = Annotated[str | None, typer.Option(help="Optuna storage URL.")]
 
 
+def _read_from(url: str) -> None:
+    out.print(f"storage read: {redact(url)}", soft_wrap=True, highlight=False)
+
+
 @app.command()
-def studies(storage: StorageOption = None) -> None:
-    """List the studies of a storage with their counts and best value."""
-    render.print_studies(list_studies(storage))
+def studies(
+    study: Annotated[
+        str | None, typer.Argument(help="A study file: list the studies of its storage.")
+    ] = None,
+    storage: StorageOption = None,
+) -> None:
+    """List the studies of a storage with their counts and best value.
+
+    Example: stratopt studies study.yaml
+    """
+    url = studies_storage(study, storage)
+    _read_from(url)
+    render.print_studies(list_studies(url))
 
 
 @app.command()
@@ -27,9 +50,20 @@ def show(
     study: StudyRef,
     top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
     storage: StorageOption = None,
+    trial: Annotated[
+        int | None, typer.Option(help="Show this trial in full instead of the best ones.")
+    ] = None,
 ) -> None:
-    """The best trials of a study."""
-    render.print_study(show_study(study, storage=storage), top)
+    """The best trials of a study, or one trial in full.
+
+    Example: stratopt show study.yaml --top 20
+    """
+    if trial is not None:
+        explain.print_trial(stored_trial(study, trial, storage=storage))
+        return
+    view = show_study(study, storage=storage)
+    _read_from(view.url)
+    render.print_study(view, top)
 
 
 @app.command()
@@ -38,7 +72,10 @@ def export(
     csv: Annotated[Path, typer.Option("--csv", help="CSV file to write.")],
     storage: StorageOption = None,
 ) -> None:
-    """Write every trial of a study, ranked, to a CSV file."""
+    """Write every trial of a study, ranked, to a CSV file.
+
+    Example: stratopt export study.yaml --csv trials.csv
+    """
     rows = export_study(study, csv, storage=storage)
     out.print(f"wrote {rows} trials to {csv}", soft_wrap=True, highlight=False)
 
@@ -49,6 +86,9 @@ def cleanup(
     keep_top: Annotated[int, typer.Option("--keep-top", min=0, help="Trials to keep.")],
     storage: StorageOption = None,
 ) -> None:
-    """Delete all but the best N trials of a study."""
+    """Delete all but the best N trials of a study.
+
+    Example: stratopt cleanup study.yaml --keep-top 100
+    """
     name, kept, deleted = cleanup_study(study, keep_top, storage=storage)
     out.print(f"{name}: kept {kept} trials, deleted {deleted}", soft_wrap=True)

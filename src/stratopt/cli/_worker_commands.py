@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from stratopt.cli import _explain as explain
 from stratopt.cli import _render as render
 from stratopt.cli._app import GraceOption, HeartbeatOption, SetOption, app, search_overrides
 from stratopt.config import load_study
@@ -34,7 +35,10 @@ def worker(
     ] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
-    """Join (or create) a shared study and work until it has its target of trials."""
+    """Join (or create) a shared study and work until it has its target of trials.
+
+    Example: stratopt worker study.yaml
+    """
     cfg = load_study(study, search_overrides(set_, trials=trials))
     beat = Heartbeat(interval=heartbeat, grace=grace)
     with render.progress_bar(enabled=not quiet) as show:
@@ -60,11 +64,14 @@ def launch(
     grace: GraceOption = 60,
     top: Annotated[int, typer.Option(help="Rows of the result table.")] = 10,
 ) -> None:
-    """Start N local workers on one study, show their combined progress, wait for them."""
+    """Start N local workers on one study, show their combined progress, wait for them.
+
+    Example: stratopt launch -n 4 study.yaml
+    """
     overrides = search_overrides(set_, trials=trials)
     cfg = load_study(study, overrides)
     Heartbeat(interval=heartbeat, grace=grace)  # bad values fail here, not in N workers
-    url = resolve_storage_url(storage, cfg.storage, cfg.output_dir)
+    url = resolve_storage_url(storage, cfg.storage_url, cfg.output_dir)
     args = [f"--set={o}" for o in overrides] + [f"--heartbeat={heartbeat}", f"--grace={grace}"]
     with render.launch_progress() as show:
         outcome = launch_workers(
@@ -73,5 +80,6 @@ def launch(
     render.print_failed_workers(outcome)
     result = report_study(cfg, storage=url)
     render.print_launch(result, outcome, n, top)
+    explain.print_failures(result.ranked)
     if outcome.failed or result.counts["complete"] == 0:
         raise typer.Exit(1)

@@ -27,11 +27,11 @@ from stratopt._suggest import did_you_mean
 from stratopt.config._grid import GridConfig
 from stratopt.config._methods import METHODS, method_list
 from stratopt.config._spans import parse_holdout, parse_span
-from stratopt.data import parse_timeframe
+from stratopt.data import ISO_HINT, parse_time, parse_timeframe
 from stratopt.engine import ExecSettings
 from stratopt.errors import ConfigError
 from stratopt.stats import SELECTION_METRICS
-from stratopt.storage import check_url
+from stratopt.storage import anchor_sqlite_url, check_url
 
 __all__ = [
     "PLACEHOLDERS",
@@ -52,26 +52,16 @@ class _Model(BaseModel):
 
 
 def _time_text(value: Any) -> Any:
-    """A date or datetime kept as text; ValueError when pandas cannot read it as one."""
+    """A date or datetime kept as text; ValueError unless it is ISO 8601 (never guessed)."""
     if value is None:
         return None
     # YAML reads 2005-01-01 as a date object; keep the text form.
     text = str(value)
     try:
-        readable = not pd.isna(pd.Timestamp(text))
-    except (ValueError, TypeError, OverflowError):
-        readable = False
-    if not readable:
-        raise ValueError("not a date or datetime (e.g. 2020-01-31 or 2020-01-31T09:30:00Z)")
+        parse_time(text, field="")
+    except ConfigError:
+        raise ValueError(f"not an ISO 8601 date (month or day first?); {ISO_HINT}") from None
     return text
-
-
-_BARE_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
-
-
-def _naive_utc(text: str) -> pd.Timestamp:
-    ts = pd.Timestamp(text)
-    return ts if ts.tz is None else ts.tz_convert("UTC").tz_localize(None)
 
 
 def _timeframe_text(value: Any) -> Any:
@@ -135,10 +125,10 @@ class DataConfig(_Model):
         if isinstance(self.path, list) and not self.path:
             raise ValueError("'path' is an empty list")
         if self.start is not None and self.end is not None:
-            end = _naive_utc(self.end)
-            if _BARE_DATE.match(self.end):  # a bare end date keeps its whole day
+            end, bare = parse_time(self.end, field="data.end")
+            if bare:  # a bare end date keeps its whole day
                 end += pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-            if _naive_utc(self.start) > end:
+            if parse_time(self.start, field="data.start")[0] > end:
                 raise ValueError(f"data.start {self.start!r} is after data.end {self.end!r}")
         return self
 
@@ -405,6 +395,11 @@ class StudyConfig(_Model):
         if problem:
             raise ValueError(problem)
         return value
+
+    @property
+    def storage_url(self) -> str | None:
+        """`storage:`, a relative SQLite path taken relative to the study file."""
+        return None if self.storage is None else anchor_sqlite_url(self.storage, self.base_dir)
 
     @property
     def output_dir(self) -> Path:

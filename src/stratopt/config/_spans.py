@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 
-from stratopt.data import parse_timeframe
+from stratopt.data import parse_time, parse_timeframe
 from stratopt.errors import ConfigError
 
 __all__ = ["Span", "parse_holdout", "parse_span"]
@@ -68,17 +68,12 @@ def parse_holdout(value: object, *, field: str = "validation.holdout") -> float 
             )
         return frac
     try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
-        bad = bool(pd.isna(ts))
-    except (TypeError, ValueError):
-        bad = True
-    if bad:
+        return parse_time(value, field=field)[0]
+    except ConfigError:
         raise ConfigError(
-            f"{field}: {value!r} is neither a date (e.g. '2011-01-01') nor a fraction in (0, 1)"
-        )
-    if ts.tz is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts
+            f"{field}: {value!r} is neither an ISO 8601 date (e.g. 2005-01-31; month or "
+            "day first is never guessed) nor a fraction in (0, 1)"
+        ) from None
 
 
 def _is_number(text: str) -> bool:

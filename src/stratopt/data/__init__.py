@@ -14,17 +14,21 @@ from stratopt.data._funding import FundingRates, load_funding_rates
 from stratopt.data._load import load_bars, select_range
 from stratopt.data._resample import resample
 from stratopt.data._synthetic import synthetic_bars
+from stratopt.data._time import ISO_HINT, is_iso_text, parse_time
 from stratopt.data._validate import validate_frame
 
 __all__ = [
+    "ISO_HINT",
     "Bars",
     "FundingRates",
     "PlantedEdge",
     "as_ns",
     "infer_bar_interval",
     "infer_periods_per_year",
+    "is_iso_text",
     "load_bars",
     "load_funding_rates",
+    "parse_time",
     "parse_timeframe",
     "resample",
     "select_range",

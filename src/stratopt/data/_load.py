@@ -16,13 +16,13 @@ from stratopt.data._bars import Bars
 from stratopt.data._frequency import infer_periods_per_year
 from stratopt.data._read import open_source, read_table, source_name
 from stratopt.data._resample import resample
+from stratopt.data._time import parse_time
 from stratopt.data._validate import validate_frame
 from stratopt.errors import ConfigError, DataError
 
 __all__ = ["TimeLike", "load_bars", "select_range", "symbol_from_path"]
 
 TimeLike: TypeAlias = str | dt.date | dt.datetime | pd.Timestamp | np.datetime64
-_BARE_DATE = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 
 
 def load_bars(
@@ -97,19 +97,7 @@ def symbol_from_path(path: str | os.PathLike[str]) -> str:
 
 def _bound(value: TimeLike, label: str) -> tuple[pd.Timestamp, bool]:
     """The bound as naive UTC, and whether it was a bare date (a whole day)."""
-    if isinstance(value, str) and _BARE_DATE.match(value):
-        return pd.Timestamp(value.strip()), True
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return pd.Timestamp(value), True
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{label} {value!r} is not a date or datetime") from exc
-    if pd.isna(ts):
-        raise ConfigError(f"{label} {value!r} is not a date or datetime")
-    if ts.tz is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts, False
+    return parse_time(value, field=label)
 
 
 def select_range(

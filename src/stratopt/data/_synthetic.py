@@ -13,6 +13,7 @@ import pandas as pd
 from stratopt.data._bars import Bars
 from stratopt.data._edge import PlantedEdge
 from stratopt.data._frequency import infer_periods_per_year, parse_timeframe
+from stratopt.data._time import parse_time
 from stratopt.errors import ConfigError
 
 __all__ = ["synthetic_bars"]
@@ -122,9 +123,7 @@ def _timestamps(
 ) -> npt.NDArray[np.datetime64]:
     """`n` evenly spaced bar times from `start` (UTC, datetime64[ns])."""
     step = parse_timeframe(interval)
-    first = pd.Timestamp(start)
-    if first.tz is not None:
-        first = first.tz_convert("UTC").tz_localize(None)
+    first, _ = parse_time(start, field="start")
     last_ns = first.as_unit("ns").value + (n - 1) * step.value
     if last_ns >= pd.Timestamp.max.value:
         raise ConfigError(

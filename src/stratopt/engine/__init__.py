@@ -7,6 +7,7 @@ and signal codes) for the packages that drive it directly (strategies, backtest)
 from __future__ import annotations
 
 from stratopt.engine import _nb as kernels
+from stratopt.engine._cache import COMPILING, kernels_cached
 from stratopt.engine._grouping import group_by_rows
 from stratopt.engine._many import run_many
 from stratopt.engine._simulate import SimResult, simulate
@@ -20,6 +21,7 @@ from stratopt.engine._types import (
 )
 
 __all__ = [
+    "COMPILING",
     "N_EXEC",
     "TRADE_DTYPE",
     "ExecSettings",
@@ -28,6 +30,7 @@ __all__ = [
     "SimResult",
     "group_by_rows",
     "kernels",
+    "kernels_cached",
     "pack_settings",
     "run_many",
     "simulate",

@@ -21,7 +21,7 @@ import pandas as pd
 from stratopt.backtest import backtest, evaluate_many
 from stratopt.config import StudyConfig
 from stratopt.data import infer_periods_per_year
-from stratopt.errors import StratoptError
+from stratopt.errors import InfeasibleError, StratoptError
 from stratopt.evaluation._data import StudyData
 from stratopt.evaluation._external_eval import ExternalEvaluator
 from stratopt.evaluation._grid import GridEvaluation
@@ -171,7 +171,9 @@ class StudyEvaluator:
             )
             rows = _records(batch.metrics)
             for pos, i in enumerate(idx):
-                if batch.errors[pos] is not None:
+                if batch.errors[pos] is not None and batch.infeasible[pos]:
+                    outcomes[i].infeasible = batch.errors[pos]
+                elif batch.errors[pos] is not None:
                     outcomes[i].error = batch.errors[pos]
                 row = rows[pos]
                 outcomes[i].per_symbol[bars.symbol] = {str(k): float(row[k]) for k in row}
@@ -179,7 +181,7 @@ class StudyEvaluator:
         for i in idx:
             o = outcomes[i]
             o.runtime = runtime
-            if o.error is None:
+            if o.error is None and o.infeasible is None:
                 o.metrics = aggregate(o.per_symbol, self.study.aggregate)
 
 
@@ -195,6 +197,8 @@ def _portfolio_outcome(strategy: Strategy, data: StudyData, cand: Candidate) -> 
             backtest(bars, strategy, cand.strategy_params, cand.settings)
             for bars in data.get(cand.data)
         ]
+    except InfeasibleError as exc:
+        return Outcome(infeasible=str(exc), runtime=time.perf_counter() - start)
     except Exception as exc:  # user strategy code: isolate the candidate
         message = str(exc) if isinstance(exc, StratoptError) else f"{type(exc).__name__}: {exc}"
         return Outcome(error=message, runtime=time.perf_counter() - start)

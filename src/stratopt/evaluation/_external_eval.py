@@ -37,7 +37,7 @@ def external_outcome(
     except ExternalFailure as exc:
         return Outcome(error=str(exc), runtime=time.perf_counter() - started, extra=extra)
     extra["returned"] = run.returned
-    return Outcome(run.metrics, {}, None, time.perf_counter() - started, extra)
+    return Outcome(run.metrics, runtime=time.perf_counter() - started, extra=extra)
 
 
 class ExternalEvaluator:

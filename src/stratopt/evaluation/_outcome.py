@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from pebble import ProcessPool
 
+from stratopt.evaluation._main_guard import check_main_guard
+
 __all__ = ["CandidatePool", "Evaluator", "Outcome"]
 
 
@@ -22,6 +24,7 @@ class Outcome:
     per_symbol: dict[str, dict[str, float]] = field(default_factory=dict)
     error: str | None = None
     runtime: float = 0.0
+    infeasible: str | None = None  # the strategy's `validate` refused it: pruned, not failed
     extra: dict[str, Any] = field(default_factory=dict)  # kept with the trial's record
 
 
@@ -41,6 +44,7 @@ class CandidatePool:
         initializer: Callable[..., None],
         initargs: tuple[Any, ...],
     ) -> None:
+        check_main_guard("jobs" if jobs > 1 else "trial_timeout")
         self.timeout = timeout
         # spawn, not fork: numba's OpenMP threads make a forked child abort.
         self.pool = ProcessPool(

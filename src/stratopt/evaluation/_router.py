@@ -65,7 +65,7 @@ class Router:
             if param is None:
                 raise ConfigError(
                     f"params.{name}: strategy {strategy.name!r} has no such parameter"
-                    f"{did_you_mean(name, strategy.parameters)}"
+                    f"{did_you_mean(name, strategy.parameters)} ({_known(strategy)})"
                 )
             try:
                 param.coerce(name, value)
@@ -111,7 +111,7 @@ class Router:
                 known = tuple(self.strategy.parameters)
                 raise ConfigError(
                     f"space.{name}: strategy {self.strategy.name!r} has no parameter "
-                    f"{pname!r}{did_you_mean(pname, known)}"
+                    f"{pname!r}{did_you_mean(pname, known)} ({_known(self.strategy)})"
                 )
 
     def route(self, params: Mapping[str, Any]) -> Candidate:
@@ -133,3 +133,9 @@ class Router:
             settings=self.study.backtest.to_settings(**settings) if settings else self._settings,
             data=tuple(sorted(data.items())),
         )
+
+
+def _known(strategy: Strategy) -> str:
+    """The strategy's parameters, for an error about one it does not have."""
+    names = ", ".join(strategy.parameters) or "none"
+    return f"its parameters: {names}; `stratopt strategies NAME` describes a built-in"

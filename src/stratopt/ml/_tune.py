@@ -30,7 +30,7 @@ from stratopt.ml._stages import (
     select_models,
     stage1_folds,
 )
-from stratopt.storage import redact, resolve_storage_url
+from stratopt.storage import anchor_sqlite_url, redact, resolve_storage_url
 
 __all__ = ["TuneOptions", "TuneResult", "tune"]
 
@@ -191,7 +191,7 @@ def tune(study: MlStudy | str | Path, options: TuneOptions | None = None) -> Tun
     started = time.perf_counter()
     cfg = study if isinstance(study, MlStudy) else load_ml_study(study, opts.overrides)
     ctx = RunContext(
-        resolve_storage_url(opts.storage, cfg.storage, cfg.output_dir), progress=opts.progress
+        resolve_storage_url(opts.storage, _storage_of(cfg), cfg.output_dir), progress=opts.progress
     )
     prepared = prepare(cfg, panel=opts.panel)
     run_dir = make_run_dir(cfg.output_dir, cfg.name)
@@ -240,3 +240,8 @@ def _stage2_and_holdout(
     tables["stage2_trials.csv"] = s2.trials
     tables["holdout.csv"] = holdout
     return s2
+
+
+def _storage_of(cfg: MlStudy) -> str | None:
+    """`storage:`, a relative SQLite path taken relative to the study file."""
+    return None if cfg.storage is None else anchor_sqlite_url(cfg.storage, cfg.base_dir)

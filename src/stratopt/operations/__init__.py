@@ -24,6 +24,7 @@ from __future__ import annotations
 from stratopt.operations._analyze import AnalyzeRequest, AnalyzeResult, analyze_target
 from stratopt.operations._backtest import (
     BacktestRun,
+    aggregate_metrics,
     backtest_report,
     equity_frame,
     run_backtest,
@@ -68,6 +69,9 @@ from stratopt.operations._store import (
     list_studies,
     resolve_study,
     show_study,
+    stored_trial,
+    studies_storage,
+    trial_study,
 )
 from stratopt.operations._summary import data_summary
 from stratopt.operations._validate import validate_study
@@ -102,6 +106,7 @@ __all__ = [
     "WalkForwardResult",
     "WorkResult",
     "WorkerExit",
+    "aggregate_metrics",
     "analyze_target",
     "backtest_batch",
     "backtest_report",
@@ -129,11 +134,14 @@ __all__ = [
     "run_report",
     "show_study",
     "stored_param_sets",
+    "stored_trial",
+    "studies_storage",
     "study_from_run_folder",
     "study_report",
     "study_statistics",
     "study_target",
     "trades_frame",
+    "trial_study",
     "validate_study",
     "walk_forward",
     "work_study",

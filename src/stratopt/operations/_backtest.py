@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from stratopt.backtest import BacktestResult, backtest_study
 from stratopt.config import StudyConfig
 from stratopt.errors import UserInputError
+from stratopt.evaluation import aggregate, portfolio_metrics
 from stratopt.grid import GridBacktestResult, backtest_grid_study, is_grid_study
 from stratopt.operations._grid import check_fixed_params, grid_report
 from stratopt.operations._prepared import check_study
 
 __all__ = [
     "BacktestRun",
+    "aggregate_metrics",
     "backtest_report",
     "equity_frame",
     "run_backtest",
@@ -44,8 +47,14 @@ def equity_frame(results: Sequence[BacktestRun]) -> pd.DataFrame:
     grid run's also with its exposures and open lots."""
     frames = []
     for res in results:
-        per_bar = res.per_bar if isinstance(res, GridBacktestResult) else None
-        eq = (res.equity.rename("equity") if per_bar is None else per_bar).reset_index()
+        if isinstance(res, GridBacktestResult):
+            per_bar = res.per_bar
+            eq = (res.equity.rename("equity") if per_bar is None else per_bar).reset_index()
+        else:
+            eq = res.equity.rename("equity").reset_index()
+            peak = np.maximum.accumulate(res.sim.equity)
+            eq["drawdown"] = np.where(peak > 0, res.sim.equity / peak - 1.0, 0.0)
+            eq["position"] = res.sim.position  # units held at the bar's close (short < 0)
         if len(results) > 1:
             eq.insert(0, "symbol", res.bars.symbol)
         frames.append(eq)
@@ -58,6 +67,7 @@ def trades_frame(results: Sequence[BacktestRun]) -> pd.DataFrame:
     frames = []
     for res in results:
         t = res.trades
+        t.insert(list(t.columns).index("pnl") + 1, "net_pnl", t["pnl"] - t["fees"])
         if len(results) > 1:
             t.insert(0, "symbol", res.bars.symbol)
         frames.append(t)
@@ -79,9 +89,21 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def backtest_report(name: str, results: Sequence[BacktestRun]) -> dict[str, Any]:
-    """`stratopt backtest --json`: the first series flat, every series under per_symbol
-    (and a grid strategy's outputs, `grid_report`)."""
+def aggregate_metrics(study: StudyConfig, results: Sequence[BacktestRun]) -> dict[str, float]:
+    """Several series' metrics combined as the study's `aggregate:` combines a candidate's
+    in a search (mean, median, worst, or the equal-weight portfolio)."""
+    if study.aggregate == "portfolio":
+        return portfolio_metrics(results, study.backtest.cash)
+    return aggregate({r.bars.symbol: r.metrics for r in results}, study.aggregate)
+
+
+def backtest_report(
+    name: str, results: Sequence[BacktestRun], combined: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """`stratopt backtest --json`: one series flat, every series under per_symbol; with
+    several, the top-level `metrics` are `combined` (`aggregate_metrics`), as a search
+    scores them, and `n_trades` counts every series' trades (and a grid strategy's outputs,
+    `grid_report`)."""
     per_symbol = {
         res.bars.symbol: {
             "source": res.bars.source,
@@ -95,7 +117,7 @@ def backtest_report(name: str, results: Sequence[BacktestRun]) -> dict[str, Any]
         for res in results
     }
     first = results[0]
-    return {
+    report = {
         "study": name,
         "strategy": first.strategy,
         "params": first.params,
@@ -105,6 +127,15 @@ def backtest_report(name: str, results: Sequence[BacktestRun]) -> dict[str, Any]
         "per_symbol": per_symbol,
         **_grid_keys(results),
     }
+    if len(results) > 1 and combined is not None:
+        report.update(
+            symbol=None,
+            symbols=list(per_symbol),
+            metrics={k: _finite(v) for k, v in combined.items()},
+            n_trades=sum(r.n_trades for r in results),
+            final_equity=None,
+        )
+    return report
 
 
 def _grid_keys(results: Sequence[BacktestRun]) -> dict[str, Any]:

@@ -8,6 +8,9 @@ validated exactly as a study file's `search:` section.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
@@ -15,8 +18,10 @@ from typing import Any, TypedDict, Unpack
 from stratopt._gc import with_frozen_heap
 from stratopt._suggest import did_you_mean
 from stratopt.config import StudyConfig, parse_search
+from stratopt.engine import COMPILING, kernels_cached
 from stratopt.evaluation import CallableEvaluator
 from stratopt.operations._checks import lookahead_check, robustness_check
+from stratopt.operations._fingerprint import function_fingerprint, study_fingerprint
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._report import run_report
 from stratopt.operations._results import OptimizeResult
@@ -50,6 +55,7 @@ def optimize_study(
     heartbeat: Heartbeat | None = None,
     analyze: bool = True,
     report: bool = False,
+    new: bool = False,
 ) -> OptimizeResult:
     """Run the optimization a study file describes; see the module docs.
 
@@ -62,6 +68,10 @@ def optimize_study(
     `statistics`, `robustness`, `lookahead`); `stratopt validate` runs them later.
     `report`: also write report.html into the run folder (`OptimizeResult.report_file`;
     needs the `report` extra, else it says so there); `stratopt report` makes it later.
+    `new`: refuse a study name the storage already holds (`--fork NAME`).
+
+    A stored study of the same name defined otherwise (data, strategy, settings,
+    objective, space...: `study_fingerprint`) is refused (ConfigError listing the changes).
     """
     prepared = PreparedStudy.from_config(study, storage=storage)
     plan = prepared.plan
@@ -70,7 +80,11 @@ def optimize_study(
     with start.guard():
         evaluator = prepared.evaluator()
         try:
-            opened = open_study(prepared.name, prepared.url, plan, heartbeat=heartbeat)
+            opened = open_study(
+                prepared.name, prepared.url, plan, heartbeat=heartbeat,
+                fingerprint=study_fingerprint(prepared), new=new,
+            )  # fmt: skip
+            announce_compiling(on_progress, plan.target)
             result = run_search(opened, plan, evaluator, on_progress=on_progress)
             if analyze:
                 checks = Checks(
@@ -100,12 +114,14 @@ class OptimizeOptions(TypedDict, total=False):
 
     And: `score` (what to optimize, as a study file's `objective:`; default "sharpe"),
     `require` (as `require:`), `constraints` (e.g. `"fast < slow"`), `storage` (an
-    Optuna storage URL; default SQLite in `output`), `study_name` (default "stratopt";
-    rerunning it resumes it), `output` (root of run folders, default "runs"),
-    `on_progress`, `analyze` (default True: statistics, stability of the best, robust
-    region and sensitivity slices, a few hundred more calls of the objective at most),
-    `heartbeat` (Optuna's heartbeat interval and grace period) and `report` (default
-    False: also write report.html into the run folder, as `optimize_study`).
+    Optuna storage URL; default SQLite in `output`), `study_name` (default: a new study
+    each call, named after the function and the time; give the name to resume it, with
+    the same function, space, score, requirements and constraints), `output` (root of
+    run folders, default "runs"), `on_progress`, `analyze` (default True: statistics,
+    stability of the best, robust region and sensitivity slices, a few hundred more
+    calls of the objective at most), `heartbeat` (Optuna's heartbeat interval and grace
+    period) and `report` (default False: also write report.html into the run folder, as
+    `optimize_study`).
     """
 
     method: str
@@ -159,7 +175,7 @@ def optimize(
     if unknown:
         hint = did_you_mean(unknown[0], OptimizeOptions.__annotations__)
         raise TypeError(f"optimize() got an unexpected keyword argument {unknown[0]!r}{hint}")
-    name = options.get("study_name", "stratopt")
+    name = options.get("study_name") or _fresh_name(objective)
     plan = _plan(space, options)
     check_study_name(name, "study_name")
     out = Path(options.get("output", "runs"))
@@ -167,12 +183,16 @@ def optimize(
     start = RunStart.begin(out, name)
     analyze = options.get("analyze", True)
     checks = Checks()
+    defined = {k: options.get(k) for k in ("score", "require", "constraints")}
+    fingerprint = function_fingerprint(objective, {"space": space, **defined})
     with start.guard():
         evaluator = CallableEvaluator(
             objective, jobs=plan.settings.jobs, timeout=plan.settings.trial_timeout
         )
         try:
-            opened = open_study(name, url, plan, heartbeat=options.get("heartbeat"))
+            opened = open_study(
+                name, url, plan, heartbeat=options.get("heartbeat"), fingerprint=fingerprint
+            )
             result = run_search(opened, plan, evaluator, on_progress=options.get("on_progress"))
             if analyze:
                 checks = Checks(robustness_check(result, plan, evaluator, start.path), None, True)
@@ -183,6 +203,19 @@ def optimize(
     if not options.get("report", False):
         return done
     return dataclasses.replace(done, report_file=run_report(done.run_folder.path, None))
+
+
+def announce_compiling(on_progress: Callable[[Progress], None] | None, target: int) -> None:
+    """Tell the progress line the first run compiles the engine (else 20-30 s of silence)."""
+    if on_progress is not None and not kernels_cached():
+        on_progress(Progress(target=target, stage=COMPILING))
+
+
+def _fresh_name(objective: Callable[..., Any]) -> str:
+    """A new study's name: the function's, a UTC time and a random tag (never a resume)."""
+    label = re.sub(r"[^A-Za-z0-9_]+", "_", getattr(objective, "__qualname__", "fn")).strip("_")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{label or 'fn'}-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 def _plan(space: Mapping[str, Any], options: OptimizeOptions) -> SearchPlan:

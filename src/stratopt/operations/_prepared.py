@@ -119,7 +119,7 @@ class PreparedStudy:
     def url(self) -> str:
         """The storage URL: `storage=`, else $STRATOPT_STORAGE, else the study file's
         `storage:`, else SQLite in the output folder (made then)."""
-        return resolve_storage_url(self.storage, self.study.storage, self.study.output_dir)
+        return resolve_storage_url(self.storage, self.study.storage_url, self.study.output_dir)
 
     def stored(self) -> optuna.Study:
         """The study's stored trials, scored as the search scored them (an adaptive

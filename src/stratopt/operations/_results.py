@@ -100,6 +100,9 @@ class OptimizeResult:
     lookahead: LookaheadCheck | None = None
     best_trial: int | None = None
     report_file: ReportFile | None = None  # with `report=True`
+    attempts: int = 0  # candidates this run tried (0: the study had its target already)
+    target: int | None = None  # COMPLETE trials the run aimed at
+    value_names: tuple[str, ...] = ()  # what `value`/`value_i` of `ranked` hold (metric ids)
 
 
 @dataclass(frozen=True)

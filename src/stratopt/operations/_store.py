@@ -12,15 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from optuna.trial import FrozenTrial
 
-from stratopt.config import load_study
+from stratopt.config import StudyConfig, load_study
+from stratopt.errors import ConfigError
 from stratopt.operations._backtest import write_csv
+from stratopt.operations._candidate_files import fixed_study
 from stratopt.storage import (
     ATTR_LOOKAHEAD,
     ATTR_ROBUSTNESS,
     keep_top_trials,
     load_ranked,
     load_study_from,
+    require_existing,
     resolve_storage_url,
     study_summaries,
 )
@@ -33,6 +37,9 @@ __all__ = [
     "list_studies",
     "resolve_study",
     "show_study",
+    "stored_trial",
+    "studies_storage",
+    "trial_study",
 ]
 
 _STUDY_FILE = (".yaml", ".yml", ".json")
@@ -60,16 +67,31 @@ def _is_file(ref: str) -> bool:
 
 
 def resolve_study(ref: str, storage: str | None) -> tuple[str, str]:
-    """(study name, storage URL) from a study file or a bare name."""
+    """(study name, storage URL) from a study file or a bare name, as the study's runs
+    resolve it (a relative SQLite path from the study file); ConfigError when that is a
+    SQLite file that does not exist: a command that reads never creates a database."""
     if _is_file(ref):
         cfg = load_study(ref)
-        return cfg.name, resolve_storage_url(storage, cfg.storage, cfg.output_dir)
-    return ref, resolve_storage_url(storage, None, Path.cwd() / "runs")
+        url = resolve_storage_url(storage, cfg.storage_url, cfg.output_dir, create=False)
+        name = cfg.name
+    else:
+        name, url = ref, resolve_storage_url(storage, None, Path.cwd() / "runs", create=False)
+    require_existing(url)
+    return name, url
+
+
+def studies_storage(ref: str | None, storage: str | None) -> str:
+    """The storage `stratopt studies [STUDY_FILE]` reads (checked to exist)."""
+    if ref is not None:
+        return resolve_study(ref, storage)[1]
+    url = resolve_storage_url(storage, None, Path.cwd() / "runs", create=False)
+    require_existing(url)
+    return url
 
 
 def list_studies(storage: str | None) -> list[dict[str, Any]]:
     """Per study of the storage: name, counts by state and best value."""
-    return study_summaries(resolve_storage_url(storage, None, Path.cwd() / "runs"))
+    return study_summaries(studies_storage(None, storage))
 
 
 def show_study(ref: str, *, storage: str | None = None) -> StudyView:
@@ -111,3 +133,27 @@ def export_study(ref: str, csv: Path, *, storage: str | None = None) -> int:
     frame = load_ranked(name, url)
     write_csv(csv, frame)
     return len(frame)
+
+
+def stored_trial(ref: str, number: int, *, storage: str | None = None) -> FrozenTrial:
+    """Trial `number` of a stored study (ConfigError naming `--trial` if it has none)."""
+    name, url = resolve_study(ref, storage)
+    return _find_trial(name, url, number)
+
+
+def trial_study(study: StudyConfig, number: int, *, storage: str | None = None) -> StudyConfig:
+    """`study` with trial `number`'s parameters fixed (its study read from the storage the
+    study's runs use), for `stratopt backtest --trial N`."""
+    url = resolve_storage_url(storage, study.storage_url, study.output_dir, create=False)
+    require_existing(url)
+    found = _find_trial(study.name, url, number)
+    return fixed_study(study, found.params, source=f"trial {number}")
+
+
+def _find_trial(name: str, url: str, number: int) -> FrozenTrial:
+    trials = load_study_from(name, url).get_trials(deepcopy=False)
+    found = next((t for t in trials if t.number == number), None)
+    if found is None:
+        span = f"0 to {len(trials) - 1}" if trials else "none yet"
+        raise ConfigError(f"--trial: study {name!r} has no trial {number} (trials: {span})")
+    return found

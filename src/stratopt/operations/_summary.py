@@ -27,16 +27,18 @@ from optuna.trial import FrozenTrial
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.grid import path_band_section
+from stratopt.operations._candidate_files import fixed_config, write_candidate_files
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._rescore import rescore
 from stratopt.operations._results import LookaheadCheck, OptimizeResult, RobustnessCheck
 from stratopt.operations._statistics import study_statistics
-from stratopt.search import RunResult, SearchPlan, nest, restore_normalizer
+from stratopt.search import RunResult, SearchPlan, restore_normalizer
 from stratopt.storage import (
     best_trial,
     discard_if_empty,
     git_commit,
     new_run_dir,
+    per_symbol_frame,
     ranked_frame,
     record,
     redact,
@@ -132,6 +134,13 @@ def finish_search(run: SearchRun) -> OptimizeResult:
     if best is not None:
         summary["best"] = _best_section(best)
         summary.update(path_band_section(summary["best"]["metrics"]))  # grid studies
+    per_symbol = per_symbol_frame(run.result.study, ranked)
+    if not per_symbol.empty:  # several data series: each trial's metrics on each
+        per_symbol.to_csv(run.start.path / "per_symbol.csv", index=False)
+    if run.prepared is not None and best is not None:  # before the holdout is touched
+        robust = summary.get("robustness", {}).get("robust")
+        studies = (run.prepared.study, run.prepared.searched)
+        write_candidate_files(run.start.path, studies, best.params, robust)
     holdout = _holdout(run, ranked)
     if holdout is not None:
         holdout.frame.to_csv(run.start.path / "holdout.csv", index=False)
@@ -157,6 +166,9 @@ def finish_search(run: SearchRun) -> OptimizeResult:
         robustness=run.checks.robustness,
         lookahead=run.checks.lookahead,
         best_trial=best.number if best is not None else None,
+        attempts=run.result.progress.attempts,
+        target=run.plan.target,
+        value_names=run.plan.objective.value_names,
     )
 
 
@@ -338,34 +350,4 @@ def _best_section(best: FrozenTrial) -> dict[str, Any]:
 
 def best_config(prepared: PreparedStudy, best: FrozenTrial) -> dict[str, Any]:
     """The study file with `best`'s parameters fixed, runnable with `stratopt backtest`."""
-    study = prepared.study
-    cfg: dict[str, Any] = json.loads(study.model_dump_json())
-    fixed = nest(best.params)
-    for section in ("backtest", "risk"):
-        cfg["backtest"].update(fixed.pop(section, {}))
-    cfg["data"].update({k: str(v) for k, v in fixed.pop("data", {}).items()})
-    cfg["params"].update(fixed.pop("strategy", {}))
-    cfg["params"].update(fixed)
-    cfg["space"] = {}
-    cfg["constraints"] = []
-    if cfg["data"].get("path") is not None:
-        paths = [study.resolve_path(p) for p in study.data.paths]
-        cfg["data"]["path"] = paths[0] if isinstance(study.data.path, str) else paths
-    for section, key in (
-        ("strategy", None),
-        ("evaluator", "python"),
-        ("evaluator", "backtesting_py"),
-    ):
-        ref = cfg[section] if key is None else (cfg.get(section) or {}).get(key)
-        if isinstance(ref, str) and ":" in ref and ref.split(":")[0].endswith(".py"):
-            file, _, name = ref.rpartition(":")
-            absolute = f"{(study.base_dir / file).resolve()}:{name}"
-            if key is None:
-                cfg[section] = absolute
-            else:
-                cfg[section][key] = absolute
-    if study.evaluator is not None:  # a command's working directory stays the study folder
-        cfg["evaluator"]["cwd"] = str((study.base_dir / study.evaluator.cwd).resolve())
-    cfg["output"] = str(study.output_dir.resolve())
-    cfg.pop("storage", None)
-    return cfg
+    return fixed_config(prepared.study, best.params)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from stratopt._gc import with_frozen_heap
 from stratopt.config import StudyConfig
+from stratopt.operations._fingerprint import study_fingerprint
+from stratopt.operations._optimize import announce_compiling
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._results import OptimizeResult, WorkResult
 from stratopt.operations._summary import Checks, RunStart, SearchRun, finish_search
@@ -54,7 +56,11 @@ def work_study(
     with start.guard() if start is not None else contextlib.nullcontext():
         evaluator = prepared.evaluator()
         try:
-            shared = open_study(prepared.name, prepared.url, prepared.plan, heartbeat=heartbeat)
+            shared = open_study(
+                prepared.name, prepared.url, prepared.plan, heartbeat=heartbeat,
+                fingerprint=study_fingerprint(prepared),
+            )  # fmt: skip
+            announce_compiling(on_progress, prepared.target)
             result = work(shared, prepared.plan, evaluator, worker=wopts, on_progress=on_progress)
         finally:
             evaluator.close()
@@ -87,7 +93,9 @@ def report_study(study: StudyConfig, *, storage: str | None = None) -> OptimizeR
     prepared = PreparedStudy.from_config(study, storage=storage)
     start = RunStart.begin(study.output_dir, study.name)
     with start.guard():
-        shared = open_study(prepared.name, prepared.url, prepared.plan)
+        shared = open_study(
+            prepared.name, prepared.url, prepared.plan, fingerprint=study_fingerprint(prepared)
+        )
     result = RunResult(shared, Progress(target=prepared.target), "workers finished", 0.0)
     run = SearchRun(prepared.name, prepared.url, prepared.plan, result, start, prepared,
                     Checks(statistics=True))  # fmt: skip

@@ -219,6 +219,11 @@ class Objective(ABC):
         """Several values, a Pareto front (NSGA-II) rather than one best."""
         return len(self.directions) > 1
 
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        """What each value is, for a column header: a metric id, or "score"."""
+        return ("score",) * len(self.directions)
+
     @abstractmethod
     def values(self, metrics: Mapping[str, float]) -> ObjectiveValues:
         """Score one candidate from its ``{metric id: value}``."""
@@ -269,6 +274,10 @@ class MetricObjective(Objective):
     @property
     def metric_ids(self) -> tuple[str, ...]:
         return tuple(m for m, _ in self.targets)
+
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        return self.metric_ids
 
     def values(self, metrics: Mapping[str, float]) -> ObjectiveValues:
         out: list[float] = []

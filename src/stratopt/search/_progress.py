@@ -22,6 +22,7 @@ class Progress:
     attempts: int = 0
     best: float | None = None
     direction: str | None = None  # None: several objectives, no single "best"
+    stage: str | None = None  # what runs before the first trial ends (e.g. compiling)
     started: float = field(default_factory=time.monotonic)
 
     def consider(self, values: Sequence[float]) -> None:

@@ -24,6 +24,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.evaluation import Evaluator
+from stratopt.search._first_errors import FirstErrors
 from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
 from stratopt.search._plan import SearchPlan
 from stratopt.search._progress import Progress, RunResult
@@ -113,6 +114,7 @@ class _Loop:
     grid: Iterator[dict[str, Any]] | None = None
     sample: Callable[[str, BaseDistribution], Any] | None = None
     batch_size: int = field(default=1)
+    first_errors: FirstErrors = field(default_factory=FirstErrors)
 
     @classmethod
     def start(cls, study: optuna.Study, plan: SearchPlan, evaluator: Evaluator) -> _Loop:
@@ -137,6 +139,7 @@ class _Loop:
             max_attempts=settings.max_attempts or max(10 * target, target + 1000),
             deadline=time.monotonic() + settings.time_budget if settings.time_budget else math.inf,
             batch_size=settings.batch or plan.default_batch,
+            first_errors=FirstErrors.of(trials),
         )  # fmt: skip
         loop.grid = _grid_queue(plan, loop.seen) if plan.method == "grid" else None
         # Random candidates drawn without a trial, to be written in bulk.
@@ -152,7 +155,7 @@ class _Loop:
             return "time_budget"
         if self.valid is not None and self.valid <= self.seen:
             return "space exhausted"
-        return None
+        return self.first_errors.stop_reason()
 
     def ask(self) -> list[tuple[Pending, dict[str, Any]]]:
         p = self.progress
@@ -184,6 +187,7 @@ class _Loop:
         for (trial, _, key), outcome in zip(runnable, outcomes, strict=True):
             if not tell(study, trial, outcome, key=key, plan=plan, progress=progress):
                 self.seen.discard(key)  # a failed candidate may be tried again, as after a restart
+            self.first_errors.note(outcome.error)
         batch = [t for t, _ in asked if isinstance(t, BatchTrial)]
         if batch:
             # One transaction for the batch: about 10 ms a trial less on SQLite.

@@ -102,6 +102,9 @@ def tell(
         rec["external"] = clean(outcome.extra)
     if len(outcome.per_symbol) > 1:
         rec["per_symbol"] = clean(outcome.per_symbol)
+    if outcome.infeasible is not None:  # deterministic: retrying cannot help
+        prune(study, trial, rec, f"infeasible: {outcome.infeasible}", progress)
+        return True
     if outcome.error is not None or outcome.metrics is None:
         _fail(study, trial, rec, outcome.error or "no metrics", progress)
         return False

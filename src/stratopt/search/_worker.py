@@ -50,6 +50,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.evaluation import Evaluator
+from stratopt.search._first_errors import FirstErrors
 from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
 from stratopt.search._objective import Objective
 from stratopt.search._plan import SearchPlan
@@ -115,13 +116,13 @@ def work(
     progress.direction = None if plan.objective.is_multi else plan.objective.directions[0]
     grid = _GridKeys(plan, wopts.worker_id) if plan.method == "grid" else None
     limits = _Limits.of(plan)
-    run = _Batch(study, plan, evaluator, ledger)
+    run = _Batch(study, plan, evaluator, ledger, FirstErrors.of(study.get_trials(deepcopy=False)))
     stopped_by = "target"
     while True:
         _look(study, ledger, progress, on_progress)
         if ledger.complete >= plan.target:
             break
-        stopped_by = limits.reached(progress)
+        stopped_by = limits.reached(progress) or run.first_errors.stop_reason() or ""
         if stopped_by:
             break
         room = plan.target - ledger.live
@@ -381,6 +382,7 @@ class _Batch:
     plan: SearchPlan
     evaluator: Evaluator
     ledger: _Ledger
+    first_errors: FirstErrors
 
     def run(self, claimed: list[optuna.Trial], progress: Progress) -> None:
         storage = self.study._storage
@@ -394,6 +396,7 @@ class _Batch:
                 if not tell(self.study, trial, outcome, key=key, plan=self.plan,
                             progress=progress):  # fmt: skip
                     self.ledger.failed_here.add(key)
+                self.first_errors.note(outcome.error)
 
     def _check(
         self, claimed: list[optuna.Trial], progress: Progress

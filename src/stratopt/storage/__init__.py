@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from stratopt.storage._attrs import (
     ATTR,
+    ATTR_FINGERPRINT,
     ATTR_LOOKAHEAD,
     ATTR_NORMALIZER,
     ATTR_ROBUSTNESS,
@@ -16,7 +17,14 @@ from stratopt.storage._attrs import (
 )
 from stratopt.storage._bulk import HandedTrial, add_trials, bulk_written
 from stratopt.storage._provenance import git_commit, sha256, versions
-from stratopt.storage._ranking import best_trial, order_trials, ranked_frame, trial_counts
+from stratopt.storage._ranking import (
+    best_trial,
+    order_trials,
+    pareto_fronts,
+    per_symbol_frame,
+    ranked_frame,
+    trial_counts,
+)
 from stratopt.storage._runfolder import (
     RunFolder,
     check_study_name,
@@ -36,16 +44,20 @@ from stratopt.storage._urls import (
     MEMORY_URLS,
     Heartbeat,
     StorageError,
+    anchor_sqlite_url,
     check_url,
     default_storage_url,
     open_storage,
     redact,
+    require_existing,
     resolve_storage_url,
+    sqlite_path,
     study_names,
 )
 
 __all__ = [
     "ATTR",
+    "ATTR_FINGERPRINT",
     "ATTR_LOOKAHEAD",
     "ATTR_NORMALIZER",
     "ATTR_ROBUSTNESS",
@@ -57,6 +69,7 @@ __all__ = [
     "RunFolder",
     "StorageError",
     "add_trials",
+    "anchor_sqlite_url",
     "best_trial",
     "bulk_written",
     "check_study_name",
@@ -70,11 +83,15 @@ __all__ = [
     "new_run_dir",
     "open_storage",
     "order_trials",
+    "pareto_fronts",
+    "per_symbol_frame",
     "ranked_frame",
     "record",
     "redact",
+    "require_existing",
     "resolve_storage_url",
     "sha256",
+    "sqlite_path",
     "study_names",
     "study_summaries",
     "trial_counts",

@@ -3,8 +3,8 @@
 Everything stratopt records on a trial lives in one user attribute (one storage write per
 trial): {"metrics", "components", "violations", "error", "pruned", "runtime_s",
 "per_symbol", "key", "shortfall", "dup"}. On the study: the objective's normalizer
-state, the robustness and look-ahead sections of the last optimization, and a
-walk-forward window's train range.
+state, the robustness and look-ahead sections of the last optimization, a
+walk-forward window's train range and the study's fingerprint.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from optuna.trial import FrozenTrial
 
 __all__ = [
     "ATTR",
+    "ATTR_FINGERPRINT",
     "ATTR_LOOKAHEAD",
     "ATTR_NORMALIZER",
     "ATTR_ROBUSTNESS",
@@ -27,6 +28,9 @@ ATTR_NORMALIZER = "stratopt:normalizer"
 ATTR_ROBUSTNESS = "stratopt:robustness"
 ATTR_LOOKAHEAD = "stratopt:lookahead"
 ATTR_WINDOW = "stratopt:window"
+# What defines the study (data hashes, strategy and its source, settings, objective,
+# space...): a rerun with another definition is refused instead of mixing two studies.
+ATTR_FINGERPRINT = "stratopt:fingerprint"
 
 
 def record(trial: FrozenTrial) -> dict[str, Any]:

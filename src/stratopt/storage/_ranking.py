@@ -12,9 +12,21 @@ from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.storage._attrs import ATTR
 
-__all__ = ["best_trial", "order_trials", "ranked_frame", "trial_counts"]
+__all__ = [
+    "best_trial",
+    "order_trials",
+    "pareto_fronts",
+    "per_symbol_frame",
+    "ranked_frame",
+    "trial_counts",
+]
 
 _STATE_ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.FAIL: 2}
+
+
+# Values this close (relative) are equal when fronts are compared: a float's last bits
+# (a sum in another order) must not make one candidate dominate its twin.
+_REL_TOL = 1e-9
 
 
 def _pareto_ranks(values: list[tuple[float, ...]], directions: Sequence[str]) -> list[int]:
@@ -24,14 +36,7 @@ def _pareto_ranks(values: list[tuple[float, ...]], directions: Sequence[str]) ->
     remaining = set(range(len(pts)))
     front = 1
     while remaining:
-        layer = {
-            i
-            for i in remaining
-            if not any(
-                all(a >= b for a, b in zip(pts[j], pts[i], strict=True)) and pts[j] != pts[i]
-                for j in remaining
-            )
-        }
+        layer = {i for i in remaining if not any(_dominates(pts[j], pts[i]) for j in remaining)}
         for i in layer:
             ranks[i] = front
         remaining -= layer
@@ -39,9 +44,24 @@ def _pareto_ranks(values: list[tuple[float, ...]], directions: Sequence[str]) ->
     return ranks
 
 
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """`a` at least as good everywhere and better somewhere, beyond float noise."""
+    tol = [_REL_TOL * max(1.0, abs(x), abs(y)) for x, y in zip(a, b, strict=True)]
+    no_worse = all(x >= y - t for x, y, t in zip(a, b, tol, strict=True))
+    return no_worse and any(x > y + t for x, y, t in zip(a, b, tol, strict=True))
+
+
+def pareto_fronts(trials: Sequence[FrozenTrial], directions: Sequence[str]) -> dict[int, int]:
+    """Trial number -> Pareto front (1 = not dominated) of the COMPLETE trials."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
+    ranks = _pareto_ranks([tuple(t.values) for t in done], directions)
+    return {t.number: r for t, r in zip(done, ranks, strict=True)}
+
+
 def order_trials(trials: list[FrozenTrial], directions: Sequence[str]) -> list[FrozenTrial]:
     """Finished trials in rank order: completed ones best first (one objective: by value,
-    then number; several: by Pareto front, then number), then pruned, then failed."""
+    then number; several: by Pareto front, then number), then pruned (the closest to the
+    requirements first: smallest shortfall), then failed."""
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
     done_numbers = {t.number for t in done}
     rest = [t for t in trials if t.number not in done_numbers and t.state in _STATE_ORDER]
@@ -52,20 +72,32 @@ def order_trials(trials: list[FrozenTrial], directions: Sequence[str]) -> list[F
         ranks = _pareto_ranks([tuple(t.values) for t in done], directions)
         keyed = sorted(zip(ranks, done, strict=True), key=lambda rt: (rt[0], rt[1].number))
         done = [t for _, t in keyed]
-    rest.sort(key=lambda t: (_STATE_ORDER[t.state], t.number))
+    rest.sort(key=lambda t: (_STATE_ORDER[t.state], _shortfall(t), t.number))
     return done + rest
+
+
+def _shortfall(trial: FrozenTrial) -> float:
+    """How far a pruned trial is from the requirements (inf: it did not run)."""
+    rec = trial.user_attrs.get(ATTR)
+    if not isinstance(rec, dict) or not rec.get("violations"):
+        return math.inf
+    value = rec.get("shortfall")
+    return float(value) if isinstance(value, int | float) else math.inf
 
 
 def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame:
     """Every finished trial, best first; pruned then failed ones ranked last."""
     rows = []
-    ordered = order_trials(study.get_trials(deepcopy=False), directions)
+    trials = study.get_trials(deepcopy=False)
+    ordered = order_trials(trials, directions)
+    fronts = pareto_fronts(trials, directions) if len(directions) > 1 else {}
     for rank, t in enumerate(ordered, start=1):
         row: dict[str, Any] = {"rank": rank, "trial": t.number, "state": t.state.name.lower()}
         values = t.values if t.state == TrialState.COMPLETE and t.values else []
         if len(directions) == 1:
             row["value"] = values[0] if values else math.nan
         else:
+            row["front"] = fronts.get(t.number, math.nan)
             for i in range(len(directions)):
                 row[f"value_{i}"] = values[i] if values else math.nan
         rec = t.user_attrs.get(ATTR)  # `record`, inline: once per trial
@@ -97,3 +129,19 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
     for t in study.get_trials(deepcopy=False):
         counts[t.state.name.lower()] += 1
     return counts
+
+
+def per_symbol_frame(study: optuna.Study, ranked: pd.DataFrame) -> pd.DataFrame:
+    """With several data series: one row per trial and series (`rank`, `trial`, `symbol`,
+    then every metric), in `ranked`'s order; empty with one series."""
+    rank = dict(zip(ranked["trial"], ranked["rank"], strict=True)) if not ranked.empty else {}
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        rec = t.user_attrs.get(ATTR)
+        per = rec.get("per_symbol") if isinstance(rec, dict) else None
+        for symbol, metrics in (per or {}).items():
+            rows.append({"rank": rank.get(t.number), "trial": t.number, "symbol": symbol,
+                         **metrics})  # fmt: skip
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).sort_values(["rank", "trial"], kind="stable", ignore_index=True)

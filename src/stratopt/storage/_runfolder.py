@@ -97,6 +97,8 @@ def write_run_folder(
     summary_path = write_json(path / "summary.json", summary)
     ranked_path = path / "ranked_results.csv"
     ranked.to_csv(ranked_path, index=False)
+    if "front" in ranked.columns:  # several objectives: the non-dominated candidates alone
+        ranked[ranked["front"] == 1].to_csv(path / "pareto_front.csv", index=False)
     best_yaml = best_json = None
     if best_config is not None:
         best_yaml = path / "best_config.yaml"

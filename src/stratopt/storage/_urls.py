@@ -38,11 +38,14 @@ __all__ = [
     "MEMORY_URLS",
     "Heartbeat",
     "StorageError",
+    "anchor_sqlite_url",
     "check_url",
     "default_storage_url",
     "open_storage",
     "redact",
+    "require_existing",
     "resolve_storage_url",
+    "sqlite_path",
 ]
 
 # The storage URL when neither `--storage` nor an API argument gives one; it wins over
@@ -74,10 +77,45 @@ class StorageError(StratoptError):
     """The storage cannot be reached or used (exit code 1, not bad input)."""
 
 
-def default_storage_url(output_dir: Path) -> str:
-    """SQLite in the run-folder root: `sqlite:///<output>/stratopt.db`."""
-    output_dir.mkdir(parents=True, exist_ok=True)
+def default_storage_url(output_dir: Path, *, create: bool = True) -> str:
+    """SQLite in the run-folder root: `sqlite:///<output>/stratopt.db` (the folder made
+    unless `create` is False: a command that only reads makes nothing)."""
+    if create:
+        output_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(output_dir / 'stratopt.db').resolve()}"
+
+
+_SQLITE = re.compile(r"^(sqlite(?:\+\w+)?:///)(.+)$")
+
+
+def anchor_sqlite_url(url: str, base: Path) -> str:
+    """A SQLite URL whose relative path is taken relative to `base` (the study file's
+    folder, as `output:` is); other URLs unchanged."""
+    match = _SQLITE.match(url)
+    if match is None:
+        return url
+    head, path = match.groups()
+    if path.startswith("/") or path == ":memory:" or path.startswith("file:"):
+        return url
+    return f"{head}{(base / path).resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file a SQLite URL names (None: not SQLite, or in memory)."""
+    match = _SQLITE.match(url)
+    if match is None or match.group(2) in (":memory:", "") or match.group(2).startswith("file:"):
+        return None
+    return Path(match.group(2))
+
+
+def require_existing(url: str) -> None:
+    """ConfigError unless a SQLite database `url` names exists (reading never makes one)."""
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        raise ConfigError(
+            f"storage: no study database at {path} (read-only commands create none); run "
+            "`stratopt optimize` first, or name it with --storage or a study file"
+        )
 
 
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token)=)[^&]*")
@@ -99,9 +137,17 @@ def redact(url: str) -> str:
     return f"{scheme}://{authority}{slash}{path}"
 
 
-def resolve_storage_url(explicit: str | None, from_file: str | None, output_dir: Path) -> str:
-    """The storage URL: `explicit`, else $STRATOPT_STORAGE, else the study file's, else SQLite."""
-    return explicit or os.environ.get(ENV_STORAGE) or from_file or default_storage_url(output_dir)
+def resolve_storage_url(
+    explicit: str | None, from_file: str | None, output_dir: Path, *, create: bool = True
+) -> str:
+    """The storage URL: `explicit`, else $STRATOPT_STORAGE, else the study file's, else SQLite
+    (`create`: make the output folder for it)."""
+    return (
+        explicit
+        or os.environ.get(ENV_STORAGE)
+        or from_file
+        or default_storage_url(output_dir, create=create)
+    )
 
 
 MEMORY_URLS = ("memory", ":memory:", "inmemory")

@@ -10,7 +10,7 @@ import numpy as np
 from stratopt._suggest import did_you_mean
 from stratopt.data import Bars
 from stratopt.engine import kernels
-from stratopt.errors import StrategyError
+from stratopt.errors import InfeasibleError, StrategyError
 from stratopt.strategies._indicators import IndicatorCache
 from stratopt.strategies._params import Param
 from stratopt.strategies._rules import Rule, compile_rules, indicators_of
@@ -64,7 +64,12 @@ class Strategy:
             key: param.coerce(key, given.get(key, param.default))
             for key, param in self.parameters.items()
         }
-        self.validate(out)
+        try:
+            self.validate(out)
+        except InfeasibleError:
+            raise
+        except (StrategyError, ValueError) as exc:  # the strategy's own rule, not a bug
+            raise InfeasibleError(str(exc)) from None
         return out
 
     def validate(self, p: dict[str, Any]) -> None:

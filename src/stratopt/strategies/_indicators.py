@@ -16,7 +16,9 @@ from typing import Union
 
 import numpy as np
 
+from stratopt._suggest import did_you_mean
 from stratopt.data import Bars
+from stratopt.errors import StrategyError
 from stratopt.strategies import _indicators_nb as nb
 from stratopt.strategies import _trend_nb as trend_nb
 
@@ -57,8 +59,11 @@ class Indicator:
 
 def source(name: str) -> Indicator:
     """A raw price column (open, high, low, close, volume)."""
-    if name not in SOURCES:
-        raise ValueError(f"unknown price source {name!r}; expected one of {list(SOURCES)}")
+    if name not in SOURCES:  # data columns are read case-insensitively; these are names
+        raise StrategyError(
+            f"unknown price source {name!r}{did_you_mean(name.lower(), SOURCES)} "
+            f"(price sources are lower case: {', '.join(SOURCES)})"
+        )
     return Indicator("source", (name,))
 
 
