@@ -17,6 +17,8 @@ from stratopt.storage._attrs import (
 from stratopt.storage._bulk import HandedTrial, add_trials, bulk_written
 from stratopt.storage._provenance import git_commit, sha256, versions
 from stratopt.storage._ranking import best_trial, order_trials, ranked_frame, trial_counts
+from stratopt.storage._resilient import ResilientStorage, resilient_backend, return_trials
+from stratopt.storage._retry import DbRetry, is_transient, parse_seconds
 from stratopt.storage._runfolder import (
     RunFolder,
     check_study_name,
@@ -52,8 +54,10 @@ __all__ = [
     "ATTR_WINDOW",
     "ENV_STORAGE",
     "MEMORY_URLS",
+    "DbRetry",
     "HandedTrial",
     "Heartbeat",
+    "ResilientStorage",
     "RunFolder",
     "StorageError",
     "add_trials",
@@ -64,16 +68,20 @@ __all__ = [
     "default_storage_url",
     "discard_if_empty",
     "git_commit",
+    "is_transient",
     "keep_top_trials",
     "load_ranked",
     "load_study_from",
     "new_run_dir",
     "open_storage",
     "order_trials",
+    "parse_seconds",
     "ranked_frame",
     "record",
     "redact",
+    "resilient_backend",
     "resolve_storage_url",
+    "return_trials",
     "sha256",
     "study_names",
     "study_summaries",
