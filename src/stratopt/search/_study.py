@@ -8,19 +8,25 @@ from optuna.study import StudyDirection
 from stratopt.errors import ConfigError
 from stratopt.search._plan import SearchPlan
 from stratopt.search._space import SearchSpace
-from stratopt.storage import Heartbeat, open_storage
+from stratopt.storage import DbRetry, Heartbeat, open_storage
 
 __all__ = ["open_study"]
 
 
 def open_study(
-    name: str, url: str, plan: SearchPlan, *, heartbeat: Heartbeat | None = None
+    name: str,
+    url: str,
+    plan: SearchPlan,
+    *,
+    heartbeat: Heartbeat | None = None,
+    retry: DbRetry | None = None,
 ) -> optuna.Study:
     """Create or load study `name` in storage `url`; refuse other directions or another
-    space (ConfigError). `heartbeat`: Optuna's heartbeat interval and grace period."""
+    space (ConfigError). `heartbeat`: Optuna's heartbeat interval and grace period;
+    `retry`: how long its operations ride out a database outage (default 120 s)."""
     study = optuna.create_study(
         study_name=name,
-        storage=open_storage(url, heartbeat=heartbeat),
+        storage=open_storage(url, heartbeat=heartbeat, retry=retry),
         directions=list(plan.objective.directions),
         load_if_exists=True,
     )
