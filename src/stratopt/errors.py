@@ -7,7 +7,14 @@ and exits with code 2. Any other exception is a bug in stratopt.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "StrategyError", "StratoptError", "UserInputError"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "Interrupted",
+    "StrategyError",
+    "StratoptError",
+    "UserInputError",
+]
 
 
 class StratoptError(Exception):
@@ -32,3 +39,21 @@ class DataError(UserInputError):
 
 class StrategyError(UserInputError):
     """A strategy cannot be found, loaded or given the parameters asked for."""
+
+
+class Interrupted(BaseException):
+    """The process was asked to stop (SIGTERM, SIGINT) while a worker or `launch` ran.
+
+    A BaseException, like KeyboardInterrupt: nothing that catches `Exception` holds it
+    up, and the code that claimed shared state (a worker's trials) gives it back on the
+    way out. The CLI exits with `exit_code` (128 + the signal: 143, 130).
+    """
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum = signum
+        self.name = name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

@@ -32,13 +32,10 @@ from stratopt.backtest import BacktestResult
 from stratopt.engine import Signal
 from stratopt.metrics import METRICS
 from stratopt.operations import (
-    LaunchOutcome,
-    LaunchStatus,
     OptimizeResult,
     StudyView,
     ValidationResult,
     WalkForwardResult,
-    WorkResult,
 )
 from stratopt.search import Progress as SearchProgress
 from stratopt.stats import spa_name
@@ -139,35 +136,6 @@ def print_stability(rob: dict[str, Any]) -> None:
             text = ", ".join(f"{k} {v:.2f}" for k, v in entry["importances"].items())
             out.print(f"importance ({entry['objective']}): {escape(text)}", highlight=False,
                        soft_wrap=True)  # fmt: skip
-
-
-@contextmanager
-def launch_progress() -> Iterator[Callable[[LaunchStatus], None]]:
-    """The workers' combined progress, read from the storage (`stratopt launch`)."""
-    columns = (
-        TextColumn("[bold]workers"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task("trials", total=None, info="")
-
-        def show(s: LaunchStatus) -> None:
-            best = "n/a" if s.best is None else f"{s.best:.4g}"
-            progress.update(
-                task,
-                total=s.target,
-                completed=min(s.complete, s.target),
-                info=(
-                    f"best {best} | running {s.running} | pruned {s.pruned} | "
-                    f"failed {s.failed} | workers alive {s.alive}/{s.workers} | "
-                    f"{s.rate:.1f}/s"
-                ),
-            )
-
-        yield show
 
 
 @contextmanager
@@ -498,41 +466,6 @@ def print_optimize(result: OptimizeResult, top: int) -> None:
     look = result.lookahead.to_dict() if result.lookahead is not None else None
     print_robustness(rob, look)
     print_verdict(result.statistics)
-
-
-def print_work(result: WorkResult) -> None:
-    c = result.counts
-    out.print(
-        f"worker {result.worker_id}: study {result.study_name} has {c['complete']} complete, "
-        f"{c['pruned']} pruned, {c['fail']} failed; this worker: {result.attempts} attempts, "
-        f"{result.pruned} pruned, {result.failed} failed "
-        f"(stopped by {result.stopped_by}, {result.seconds:.1f} s)",
-        soft_wrap=True,
-        highlight=False,
-    )
-    if result.run_folder is not None:
-        _run_folder(result.run_folder.path)
-
-
-def print_failed_workers(outcome: LaunchOutcome) -> None:
-    for w in outcome.failed:
-        err.print(
-            f"[bold red]worker {w.index} failed[/] (exit code {w.returncode}); log: {w.log}",
-            highlight=False,
-        )
-        for line in w.tail:
-            err.print(f"  {escape(line)}", highlight=False)
-
-
-def print_launch(result: OptimizeResult, outcome: LaunchOutcome, n: int, top: int) -> None:
-    print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
-    c = result.counts
-    out.print(
-        f"trials: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
-        f"({n} workers, {outcome.seconds:.1f} s)",
-        soft_wrap=True,
-    )
-    _run_folder(result.run_folder.path)
 
 
 def print_window_done(w: WindowResult) -> None:

@@ -25,7 +25,14 @@ from stratopt.operations._backtest import (
     write_csv,
 )
 from stratopt.operations._checks import LOOKAHEAD_TOP
-from stratopt.operations._launch import LaunchOutcome, LaunchStatus, WorkerExit, launch_workers
+from stratopt.operations._launch import (
+    ENV_LAUNCHER,
+    LaunchOptions,
+    LaunchOutcome,
+    LaunchStatus,
+    WorkerExit,
+    launch_workers,
+)
 from stratopt.operations._optimize import OptimizeOptions, compile_study, optimize, optimize_study
 from stratopt.operations._prepared import PreparedStudy, check_study
 from stratopt.operations._results import (
@@ -54,7 +61,9 @@ from stratopt.storage import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS
 __all__ = [
     "ATTR_LOOKAHEAD",
     "ATTR_ROBUSTNESS",
+    "ENV_LAUNCHER",
     "LOOKAHEAD_TOP",
+    "LaunchOptions",
     "LaunchOutcome",
     "LaunchStatus",
     "LookaheadCheck",

@@ -15,7 +15,7 @@ from stratopt._gc import with_frozen_heap
 from stratopt._suggest import did_you_mean
 from stratopt.config import StudyConfig, parse_search
 from stratopt.evaluation import CallableEvaluator
-from stratopt.operations._checks import lookahead_check, robustness_check
+from stratopt.operations._checks import analyses
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._results import OptimizeResult
 from stratopt.operations._summary import Checks, RunStart, SearchRun, finish_search
@@ -68,11 +68,7 @@ def optimize_study(
             opened = open_study(prepared.name, prepared.url, plan, heartbeat=heartbeat)
             result = run_search(opened, plan, evaluator, on_progress=on_progress)
             if analyze:
-                checks = Checks(
-                    robustness_check(result, plan, evaluator, start.path),
-                    lookahead_check(result, plan, study, evaluator.data.get),
-                    statistics=True,
-                )
+                checks = Checks(*analyses(result, plan, study, evaluator, start.path), True)
         finally:
             evaluator.close()
     return finish_search(
@@ -165,7 +161,7 @@ def optimize(
             opened = open_study(name, url, plan, heartbeat=options.get("heartbeat"))
             result = run_search(opened, plan, evaluator, on_progress=options.get("on_progress"))
             if analyze:
-                checks = Checks(robustness_check(result, plan, evaluator, start.path), None, True)
+                checks = Checks(*analyses(result, plan, None, evaluator, start.path), True)
         finally:
             evaluator.close()
     extra = {"objective_function": getattr(objective, "__qualname__", repr(objective))}
