@@ -45,8 +45,13 @@ __all__ = [
 ]
 
 # Storage operations tried again through an outage: everything Optuna's studies, its
-# trial cache and stratopt's loops call on an RDB storage.
+# trial cache (which calls the underscore methods directly) and stratopt's loops call on
+# an RDB storage. A trial creation whose commit's answer was lost is created twice: the
+# extra RUNNING trial never gets a heartbeat and is failed as an orphan after the grace.
 _RETRIED = (
+    "_create_new_trial",
+    "_set_trial_param",
+    "_get_best_trial_id",
     "create_new_study",
     "delete_study",
     "set_study_user_attr",
