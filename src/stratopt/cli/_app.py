@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from stratopt._version import __version__
 from stratopt.cli._render import err, out
+from stratopt.cli._title import mask_passwords_in_title
 from stratopt.errors import ConfigError, Interrupted, StratoptError, UserInputError
 from stratopt.storage import DbRetry, check_url, parse_seconds
 
@@ -100,6 +101,7 @@ def search_overrides(set_: list[str] | None, **search: object) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `stratopt` console script."""
+    mask_passwords_in_title()  # before anything slow: `ps` must not show a password
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         app(args=argv, standalone_mode=True)
