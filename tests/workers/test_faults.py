@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import subprocess
 import time
@@ -190,4 +191,33 @@ def test_a_trial_claimed_without_a_heartbeat_is_taken_over_not_waited_for(
     assert failed[0].state == TrialState.FAIL
     assert record(failed[0])["error"].startswith("no heartbeat for ")  # issue 21 item 15
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 8
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+def test_workers_killed_at_random_never_leave_the_study_stalled(tmp_path: Path) -> None:
+    """10 SIGKILLs at random moments (some land between a claim and its first heartbeat):
+    a replacement starts each time, and the study still ends with exactly its target."""
+    path = _slow_study(tmp_path, "random_kills", size=400, delay_ms=0, trials=60, batch=8)
+    path.write_text(path.read_text().replace("method: grid", "method: random"))
+    env = {**_env(None), "SLEEPY_DELAY_MS": "100"}
+    cmd = _cli("worker", str(path), "--quiet", "--no-report", "--heartbeat", "1", "--grace", "3")
+    rng = random.Random(7)
+    procs = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE) for _ in range(3)]
+    try:
+        _wait_for_complete(_lite(tmp_path), "random_kills", 1, procs[0])
+        for _ in range(10):
+            time.sleep(rng.uniform(0.2, 1.5))
+            live = [p for p in procs if p.poll() is None]
+            if not live:
+                break
+            rng.choice(live).kill()
+            procs.append(subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE))
+        for p in procs:
+            p.communicate(timeout=240)
+    finally:
+        _stop(procs)
+    assert all(p.returncode in (0, -signal.SIGKILL) for p in procs)
+    study = optuna.load_study(study_name="random_kills", storage=_lite(tmp_path))
+    trials = study.get_trials(deepcopy=False)
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 60
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]

@@ -13,7 +13,7 @@ import pytest
 from optuna.trial import TrialState
 
 from stratopt.operations import optimize
-from stratopt.search import ask
+from stratopt.search import ask, record
 from stratopt.storage import Heartbeat, StorageError, open_storage, resolve_storage_url
 from tests.workers.test_workers import _cli, _env, _study_file
 
@@ -131,6 +131,8 @@ def test_a_killed_runs_orphan_is_failed_and_retried_by_the_next_run(tmp_path: Pa
     assert res.counts["complete"] == 5
     trials = optuna.load_study(study_name="orphan", storage=url).trials
     assert trials[0].state == TrialState.FAIL
+    assert record(trials[0])["error"].startswith("no heartbeat for ")  # issue 21 item 15
+    assert record(trials[0])["error"].endswith(" s (process killed?)")
     retry = [t for t in trials if t.system_attrs.get("failed_trial") == 0]
     assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE
     assert retry[0].params == trials[0].params
