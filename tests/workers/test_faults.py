@@ -221,3 +221,26 @@ def test_workers_killed_at_random_never_leave_the_study_stalled(tmp_path: Path) 
     trials = study.get_trials(deepcopy=False)
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 60
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+def test_a_worker_gives_up_after_db_retry_with_one_line(tmp_path: Path, postgres: Any) -> None:
+    """Standalone worker, PostgreSQL gone for longer than --db-retry: one line, exit 1."""
+    url = postgres.url()
+    path = _slow_study(tmp_path, "pg_gone", size=400, delay_ms=100)
+    cmd = _cli("worker", str(path), "--quiet", "--no-report", "--db-retry", "3s", *FAST_BEAT)
+    proc = subprocess.Popen(cmd, env=_env(None, url), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        _wait_for_complete(url, "pg_gone", 3, proc)
+        postgres.stop_server()
+        try:
+            out, err = (b.decode() for b in proc.communicate(timeout=120))
+        finally:
+            postgres.start_server()
+    finally:
+        _stop([proc])
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and "s3cret" not in out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[0].startswith("storage unreachable (") and "retrying for up to 3.0 s" in lines[0]
+    assert lines[-1].startswith("error: storage unreachable for 3.0 s, giving up (--db-retry)")
