@@ -450,15 +450,17 @@ def _run_folder(path: Path) -> None:
     out.print(f"run folder: {path.resolve()}", soft_wrap=True, highlight=False)
 
 
-def print_optimize(result: OptimizeResult, top: int) -> None:
-    """The best candidates, the holdout, the counts, the run folder and the analyses."""
+def print_optimize(result: OptimizeResult, top: int, *, how: str | None = None) -> None:
+    """The best candidates, the holdout, the counts, the run folder and the analyses.
+
+    `how`: the counts line's bracket (default: why the search stopped, and its time)."""
     print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
     if result.holdout is not None:
         print_holdout(result.holdout)
     c = result.counts
+    how = how or f"stopped by {result.stopped_by}, {result.seconds:.1f} s"
     out.print(
-        f"trials: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
-        f"(stopped by {result.stopped_by}, {result.seconds:.1f} s)",
+        f"trials: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed ({how})",
         soft_wrap=True,
     )
     _run_folder(result.run_folder.path)

@@ -10,14 +10,7 @@ import pandas as pd
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stratopt.cli._render import (
-    _run_folder,
-    err,
-    out,
-    print_ranked,
-    print_robustness,
-    print_verdict,
-)
+from stratopt.cli._render import _run_folder, err, out, print_optimize, print_ranked
 from stratopt.operations import LaunchOutcome, LaunchStatus, OptimizeResult, WorkResult
 
 __all__ = [
@@ -84,18 +77,8 @@ def print_failed_workers(outcome: LaunchOutcome) -> None:
 
 
 def print_launch(result: OptimizeResult, outcome: LaunchOutcome, n: int, top: int) -> None:
-    print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
-    c = result.counts
-    out.print(
-        f"trials: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
-        f"({n} workers, {outcome.seconds:.1f} s)",
-        soft_wrap=True,
-    )
-    _run_folder(result.run_folder.path)
-    rob = result.robustness.to_dict() if result.robustness is not None else None
-    look = result.lookahead.to_dict() if result.lookahead is not None else None
-    print_robustness(rob, look)
-    print_verdict(result.statistics)
+    """The study after `launch`: as `optimize` prints it (analyses included)."""
+    print_optimize(result, top, how=f"{n} workers, {outcome.seconds:.1f} s")
 
 
 def print_launch_brief(

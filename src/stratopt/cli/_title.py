@@ -4,8 +4,8 @@
 is world-readable in `ps` and /proc/<pid>/cmdline for as long as the launcher runs. The
 CLI rewrites its process title (setproctitle, part of the `postgres` extra) to the same
 arguments with every password as `***`, first thing in `main`: the password is visible
-only while the interpreter starts and imports the CLI (about a second). The workers `launch` starts get the URL
-through the environment and never have it on their command line.
+only while the interpreter starts and imports the CLI (about a second). The workers
+`launch` starts get the URL through the environment, never on their command line.
 """
 
 from __future__ import annotations
