@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/system_deps.sh
+	bash scripts/system_deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -15,6 +16,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/stratopt backtest examples/backtesting_py_parity.yaml
 	$(VENV)/bin/stratopt optimize examples/sma_cross_synthetic.yaml
+	$(VENV)/bin/stratopt ml tune examples/ml_two_stage_synthetic.yaml
 	$(PY) examples/demo.py
 
 lint: $(STAMP)

@@ -7,9 +7,9 @@ import pytest
 
 from stratopt.backtest import backtest, evaluate_many
 from stratopt.data import Bars
-from stratopt.engine import ExecSettings
+from stratopt.engine import ExecSettings, Signal
 from stratopt.metrics import METRICS
-from stratopt.strategies import IntParam, Strategy
+from stratopt.strategies import IntParam, Strategy, above, below, on, sma
 
 
 def _bars(n: int = 2000, seed: int = 11) -> Bars:
@@ -120,3 +120,30 @@ def test_backtest_result_frames() -> None:
     assert res.final_equity == pytest.approx(
         10_000 + float((trades["pnl"] - trades["fees"]).sum()), rel=1e-12
     )
+
+
+class LevelOrRow(Strategy):
+    """Rules of one shape whose second operand is a level or a row, by parameter: a
+    level 0.0 and the candidate's first row must not share a compiled program."""
+
+    name = "level_or_row"
+    window = IntParam(5, low=2)
+    against = IntParam(0, low=0, high=1)
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        fast = sma("close", p["window"])
+        b: Any = 0.0 if p["against"] == 0 else fast
+        return [
+            on(above(fast, b, shift=1), Signal.LONG),
+            on(below(fast, 100.0), Signal.SHORT),
+        ]
+
+
+def test_candidates_share_rule_programs_only_when_the_same() -> None:
+    bars = _bars()
+    cands = [{"window": w, "against": a} for w in (3, 9) for a in (0, 1, 0)]
+    batch = evaluate_many(bars, LevelOrRow, cands, SETTINGS[0])
+    assert batch.errors == [None] * len(cands)
+    for k, params in enumerate(cands):
+        single = backtest(bars, LevelOrRow, params, SETTINGS[0])
+        _assert_same_metrics(batch.metrics.iloc[k], single.metrics)

@@ -31,7 +31,7 @@ ROOT = SRC / "stratopt"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),  # commands and rendering
     ("optimization", "launch"),  # thin re-exports and forwards of operations
-    ("operations",),  # one module per user operation: the only composer
+    ("operations", "ml"),  # one module per user operation: the only composers
     ("validation",),  # algorithms: windows, holdout, CPCV, stability, region, look-ahead
     ("search",),  # the Optuna seam: plan, study opening, trial loops, tell
     ("evaluation",),  # parameters -> metrics, returns, segments (no Optuna)

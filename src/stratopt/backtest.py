@@ -20,6 +20,7 @@ from stratopt.engine import (
     SimResult,
     group_by_rows,
     pack_settings,
+    run_many,
     simulate,
 )
 from stratopt.engine import kernels as engine_nb
@@ -160,6 +161,7 @@ def evaluate_many(
     errors: list[str | None] = [None] * n_cand
     resolved: list[dict[str, Any]] = []
     plans: list[_Plan] = []
+    programs = _Programs()
     for k, cand in enumerate(candidates):
         try:
             p = strat.resolve(cand)
@@ -169,29 +171,85 @@ def evaluate_many(
             errors[k] = _describe(exc)
             continue
         resolved.append(p)
-        plans.append(_Plan(k, p, rules))
+        if rules is None:
+            plans.append(_Plan(k, p, -1, (("signals", k),)))
+        else:
+            plans.append(_Plan(k, p, *programs.of(rules)))
     row_budget = max(2, max_indicator_bytes // (8 * max(len(bars), 1)))
-    needs = [p.needs() for p in plans]
-    slots = _RowSlots(min(row_budget, len(frozenset().union(*needs))), len(bars))
-    for group in group_by_rows(needs, row_budget):
-        chunk = [plans[i] for i in group]
-        _run_chunk(bars, strat, cache, slots, chunk, per_settings, out, errors)
+    distinct = dict.fromkeys(key for plan in plans for key in plan.needs)
+    slots = _RowSlots(min(row_budget, len(distinct)), len(bars))
+    if len(distinct) <= row_budget:
+        groups = [list(range(len(plans)))]  # every row fits: one kernel call
+    else:
+        groups = group_by_rows([frozenset(p.needs) for p in plans], row_budget)
+    call = _Call(bars, strat, cache, slots, programs, per_settings, out, errors)
+    for group in groups:
+        _run_chunk(call, [plans[i] for i in group])
     frame = pd.DataFrame(out, columns=_METRIC_IDS)
     return BatchResult(params=resolved, metrics=frame, errors=errors)
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """One runnable candidate: its position, parameters and rules (None: numpy signals)."""
+    """One runnable candidate: its position, parameters, rule program (-1: numpy
+    signals) and the rows it reads, in the program's order."""
 
     pos: int
     params: dict[str, Any]
-    rules: list[Rule] | None
+    program: int
+    needs: tuple[Any, ...]
 
-    def needs(self) -> frozenset[Any]:
-        if self.rules is None:
-            return frozenset({("signals", self.pos)})  # a row of its own
-        return frozenset(indicators_of(self.rules))
+
+class _Programs:
+    """Rule programs shared by candidates: the compiled rules with each indicator
+    replaced by its place in the candidate's own list of rows.
+
+    A crossover grid has one program for all its candidates; a candidate's kernel
+    rules are the program with its rows put in, one numpy gather for a whole group.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[Any, ...], int] = {}
+        self.tables: list[np.ndarray] = []
+        self.levels: list[np.ndarray] = []
+
+    def of(self, rules: list[Rule]) -> tuple[int, tuple[Indicator, ...]]:
+        needs = indicators_of(rules)
+        local = {ind: i for i, ind in enumerate(needs)}
+        key = tuple(
+            (
+                r.when.kind,
+                local[r.when.a],
+                _operand_key(r.when.b, local),
+                int(r.signal),
+                r.when.shift,
+            )
+            for r in rules
+        )
+        pid = self._ids.get(key)
+        if pid is None:
+            pid = self._ids[key] = len(self.tables)
+            table, levels = compile_rules(rules, local.__getitem__)
+            self.tables.append(table)
+            self.levels.append(levels)
+        return pid, tuple(needs)
+
+    def rules_of(self, program: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel's rules and levels of candidates running `program[i]` with their
+        i-th row list `rows[i]` (int64[k, width], the slots of their needs)."""
+        tables = np.stack(self.tables)[program]
+        levels = np.stack(self.levels)[program]
+        used = tables[:, :, 0] != engine_nb.RULE_NONE
+        for col in (1, 2):
+            ref = used & (tables[:, :, col] >= 0)
+            mapped = np.take_along_axis(rows, np.where(ref, tables[:, :, col], 0), axis=1)
+            tables[:, :, col] = np.where(ref, mapped, tables[:, :, col])
+        return tables, levels
+
+
+def _operand_key(b: Indicator | float, local: dict[Indicator, int]) -> tuple[str, Any]:
+    # tagged: a level 0.0 and the row at place 0 must not make the same program
+    return ("row", local[b]) if isinstance(b, Indicator) else ("level", float(b))
 
 
 def _describe(exc: Exception) -> str:
@@ -215,6 +273,8 @@ def _settings_rows(settings: ExecSettings | Sequence[ExecSettings] | None, n: in
         return np.broadcast_to(row, (n, N_EXEC))
     if len(settings) != n:
         raise ValueError(f"got {len(settings)} settings for {n} candidates")
+    if n and all(s is settings[0] for s in settings):  # one shared object: pack it once
+        return np.broadcast_to(pack_settings(settings[0]), (n, N_EXEC))
     return np.stack([pack_settings(s) for s in settings]) if n else np.zeros((0, N_EXEC))
 
 
@@ -257,59 +317,82 @@ class _RowSlots:
         return {k: self._slot[k] for k in keys}, missing
 
 
-def _run_chunk(
-    bars: Bars,
-    strat: Strategy,
-    cache: IndicatorCache,
-    slots: _RowSlots,
-    chunk: list[_Plan],
-    per_settings: np.ndarray,
-    out: np.ndarray,
-    errors: list[str | None],
-) -> None:
-    wanted: dict[Any, None] = {}
-    for plan in chunk:
-        wanted.update(dict.fromkeys(sorted(plan.needs(), key=repr)))
+# Indicator rows are computed on several threads only from this many values (rows x
+# bars): below it, starting the threads costs more than the rows.
+_THREADED_ROWS_FROM = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What every chunk of one `evaluate_many` call shares; `out` and `errors` are
+    filled per candidate position."""
+
+    bars: Bars
+    strat: Strategy
+    cache: IndicatorCache
+    slots: _RowSlots
+    programs: _Programs
+    per_settings: np.ndarray
+    out: np.ndarray
+    errors: list[str | None]
+
+
+def _run_chunk(call: _Call, chunk: list[_Plan]) -> None:
+    bars, strat, cache, slots = call.bars, call.strat, call.cache, call.slots
+    programs, per_settings, out, errors = call.programs, call.per_settings, call.out, call.errors
+    wanted = dict.fromkeys(key for plan in chunk for key in plan.needs)
     slot, missing = slots.place(list(wanted))
     fresh = [k for k in missing if isinstance(k, Indicator)]
-    threads = numba.get_num_threads()
+    big = len(fresh) * len(bars) >= _THREADED_ROWS_FROM
+    threads = numba.get_num_threads() if big else 1
     cache.fill_rows(fresh, slots.ind, threads=threads, rows=[slot[k] for k in fresh])
     runnable: list[_Plan] = []
-    k_rules = np.zeros((len(chunk), MAX_RULES, 5), dtype=np.int64)
-    k_levels = np.zeros((len(chunk), MAX_RULES))
     for plan in chunk:
-        pos = len(runnable)
-        if plan.rules is not None:
-            k_rules[pos], k_levels[pos] = compile_rules(plan.rules, slot.__getitem__)
-        else:
-            row = slot[("signals", plan.pos)]
+        if plan.program < 0:
             try:
-                slots.ind[row] = _user_signals(strat, bars, plan.params, cache)
+                slots.ind[slot[plan.needs[0]]] = _user_signals(strat, bars, plan.params, cache)
             except Exception as exc:  # user code: isolate the candidate
                 errors[plan.pos] = _describe(exc)
                 continue
-            k_rules[pos, 0] = (engine_nb.RULE_CODES, row, 0, 0, 0)
         runnable.append(plan)
     if not runnable:
         return
-    ind = slots.ind
+    k_rules, k_levels = _kernel_rules(runnable, programs, slot)
     index = np.array([plan.pos for plan in runnable], dtype=np.int64)
     ex = np.ascontiguousarray(per_settings[index])
     result = np.empty((len(runnable), len(METRICS)))
-    engine_nb.run_many_nb(
-        bars.open,
-        bars.high,
-        bars.low,
-        bars.close,
-        ind,
-        k_rules[: len(runnable)],
-        k_levels[: len(runnable)],
+    run_many(
+        (bars.open, bars.high, bars.low, bars.close),
+        slots.ind,
+        k_rules,
+        k_levels,
         ex,
         float(bars.periods_per_year),
-        numba.get_num_threads(),
         result,
     )
     out[index] = result
+
+
+def _kernel_rules(
+    plans: list[_Plan], programs: _Programs, slot: dict[Any, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """int64[k, MAX_RULES, 5] rules and float64[k, MAX_RULES] levels of `plans`."""
+    k = len(plans)
+    width = max(len(p.needs) for p in plans)
+    rows = np.zeros((k, width), dtype=np.int64)
+    for i, plan in enumerate(plans):
+        rows[i, : len(plan.needs)] = [slot[key] for key in plan.needs]
+    program = np.array([max(p.program, 0) for p in plans], dtype=np.int64)
+    if programs.tables:
+        k_rules, k_levels = programs.rules_of(program, rows)
+    else:
+        k_rules, k_levels = np.zeros((k, MAX_RULES, 5), dtype=np.int64), np.zeros((k, MAX_RULES))
+    for i, plan in enumerate(plans):
+        if plan.program < 0:  # numpy signals: one row of codes
+            k_rules[i] = 0
+            k_levels[i] = 0.0
+            k_rules[i, 0] = (engine_nb.RULE_CODES, rows[i, 0], 0, 0, 0)
+    return np.ascontiguousarray(k_rules), np.ascontiguousarray(k_levels)
 
 
 def _user_signals(

@@ -15,11 +15,10 @@ import itertools
 import math
 import zlib
 
-import numba
 import numpy as np
 import pytest
 
-from stratopt.engine import _nb
+from stratopt.engine import _many, _nb, run_many
 from stratopt.engine._types import ExecSettings, pack_settings
 from stratopt.metrics import METRIC_IDS, N_METRICS
 from stratopt.metrics._nb import (
@@ -146,7 +145,7 @@ def _run_both(
 ) -> tuple[np.ndarray, np.ndarray]:
     o, h, lo, c = (np.ascontiguousarray(getattr(bars, f)) for f in ("open", "high", "low", "close"))
     many = np.full((len(rules), N_METRICS), np.nan)
-    _nb.run_many_nb(o, h, lo, c, ind, rules, levels, exs, 252.0, numba.get_num_threads(), many)
+    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, many)
     one = np.stack(
         [
             _nb.run_one_nb(o, h, lo, c, ind, rules[k], levels[k], exs[k], 252.0, False)[4]
@@ -249,3 +248,61 @@ def test_many_equals_one_when_the_tails_are_simulated_again() -> None:
     ts = np.zeros(N_TRADE_STATS)
     out = np.empty(N_METRICS)
     assert not metrics_finish_nb(n, equity[-1], 1_000.0, 0, ts, 252.0, acc, sample, stored, out)
+
+
+def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slices of candidates on several threads: each candidate's bits as on one."""
+    monkeypatch.setattr(_many, "THREADED_FROM", 0)
+    rng = np.random.default_rng(5)
+    n, k = 3 * _nb.SIM_CHUNK + 11, 23
+    bars = random_bars(rng, n)
+    ind = random_indicators(rng, n)
+    rules = np.zeros((k, 8, 5), dtype=np.int64)
+    levels = np.zeros((k, 8))
+    for i in range(k):
+        rules[i], levels[i] = random_rules(rng, 4, 4)
+    exs = np.stack(
+        [
+            pack_settings(
+                ExecSettings(
+                    **random_settings_kwargs(
+                        rng,
+                        fill=str(rng.choice(["next_open", "close"])),
+                        direction="both",
+                        sizing=str(rng.choice(SIZINGS)),
+                        exits=str(rng.choice(EXIT_RULES)),
+                    )
+                )
+            )
+            for _ in range(k)
+        ]
+    )
+    o, h, lo, c = (np.ascontiguousarray(getattr(bars, f)) for f in ("open", "high", "low", "close"))
+    serial = np.full((k, N_METRICS), np.nan)
+    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, serial, threads=1)
+    threaded = np.full((k, N_METRICS), np.nan)
+    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, threaded, threads=3)
+    _assert_same_bits(threaded, serial)
+    _assert_same_bits(threaded, _run_both(bars, ind, rules, levels, exs)[1])
+
+
+def test_candidates_simulated_again_on_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several candidates whose tails fell inside the band, redone on threads."""
+    monkeypatch.setattr(_many, "THREADED_FROM", 0)
+    n = 10 * _nb.SIM_CHUNK + 77
+    rng = np.random.default_rng(11)
+    steps = rng.normal(0.0, 1e-4, n)
+    steps[: n // 4] *= 30.0
+    close = np.ascontiguousarray(100.0 * np.cumprod(1.0 + steps))
+    row = np.zeros((1, n))
+    row[0, 0] = 1.0
+    rules = np.zeros((5, 8, 5), dtype=np.int64)
+    rules[:, 0] = (_nb.RULE_CODES, 0, 0, 0, 0)
+    ex = np.stack(
+        [pack_settings(ExecSettings(cash=c, fill="close")) for c in (1e3, 2e3, 3e3, 4e3, 5e3)]
+    )
+    many = np.full((5, N_METRICS), np.nan)
+    run_many((close, close, close, close), row, rules, np.zeros((5, 8)), ex, 252.0, many, threads=2)
+    _assert_same_bits(
+        many, _run_both(Bars(close, close, close, close), row, rules, np.zeros((5, 8)), ex)[1]
+    )

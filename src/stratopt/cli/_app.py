@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from stratopt._version import __version__
-from stratopt.cli._render import err, out
+from stratopt.cli._console import err, out
 from stratopt.cli._title import mask_passwords_in_title
 from stratopt.errors import ConfigError, Interrupted, StratoptError, UserInputError
 from stratopt.storage import DbRetry, check_url, parse_seconds

@@ -10,7 +10,8 @@ import pandas as pd
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stratopt.cli._render import _run_folder, err, out, print_optimize, print_ranked
+from stratopt.cli._console import err, out
+from stratopt.cli._render import _run_folder, print_optimize, print_ranked
 from stratopt.operations import LaunchOutcome, LaunchStatus, OptimizeResult, WorkResult
 
 __all__ = [

@@ -25,6 +25,7 @@ from stratopt.config._read import (
     load_study,
     parse_search,
     parse_study,
+    read_study_mapping,
 )
 from stratopt.config._spans import Span, parse_holdout, parse_span
 from stratopt.storage import check_url as storage_url_problem
@@ -51,5 +52,6 @@ __all__ = [
     "parse_search",
     "parse_span",
     "parse_study",
+    "read_study_mapping",
     "storage_url_problem",
 ]

@@ -33,6 +33,7 @@ __all__ = [
     "load_study",
     "parse_search",
     "parse_study",
+    "read_study_mapping",
 ]
 
 MAX_STUDY_BYTES = 1_000_000
@@ -54,6 +55,18 @@ def load_study(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
     file = Path(path)
     raw = apply_overrides(_read_mapping(file), overrides, source=str(file))
     return parse_study(raw, source=str(file), base_dir=file.resolve().parent)
+
+
+def read_study_mapping(path: str | Path) -> dict[str, Any]:
+    """The mapping a study file holds, read as untrusted text (see the module docs).
+
+    For study files of other schemas (e.g. `stratopt.ml`), which validate it themselves.
+
+    Raises:
+        ConfigError: unreadable, too large, not UTF-8, bad YAML/JSON, a duplicate key or
+            not a mapping; the message names the file.
+    """
+    return _read_mapping(Path(path))
 
 
 def _read_mapping(file: Path) -> dict[str, Any]:

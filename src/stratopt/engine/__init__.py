@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from stratopt.engine import _nb as kernels
 from stratopt.engine._grouping import group_by_rows
+from stratopt.engine._many import run_many
 from stratopt.engine._simulate import SimResult, simulate
 from stratopt.engine._types import (
     N_EXEC,
@@ -28,5 +29,6 @@ __all__ = [
     "group_by_rows",
     "kernels",
     "pack_settings",
+    "run_many",
     "simulate",
 ]

@@ -12,6 +12,11 @@ Array conventions:
         RULE_NONE are ignored. The first rule that fires gives the bar's signal.
     levels: float64[R].
     ex: float64[N_EXEC], the packed ExecSettings (see _types.pack_settings).
+
+Constants passed to helper kernels are wrapped (``np.int64(EXIT_END)``,
+``np.bool_(True)``): numba compiles a callee once per literal value it is called
+with, and each compile is a slice of a cold start. The batch path keeps its literal
+``False`` for `record`, so that its simulation is compiled without the recording code.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import get_thread_id, njit, prange  # type: ignore[attr-defined]
+from numba import njit
 
 from stratopt.engine._types import (
     E_CASH,
@@ -114,7 +119,7 @@ if SIM_CHUNK % METRICS_SEGMENT:  # pragma: no cover
 @njit(cache=True)
 def fill_codes_nb(ind, rules, levels, codes):  # type: ignore[no-untyped-def]
     """Write each bar's signal code (int8[n]) as the rules give it; 0 where none fires."""
-    fill_codes_range_nb(ind, rules, levels, codes, 0, codes.shape[0])
+    fill_codes_range_nb(ind, rules, levels, codes, np.int64(0), codes.shape[0])
 
 
 @njit(cache=True)
@@ -331,7 +336,7 @@ def _apply_signal(pos, code, price, i, ex, ts, record, trades, allow_entry):  # 
     if code == SIG_NONE:
         return pos
     if pos[1] != 0.0 and _wants_exit(code, pos[1]):
-        pos = _close(pos, price, ex[E_SLIPPAGE], EXIT_SIGNAL, i, ex, ts, record, trades)
+        pos = _close(pos, price, ex[E_SLIPPAGE], np.int64(EXIT_SIGNAL), i, ex, ts, record, trades)
     if allow_entry and pos[1] == 0.0 and (code == SIG_LONG or code == SIG_SHORT):
         pos = _open(pos, float(code), price, i, ex)
     return pos
@@ -369,7 +374,7 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
         c,
         padded,
         padded.view(np.uint64),
-        0,
+        np.int64(0),  # not a literal 0: one compiled specialization fewer
         n,
         ex,
         ts,
@@ -452,9 +457,9 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
         if next_open and (pending_time or pending != SIG_NONE):
             pos = (cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades)
             if pending_time and units != 0.0:
-                pos = _close(pos, o[j], slip, EXIT_MAX_BARS, j, ex, ts, record, trades)
+                pos = _close(pos, o[j], slip, np.int64(EXIT_MAX_BARS), j, ex, ts, record, trades)
             if pending != SIG_NONE:
-                pos = _apply_signal(pos, pending, o[j], j, ex, ts, record, trades, True)
+                pos = _apply_signal(pos, pending, o[j], j, ex, ts, record, trades, np.bool_(True))
             pending = SIG_NONE
             pending_time = False
             cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
@@ -521,7 +526,7 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
         elif time_exit or code != SIG_NONE:
             pos = (cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades)
             if time_exit:
-                pos = _close(pos, c[j], slip, EXIT_MAX_BARS, j, ex, ts, record, trades)
+                pos = _close(pos, c[j], slip, np.int64(EXIT_MAX_BARS), j, ex, ts, record, trades)
             if code != SIG_NONE:
                 pos = _apply_signal(pos, code, c[j], j, ex, ts, record, trades, not last)
             cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
@@ -530,7 +535,7 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
             exposure[j] = 1 if in_market else 0
         if last and units != 0.0:
             pos = (cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades)
-            pos = _close(pos, c[j], slip, EXIT_END, j, ex, ts, record, trades)
+            pos = _close(pos, c[j], slip, np.int64(EXIT_END), j, ex, ts, record, trades)
             cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
         equity[j - j0] = cash + units * c[j]
         j += 1
@@ -550,7 +555,7 @@ def eval_signals_nb(ind, rules, levels, n):  # type: ignore[no-untyped-def]
     return codes
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore[no-untyped-def]
     """One candidate with full outputs: (equity, position, exposure, trades, metrics)."""
     n = c.shape[0]
@@ -565,7 +570,7 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
     if record:
         # A counting pass first, so the trade table is allocated at its exact size.
         n_trades, _ = simulate_nb(
-            o, h, l, c, codes, ex, ts, equity, False, position, exposure, trades
+            o, h, l, c, codes, ex, ts, equity, np.bool_(False), position, exposure, trades
         )
         trades = np.zeros((max(n_trades, 1), N_TRADE_COLS))
         trade_stats_init_nb(ts)
@@ -579,7 +584,7 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
 
 
 @njit(cache=True)
-def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, work, out):  # type: ignore[no-untyped-def]
+def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, work, out, found):  # type: ignore[no-untyped-def]
     """The metrics of a few candidates, ``rules[q]``, ``levels[q]``, ``ex[q]`` ->
     ``out[q]``, in one pass over the bars, chunk by chunk (the engine's
     many-candidates path; `run_one_nb` is the one-candidate reference).
@@ -592,11 +597,13 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, w
     chunk's prices and the indicator rows they share are read from memory once for all
     of them (reading the series is a good part of the cost). ``samples[q]``
     (float64[s] with s = min(n, METRICS_SAMPLE)) receives candidate q's bracket
-    sample. A candidate whose tails were not among its stored returns (rare) is run
-    again by `run_one_nb`, which keeps all its returns. ``work`` holds the small
-    buffers of `new_work_nb`, with room for ``len(rules)`` candidates, reused across
-    batches. The result is bit for bit that of `run_one_nb` (the same kernels on the
-    same bars, chunk boundaries on segment boundaries).
+    sample. ``found[q]`` is False for a candidate whose tails were not among its
+    stored returns (rare): the caller runs it again with `run_one_nb`, which keeps all
+    its returns (not called from here: that would compile the one-candidate path into
+    this kernel, about a third of a cold start). ``work`` holds the small buffers of
+    `new_work_nb`, with room for ``len(rules)`` candidates, reused across batches.
+    The result is bit for bit that of `run_one_nb` (the same kernels on the same bars,
+    chunk boundaries on segment boundaries).
     """
     n = c.shape[0]
     k = rules.shape[0]
@@ -634,7 +641,7 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, w
             metrics_chunk_nb(equity[:w], prev[q], j0, n, rbuf, samples[q], stored[q], acc[q])
             prev[q] = equity[w - 1]
     for q in range(k):
-        found = metrics_finish_nb(
+        found[q] = metrics_finish_nb(
             n,
             prev[q],
             ex[q, E_CASH],
@@ -646,9 +653,6 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, w
             stored[q],
             out[q],
         )
-        if not found:
-            # the tails moved inside the band: the one-candidate path keeps every return
-            out[q, :] = run_one_nb(o, h, l, c, ind, rules[q], levels[q], ex[q], ppy, False)[4]
 
 
 # Candidates per batch of the many-candidates kernel (see batch_metrics_nb): more
@@ -674,25 +678,27 @@ def new_work_nb(k):  # type: ignore[no-untyped-def]
     )
 
 
-@njit(cache=True, parallel=True)
-def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # type: ignore[no-untyped-def]
-    """Metrics of many candidates in parallel: rules[k], levels[k], ex[k] -> out[k].
+@njit(cache=True, nogil=True)
+def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found):  # type: ignore[no-untyped-def]
+    """Metrics of many candidates, one after the other: rules[k], levels[k], ex[k] ->
+    out[k]; found[k] False where `run_one_nb` must redo candidate k (see
+    batch_metrics_nb).
 
-    Candidates go in batches of ``BATCH`` consecutive ones (`batch_metrics_nb`),
-    batches in parallel. Per thread, ``BATCH`` float64[n] buffers of stored returns
-    and a few chunk-sized ones are alive, so memory does not
-    grow with the number of candidates. `n_threads` must be
-    `numba.get_num_threads()` (asking for it inside the kernel defeats caching).
+    Candidates go in batches of ``BATCH`` consecutive ones (`batch_metrics_nb`);
+    ``BATCH`` float64[n] buffers of stored returns and a few chunk-sized ones are
+    alive, so memory does not grow with the number of candidates. It releases the
+    GIL: `stratopt.engine.run_many` runs slices of the candidates on several threads.
+    (Not a numba ``prange``: its parallel lowering took about a fifth of a cold start's
+    compile time, and its thread launch cost more than small calls themselves.)
     """
     n = c.shape[0]
     n_cand = rules.shape[0]
     b = BATCH
     s = min(n, METRICS_SAMPLE)
-    stored = np.empty((n_threads, b, n))
-    samples = np.empty((n_threads, b, s))
-    works = [new_work_nb(b) for _ in range(n_threads)]
-    for g in prange((n_cand + b - 1) // b):
-        t = get_thread_id()
+    stored = np.empty((b, n))
+    samples = np.empty((b, s))
+    work = new_work_nb(b)
+    for g in range((n_cand + b - 1) // b):
         k0 = g * b
         k1 = min(n_cand, k0 + b)
         batch_metrics_nb(
@@ -705,8 +711,9 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, n_threads, out):  # typ
             levels[k0:k1],
             ex[k0:k1],
             ppy,
-            stored[t],
-            samples[t],
-            works[t],
+            stored,
+            samples,
+            work,
             out[k0:k1],
+            found[k0:k1],
         )

@@ -468,7 +468,7 @@ def quantile_nb(a: F64Array, q: float) -> float:
     want[0] = k
     want[1] = k1
     vals = np.empty(2)
-    _order_stats_nb(a, n, want, vals, 2)
+    _order_stats_nb(a, n, want, vals, 2)  # not a literal 2: one compile fewer
     return _lerp(vals[0], vals[1], t)
 
 

@@ -22,6 +22,7 @@ from optuna.samplers import (
 
 from stratopt.config import METHODS, SearchConfig, method_list
 from stratopt.errors import ConfigError
+from stratopt.search._tpe_batch import BatchTPESampler
 
 __all__ = ["SAMPLERS", "MethodInfo", "make_sampler"]
 
@@ -46,6 +47,14 @@ def _tpe(o: SearchConfig, seed: int) -> BaseSampler:
         n_ei_candidates=o.ei_candidates or 24,
         multivariate=True,
         constant_liar=True,
+    )
+
+
+def _tpe_batch(o: SearchConfig, seed: int) -> BaseSampler:
+    return BatchTPESampler(
+        seed=seed,
+        n_startup_trials=10 if o.startup_trials is None else o.startup_trials,
+        n_ei_candidates=o.ei_candidates or 24,
     )
 
 
@@ -85,7 +94,8 @@ def _random(o: SearchConfig, seed: int) -> BaseSampler:
 _BUILDERS: dict[str, Build] = {
     "grid": _random,
     "random": _random,
-    "tpe": _tpe,
+    "tpe": _tpe_batch,
+    "tpe_optuna": _tpe,
     "cmaes": _cmaes,
     "nsga2": _nsga2,
     "qmc": _qmc,

@@ -1,0 +1,91 @@
+"""Many candidates at once: slices of them through the compiled kernel on threads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numba
+import numpy as np
+
+from stratopt.engine._nb import BATCH, run_many_nb, run_one_nb
+
+__all__ = ["run_many"]
+
+# Below this many bar-evaluations (candidates x bars) one thread is quicker than
+# starting and joining others: a thread start costs tens of microseconds, a small
+# call's whole work a few hundred.
+THREADED_FROM = 1 << 21
+
+# Slices per thread: several, so a thread that drew cheap candidates takes more.
+_SLICES_PER_THREAD = 4
+
+
+def run_many(
+    ohlc: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    ind: np.ndarray,
+    rules: np.ndarray,
+    levels: np.ndarray,
+    ex: np.ndarray,
+    ppy: float,
+    out: np.ndarray,
+    *,
+    threads: int | None = None,
+) -> None:
+    """The metrics of each candidate ``rules[k], levels[k], ex[k]`` into ``out[k]``,
+    on the bars' ``(open, high, low, close)``.
+
+    Bit for bit what `run_one_nb` gives for each candidate, whatever the number of
+    threads (default `numba.get_num_threads()`): each candidate is computed on its
+    own, slices of consecutive candidates go to whichever thread is free.
+    """
+    o, h, l, c = ohlc  # noqa: E741 (the engine's name for the lows)
+    n_cand = rules.shape[0]
+    found = np.ones(n_cand, dtype=np.bool_)
+    threads = threads or numba.get_num_threads()
+    one_thread = threads <= 1 or n_cand <= BATCH or n_cand * c.shape[0] < THREADED_FROM
+    per = -(-n_cand // (BATCH * threads * _SLICES_PER_THREAD)) * BATCH
+
+    def run_slice(k0: int) -> None:
+        k1 = min(n_cand, k0 + per)
+        run_many_nb(
+            o, h, l, c, ind, rules[k0:k1], levels[k0:k1], ex[k0:k1], ppy,
+            out[k0:k1], found[k0:k1],
+        )  # fmt: skip
+
+    def run_again(k: int) -> None:
+        # the tails moved inside the band: the one-candidate path keeps every return
+        out[k] = run_one_nb(o, h, l, c, ind, rules[k], levels[k], ex[k], ppy, False)[4]
+
+    if one_thread:
+        run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found)
+    else:
+        _on_threads(run_slice, list(range(0, n_cand, per)), threads)
+    again = np.flatnonzero(~found).tolist()
+    if one_thread or len(again) < 2:
+        for k in again:
+            run_again(k)
+    else:
+        _on_threads(run_again, again, threads)
+
+
+def _on_threads(job: Callable[[int], None], items: list[int], threads: int) -> None:
+    """`job(item)` for every item, on `threads` threads (this one among them), each
+    taking the next item when it is free. The jobs must release the GIL."""
+    pending = iter(items)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            job(item)
+
+    others = [threading.Thread(target=worker) for _ in range(min(threads, len(items)) - 1)]
+    for t in others:
+        t.start()
+    worker()
+    for t in others:
+        t.join()
