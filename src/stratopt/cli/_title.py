@@ -11,9 +11,15 @@ only while the interpreter starts and imports the CLI (about a second). The work
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from stratopt.storage import redact
+
+_set_title: Callable[[str], None] | None
+try:
+    from setproctitle import setproctitle as _set_title
+except ImportError:  # optional: the `postgres` extra
+    _set_title = None
 
 __all__ = ["mask_passwords_in_title"]
 
@@ -22,11 +28,7 @@ def mask_passwords_in_title(argv: Sequence[str] | None = None) -> bool:
     """Rewrite the process title if an argument holds a password; whether it did."""
     args = list(sys.orig_argv if argv is None else argv)
     masked = [redact(a) for a in args]
-    if masked == args:
+    if masked == args or _set_title is None:
         return False
-    try:
-        from setproctitle import setproctitle  # optional: the `postgres` extra
-    except ImportError:
-        return False
-    setproctitle(" ".join(masked))
+    _set_title(" ".join(masked))
     return True
