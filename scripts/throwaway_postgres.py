@@ -68,6 +68,7 @@ class Cluster:
     root: Path
     port: int
     owner: str | None  # the user the server runs as (None: this one)
+    options: str = ""  # the server's options (`pg_ctl -o`), kept for `start_server`
 
     @property
     def host(self) -> str:
@@ -84,6 +85,17 @@ class Cluster:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(f"{args[0]} failed: {done.stdout}\n{done.stderr}")
+
+    def stop_server(self) -> None:
+        """Stop the server (fast shutdown: connections are dropped), keeping its data."""
+        self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+
+    def start_server(self) -> None:
+        """Start the server again on the same port, with the same options."""
+        self._run(
+            "pg_ctl", "-D", str(self.root / "data"), "-o", self.options, "-l",
+            str(self.root / "log"), "-w", "-t", "60", "start",
+        )  # fmt: skip
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):  # already stopped, or never started
@@ -116,10 +128,8 @@ def start(*, durable: bool = False) -> Cluster:
         opts = f"-h 127.0.0.1 -p {cluster.port} -k {root} -c max_connections=100"
         if not durable:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        cluster._run(
-            "pg_ctl", "-D", str(root / "data"), "-o", opts, "-l", str(root / "log"), "-w",
-            "-t", "60", "start",
-        )  # fmt: skip
+        cluster.options = opts
+        cluster.start_server()
     except BaseException:
         cluster.stop()
         raise

@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "InfeasibleError",
+    "Interrupted",
     "StrategyError",
     "StratoptError",
     "UserInputError",
@@ -44,3 +45,21 @@ class StrategyError(UserInputError):
 class InfeasibleError(StrategyError):
     """A strategy's `validate` refused a candidate's parameters: the candidate is
     infeasible (pruned like a broken constraint), not failed, and never retried."""
+
+
+class Interrupted(BaseException):
+    """The process was asked to stop (SIGTERM, SIGINT) while a worker or `launch` ran.
+
+    A BaseException, like KeyboardInterrupt: nothing that catches `Exception` holds it
+    up, and the code that claimed shared state (a worker's trials) gives it back on the
+    way out. The CLI exits with `exit_code` (128 + the signal: 143, 130).
+    """
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum = signum
+        self.name = name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

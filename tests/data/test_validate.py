@@ -119,7 +119,7 @@ def test_too_few_rows(tmp_path: Path) -> None:
     [
         (b"", "the file is empty"),
         (b"\n\n", "no data"),
-        (b"a,b,c\n1,2,3\n", r"missing column\(s\) open, high, low, close; found 'a', 'b', 'c'"),
+        (b"a,b,c\n1,2,3\n", r"not a CSV or Parquet file of bars \(12 bytes\): no open, high"),
         (b"timestamp,open,high,low\n2020-01-01,1,2,0.5\n", r"missing column\(s\) close"),
         (b"2020-01-01,1,2,0.5,1.5\n2020-01-02,1,2,0.5,1.5\n", "is the first line a header"),
         (b"open,high,low,close\n1,2,0.5,1.5\n1,2,0.5,1.5\n", "no timestamp column"),

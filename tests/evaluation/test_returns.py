@@ -13,6 +13,7 @@ import yaml
 from stratopt.backtest import backtest, study_bars
 from stratopt.config import load_study
 from stratopt.data import resample
+from stratopt.evaluation import _returns as returns_module
 from stratopt.evaluation import bin_returns, candidate_returns
 
 BASE: dict[str, Any] = {
@@ -92,3 +93,18 @@ def test_candidates_on_another_data_choice_are_skipped(tmp_path: Path) -> None:
     assert alone.positions == [0]
     two_day = resample(study_bars(study)[0], "2D")
     assert alone.returns.shape[0] == len(two_day)  # its own, resampled series
+
+
+def test_processes_give_the_same_columns_bit_for_bit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`jobs`: the candidates left after PARALLEL_AFTER_S go to processes (issue 22 item 9);
+    the matrix, its order and the skipped reasons are those of one process."""
+    study = _load(tmp_path, BASE)
+    params = [{"fast": f, "slow": s} for f in (5, 10, 50) for s in (10, 30, 60)]
+    one = candidate_returns(study, params, bin_size=3)
+    monkeypatch.setattr(returns_module, "PARALLEL_AFTER_S", 0.0)  # all but the first
+    many = candidate_returns(study, params, bin_size=3, jobs=2)
+    assert many.positions == one.positions and len(one.positions) < len(params)
+    assert np.array_equal(many.returns, one.returns)
+    assert many.skipped == one.skipped

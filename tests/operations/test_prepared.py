@@ -97,7 +97,8 @@ def test_every_run_folder_of_a_study_has_the_same_summary_keys(tmp_path: Path) -
         if r.run_folder is not None
     ]
     assert keys[1] ^ keys[0] == {"worker"}
-    assert keys[2] ^ keys[0] == {"statistics"}  # the report analyses, analyze=False did not
+    # launch's report analyses as optimize does (issue 21 item 14); analyze=False did not
+    assert keys[2] ^ keys[0] == {"statistics", "robustness", "lookahead"}
     assert {"config", "study_dir", "data", "strategy", "best"} <= keys[0]
     assert {"kind": "search", "study": "a"}.items() <= json.loads(
         opt.run_folder.summary.read_text()

@@ -13,7 +13,7 @@ import pytest
 from optuna.trial import TrialState
 
 from stratopt.operations import optimize
-from stratopt.search import ask
+from stratopt.search import ask, record
 from stratopt.storage import Heartbeat, StorageError, open_storage, resolve_storage_url
 from tests.workers.test_workers import _cli, _env, _study_file
 
@@ -89,9 +89,11 @@ def test_launched_workers_get_the_url_through_the_environment_not_argv(
         time.sleep(0.2)
     out, err = (b.decode() for b in proc.communicate())
     assert proc.returncode == 0, err
-    assert len(seen) == 2
-    for argv, environ in seen.values():
-        assert " worker " in argv and "s3cret" not in argv and "postgresql" not in argv
+    workers = [(argv, env) for argv, env in seen.values() if " worker " in argv]
+    assert len(workers) == 2  # the others: the report's re-runs, in their own processes
+    for argv, _ in seen.values():
+        assert "s3cret" not in argv and "postgresql" not in argv
+    for _, environ in workers:
         assert f"STRATOPT_STORAGE={url}" in environ
     assert "s3cret" not in out + err
 
@@ -129,6 +131,8 @@ def test_a_killed_runs_orphan_is_failed_and_retried_by_the_next_run(tmp_path: Pa
     assert res.counts["complete"] == 5
     trials = optuna.load_study(study_name="orphan", storage=url).trials
     assert trials[0].state == TrialState.FAIL
+    assert record(trials[0])["error"].startswith("no heartbeat for ")  # issue 21 item 15
+    assert record(trials[0])["error"].endswith(" s (process killed?)")
     retry = [t for t in trials if t.system_attrs.get("failed_trial") == 0]
     assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE
     assert retry[0].params == trials[0].params

@@ -158,6 +158,9 @@ def test_launch_on_sqlite_splits_a_grid_and_retries_a_killed_workers_trial(
     assert "worker 0 failed" in err or "failed (exit code -9)" in err
     assert "Traceback" not in err
     assert "200 complete" in out
+    # The same analyses as every optimize prints (issue 21 item 14).
+    assert "stability of the best" in out and "look-ahead: clean" in out
+    assert "overfitting: " in out
     study = optuna.load_study(
         study_name="lite_grid", storage=f"sqlite:///{tmp_path / 'runs' / 'stratopt.db'}"
     )

@@ -14,15 +14,18 @@ from rich.markup import escape
 
 from stratopt._version import __version__
 from stratopt.cli._console import err, out
-from stratopt.errors import ConfigError, StratoptError, UserInputError
-from stratopt.storage import check_url
+from stratopt.cli._title import mask_passwords_in_title
+from stratopt.errors import ConfigError, Interrupted, StratoptError, UserInputError
+from stratopt.storage import DbRetry, check_url, parse_seconds
 
 __all__ = [
+    "DbRetryOption",
     "GraceOption",
     "HeartbeatOption",
     "SetOption",
     "app",
     "check_storage_option",
+    "db_retry",
     "main",
     "search_overrides",
 ]
@@ -50,6 +53,20 @@ GraceOption = Annotated[
     int,
     typer.Option(min=2, help="Seconds without a heartbeat after which a trial is orphaned."),
 ]
+
+DbRetryOption = Annotated[
+    str,
+    typer.Option(
+        "--db-retry",
+        help="How long to ride out a database outage (e.g. 120s, 5m; 0: give up at once).",
+        metavar="DURATION",
+    ),
+]
+
+
+def db_retry(text: str) -> DbRetry:
+    """`--db-retry` as a policy (ConfigError naming the flag)."""
+    return DbRetry(parse_seconds(text, "--db-retry"))
 
 
 def _version(value: bool) -> None:
@@ -84,6 +101,7 @@ def search_overrides(set_: list[str] | None, **search: object) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `stratopt` console script."""
+    mask_passwords_in_title()  # before anything slow: `ps` must not show a password
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         app(args=argv, standalone_mode=True)
@@ -93,3 +111,6 @@ def main(argv: list[str] | None = None) -> None:
     except StratoptError as exc:  # e.g. the storage cannot be reached: a failed run
         err.print("[bold red]error:[/]", escape(str(exc)), highlight=False)
         sys.exit(1)
+    except Interrupted as exc:  # a worker or launch asked to stop (it cleaned up)
+        err.print(f"[bold red]interrupted[/] by {exc.name}", highlight=False)
+        sys.exit(exc.exit_code)

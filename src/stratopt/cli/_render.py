@@ -39,46 +39,14 @@ from stratopt.cli._render_checks import (
 from stratopt.metrics import METRICS
 from stratopt.operations import (
     BacktestRun,
-    LaunchOutcome,
-    LaunchStatus,
     OptimizeResult,
     ReportFile,
     StudyView,
     ValidationResult,
     WalkForwardResult,
-    WorkResult,
 )
 from stratopt.search import Progress as SearchProgress
 from stratopt.validation import HoldoutReport, WindowResult
-
-
-@contextmanager
-def launch_progress() -> Iterator[Callable[[LaunchStatus], None]]:
-    """The workers' combined progress, read from the storage (`stratopt launch`)."""
-    columns = (
-        TextColumn("[bold]workers"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task("trials", total=None, info="")
-
-        def show(s: LaunchStatus) -> None:
-            best = "n/a" if s.best is None else f"{s.best:.4g}"
-            progress.update(
-                task,
-                total=s.target,
-                completed=min(s.complete, s.target),
-                info=(
-                    f"best {best} | running {s.running} | pruned {s.pruned} | "
-                    f"failed {s.failed} | workers alive {s.alive}/{s.workers} | "
-                    f"{s.rate:.1f}/s"
-                ),
-            )
-
-        yield show
 
 
 @contextmanager
@@ -291,8 +259,10 @@ def print_report(found: ReportFile | None) -> None:
         err.print(f"report.html {found.problem}", highlight=False, soft_wrap=True)
 
 
-def print_optimize(result: OptimizeResult, top: int) -> None:
-    """The best candidates, the holdout, the counts, the run folder and the analyses."""
+def print_optimize(result: OptimizeResult, top: int, *, how: str | None = None) -> None:
+    """The best candidates, the holdout, the counts, the run folder and the analyses.
+
+    `how`: the counts line's bracket (default: why the search stopped, and its time)."""
     title = f"{result.study_name}: best {top}"
     print_ranked(result.ranked, top, title=title, value_names=result.value_names)
     if result.best_params is not None:
@@ -301,9 +271,9 @@ def print_optimize(result: OptimizeResult, top: int) -> None:
     if result.holdout is not None:
         print_holdout(result.holdout)
     c = result.counts
+    how = how or f"stopped by {result.stopped_by}, {result.seconds:.1f} s"
     out.print(
-        f"trials: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
-        f"(stopped by {result.stopped_by}, {result.seconds:.1f} s)",
+        f"trials: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed ({how})",
         soft_wrap=True,
     )
     print_path("run folder", result.run_folder.path)
@@ -312,41 +282,6 @@ def print_optimize(result: OptimizeResult, top: int) -> None:
     print_robustness(rob, look)
     print_verdict(result.statistics)
     print_report(result.report_file)
-
-
-def print_work(result: WorkResult) -> None:
-    c = result.counts
-    out.print(
-        f"worker {result.worker_id}: study {result.study_name} has {c['complete']} complete, "
-        f"{c['pruned']} pruned, {c['fail']} failed; this worker: {result.attempts} attempts, "
-        f"{result.pruned} pruned, {result.failed} failed "
-        f"(stopped by {result.stopped_by}, {result.seconds:.1f} s)",
-        soft_wrap=True,
-        highlight=False,
-    )
-    if result.run_folder is not None:
-        print_path("run folder", result.run_folder.path)
-
-
-def print_failed_workers(outcome: LaunchOutcome) -> None:
-    for w in outcome.failed:
-        err.print(
-            f"[bold red]worker {w.index} failed[/] (exit code {w.returncode}); log: {w.log}",
-            highlight=False,
-        )
-        for line in w.tail:
-            err.print(f"  {escape(line)}", highlight=False)
-
-
-def print_launch(result: OptimizeResult, outcome: LaunchOutcome, n: int, top: int) -> None:
-    print_ranked(result.ranked, top, title=f"{result.study_name}: best {top}")
-    c = result.counts
-    out.print(
-        f"trials: {c['complete']} complete, {c['pruned']} pruned, {c['fail']} failed "
-        f"({n} workers, {outcome.seconds:.1f} s)",
-        soft_wrap=True,
-    )
-    print_path("run folder", result.run_folder.path)
 
 
 def print_window_done(w: WindowResult) -> None:

@@ -17,7 +17,7 @@ from stratopt.data._frequency import infer_periods_per_year
 from stratopt.data._read import open_source, read_table, source_name
 from stratopt.data._resample import resample
 from stratopt.data._time import parse_time
-from stratopt.data._validate import validate_frame
+from stratopt.data._validate import NoBarColumns, validate_frame
 from stratopt.errors import ConfigError, DataError
 
 __all__ = ["TimeLike", "load_bars", "select_range", "symbol_from_path"]
@@ -75,7 +75,16 @@ def load_bars(
         raise ConfigError(f"periods_per_year must be a positive number, got {periods_per_year!r}")
     with open_source(path) as file:
         raw = read_table(file, name)
-    frame = select_range(validate_frame(raw, name), start=start, end=end, source=name)
+        try:
+            valid = validate_frame(raw, name)
+        except NoBarColumns:
+            size = file.stat().st_size
+            raise DataError(
+                f"{name}: not a CSV or Parquet file of bars ({size:,} bytes): no open, high, "
+                "low or close column (is the first line a header? expected timestamp, open, "
+                "high, low, close and optionally volume, any case)"
+            ) from None
+    frame = select_range(valid, start=start, end=end, source=name)
     bars = Bars.from_frame(
         frame,
         symbol=symbol_from_path(name) if symbol is None else symbol,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from stratopt.errors import DataError
 
-__all__ = ["OHLCV", "validate_frame"]
+__all__ = ["OHLCV", "NoBarColumns", "validate_frame"]
 
 OHLCV = ("open", "high", "low", "close", "volume")
 _PRICES = ("open", "high", "low", "close")
@@ -25,6 +25,16 @@ _EPOCH_UNITS: tuple[tuple[Literal["s", "ms", "us", "ns"], float, float], ...] = 
     ("ns", 1e17, 1e19),
 )
 _ISO_HINT = "expected ISO 8601 such as 2020-01-31 or 2020-01-31T09:30:00Z, or epoch s/ms"
+
+
+class NoBarColumns(DataError):
+    """A table without any of the price columns: most likely not a table of bars at all.
+
+    A file's loader replaces the message (which lists the columns found) with the path
+    and its size: the "columns" of an arbitrary file are its first line, which may be a
+    secret (`/proc/self/environ`, a `.pgpass` line) and must not reach a log.
+    """
+
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -87,8 +97,9 @@ def _locate_columns(frame: pd.DataFrame, source: str) -> tuple[pd.Index, dict[st
     if missing:
         found = ", ".join(repr(str(c))[:30] for c in list(frame.columns)[:8])
         more = ", ..." if len(frame.columns) > 8 else ""
-        hint = " (is the first line a header?)" if len(missing) == len(_PRICES) else ""
-        raise DataError(
+        none = len(missing) == len(_PRICES)
+        hint = " (is the first line a header?)" if none else ""
+        raise (NoBarColumns if none else DataError)(
             f"{source}: missing column(s) {', '.join(missing)}; found {found or 'none'}{more}"
             f"{hint}. Expected timestamp, open, high, low, close and optionally volume "
             "(any case)"

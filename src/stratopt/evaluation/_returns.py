@@ -9,11 +9,16 @@ Only the returns are kept (float64, one column per candidate), so memory is
 
 from __future__ import annotations
 
+import math
+import multiprocessing
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -22,7 +27,7 @@ from stratopt.data import Bars
 from stratopt.engine import simulate
 from stratopt.errors import StratoptError
 from stratopt.evaluation._contract import ExternalFailure
-from stratopt.evaluation._data import StudyData
+from stratopt.evaluation._data import DataKey, StudyData
 from stratopt.evaluation._external import External
 from stratopt.evaluation._grid_returns import GridReturns
 from stratopt.evaluation._router import Candidate, Router
@@ -73,6 +78,7 @@ def candidate_returns(
     *,
     bin_size: int = 1,
     data: StudyData | None = None,
+    jobs: int = 1,
 ) -> CandidateReturns:
     """Re-run `params` (each a trial's searched parameters) and collect their returns.
 
@@ -97,6 +103,9 @@ def candidate_returns(
         bin_size: Bars per row of the result (compounded); 1 keeps every bar.
         data: The study's bars already loaded (an evaluator's `StudyData`), to skip
             reloading files.
+        jobs: Processes to re-run the candidates with. Candidates run here first; once
+            they have taken `PARALLEL_AFTER_S` seconds, the rest are shared among `jobs`
+            processes (the same columns, bit for bit, in the same order).
     """
     if study.evaluator is not None:
         return _external_returns(study, params, max(1, int(bin_size)), data)
@@ -117,23 +126,31 @@ def candidate_returns(
             skipped[i] = f"other data choice {dict(c.data)} than the compared candidates"
             del routed[i]
     series = (data if data is not None else StudyData(study)).get(key)
-    caches = [IndicatorCache(b, max_bytes=64 * 2**20) for b in series]
     index = _union_index(series)
-    positions: list[int] = []
     size = max(1, int(bin_size))
-    rows = -(-len(index) // size)
-    # Filled one binned column at a time: memory peaks at the matrix plus one column.
-    matrix = np.empty((rows, len(routed)))
-    grid = GridReturns(study, key) if isinstance(strategy, GridStrategy) else None
-    for i, cand in routed.items():
-        try:
-            column = _one(strategy, series, caches, cand, index, grid)
-        except Exception as exc:  # user strategy code: isolate the candidate
-            skipped[i] = _describe(exc)
-            continue
-        matrix[:, len(positions)] = bin_returns(column[:, None], size)[:, 0]
-        positions.append(i)
+    # One column per routed candidate, in input order; failed ones are squeezed out after,
+    # in place: memory peaks at the matrix plus one column.
+    slot = {i: col for col, i in enumerate(routed)}
+    matrix = np.empty((-(-len(index) // size), len(routed)))
+    errors: dict[int, str] = {}
+
+    def keep(i: int, column: np.ndarray | str) -> None:
+        if isinstance(column, str):
+            errors[i] = column
+        else:
+            matrix[:, slot[i]] = column
+
+    run = _Columns(strategy, series, index, size, _grid_returns(study, key, strategy))
+    done = run.until(routed, PARALLEL_AFTER_S if jobs > 1 else math.inf, keep)
+    left = {i: c for i, c in routed.items() if i not in done}
+    if left:
+        _in_processes(study, key, left, (index, size, jobs), keep)
+    positions = [i for i in routed if i not in errors]
+    for col, i in enumerate(positions):
+        if slot[i] != col:
+            matrix[:, col] = matrix[:, slot[i]]
     matrix = matrix[:, : len(positions)]
+    skipped.update(errors)
     ppy = float(series[0].periods_per_year) if series else 252.0
     return CandidateReturns(
         returns=matrix,
@@ -171,6 +188,93 @@ def _external_returns(
     matrix = np.column_stack(columns) if columns else np.empty((rows, 0))
     ppy = float(external.data.get(())[0].periods_per_year)
     return CandidateReturns(matrix, _bin_index(index, size), positions, ppy / size, size, skipped)
+
+
+# Seconds of re-runs in this process before the rest goes to `jobs` processes: starting
+# a process costs about as much (imports, compiled kernels loaded from the cache).
+PARALLEL_AFTER_S = 2.0
+
+
+class _Columns:
+    """Binned return columns of candidates on one data choice (an error text on failure)."""
+
+    def __init__(
+        self,
+        strategy: Any,
+        series: Sequence[Bars],
+        index: pd.DatetimeIndex,
+        size: int,
+        grid: GridReturns | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self.grid = grid
+        self.series = series
+        self.caches = [IndicatorCache(b, max_bytes=64 * 2**20) for b in series]
+        self.index = index
+        self.size = size
+
+    def one(self, cand: Candidate) -> np.ndarray | str:
+        try:
+            column = _one(self.strategy, self.series, self.caches, cand, self.index, self.grid)
+        except Exception as exc:  # user strategy code: isolate the candidate
+            return _describe(exc)
+        binned: np.ndarray = bin_returns(column[:, None], self.size)[:, 0]
+        return binned
+
+    def until(self, cands: Mapping[int, Candidate], seconds: float, keep: _Keep) -> set[int]:
+        """Columns of `cands` in order to `keep`, stopping once `seconds` have passed."""
+        start = time.perf_counter()
+        done: set[int] = set()
+        for i, cand in cands.items():
+            if time.perf_counter() - start > seconds:
+                break
+            keep(i, self.one(cand))
+            done.add(i)
+        return done
+
+
+_Keep = Callable[[int, "np.ndarray | str"], None]
+
+
+def _in_processes(
+    study: StudyConfig,
+    key: DataKey,
+    cands: Mapping[int, Candidate],
+    axis: tuple[pd.DatetimeIndex, int, int],
+    keep: _Keep,
+) -> None:
+    """The columns of `cands` computed by `jobs` spawned processes, in chunks, to `keep`."""
+    index, size, jobs = axis
+    items = list(cands.items())
+    n_chunks = min(len(items), 4 * jobs)  # small chunks: a slow candidate does not stall one
+    chunks = [items[k::n_chunks] for k in range(n_chunks)]
+    context = multiprocessing.get_context("spawn")  # numba's threads and fork do not mix
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_child,
+                             initargs=(study, key, index, size)) as pool:  # fmt: skip
+        for done in pool.map(_child_columns, chunks):
+            for i, column in done.items():
+                keep(i, column)
+
+
+def _grid_returns(study: StudyConfig, key: DataKey, strategy: Any) -> GridReturns | None:
+    """A grid strategy's returns come from the lot-book engine (None: the single engine)."""
+    return GridReturns(study, key) if isinstance(strategy, GridStrategy) else None
+
+
+_CHILD: dict[str, _Columns] = {}
+
+
+def _init_child(study: StudyConfig, key: DataKey, index: pd.DatetimeIndex, size: int) -> None:
+    numba.set_num_threads(1)  # `jobs` processes already share the cores
+    assert study.strategy is not None  # an external evaluator's returns never come here
+    strategy = get_strategy(study.strategy, base_dir=study.base_dir)
+    grid = _grid_returns(study, key, strategy)
+    _CHILD["run"] = _Columns(strategy, StudyData(study).get(key), index, size, grid)
+
+
+def _child_columns(chunk: list[tuple[int, Candidate]]) -> dict[int, Any]:
+    run = _CHILD["run"]
+    return {i: run.one(cand) for i, cand in chunk}
 
 
 def _describe(exc: Exception) -> str:

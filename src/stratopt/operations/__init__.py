@@ -40,7 +40,14 @@ from stratopt.operations._batch_sets import (
 )
 from stratopt.operations._checks import LOOKAHEAD_TOP
 from stratopt.operations._grid import check_fixed_params, grid_report, grid_warnings
-from stratopt.operations._launch import LaunchOutcome, LaunchStatus, WorkerExit, launch_workers
+from stratopt.operations._launch import (
+    ENV_LAUNCHER,
+    LaunchOptions,
+    LaunchOutcome,
+    LaunchStatus,
+    WorkerExit,
+    launch_workers,
+)
 from stratopt.operations._optimize import OptimizeOptions, compile_study, optimize, optimize_study
 from stratopt.operations._prepared import PreparedStudy, check_study, study_from_run_folder
 from stratopt.operations._report import (
@@ -82,6 +89,7 @@ from stratopt.storage import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS
 __all__ = [
     "ATTR_LOOKAHEAD",
     "ATTR_ROBUSTNESS",
+    "ENV_LAUNCHER",
     "LOOKAHEAD_TOP",
     "REPORT_FILE",
     "AnalyzeRequest",
@@ -89,6 +97,7 @@ __all__ = [
     "BacktestRun",
     "BatchRequest",
     "BatchResult",
+    "LaunchOptions",
     "LaunchOutcome",
     "LaunchStatus",
     "LookaheadCheck",

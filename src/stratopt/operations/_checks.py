@@ -19,7 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from stratopt._jsonable import clean
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
-from stratopt.evaluation import DataKey, Evaluator
+from stratopt.evaluation import DataKey, Evaluator, StudyEvaluator
 from stratopt.operations._results import LookaheadCheck, RobustnessCheck
 from stratopt.search import RunResult, SearchPlan
 from stratopt.storage import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS, order_trials
@@ -30,7 +30,7 @@ from stratopt.validation import (
     check_study_lookahead,
 )
 
-__all__ = ["LOOKAHEAD_TOP", "assess_plan", "lookahead_check", "robustness_check"]
+__all__ = ["LOOKAHEAD_TOP", "analyses", "assess_plan", "lookahead_check", "robustness_check"]
 
 log = logging.getLogger("stratopt.validation")
 
@@ -54,6 +54,21 @@ def assess_plan(
         requirements=plan.requirements,
         **settings,
     )
+
+
+def analyses(
+    result: RunResult,
+    plan: SearchPlan,
+    study: StudyConfig | None,
+    evaluator: Evaluator,
+    run_dir: Path,
+) -> tuple[RobustnessCheck, LookaheadCheck | None]:
+    """What every search of a study is followed by: the robustness of the best and, for a
+    study file (`study`), the look-ahead check."""
+    robustness = robustness_check(result, plan, evaluator, run_dir)
+    if study is None or not isinstance(evaluator, StudyEvaluator):
+        return robustness, None
+    return robustness, lookahead_check(result, plan, study, evaluator.data.get)
 
 
 def robustness_check(

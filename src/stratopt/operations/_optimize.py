@@ -20,7 +20,7 @@ from stratopt._suggest import did_you_mean
 from stratopt.config import StudyConfig, parse_search
 from stratopt.engine import COMPILING, kernels_cached
 from stratopt.evaluation import CallableEvaluator
-from stratopt.operations._checks import lookahead_check, robustness_check
+from stratopt.operations._checks import analyses
 from stratopt.operations._fingerprint import function_fingerprint, study_fingerprint
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._report import run_report
@@ -87,11 +87,7 @@ def optimize_study(
             announce_compiling(on_progress, plan.target)
             result = run_search(opened, plan, evaluator, on_progress=on_progress)
             if analyze:
-                checks = Checks(
-                    robustness_check(result, plan, evaluator, start.path),
-                    lookahead_check(result, plan, study, evaluator.data.get),
-                    statistics=True,
-                )
+                checks = Checks(*analyses(result, plan, study, evaluator, start.path), True)
         finally:
             evaluator.close()
     done = finish_search(
@@ -195,7 +191,7 @@ def optimize(
             )
             result = run_search(opened, plan, evaluator, on_progress=options.get("on_progress"))
             if analyze:
-                checks = Checks(robustness_check(result, plan, evaluator, start.path), None, True)
+                checks = Checks(*analyses(result, plan, None, evaluator, start.path), True)
         finally:
             evaluator.close()
     extra = {"objective_function": getattr(objective, "__qualname__", repr(objective))}

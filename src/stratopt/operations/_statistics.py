@@ -86,6 +86,7 @@ class StatisticsOptions(TypedDict, total=False):
         spa_max_periods: The SPA runs on returns compounded into at most this many
             periods (its bootstrap costs `reps x periods x candidates`) [500].
         confidence: Of MinTRL [0.95].
+        jobs: Processes re-running the candidates (`candidate_returns`) [1].
     """
 
     max_candidates: int
@@ -93,6 +94,7 @@ class StatisticsOptions(TypedDict, total=False):
     spa_reps: int
     spa_max_periods: int
     confidence: float
+    jobs: int
 
 
 _DEFAULTS: StatisticsOptions = {
@@ -101,6 +103,7 @@ _DEFAULTS: StatisticsOptions = {
     "spa_reps": 1000,
     "spa_max_periods": 500,
     "confidence": 0.95,
+    "jobs": 1,
 }
 
 
@@ -283,7 +286,9 @@ def _returns_statistics(
         _best_statistics(out, best, stored_sharpe, n_trials, options["confidence"])
     bars = len(best_run.index) if best_run.positions else 0
     bin_size = max(1, math.ceil(bars * len(chosen) * 8 / _MATRIX_BYTES))
-    matrix = candidate_returns(study, [params[i] for i in chosen], bin_size=bin_size, data=data)
+    matrix = candidate_returns(
+        study, [params[i] for i in chosen], bin_size=bin_size, data=data, jobs=options["jobs"]
+    )
     out["trials"].update(
         distinct=len(params),
         rerun=len(chosen),

@@ -105,6 +105,7 @@ class Checks:
     robustness: RobustnessCheck | None = None
     lookahead: LookaheadCheck | None = None
     statistics: bool = False  # compute the overfitting statistics when writing
+    jobs: int = 1  # processes re-running the statistics' candidates
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,7 @@ def _statistics(run: SearchRun, ranked: pd.DataFrame) -> dict[str, Any]:
             study=prepared.searched if prepared is not None else None,
             data=prepared.data if prepared is not None else None,
             seed=run.plan.settings.seed,
+            jobs=run.checks.jobs,
         )
     except Exception as exc:  # a bug in the statistics must not cost the finished search
         _log.exception("overfitting statistics failed")

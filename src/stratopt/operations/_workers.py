@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from stratopt._gc import with_frozen_heap
 from stratopt.config import StudyConfig
+from stratopt.operations._checks import analyses
 from stratopt.operations._fingerprint import study_fingerprint
 from stratopt.operations._optimize import announce_compiling
 from stratopt.operations._prepared import PreparedStudy
@@ -25,7 +26,7 @@ from stratopt.search import (
     open_study,
     work,
 )
-from stratopt.storage import Heartbeat, RunFolder, redact, trial_counts
+from stratopt.storage import DbRetry, Heartbeat, RunFolder, redact, trial_counts
 
 __all__ = ["report_study", "study_target", "work_study"]
 
@@ -44,26 +45,30 @@ def work_study(
     worker: WorkerOptions | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     report: bool = True,
+    retry: DbRetry | None = None,
 ) -> WorkResult:
     """Join (or create) the study and work on it until it has its target of COMPLETE trials.
 
     With `report`, a run folder of the whole study is written at the end, with the same
-    summary as `optimize_study`'s (so `stratopt validate` reads it).
+    summary as `optimize_study`'s (so `stratopt validate` reads it). `retry`: how long
+    storage operations ride out a database outage (default 120 s; then `StorageError`).
+    A bad study, data or storage fails before the run folder is made.
     """
     prepared = PreparedStudy.from_config(study, storage=storage)
     wopts = worker or WorkerOptions()
-    start = RunStart.begin(study.output_dir, study.name) if report else None
-    with start.guard() if start is not None else contextlib.nullcontext():
-        evaluator = prepared.evaluator()
-        try:
-            shared = open_study(
-                prepared.name, prepared.url, prepared.plan, heartbeat=heartbeat,
-                fingerprint=study_fingerprint(prepared),
-            )  # fmt: skip
+    evaluator = prepared.evaluator()  # bad data fails here, before any folder
+    try:
+        plan = prepared.plan
+        shared = open_study(
+            prepared.name, prepared.url, plan, heartbeat=heartbeat, retry=retry,
+            fingerprint=study_fingerprint(prepared),
+        )  # fmt: skip
+        start = RunStart.begin(study.output_dir, study.name) if report else None
+        with start.guard() if start is not None else contextlib.nullcontext():
             announce_compiling(on_progress, prepared.target)
-            result = work(shared, prepared.plan, evaluator, worker=wopts, on_progress=on_progress)
-        finally:
-            evaluator.close()
+            result = work(shared, plan, evaluator, worker=wopts, on_progress=on_progress)
+    finally:
+        evaluator.close()
     folder = _report(prepared, result, start, wopts.worker_id) if start is not None else None
     p = result.progress
     return WorkResult(
@@ -88,15 +93,35 @@ def _report(
     return finish_search(run).run_folder
 
 
-def report_study(study: StudyConfig, *, storage: str | None = None) -> OptimizeResult:
-    """A run folder for the stored study as it is now (after `launch`'s workers)."""
+def report_study(
+    study: StudyConfig,
+    *,
+    storage: str | None = None,
+    analyze: bool = True,
+    jobs: int | None = None,
+    retry: DbRetry | None = None,
+) -> OptimizeResult:
+    """A run folder for the stored study as it is now (after `launch`'s workers).
+
+    With `analyze`, the same analyses as `optimize_study`'s: the robustness of the best,
+    the look-ahead check and the overfitting statistics, their candidates run by `jobs`
+    processes (default: the study's `search.jobs`).
+    """
     prepared = PreparedStudy.from_config(study, storage=storage)
     start = RunStart.begin(study.output_dir, study.name)
+    checks = Checks()
     with start.guard():
         shared = open_study(
-            prepared.name, prepared.url, prepared.plan, fingerprint=study_fingerprint(prepared)
-        )
-    result = RunResult(shared, Progress(target=prepared.target), "workers finished", 0.0)
-    run = SearchRun(prepared.name, prepared.url, prepared.plan, result, start, prepared,
-                    Checks(statistics=True))  # fmt: skip
+            prepared.name, prepared.url, prepared.plan, retry=retry,
+            fingerprint=study_fingerprint(prepared),
+        )  # fmt: skip
+        result = RunResult(shared, Progress(target=prepared.target), "workers finished", 0.0)
+        if analyze:
+            evaluator = prepared.evaluator(jobs=jobs)
+            try:
+                found = analyses(result, prepared.plan, study, evaluator, start.path)
+            finally:
+                evaluator.close()
+            checks = Checks(*found, statistics=True, jobs=jobs or study.search.jobs)
+    run = SearchRun(prepared.name, prepared.url, prepared.plan, result, start, prepared, checks)
     return finish_search(run)

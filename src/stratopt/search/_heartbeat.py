@@ -2,14 +2,16 @@
 
 Optuna records heartbeats only inside `study.optimize` (one thread per trial); stratopt
 asks and tells in batches, so this thread records them, through the storage's own
-`record_heartbeat`, for every trial of the batch being evaluated. Detecting and
-retrying orphaned trials is Optuna's: `optuna.storages.fail_stale_trials` marks a
-RUNNING trial whose heartbeat is older than the grace period FAIL and calls the
-storage's `RetryHeartbeatStaleTrialCallback`, which queues its parameters (WAITING) once.
+`record_heartbeat`, for every trial of the batch being evaluated. `fail_stale` fails
+the RUNNING trials past the grace period — an old heartbeat, or none seen for that
+long (`stratopt.storage.ResilientStorage.stale_trials`) — with "no heartbeat for N s
+(process killed?)" as their error, and calls the storage's
+`RetryHeartbeatStaleTrialCallback`, which queues their parameters (WAITING) once.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import warnings
@@ -20,7 +22,9 @@ import optuna
 from optuna.storages import BaseStorage, fail_stale_trials
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 
-__all__ = ["Heartbeats", "ask", "fail_stale", "heartbeat_enabled"]
+from stratopt.storage import resilient_backend
+
+__all__ = ["Heartbeats", "ask", "fail_stale", "heartbeat_enabled", "orphan_message"]
 
 log = logging.getLogger("stratopt.search")
 
@@ -29,13 +33,36 @@ def heartbeat_enabled(storage: BaseStorage) -> bool:
     return is_heartbeat_enabled(storage)
 
 
-def fail_stale(study: optuna.Study) -> None:
-    """Fail the study's trials whose worker stopped beating; their params are queued once."""
-    if not is_heartbeat_enabled(study._storage):
-        return  # checked here: entering catch_warnings per batch costs as much as a trial
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        fail_stale_trials(study)
+def orphan_message(seconds: float) -> str:
+    """The error recorded on a trial failed as orphaned."""
+    return f"no heartbeat for {seconds:.0f} s (process killed?)"
+
+
+def fail_stale(study: optuna.Study) -> list[int]:
+    """Fail the study's trials whose worker stopped beating; their params are queued once.
+
+    Returns the numbers of the trials this call failed.
+    """
+    storage = study._storage
+    if not is_heartbeat_enabled(storage):
+        return []  # checked here: entering catch_warnings per batch costs as much as a trial
+    backend = resilient_backend(storage)
+    if backend is None:  # a storage stratopt did not open: Optuna's own check
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            fail_stale_trials(study)
+        return []
+    callback = backend.get_heartbeat_stale_trial_callback()
+    failed = []
+    for trial_id, seconds in backend.stale_trials(study._study_id).items():
+        before = storage.get_trial(trial_id)  # as it was: the retry copies its attributes
+        if not backend.fail_orphan(trial_id, orphan_message(seconds)):
+            continue  # finished meanwhile, or another worker failed it first
+        failed.append(before.number)
+        log.warning("trial %d failed: %s", before.number, orphan_message(seconds))
+        if callback is not None:
+            callback(study, copy.deepcopy(before))
+    return failed
 
 
 def ask(study: optuna.Study) -> optuna.Trial:

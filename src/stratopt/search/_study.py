@@ -10,7 +10,7 @@ from optuna.study import StudyDirection
 from stratopt.errors import ConfigError
 from stratopt.search._plan import SearchPlan
 from stratopt.search._space import SearchSpace
-from stratopt.storage import ATTR_FINGERPRINT, Heartbeat, open_storage
+from stratopt.storage import ATTR_FINGERPRINT, DbRetry, Heartbeat, open_storage
 
 __all__ = ["open_study"]
 
@@ -25,15 +25,17 @@ def open_study(
     heartbeat: Heartbeat | None = None,
     fingerprint: Mapping[str, str] | None = None,
     new: bool = False,
+    retry: DbRetry | None = None,
 ) -> optuna.Study:
     """Create or load study `name` in storage `url`; refuse other directions or another
-    space (ConfigError). `heartbeat`: Optuna's heartbeat interval and grace period.
+    space (ConfigError). `heartbeat`: Optuna's heartbeat interval and grace period;
+    `retry`: how long its operations ride out a database outage (default 120 s).
 
     `fingerprint`: what defines the study (name -> text); a study holding another one is
     refused with the list of what changed, so two studies are never ranked together.
     `new`: refuse a study that already has trials (`--fork NAME`).
     """
-    storage = open_storage(url, heartbeat=heartbeat)
+    storage = open_storage(url, heartbeat=heartbeat, retry=retry)
     if new and name in optuna.get_all_study_names(storage):
         raise ConfigError(
             f"--fork: study {name!r} already exists in this storage; fork to a new name"

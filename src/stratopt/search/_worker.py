@@ -64,7 +64,7 @@ from stratopt.search._tell import (
     tell,
     valid_keys,
 )
-from stratopt.storage import ATTR, record
+from stratopt.storage import ATTR, record, resilient_backend, return_trials
 
 __all__ = ["OVER_TARGET", "WorkerOptions", "default_worker_id", "work", "worker_seed"]
 
@@ -106,7 +106,9 @@ def work(
 
     The study gets the plan's sampler seeded for this worker (`worker_seed`). Also stops
     at this worker's `max_attempts` or `time_budget`, or when nothing is left to try (a
-    discrete space whose every valid combination is held).
+    discrete space whose every valid combination is held). Interrupted (a signal, an
+    error, the storage given up on), it puts the trials it claimed and did not finish
+    back in the queue before the exception goes on, so nobody waits out their grace.
     """
     wopts = worker or WorkerOptions()
     study.sampler = plan.sampler(seed=worker_seed(plan.settings.seed, wopts.worker_id))
@@ -115,32 +117,114 @@ def work(
     progress = Progress(target=plan.target)
     progress.direction = None if plan.objective.is_multi else plan.objective.directions[0]
     grid = _GridKeys(plan, wopts.worker_id) if plan.method == "grid" else None
+    state = _State(ledger, progress, grid, valid)
+    try:
+        stopped_by = _loop(study, plan, evaluator, state, wopts, on_progress)
+    except BaseException:
+        _give_back(study, state.claims)
+        raise
+    _look(study, ledger, progress, on_progress, fail=False)
+    return RunResult(study, progress, stopped_by, progress.elapsed)
+
+
+def _loop(
+    study: optuna.Study,
+    plan: SearchPlan,
+    evaluator: Evaluator,
+    state: _State,
+    wopts: WorkerOptions,
+    on_progress: Callable[[Progress], None] | None,
+) -> str:
+    """Claim, check, evaluate and tell until the study or this worker is done; why."""
+    ledger, progress, grid, claims = state.ledger, state.progress, state.grid, state.claims
     limits = _Limits.of(plan)
     run = _Batch(study, plan, evaluator, ledger, FirstErrors.of(study.get_trials(deepcopy=False)))
-    stopped_by = "target"
+    waiting = _Waiting(study)
     while True:
         _look(study, ledger, progress, on_progress)
         if ledger.complete >= plan.target:
-            break
+            return "target"
         stopped_by = limits.reached(progress) or run.first_errors.stop_reason() or ""
         if stopped_by:
-            break
+            return stopped_by
         room = plan.target - ledger.live
         # Queued retries count as live, so with the target fully claimed `room` is 0 and
         # only they are left to take: take them regardless, or nobody ever would.
-        waiting = sum(t.state == TrialState.WAITING for t in ledger.unfinished)
-        want = min(limits.batch, max(room, waiting), limits.attempts - progress.attempts)
-        claimed = _claim(study, plan.space, grid, ledger, want, room) if want > 0 else []
+        n_waiting = sum(t.state == TrialState.WAITING for t in ledger.unfinished)
+        want = min(limits.batch, max(room, n_waiting), limits.attempts - progress.attempts)
+        claims.clear()
+        claimed = _claim(study, plan.space, grid, ledger, want, room, claims) if want > 0 else []
         if not claimed:
-            if not ledger.unfinished and _nothing_left(ledger, valid, grid, want):
-                stopped_by = "space exhausted"
-                break
+            if not ledger.unfinished and _nothing_left(ledger, state.valid, grid, want):
+                return "space exhausted"
+            waiting.say(ledger)  # never silently: what it waits for, and how long at most
             time.sleep(wopts.poll)  # others hold the rest: wait for them (or their retries)
             continue
+        waiting.done()
         run.run(claimed, progress)
+        claims.clear()
         save_normalizer(study, plan)
-    _look(study, ledger, progress, on_progress, fail=False)
-    return RunResult(study, progress, stopped_by or "target", progress.elapsed)
+
+
+@dataclass
+class _State:
+    """One worker's view of the study, and the trials it claimed and has not finished."""
+
+    ledger: _Ledger
+    progress: Progress
+    grid: _GridKeys | None
+    valid: set[str] | None
+    claims: list[int] = field(default_factory=list)
+
+
+def _give_back(study: optuna.Study, claims: list[int]) -> None:
+    """Return this worker's unfinished claims to the queue (one try each), saying so."""
+    if not claims:
+        return
+    returned, unreachable = return_trials(study._storage, claims)
+    if returned:
+        log.warning("stopping: %d claimed trial(s) returned to the study's queue", returned)
+    if unreachable:
+        log.warning(
+            "stopping: %d claimed trial(s) left RUNNING (storage unreachable); they are "
+            "retried once their heartbeat is older than the grace period",
+            unreachable,
+        )
+
+
+class _Waiting:
+    """Says, when a worker starts waiting on others' trials and every 30 s after, how many
+    and how long at most: a trial whose worker is gone is taken over after the grace."""
+
+    REPEAT = 30.0
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.study = study
+        self.last: float | None = None
+
+    def done(self) -> None:
+        self.last = None
+
+    def say(self, ledger: _Ledger) -> None:
+        now = time.monotonic()
+        if self.last is not None and now - self.last < self.REPEAT:
+            return
+        self.last = now
+        held = [t for t in ledger.unfinished if t.state == TrialState.RUNNING]
+        backend = resilient_backend(self.study._storage)
+        grace = backend.grace_seconds if backend is not None else None
+        if backend is None or grace is None or not held:
+            log.warning("waiting for %d trial(s) other workers hold", len(ledger.unfinished))
+            return
+        ages = backend.heartbeat_ages(self.study._study_id)
+        youngest = min((ages.get(t._trial_id, 0.0) for t in held), default=0.0)
+        log.warning(
+            "waiting for %d trial(s) other workers are running; a trial without a heartbeat "
+            "for %.0f s is taken over here (at most %.0f s from now if its worker is gone)",
+            len(held),
+            grace,
+            max(0.0, grace - youngest),
+        )
 
 
 @dataclass(frozen=True)
@@ -337,8 +421,10 @@ def _claim(
     ledger: _Ledger,
     want: int,
     room: int,
+    claims: list[int],
 ) -> list[optuna.Trial]:
-    """Up to `want` RUNNING trials of this worker (not yet checked against the study).
+    """Up to `want` RUNNING trials of this worker (not yet checked against the study);
+    each trial id is added to `claims` as soon as it is claimed.
 
     Grid: queued retries first (WAITING → RUNNING by the storage's compare-and-set,
     as Optuna's own queue does), then, while fewer than `room` are claimed, one new
@@ -346,9 +432,12 @@ def _claim(
     transaction. Other methods: `study.ask()` takes queued trials first too; a new
     trial beyond the room is pruned by the check.
     """
-    if grid is None:
-        return [ask(study) for _ in range(want)]
     claimed: list[optuna.Trial] = []
+    if grid is None:
+        for _ in range(want):
+            claimed.append(ask(study))
+            claims.append(claimed[-1]._trial_id)
+        return claimed
     storage = study._storage
     for t in ledger.unfinished:
         if len(claimed) >= want:
@@ -360,6 +449,7 @@ def _claim(
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
         if won:
+            claims.append(t._trial_id)
             claimed.append(optuna.Trial(study, t._trial_id))
     distributions = space.distributions()
     for key, params in grid.free(ledger, min(want, room) - len(claimed)):
@@ -370,6 +460,7 @@ def _claim(
             user_attrs={ATTR: {"key": key}},
         )
         trial_id = storage.create_new_trial(study._study_id, template_trial=template)
+        claims.append(trial_id)
         claimed.append(optuna.Trial(study, trial_id))
     return claimed
 

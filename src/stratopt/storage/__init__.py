@@ -25,6 +25,8 @@ from stratopt.storage._ranking import (
     ranked_frame,
     trial_counts,
 )
+from stratopt.storage._resilient import ResilientStorage, resilient_backend, return_trials
+from stratopt.storage._retry import DbRetry, is_transient, parse_seconds
 from stratopt.storage._runfolder import (
     RunFolder,
     check_study_name,
@@ -64,8 +66,10 @@ __all__ = [
     "ATTR_WINDOW",
     "ENV_STORAGE",
     "MEMORY_URLS",
+    "DbRetry",
     "HandedTrial",
     "Heartbeat",
+    "ResilientStorage",
     "RunFolder",
     "StorageError",
     "add_trials",
@@ -77,6 +81,7 @@ __all__ = [
     "default_storage_url",
     "discard_if_empty",
     "git_commit",
+    "is_transient",
     "keep_top_trials",
     "load_ranked",
     "load_study_from",
@@ -84,12 +89,15 @@ __all__ = [
     "open_storage",
     "order_trials",
     "pareto_fronts",
+    "parse_seconds",
     "per_symbol_frame",
     "ranked_frame",
     "record",
     "redact",
     "require_existing",
+    "resilient_backend",
     "resolve_storage_url",
+    "return_trials",
     "sha256",
     "sqlite_path",
     "study_names",

@@ -48,6 +48,8 @@ from optuna.distributions import (
 from optuna.storages import InMemoryStorage, RDBStorage
 from optuna.trial import FrozenTrial
 
+from stratopt.storage._retry import is_transient
+
 __all__ = [
     "VERIFIED_SCHEMA_REVISION",
     "HandedTrial",
@@ -183,6 +185,14 @@ def bulk_written(study: optuna.Study) -> bool:
     return backend is not None and bulk_supported(backend)
 
 
+def optuna_models() -> Any:
+    """Optuna's ORM models module (internal: callers check `bulk_supported` or need only
+    tables every schema revision has)."""
+    from optuna.storages._rdb import models  # internal: see the module docs
+
+    return models
+
+
 def _rdb_backend(storage: Any) -> RDBStorage | None:
     """The RDBStorage under `storage` (Optuna wraps it in a cache), else None."""
     if isinstance(storage, RDBStorage):
@@ -217,6 +227,8 @@ def _schema_problem(storage: RDBStorage) -> str | None:
         with storage.engine.connect() as conn:
             current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     except sa.exc.SQLAlchemyError as exc:
+        if is_transient(exc):  # the database is away: ask again later, do not decide now
+            raise
         return f"cannot read the Optuna schema revision ({str(exc).splitlines()[0]})"
     if current != VERIFIED_SCHEMA_REVISION:
         return (

@@ -17,30 +17,30 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import optuna
-from optuna.storages import (
-    BaseStorage,
-    InMemoryStorage,
-    RDBStorage,
-    RetryHeartbeatStaleTrialCallback,
-)
+from optuna.storages import BaseStorage, InMemoryStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from stratopt.errors import ConfigError, StratoptError
+from stratopt.errors import ConfigError
 from stratopt.storage._alembic import share_alembic_script
-from stratopt.storage._reader import FastReadRDBStorage, reader_supported
+from stratopt.storage._reader import reader_supported
+from stratopt.storage._resilient import ResilientStorage, resilient_class, with_outage
+from stratopt.storage._retry import DbRetry, StorageError
 
 __all__ = [
     "ENV_STORAGE",
     "MEMORY_URLS",
+    "DbRetry",
     "Heartbeat",
     "StorageError",
     "anchor_sqlite_url",
     "check_url",
     "default_storage_url",
+    "normalize_url",
     "open_storage",
     "redact",
     "require_existing",
@@ -71,10 +71,6 @@ class Heartbeat:
                 f"heartbeat: need 1 <= interval < grace, got interval={self.interval}, "
                 f"grace={self.grace}"
             )
-
-
-class StorageError(StratoptError):
-    """The storage cannot be reached or used (exit code 1, not bad input)."""
 
 
 def default_storage_url(output_dir: Path, *, create: bool = True) -> str:
@@ -121,33 +117,65 @@ def require_existing(url: str) -> None:
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token)=)[^&]*")
 
 
+def _userinfo(url: str) -> tuple[str, str | None, str]:
+    """(`scheme://`, the `user[:password]` part or None, the rest from the host on).
+
+    The credentials end at the last '@' before the host: a password may hold '@', ':'
+    or '/' unencoded (a database name holding '@' is not supported then).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, None, ""
+    at = rest.split("?", 1)[0].rfind("@")
+    if at < 0:
+        return scheme + sep, None, rest
+    return scheme + sep, rest[:at], rest[at + 1 :]
+
+
 def redact(url: str) -> str:
     """`url` with any password (in the authority or the query) replaced by `***`."""
     out = _SECRET_QUERY.sub(r"\1***", url)
-    scheme, sep, rest = out.partition("://")
-    if not sep:
+    prefix, creds, rest = _userinfo(out)
+    if creds is None:
         return out
-    # The credentials end at the last '@' before the path: a password may contain '@'.
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        creds, _, host = authority.rpartition("@")
-        if ":" in creds:
-            creds = creds.split(":", 1)[0] + ":***"
-        authority = f"{creds}@{host}"
-    return f"{scheme}://{authority}{slash}{path}"
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{prefix}{creds}@{rest}"
+
+
+# Characters a password must not hold unencoded for a URL parser to find the host.
+_UNSAFE_IN_PASSWORD = "@:/?#[] "
+
+
+def normalize_url(url: str) -> str:
+    """`url` with a password holding '@', ':', '/' and the like percent-encoded.
+
+    `postgresql://quant:p@ss@db/studies` reaches SQLAlchemy as host `ss@db` and password
+    `p` otherwise: the connection fails and the error shows part of the password. A
+    password already encoded (`p%40ss`) is left as it is.
+    """
+    prefix, creds, rest = _userinfo(url)
+    if creds is None or ":" not in creds or prefix.startswith("sqlite"):  # a file path
+        return url
+    user, _, password = creds.partition(":")
+    if "/" in user or not any(c in password for c in _UNSAFE_IN_PASSWORD):
+        return url
+    return f"{prefix}{user}:{quote(password, safe='%')}@{rest}"
 
 
 def resolve_storage_url(
     explicit: str | None, from_file: str | None, output_dir: Path, *, create: bool = True
 ) -> str:
     """The storage URL: `explicit`, else $STRATOPT_STORAGE, else the study file's, else SQLite
-    (`create`: make the output folder for it)."""
-    return (
+    (`create`: make the output folder for it; `normalize_url`: a password's '@' and the
+    like percent-encoded)."""
+    url = (
         explicit
         or os.environ.get(ENV_STORAGE)
         or from_file
         or default_storage_url(output_dir, create=create)
     )
+    return normalize_url(url)
 
 
 MEMORY_URLS = ("memory", ":memory:", "inmemory")
@@ -162,8 +190,8 @@ def check_url(url: str) -> str | None:
     if not sep or not scheme:
         return f"{redact(url)!r} is not a URL (e.g. sqlite:///runs/stratopt.db)"
     try:
-        make_url(url).get_dialect()
-    except ArgumentError:  # also NoSuchModuleError, its subclass
+        make_url(normalize_url(url)).get_dialect()
+    except (ArgumentError, ValueError):  # also NoSuchModuleError; ValueError: a bad port
         return (
             f"{redact(url)!r} has scheme {scheme!r}, which no installed database dialect "
             "reads (e.g. sqlite:///runs/stratopt.db or postgresql://user@host/db)"
@@ -176,17 +204,23 @@ def check_url(url: str) -> str | None:
 SQLITE_BUSY_TIMEOUT_S = 60
 
 
-def open_storage(url: str | None, *, heartbeat: Heartbeat | None = None) -> BaseStorage:
+def open_storage(
+    url: str | None, *, heartbeat: Heartbeat | None = None, retry: DbRetry | None = None
+) -> BaseStorage:
     """An Optuna storage for `url` (`memory` or None: in-memory).
 
     RDB storages get Optuna's heartbeat (`heartbeat`, default `Heartbeat()`) and retry a
     stale trial once. A PostgreSQL password may come from the URL or from libpq's own
     environment (`PGPASSWORD`, `~/.pgpass`); it never appears in an error message.
+    Opening fails at once (StorageError) if the database cannot be reached; once open,
+    its operations are retried through an outage for `retry` (default `DbRetry()`:
+    120 s; see `stratopt.storage._retry`).
     """
     if url is None or url in MEMORY_URLS:
         return InMemoryStorage()
     if "://" not in url:
         raise ConfigError(f"storage: {redact(url)!r} is not a URL (e.g. sqlite:///runs/s.db)")
+    url = normalize_url(url)
     beat = heartbeat or Heartbeat()
     sqlite = url.startswith("sqlite")
     engine_kwargs: dict[str, Any] = (
@@ -198,6 +232,7 @@ def open_storage(url: str | None, *, heartbeat: Heartbeat | None = None) -> Base
         storage = _rdb_storage(url, engine_kwargs, beat)
         if sqlite:
             _fast_sqlite(storage)
+        with_outage(storage, retry or DbRetry(), lambda exc: clean_error(exc, url))
         return storage
     except (ImportError, ModuleNotFoundError) as exc:
         hint = " (pip install 'stratopt[postgres]')" if url.startswith("postgres") else ""
@@ -210,7 +245,7 @@ def open_storage(url: str | None, *, heartbeat: Heartbeat | None = None) -> Base
 _TABLE_RACE = re.compile(r"already exists|alembic_version|duplicate key value")
 
 
-def _rdb_storage(url: str, engine_kwargs: dict[str, Any], beat: Heartbeat) -> RDBStorage:
+def _rdb_storage(url: str, engine_kwargs: dict[str, Any], beat: Heartbeat) -> ResilientStorage:
     """Optuna's RDB storage; tried again when another worker is creating the tables.
 
     Optuna creates its tables on first use; workers starting together on an empty
@@ -223,8 +258,8 @@ def _rdb_storage(url: str, engine_kwargs: dict[str, Any], beat: Heartbeat) -> RD
             with warnings.catch_warnings():
                 # heartbeat_interval and the retry callback are marked experimental.
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                # Optuna's own class if its trial reader is not the one stratopt replaces.
-                kind = FastReadRDBStorage if reader_supported() else RDBStorage
+                # Optuna's own reader if it is not the one stratopt replaces.
+                kind = resilient_class(fast=reader_supported())
                 return kind(
                     _with_driver(url),
                     engine_kwargs=engine_kwargs,
@@ -260,8 +295,9 @@ def clean_error(exc: BaseException, url: str) -> str:
     """
     msg = str(exc).replace(url, redact(url))
     password = _password(url)
-    if password:
-        msg = msg.replace(password, "***")
+    if password:  # as given, and as a URL shows it (percent-encoded)
+        for form in (password, quote(password, safe=""), quote(password, safe="%")):
+            msg = msg.replace(form, "***")
     first = redact(msg).strip().splitlines()
     return first[0] if first else type(exc).__name__
 
@@ -273,7 +309,7 @@ def _password(url: str) -> str | None:
         return None
 
 
-def _fast_sqlite(storage: RDBStorage) -> None:
+def _fast_sqlite(storage: ResilientStorage) -> None:
     """WAL journal, fsync at checkpoints only, and transactions that lock at BEGIN.
 
     A commit survives the process being killed (the WAL is in the OS cache), not a power

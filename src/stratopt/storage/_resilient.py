@@ -1,0 +1,290 @@
+"""The RDB storage stratopt opens: retried through outages, and strict about orphans.
+
+`ResilientStorage` is Optuna's `RDBStorage` (or stratopt's faster-reading subclass) with
+
+* every storage operation retried through a database outage (`stratopt.storage._retry`);
+  a heartbeat is tried once (the next one comes an interval later);
+* orphans found without a heartbeat too: Optuna judges a RUNNING trial only by its
+  last heartbeat, so a worker killed between claiming a trial and recording its first
+  heartbeat left a trial nobody ever failed. A RUNNING trial this process has seen
+  without a heartbeat for longer than the grace period is stale as well. (Timed by
+  this process's own clock: trial start times are written by each worker's clock.)
+* after an outage, no trial is judged stale until its worker has had two heartbeat
+  intervals to record one again;
+* `fail_orphan`: a stale trial is failed with its reason in the trial's record, in one
+  transaction (compare-and-set on RUNNING), and `return_trial`: a stopping worker puts
+  its claimed trial back in the queue (WAITING, its heartbeat removed) for the next
+  claim, instead of leaving it RUNNING for the grace period.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import RDBStorage
+from optuna.trial import TrialState
+
+from stratopt.storage._attrs import ATTR
+from stratopt.storage._bulk import bulk_supported, datetime_bridge, optuna_models
+from stratopt.storage._reader import FastReadRDBStorage
+from stratopt.storage._retry import DbRetry, Outage, StorageError, is_transient
+
+__all__ = [
+    "FastResilientStorage",
+    "ResilientStorage",
+    "resilient_backend",
+    "resilient_class",
+    "return_trials",
+    "with_outage",
+]
+
+# Storage operations tried again through an outage: everything Optuna's studies, its
+# trial cache (which calls the underscore methods directly) and stratopt's loops call on
+# an RDB storage. A trial creation whose commit's answer was lost is created twice: the
+# extra RUNNING trial never gets a heartbeat and is failed as an orphan after the grace.
+_RETRIED = (
+    "_create_new_trial",
+    "_set_trial_param",
+    "_get_best_trial_id",
+    "create_new_study",
+    "delete_study",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_trial_user_attrs",
+    "get_trial_system_attrs",
+    "get_all_studies",
+    "create_new_trial",
+    "set_trial_param",
+    "get_trial_param",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial_number_from_id",
+    "get_trial",
+    "get_all_trials",
+    "get_n_trials",
+    "get_best_trial",
+    "_get_trials",
+)
+
+
+class ResilientStorage(RDBStorage):
+    """See the module. `outage` is set by `open_storage` once the storage is open."""
+
+    outage: Outage | None = None
+    _unbeaten: dict[int, float]  # RUNNING trials seen without a heartbeat: first seen at
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
+        if self.outage is None:
+            return super().set_trial_state_values(trial_id, state, values)
+        attempts = [0]
+
+        def attempt() -> bool:
+            attempts[0] += 1
+            try:
+                return super(ResilientStorage, self).set_trial_state_values(trial_id, state, values)
+            except UpdateFinishedTrialError:
+                # An earlier attempt committed but its answer was lost with the connection.
+                if attempts[0] > 1 and self.get_trial(trial_id).state == state:
+                    return True
+                raise
+
+        return self.outage.run(attempt)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        if self.outage is None:
+            super().record_heartbeat(trial_id)
+        else:
+            self.outage.once(super().record_heartbeat, trial_id)
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        return list(self.stale_trials(study_id))
+
+    @property
+    def grace_seconds(self) -> float | None:
+        """Seconds without a heartbeat after which a RUNNING trial is stale (None: never)."""
+        if self.heartbeat_interval is None:
+            return None
+        return float(self.grace_period or 2 * self.heartbeat_interval)
+
+    def stale_trials(self, study_id: int) -> dict[int, float]:
+        """RUNNING trials of the study past the grace period: trial id -> seconds unbeaten."""
+        grace = self.grace_seconds
+        if grace is None or self.heartbeat_interval is None:
+            return {}
+        if self.outage is not None and self.outage.quiet_for(2 * self.heartbeat_interval):
+            self._unbeaten = {}  # their workers could not beat either
+            return {}
+        return {tid: age for tid, age in self.heartbeat_ages(study_id).items() if age > grace}
+
+    def heartbeat_ages(self, study_id: int) -> dict[int, float]:
+        """Each RUNNING trial: seconds since its last heartbeat, or since this process
+        first saw it without one."""
+        read = self._running_beats if self.outage is None else _retried(self, self._running_beats)
+        now, rows = read(study_id)
+        seen = getattr(self, "_unbeaten", {})
+        mono = time.monotonic()
+        self._unbeaten = {tid: seen.get(tid, mono) for tid, beat in rows if beat is None}
+        ages = {tid: (now - beat).total_seconds() for tid, beat in rows if beat is not None}
+        ages.update({tid: mono - first for tid, first in self._unbeaten.items()})
+        return ages
+
+    def _running_beats(self, study_id: int) -> tuple[datetime.datetime, list[Any]]:
+        """The database's clock, and each RUNNING trial with its last heartbeat (or None)."""
+        tables = _tables()
+        trials, beats = tables["trials"], tables["trial_heartbeats"]
+        query = (
+            sa.select(trials.c.trial_id, beats.c.heartbeat)
+            .select_from(trials.outerjoin(beats, beats.c.trial_id == trials.c.trial_id))
+            .where(trials.c.study_id == study_id, trials.c.state == TrialState.RUNNING)
+        )
+        with self.engine.connect() as conn:
+            now = conn.execute(sa.select(sa.func.now())).scalar_one()
+            rows = [(r.trial_id, r.heartbeat) for r in conn.execute(query)]
+        # As Optuna: PostgreSQL's now() is zone-aware, the stored heartbeats are not.
+        return now.replace(tzinfo=None), rows
+
+    def fail_orphan(self, trial_id: int, message: str) -> bool:
+        """FAIL a RUNNING trial with `message` as its error; False if it was not RUNNING."""
+        if not bulk_supported(self):  # Optuna's API: the record first, then the state
+            try:
+                rec = self.get_trial(trial_id).user_attrs.get(ATTR)
+                self.set_trial_user_attr(trial_id, ATTR, {**_dict(rec), "error": message})
+                return self.set_trial_state_values(trial_id, TrialState.FAIL)
+            except UpdateFinishedTrialError:
+                return False
+        if self.outage is None:
+            return self._finish_running(trial_id, TrialState.FAIL, message)
+        return self.outage.run(self._finish_running, trial_id, TrialState.FAIL, message)
+
+    def return_trial(self, trial_id: int) -> bool:
+        """Put a RUNNING trial back in the queue (WAITING, no heartbeat); False if not RUNNING.
+
+        Tried once (a stopping worker does not wait out an outage). Without the fast path
+        (an Optuna schema stratopt was not checked against) the trial is failed instead:
+        a FAIL holds nothing, so its parameters are free to be claimed again.
+        """
+        if not bulk_supported(self):
+            return self.fail_orphan(trial_id, "returned by a stopped worker")
+        return self._finish_running(trial_id, TrialState.WAITING, None)
+
+    def _finish_running(self, trial_id: int, state: TrialState, error: str | None) -> bool:
+        tables = _tables()
+        trials = tables["trials"]
+        stored = datetime_bridge(_trial_model())[0]
+        changes: dict[str, Any] = {"state": state}
+        if state.is_finished():
+            changes["datetime_complete"] = stored("datetime_complete", datetime.datetime.now())
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(trials)
+                .where(trials.c.trial_id == trial_id, trials.c.state == TrialState.RUNNING)
+                .values(**changes)
+            )
+            if done.rowcount != 1:
+                return False
+            beats = tables["trial_heartbeats"]
+            conn.execute(sa.delete(beats).where(beats.c.trial_id == trial_id))
+            if error is not None:
+                _set_error(conn, tables["trial_user_attributes"], trial_id, error)
+        return True
+
+
+def _set_error(conn: sa.Connection, attrs: Any, trial_id: int, error: str) -> None:
+    """Add `error` to the trial's stratopt record (its one user attribute)."""
+    where = (attrs.c.trial_id == trial_id, attrs.c.key == ATTR)
+    old = conn.execute(sa.select(attrs.c.value_json).where(*where)).scalar()
+    rec = {**_dict(json.loads(old) if old is not None else None), "error": error}
+    if old is None:
+        conn.execute(
+            sa.insert(attrs).values(trial_id=trial_id, key=ATTR, value_json=json.dumps(rec))
+        )
+    else:
+        conn.execute(sa.update(attrs).where(*where).values(value_json=json.dumps(rec)))
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _tables() -> Any:
+    return optuna_models().BaseModel.metadata.tables
+
+
+def _trial_model() -> Any:
+    return optuna_models().TrialModel
+
+
+def _retried(storage: ResilientStorage, fn: Callable[..., Any]) -> Callable[..., Any]:
+    outage = storage.outage
+    assert outage is not None
+    return lambda *args: outage.run(fn, *args)
+
+
+def _retrying(name: str) -> Callable[..., Any]:
+    def method(self: ResilientStorage, *args: Any, **kwargs: Any) -> Any:
+        parent = getattr(super(ResilientStorage, self), name)
+        if self.outage is None:
+            return parent(*args, **kwargs)
+        return self.outage.run(parent, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+for _name in _RETRIED:
+    setattr(ResilientStorage, _name, _retrying(_name))
+
+
+class FastResilientStorage(ResilientStorage, FastReadRDBStorage):
+    """`ResilientStorage` reading trials through stratopt's fast reader."""
+
+
+def resilient_backend(storage: Any) -> ResilientStorage | None:
+    """The `ResilientStorage` under `storage` (Optuna wraps it in a trial cache), or None."""
+    if isinstance(storage, ResilientStorage):
+        return storage
+    backend = getattr(storage, "_backend", None)  # optuna.storages._CachedStorage
+    return backend if isinstance(backend, ResilientStorage) else None
+
+
+def return_trials(storage: Any, trial_ids: Iterable[int]) -> tuple[int, int]:
+    """Put a stopping worker's RUNNING trials back in the queue, each tried once.
+
+    Returns (returned, unreachable): trials no longer RUNNING are skipped; those the
+    database could not be reached for stay RUNNING, to be failed and retried once their
+    heartbeat is older than the grace period.
+    """
+    backend = resilient_backend(storage)
+    if backend is None:
+        return 0, 0
+    returned = unreachable = 0
+    for trial_id in trial_ids:
+        try:
+            returned += backend.return_trial(trial_id)
+        except Exception as exc:
+            if not is_transient(exc) and not isinstance(exc, StorageError):
+                raise
+            unreachable += 1
+    return returned, unreachable
+
+
+def resilient_class(fast: bool) -> type[ResilientStorage]:
+    return FastResilientStorage if fast else ResilientStorage
+
+
+def with_outage(storage: ResilientStorage, policy: DbRetry, describe: Callable[..., str]) -> None:
+    """Give an opened storage its retry policy (none while it is being opened)."""
+    storage.outage = Outage(policy, describe) if policy.seconds > 0 else None
