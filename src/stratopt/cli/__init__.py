@@ -17,6 +17,7 @@ from stratopt.cli import _store_commands  # noqa: F401
 from stratopt.cli import _lookahead_commands  # noqa: F401
 from stratopt.cli import _worker_commands  # noqa: F401
 from stratopt.cli import _ml_commands  # noqa: F401
+from stratopt.cli import _mcp_commands  # noqa: F401
 
 # isort: on
 from stratopt.cli._app import app, main

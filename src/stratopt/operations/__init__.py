@@ -44,10 +44,11 @@ from stratopt.operations._store import (
     list_studies,
     resolve_study,
     show_study,
+    study_counts,
 )
 from stratopt.operations._summary import data_summary
 from stratopt.operations._validate import study_from_run_folder, validate_study
-from stratopt.operations._walk_forward import walk_forward
+from stratopt.operations._walk_forward import walk_forward, walk_forward_window_count
 from stratopt.operations._workers import report_study, study_target, work_study
 from stratopt.storage import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS
 
@@ -83,12 +84,14 @@ __all__ = [
     "resolve_study",
     "run_backtest",
     "show_study",
+    "study_counts",
     "study_from_run_folder",
     "study_statistics",
     "study_target",
     "trades_frame",
     "validate_study",
     "walk_forward",
+    "walk_forward_window_count",
     "work_study",
     "write_csv",
 ]
