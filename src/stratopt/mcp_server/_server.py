@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import optuna
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp_types import CallToolResult, InputRequiredResult
+from pydantic import ValidationError
 
 from stratopt._version import __version__
 from stratopt.mcp_server._docs import register_docs
@@ -28,6 +32,31 @@ Results are compact; run folders under the workspace root hold everything. Read
 stratopt://docs/overfitting before trusting a best Sharpe ratio."""
 
 
+class _Server(MCPServer):
+    """The SDK's server, its argument errors as one line naming each field."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            raise ToolError(f"Error executing tool {name}: {_one_line(cause)}") from cause
+
+
+def _one_line(exc: ValidationError) -> str:
+    """`field: problem (got value)` per error of `exc`, on one line."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in err["loc"]) or "arguments"
+        got = "" if err["type"] == "missing" else f" (got {reprlib.repr(err['input'])})"
+        parts.append(f"{field}: {err['msg']}{got}")
+    return "; ".join(parts)
+
+
 def build_server(settings: ServerSettings) -> MCPServer:
     """The MCP server of `settings` (its jobs are cancelled when it stops)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # stdout/stderr stay quiet
@@ -40,7 +69,7 @@ def build_server(settings: ServerSettings) -> MCPServer:
         finally:
             await anyio.to_thread.run_sync(jobs.close, _STOP_WAIT)
 
-    server = MCPServer(
+    server = _Server(
         "stratopt", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan,
         log_level="WARNING",
     )  # fmt: skip

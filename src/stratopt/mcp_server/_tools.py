@@ -7,7 +7,6 @@ job_status and cancel_job follow them; list_studies and study_summary read a sto
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -120,10 +119,10 @@ def _register_store_tools(server: MCPServer, ws: Workspace) -> None:
     def list_studies_tool(storage: Storage = None) -> StudyList:
         """The studies of a storage: trials by state and best value."""
         url = ws.storage_url(storage, "storage")
-        file = Path(url.removeprefix("sqlite:///"))
-        missing = url.startswith("sqlite:///") and not file.is_file()  # nothing is created
+        file = ws.sqlite_file(url)
+        missing = file is not None and not file.is_file()  # opening it would create it
         rows = [] if missing else checked(lambda: list_studies(url))
-        shown = ws.show(file) if url.startswith("sqlite:///") else redact(url)
+        shown = redact(url) if file is None else ws.show(file)
         return StudyList(storage=shown, studies=[StudyRow(**r) for r in rows])
 
     @server.tool()
@@ -135,6 +134,9 @@ def _register_store_tools(server: MCPServer, ws: Workspace) -> None:
         """A stored study: its best trials and its last optimization's analyses."""
         checked(lambda: check_study_name(study, "study"))
         url = ws.storage_url(storage, "storage")
+        file = ws.sqlite_file(url)
+        if file is not None and not file.is_file():
+            raise ToolError(f"study: no study {study!r}: {ws.show(file)} does not exist")
         view = checked(lambda: show_study(study, storage=url, output=ws.root / "runs"))
         return summary_of(view, top, ws)
 

@@ -55,6 +55,10 @@ class Workspace:
             return self.storage
         return f"{_SQLITE}{self.root / 'runs' / 'stratopt.db'}"
 
+    def sqlite_file(self, url: str) -> Path | None:
+        """The file of an SQLite URL (None: another database)."""
+        return Path(url[len(_SQLITE) :].partition("?")[0]) if url.startswith(_SQLITE) else None
+
     def check_study(self, cfg: StudyConfig, field: str) -> str:
         """Refuse a study reaching outside the root or loading code; its storage URL."""
         if cfg.strategy not in BUILTIN_STRATEGIES:
