@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from stratopt._version import __version__
-from stratopt.cli._render import err, out
+from stratopt.cli._console import err, out
 from stratopt.errors import ConfigError, StratoptError, UserInputError
 from stratopt.storage import check_url
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from stratopt.cli import _render as render
+from stratopt.cli import _render_checks as checks
 from stratopt.cli._app import SetOption, app
 from stratopt.config import load_study
 from stratopt.validation import check_study_lookahead
@@ -35,10 +36,10 @@ def check_lookahead(
     report = check_study_lookahead(
         cfg, samples=samples, seed=seed, points=points, lookback=lookback, horizon=horizon
     )
-    render.print_lookahead_errors(report)
+    checks.print_lookahead_errors(report)
     if report.parameter_sets == 0:
         render.error("no parameter set could be checked")
         raise typer.Exit(2)
-    render.print_lookahead(report)
+    checks.print_lookahead(report)
     if not report.clean:
         raise typer.Exit(1)

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from stratopt.cli._app import app
+from stratopt.cli._console import out
 from stratopt.cli._ml_render import print_tuning
-from stratopt.cli._render import out
 from stratopt.ml import TuneOptions, tune
 
 __all__ = ["ml_app"]

@@ -8,7 +8,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from stratopt.cli._render import out
+from stratopt.cli._console import out
 
 __all__ = ["print_tuning"]
 

@@ -9,6 +9,7 @@ import typer
 
 from stratopt.cli import _render as render
 from stratopt.cli._app import app
+from stratopt.cli._console import out
 from stratopt.operations import cleanup_study, export_study, list_studies, show_study
 
 StudyRef = Annotated[str, typer.Argument(help="Study file or study name.")]
@@ -39,7 +40,7 @@ def export(
 ) -> None:
     """Write every trial of a study, ranked, to a CSV file."""
     rows = export_study(study, csv, storage=storage)
-    render.out.print(f"wrote {rows} trials to {csv}", soft_wrap=True, highlight=False)
+    out.print(f"wrote {rows} trials to {csv}", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -50,4 +51,4 @@ def cleanup(
 ) -> None:
     """Delete all but the best N trials of a study."""
     name, kept, deleted = cleanup_study(study, keep_top, storage=storage)
-    render.out.print(f"{name}: kept {kept} trials, deleted {deleted}", soft_wrap=True)
+    out.print(f"{name}: kept {kept} trials, deleted {deleted}", soft_wrap=True)

@@ -12,6 +12,7 @@ import typer
 from stratopt._jsonable import to_json_value
 from stratopt.cli import _render as render
 from stratopt.cli._app import SetOption, app, check_storage_option, search_overrides
+from stratopt.cli._console import err
 from stratopt.config import load_study, method_list
 from stratopt.errors import ConfigError
 from stratopt.operations import (
@@ -124,7 +125,7 @@ def validate(
         cfg = study_from_run_folder(target)
     else:
         cfg = load_study(target, list(set_ or []))
-    with render.err.status("validating") as status:
+    with err.status("validating") as status:
         result = validate_study(
             cfg, storage=storage, output=output.resolve() if output is not None else None,
             seed=seed, on_step=lambda name: status.update(f"validating: {name}"),

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from stratopt._jsonable import clean
 from stratopt.config import StudyConfig
@@ -60,22 +60,20 @@ def lookahead_check(
     bars_for: Callable[[DataKey], list[Bars]],
 ) -> LookaheadCheck:
     """The bounded look-ahead check on the best `LOOKAHEAD_TOP` candidates."""
-    check = _lookahead(result, plan, study, bars_for)
+    done = result.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    directions = plan.objective.directions
+    top = order_trials([t for t in done if t.values], directions)[:LOOKAHEAD_TOP]
+    if top:
+        check = _check_top(top, study, bars_for)
+    else:
+        check = LookaheadCheck(None, note="no completed candidate to check")
     result.study.set_user_attr(ATTR_LOOKAHEAD, clean(check.to_dict()))
     return check
 
 
-def _lookahead(
-    result: RunResult,
-    plan: SearchPlan,
-    study: StudyConfig,
-    bars_for: Callable[[DataKey], list[Bars]],
+def _check_top(
+    top: list[FrozenTrial], study: StudyConfig, bars_for: Callable[[DataKey], list[Bars]]
 ) -> LookaheadCheck:
-    done = result.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    directions = plan.objective.directions
-    top = order_trials([t for t in done if t.values], directions)[:LOOKAHEAD_TOP]
-    if not top:
-        return LookaheadCheck(None, note="no completed candidate to check")
     start = time.perf_counter()
     try:
         report = check_study_lookahead(
