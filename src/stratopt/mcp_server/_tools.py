@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
@@ -56,6 +57,9 @@ def register_tools(server: MCPServer, settings: ServerSettings, jobs: Jobs) -> N
     """Add every tool to `server`."""
     ws = Workspace(settings.root, settings.storage)
 
+    async def read(study: str | None, spec: StudySpec | None, search: SearchArgs) -> StudyInput:
+        return await anyio.to_thread.run_sync(StudyInput.read, ws, settings, (study, spec), search)
+
     async def wait(view: JobView, seconds: float, ctx: Context | None) -> JobView:
         return await jobs.wait(view.job_id, min(seconds, settings.max_wait), ctx)
 
@@ -73,7 +77,7 @@ def register_tools(server: MCPServer, settings: ServerSettings, jobs: Jobs) -> N
         Returns the job; poll job_status until its state is done, then read the best and
         robust candidates, the overfitting verdict and the run folder.
         """
-        inp = StudyInput.read(ws, settings, (study, spec), SearchArgs(trials, method, seed))
+        inp = await read(study, spec, SearchArgs(trials, method, seed))
         work = optimize_work(inp.config, inp.storage, inp.target, ws, analyze=analyze)
         return await wait(jobs.start(work), wait_seconds, ctx)
 
@@ -88,8 +92,11 @@ def register_tools(server: MCPServer, settings: ServerSettings, jobs: Jobs) -> N
         When done: per-window results, the stitched out-of-sample metrics and the
         walk-forward efficiency.
         """
-        inp = StudyInput.read(ws, settings, (study, spec), SearchArgs(trials, method, seed))
-        windows = checked(lambda: walk_forward_window_count(inp.config))
+        inp = await read(study, spec, SearchArgs(trials, method, seed))
+        # It loads the data: off the event loop, which keeps answering job_status.
+        windows = await anyio.to_thread.run_sync(
+            checked, lambda: walk_forward_window_count(inp.config)
+        )
         if windows > settings.max_windows:
             raise ToolError(
                 f"validation.walk_forward: {windows} windows are above this server's cap of "
