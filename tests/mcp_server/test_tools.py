@@ -167,3 +167,27 @@ def test_tool_schemas_describe_every_field(workspace: Path) -> None:
                 assert prop.get("description"), (tool.name, name)
     spec = yaml.safe_dump(tools["optimize"].input_schema["$defs"]["StudySpec"])
     assert "built-in strategy" in spec
+
+
+def test_analysed_optimize_returns_the_run_folder_verdicts(workspace: Path) -> None:
+    async def body(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
+        start = await call(client, "optimize", study="studies/small.yaml", trials=10)
+        view = await finish(client, start["job_id"])
+        return view, await call(client, "study_summary", study="small")
+
+    view, summary = run(workspace, body)
+    assert view["state"] == "done", view
+    result = view["optimize"]
+    written = json.loads((workspace / result["summary_path"]).read_text())
+    stats, robustness = written["statistics"], written["robustness"]
+    assert result["overfitting"] == {
+        "verdict": stats["verdict"], "dsr": stats["dsr"]["value"], "pbo": stats["pbo"]["pbo"],
+        "spa_pvalue": stats["spa"]["pvalue_consistent"],
+    }  # fmt: skip
+    assert result["robust"]["trial"] == robustness["robust"]["trial"]
+    assert result["robust"]["params"] == robustness["robust"]["params"]
+    assert result["stability"] == robustness["stability"]["verdict"]
+    assert result["lookahead_clean"] is written["lookahead"]["clean"] is True
+    assert summary["overfitting"] == result["overfitting"]
+    assert summary["robust"] == result["robust"]
+    assert summary["statistics_path"] == result["summary_path"]
