@@ -171,7 +171,8 @@ def test_tool_schemas_describe_every_field(workspace: Path) -> None:
 
 def test_analysed_optimize_returns_the_run_folder_verdicts(workspace: Path) -> None:
     async def body(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
-        start = await call(client, "optimize", study="studies/small.yaml", trials=10)
+        # Seed 2, 16 trials: a robust candidate other than the best.
+        start = await call(client, "optimize", study="studies/small.yaml", trials=16, seed=2)
         view = await finish(client, start["job_id"])
         return view, await call(client, "study_summary", study="small")
 
@@ -184,7 +185,7 @@ def test_analysed_optimize_returns_the_run_folder_verdicts(workspace: Path) -> N
         "verdict": stats["verdict"], "dsr": stats["dsr"]["value"], "pbo": stats["pbo"]["pbo"],
         "spa_pvalue": stats["spa"]["pvalue_consistent"],
     }  # fmt: skip
-    assert result["robust"]["trial"] == robustness["robust"]["trial"]
+    assert result["robust"]["trial"] == robustness["robust"]["trial"] != result["best"]["trial"]
     assert result["robust"]["params"] == robustness["robust"]["params"]
     assert result["stability"] == robustness["stability"]["verdict"]
     assert result["lookahead_clean"] is written["lookahead"]["clean"] is True
