@@ -105,6 +105,11 @@ def register_tools(server: MCPServer, settings: ServerSettings, jobs: Jobs) -> N
         work = walk_forward_work(inp.config, inp.storage, inp.target, ws)
         return await wait(jobs.start(work), wait_seconds, ctx)
 
+    _register_job_tools(server, settings, jobs)
+    _register_store_tools(server, ws)
+
+
+def _register_job_tools(server: MCPServer, settings: ServerSettings, jobs: Jobs) -> None:
     @server.tool()
     async def job_status(
         job_id: JobId, wait_seconds: Wait = 0.0, ctx: Context | None = None
@@ -117,8 +122,6 @@ def register_tools(server: MCPServer, settings: ServerSettings, jobs: Jobs) -> N
     def cancel_job(job_id: JobId) -> JobView:
         """Stop a running job at its next batch of trials; the trials so far stay stored."""
         return jobs.cancel(job_id)
-
-    _register_store_tools(server, ws)
 
 
 def _register_store_tools(server: MCPServer, ws: Workspace) -> None:
