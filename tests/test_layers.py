@@ -11,7 +11,9 @@ An `ast` scan of src/stratopt; every violation is reported as `file:line: rule: 
 * ``local-import``: a function imports a stratopt module (the cycles it would hide are
   what the layers forbid), or a third-party module not in `LAZY_IMPORTS`.
 * ``dynamic``: ``importlib.import_module``/``__import__`` of a stratopt module outside
-  the two sanctioned places: the top-level package's lazy names and `stratopt._moved`.
+  the sanctioned places: the top-level package's lazy names, `stratopt._moved`, and a
+  package's ``__init__`` loading its own submodule lazily (`mcp_server`: its SDK is an
+  optional extra that costs ~1.7 s to import, so the CLI must not load it up front).
 * ``unplaced``: a package missing from `LAYERS` (a new package must be given a layer).
 """
 
@@ -30,6 +32,7 @@ ROOT = SRC / "stratopt"
 # entry do not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),  # commands and rendering
+    ("mcp_server",),  # `stratopt mcp`: tools for AI agents, beside the CLI (which serves it)
     ("optimization", "launch"),  # thin re-exports and forwards of operations
     ("operations", "ml"),  # one module per user operation: the only composers
     ("reporting",),  # the report's page: figures and tables from a run's numbers
@@ -149,6 +152,9 @@ class _Scanner(ast.NodeVisitor):
             literal = isinstance(arg, ast.Constant) and isinstance(arg.value, str)
             target = arg.value if literal else ""  # type: ignore[union-attr]
             sanctioned = self.path.parent == ROOT and self.path.name in DYNAMIC_IMPORTS
+            own = f"stratopt.{self.package}."
+            if self.path.name == "__init__.py" and str(target).startswith(own):
+                sanctioned = True  # a package's lazy name: its own module, no layer crossed
             if str(target).startswith("stratopt") and not sanctioned:
                 self.flag(node, "dynamic", f"imports {target} by name")
         self.generic_visit(node)
@@ -236,6 +242,11 @@ def _write(tmp: Path, rel: str, text: str) -> Path:
         ("operations/_x.py", "def f():\n    from stratopt.search import tell\n", "local-import"),
         ("operations/_x.py", "def f():\n    import scipy.stats\n", "local-import"),
         ("search/_x.py", "import importlib\nimportlib.import_module('stratopt.cli')\n", "dynamic"),
+        (
+            "search/__init__.py",
+            "import importlib\nimportlib.import_module('stratopt.cli._app')\n",
+            "dynamic",
+        ),
         ("errors.py", "from stratopt.config import StudyConfig\n", "upward"),
     ],
 )
@@ -258,4 +269,6 @@ def test_allowed_imports_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     _write(tmp_path, "search/_y.py", "from stratopt.search._tell import tell\n")  # own package
     _write(tmp_path, "engine/_z_nb.py", "from stratopt.metrics._nb import ratio_nb\n")  # kernels
     _write(tmp_path, "cli/_c.py", "from stratopt._suggest import did_you_mean\n")  # foundation
+    lazy = "import importlib\nimportlib.import_module('stratopt.search._runner')\n"
+    _write(tmp_path, "search/__init__.py", lazy)  # a package's own lazy name
     assert scan() == []

@@ -22,6 +22,7 @@ from stratopt.cli import _worker_commands  # noqa: F401
 from stratopt.cli import _strategy_commands  # noqa: F401
 from stratopt.cli import _ml_commands  # noqa: F401
 from stratopt.cli import _batch_commands  # noqa: F401
+from stratopt.cli import _mcp_commands  # noqa: F401
 
 # isort: on
 from stratopt.cli._app import app, main

@@ -78,11 +78,12 @@ from stratopt.operations._store import (
     show_study,
     stored_trial,
     studies_storage,
+    study_counts,
     trial_study,
 )
 from stratopt.operations._summary import data_summary
 from stratopt.operations._validate import validate_study
-from stratopt.operations._walk_forward import walk_forward
+from stratopt.operations._walk_forward import walk_forward, walk_forward_window_count
 from stratopt.operations._workers import report_study, study_target, work_study
 from stratopt.storage import ATTR_LOOKAHEAD, ATTR_ROBUSTNESS
 
@@ -145,6 +146,7 @@ __all__ = [
     "stored_param_sets",
     "stored_trial",
     "studies_storage",
+    "study_counts",
     "study_from_run_folder",
     "study_report",
     "study_statistics",
@@ -153,6 +155,7 @@ __all__ = [
     "trial_study",
     "validate_study",
     "walk_forward",
+    "walk_forward_window_count",
     "work_study",
     "write_csv",
 ]

@@ -39,6 +39,7 @@ __all__ = [
     "show_study",
     "stored_trial",
     "studies_storage",
+    "study_counts",
     "trial_study",
 ]
 
@@ -94,16 +95,35 @@ def list_studies(storage: str | None) -> list[dict[str, Any]]:
     return study_summaries(studies_storage(None, storage))
 
 
-def show_study(ref: str, *, storage: str | None = None) -> StudyView:
-    """The ranked trials of a study and the analyses of its last runs."""
+def show_study(ref: str, *, storage: str | None = None, output: Path | None = None) -> StudyView:
+    """The ranked trials of a study and the analyses of its last runs.
+
+    `output`: where a bare name's run folders are (default ./runs); a study file's are
+    in its `output`.
+    """
     name, url = resolve_study(ref, storage)
     ranked = load_ranked(name, url)
     attrs = load_study_from(name, url).user_attrs
-    root = load_study(ref).output_dir if _is_file(ref) else Path.cwd() / "runs"
+    if _is_file(ref):
+        root = load_study(ref).output_dir
+    else:
+        root = output if output is not None else Path.cwd() / "runs"
     return StudyView(
         name, url, ranked, attrs.get(ATTR_ROBUSTNESS), attrs.get(ATTR_LOOKAHEAD),
         latest_statistics(root / name),
     )  # fmt: skip
+
+
+def study_counts(url: str, name: str, *, windows: bool = False) -> dict[str, int]:
+    """Trials by state of study `name` in `url`, or summed over its walk-forward window
+    studies (`name/wf-*`) with `windows`; all zero when there are none."""
+    totals = {s: 0 for s in ("complete", "pruned", "fail", "running")}
+    for row in study_summaries(url):
+        study = str(row["study"])
+        if study.startswith(f"{name}/wf-") if windows else study == name:
+            for key in totals:
+                totals[key] += int(row.get(key, 0))
+    return totals
 
 
 def latest_statistics(folder: Path) -> tuple[Path, dict[str, Any]] | None:

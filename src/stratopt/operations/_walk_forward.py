@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ from stratopt.operations._report import run_report
 from stratopt.operations._rescore import rescore
 from stratopt.operations._results import WalkForwardResult
 from stratopt.operations._walk_forward_files import summarize, write_walk_forward
-from stratopt.search import open_study, run_search
+from stratopt.search import Progress, open_study, run_search
 from stratopt.storage import (
     ATTR_WINDOW,
     MEMORY_URLS,
@@ -46,7 +47,7 @@ from stratopt.storage import (
 )
 from stratopt.validation import Window, WindowResult, stitch, walk_forward_windows
 
-__all__ = ["walk_forward"]
+__all__ = ["walk_forward", "walk_forward_window_count"]
 
 _NS = pd.Timedelta(1, unit="ns")
 
@@ -71,6 +72,7 @@ def walk_forward(
     jobs: int | None = None,
     on_window: Callable[[WindowResult], None] | None = None,
     report: bool = False,
+    on_progress: Callable[[int, int, Progress], None] | None = None,
 ) -> WalkForwardResult:
     """Walk-forward optimization of a study (its `validation.walk_forward` windows).
 
@@ -85,6 +87,10 @@ def walk_forward(
         jobs: windows run in parallel (default: `search.jobs`).
         on_window: called with each finished window (in completion order).
         report: also write report.html into the run folder (`report_file`).
+        on_progress: called after each batch of a window's search with the window's
+            index, the number of windows and the search's `Progress`, when the windows
+            run in this process (`jobs` 1); an exception it raises stops the run (the
+            window studies keep their trials, so a rerun resumes them).
 
     Returns:
         Per-window results, the stitched out-of-sample curve and its metrics,
@@ -107,7 +113,7 @@ def walk_forward(
     tasks = [_task(base, w, setup.axis, url, workers) for w in setup.windows]
     started = dt.datetime.now(dt.UTC)
     clock = time.monotonic()
-    results = _run_all(tasks, workers, on_window)
+    results = _run_all(tasks, workers, on_window, on_progress)
     ppy = float(setup.runner.bars()[0].periods_per_year)
     equity, stitched = stitch(results, cash=base.backtest.cash, ppy=ppy)
     summary = summarize(base, results, stitched, setup.prepared.plan.space.names, url=redact(url))
@@ -130,6 +136,12 @@ def walk_forward(
         run_folder=run_dir,
         report_file=run_report(run_dir, setup.prepared) if report else None,
     )
+
+
+def walk_forward_window_count(study: StudyConfig) -> int:
+    """How many windows `walk_forward(study)` runs; validates what it would (ConfigError
+    naming the field) and loads the data, touching no storage."""
+    return len(_setup(study, None).windows)
 
 
 @dataclass(frozen=True)
@@ -195,12 +207,18 @@ def _task(study: StudyConfig, w: Window, axis: Any, url: str, workers: int) -> _
 
 
 def _run_all(
-    tasks: list[_Task], workers: int, on_window: Callable[[WindowResult], None] | None
+    tasks: list[_Task],
+    workers: int,
+    on_window: Callable[[WindowResult], None] | None,
+    on_progress: Callable[[int, int, Progress], None] | None,
 ) -> list[WindowResult]:
     results: dict[int, WindowResult] = {}
     if workers == 1:
         for task in tasks:
-            res = _run_window(task)
+            report = None
+            if on_progress is not None:
+                report = functools.partial(on_progress, task.window.index, len(tasks))
+            res = _run_window(task, report)
             results[task.window.index] = res
             if on_window is not None:
                 on_window(res)
@@ -224,7 +242,7 @@ def _init_worker(threads: int) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _run_window(task: _Task) -> WindowResult:
+def _run_window(task: _Task, on_progress: Callable[[Progress], None] | None = None) -> WindowResult:
     """Search the train window, then measure the best candidate on the test window."""
     study = task.study
     start, stop = task.train
@@ -239,7 +257,7 @@ def _run_window(task: _Task) -> WindowResult:
     _claim(opened, task)
     evaluator = train.evaluator(jobs=task.jobs)
     try:
-        run = run_search(opened, train.plan, evaluator)
+        run = run_search(opened, train.plan, evaluator, on_progress=on_progress)
     finally:
         evaluator.close()
     ranked = rescore(ranked_frame(run.study, train.plan.objective.directions), train.plan.objective)
