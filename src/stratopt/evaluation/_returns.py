@@ -112,19 +112,7 @@ def candidate_returns(
     assert study.strategy is not None
     strategy = get_strategy(study.strategy, base_dir=study.base_dir)
     router = Router(study, strategy, _names(params))
-    skipped: dict[int, str] = {}
-    routed: dict[int, Candidate] = {}
-    for i, p in enumerate(params):
-        try:
-            routed[i] = router.route(p)
-        except StratoptError as exc:
-            skipped[i] = str(exc)
-    keys = Counter(c.data for c in routed.values())
-    key = max(keys, key=lambda k: keys[k]) if keys else ()
-    for i, c in list(routed.items()):
-        if c.data != key:
-            skipped[i] = f"other data choice {dict(c.data)} than the compared candidates"
-            del routed[i]
+    routed, key, skipped = _route_on_one_axis(router, params)
     series = (data if data is not None else StudyData(study)).get(key)
     index = _union_index(series)
     size = max(1, int(bin_size))
@@ -275,6 +263,27 @@ def _init_child(study: StudyConfig, key: DataKey, index: pd.DatetimeIndex, size:
 def _child_columns(chunk: list[tuple[int, Candidate]]) -> dict[int, Any]:
     run = _CHILD["run"]
     return {i: run.one(cand) for i, cand in chunk}
+
+
+def _route_on_one_axis(
+    router: Router, params: Sequence[Mapping[str, Any]]
+) -> tuple[dict[int, Candidate], DataKey, dict[int, str]]:
+    """The candidates routed on the most common data choice (the first on ties), that
+    choice, and why the others were skipped."""
+    skipped: dict[int, str] = {}
+    routed: dict[int, Candidate] = {}
+    for i, p in enumerate(params):
+        try:
+            routed[i] = router.route(p)
+        except StratoptError as exc:
+            skipped[i] = str(exc)
+    keys = Counter(c.data for c in routed.values())
+    key = max(keys, key=lambda k: keys[k]) if keys else ()
+    for i, c in list(routed.items()):
+        if c.data != key:
+            skipped[i] = f"other data choice {dict(c.data)} than the compared candidates"
+            del routed[i]
+    return routed, key, skipped
 
 
 def _describe(exc: Exception) -> str:
