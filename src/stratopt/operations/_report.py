@@ -1,6 +1,7 @@
 """The study report: run folders or study files in, one offline report.html out.
 
-A run folder (`optimize`, `walk-forward`, `validate`) is read as written; its study
+A run folder (`optimize`, `walk-forward`, `validate`; `ml` and `batch` ones are drawn
+from their files alone) is read as written; its study
 (the exact config summary.json keeps) is prepared (`PreparedStudy`) to re-run the best
 and robust candidates (`_report_extras`). A study file is reported from its newest run
 folder, or, without one, from the trials in its storage. `stratopt.reporting` draws the
@@ -121,8 +122,14 @@ def load_target(path: Path, *, storage: str | None = None) -> ReportTarget:
                 "or validation.json) and not a study file"
             )
         run = read_run_folder(path)
-        # A two-stage (ml) run re-runs nothing: its folder holds every number shown.
-        base = None if kind == "ml" else path if kind == "optimize" else sibling_optimize_run(path)
+        # A two-stage (ml) or batch run re-runs nothing: its folder holds every number shown.
+        base = (
+            None
+            if kind in ("ml", "batch")
+            else path
+            if kind == "optimize"
+            else sibling_optimize_run(path)
+        )
         return ReportTarget(run, _study_of(base, storage) if base is not None else None, path)
     ml = _two_stage_target(path)
     if ml is not None:
