@@ -15,8 +15,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+import stratopt
 from stratopt.cli import main
 from stratopt.data import synthetic_bars
+from stratopt.errors import ConfigError
 from stratopt.reporting import metric_value, number, percent, to_float
 from tests.reporting.page import Opened, assert_rendered, open_report
 
@@ -162,6 +164,8 @@ def test_report_command_and_no_report(batch: Batch, tmp_path: Path) -> None:
     out = _cli("report", batch.folder)
     assert _printed(out, "report") == batch.report and batch.report.is_file()
     assert "cells — batch report" in batch.report.read_text()
+    with pytest.raises(ConfigError, match="is a batch run folder; report it alone"):
+        stratopt.report(batch.folder, batch.folder)  # not a study to compare with
     (tmp_path / "sets.yaml").write_text(json.dumps(SETS[:2]))
     (tmp_path / "study.yaml").write_text(batch.study.read_text())
     out = _batch(tmp_path, "--no-report")

@@ -21,8 +21,8 @@ def report_command(
     targets: Annotated[
         list[Path],
         typer.Argument(
-            help="Run folders (optimize, walk-forward, validate) or study files; "
-            "the first is shown in full, the others compared with it."
+            help="Run folders (optimize, walk-forward, validate, ml; a batch one alone) or "
+            "study files; the first is shown in full, the others compared with it."
         ),
     ],
     out: Annotated[

@@ -192,7 +192,8 @@ def report(
 
     Raises:
         ReportExtraMissing: plotly or jinja2 is not installed.
-        ConfigError: a target is neither a run folder nor a study with trials, or an
+        ConfigError: a target is neither a run folder nor a study with trials, a batch
+            run folder is given with others (it is not a study to compare), or an
             option is out of range.
     """
     missing = missing_extra()
@@ -205,6 +206,9 @@ def report(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     loaded = [load_target(Path(t), storage=storage) for t in targets]
+    batch = next((t.folder for t in loaded if t.run.kind == "batch"), None)
+    if batch is not None and len(loaded) > 1:
+        raise ConfigError(f"report: {batch} is a batch run folder; report it alone")
     return write_targets(loaded, out=Path(out) if out is not None else None, options=options)
 
 
