@@ -101,7 +101,10 @@ def batch(
     set_: SetOption = None,
 ) -> None:
     """Backtest symbols x timeframes x parameter sets; write batch.csv, matrices, summary
-    and report.html."""
+    and report.html.
+
+    Example: stratopt batch study.yaml --symbols 'data/*_1d.csv.gz' --grid fast=5,10,20
+    """
     cfg = load_study(study, set_ or [])
     chosen = BatchFlags(params, grid, from_study, top, robust, storage).param_sets()
     request = BatchRequest(
@@ -143,7 +146,10 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON instead.")] = False,
     set_: SetOption = None,
 ) -> None:
-    """A deep look at candidates: trades, drawdowns, distribution, correlation, luck."""
+    """A deep look at candidates: trades, drawdowns, distribution, correlation, luck.
+
+    Example: stratopt analyze runs/my_study/20260101T000000Z --trials 12
+    """
     options = AnalysisOptions(sections=parse_sections(sections), top_drawdowns=top,
                               n_sims=sims, seed=seed)  # fmt: skip
     request = AnalyzeRequest(trials=_ints("--trials", trials), rows=_ints("--rows", rows),
