@@ -22,6 +22,7 @@ __all__ = [
     "DbRetryOption",
     "GraceOption",
     "HeartbeatOption",
+    "ReportOption",
     "SetOption",
     "app",
     "check_storage_option",
@@ -45,6 +46,9 @@ SetOption = Annotated[
         help="Override a study-file field: dotted.path=value (value parsed as YAML). Repeatable.",
         metavar="KEY=VALUE",
     ),
+]
+ReportOption = Annotated[
+    bool, typer.Option(help="Write report.html into the run folder (needs stratopt[report]).")
 ]
 HeartbeatOption = Annotated[
     int, typer.Option(min=1, help="Seconds between heartbeats of a running trial.")

@@ -15,7 +15,7 @@ import typer
 
 from stratopt.analysis import AnalysisOptions, parse_sections
 from stratopt.cli import _render_batch as render
-from stratopt.cli._app import SetOption, app, check_storage_option
+from stratopt.cli._app import ReportOption, SetOption, app, check_storage_option
 from stratopt.config import load_study
 from stratopt.errors import ConfigError
 from stratopt.operations import (
@@ -97,15 +97,20 @@ def batch(
     ] = None,
     metric: Annotated[str | None, typer.Option(help="Metric to rank parameter sets by.")] = None,
     output: Annotated[Path | None, typer.Option(help="Root of run folders.")] = None,
+    report: ReportOption = True,
     set_: SetOption = None,
 ) -> None:
-    """Backtest symbols x timeframes x parameter sets; write batch.csv, matrices, summary."""
+    """Backtest symbols x timeframes x parameter sets; write batch.csv, matrices, summary
+    and report.html.
+
+    Example: stratopt batch study.yaml --symbols 'data/*_1d.csv.gz' --grid fast=5,10,20
+    """
     cfg = load_study(study, set_ or [])
     chosen = BatchFlags(params, grid, from_study, top, robust, storage).param_sets()
     request = BatchRequest(
         chosen.sets, param_source=chosen.source, symbols=_split(symbols) or None,
         timeframes=_split([timeframes or ""]) or None, cluster=cluster, chunk_size=chunk_size,
-        metric=metric, output=output.resolve() if output else None,
+        metric=metric, output=output.resolve() if output else None, report=report,
     )  # fmt: skip
     result = backtest_batch(cfg, request)
     render.print_batch(result)
@@ -141,7 +146,10 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON instead.")] = False,
     set_: SetOption = None,
 ) -> None:
-    """A deep look at candidates: trades, drawdowns, distribution, correlation, luck."""
+    """A deep look at candidates: trades, drawdowns, distribution, correlation, luck.
+
+    Example: stratopt analyze runs/my_study/20260101T000000Z --trials 12
+    """
     options = AnalysisOptions(sections=parse_sections(sections), top_drawdowns=top,
                               n_sims=sims, seed=seed)  # fmt: skip
     request = AnalyzeRequest(trials=_ints("--trials", trials), rows=_ints("--rows", rows),

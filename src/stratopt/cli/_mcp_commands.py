@@ -29,7 +29,10 @@ def mcp(
     ] = None,
     max_trials: Annotated[int, typer.Option(min=1, help="Most trials a study may target.")] = 5000,
 ) -> None:
-    """Serve optimize, walk-forward and the stored studies as MCP tools (stdio or --http)."""
+    """Serve optimize, walk-forward and the stored studies as MCP tools (stdio or --http).
+
+    Example: stratopt mcp
+    """
     check_storage_option(storage)
     if not root.is_dir():
         raise typer.BadParameter(f"{str(root)!r} is not a folder", param_hint="--root")

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stratopt.cli._console import fmt_unit, out
-from stratopt.cli._render import print_path
+from stratopt.cli._render import print_path, print_report
 from stratopt.operations import AnalyzeResult, BatchResult
 
 __all__ = ["print_analysis", "print_batch"]
@@ -71,6 +71,7 @@ def print_batch(result: BatchResult) -> None:
                   f"{escape(source['study'])} (trials {', '.join(map(str, source['trials']))})",
                   highlight=False, soft_wrap=True)  # fmt: skip
     print_path("run folder", result.run_folder)
+    print_report(result.report_file)
 
 
 def print_analysis(result: AnalyzeResult) -> None:

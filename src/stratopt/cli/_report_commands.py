@@ -21,8 +21,8 @@ def report_command(
     targets: Annotated[
         list[Path],
         typer.Argument(
-            help="Run folders (optimize, walk-forward, validate) or study files; "
-            "the first is shown in full, the others compared with it."
+            help="Run folders (optimize, walk-forward, validate, ml; a batch one alone) or "
+            "study files; the first is shown in full, the others compared with it."
         ),
     ],
     out: Annotated[
@@ -38,7 +38,10 @@ def report_command(
     ] = 5000,
     storage: Annotated[str | None, typer.Option(help="Optuna storage URL (study files).")] = None,
 ) -> None:
-    """One offline HTML report of run folders or studies (needs stratopt[report])."""
+    """One offline HTML report of run folders or studies (needs stratopt[report]).
+
+    Example: stratopt report runs/my_study/20260101T000000Z
+    """
     if plotlyjs not in PLOTLYJS_MODES:
         raise ConfigError(f"--plotlyjs: {plotlyjs!r} is not one of {', '.join(PLOTLYJS_MODES)}")
     if max_trials < MIN_TRIALS_DRAWN:

@@ -13,7 +13,13 @@ from stratopt._jsonable import to_json_value
 from stratopt.cli import _explain as explain
 from stratopt.cli import _grid_render as grid_render
 from stratopt.cli import _render as render
-from stratopt.cli._app import SetOption, app, check_storage_option, search_overrides
+from stratopt.cli._app import (
+    ReportOption,
+    SetOption,
+    app,
+    check_storage_option,
+    search_overrides,
+)
 from stratopt.cli._console import err
 from stratopt.config import load_study, method_list
 from stratopt.errors import ConfigError
@@ -33,9 +39,6 @@ from stratopt.operations import (
 )
 
 StudyArgument = Annotated[Path, typer.Argument(help="Study file (YAML or JSON).")]
-ReportOption = Annotated[
-    bool, typer.Option(help="Write report.html into the run folder (needs stratopt[report]).")
-]
 
 
 @app.command()

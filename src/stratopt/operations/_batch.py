@@ -3,7 +3,8 @@ parameter sets, written to a run folder (batch.csv, matrix_<metric>.csv, summary
 
 The study file is checked whole (`check_study`) and its parameter sets routed as a
 study's space is (`stratopt.evaluation.Router`); the cells run in `stratopt.batch`; the
-run folder and its summary.json come from the one builder (`_summary.finish_run`).
+run folder and its summary.json come from the one builder (`_summary.finish_run`); with
+`report=True` its report.html is drawn from them (`_report.run_report`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from stratopt.errors import ConfigError
 from stratopt.evaluation import Router
 from stratopt.metrics import METRIC_IDS
 from stratopt.operations._prepared import check_study, own_strategy
+from stratopt.operations._report import run_report
+from stratopt.operations._results import ReportFile
 from stratopt.operations._summary import RunRecord, RunStart, finish_run
 from stratopt.strategies import Strategy
 
@@ -54,6 +57,8 @@ class BatchRequest:
         matrices: Further metrics to write a matrix of.
         output: Root of run folders (default: the study's `output`).
         on_progress: Called with (tasks done, tasks).
+        report: Also write report.html into the run folder (`BatchResult.report_file`;
+            needs the `report` extra; a failing report never fails the batch).
     """
 
     param_sets: Sequence[Mapping[str, Any]]
@@ -66,15 +71,18 @@ class BatchRequest:
     matrices: tuple[str, ...] = ("total_return", "max_drawdown")
     output: Path | None = None
     on_progress: Callable[[int, int], None] | None = None
+    report: bool = False
 
 
 @dataclass(frozen=True, eq=False)
 class BatchResult:
-    """The table, the run folder it was written to and its summary.json contents."""
+    """The table, the run folder it was written to, its summary.json contents and its
+    report.html (with `BatchRequest.report`)."""
 
     table: BatchTable
     run_folder: Path
     summary: dict[str, Any] = field(default_factory=dict)
+    report_file: ReportFile | None = None
 
 
 def _job(study: StudyConfig, strategy: Strategy, sets: Sequence[Mapping[str, Any]]) -> Job:
@@ -152,7 +160,8 @@ def backtest_batch(study: StudyConfig, request: BatchRequest) -> BatchResult:
         tables = {"batch.csv": table.frame}
         tables.update({f"matrix_{m}.csv": matrix for m, matrix in table.matrices.items()})
         summary = finish_run(record, body, tables)
-    return BatchResult(table=table, run_folder=start.path, summary=summary)
+    report = run_report(start.path, None) if request.report else None
+    return BatchResult(table=table, run_folder=start.path, summary=summary, report_file=report)
 
 
 def _body(request: BatchRequest, table: BatchTable) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The study report: run folders or study files in, one offline report.html out.
 
-A run folder (`optimize`, `walk-forward`, `validate`) is read as written; its study
+A run folder (`optimize`, `walk-forward`, `validate`; `ml` and `batch` ones are drawn
+from their files alone) is read as written; its study
 (the exact config summary.json keeps) is prepared (`PreparedStudy`) to re-run the best
 and robust candidates (`_report_extras`). A study file is reported from its newest run
 folder, or, without one, from the trials in its storage. `stratopt.reporting` draws the
@@ -121,8 +122,14 @@ def load_target(path: Path, *, storage: str | None = None) -> ReportTarget:
                 "or validation.json) and not a study file"
             )
         run = read_run_folder(path)
-        # A two-stage (ml) run re-runs nothing: its folder holds every number shown.
-        base = None if kind == "ml" else path if kind == "optimize" else sibling_optimize_run(path)
+        # A two-stage (ml) or batch run re-runs nothing: its folder holds every number shown.
+        base = (
+            None
+            if kind in ("ml", "batch")
+            else path
+            if kind == "optimize"
+            else sibling_optimize_run(path)
+        )
         return ReportTarget(run, _study_of(base, storage) if base is not None else None, path)
     ml = _two_stage_target(path)
     if ml is not None:
@@ -185,7 +192,8 @@ def report(
 
     Raises:
         ReportExtraMissing: plotly or jinja2 is not installed.
-        ConfigError: a target is neither a run folder nor a study with trials, or an
+        ConfigError: a target is neither a run folder nor a study with trials, a batch
+            run folder is given with others (it is not a study to compare), or an
             option is out of range.
     """
     missing = missing_extra()
@@ -198,6 +206,9 @@ def report(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     loaded = [load_target(Path(t), storage=storage) for t in targets]
+    batch = next((t.folder for t in loaded if t.run.kind == "batch"), None)
+    if batch is not None and len(loaded) > 1:
+        raise ConfigError(f"report: {batch} is a batch run folder; report it alone")
     return write_targets(loaded, out=Path(out) if out is not None else None, options=options)
 
 

@@ -1,7 +1,8 @@
 """The study report's page: figures and tables from a run's numbers, in one offline HTML.
 
 A page is drawn from what a run stored (`StoredRun`: summary.json, ranked_results.csv,
-holdout.csv, walk_forward.*, validation.json, ...; `read_run_folder` reads one) and from
+holdout.csv, walk_forward.*, validation.json, a batch's batch.csv and matrices, ...;
+`read_run_folder` reads one) and from
 numbers stratopt's own functions computed for it (`Extras`: equity curves, PBO logits,
 Monte Carlo paths). It is one long page, every section titled, told how to read and
 what it sampled, drawn with plotly as SVG (no WebGL) and with plotly.js embedded once,
@@ -20,9 +21,10 @@ plotly and jinja2 are the `report` extra (`pip install 'stratopt[report]'`);
 from __future__ import annotations
 
 from stratopt.reporting._candidates import Pick, best_and_robust, objective_metric
-from stratopt.reporting._format import mapping, number, to_float
+from stratopt.reporting._format import mapping, metric_value, number, percent, to_float
 from stratopt.reporting._html import EXTRA_HINT, Rendered, missing_extra
 from stratopt.reporting._inputs import (
+    BatchRun,
     CandidateCurve,
     CandidateStatistics,
     Curves,
@@ -48,6 +50,7 @@ __all__ = [
     "EXTRA_HINT",
     "PLOTLYJS_MODES",
     "SUMMARY",
+    "BatchRun",
     "CandidateCurve",
     "CandidateStatistics",
     "Curves",
@@ -66,9 +69,11 @@ __all__ = [
     "best_and_robust",
     "folder_kind",
     "mapping",
+    "metric_value",
     "missing_extra",
     "number",
     "objective_metric",
+    "percent",
     "read_run_folder",
     "render_report",
     "sibling_optimize_run",

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "BatchRun",
     "CandidateCurve",
     "CandidateStatistics",
     "Curves",
@@ -32,7 +33,25 @@ __all__ = [
     "StudyReport",
 ]
 
-RunKind = Literal["optimize", "walk-forward", "validate", "ml"]
+RunKind = Literal["optimize", "walk-forward", "validate", "ml", "batch"]
+
+
+@dataclass(frozen=True, eq=False)
+class BatchRun:
+    """A run folder of `stratopt batch` (docs/batch.md), as written.
+
+    Attributes:
+        summary: its summary.json (`sets`: per parameter set median, worst, fraction
+            profitable, mean rank; `kendall_w`; the series and their errors).
+        cells: batch.csv (one row per series x parameter set; `error` says why a cell
+            has no metrics).
+        matrices: metric id -> matrix_<metric>.csv (rows `SYMBOL/TF`, columns the
+            parameter sets' labels), the ranking metric first.
+    """
+
+    summary: Mapping[str, Any]
+    cells: pd.DataFrame
+    matrices: Mapping[str, pd.DataFrame]
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +86,8 @@ class StoredRun:
         validation: validation.json; `cpcv_paths` cpcv_paths.csv.
         ml: a two-stage run's own files; `summary` and `ranked` are then its stage-2
             search (stage 1's when the run stopped after stage 1), as an optimization's.
+        batch: a batch run's own files; `summary` is then its summary.json and
+            `ranked` is empty (a batch searches nothing).
     """
 
     kind: RunKind
@@ -79,6 +100,7 @@ class StoredRun:
     validation: Mapping[str, Any] | None = None
     cpcv_paths: pd.DataFrame | None = None
     ml: MlRun | None = None
+    batch: BatchRun | None = None
 
     @property
     def name(self) -> str:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from stratopt.reporting._blocks import Note, Section
 from stratopt.reporting._inputs import ReportInput, StudyReport
+from stratopt.reporting._sec_batch import batch_sections
 from stratopt.reporting._sec_curves import curves_section
 from stratopt.reporting._sec_history import history_section, importance_section
 from stratopt.reporting._sec_landscape import (
@@ -86,6 +87,8 @@ def _head_sections(study: StudyReport) -> list[Section | None]:
 def build_sections(report: ReportInput, options: ReportOptions) -> list[Section]:
     """Manifest, verdict, (comparison), then the first study's sections that have data."""
     first = report.studies[0]
+    if first.run.batch is not None:  # a batch searched nothing: its own sections only
+        return [s for s in batch_sections(first.run) if s is not None]
     sections = _head_sections(first)
     sections.append(comparison_section([s.run for s in report.studies]))
     sections += _study_sections(first, options)

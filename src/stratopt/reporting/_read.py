@@ -1,6 +1,6 @@
-"""Reading the folders `optimize`, `walk-forward`, `validate` and `ml` write
-(docs/search.md, docs/validation.md, docs/ml.md): file names and summary.json keys are
-stable, so this is all a report needs to know about them.
+"""Reading the folders `optimize`, `walk-forward`, `validate`, `ml` and `batch` write
+(docs/search.md, docs/validation.md, docs/ml.md, docs/batch.md): file names and
+summary.json keys are stable, so this is all a report needs to know about them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 
 from stratopt.errors import ConfigError
 from stratopt.metrics import get_metric
-from stratopt.reporting._inputs import MlRun, RunKind, StoredRun
+from stratopt.reporting._inputs import BatchRun, MlRun, RunKind, StoredRun
 
 __all__ = ["SUMMARY", "folder_kind", "read_run_folder", "sibling_optimize_run"]
 
@@ -28,6 +28,7 @@ CPCV_PATHS = "cpcv_paths.csv"
 ML_STAGE1 = "stage1_trials.csv"
 ML_FOLDS = "stage1_folds.csv"
 ML_STAGE2 = "stage2_trials.csv"
+BATCH_CELLS = "batch.csv"
 
 
 def folder_kind(folder: Path) -> RunKind | None:
@@ -38,6 +39,8 @@ def folder_kind(folder: Path) -> RunKind | None:
         return "validate"
     if (folder / ML_STAGE1).is_file() and (folder / SUMMARY).is_file():
         return "ml"
+    if (folder / BATCH_CELLS).is_file() and (folder / SUMMARY).is_file():
+        return "batch"
     if (folder / SUMMARY).is_file():
         return "optimize"
     return None
@@ -53,11 +56,13 @@ def _json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _csv(path: Path) -> pd.DataFrame | None:
+def _csv(path: Path, *, only_empty_is_na: bool = False) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        return pd.read_csv(path, keep_default_na=True, low_memory=False)
+        if only_empty_is_na:
+            return pd.read_csv(path, low_memory=False, keep_default_na=False, na_values=[""])
+        return pd.read_csv(path, low_memory=False, keep_default_na=True)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not readable as CSV ({exc})") from None
 
@@ -83,7 +88,7 @@ def sibling_optimize_run(folder: Path) -> Path | None:
 
 
 def read_run_folder(folder: Path) -> StoredRun:
-    """A run folder of `optimize`, `walk-forward` or `validate`, as written.
+    """A run folder of `optimize`, `walk-forward`, `validate`, `ml` or `batch`, as written.
 
     A validate folder holds no trials: the study's newest optimization run beside it
     (made before it) gives the summary and ranked trials.
@@ -100,6 +105,8 @@ def read_run_folder(folder: Path) -> StoredRun:
         return _optimize_run(folder)
     if kind == "ml":
         return _ml_run(folder)
+    if kind == "batch":
+        return _batch_run(folder)
     if kind == "walk-forward":
         wf = _json(folder / WALK_FORWARD)
         return StoredRun(
@@ -156,6 +163,36 @@ def _ml_run(folder: Path) -> StoredRun:
     ranked = stage2 if stage2 is not None else ml.stage1
     view = _search_view(summary, stage, searched, ranked)
     return StoredRun(kind="ml", folder=folder, summary=view, ranked=ranked, ml=ml)
+
+
+def _batch_run(folder: Path) -> StoredRun:
+    """A batch run: summary.json, batch.csv and its matrices (the ranking metric's first)."""
+    summary = _json(folder / SUMMARY)
+    if summary.get("kind") != "batch":
+        raise ConfigError(
+            f"{folder / SUMMARY}: kind is {summary.get('kind')!r}, expected 'batch' "
+            f"beside {BATCH_CELLS}"
+        )
+    # As `stratopt analyze` reads it: only an empty field is missing (a symbol "NA" is not).
+    cells = _csv(folder / BATCH_CELLS, only_empty_is_na=True)
+    metric = str(summary.get("metric") or "")
+    names = sorted(p.name for p in folder.glob("matrix_*.csv"))
+    names.sort(key=lambda n: n != f"matrix_{metric}.csv")
+    matrices: dict[str, pd.DataFrame] = {}
+    for name in names:
+        try:
+            matrices[name.removeprefix("matrix_").removesuffix(".csv")] = pd.read_csv(
+                folder / name, index_col=0
+            )
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{folder / name}: not readable as CSV ({exc})") from None
+    batch = BatchRun(
+        summary=summary,
+        cells=cells if cells is not None else pd.DataFrame(),
+        matrices=matrices,
+    )
+    return StoredRun(kind="batch", folder=folder, summary=summary, ranked=pd.DataFrame(),
+                     batch=batch)  # fmt: skip
 
 
 def _search_view(

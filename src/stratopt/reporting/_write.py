@@ -35,7 +35,8 @@ def render_report(report: ReportInput, options: ReportOptions | None = None) -> 
     """
     opts = options or ReportOptions()
     sections = build_sections(report, opts)
-    title = report.title or f"{report.studies[0].run.name} — study report"
+    first = report.studies[0].run
+    title = report.title or f"{first.name} — {'batch' if first.kind == 'batch' else 'study'} report"
     return render_html(sections, title=title, subtitle=_subtitle(report), plotlyjs=opts.plotlyjs)
 
 
