@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,51 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("listing outside", "list_studies", {"storage": "../x.db"}, "outside the workspace root"),
     ("study name path", "study_summary", {"study": "../x"}, "not a valid study name"),
     ("unknown study", "study_summary", {"study": "nope"}, "no study 'nope'"),
+    ("batch study outside", "backtest_batch", {"study": "../x.yaml", "params": [{"fast": 5}]},
+     "study: '../x.yaml' is outside the workspace root"),
+    ("batch symbol outside", "backtest_batch",
+     {"study": "studies/small.yaml", "params": [{"fast": 5}], "symbols": ["/etc/hosts"]},
+     "symbols[0]: '/etc/hosts' is outside the workspace root"),
+    ("batch huge grid", "backtest_batch",
+     {"study": "studies/small.yaml", "grid": {"fast": list(range(1000)),
+                                               "slow": list(range(1000))}},
+     "cells: 1000000 (series x parameter sets) is above this server's cap of 20000"),
+    ("batch huge timeframes", "backtest_batch",
+     {"study": "studies/small.yaml", "params": [{"fast": 5}] * 500, "timeframes": ["1d"] * 50},
+     "cells: 25000"),
+    ("batch params and grid", "backtest_batch",
+     {"study": "studies/small.yaml", "params": [{"fast": 5}], "grid": {"fast": [5]}},
+     "give exactly one"),
+    ("batch code strategy", "backtest_batch",
+     lambda r: {"study": _study(r, strategy="evil.py:S"), "params": [{"fast": 5}]},
+     "not a built-in strategy"),
+    ("batch output outside", "backtest_batch",
+     lambda r: {"study": _study(r, output="/tmp/elsewhere"), "params": [{"fast": 5}]},
+     "study.output"),
+    ("analyze outside", "analyze_results", {"target": "/etc"}, "outside the workspace root"),
+    ("analyze tampered run", "analyze_results", lambda r: {"target": _run_folder(r)},
+     "target.data.path[0]: '/etc/hosts' is outside the workspace root"),
+    ("analyze huge sims", "analyze_results", {"target": "studies/small.yaml", "sims": 10**9},
+     "sims: 1000000000 (Monte Carlo paths) is above this server's cap"),
+    ("analyze unknown section", "analyze_results",
+     {"target": "studies/small.yaml", "sections": ["luck"]}, "sections.0: Input should be"),
+    ("report outside", "report", {"targets": ["../runs"]}, "outside the workspace root"),
+    ("report out outside", "report", lambda r: {"targets": [_run_folder(r, None)],
+                                                "out": "/tmp/r.html"}, "out: '/tmp/r.html'"),
+    ("report out not html", "report", lambda r: {"targets": [_run_folder(r, None)],
+                                                 "out": "studies/small.yaml"}, "an .html file"),
+    ("report no targets", "report", {"targets": []}, "targets: List should have at least 1"),
 ]  # fmt: skip
+
+
+def _run_folder(root: Path, data: str | None = "/etc/hosts") -> str:
+    """A run folder whose summary.json records a study reading `data` (None: synthetic)."""
+    folder = root / "runs" / "small" / "old"
+    folder.mkdir(parents=True)
+    config = {**SPEC, "data": {"path": data}} if data else SPEC
+    summary = {"kind": "optimize", "config": config, "study_dir": str(root / "studies")}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return "runs/small/old"
 
 
 @pytest.mark.parametrize(("tool", "arguments", "expected"),

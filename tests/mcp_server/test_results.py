@@ -1,0 +1,106 @@
+"""backtest_batch, analyze_results and report through the SDK's client: the same
+results as `stratopt batch`, `stratopt analyze` and `stratopt report`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from mcp import Client
+from typer.testing import CliRunner
+
+from stratopt.cli import app
+from stratopt.data import synthetic_bars
+
+from ._client import call, finish
+from .test_tools import run
+
+GRID = {"fast": [5, 10], "slow": [30, 60]}
+SECTIONS = ["trades", "drawdowns", "distribution", "correlation", "monte_carlo"]
+
+
+@pytest.fixture
+def cells(workspace: Path) -> Path:
+    """data/A.csv and data/B.csv (synthetic bars) and studies/cells.yaml reading A."""
+    (workspace / "data").mkdir()
+    for seed, name in ((1, "A"), (2, "B")):
+        bars = synthetic_bars(600, seed=seed, symbol=name)
+        bars.to_frame().to_csv(workspace / "data" / f"{name}.csv")
+    study = {"name": "cells", "strategy": "sma_cross", "data": {"path": "../data/A.csv"},
+             "backtest": {"commission": 0.001}, "output": "../runs"}  # fmt: skip
+    (workspace / "studies" / "cells.yaml").write_text(yaml.safe_dump(study))
+    return workspace
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_batch_and_analyze_equal_the_cli(cells: Path, tmp_path: Path) -> None:
+    symbols = ["data/A.csv", "data/B.csv"]
+
+    async def body(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
+        batch = await call(client, "backtest_batch", study="studies/cells.yaml", grid=GRID,
+                           symbols=symbols)  # fmt: skip
+        analysis = await call(client, "analyze_results", target=batch["run_folder"],
+                              rows=[0, 5], sections=SECTIONS, sims=200, seed=3)  # fmt: skip
+        return batch, analysis
+
+    batch, analysis = run(cells, body)
+    folder = cells / batch["run_folder"]
+    assert batch["run_folder"].startswith("runs/cells/batch/")
+    assert batch["cells"] == 8 and batch["errors"] == 0 and len(batch["sets"]) == 4
+
+    # `stratopt batch` of the same study, files and grid.
+    out = tmp_path / "cli-runs"
+    _cli("batch", str(cells / "studies/cells.yaml"), "--symbols",
+         ",".join(str(cells / s) for s in symbols), "--grid", "fast=5,10", "--grid", "slow=30,60",
+         "--output", str(out))  # fmt: skip
+    (cli_folder,) = out.glob("cells/batch/*")
+    cli_summary = json.loads((cli_folder / "summary.json").read_text())
+    assert batch["sets"] == cli_summary["sets"]
+    assert batch["kendall_w"] == cli_summary["kendall_w"]
+    assert batch["metric"] == cli_summary["metric"]
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "batch.csv"),
+                                  pd.read_csv(cli_folder / "batch.csv"))  # fmt: skip
+    for metric, path in batch["matrix_paths"].items():
+        assert path == f"{batch['run_folder']}/matrix_{metric}.csv"
+        pd.testing.assert_frame_equal(pd.read_csv(cells / path),
+                                      pd.read_csv(cli_folder / f"matrix_{metric}.csv"))  # fmt: skip
+
+    # `stratopt analyze` of the same run folder and rows.
+    assert analysis["analysis_path"] == f"{batch['run_folder']}/analysis.json"
+    written = json.loads((cells / analysis["analysis_path"]).read_text())
+    args = ["--rows", "0,5", "--sections", ",".join(SECTIONS), "--sims", "200", "--seed", "3"]
+    shown = json.loads(_cli("analyze", str(folder), *args, "--json"))
+    assert {k: v for k, v in analysis.items() if k != "analysis_path"} == shown == written
+    labels = [c["label"] for c in analysis["candidates"]]
+    assert len(labels) == 2 and labels[0].startswith("row 0 ") and labels[1].startswith("row 5 ")
+    assert analysis["correlation"] is not None
+
+
+def test_optimize_report_and_the_report_tool(workspace: Path) -> None:
+    async def body(client: Client) -> tuple[dict[str, Any], ...]:
+        start = await call(client, "optimize", study="studies/small.yaml", analyze=False)
+        view = await finish(client, start["job_id"])
+        folder = view["optimize"]["run_folder"]
+        again = await call(client, "report", targets=[folder])
+        other = await call(client, "report", targets=[folder], out="runs/mine.html", top=10)
+        return view, again, other
+
+    view, again, other = run(workspace, body)
+    assert view["state"] == "done", view
+    result = view["optimize"]
+    assert result["report_problem"] is None
+    assert result["report_path"] == f"{result['run_folder']}/report.html"
+    assert (workspace / result["report_path"]).is_file()
+    assert again["path"] == result["report_path"]
+    assert again["size"] == (workspace / again["path"]).stat().st_size > 10_000
+    assert other["path"] == "runs/mine.html"
+    assert other["size"] == (workspace / "runs/mine.html").stat().st_size
