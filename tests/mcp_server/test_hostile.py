@@ -113,6 +113,8 @@ CASES: list[tuple[str, str, Any, str]] = [
                                                 "out": "/tmp/r.html"}, "out: '/tmp/r.html'"),
     ("report out not html", "report", lambda r: {"targets": [_run_folder(r, None)],
                                                  "out": "studies/small.yaml"}, "an .html file"),
+    ("report unstored study", "report", {"targets": ["studies/small.yaml"]},
+     "has no stored trials"),
     ("report no targets", "report", {"targets": []}, "targets: List should have at least 1"),
 ]  # fmt: skip
 

@@ -45,9 +45,16 @@ def _cli(*args: str) -> str:
 def test_batch_and_analyze_equal_the_cli(cells: Path, tmp_path: Path) -> None:
     symbols = ["data/A.csv", "data/B.csv"]
 
+    seen: list[tuple[float, float | None]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, total))
+
     async def body(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
-        batch = await call(client, "backtest_batch", study="studies/cells.yaml", grid=GRID,
-                           symbols=symbols)  # fmt: skip
+        args = {"study": "studies/cells.yaml", "grid": GRID, "symbols": symbols}
+        answer = await client.call_tool("backtest_batch", args, progress_callback=progress)
+        assert not answer.is_error, answer.content
+        batch: dict[str, Any] = answer.structured_content  # type: ignore[assignment]
         analysis = await call(client, "analyze_results", target=batch["run_folder"],
                               rows=[0, 5], sections=SECTIONS, sims=200, seed=3)  # fmt: skip
         return batch, analysis
@@ -56,6 +63,7 @@ def test_batch_and_analyze_equal_the_cli(cells: Path, tmp_path: Path) -> None:
     folder = cells / batch["run_folder"]
     assert batch["run_folder"].startswith("runs/cells/batch/")
     assert batch["cells"] == 8 and batch["errors"] == 0 and len(batch["sets"]) == 4
+    assert seen and seen[-1][0] == seen[-1][1]
 
     # `stratopt batch` of the same study, files and grid.
     out = tmp_path / "cli-runs"
@@ -92,9 +100,10 @@ def test_optimize_report_and_the_report_tool(workspace: Path) -> None:
         folder = view["optimize"]["run_folder"]
         again = await call(client, "report", targets=[folder])
         other = await call(client, "report", targets=[folder], out="runs/mine.html", top=10)
-        return view, again, other
+        best = await call(client, "analyze_results", target=folder, sections=["trades"])
+        return view, again, other, best
 
-    view, again, other = run(workspace, body)
+    view, again, other, best = run(workspace, body)
     assert view["state"] == "done", view
     result = view["optimize"]
     assert result["report_problem"] is None
@@ -104,3 +113,11 @@ def test_optimize_report_and_the_report_tool(workspace: Path) -> None:
     assert again["size"] == (workspace / again["path"]).stat().st_size > 10_000
     assert other["path"] == "runs/mine.html"
     assert other["size"] == (workspace / "runs/mine.html").stat().st_size
+
+    # analyze_results of the run folder (its best trial) is `stratopt analyze`'s.
+    shown = json.loads(_cli("analyze", str(workspace / result["run_folder"]), "--sections",
+                            "trades", "--json"))  # fmt: skip
+    assert {k: v for k, v in best.items() if k != "analysis_path"} == {"correlation": None,
+                                                                         **shown}  # fmt: skip
+    (analysed,) = best["candidates"]
+    assert analysed["label"] == f"trial {result['best']['trial']}"

@@ -248,8 +248,11 @@ def _report_targets(ws: Workspace, targets: list[str]) -> tuple[list[Path], str 
         if path.is_dir():
             _run_folder_study(ws, path, field)
         else:
-            cfg = load_study(path)
-            urls.add(ws.check_study(cfg, field))
+            url = ws.check_study(load_study(path), field)
+            file = ws.sqlite_file(url)
+            if file is not None and not file.is_file():  # opening it would create it
+                raise ToolError(f"{field}: {text!r} has no stored trials ({ws.show(file)})")
+            urls.add(url)
         paths.append(path)
     if len(urls) > 1:
         raise ToolError("targets: study files with different storages; report them one by one")
