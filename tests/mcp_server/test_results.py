@@ -31,7 +31,9 @@ def cells(workspace: Path) -> Path:
         bars = synthetic_bars(600, seed=seed, symbol=name)
         bars.to_frame().to_csv(workspace / "data" / f"{name}.csv")
     study = {"name": "cells", "strategy": "sma_cross", "data": {"path": "../data/A.csv"},
-             "backtest": {"commission": 0.001}, "output": "../runs"}  # fmt: skip
+             "backtest": {"commission": 0.001}, "output": "../runs",
+             "space": {"fast": {"low": 2, "high": 20}, "slow": {"low": 25, "high": 80}},
+             "search": {"trials": 6, "seed": 1, "batch": 2}}  # fmt: skip
     (workspace / "studies" / "cells.yaml").write_text(yaml.safe_dump(study))
     return workspace
 
@@ -121,3 +123,24 @@ def test_optimize_report_and_the_report_tool(workspace: Path) -> None:
                                                                          **shown}  # fmt: skip
     (analysed,) = best["candidates"]
     assert analysed["label"] == f"trial {result['best']['trial']}"
+
+
+def test_batch_of_the_stored_top_candidates_equals_the_cli(cells: Path, tmp_path: Path) -> None:
+    async def body(client: Client) -> dict[str, Any]:
+        start = await call(client, "optimize", study="studies/cells.yaml", analyze=False,
+                           report=False)  # fmt: skip
+        assert (await finish(client, start["job_id"]))["state"] == "done"
+        return await call(client, "backtest_batch", study="studies/cells.yaml",
+                          from_study={"top": 3}, symbols=["data/B.csv"])  # fmt: skip
+
+    batch = run(cells, body)
+    study = str(cells / "studies/cells.yaml")
+    out = tmp_path / "cli-runs"
+    _cli("batch", study, "--from-study", study, "--top", "3", "--symbols",
+         str(cells / "data/B.csv"), "--output", str(out))  # fmt: skip
+    (cli_folder,) = out.glob("cells/batch/*")
+    cli_summary = json.loads((cli_folder / "summary.json").read_text())
+    assert batch["cells"] == 3 and batch["sets"] == cli_summary["sets"]
+    written = json.loads((cells / batch["summary_path"]).read_text())
+    assert written["param_source"] == cli_summary["param_source"]
+    assert written["param_source"]["kind"] == "top"

@@ -5,9 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AnalysisOutcome", "BatchOutcome", "ReportOutcome"]
+__all__ = ["AnalysisOutcome", "BatchOutcome", "FromStudy", "ReportOutcome"]
+
+
+class FromStudy(BaseModel):
+    """A batch's parameter sets taken from the study's own stored trials (after optimize)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top: int = Field(default=10, ge=1, le=100, description="How many candidates to take.")
+    robust: bool = Field(
+        default=False, description="The most robust candidates instead of the best ones."
+    )
 
 
 class BatchOutcome(BaseModel):

@@ -26,16 +26,23 @@ from stratopt._jsonable import dumps
 from stratopt.analysis import AnalysisOptions, parse_sections
 from stratopt.config import StudyConfig, load_study
 from stratopt.mcp_server._inputs import checked
-from stratopt.mcp_server._result_models import AnalysisOutcome, BatchOutcome, ReportOutcome
+from stratopt.mcp_server._result_models import (
+    AnalysisOutcome,
+    BatchOutcome,
+    FromStudy,
+    ReportOutcome,
+)
 from stratopt.mcp_server._settings import ServerSettings
 from stratopt.mcp_server._workspace import Workspace
 from stratopt.operations import (
     AnalyzeRequest,
     BatchRequest,
     BatchResult,
+    ParamSets,
     analyze_target,
     backtest_batch,
     report,
+    stored_param_sets,
     study_from_run_folder,
 )
 
@@ -55,6 +62,10 @@ ParamList = Annotated[
 Grid = Annotated[
     dict[str, list[Any]] | None,
     Field(description="Every combination of these values, e.g. {fast: [5, 10], slow: [50]}."),
+]
+Stored = Annotated[
+    FromStudy | None,
+    Field(description="Take the sets from the study's stored trials: its top or robust ones."),
 ]
 Symbols = Annotated[
     list[str] | None,
@@ -94,22 +105,27 @@ def register_result_tools(server: MCPServer, settings: ServerSettings, ws: Works
 
     @server.tool(name="backtest_batch")
     async def backtest_batch_tool(
-        study: StudyFile, params: ParamList = None, grid: Grid = None, symbols: Symbols = None,
-        timeframes: Timeframes = None, metric: Metric = None, ctx: Context | None = None,
+        study: StudyFile, params: ParamList = None, grid: Grid = None,
+        from_study: Stored = None, symbols: Symbols = None, timeframes: Timeframes = None,
+        metric: Metric = None, ctx: Context | None = None,
     ) -> BatchOutcome:  # fmt: skip
         """Backtest a study's strategy over data files x timeframes x parameter sets.
 
-        Give exactly one of params and grid. Returns per-parameter-set summaries across
-        the series; batch.csv in the run folder holds every cell.
+        Give exactly one of params, grid and from_study. Returns per-parameter-set
+        summaries across the series; batch.csv in the run folder holds every cell.
         """
         cfg = await _off_loop(lambda: _study_file(ws, study, "study"))
         files = [ws.path(s, f"symbols[{i}]") for i, s in enumerate(symbols or [])]
         series = len(files) if symbols else len(cfg.data.paths)
-        cells = _param_count(params, grid) * max(series, 1) * max(len(timeframes or []), 1)
+        cells = _param_count(params, grid, from_study)
+        cells *= max(series, 1) * max(len(timeframes or []), 1)
         _cap("cells", cells, settings.max_cells, "series x parameter sets")
-        sets, source = _param_sets(params, grid)
+        if from_study is not None:
+            chosen = await _off_loop(lambda: _stored_sets(ws, cfg, from_study))
+        else:
+            chosen = _param_sets(params, grid)
         request = BatchRequest(
-            sets, param_source=source, symbols=[str(f) for f in files] or None,
+            chosen.sets, param_source=chosen.source, symbols=[str(f) for f in files] or None,
             timeframes=timeframes or None, metric=metric, on_progress=_progress(ctx, "cells"),
         )  # fmt: skip
         result = await _off_loop(lambda: backtest_batch(cfg, request))
@@ -181,10 +197,18 @@ def _study_file(ws: Workspace, text: str, field: str) -> StudyConfig:
     return cfg
 
 
-def _param_count(params: list[dict[str, Any]] | None, grid: dict[str, list[Any]] | None) -> int:
-    """How many parameter sets were given (a grid not expanded: it may be huge)."""
-    if (params is None) == (grid is None):
-        raise ToolError("params, grid: give exactly one: a list of parameter sets, or a grid")
+def _param_count(
+    params: list[dict[str, Any]] | None, grid: dict[str, list[Any]] | None,
+    stored: FromStudy | None,
+) -> int:  # fmt: skip
+    """How many parameter sets were asked for (a grid not expanded: it may be huge)."""
+    if sum(x is not None for x in (params, grid, stored)) != 1:
+        raise ToolError(
+            "params, grid, from_study: give exactly one: a list of parameter sets, a grid, "
+            "or the study's stored candidates"
+        )
+    if stored is not None:
+        return stored.top
     if params is not None:
         if not params:
             raise ToolError("params: give at least one parameter set")
@@ -197,15 +221,29 @@ def _param_count(params: list[dict[str, Any]] | None, grid: dict[str, list[Any]]
 
 def _param_sets(
     params: list[dict[str, Any]] | None, grid: dict[str, list[Any]] | None
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The sets and where they came from; a grid's combinations first name outer (as
-    `stratopt batch --grid`)."""
+) -> ParamSets:
+    """The sets given; a grid's combinations first name outer (as `stratopt batch --grid`)."""
     if params is not None:
-        return params, {"kind": "given"}
+        return ParamSets(params, {"kind": "given"})
     assert grid is not None
     names = list(grid)
     sets = [dict(zip(names, c, strict=True)) for c in itertools.product(*grid.values())]
-    return sets, {"kind": "grid", "grid": grid}
+    return ParamSets(sets, {"kind": "grid", "grid": grid})
+
+
+def _stored_storage(ws: Workspace, cfg: StudyConfig, field: str) -> str:
+    """The storage URL of a study with stored trials (a missing SQLite file is refused:
+    opening it would create it)."""
+    url = ws.check_study(cfg, field)
+    file = ws.sqlite_file(url)
+    if file is not None and not file.is_file():
+        raise ToolError(f"{field}: study {cfg.name!r} has no stored trials ({ws.show(file)})")
+    return url
+
+
+def _stored_sets(ws: Workspace, cfg: StudyConfig, choice: FromStudy) -> ParamSets:
+    url = _stored_storage(ws, cfg, "from_study")
+    return stored_param_sets(cfg, choice.top, robust=choice.robust, storage=url)
 
 
 def _batch_outcome(result: BatchResult, ws: Workspace) -> BatchOutcome:
@@ -248,11 +286,7 @@ def _report_targets(ws: Workspace, targets: list[str]) -> tuple[list[Path], str 
         if path.is_dir():
             _run_folder_study(ws, path, field)
         else:
-            url = ws.check_study(load_study(path), field)
-            file = ws.sqlite_file(url)
-            if file is not None and not file.is_file():  # opening it would create it
-                raise ToolError(f"{field}: {text!r} has no stored trials ({ws.show(file)})")
-            urls.add(url)
+            urls.add(_stored_storage(ws, load_study(path), field))
         paths.append(path)
     if len(urls) > 1:
         raise ToolError("targets: study files with different storages; report them one by one")
