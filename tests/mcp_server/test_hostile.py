@@ -109,6 +109,9 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("analyze outside", "analyze_results", {"target": "/etc"}, "outside the workspace root"),
     ("analyze tampered run", "analyze_results", lambda r: {"target": _run_folder(r)},
      "target.data.path[0]: '/etc/hosts' is outside the workspace root"),
+    ("analyze tampered batch", "analyze_results",
+     lambda r: {"target": _batch_folder(r), "rows": [0]},
+     "target: batch.csv row 0 source: '/etc/hosts' is outside the workspace root"),
     ("analyze huge sims", "analyze_results", {"target": "studies/small.yaml", "sims": 10**9},
      "sims: 1000000000 (Monte Carlo paths) is above this server's cap"),
     ("analyze unknown section", "analyze_results",
@@ -154,3 +157,10 @@ def test_hostile_input_is_one_clear_error_and_changes_nothing(
     assert message.startswith(f"Error executing tool {tool}: ") and "\n" not in message
     assert files(workspace) == before
     assert not (workspace / ".stratopt-mcp").exists()
+
+
+def _batch_folder(root: Path) -> str:
+    """A batch run folder whose batch.csv reads /etc/hosts."""
+    folder = Path(_run_folder(root, None))
+    (root / folder / "batch.csv").write_text("source,symbol,timeframe\n/etc/hosts,x,-\n")
+    return str(folder)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 import anyio.from_thread
+import pandas as pd
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
@@ -262,10 +263,12 @@ def _run_folder_study(ws: Workspace, folder: Path, field: str) -> None:
     """Refuse a run folder whose recorded study reads data outside the root."""
     cfg = study_from_run_folder(folder)
     ws.check_inputs(cfg, field)
-    summary = json.loads((folder / "summary.json").read_text())
-    for i, entry in enumerate(summary.get("series") or []):
-        if isinstance(entry, dict) and entry.get("source"):
-            ws.path(str(entry["source"]), f"{field}: series[{i}].source")
+    # A batch re-reads its series from batch.csv's `source` column.
+    table = folder / "batch.csv"
+    if table.is_file():
+        sources = pd.read_csv(table, usecols=["source"], keep_default_na=False)["source"]
+        for i, source in enumerate(sources):
+            ws.path(str(source), f"{field}: batch.csv row {i} source")
 
 
 def _analyze_target(ws: Workspace, text: str) -> Path:
