@@ -161,6 +161,10 @@ def test_hostile_input_is_one_clear_error_and_changes_nothing(
 
 def _batch_folder(root: Path) -> str:
     """A batch run folder whose batch.csv reads /etc/hosts."""
-    folder = Path(_run_folder(root, None))
-    (root / folder / "batch.csv").write_text("source,symbol,timeframe\n/etc/hosts,x,-\n")
-    return str(folder)
+    folder = root / _run_folder(root, None)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.update(kind="batch", param_sets=[{"fast": 5, "slow": 30}], timeframes=None)
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "batch.csv").write_text("source,symbol,timeframe,set,label,error\n"
+                                      "/etc/hosts,x,-,0,s,\n")  # fmt: skip
+    return str(folder.relative_to(root))
