@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,61 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("listing outside", "list_studies", {"storage": "../x.db"}, "outside the workspace root"),
     ("study name path", "study_summary", {"study": "../x"}, "not a valid study name"),
     ("unknown study", "study_summary", {"study": "nope"}, "no study 'nope'"),
+    ("batch study outside", "backtest_batch", {"study": "../x.yaml", "params": [{"fast": 5}]},
+     "study: '../x.yaml' is outside the workspace root"),
+    ("batch symbol outside", "backtest_batch",
+     {"study": "studies/small.yaml", "params": [{"fast": 5}], "symbols": ["/etc/hosts"]},
+     "symbols[0]: '/etc/hosts' is outside the workspace root"),
+    ("batch huge grid", "backtest_batch",
+     {"study": "studies/small.yaml", "grid": {"fast": list(range(1000)),
+                                               "slow": list(range(1000))}},
+     "cells: 1000000 (series x parameter sets) is above this server's cap of 20000"),
+    ("batch huge timeframes", "backtest_batch",
+     {"study": "studies/small.yaml", "params": [{"fast": 5}] * 500, "timeframes": ["1d"] * 50},
+     "cells: 25000"),
+    ("batch params and grid", "backtest_batch",
+     {"study": "studies/small.yaml", "params": [{"fast": 5}], "grid": {"fast": [5]}},
+     "give exactly one"),
+    ("batch unstored study", "backtest_batch",
+     {"study": "studies/small.yaml", "from_study": {"top": 3}}, "has no stored trials"),
+    ("batch huge top", "backtest_batch",
+     {"study": "studies/small.yaml", "from_study": {"top": 10**6}},
+     "from_study.top: Input should be less than or equal to 100"),
+    ("batch code strategy", "backtest_batch",
+     lambda r: {"study": _study(r, strategy="evil.py:S"), "params": [{"fast": 5}]},
+     "not a built-in strategy"),
+    ("batch output outside", "backtest_batch",
+     lambda r: {"study": _study(r, output="/tmp/elsewhere"), "params": [{"fast": 5}]},
+     "study.output"),
+    ("analyze outside", "analyze_results", {"target": "/etc"}, "outside the workspace root"),
+    ("analyze tampered run", "analyze_results", lambda r: {"target": _run_folder(r)},
+     "target.data.path[0]: '/etc/hosts' is outside the workspace root"),
+    ("analyze tampered batch", "analyze_results",
+     lambda r: {"target": _batch_folder(r), "rows": [0]},
+     "target: batch.csv row 0 source: '/etc/hosts' is outside the workspace root"),
+    ("analyze huge sims", "analyze_results", {"target": "studies/small.yaml", "sims": 10**9},
+     "sims: 1000000000 (Monte Carlo paths) is above this server's cap"),
+    ("analyze unknown section", "analyze_results",
+     {"target": "studies/small.yaml", "sections": ["luck"]}, "sections.0: Input should be"),
+    ("report outside", "report", {"targets": ["../runs"]}, "outside the workspace root"),
+    ("report out outside", "report", lambda r: {"targets": [_run_folder(r, None)],
+                                                "out": "/tmp/r.html"}, "out: '/tmp/r.html'"),
+    ("report out not html", "report", lambda r: {"targets": [_run_folder(r, None)],
+                                                 "out": "studies/small.yaml"}, "an .html file"),
+    ("report unstored study", "report", {"targets": ["studies/small.yaml"]},
+     "has no stored trials"),
+    ("report no targets", "report", {"targets": []}, "targets: List should have at least 1"),
 ]  # fmt: skip
+
+
+def _run_folder(root: Path, data: str | None = "/etc/hosts") -> str:
+    """A run folder whose summary.json records a study reading `data` (None: synthetic)."""
+    folder = root / "runs" / "small" / "old"
+    folder.mkdir(parents=True)
+    config = {**SPEC, "data": {"path": data}} if data else SPEC
+    summary = {"kind": "optimize", "config": config, "study_dir": str(root / "studies")}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return "runs/small/old"
 
 
 @pytest.mark.parametrize(("tool", "arguments", "expected"),
@@ -102,3 +157,14 @@ def test_hostile_input_is_one_clear_error_and_changes_nothing(
     assert message.startswith(f"Error executing tool {tool}: ") and "\n" not in message
     assert files(workspace) == before
     assert not (workspace / ".stratopt-mcp").exists()
+
+
+def _batch_folder(root: Path) -> str:
+    """A batch run folder whose batch.csv reads /etc/hosts."""
+    folder = root / _run_folder(root, None)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.update(kind="batch", param_sets=[{"fast": 5, "slow": 30}], timeframes=None)
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "batch.csv").write_text("source,symbol,timeframe,set,label,error\n"
+                                      "/etc/hosts,x,-,0,s,\n")  # fmt: skip
+    return str(folder.relative_to(root))

@@ -159,7 +159,8 @@ def test_tool_schemas_describe_every_field(workspace: Path) -> None:
 
     tools = {t.name: t for t in run(workspace, body)}
     assert set(tools) == {"optimize", "walk_forward", "job_status", "cancel_job",
-                          "list_studies", "study_summary"}  # fmt: skip
+                          "list_studies", "study_summary", "backtest_batch",
+                          "analyze_results", "report"}  # fmt: skip
     for tool in tools.values():
         assert tool.description and tool.output_schema is not None
         for name, prop in tool.input_schema["properties"].items():

@@ -137,6 +137,12 @@ class OptimizeOutcome(BaseModel):
     run_folder: str = Field(description="Run folder under the workspace root.")
     summary_path: str = Field(description="summary.json (everything, in full).")
     ranked_path: str = Field(description="ranked_results.csv: every trial, ranked.")
+    report_path: str | None = Field(
+        default=None, description="report.html of the run (open it in a browser), if written."
+    )
+    report_problem: str | None = Field(
+        default=None, description="Why no report.html was written (skipped or failed)."
+    )
 
 
 class WindowOutcome(BaseModel):

@@ -28,8 +28,9 @@ _STOP_WAIT = 10.0  # seconds a stopping server gives a running job to finish its
 INSTRUCTIONS = """\
 stratopt optimizes trading-strategy parameters honestly. optimize and walk_forward start
 jobs: call them, then job_status (wait_seconds up to 50) until the state is done.
-Results are compact; run folders under the workspace root hold everything. Read
-stratopt://docs/overfitting before trusting a best Sharpe ratio."""
+Results are compact; run folders under the workspace root hold everything: pass their
+paths to analyze_results and report. backtest_batch tries parameter sets across many data
+files. Read stratopt://docs/overfitting before trusting a best Sharpe ratio."""
 
 
 class _Server(MCPServer):

@@ -23,6 +23,8 @@ class ServerSettings:
         max_jobs: Jobs that may run at once (one: the machine is the agent's user's).
         max_wait: Longest `wait_seconds` (many clients give up on a call after 60 s).
         max_jobs_per_study: Search processes a study may ask for (`search.jobs`).
+        max_cells: Most cells (series x parameter sets) one backtest_batch may run.
+        max_paths: Most Monte Carlo paths one analyze_results may draw.
     """
 
     root: Path
@@ -33,6 +35,8 @@ class ServerSettings:
     max_jobs: int = 1
     max_wait: float = 50.0
     max_jobs_per_study: int = field(default_factory=lambda: os.cpu_count() or 1)
+    max_cells: int = 20_000
+    max_paths: int = 20_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).resolve())

@@ -18,6 +18,7 @@ from stratopt._jsonable import dumps
 from stratopt.mcp_server._inputs import SearchArgs, StudyInput, checked
 from stratopt.mcp_server._jobs import Jobs
 from stratopt.mcp_server._models import JobView, StudyList, StudyRow, StudySpec, StudySummary
+from stratopt.mcp_server._result_tools import register_result_tools
 from stratopt.mcp_server._settings import ServerSettings
 from stratopt.mcp_server._work import (
     candidate,
@@ -64,12 +65,14 @@ def register_tools(server: MCPServer, settings: ServerSettings, jobs: Jobs) -> N
         return await jobs.wait(view.job_id, min(seconds, settings.max_wait), ctx)
 
     @server.tool()
-    async def optimize(
+    async def optimize(  # noqa: PLR0913 (the arguments are the tool schema an agent reads)
         study: StudyPath = None, spec: Spec = None, trials: Trials = None, method: Method = None,
         seed: Seed = None,
         analyze: Annotated[bool, Field(description=(
             "After the search: overfitting statistics (DSR, PBO, SPA), stability of the best "
             "and the robust candidate, look-ahead check."))] = True,
+        report: Annotated[bool, Field(description=(
+            "Also write report.html into the run folder (its path: report_path)."))] = True,
         wait_seconds: Wait = 0.0, ctx: Context | None = None,
     ) -> JobView:  # fmt: skip
         """Search a study's parameter space as a job (a study rerun resumes it).
@@ -78,7 +81,8 @@ def register_tools(server: MCPServer, settings: ServerSettings, jobs: Jobs) -> N
         robust candidates, the overfitting verdict and the run folder.
         """
         inp = await read(study, spec, SearchArgs(trials, method, seed))
-        work = optimize_work(inp.config, inp.storage, inp.target, ws, analyze=analyze)
+        work = optimize_work(inp.config, inp.storage, inp.target, ws,
+                             options={"analyze": analyze, "report": report})  # fmt: skip
         return await wait(jobs.start(work), wait_seconds, ctx)
 
     @server.tool()
@@ -107,6 +111,7 @@ def register_tools(server: MCPServer, settings: ServerSettings, jobs: Jobs) -> N
 
     _register_job_tools(server, settings, jobs)
     _register_store_tools(server, ws)
+    register_result_tools(server, settings, ws)
 
 
 def _register_job_tools(server: MCPServer, settings: ServerSettings, jobs: Jobs) -> None:

@@ -64,14 +64,16 @@ def overfitting(stats: Mapping[str, Any] | None) -> Overfitting | None:
 
 
 def optimize_work(cfg: StudyConfig, url: str, target: int, ws: Workspace, *,
-                  analyze: bool) -> Work:  # fmt: skip
-    """The optimize job of `cfg` in `url`."""
+                  options: Mapping[str, bool]) -> Work:  # fmt: skip
+    """The optimize job of `cfg` in `url`; `options`: optimize_study's `analyze` and
+    `report`."""
 
     def run(tracker: Tracker) -> OptimizeOutcome:
         def report(p: Progress) -> None:
             tracker.update(complete=min(p.complete, p.target), target=p.target)
 
-        result = optimize_study(cfg, storage=url, on_progress=report, analyze=analyze)
+        result = optimize_study(cfg, storage=url, on_progress=report,
+                                analyze=options["analyze"], report=options["report"])  # fmt: skip
         return optimize_outcome(result, ws)
 
     return Work("optimize", cfg.name, url, target, run)
@@ -88,6 +90,7 @@ def optimize_outcome(result: OptimizeResult, ws: Workspace) -> OptimizeOutcome:
     report = result.robustness.report if result.robustness is not None else None
     robustness = report.to_dict() if report is not None else {}
     folder = result.run_folder
+    written = result.report_file
     return OptimizeOutcome(
         best=best,
         best_metrics=key_metrics(result.best_metrics),
@@ -100,6 +103,8 @@ def optimize_outcome(result: OptimizeResult, ws: Workspace) -> OptimizeOutcome:
         run_folder=ws.show(folder.path),
         summary_path=ws.show(folder.summary),
         ranked_path=ws.show(folder.ranked),
+        report_path=ws.show(written.path) if written and written.path else None,
+        report_problem=written.problem if written else None,
     )
 
 

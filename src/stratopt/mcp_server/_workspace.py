@@ -61,6 +61,17 @@ class Workspace:
 
     def check_study(self, cfg: StudyConfig, field: str) -> str:
         """Refuse a study reaching outside the root or loading code; its storage URL."""
+        self.check_inputs(cfg, field)
+        out = cfg.output_dir
+        self.path(str(out), f"{field}.output", exists=False)
+        if self.storage is not None:
+            return self.storage
+        if cfg.storage is None:
+            return f"{_SQLITE}{(out / 'stratopt.db').resolve()}"
+        return self._sqlite_under_root(cfg.storage, f"{field}.storage")
+
+    def check_inputs(self, cfg: StudyConfig, field: str) -> None:
+        """Refuse a study whose strategy is not a built-in or whose data is outside."""
         if cfg.strategy not in BUILTIN_STRATEGIES:
             known = ", ".join(BUILTIN_STRATEGIES)
             raise ToolError(
@@ -70,13 +81,6 @@ class Workspace:
         for i, raw in enumerate(cfg.data.paths):
             if not raw.startswith("pkg://"):
                 self.path(cfg.resolve_path(raw), f"{field}.data.path[{i}]")
-        out = cfg.output_dir
-        self.path(str(out), f"{field}.output", exists=False)
-        if self.storage is not None:
-            return self.storage
-        if cfg.storage is None:
-            return f"{_SQLITE}{(out / 'stratopt.db').resolve()}"
-        return self._sqlite_under_root(cfg.storage, f"{field}.storage")
 
     def _sqlite_under_root(self, url: str, field: str) -> str:
         if url in MEMORY_URLS or not url.startswith(_SQLITE):
