@@ -78,8 +78,18 @@ def live_trials(name: str, url: str) -> int:
 
 
 def leftover_studies(name: str, url: str) -> list[str]:
-    """The temporary studies an interrupted cleanup of `name` left behind."""
-    names = {s.study_name for s in optuna.get_all_study_summaries(open_storage(url))}
+    """The temporary studies an interrupted cleanup of `name` left behind.
+
+    A `.cleanup-tmp` without the study itself (an older stratopt deleted the study
+    before copying the kept trials back) holds the only copy of the kept trials: it
+    takes the study's name here, and is not listed.
+    """
+    storage = open_storage(url)
+    names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    if name not in names and name + _TMP in names and _engine(storage) is not None:
+        with _engine(storage).begin() as conn:
+            conn.execute(_rename(name + _TMP, name))
+        names = (names - {name + _TMP}) | {name}
     return [n for n in (name + _TMP, name + _OLD) if n in names]
 
 
@@ -125,8 +135,7 @@ def _swap(storage: Any, name: str) -> None:
     """Rename `name` to its `.cleanup-old` and the `.cleanup-tmp` copy to `name`, in one
     transaction (an RDB storage); elsewhere (in memory) copy, which nothing can interrupt
     halfway but the process itself."""
-    backend = resilient_backend(storage)
-    engine = getattr(backend if backend is not None else storage, "engine", None)
+    engine = _engine(storage)
     if engine is None:
         optuna.copy_study(
             from_study_name=name, from_storage=storage, to_storage=storage,
@@ -139,8 +148,17 @@ def _swap(storage: Any, name: str) -> None:
         )  # fmt: skip
         optuna.delete_study(study_name=name + _TMP, storage=storage)
         return
-    studies = optuna_models().BaseModel.metadata.tables["studies"]
-    rename = sa.update(studies)
     with engine.begin() as conn:
-        conn.execute(rename.where(studies.c.study_name == name).values(study_name=name + _OLD))
-        conn.execute(rename.where(studies.c.study_name == name + _TMP).values(study_name=name))
+        conn.execute(_rename(name, name + _OLD))
+        conn.execute(_rename(name + _TMP, name))
+
+
+def _engine(storage: Any) -> Any:
+    """The SQLAlchemy engine of an RDB storage (None for another storage)."""
+    backend = resilient_backend(storage)
+    return getattr(backend if backend is not None else storage, "engine", None)
+
+
+def _rename(old: str, new: str) -> Any:
+    studies = optuna_models().BaseModel.metadata.tables["studies"]
+    return sa.update(studies).where(studies.c.study_name == old).values(study_name=new)
