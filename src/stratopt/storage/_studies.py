@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -66,15 +67,22 @@ def load_ranked(name: str, url: str) -> pd.DataFrame:
 
 def live_trials(name: str, url: str) -> int:
     """RUNNING trials of study `name` whose worker is alive: a heartbeat within the grace
-    period (or none yet: just claimed). Without heartbeats every RUNNING trial counts."""
-    storage = open_storage(url)
+    period or, before its first heartbeat, started within it. Without heartbeats (no
+    RDB storage) every RUNNING trial counts."""
     study = load_study_from(name, url)
-    backend = resilient_backend(storage)
-    if backend is None or backend.grace_seconds is None:
-        return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-    grace = backend.grace_seconds
-    ages = backend.heartbeat_ages(study._study_id)
-    return sum(1 for age in ages.values() if age <= grace)
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    backend = resilient_backend(study._storage)
+    grace = backend.grace_seconds if backend is not None else None
+    if backend is None or grace is None:
+        return len(running)
+    now, beats = backend._running_beats(study._study_id)
+    started = {t._trial_id: t.datetime_start for t in running}
+    local = datetime.datetime.now()  # Optuna stamps datetime_start with the local clock
+    ages = [
+        (now - beat if beat is not None else local - (started.get(tid) or local)).total_seconds()
+        for tid, beat in beats
+    ]
+    return sum(1 for age in ages if age <= grace)
 
 
 def leftover_studies(name: str, url: str) -> list[str]:
