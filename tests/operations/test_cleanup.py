@@ -134,12 +134,19 @@ def test_an_interrupted_cleanup_leaves_the_study_whole(
     url = f"sqlite:///{tmp_path / 'i.db'}"
     _stored(url)
 
-    def crash(*_: object) -> None:
-        raise RuntimeError("killed mid-cleanup")
+    rename = _studies._rename
+    calls: list[str] = []
 
-    monkeypatch.setattr(_studies, "_swap", crash)
+    def crash(old: str, new: str) -> object:
+        calls.append(old)  # dies between taking the name away and giving it to the copy
+        if len(calls) == 2:
+            raise RuntimeError("killed mid-cleanup")
+        return rename(old, new)
+
+    monkeypatch.setattr(_studies, "_rename", crash)
     with pytest.raises(RuntimeError):
         cleanup_study("s", 3, storage=url)
+    assert calls == ["s", "s.cleanup-tmp"]
     assert len(load_study_from("s", url).trials) == 12  # untouched
     monkeypatch.undo()
     done = cleanup_study("s", 3, storage=url)
