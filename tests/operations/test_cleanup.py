@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +93,7 @@ def test_the_record_adds_trials_run_after_a_cleanup() -> None:
     assert again["n_backtested"] == 36 and again["deleted"] == 34 and again["cleanups"] == 2
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask() outside optimize()
 def test_cleanup_is_refused_while_a_worker_holds_a_trial(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'w.db'}"
     study = _stored(url)
@@ -115,6 +118,22 @@ def test_without_yes_and_a_terminal_nothing_is_deleted(tmp_path: Path) -> None:
     assert proc.stderr.strip().count("\n") == 0 and "--yes" in proc.stderr, proc.stderr
     assert len(load_study_from("s", url).trials) == 12
     assert ATTR_SELECTION not in load_study_from("s", url).user_attrs
+
+
+def test_on_a_terminal_cleanup_asks(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    _stored(url)
+    master, slave = pty.openpty()
+    os.write(master, b"n\n")
+    with os.fdopen(master, "rb", buffering=0):
+        proc = subprocess.run(
+            [sys.executable, "-m", "stratopt.cli", "cleanup", "s", "--storage", url,
+             "--keep-top", "2"],
+            stdin=slave, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        os.close(slave)
+    assert "Delete 10 trials of 's'" in proc.stdout and proc.returncode == 1, proc
+    assert len(load_study_from("s", url).trials) == 12
 
 
 def test_a_leftover_temporary_study_is_cleaned(tmp_path: Path) -> None:
