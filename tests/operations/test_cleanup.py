@@ -147,11 +147,16 @@ def test_a_leftover_temporary_study_is_cleaned(tmp_path: Path) -> None:
     assert names == {"s"}
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_an_interrupted_cleanup_leaves_the_study_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, backend: str
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'i.db'}"
-    _stored(url)
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'i.db'}"
+    else:  # the project's throwaway cluster (tests/conftest.py)
+        url = request.getfixturevalue("postgres").url()
+    s = f"s-{backend}-{tmp_path.name}"
+    _stored(url, s)
 
     rename = _studies._rename
     calls: list[str] = []
@@ -164,17 +169,17 @@ def test_an_interrupted_cleanup_leaves_the_study_whole(
 
     monkeypatch.setattr(_studies, "_rename", crash)
     with pytest.raises(RuntimeError):
-        cleanup_study("s", 3, storage=url)
-    assert calls == ["s", "s.cleanup-tmp"]
-    assert len(load_study_from("s", url).trials) == 12  # untouched
+        cleanup_study(s, 3, storage=url)
+    assert calls == [s, f"{s}.cleanup-tmp"]
+    assert len(load_study_from(s, url).trials) == 12  # untouched
     monkeypatch.undo()
-    done = cleanup_study("s", 3, storage=url)
-    assert done.leftovers == ("s.cleanup-tmp",) and (done.kept, done.deleted) == (3, 9)
+    done = cleanup_study(s, 3, storage=url)
+    assert done.leftovers == (f"{s}.cleanup-tmp",) and (done.kept, done.deleted) == (3, 9)
     # An older stratopt deleted the study before copying the kept trials back.
     optuna.copy_study(
-        from_study_name="s", from_storage=open_storage(url), to_storage=open_storage(url),
-        to_study_name="s.cleanup-tmp",
+        from_study_name=s, from_storage=open_storage(url), to_storage=open_storage(url),
+        to_study_name=f"{s}.cleanup-tmp",
     )  # fmt: skip
-    optuna.delete_study(study_name="s", storage=open_storage(url))
-    restored = cleanup_study("s", 3, storage=url)
+    optuna.delete_study(study_name=s, storage=open_storage(url))
+    restored = cleanup_study(s, 3, storage=url)
     assert restored.leftovers == () and (restored.kept, restored.deleted) == (3, 0)
