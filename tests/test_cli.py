@@ -95,7 +95,7 @@ def test_optimize_and_study_commands(tmp_path: Path) -> None:
     out = tmp_path / "all.csv"
     exported = _run("export", "clistudy", "--storage", storage, "--csv", out)
     assert exported.returncode == 0 and len(pd.read_csv(out)) == 6
-    cleaned = _run("cleanup", study, "--keep-top", "2")
+    cleaned = _run("cleanup", study, "--keep-top", "2", "--yes")
     assert cleaned.returncode == 0 and "kept 2 trials, deleted 4" in cleaned.stdout
     after = _run("export", study, "--csv", out)
     assert after.returncode == 0

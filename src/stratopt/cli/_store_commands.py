@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,9 @@ from stratopt.cli import _explain as explain
 from stratopt.cli import _render as render
 from stratopt.cli._app import app
 from stratopt.cli._console import out
+from stratopt.errors import ConfigError
 from stratopt.operations import (
+    CleanupPlan,
     cleanup_study,
     export_study,
     list_studies,
@@ -85,10 +88,36 @@ def cleanup(
     study: StudyRef,
     keep_top: Annotated[int, typer.Option("--keep-top", min=0, help="Trials to keep.")],
     storage: StorageOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Delete without asking (required without a terminal).")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Clean up even while live workers hold trials.")
+    ] = False,
 ) -> None:
     """Delete all but the best N trials of a study.
 
-    Example: stratopt cleanup study.yaml --keep-top 100
+    The number of candidates backtested and their Sharpe moments are kept as a study
+    attribute: the overfitting statistics go on counting the deleted trials. Refused
+    while workers run (RUNNING trials with a fresh heartbeat) unless --force.
+
+    Example: stratopt cleanup study.yaml --keep-top 100 --yes
     """
-    name, kept, deleted = cleanup_study(study, keep_top, storage=storage)
-    out.print(f"{name}: kept {kept} trials, deleted {deleted}", soft_wrap=True)
+    plan = cleanup_study(
+        study, keep_top, storage=storage, force=force, confirm=None if yes else _confirm
+    )
+    for leftover in plan.leftovers:
+        out.print(f"removed {leftover!r}, left by an interrupted cleanup", soft_wrap=True)
+    out.print(f"{plan.name}: kept {plan.kept} trials, deleted {plan.deleted}", soft_wrap=True)
+
+
+def _confirm(plan: CleanupPlan) -> bool:
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            f"cleanup would delete {plan.deleted} trials of {plan.name!r}: pass --yes "
+            "to confirm (stdin is not a terminal)"
+        )
+    return typer.confirm(
+        f"Delete {plan.deleted} trials of {plan.name!r} ({redact(plan.url)}), keeping {plan.kept}?",
+        abort=True,
+    )

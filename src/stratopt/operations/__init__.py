@@ -70,6 +70,7 @@ from stratopt.operations._results import (
 )
 from stratopt.operations._statistics import StatisticsOptions, study_statistics
 from stratopt.operations._store import (
+    CleanupPlan,
     StudyView,
     cleanup_study,
     export_study,
@@ -98,6 +99,7 @@ __all__ = [
     "BacktestRun",
     "BatchRequest",
     "BatchResult",
+    "CleanupPlan",
     "LaunchOptions",
     "LaunchOutcome",
     "LaunchStatus",

@@ -23,6 +23,7 @@ from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.evaluation import NO_CURVE, DataKey, StudyData, bin_returns, candidate_returns
 from stratopt.operations._rescore import SCORE_FINAL
+from stratopt.operations._selection import Counted, counted, selection_record
 from stratopt.search import INFEASIBLE
 from stratopt.stats import (
     ReturnMoments,
@@ -40,6 +41,7 @@ from stratopt.stats import (
 __all__ = [
     "StatisticsOptions",
     "backtested",
+    "cleanup_record",
     "completed",
     "distinct_params",
     "select_candidates",
@@ -114,6 +116,7 @@ def study_statistics(
     study: StudyConfig | None = None,
     data: StudyData | Mapping[DataKey, list[Bars]] | None = None,
     seed: int = 0,
+    selection: Mapping[str, Any] | None = None,
     **options: Unpack[StatisticsOptions],
 ) -> dict[str, Any]:
     """PSR, DSR, PBO, MinBTL, MinTRL and SPA of a finished study, with a verdict.
@@ -127,6 +130,8 @@ def study_statistics(
             unavailable, with the reason.
         data: The study's bars already loaded (a `StudyData`, or bars per data override).
         seed: Of the SPA bootstrap.
+        selection: The study's cleanup record (`stratopt.storage.ATTR_SELECTION`): N
+            and the trials' Sharpe variance then count the candidates a cleanup deleted.
         options: `StatisticsOptions`.
 
     Returns:
@@ -137,25 +142,30 @@ def study_statistics(
     out: dict[str, Any] = {"available": True}
     n_complete = len(completed(ranked, directions))
     ran = _distinct(backtested(ranked, directions))
-    n_trials = len(ran)
+    count = counted(ran, selection)
     out["trials"] = {
         "completed": n_complete,
         "n_complete": n_complete,
-        "n_backtested": n_trials,
+        "n_backtested": count.n,
         "backtested": "distinct candidates run: completed, and pruned by a requirement",
         "ranked_by": "value" if len(directions) == 1 else "value_0 (first objective)",
     }
+    if count.cleanup is not None:
+        out["trials"]["cleanup"] = {
+            "deleted": count.cleanup.get("deleted"),
+            "stored_backtested": len(ran),
+            "counted": "N and the Sharpe variance include the candidates cleanup deleted",
+        }
     if n_complete == 0:
         out.update(available=False, reason="no completed trial")
         out["verdict"] = "overfitting statistics unavailable: no completed trial"
         return out
-    stored_sharpe = _stored_sharpe(ran)
     if study is None:
-        _callable_statistics(out, ran, stored_sharpe, n_trials)
+        _callable_statistics(out, ran, count)
     else:
         loaded = data if isinstance(data, StudyData) else StudyData(study, data)
         settings: StatisticsOptions = {**_DEFAULTS, **options}
-        _returns_statistics(out, ran, stored_sharpe, study, loaded, settings, seed)
+        _returns_statistics(out, ran, count, study, loaded, settings, seed)
     out["verdict"] = verdict(out)
     out["seconds"] = round(time.perf_counter() - started, 3)
     return out
@@ -198,14 +208,6 @@ def _distinct(trials: pd.DataFrame) -> pd.DataFrame:
     return trials[~keys.duplicated()]
 
 
-def _stored_sharpe(done: pd.DataFrame) -> np.ndarray:
-    if "metrics.sharpe" not in done:
-        return np.zeros(0)
-    s = done["metrics.sharpe"].to_numpy(dtype=np.float64)
-    finite: np.ndarray = s[np.isfinite(s)]
-    return finite
-
-
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
@@ -241,8 +243,7 @@ _CALLABLE = "the objective is a Python function: stratopt has no returns of its 
 
 
 def _callable_statistics(
-    out: dict[str, Any], done: pd.DataFrame, stored_sharpe: np.ndarray, n_trials: int,
-    reason: str = _CALLABLE,
+    out: dict[str, Any], done: pd.DataFrame, count: Counted, reason: str = _CALLABLE,
 ) -> None:  # fmt: skip
     for key in _RETURN_STATISTICS:
         out[key] = _unavailable(reason)
@@ -251,7 +252,7 @@ def _callable_statistics(
     sharpe = float(best.get("metrics.sharpe", math.nan))
     if math.isfinite(sharpe) and sharpe > 0:
         out["min_backtest_length"] = {
-            "years": minimum_backtest_length(n_trials, target_sharpe=sharpe),
+            "years": minimum_backtest_length(count.n, target_sharpe=sharpe),
             "target_sharpe_annualized": sharpe,
             "assumes": "the objective's `sharpe` is annualized",
         }
@@ -262,20 +263,19 @@ def _callable_statistics(
 def _returns_statistics(
     out: dict[str, Any],
     done: pd.DataFrame,
-    stored_sharpe: np.ndarray,
+    count: Counted,
     study: StudyConfig,
     data: StudyData,
     options: StatisticsOptions,
     seed: int,
 ) -> None:
-    n_trials = len(done)  # distinct, backtested
     cap = options["max_candidates"]
     params, trial_numbers = distinct_params(done)
     chosen = select_candidates(len(params), cap)
     best_run = candidate_returns(study, [params[0]], data=data)
     if best_run.skipped.get(0) == NO_CURVE:
         reason = f"{NO_CURVE}: stratopt has no returns of its trials"
-        _callable_statistics(out, done, stored_sharpe, n_trials, reason)
+        _callable_statistics(out, done, count, reason)
         return
     if not best_run.positions:
         reason = f"the best candidate could not be re-run: {best_run.skipped.get(0, '?')}"
@@ -283,7 +283,7 @@ def _returns_statistics(
             out[key] = _unavailable(reason)
     else:
         best = _Best(best_run.returns[:, 0], best_run.periods_per_year, trial_numbers[0])
-        _best_statistics(out, best, stored_sharpe, n_trials, options["confidence"])
+        _best_statistics(out, best, count, options["confidence"])
     bars = len(best_run.index) if best_run.positions else 0
     bin_size = max(1, math.ceil(bars * len(chosen) * 8 / _MATRIX_BYTES))
     matrix = candidate_returns(
@@ -306,7 +306,7 @@ def _returns_statistics(
     # spa_max_periods periods: their cost grows with periods x candidates.
     spa_bin = max(1, math.ceil(matrix.returns.shape[0] / options["spa_max_periods"]))
     coarse = bin_returns(matrix.returns, spa_bin)
-    _implied_trials(out, coarse, n_trials)
+    _implied_trials(out, coarse, count.n)
     out["spa"] = _spa(coarse, spa_bin * bin_size, options["spa_reps"], seed)
 
 
@@ -325,8 +325,7 @@ class _Best:
 def _best_statistics(
     out: dict[str, Any],
     best: _Best,
-    stored_sharpe: np.ndarray,
-    n_trials: int,
+    count: Counted,
     confidence: float,
 ) -> None:
     try:
@@ -353,7 +352,7 @@ def _best_statistics(
         "value": probabilistic_sharpe_ratio(m.sharpe, m.n_obs, skew=m.skew, kurtosis=m.kurtosis),
         "benchmark_sharpe": 0.0,
     }
-    out["dsr"] = _dsr(m, ppy, stored_sharpe, n_trials)
+    out["dsr"] = _dsr(m, ppy, count)
     mintrl = minimum_track_record_length(
         m.sharpe, skew=m.skew, kurtosis=m.kurtosis, confidence=confidence
     )
@@ -366,7 +365,7 @@ def _best_statistics(
     annual = m.sharpe * root
     if annual > 0:
         out["min_backtest_length"] = {
-            "years": minimum_backtest_length(n_trials, target_sharpe=annual),
+            "years": minimum_backtest_length(count.n, target_sharpe=annual),
             "target_sharpe_annualized": annual,
             "have_years": m.n_obs / ppy,
         }
@@ -374,10 +373,11 @@ def _best_statistics(
         out["min_backtest_length"] = _unavailable("the best Sharpe ratio is not positive")
 
 
-def _dsr(m: ReturnMoments, ppy: float, stored_sharpe: np.ndarray, n_trials: int) -> dict[str, Any]:
+def _dsr(m: ReturnMoments, ppy: float, count: Counted) -> dict[str, Any]:
     # The trials' `sharpe` metrics are annualized (x sqrt(P)); their variance per
     # period is the annualized variance / P.
-    variance = float(np.var(stored_sharpe, ddof=1)) / ppy if stored_sharpe.size >= 2 else 0.0
+    n_trials = count.n
+    variance = count.sharpe_variance / ppy
     sr0 = expected_max_sharpe(n_trials, variance=variance)
     value = deflated_sharpe_ratio(
         m.sharpe, m.n_obs, n_trials=n_trials, trials_variance=variance, skew=m.skew,
@@ -388,7 +388,7 @@ def _dsr(m: ReturnMoments, ppy: float, stored_sharpe: np.ndarray, n_trials: int)
         "n_trials": n_trials,
         "trials_sharpe_variance_per_period": variance,
         "trials_sharpe_variance_annualized": variance * ppy,
-        "trials_with_sharpe": int(stored_sharpe.size),
+        "trials_with_sharpe": count.sharpe_count,
         "expected_max_sharpe_per_period": sr0,
         "expected_max_sharpe_annualized": sr0 * math.sqrt(ppy),
     }
@@ -450,6 +450,8 @@ def verdict(stats: Mapping[str, Any]) -> str:
     trials = stats.get("trials", {})
     # Older sections counted completed trials only.
     n = f"N={trials.get('n_backtested', trials.get('completed', 0))} backtested candidates"
+    if "cleanup" in trials:
+        n += f" ({trials['cleanup'].get('deleted')} deleted by cleanup still counted)"
     dsr = stats.get("dsr", {})
     best = stats.get("best", {})
     parts: list[str] = []
@@ -502,3 +504,18 @@ def verdict(stats: Mapping[str, Any]) -> str:
             "lowers the DSR's bar)"
         )
     return "; ".join(parts)
+
+
+def cleanup_record(
+    ranked: pd.DataFrame,
+    directions: Sequence[str],
+    selection: Mapping[str, Any] | None,
+    *,
+    kept: int,
+    deleted: int,
+) -> dict[str, Any]:
+    """The `ATTR_SELECTION` record a cleanup writes before deleting: every distinct
+    candidate backtested so far (with those an earlier cleanup recorded) and their
+    Sharpe moments; `kept` trials stay, `deleted` go."""
+    ran = _distinct(backtested(ranked, directions))
+    return selection_record(ran, selection, kept=kept, deleted=deleted)

@@ -6,7 +6,9 @@ A study is named by a study file (its name and storage) or by its bare name (in
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,13 +17,17 @@ import pandas as pd
 from optuna.trial import FrozenTrial
 
 from stratopt.config import StudyConfig, load_study
-from stratopt.errors import ConfigError
+from stratopt.errors import ConfigError, StratoptError
 from stratopt.operations._backtest import write_csv
 from stratopt.operations._candidate_files import fixed_study
+from stratopt.operations._statistics import cleanup_record
 from stratopt.storage import (
     ATTR_LOOKAHEAD,
     ATTR_ROBUSTNESS,
+    ATTR_SELECTION,
     keep_top_trials,
+    leftover_studies,
+    live_trials,
     load_ranked,
     load_study_from,
     require_existing,
@@ -30,6 +36,7 @@ from stratopt.storage import (
 )
 
 __all__ = [
+    "CleanupPlan",
     "StudyView",
     "cleanup_study",
     "export_study",
@@ -140,11 +147,55 @@ def latest_statistics(folder: Path) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-def cleanup_study(ref: str, keep: int, *, storage: str | None = None) -> tuple[str, int, int]:
-    """Keep the best `keep` trials of a study: (name, kept, deleted)."""
+@dataclass(frozen=True)
+class CleanupPlan:
+    """What `cleanup_study` is about to do: keep `kept` trials of study `name` (in
+    `url`), delete `deleted`; `leftovers`: temporary studies an interrupted cleanup left;
+    `declined`: `confirm` said no and nothing was done."""
+
+    name: str
+    url: str
+    kept: int
+    deleted: int
+    leftovers: tuple[str, ...]
+    declined: bool = False
+
+
+def cleanup_study(
+    ref: str,
+    keep: int,
+    *,
+    storage: str | None = None,
+    force: bool = False,
+    confirm: Callable[[CleanupPlan], bool] | None = None,
+) -> CleanupPlan:
+    """Keep the best `keep` trials of a study; what was done.
+
+    Refused (StratoptError) while live workers hold RUNNING trials, unless `force`.
+    Before deleting, the study's `ATTR_SELECTION` records every candidate backtested so
+    far and their Sharpe moments: the statistics go on counting them. `confirm` is
+    asked before a cleanup that deletes trials.
+    """
     name, url = resolve_study(ref, storage)
-    kept, deleted = keep_top_trials(name, url, keep)
-    return name, kept, deleted
+    leftovers = tuple(leftover_studies(name, url))
+    study = load_study_from(name, url)
+    live = live_trials(name, url)
+    if live and not force:
+        raise StratoptError(
+            f"cleanup: study {name!r} has {live} RUNNING trial(s) held by live workers "
+            "(heartbeat within the grace period); stop them first, or pass --force"
+        )
+    ranked = load_ranked(name, url)
+    total = len(study.get_trials(deepcopy=False))
+    kept = min(keep, len(ranked))  # ranked: the complete, pruned and failed trials
+    plan = CleanupPlan(name, url, kept, total - kept, leftovers)
+    if plan.deleted and confirm is not None and not confirm(plan):
+        return dataclasses.replace(plan, declined=True)
+    directions = [d.name.lower() for d in study.directions]
+    previous = study.user_attrs.get(ATTR_SELECTION)
+    selection = cleanup_record(ranked, directions, previous, kept=kept, deleted=plan.deleted)
+    done = keep_top_trials(name, url, keep, attrs={ATTR_SELECTION: selection})
+    return dataclasses.replace(plan, kept=done[0], deleted=done[1])
 
 
 def export_study(ref: str, csv: Path, *, storage: str | None = None) -> int:

@@ -34,6 +34,7 @@ from stratopt.operations._results import LookaheadCheck, OptimizeResult, Robustn
 from stratopt.operations._statistics import study_statistics
 from stratopt.search import RunResult, SearchPlan, restore_normalizer
 from stratopt.storage import (
+    ATTR_SELECTION,
     best_trial,
     discard_if_empty,
     git_commit,
@@ -318,6 +319,7 @@ def _statistics(run: SearchRun, ranked: pd.DataFrame) -> dict[str, Any]:
             study=prepared.searched if prepared is not None else None,
             data=prepared.data if prepared is not None else None,
             seed=run.plan.settings.seed,
+            selection=run.result.study.user_attrs.get(ATTR_SELECTION),
             jobs=run.checks.jobs,
         )
     except Exception as exc:  # a bug in the statistics must not cost the finished search

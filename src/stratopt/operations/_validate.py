@@ -47,7 +47,7 @@ from stratopt.operations._statistics import (
     study_statistics,
 )
 from stratopt.stats import bootstrap_returns, reshuffle_trades
-from stratopt.storage import new_run_dir, ranked_frame, write_json
+from stratopt.storage import ATTR_SELECTION, new_run_dir, ranked_frame, write_json
 from stratopt.validation import combinatorial_purged_cv, evaluate_holdout
 
 __all__ = ["cpcv_pool", "validate_study"]
@@ -134,7 +134,7 @@ def _sections(
     step("statistics")
     sections["statistics"] = study_statistics(
         ranked, directions=plan.objective.directions, study=in_sample, data=prepared.data,
-        seed=seed,
+        seed=seed, selection=stored.user_attrs.get(ATTR_SELECTION),
     )  # fmt: skip
     step("cross-validation")
     best_first = completed(ranked, plan.objective.directions)

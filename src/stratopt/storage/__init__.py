@@ -12,6 +12,7 @@ from stratopt.storage._attrs import (
     ATTR_LOOKAHEAD,
     ATTR_NORMALIZER,
     ATTR_ROBUSTNESS,
+    ATTR_SELECTION,
     ATTR_WINDOW,
     record,
 )
@@ -37,6 +38,8 @@ from stratopt.storage._runfolder import (
 )
 from stratopt.storage._studies import (
     keep_top_trials,
+    leftover_studies,
+    live_trials,
     load_ranked,
     load_study_from,
     study_summaries,
@@ -63,6 +66,7 @@ __all__ = [
     "ATTR_LOOKAHEAD",
     "ATTR_NORMALIZER",
     "ATTR_ROBUSTNESS",
+    "ATTR_SELECTION",
     "ATTR_WINDOW",
     "ENV_STORAGE",
     "MEMORY_URLS",
@@ -83,6 +87,8 @@ __all__ = [
     "git_commit",
     "is_transient",
     "keep_top_trials",
+    "leftover_studies",
+    "live_trials",
     "load_ranked",
     "load_study_from",
     "new_run_dir",

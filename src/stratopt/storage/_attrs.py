@@ -19,6 +19,7 @@ __all__ = [
     "ATTR_LOOKAHEAD",
     "ATTR_NORMALIZER",
     "ATTR_ROBUSTNESS",
+    "ATTR_SELECTION",
     "ATTR_WINDOW",
     "record",
 ]
@@ -28,6 +29,9 @@ ATTR_NORMALIZER = "stratopt:normalizer"
 ATTR_ROBUSTNESS = "stratopt:robustness"
 ATTR_LOOKAHEAD = "stratopt:lookahead"
 ATTR_WINDOW = "stratopt:window"
+# Written by `cleanup` before it deletes trials: how many candidates were backtested and
+# their Sharpe moments, so the overfitting statistics keep counting the deleted ones.
+ATTR_SELECTION = "stratopt:selection"
 # What defines the study (data hashes, strategy and its source, settings, objective,
 # space...): a rerun with another definition is refused instead of mixing two studies.
 ATTR_FINGERPRINT = "stratopt:fingerprint"
