@@ -103,7 +103,11 @@ Out = Annotated[
 
 def register_result_tools(server: MCPServer, settings: ServerSettings, ws: Workspace) -> None:
     """Add backtest_batch, analyze_results and report to `server`."""
+    _register_batch(server, settings, ws)
+    _register_analysis(server, settings, ws)
 
+
+def _register_batch(server: MCPServer, settings: ServerSettings, ws: Workspace) -> None:
     @server.tool(name="backtest_batch")
     async def backtest_batch_tool(
         study: StudyFile, params: ParamList = None, grid: Grid = None,
@@ -132,6 +136,8 @@ def register_result_tools(server: MCPServer, settings: ServerSettings, ws: Works
         result = await _off_loop(lambda: backtest_batch(cfg, request))
         return _batch_outcome(result, ws)
 
+
+def _register_analysis(server: MCPServer, settings: ServerSettings, ws: Workspace) -> None:
     @server.tool()
     async def analyze_results(
         target: Target, trials: Numbers = None, rows: Rows = None, sections: Sections = None,
