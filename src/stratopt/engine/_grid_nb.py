@@ -98,7 +98,8 @@ T_FEES = 8
 T_FUNDING = 9
 T_RET = 10
 T_REASON = 11
-N_TRADE_COLS = 12
+T_RISK = 12
+N_TRADE_COLS = 13
 
 # Grid statistics of a candidate (after the metrics in the many-candidates output).
 GS_NET_PNL = 0
@@ -217,6 +218,7 @@ def _book_trade(st, lot, qty, exit_px, exit_fee, entry_fees, funding, reason, ts
         trades[k, T_FUNDING] = funding
         trades[k, T_RET] = ret
         trades[k, T_REASON] = reason
+        trades[k, T_RISK] = risk
     st[S_NTRADES] = k + 1
 
 

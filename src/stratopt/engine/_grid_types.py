@@ -75,6 +75,7 @@ GRID_TRADE_DTYPE = np.dtype(
         ("funding", np.float64),
         ("ret", np.float64),
         ("exit_reason", np.int8),
+        ("risk", np.float64),
     ]
 )
 

@@ -26,8 +26,10 @@ from stratopt.errors import StratoptError
 from stratopt.evaluation._data import DataKey, StudyData, time_axis
 from stratopt.evaluation._evaluators import aggregate
 from stratopt.evaluation._external import External
+from stratopt.evaluation._grid_segments import grid_segment
 from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import compute_metrics
+from stratopt.strategies import GridStrategy
 
 __all__ = ["SegmentResult", "SegmentRunner", "time_axis"]
 
@@ -76,7 +78,7 @@ class SegmentRunner:
         try:
             cand = self.router.route(params)
             series = self.bars(cand.data)
-            found = [_one_symbol(b, self.router, cand, start, stop) for b in series]
+            found = [_one_symbol(self.study, b, self.router, cand, (start, stop)) for b in series]
         except Exception as exc:  # user strategy code: report, never abort the validation
             msg = str(exc) if isinstance(exc, StratoptError) else f"{type(exc).__name__}: {exc}"
             return _failed(msg)
@@ -119,9 +121,7 @@ class SegmentRunner:
             r if r is not None else np.zeros(0), index=index if r is not None else index[:0]
         )
         t = run.trades
-        trades = (
-            pd.DataFrame({c: [] for c in _TRADE_COLUMNS}) if t is None else t[list(_TRADE_COLUMNS)]
-        )
+        trades = _no_trades() if t is None else t[list(_TRADE_COLUMNS)]
         exposed = pd.Series(run.exposed, index=index)
         return SegmentResult(run.metrics, returns.rename("return"), exposed, trades, None, {})
 
@@ -137,13 +137,20 @@ class _Part:
 
 
 def _one_symbol(
-    bars: Bars, router: Router, cand: Candidate, start: pd.Timestamp, stop: pd.Timestamp | None
+    study: StudyConfig,
+    bars: Bars,
+    router: Router,
+    cand: Candidate,
+    segment: tuple[pd.Timestamp, pd.Timestamp | None],
 ) -> _Part | None:
+    start, stop = segment
     a = int(np.searchsorted(bars.time, start.to_datetime64(), side="left"))
     b = len(bars) if stop is None else int(np.searchsorted(bars.time, stop.to_datetime64()))
     if b - a < 1:
         return None
     assert router.strategy is not None  # an external evaluator's segments: _external_run
+    if isinstance(router.strategy, GridStrategy):
+        return _grid_part(study, bars, router.strategy, cand, (start, a, b))
     run = backtest(bars.slice(0, b), router.strategy, cand.strategy_params, cand.settings)
     sim = run.sim
     cash = float(sim.equity[a - 1]) if a > 0 else float(cand.settings.cash)
@@ -183,6 +190,28 @@ def _one_symbol(
     )
 
 
+def _grid_part(
+    study: StudyConfig,
+    bars: Bars,
+    strategy: GridStrategy,
+    cand: Candidate,
+    where: tuple[pd.Timestamp, int, int],
+) -> _Part:
+    start, a, b = where
+    seg = grid_segment(study, bars, strategy, cand, a, b)
+    if seg.cash <= 0:
+        raise StratoptError(f"{bars.symbol}: the account was ruined before {start}")
+    index = pd.DatetimeIndex(bars.time[a:b], name="timestamp")
+    return _Part(
+        bars.symbol,
+        seg.metrics,
+        pd.Series(seg.returns, index=index),
+        pd.Series(seg.exposed, index=index),
+        seg.trades,
+        seg.cash,
+    )
+
+
 def _portfolio(parts: list[_Part], cash: float) -> dict[str, float]:
     """Equal-weight portfolio of the symbols' segment curves (as `aggregate: portfolio`)."""
     curves = pd.concat([(1.0 + p.returns).cumprod() for p in parts], axis=1)
@@ -209,6 +238,14 @@ def _failed(message: str) -> SegmentResult:
         None,
         empty.rename("return"),
         empty.astype(bool),
-        pd.DataFrame({c: [] for c in _TRADE_COLUMNS}),
+        _no_trades(),
         message,
     )
+
+
+def _no_trades() -> pd.DataFrame:
+    """The trades table of a segment without trades, with the columns' types (a failed
+    window's empty table is compared by time when the windows are stitched)."""
+    columns: dict[str, Any] = {c: np.zeros(0) for c in _TRADE_COLUMNS}
+    columns["entry_time"] = pd.DatetimeIndex([])
+    return pd.DataFrame(columns)

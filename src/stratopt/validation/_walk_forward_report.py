@@ -68,7 +68,9 @@ def stitch(
     trades: list[pd.DataFrame] = []
     exposed_bars = 0
     for k, res in enumerate(results):
-        if res.returns is None or res.exposed is None or res.trades is None:
+        if res.error is not None or res.returns is None or res.exposed is None:
+            continue
+        if res.trades is None:
             continue
         ret, exp, tr = res.returns, res.exposed, res.trades
         if k + 1 < len(results):
