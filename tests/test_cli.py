@@ -36,6 +36,9 @@ def test_backtest_json_and_files(tmp_path: Path) -> None:
     assert report["settings"]["cash"] == 5000
     assert {"sharpe", "max_drawdown", "trades", "cagr"} <= set(report["metrics"])
     assert report["n_trades"] == report["metrics"]["trades"] > 0
+    # synthetic daily bars run every day: docs/data.md's 365 (issue 13 item 9)
+    rule = "1d bars on all seven weekdays: 365 days"
+    assert report["annualization"] == {"periods_per_year": 365.0, "rule": rule}
     equity = pd.read_csv(eq)
     assert list(equity.columns) == ["timestamp", "equity", "drawdown", "position"]
     assert equity["equity"].iloc[-1] == pytest.approx(report["final_equity"])
@@ -51,6 +54,8 @@ def test_backtest_table() -> None:
     assert "Sharpe ratio" in proc.stdout and "Max drawdown" in proc.stdout
     assert "sma_cross fast=10 slow=40 mode=reversal" in proc.stdout
     assert "trades, final equity" in proc.stdout
+    line = "SYN: annualized with 365 bars per year (1d bars on all seven weekdays: 365 days)"
+    assert line in proc.stdout
 
 
 @pytest.mark.parametrize(
