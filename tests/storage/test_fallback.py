@@ -21,19 +21,9 @@ import sqlalchemy as sa
 from stratopt.config import parse_study
 from stratopt.operations import optimize_study
 from stratopt.storage import _bulk
+from tests.storage.test_bulk import GRID_STUDY  # pruned by a constraint and by a requirement
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-STUDY: dict[str, Any] = {
-    "name": "f",
-    "data": {"synthetic": {"bars": 1500, "seed": 5, "edge_period": 90, "edge_strength": 0.5}},
-    "strategy": "sma_cross",
-    "backtest": {"commission": 0.0005},
-    "space": {"fast": {"low": 2, "high": 20, "step": 3}, "slow": [20, 30, 45, 70]},
-    # pruned by a constraint (never run) and by a requirement (run, with its constraint)
-    "constraints": ["slow - fast >= 12"],
-    "require": {"trades": ">= 40"},
-}
 
 # Columns whose values are times or row ids: they differ between any two runs.
 _VOLATILE = {"datetime_start", "datetime_complete", "trial_id", "param_id", "trial_value_id",
@@ -72,7 +62,13 @@ def _run(tmp_path: Path, label: str, method: str) -> tuple[dict[str, list[str]],
     search = {"method": method, "batch": 7, "seed": 3}
     if method != "grid":
         search["trials"] = 12
-    cfg = {**STUDY, "search": search, "storage": url, "output": str(tmp_path / label)}
+    cfg = {
+        **GRID_STUDY,
+        "name": "f",
+        "search": search,
+        "storage": url,
+        "output": str(tmp_path / label),
+    }
     res = optimize_study(parse_study(cfg, source="test", base_dir=tmp_path), analyze=False)
     ranked = pd.read_csv(res.run_folder.ranked).drop(columns=["runtime_s"])
     return _rows(url), ranked
