@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 
 from stratopt.config import StudyConfig
-from stratopt.data import Bars, PlantedEdge, load_bars, resample, select_range, synthetic_bars
+from stratopt.data import (
+    GIVEN_RULE,
+    Bars,
+    PlantedEdge,
+    load_bars,
+    resample,
+    select_range,
+    synthetic_bars,
+)
 from stratopt.engine import (
     N_EXEC,
     ExecSettings,
@@ -446,12 +454,18 @@ def study_bars(study: StudyConfig) -> list[Bars]:
         )
         frame = select_range(bars.to_frame(), start=data.start, end=data.end, source=syn.symbol)
         out = Bars.from_frame(
-            frame, symbol=bars.symbol, source="synthetic", periods_per_year=bars.periods_per_year
+            frame,
+            symbol=bars.symbol,
+            source="synthetic",
+            periods_per_year=bars.periods_per_year,
+            annualization_rule=bars.annualization_rule,
         )
         if data.timeframe:
             out = resample(out, data.timeframe)
         if data.periods_per_year:
-            out = dataclasses.replace(out, periods_per_year=data.periods_per_year)
+            out = dataclasses.replace(
+                out, periods_per_year=data.periods_per_year, annualization_rule=GIVEN_RULE
+            )
         return [out]
     series = [
         load_bars(

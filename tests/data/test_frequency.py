@@ -9,10 +9,14 @@ import pandas as pd
 import pytest
 
 from stratopt.data import (
+    GIVEN_RULE,
+    annualization,
     infer_bar_interval,
     infer_periods_per_year,
     load_bars,
     parse_timeframe,
+    resample,
+    synthetic_bars,
 )
 from stratopt.errors import ConfigError, DataError
 
@@ -100,3 +104,33 @@ def test_parse_timeframe(text: str, expected: str) -> None:
 def test_parse_timeframe_refuses(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_timeframe(text)
+
+
+def test_the_rule_that_chose_the_number_is_stated() -> None:
+    """Each rule of docs/data.md "Bars per year" names itself beside its number, and the
+    bars carry it through slicing and resampling; a number the user gave says so."""
+    cases = [
+        (_times("2021-03-01", 40, "B"), 252, "1d bars, none on a weekend: 252 trading days"),
+        (_times("2021-03-01", 40, "D"), 365, "1d bars on all seven weekdays: 365 days"),
+        (_times("2021-03-01", 200, "h"), 8760,
+         "1h bars filling >= 95 % of a 24/7 calendar: 365 days x 24 bars"),
+        (_times("2000-01-03", 60, "W-MON"), 365.25 * 59 / (59 * 7),
+         "1w bars (median spacing): observed density, (bars - 1) / span in years"),
+    ]  # fmt: skip
+    for time, number, rule in cases:
+        got = annualization(time)
+        assert got.periods_per_year == pytest.approx(number)
+        assert got.rule == rule
+        assert got.to_dict() == {"periods_per_year": got.periods_per_year, "rule": rule}
+    bars = synthetic_bars(500, seed=1, interval="1h")
+    assert bars.annualization == annualization(bars.time)
+    assert bars.slice(10, 300).annualization == bars.annualization
+    daily = resample(bars, "1D")
+    assert daily.annualization_rule == "1d bars on all seven weekdays: 365 days"
+    given = synthetic_bars(50, seed=1, periods_per_year=250)
+    assert given.annualization.to_dict() == {"periods_per_year": 250.0, "rule": GIVEN_RULE}
+
+
+def test_a_given_number_overrides_the_rule(shared_data: Path) -> None:
+    bars = load_bars(shared_data / "GOOG_1d.csv.gz", periods_per_year=260)
+    assert (bars.periods_per_year, bars.annualization_rule) == (260.0, GIVEN_RULE)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -103,6 +104,12 @@ def test_every_run_folder_of_a_study_has_the_same_summary_keys(tmp_path: Path) -
     assert {"kind": "search", "study": "a"}.items() <= json.loads(
         opt.run_folder.summary.read_text()
     ).items()
+    # each states its bars per year and the rule that chose them, as each ranked row does
+    annualization = {"periods_per_year": 365.0, "rule": "1d bars on all seven weekdays: 365 days"}
+    for r in (opt, worker, report):
+        assert r.run_folder is not None
+        assert json.loads(r.run_folder.summary.read_text())["annualization"] == annualization
+        assert (pd.read_csv(r.run_folder.ranked)["periods_per_year"] == 365.0).all()
 
 
 def test_a_batch_run_folder_has_every_runs_summary_keys(tmp_path: Path, shared_data: Path) -> None:

@@ -62,6 +62,8 @@ def test_validate_writes_every_section_and_is_deterministic(optimized: tuple[Pat
     saved = json.loads((first.folder / "validation.json").read_text())
     assert {"holdout", "statistics", "cpcv", "robustness", "monte_carlo"} <= set(saved)
     assert saved["trials"]["completed"] == 15  # 5 fast x 3 slow, all fast < slow
+    assert saved["annualization"]["periods_per_year"] == 365.0
+    assert saved["annualization"]["rule"] == "1d bars on all seven weekdays: 365 days"
     cpcv = saved["cpcv"]
     assert (cpcv["n_splits"], cpcv["n_paths"]) == (10, 4)  # C(5,2), C(4,1)
     assert cpcv["candidates"] == 15 and len(cpcv["chosen_params"]) == 10

@@ -68,6 +68,8 @@ def test_walk_forward_on_real_data_through_the_cli(
     equity = pd.read_csv(folder / "walk_forward_equity.csv", parse_dates=["timestamp"])
     # 2008-01-02 .. 2013-03-01: train one year, then 180-day test windows while they fit
     assert len(rows) == report["n_windows"] == 8
+    rule = "1d bars, none on a weekend: 252 trading days"
+    assert report["annualization"] == {"periods_per_year": 252.0, "rule": rule}
     assert (rows["train_start"] == "2008-01-02T00:00:00").all()  # anchored
     assert rows["test_start"].iloc[0] >= "2009-01-02"
     assert (rows["test_start"].iloc[1:].to_numpy() == rows["test_end"].iloc[:-1].to_numpy()).all()

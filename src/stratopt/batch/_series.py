@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from stratopt.data import Bars, infer_bar_interval, load_bars, parse_timeframe, resample
+from stratopt.data import (
+    GIVEN_RULE,
+    Bars,
+    infer_bar_interval,
+    load_bars,
+    parse_timeframe,
+    resample,
+    timeframe_label,
+)
 from stratopt.errors import ConfigError, DataError
 
 __all__ = ["Series", "SeriesOptions", "expand_symbols", "load_series", "timeframe_label"]
@@ -43,15 +51,6 @@ class SeriesOptions:
     start: str | None = None
     end: str | None = None
     periods_per_year: float | None = None
-
-
-def timeframe_label(step: pd.Timedelta) -> str:
-    """`1d`, `4h`, `5m`, `30s`, `1w`: the shortest whole-unit spelling of a bar length."""
-    seconds = int(step.total_seconds())
-    for unit, size in (("w", 7 * 86_400), ("d", 86_400), ("h", 3_600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def expand_symbols(patterns: Sequence[str], base: Path | None = None) -> list[str]:
@@ -95,7 +94,9 @@ def _at(bars: Bars, tf: str, step: pd.Timedelta, ppy: float | None) -> Bars:
             f"--timeframes: {tf!r} is {why} the {timeframe_label(interval)} bars of {bars.source}"
         )
     out = resample(bars, tf)
-    return dataclasses.replace(out, periods_per_year=ppy) if ppy else out
+    if not ppy:
+        return out
+    return dataclasses.replace(out, periods_per_year=ppy, annualization_rule=GIVEN_RULE)
 
 
 def load_series(

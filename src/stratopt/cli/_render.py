@@ -237,6 +237,12 @@ def print_backtest(
             f"{res.n_trades} trades, final equity {res.final_equity:,.2f}",
             soft_wrap=True,
         )
+        out.print(
+            f"{b.symbol}: annualized with {b.periods_per_year:,.6g} bars per year "
+            f"({b.annualization_rule})",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 # ---- what each command prints --------------------------------------------------------

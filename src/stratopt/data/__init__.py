@@ -5,10 +5,14 @@ from __future__ import annotations
 from stratopt.data._bars import Bars
 from stratopt.data._edge import PlantedEdge
 from stratopt.data._frequency import (
+    GIVEN_RULE,
+    Annualization,
+    annualization,
     as_ns,
     infer_bar_interval,
     infer_periods_per_year,
     parse_timeframe,
+    timeframe_label,
 )
 from stratopt.data._funding import FundingRates, load_funding_rates
 from stratopt.data._load import load_bars, select_range
@@ -18,10 +22,13 @@ from stratopt.data._time import ISO_HINT, is_iso_text, parse_time
 from stratopt.data._validate import validate_frame
 
 __all__ = [
+    "GIVEN_RULE",
     "ISO_HINT",
+    "Annualization",
     "Bars",
     "FundingRates",
     "PlantedEdge",
+    "annualization",
     "as_ns",
     "infer_bar_interval",
     "infer_periods_per_year",
@@ -33,5 +40,6 @@ __all__ = [
     "resample",
     "select_range",
     "synthetic_bars",
+    "timeframe_label",
     "validate_frame",
 ]

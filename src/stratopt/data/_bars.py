@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from stratopt.data._frequency import Annualization
+
 __all__ = ["Bars"]
 
 _COLUMNS = ("open", "high", "low", "close", "volume")
@@ -31,6 +33,13 @@ class Bars:
     symbol: str = ""
     source: str = ""
     periods_per_year: float = field(default=252.0)
+    # which rule of docs/data.md "Bars per year" chose `periods_per_year`
+    annualization_rule: str = "given when the bars were made"
+
+    @property
+    def annualization(self) -> Annualization:
+        """`periods_per_year` and the rule that chose it."""
+        return Annualization(float(self.periods_per_year), self.annualization_rule)
 
     def __len__(self) -> int:
         return int(self.close.shape[0])
@@ -51,6 +60,7 @@ class Bars:
             symbol=self.symbol,
             source=self.source,
             periods_per_year=self.periods_per_year,
+            annualization_rule=self.annualization_rule,
             **kw,
         )
 
@@ -62,6 +72,7 @@ class Bars:
         symbol: str = "",
         source: str = "",
         periods_per_year: float = 252.0,
+        annualization_rule: str = "given when the bars were made",
     ) -> Bars:
         """Bars from a DataFrame with a DatetimeIndex and lower-case OHLCV columns.
 
@@ -81,5 +92,6 @@ class Bars:
             symbol=symbol,
             source=source,
             periods_per_year=periods_per_year,
+            annualization_rule=annualization_rule,
             **arrays,
         )

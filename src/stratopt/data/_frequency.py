@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,19 @@ import pandas as pd
 
 from stratopt.errors import ConfigError, DataError
 
-__all__ = ["infer_bar_interval", "infer_periods_per_year", "parse_timeframe"]
+__all__ = [
+    "GIVEN_RULE",
+    "Annualization",
+    "annualization",
+    "infer_bar_interval",
+    "infer_periods_per_year",
+    "parse_timeframe",
+    "timeframe_label",
+]
+
+GIVEN_RULE = "given (periods_per_year), not inferred"
+"""The rule of a bars-per-year figure the user set (`data.periods_per_year`)."""
+
 
 _NS_PER_DAY = 86_400 * 10**9
 # The mean Gregorian year; observed densities are measured against it.
@@ -129,8 +142,37 @@ def infer_bar_interval(time: Any) -> pd.Timedelta:
     return pd.Timedelta(_interval_ns(as_ns(time)), unit="ns")
 
 
+@dataclass(frozen=True)
+class Annualization:
+    """Bars per year and the rule of docs/data.md "Bars per year" that chose it."""
+
+    periods_per_year: float
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"periods_per_year": self.periods_per_year, "rule": self.rule}
+
+
+def timeframe_label(step: pd.Timedelta) -> str:
+    """`1d`, `4h`, `5m`, `30s`, `1w`: the shortest whole-unit spelling of a bar length."""
+    seconds = int(step.total_seconds())
+    for unit, size in (("w", 7 * 86_400), ("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def infer_periods_per_year(time: Any) -> float:
     """Bars per year, the factor that annualizes per-bar returns and volatilities.
+
+    The number of `annualization` (which also says which rule chose it).
+    """
+    return annualization(time).periods_per_year
+
+
+def annualization(time: Any) -> Annualization:
+    """Bars per year, the factor that annualizes per-bar returns and volatilities, and the
+    rule that chose it.
 
     The base is the observed density: ``(n - 1) / span``, the span in years of 365.25 days.
     Two calendar conventions are then snapped to so that results match what traders quote:
@@ -153,7 +195,8 @@ def infer_periods_per_year(time: Any) -> float:
         time: Sorted timestamps (``datetime64`` array, `pandas.DatetimeIndex` or Series).
 
     Returns:
-        Bars per year (> 0).
+        Bars per year (> 0) and the rule, e.g. ``"1h bars filling >= 95 % of a 24/7
+        calendar: 365 days x 24 bars"``.
 
     Raises:
         DataError: Fewer than 2 timestamps, or they are not increasing.
@@ -164,16 +207,26 @@ def infer_periods_per_year(time: Any) -> float:
     if span <= 0:
         raise DataError("timestamps span no time; cannot infer bars per year")
     observed = (ns.shape[0] - 1) * _DAYS_PER_YEAR * _NS_PER_DAY / span
+    label = timeframe_label(pd.Timedelta(step, unit="ns"))
+    density = f"{label} bars (median spacing): observed density, (bars - 1) / span in years"
     hours = step / 3_600e9
     if 20.0 <= hours <= 28.0:
         weekdays = np.unique((ns // _NS_PER_DAY + 3) % 7)  # 1970-01-01 was a Thursday (3)
         if not np.any(weekdays >= 5):
-            return TRADING_DAYS_PER_YEAR
+            return Annualization(
+                TRADING_DAYS_PER_YEAR, f"{label} bars, none on a weekend: 252 trading days"
+            )
         if weekdays.shape[0] == 7:
-            return CALENDAR_DAYS_PER_YEAR
-        return float(observed)
+            return Annualization(
+                CALENDAR_DAYS_PER_YEAR, f"{label} bars on all seven weekdays: 365 days"
+            )
+        return Annualization(float(observed), f"{density} (daily bars on some weekend days)")
     if hours < 20.0:
         full = _DAYS_PER_YEAR * _NS_PER_DAY / step
         if observed >= _CONTINUOUS_SHARE * full:
-            return CALENDAR_DAYS_PER_YEAR * _NS_PER_DAY / step
-    return float(observed)
+            per_day = _NS_PER_DAY / step
+            return Annualization(
+                CALENDAR_DAYS_PER_YEAR * per_day,
+                f"{label} bars filling >= 95 % of a 24/7 calendar: 365 days x {per_day:g} bars",
+            )
+    return Annualization(float(observed), density)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from stratopt.data._bars import Bars
-from stratopt.data._frequency import infer_periods_per_year
+from stratopt.data._frequency import GIVEN_RULE, annualization
 from stratopt.data._read import open_source, read_table, source_name
 from stratopt.data._resample import resample
 from stratopt.data._time import parse_time
@@ -85,16 +85,20 @@ def load_bars(
                 "high, low, close and optionally volume, any case)"
             ) from None
     frame = select_range(valid, start=start, end=end, source=name)
+    inferred = annualization(frame.index)
     bars = Bars.from_frame(
         frame,
         symbol=symbol_from_path(name) if symbol is None else symbol,
         source=name,
-        periods_per_year=infer_periods_per_year(frame.index),
+        periods_per_year=inferred.periods_per_year,
+        annualization_rule=inferred.rule,
     )
     if timeframe is not None:
         bars = resample(bars, timeframe)
     if periods_per_year is not None:
-        bars = dataclasses.replace(bars, periods_per_year=float(periods_per_year))
+        bars = dataclasses.replace(
+            bars, periods_per_year=float(periods_per_year), annualization_rule=GIVEN_RULE
+        )
     return bars
 
 

@@ -8,9 +8,9 @@ import numpy as np
 
 from stratopt.data._bars import Bars
 from stratopt.data._frequency import (
+    annualization,
     as_ns,
     infer_bar_interval,
-    infer_periods_per_year,
     parse_timeframe,
 )
 from stratopt.errors import DataError
@@ -67,6 +67,7 @@ def resample(bars: Bars, timeframe: str | dt.timedelta) -> Bars:
         raise DataError(f"{name}: resampling to {timeframe!r} leaves fewer than 2 bars")
     ends = np.concatenate((starts[1:], [key.shape[0]])) - 1
     time = (key[starts] * step_ns + origin).astype("datetime64[ns]")
+    inferred = annualization(time)
     return Bars(
         time=time,
         open=np.ascontiguousarray(bars.open[starts]),
@@ -76,5 +77,6 @@ def resample(bars: Bars, timeframe: str | dt.timedelta) -> Bars:
         volume=np.add.reduceat(bars.volume, starts),
         symbol=bars.symbol,
         source=bars.source,
-        periods_per_year=infer_periods_per_year(time),
+        periods_per_year=inferred.periods_per_year,
+        annualization_rule=inferred.rule,
     )

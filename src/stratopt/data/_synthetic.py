@@ -12,7 +12,7 @@ import pandas as pd
 
 from stratopt.data._bars import Bars
 from stratopt.data._edge import PlantedEdge
-from stratopt.data._frequency import infer_periods_per_year, parse_timeframe
+from stratopt.data._frequency import GIVEN_RULE, Annualization, annualization, parse_timeframe
 from stratopt.data._time import parse_time
 from stratopt.errors import ConfigError
 
@@ -103,6 +103,11 @@ def synthetic_bars(  # noqa: PLR0913 (the released keyword-only signature, each 
         raise ConfigError("drift and volatility make prices overflow; use smaller values")
     volume = np.round(_BASE_VOLUME * np.exp(0.3 * z_volume + 0.3 * np.abs(z_close)))
 
+    ppy = (
+        annualization(time)
+        if periods_per_year is None
+        else Annualization(float(periods_per_year), GIVEN_RULE)
+    )
     return Bars(
         time=time,
         open=open_,
@@ -112,9 +117,8 @@ def synthetic_bars(  # noqa: PLR0913 (the released keyword-only signature, each 
         volume=volume,
         symbol=symbol,
         source=f"synthetic(n={n}, seed={seed}, interval={interval!s})",
-        periods_per_year=(
-            infer_periods_per_year(time) if periods_per_year is None else float(periods_per_year)
-        ),
+        periods_per_year=ppy.periods_per_year,
+        annualization_rule=ppy.rule,
     )
 
 

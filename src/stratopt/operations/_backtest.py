@@ -110,6 +110,7 @@ def backtest_report(
             "bars": len(res.bars),
             "start": str(res.bars.index[0]),
             "end": str(res.bars.index[-1]),
+            "annualization": res.bars.annualization.to_dict(),
             "metrics": {k: _finite(v) for k, v in res.metrics.items()},
             "n_trades": res.n_trades,
             "final_equity": res.final_equity,

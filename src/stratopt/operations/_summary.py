@@ -150,6 +150,8 @@ def finish_search(run: SearchRun) -> OptimizeResult:
     best_cfg = None
     if best is not None and run.prepared is not None:
         best_cfg = best_config(run.prepared, best)
+    if "annualization" in summary:  # the bars per year each row's metrics are annualized with
+        ranked["periods_per_year"] = summary["annualization"]["periods_per_year"]
     folder = write_run_folder(run.start.path, summary=summary, ranked=ranked, best_config=best_cfg)
     metrics = record(best).get("metrics") if best is not None else None
     return OptimizeResult(
@@ -276,12 +278,24 @@ def _study_sections(record: RunRecord) -> dict[str, Any]:
     sections = {
         "strategy": record.strategy,
         "data": data_summary(record.data),
+        **annualization_section(record.data),
         "config": config,
         "study_dir": str(study.base_dir.resolve()),  # relative paths in config
     }
     if record.evaluator is not None:
         sections["evaluator"] = record.evaluator
     return sections
+
+
+def annualization_section(series: Sequence[Bars]) -> dict[str, Any]:
+    """`annualization`: the bars per year that annualize the metrics and the statistics
+    (the first series'), and the rule that chose them; each series' is in `data`."""
+    if not series:
+        return {}
+    first = series[0].annualization.to_dict()
+    if any(b.periods_per_year != first["periods_per_year"] for b in series):
+        first["rule"] += "; the other series have their own (data[].periods_per_year)"
+    return {"annualization": first}
 
 
 def data_summary(series: Sequence[Bars]) -> list[dict[str, Any]]:
@@ -296,6 +310,7 @@ def data_summary(series: Sequence[Bars]) -> list[dict[str, Any]]:
             "start": str(bars.index[0]),
             "end": str(bars.index[-1]),
             "periods_per_year": bars.periods_per_year,
+            "annualization_rule": bars.annualization_rule,
         }
         path = Path(bars.source)
         if path.is_file():

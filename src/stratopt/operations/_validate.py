@@ -46,6 +46,7 @@ from stratopt.operations._statistics import (
     distinct_params,
     study_statistics,
 )
+from stratopt.operations._summary import annualization_section
 from stratopt.stats import bootstrap_returns, reshuffle_trades
 from stratopt.storage import ATTR_SELECTION, new_run_dir, ranked_frame, write_json
 from stratopt.validation import combinatorial_purged_cv, evaluate_holdout
@@ -110,6 +111,7 @@ def validate_study(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "trials": {"completed": len(done), "total": len(stored.trials)},
         "seed": seed,
+        **annualization_section(prepared.bars()),
     }
     write_json(folder / "validation.json", {**header, **sections})
     result = ValidationResult(study.name, folder, sections, holdout)

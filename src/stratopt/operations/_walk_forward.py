@@ -34,6 +34,7 @@ from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._report import run_report
 from stratopt.operations._rescore import rescore
 from stratopt.operations._results import WalkForwardResult
+from stratopt.operations._summary import annualization_section
 from stratopt.operations._walk_forward_files import summarize, write_walk_forward
 from stratopt.search import Progress, open_study, run_search
 from stratopt.storage import (
@@ -114,9 +115,10 @@ def walk_forward(
     started = dt.datetime.now(dt.UTC)
     clock = time.monotonic()
     results = _run_all(tasks, workers, on_window, on_progress)
-    ppy = float(setup.runner.bars()[0].periods_per_year)
-    equity, stitched = stitch(results, cash=base.backtest.cash, ppy=ppy)
+    series = setup.runner.bars()
+    equity, stitched = stitch(results, cash=base.backtest.cash, ppy=series[0].periods_per_year)
     summary = summarize(base, results, stitched, setup.prepared.plan.space.names, url=redact(url))
+    summary.update(annualization_section(series))
     summary["holdout"] = setup.holdout
     summary["run"] = {
         "started_utc": started.isoformat(),

@@ -110,8 +110,11 @@ SAMPLERS: dict[str, MethodInfo] = {
 def make_sampler(settings: SearchConfig, *, seed: int, n_objectives: int) -> BaseSampler:
     """The Optuna sampler of `settings.method`, seeded with `seed`.
 
-    Requirements reach the samplers that use feasibility (TPE, NSGA-II) through each
-    trial's `requirements` constraint value, set by the runner.
+    With requirements, each backtested trial carries the Optuna constraint
+    `requirements` (`_tell.REQUIREMENTS`, set by the runner when it tells the trial):
+    both TPEs rank infeasible trials by it when they fill their "good" group; NSGA-II
+    reads constraints only on COMPLETE trials, which are all feasible here. The other
+    methods ignore it.
     """
     info = SAMPLERS[settings.method]  # a SearchConfig names a known method
     if n_objectives > 1 and not info.multi_objective:

@@ -32,6 +32,7 @@ from stratopt.storage import ATTR, ATTR_NORMALIZER, HandedTrial
 __all__ = [
     "DUPLICATE",
     "INFEASIBLE",
+    "REQUIREMENTS",
     "BatchTrial",
     "Pending",
     "evaluate_with_retries",
@@ -45,6 +46,10 @@ __all__ = [
 log = logging.getLogger("stratopt.search")
 
 DUPLICATE = "duplicate of an earlier candidate"
+
+REQUIREMENTS = "requirements"
+"""The name of the Optuna constraint a trial of a study with requirements carries:
+`Verdict.constraint` (0 when feasible, > 0 by how far it is from feasible)."""
 
 INFEASIBLE = "requirements: "
 """How the `pruned` reason of a candidate that ran and missed a requirement starts: the
@@ -121,9 +126,13 @@ def tell(
         reason = values.reason or "not a finite number"
         _fail(study, trial, rec, f"objective {plan.objective.describe()}: {reason}", progress)
         return False
+    # The feasibility the samplers read (`FrozenTrial.constraints`); set only with
+    # requirements, so a study without them samples as before
+    constraint = verdict.constraint if plan.requirements.requirements else None
     if not verdict.feasible:
-        prune(study, trial, rec, INFEASIBLE + "; ".join(verdict.violations), progress)
-    elif _told(study, trial, rec, list(values.values)):
+        reason = INFEASIBLE + "; ".join(verdict.violations)
+        prune(study, trial, rec, reason, progress, constraint=constraint)
+    elif _told(study, trial, rec, list(values.values), constraint=constraint):
         plan.objective.observe(metrics)
         progress.complete += 1
         progress.consider(values.values)
@@ -131,10 +140,17 @@ def tell(
 
 
 def prune(
-    study: optuna.Study, trial: Pending, rec: dict[str, Any], reason: str, progress: Progress
+    study: optuna.Study,
+    trial: Pending,
+    rec: dict[str, Any],
+    reason: str,
+    progress: Progress,
+    *,
+    constraint: float | None = None,
 ) -> None:
-    """Finish `trial` PRUNED (not run, or infeasible) with `reason` in its record."""
-    _told(study, trial, {**rec, "pruned": reason}, state=TrialState.PRUNED)
+    """Finish `trial` PRUNED (not run, or infeasible) with `reason` in its record (and
+    `constraint`, see `_told`)."""
+    _told(study, trial, {**rec, "pruned": reason}, state=TrialState.PRUNED, constraint=constraint)
     progress.pruned += 1
 
 
@@ -151,8 +167,13 @@ def _told(
     rec: dict[str, Any],
     values: list[float] | None = None,
     state: TrialState | None = None,
+    constraint: float | None = None,
 ) -> bool:
-    """Record `rec` on the trial and finish it (False: it was already finished)."""
+    """Record `rec` on the trial and finish it (False: it was already finished).
+
+    `constraint` (None: not set) is stored as the trial's Optuna constraint `REQUIREMENTS`
+    (feasible iff <= 0), which Optuna's TPE and NSGA-II and `BatchTPESampler` read.
+    """
     if isinstance(trial, BatchTrial):
         # Not `create_trial`: it compares every distribution with a converted copy (old
         # distribution classes), 0.5 ms a trial with a 50-value list. The trial is
@@ -171,8 +192,12 @@ def _told(
             intermediate_values={},
             trial_id=-1,
         )
+        if constraint is not None:
+            trial.finished[trial.slot].set_constraint(REQUIREMENTS, constraint)
         return True
     try:
+        if constraint is not None:
+            trial.set_constraint(REQUIREMENTS, constraint)
         trial.set_user_attr(ATTR, rec)
         # `Study.tell` deep-copies the finished trial to return it, which cost more than
         # the whole rest of a trial; Optuna's own `study.optimize` loop calls this function.

@@ -60,8 +60,9 @@ __all__ = [
 
 log = logging.getLogger("stratopt.storage")
 
-# The alembic revision of Optuna's RDB schema this module writes (Optuna 3.2 to 5.0 at
-# least; checked against Optuna 5.0.0). A later migration means rows we do not know.
+# The alembic revision of Optuna's RDB schema this module writes (Optuna 3.2 to 5.1 at
+# least; checked against Optuna 5.0.0 and 5.1.0, the range pyproject.toml allows). A later
+# migration means rows we do not know.
 VERIFIED_SCHEMA_REVISION = "v3.2.0.a"
 
 # The columns written or relied on, per table. A model with other columns is a schema
