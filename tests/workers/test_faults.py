@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -244,3 +245,42 @@ def test_a_worker_gives_up_after_db_retry_with_one_line(tmp_path: Path, postgres
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines[0].startswith("storage unreachable (") and "retrying for up to 3.0 s" in lines[0]
     assert lines[-1].startswith("error: storage unreachable for 3.0 s, giving up (--db-retry)")
+
+
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+def test_a_worker_waits_out_an_sqlite_lock_held_past_the_busy_timeout(tmp_path: Path) -> None:
+    """Another process holds SQLite's write lock for 5 s, past the busy timeout (1 s here,
+    60 s in use): the worker says so on one line, naming the lock, waits, and finishes."""
+    path = _slow_study(tmp_path, "locked", size=400, delay_ms=20, trials=40)
+    path.write_text(path.read_text().replace("method: grid", "method: random"))
+    env = {**_env(None), "STRATOPT_SQLITE_BUSY_TIMEOUT": "1"}
+    cmd = _cli("worker", str(path), "--quiet", "--no-report", "--db-retry", "60s", *FAST_BEAT)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for_complete(_lite(tmp_path), "locked", 3, proc)
+        db = str(tmp_path / "runs" / "stratopt.db")
+        locker = subprocess.run([sys.executable, "-c", LOCKER, db, "5"], capture_output=True,
+                                text=True, timeout=60)  # fmt: skip
+        assert locker.stdout.strip() == "locked", locker.stderr
+        out, err = (b.decode() for b in proc.communicate(timeout=120))
+    finally:
+        _stop([proc])
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    # The database's own reason, not Optuna's "invalid data in the commit, e.g. exceeding
+    # max length" (what it says of any failed commit).
+    assert "storage unreachable ((sqlite3.OperationalError) database is locked)" in err
+    assert "storage reachable again after" in err
+    study = optuna.load_study(study_name="locked", storage=_lite(tmp_path))
+    trials = study.get_trials(deepcopy=False)
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 40
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
