@@ -15,8 +15,9 @@
    end), and the ratio.
 3. `--rss`: the memory of one long-running `stratopt worker` (free backtest, random
    search of `--rss-trials`, default 10,000) on SQLite and PostgreSQL: its resident set
-   size (VmRSS) when the study reaches 1k, 2k, 5k and 10k finished trials, and the
-   ratio RSS(last) / RSS(1k) (flat: within 1.10). `others_cpu_share`: the share of all
+   size (VmRSS) when the study reaches 1k, 2k, 5k and 10k complete trials (its target
+   is 300 more, so the worker is still at work), and the ratio RSS(last) / RSS(1k)
+   (flat: within 1.10). `others_cpu_share`: the share of all
    cores other processes took meanwhile (the worker, this process and, on PostgreSQL,
    the cluster's server processes left out).
 
@@ -212,7 +213,9 @@ def worker_rss(url: str, tmp: Path, tag: str, trials: int) -> dict[str, Any]:
     from stratopt.storage import open_storage
 
     name = f"rss_{tag}_{int(time.time())}"
-    path = _study_file(tmp, name, trials, 0, False)
+    # A target beyond the last mark: every sample is of a worker at work, not of its
+    # end (which reads the finished study for its result).
+    path = _study_file(tmp, name, trials + 300, 0, False)
     marks = sorted({m for m in RSS_MARKS if m < trials} | {trials})
     engine = open_storage(url).engine  # type: ignore[attr-defined]
     count = sa.text(
@@ -321,8 +324,9 @@ def main() -> None:
         urls = {"sqlite": f"sqlite:///{tmp / 'scale.db'}"}
         if cluster is not None:
             urls["postgresql"] = cluster.url()
+        tags = [t for t in ("postgresql", "sqlite") if t in args.storages]
         try:
-            measure(report, [u for u in ("postgresql", "sqlite") if u in urls], urls, tmp, args)
+            measure(report, tags, urls, tmp, args)
         finally:
             if cluster is not None:
                 cluster.stop()

@@ -319,7 +319,7 @@ def test_claims_left_by_workers_that_gave_up_are_taken_over_at_once(
     assert _count(url, "pg_gave_up", TrialState.RUNNING) > 0  # claims nobody could return
     launch = _cli("launch", "-n", "2", str(path), "--no-report", *slow_grace)
     again = subprocess.run(launch, env=_env(None, url), capture_output=True, text=True,
-                           timeout=150)  # fmt: skip
+                           timeout=120)  # fmt: skip
     assert again.returncode == 0, again.stderr
     trials = optuna.load_study(study_name="pg_gave_up", storage=url).get_trials(deepcopy=False)
     taken = [record(t).get("error", "") for t in trials if t.state == TrialState.FAIL]

@@ -187,6 +187,21 @@ class ResilientStorage(RDBStorage):
         # As Optuna: PostgreSQL's now() is zone-aware, the stored heartbeats are not.
         return now.replace(tzinfo=None), rows
 
+    def count_states(self, study_id: int) -> dict[TrialState, int]:
+        """The study's trials counted by state, by the database."""
+        trials = _tables()["trials"]
+        query = (
+            sa.select(trials.c.state, sa.func.count())
+            .where(trials.c.study_id == study_id)
+            .group_by(trials.c.state)
+        )
+
+        def read() -> dict[TrialState, int]:
+            with self.engine.connect() as conn:
+                return {TrialState(row[0]): int(row[1]) for row in conn.execute(query)}
+
+        return read() if self.outage is None else self.outage.run(read)
+
     def claim_beat(self, trial_ids: list[int]) -> None:
         """The first heartbeat of a worker's claimed trials, and this process as their
         owner, in one transaction (tried once, as a heartbeat). Optuna's schema only
