@@ -274,7 +274,7 @@ def test_a_worker_waits_out_an_sqlite_lock_held_past_the_busy_timeout(tmp_path: 
         locker = subprocess.run([sys.executable, "-c", LOCKER, db, "5"], capture_output=True,
                                 text=True, timeout=60)  # fmt: skip
         assert locker.stdout.strip() == "locked", locker.stderr
-        out, err = (b.decode() for b in proc.communicate(timeout=120))
+        err = proc.communicate(timeout=120)[1].decode()
     finally:
         _stop([proc])
     assert proc.returncode == 0, err
