@@ -13,15 +13,24 @@
    `--big` (default 10,000) finished trials; the seconds per trial of each (from the
    worker's first look at the study, after its one read of the existing trials, to its
    end), and the ratio.
+3. `--rss`: the memory of one long-running `stratopt worker` (free backtest, random
+   search of `--rss-trials`, default 10,000) on SQLite and PostgreSQL: its resident set
+   size (VmRSS) when the study reaches 1k, 2k, 5k and 10k complete trials (its target
+   is 300 more, so the worker is still at work), and the ratio RSS(last) / RSS(1k)
+   (flat: within 1.10). `others_cpu_share`: the share of all
+   cores other processes took meanwhile (the worker, this process and, on PostgreSQL,
+   the cluster's server processes left out).
 
 Run by hand (not part of the tests; PostgreSQL is installed with apt-get if missing):
     .venv/bin/python benchmarks/scaleout.py [--json] [--trials N] [--workers 1,2,4]
         [--cost sleep|cpu] [--cost-ms 50] [--big 10000] [--probe 100] [--skip-big]
+    .venv/bin/python benchmarks/scaleout.py --rss [--rss-trials 10000] [--storages sqlite]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -193,6 +202,104 @@ def _fill(url: str, name: str, n: int) -> None:
         session.close()
 
 
+RSS_MARKS = (1_000, 2_000, 5_000, 10_000)
+
+
+def worker_rss(url: str, tmp: Path, tag: str, trials: int) -> dict[str, Any]:
+    """One `stratopt worker` on a free random search of `trials`: its VmRSS (KiB) as the
+    study passes each mark of RSS_MARKS (and `trials`), and the host's other CPU use."""
+    import sqlalchemy as sa
+
+    from stratopt.storage import open_storage
+
+    name = f"rss_{tag}_{int(time.time())}"
+    # A target beyond the last mark: every sample is of a worker at work, not of its
+    # end (which reads the finished study for its result).
+    path = _study_file(tmp, name, trials + 300, 0, False)
+    marks = sorted({m for m in RSS_MARKS if m < trials} | {trials})
+    engine = open_storage(url).engine  # type: ignore[attr-defined]
+    count = sa.text(
+        "SELECT count(*) FROM trials t JOIN studies s ON s.study_id = t.study_id "
+        "WHERE s.study_name = :name AND t.state = 'COMPLETE'"
+    )
+    env = {**os.environ, "STRATOPT_STORAGE": url, "NUMBA_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, "-m", "stratopt.cli", "worker", str(path), "--quiet", "--no-report"]
+    server = _server_pid(url)
+    busy0, own0, t0 = _busy_cpu_s(), _own_cpu_s([os.getpid(), server]), time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    samples: list[dict[str, float]] = []
+    try:
+        while marks and proc.poll() is None:
+            time.sleep(0.2)
+            with engine.connect() as conn:
+                done = int(conn.execute(count, {"name": name}).scalar_one())
+            if done >= marks[0]:
+                samples.append({"trials": done, "rss_kib": _rss_kib(proc.pid)})
+                marks = [m for m in marks if m > done]
+        if proc.wait() != 0:
+            raise RuntimeError(f"the worker failed with exit code {proc.returncode}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        engine.dispose()
+    seconds = time.perf_counter() - t0
+    # The worker, once reaped, counts in this process's children's CPU time.
+    busy = _busy_cpu_s() - busy0 - (_own_cpu_s([os.getpid(), server]) - own0)
+    return {
+        "storage": tag,
+        "samples": samples,
+        "ratio": samples[-1]["rss_kib"] / samples[0]["rss_kib"],
+        "seconds": seconds,
+        "others_cpu_share": max(0.0, busy) / (seconds * (os.cpu_count() or 1)),
+    }
+
+
+def _rss_kib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return float(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _busy_cpu_s() -> float:
+    """Busy CPU seconds of the whole machine so far (all cores, steal included)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s(pids: list[int | None]) -> float:
+    """CPU seconds of these processes, their reaped children and their live children."""
+    total = 0
+    for pid in pids:
+        if pid is None:
+            continue
+        try:
+            kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in stat[11:15])  # utime stime cutime cstime
+        for kid in kids:
+            with contextlib.suppress(OSError):
+                kstat = Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(kstat[11]) + int(kstat[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pid(url: str) -> int | None:
+    """The throwaway PostgreSQL server's postmaster (None: SQLite)."""
+    if not url.startswith("postgres"):
+        return None
+    found = sorted(Path(tempfile.gettempdir()).glob("stratopt-pg-*/data/postmaster.pid"))
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    for pidfile in found:
+        lines = pidfile.read_text().splitlines()
+        if len(lines) > 3 and lines[3].strip() == port:
+            return int(lines[0])
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", action="store_true")
@@ -205,6 +312,8 @@ def main() -> None:
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--skip-scaling", action="store_true")
     ap.add_argument("--storages", default="postgresql,sqlite")
+    ap.add_argument("--rss", action="store_true", help="only the worker memory part (3.)")
+    ap.add_argument("--rss-trials", type=int, default=10_000)
     args = ap.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
     pg = _pg()
@@ -212,27 +321,48 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         cluster = pg.start(durable=True) if "postgresql" in args.storages else None
+        urls = {"sqlite": f"sqlite:///{tmp / 'scale.db'}"}
+        if cluster is not None:
+            urls["postgresql"] = cluster.url()
+        tags = [t for t in ("postgresql", "sqlite") if t in args.storages]
         try:
-            rows: list[dict[str, Any]] = []
-            if args.skip_scaling:
-                pass
-            elif cluster is not None:
-                rows += scaling(cluster.url(), tmp, "postgresql", args)
-            if "sqlite" in args.storages and not args.skip_scaling:
-                rows += scaling(f"sqlite:///{tmp / 'scale.db'}", tmp, "sqlite", args)
-            report["scaling"] = rows
-            if cluster is not None and not args.skip_big:
-                report["storage_growth"] = per_trial_storage(
-                    cluster.url(), tmp, args.big, args.probe
-                )
+            measure(report, tags, urls, tmp, args)
         finally:
             if cluster is not None:
                 cluster.stop()
     if args.json:
         print(json.dumps(report))
+    else:
+        print_report(report)
+
+
+def measure(
+    report: dict[str, Any], tags: list[str], urls: dict[str, str], tmp: Path,
+    args: argparse.Namespace,
+) -> None:  # fmt: skip
+    if args.rss:
+        report["rss"] = [worker_rss(urls[t], tmp, t, args.rss_trials) for t in tags]
         return
-    print(f"{'storage':<12}{'workers':>8}{'trials':>8}{'seconds':>9}{'trials/s':>10}{'eff.':>7}")
-    for r in report["scaling"]:
+    tags = [] if args.skip_scaling else tags
+    report["scaling"] = [row for t in tags for row in scaling(urls[t], tmp, t, args)]
+    if "postgresql" in urls and not args.skip_big:
+        report["storage_growth"] = per_trial_storage(urls["postgresql"], tmp, args.big, args.probe)
+
+
+def print_report(report: dict[str, Any]) -> None:
+    for r in report.get("rss", []):
+        figures = ", ".join(
+            f"{s['rss_kib'] / 1024:.1f} MiB at {s['trials']:,}" for s in r["samples"]
+        )
+        print(
+            f"worker RSS, {r['storage']}: {figures}; RSS(last)/RSS(first) = {r['ratio']:.3f} "
+            f"({r['seconds']:.0f} s, others_cpu_share {r['others_cpu_share']:.2f})"
+        )
+    if report.get("scaling"):
+        print(
+            f"{'storage':<12}{'workers':>8}{'trials':>8}{'seconds':>9}{'trials/s':>10}{'eff.':>7}"
+        )
+    for r in report.get("scaling", []):
         eff = "" if r["efficiency"] is None else f"{r['efficiency']:.2f}"
         print(
             f"{r['storage']:<12}{r['workers']:>8}{r['trials']:>8}{r['seconds']:>9.1f}"

@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -195,31 +196,34 @@ def test_a_trial_claimed_without_a_heartbeat_is_taken_over_not_waited_for(
 
 
 def test_workers_killed_at_random_never_leave_the_study_stalled(tmp_path: Path) -> None:
-    """10 SIGKILLs at random moments (some land between a claim and its first heartbeat):
+    """30 SIGKILLs at random moments (some land between a claim and its first heartbeat):
     a replacement starts each time, and the study still ends with exactly its target."""
-    path = _slow_study(tmp_path, "random_kills", size=400, delay_ms=0, trials=60, batch=8)
+    path = _slow_study(tmp_path, "random_kills", size=400, delay_ms=0, trials=150, batch=8)
     path.write_text(path.read_text().replace("method: grid", "method: random"))
     env = {**_env(None), "SLEEPY_DELAY_MS": "100"}
     cmd = _cli("worker", str(path), "--quiet", "--no-report", "--heartbeat", "1", "--grace", "3")
     rng = random.Random(7)
     procs = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE) for _ in range(3)]
+    kills = 0
     try:
         _wait_for_complete(_lite(tmp_path), "random_kills", 1, procs[0])
-        for _ in range(10):
-            time.sleep(rng.uniform(0.2, 1.5))
+        for _ in range(30):
+            time.sleep(rng.uniform(0.1, 0.8))
             live = [p for p in procs if p.poll() is None]
             if not live:
                 break
             rng.choice(live).kill()
+            kills += 1
             procs.append(subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE))
         for p in procs:
             p.communicate(timeout=240)
     finally:
         _stop(procs)
+    assert kills == 30, "the study ended before the 30 kills"
     assert all(p.returncode in (0, -signal.SIGKILL) for p in procs)
     study = optuna.load_study(study_name="random_kills", storage=_lite(tmp_path))
     trials = study.get_trials(deepcopy=False)
-    assert sum(t.state == TrialState.COMPLETE for t in trials) == 60
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 150
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
 
 
@@ -244,3 +248,81 @@ def test_a_worker_gives_up_after_db_retry_with_one_line(tmp_path: Path, postgres
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines[0].startswith("storage unreachable (") and "retrying for up to 3.0 s" in lines[0]
     assert lines[-1].startswith("error: storage unreachable for 3.0 s, giving up (--db-retry)")
+
+
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+def test_a_worker_waits_out_an_sqlite_lock_held_past_the_busy_timeout(tmp_path: Path) -> None:
+    """Another process holds SQLite's write lock for 5 s, past the busy timeout (1 s here,
+    60 s in use): the worker says so on one line, naming the lock, waits, and finishes."""
+    path = _slow_study(tmp_path, "locked", size=400, delay_ms=20, trials=40)
+    path.write_text(path.read_text().replace("method: grid", "method: random"))
+    env = {**_env(None), "STRATOPT_SQLITE_BUSY_TIMEOUT": "1"}
+    cmd = _cli("worker", str(path), "--quiet", "--no-report", "--db-retry", "60s", *FAST_BEAT)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for_complete(_lite(tmp_path), "locked", 3, proc)
+        db = str(tmp_path / "runs" / "stratopt.db")
+        locker = subprocess.run([sys.executable, "-c", LOCKER, db, "5"], capture_output=True,
+                                text=True, timeout=60)  # fmt: skip
+        assert locker.stdout.strip() == "locked", locker.stderr
+        err = proc.communicate(timeout=120)[1].decode()
+    finally:
+        _stop([proc])
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    # The database's own reason, not Optuna's "invalid data in the commit, e.g. exceeding
+    # max length" (what it says of any failed commit).
+    assert "storage unreachable ((sqlite3.OperationalError) database is locked)" in err
+    assert "storage reachable again after" in err
+    study = optuna.load_study(study_name="locked", storage=_lite(tmp_path))
+    trials = study.get_trials(deepcopy=False)
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 40
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+def test_claims_left_by_workers_that_gave_up_are_taken_over_at_once(
+    tmp_path: Path, postgres: Any
+) -> None:
+    """PostgreSQL gone for longer than --db-retry: the workers give up with one line and
+    cannot return their claims. Their trials record the workers as owners, so the next
+    launch on this machine, seeing those processes gone, takes them over at once: with a
+    10-minute grace it would otherwise wait 10 minutes."""
+    url = postgres.url()
+    path = _slow_study(tmp_path, "pg_gave_up", size=400, delay_ms=300, trials=24)
+    path.write_text(path.read_text().replace("method: grid", "method: random"))
+    slow_grace = ["--heartbeat", "1", "--grace", "600"]
+    cmd = _cli("worker", str(path), "--quiet", "--no-report", "--db-retry", "3s", *slow_grace)
+    procs = [subprocess.Popen(cmd, env=_env(None, url), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for _ in range(2)]  # fmt: skip
+    try:
+        _wait_for_complete(url, "pg_gave_up", 4, procs[0])
+        postgres.stop_server()
+        try:
+            errs = [p.communicate(timeout=120)[1].decode() for p in procs]
+        finally:
+            postgres.start_server()
+    finally:
+        _stop(procs)
+    for p, err in zip(procs, errs, strict=True):
+        assert p.returncode == 1, err
+        assert "Traceback" not in err
+        assert err.strip().splitlines()[-1].startswith("error: storage unreachable for 3.0 s")
+    assert _count(url, "pg_gave_up", TrialState.RUNNING) > 0  # claims nobody could return
+    launch = _cli("launch", "-n", "2", str(path), "--no-report", *slow_grace)
+    again = subprocess.run(launch, env=_env(None, url), capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    trials = optuna.load_study(study_name="pg_gave_up", storage=url).get_trials(deepcopy=False)
+    taken = [record(t).get("error", "") for t in trials if t.state == TrialState.FAIL]
+    assert taken and all(e.endswith("has ended)") for e in taken), taken
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 24
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]

@@ -5,8 +5,10 @@ asks and tells in batches, so this thread records them, through the storage's ow
 `record_heartbeat`, for every trial of the batch being evaluated. `fail_stale` fails
 the RUNNING trials past the grace period — an old heartbeat, or none seen for that
 long (`stratopt.storage.ResilientStorage.stale_trials`) — with "no heartbeat for N s
-(process killed?)" as their error, and calls the storage's
-`RetryHeartbeatStaleTrialCallback`, which queues their parameters (WAITING) once.
+(process killed?)" as their error, and at once those whose worker is known to have
+ended ("... (its worker host:pid has ended)"; the first heartbeat records the owner),
+and calls the storage's `RetryHeartbeatStaleTrialCallback`, which queues their
+parameters (WAITING) once.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ def heartbeat_enabled(storage: BaseStorage) -> bool:
     return is_heartbeat_enabled(storage)
 
 
-def orphan_message(seconds: float) -> str:
-    """The error recorded on a trial failed as orphaned."""
-    return f"no heartbeat for {seconds:.0f} s (process killed?)"
+def orphan_message(seconds: float, ended: str | None = None) -> str:
+    """The error recorded on a trial failed as orphaned (`ended`: its worker, host:pid,
+    known to have ended on this machine)."""
+    why = "process killed?" if ended is None else f"its worker {ended} has ended"
+    return f"no heartbeat for {seconds:.0f} s ({why})"
 
 
 def fail_stale(study: optuna.Study) -> list[int]:
@@ -54,12 +58,13 @@ def fail_stale(study: optuna.Study) -> list[int]:
         return []
     callback = backend.get_heartbeat_stale_trial_callback()
     failed = []
-    for trial_id, seconds in backend.stale_trials(study._study_id).items():
+    for trial_id, stale in backend.stale_trials(study._study_id).items():
         before = storage.get_trial(trial_id)  # as it was: the retry copies its attributes
-        if not backend.fail_orphan(trial_id, orphan_message(seconds)):
+        message = orphan_message(stale.seconds, stale.ended)
+        if not backend.fail_orphan(trial_id, message):
             continue  # finished meanwhile, or another worker failed it first
         failed.append(before.number)
-        log.warning("trial %d failed: %s", before.number, orphan_message(seconds))
+        log.warning("trial %d failed: %s", before.number, message)
         if callback is not None:
             callback(study, copy.deepcopy(before))
     return failed
@@ -105,7 +110,7 @@ class Heartbeats:
             return self
         self._interval = float(interval)
         self._stop = threading.Event()
-        self._beat()
+        self._beat(claim=True)
         self._thread = threading.Thread(target=self._run, name="stratopt-heartbeat", daemon=True)
         self._thread.start()
         return self
@@ -126,8 +131,15 @@ class Heartbeats:
         while not self._stop.wait(self._interval):
             self._beat()
 
-    def _beat(self) -> None:
+    def _beat(self, *, claim: bool = False) -> None:
         assert self._storage is not None
+        backend = resilient_backend(self._storage) if claim else None
+        if backend is not None:  # the first beat records this worker as the owner too
+            try:
+                backend.claim_beat(self._ids)
+            except Exception as exc:  # the next beat may get through; the trials go on
+                log.warning("heartbeat of %d trial(s) not recorded: %s", len(self._ids), exc)
+            return
         for trial_id in self._ids:
             try:
                 self._storage.record_heartbeat(trial_id)

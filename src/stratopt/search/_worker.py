@@ -42,6 +42,7 @@ import random
 import socket
 import time
 import zlib
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +65,7 @@ from stratopt.search._tell import (
     tell,
     valid_keys,
 )
-from stratopt.storage import ATTR, record, resilient_backend, return_trials
+from stratopt.storage import ATTR, forget_finished, record, resilient_backend, return_trials
 
 __all__ = ["OVER_TARGET", "WorkerOptions", "default_worker_id", "work", "worker_seed"]
 
@@ -75,6 +76,11 @@ OVER_TARGET = "the target is already claimed by other trials"
 # Claims per round when the study file sets no `search.batch`: small, so workers share
 # the last trials of a study and a dead worker orphans few.
 WORKER_BATCH = 8
+
+# Methods whose sampler never looks at earlier trials (a grid's fills the gaps at
+# random): their worker lets Optuna's trial cache forget each finished trial once it is
+# folded into the ledger, so its memory stays flat however long it runs.
+_NO_HISTORY = frozenset({"grid", "random"})
 
 
 def default_worker_id() -> str:
@@ -114,6 +120,7 @@ def work(
     study.sampler = plan.sampler(seed=worker_seed(plan.settings.seed, wopts.worker_id))
     valid = valid_keys(plan)
     ledger = _Ledger(study, plan.space, plan.objective, valid if plan.method == "grid" else None)
+    ledger.forget = plan.method in _NO_HISTORY
     progress = Progress(target=plan.target)
     progress.direction = None if plan.objective.is_multi else plan.objective.directions[0]
     grid = _GridKeys(plan, wopts.worker_id) if plan.method == "grid" else None
@@ -124,7 +131,14 @@ def work(
         _give_back(study, state.claims)
         raise
     _look(study, ledger, progress, on_progress, fail=False)
+    if ledger.forgot:  # this study object no longer lists every trial: a fresh one does
+        study = optuna.load_study(study_name=study.study_name, storage=_backend(study),
+                                  sampler=study.sampler)  # fmt: skip
     return RunResult(study, progress, stopped_by, progress.elapsed)
+
+
+def _backend(study: optuna.Study) -> Any:
+    return resilient_backend(study._storage) or study._storage
 
 
 def _loop(
@@ -285,7 +299,10 @@ class _Ledger:
 
     Finished trials never change, so each is folded in once (counts, best value, keys
     held, the normalizer's observations); only unfinished trials are looked at again.
-    Optuna's cached RDB storage likewise re-reads only new and unfinished trials.
+    Optuna's cached RDB storage likewise re-reads only new and unfinished trials. With
+    `forget` (a sampler that needs no history), each folded trial is dropped from that
+    cache, and from `folded` and `observed`: it is never read again, so what is kept
+    per trial is its number among the complete ones and the key it holds.
     """
 
     def __init__(
@@ -301,7 +318,9 @@ class _Ledger:
         self.valid = valid  # grid: only these keys count towards the target
         self.folded: set[int] = set()
         self.observed: set[int] = set()  # COMPLETE trials the normalizer has seen
-        self.complete_numbers: list[int] = []  # sorted
+        self.complete_numbers = array("q")  # sorted
+        self.forget = False
+        self.forgot = False  # some trials are no longer in the study's cache
         self.finished_holders: dict[str, int] = {}  # key -> lowest holding number
         self.failed_here: set[str] = set()  # keys that failed in this worker
         self.unfinished: list[FrozenTrial] = []
@@ -330,11 +349,18 @@ class _Ledger:
 
     def refresh(self) -> None:
         self.unfinished = []
+        new = []
         for t in self.study.get_trials(deepcopy=False):
             if not t.state.is_finished():
                 self.unfinished.append(t)
             elif t.number not in self.folded:
                 self._fold(t)
+                new.append(t.number)
+        if self.forget and new:
+            dropped = forget_finished(self.study._storage, self.study._study_id, new)
+            self.forgot = self.forgot or bool(dropped)
+            self.folded.difference_update(dropped)
+            self.observed.difference_update(dropped)
 
     def _fold(self, t: FrozenTrial) -> None:
         self.folded.add(t.number)

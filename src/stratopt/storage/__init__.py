@@ -44,6 +44,7 @@ from stratopt.storage._studies import (
     load_study_from,
     study_summaries,
 )
+from stratopt.storage._trial_cache import forget_finished
 from stratopt.storage._urls import (
     ENV_STORAGE,
     MEMORY_URLS,
@@ -84,6 +85,7 @@ __all__ = [
     "check_url",
     "default_storage_url",
     "discard_if_empty",
+    "forget_finished",
     "git_commit",
     "is_transient",
     "keep_top_trials",

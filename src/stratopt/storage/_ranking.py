@@ -11,6 +11,7 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.storage._attrs import ATTR
+from stratopt.storage._resilient import resilient_backend
 
 __all__ = [
     "best_trial",
@@ -124,8 +125,17 @@ def best_trial(study: optuna.Study, ranked: pd.DataFrame) -> FrozenTrial | None:
 
 
 def trial_counts(study: optuna.Study) -> dict[str, int]:
-    """The study's trials by state (every state, lower case: complete, pruned, fail, ...)."""
+    """The study's trials by state (every state, lower case: complete, pruned, fail, ...).
+
+    Counted by the database on an RDB storage: reading every trial to count them would
+    hold them all in memory at once (a worker's cache keeps none it need not).
+    """
     counts = {s.name.lower(): 0 for s in TrialState}
+    backend = resilient_backend(study._storage)
+    if backend is not None:
+        for state, n in backend.count_states(study._study_id).items():
+            counts[state.name.lower()] = n
+        return counts
     for t in study.get_trials(deepcopy=False):
         counts[t.state.name.lower()] += 1
     return counts

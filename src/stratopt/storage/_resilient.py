@@ -11,6 +11,10 @@
   this process's own clock: trial start times are written by each worker's clock.)
 * after an outage, no trial is judged stale until its worker has had two heartbeat
   intervals to record one again;
+* `claim_beat`: a worker's first heartbeat of its claimed trials records, in the same
+  transaction, the worker as their owner (`stratopt.storage._owner`); a RUNNING trial
+  with a heartbeat whose owner is known to have ended (its process gone from this
+  machine) is stale at once, outage or not: no grace period to wait out;
 * `fail_orphan`: a stale trial is failed with its reason in the trial's record, in one
   transaction (compare-and-set on RUNNING), and `return_trial`: a stopping worker puts
   its claimed trial back in the queue (WAITING, its heartbeat removed) for the next
@@ -23,6 +27,7 @@ import datetime
 import json
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,12 +37,14 @@ from optuna.trial import TrialState
 
 from stratopt.storage._attrs import ATTR
 from stratopt.storage._bulk import bulk_supported, datetime_bridge, optuna_models
+from stratopt.storage._owner import OWNER_ATTR, owner_ended, this_owner
 from stratopt.storage._reader import FastReadRDBStorage
 from stratopt.storage._retry import DbRetry, Outage, StorageError, is_transient
 
 __all__ = [
     "FastResilientStorage",
     "ResilientStorage",
+    "Stale",
     "resilient_backend",
     "resilient_class",
     "return_trials",
@@ -80,11 +87,21 @@ _RETRIED = (
 )
 
 
+@dataclass(frozen=True)
+class Stale:
+    """Why a RUNNING trial is taken for orphaned: `seconds` without a heartbeat, and the
+    owner (`host:pid`) known to have ended, if that is why."""
+
+    seconds: float
+    ended: str | None = None
+
+
 class ResilientStorage(RDBStorage):
     """See the module. `outage` is set by `open_storage` once the storage is open."""
 
     outage: Outage | None = None
     _unbeaten: dict[int, float]  # RUNNING trials seen without a heartbeat: first seen at
+    _ended: dict[int, str]  # RUNNING trials whose owner ended: its host:pid
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
         if self.outage is None:
@@ -119,15 +136,17 @@ class ResilientStorage(RDBStorage):
             return None
         return float(self.grace_period or 2 * self.heartbeat_interval)
 
-    def stale_trials(self, study_id: int) -> dict[int, float]:
-        """RUNNING trials of the study past the grace period: trial id -> seconds unbeaten."""
+    def stale_trials(self, study_id: int) -> dict[int, Stale]:
+        """RUNNING trials of the study past the grace period, or whose owner has ended."""
         grace = self.grace_seconds
         if grace is None or self.heartbeat_interval is None:
             return {}
+        ages = self.heartbeat_ages(study_id)
+        stale = {tid: Stale(ages[tid], owner) for tid, owner in self._ended.items()}
         if self.outage is not None and self.outage.quiet_for(2 * self.heartbeat_interval):
             self._unbeaten = {}  # their workers could not beat either
-            return {}
-        return {tid: age for tid, age in self.heartbeat_ages(study_id).items() if age > grace}
+            return stale
+        return {tid: Stale(age) for tid, age in ages.items() if age > grace} | stale
 
     def heartbeat_ages(self, study_id: int) -> dict[int, float]:
         """Each RUNNING trial: seconds since its last heartbeat, or since this process
@@ -136,25 +155,77 @@ class ResilientStorage(RDBStorage):
         now, rows = read(study_id)
         seen = getattr(self, "_unbeaten", {})
         mono = time.monotonic()
-        self._unbeaten = {tid: seen.get(tid, mono) for tid, beat in rows if beat is None}
-        ages = {tid: (now - beat).total_seconds() for tid, beat in rows if beat is not None}
+        self._unbeaten = {r[0]: seen.get(r[0], mono) for r in rows if r[1] is None}
+        ages = {r[0]: (now - r[1]).total_seconds() for r in rows if r[1] is not None}
         ages.update({tid: mono - first for tid, first in self._unbeaten.items()})
+        # An owner is read with a heartbeat only: both are written in one transaction.
+        ended = {r[0]: owner_ended(r[2]) for r in rows if r[1] is not None}
+        self._ended = {tid: owner for tid, owner in ended.items() if owner is not None}
         return ages
 
-    def _running_beats(self, study_id: int) -> tuple[datetime.datetime, list[Any]]:
-        """The database's clock, and each RUNNING trial with its last heartbeat (or None)."""
+    def _running_beats(
+        self, study_id: int
+    ) -> tuple[datetime.datetime, list[tuple[int, datetime.datetime | None, str | None]]]:
+        """The database's clock, and each RUNNING trial with its last heartbeat (or None)
+        and its owner (JSON, or None)."""
         tables = _tables()
         trials, beats = tables["trials"], tables["trial_heartbeats"]
+        owners = tables["trial_system_attributes"]
         query = (
-            sa.select(trials.c.trial_id, beats.c.heartbeat)
-            .select_from(trials.outerjoin(beats, beats.c.trial_id == trials.c.trial_id))
+            sa.select(trials.c.trial_id, beats.c.heartbeat, owners.c.value_json)
+            .select_from(
+                trials.outerjoin(beats, beats.c.trial_id == trials.c.trial_id).outerjoin(
+                    owners,
+                    sa.and_(owners.c.trial_id == trials.c.trial_id, owners.c.key == OWNER_ATTR),
+                )
+            )
             .where(trials.c.study_id == study_id, trials.c.state == TrialState.RUNNING)
         )
         with self.engine.connect() as conn:
             now = conn.execute(sa.select(sa.func.now())).scalar_one()
-            rows = [(r.trial_id, r.heartbeat) for r in conn.execute(query)]
+            rows = [(r.trial_id, r.heartbeat, r.value_json) for r in conn.execute(query)]
         # As Optuna: PostgreSQL's now() is zone-aware, the stored heartbeats are not.
         return now.replace(tzinfo=None), rows
+
+    def count_states(self, study_id: int) -> dict[TrialState, int]:
+        """The study's trials counted by state, by the database."""
+        trials = _tables()["trials"]
+        query = (
+            sa.select(trials.c.state, sa.func.count())
+            .where(trials.c.study_id == study_id)
+            .group_by(trials.c.state)
+        )
+
+        def read() -> dict[TrialState, int]:
+            with self.engine.connect() as conn:
+                return {TrialState(row[0]): int(row[1]) for row in conn.execute(query)}
+
+        return read() if self.outage is None else self.outage.run(read)
+
+    def claim_beat(self, trial_ids: list[int]) -> None:
+        """The first heartbeat of a worker's claimed trials, and this process as their
+        owner, in one transaction (tried once, as a heartbeat). Optuna's schema only
+        (`bulk_supported`); otherwise the heartbeats alone, one by one."""
+        if not bulk_supported(self):
+            for trial_id in trial_ids:
+                self.record_heartbeat(trial_id)
+            return
+        if self.outage is None:
+            self._claim_beat(trial_ids)
+        else:
+            self.outage.once(self._claim_beat, trial_ids)
+
+    def _claim_beat(self, trial_ids: list[int]) -> None:
+        tables = _tables()
+        beats, attrs = tables["trial_heartbeats"], tables["trial_system_attributes"]
+        owner = this_owner()
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(beats).where(beats.c.trial_id.in_(trial_ids)))
+            conn.execute(sa.insert(beats), [{"trial_id": tid} for tid in trial_ids])
+            mine = sa.and_(attrs.c.trial_id.in_(trial_ids), attrs.c.key == OWNER_ATTR)
+            conn.execute(sa.delete(attrs).where(mine))
+            rows = [{"trial_id": tid, "key": OWNER_ATTR, "value_json": owner} for tid in trial_ids]
+            conn.execute(sa.insert(attrs), rows)
 
     def fail_orphan(self, trial_id: int, message: str) -> bool:
         """FAIL a RUNNING trial with `message` as its error; False if it was not RUNNING."""

@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 
 from stratopt.errors import ConfigError
 from stratopt.storage._bulk import optuna_models
+from stratopt.storage._owner import owner_ended
 from stratopt.storage._ranking import ranked_frame
 from stratopt.storage._resilient import resilient_backend
 from stratopt.storage._urls import open_storage, redact
@@ -67,7 +68,8 @@ def load_ranked(name: str, url: str) -> pd.DataFrame:
 
 def live_trials(name: str, url: str) -> int:
     """RUNNING trials of study `name` whose worker is alive: a heartbeat within the grace
-    period or, before its first heartbeat, started within it. Without heartbeats (no
+    period (and no owner known to have ended) or, before its first heartbeat, started
+    within it. Without heartbeats (no
     RDB storage) every RUNNING trial counts."""
     study = load_study_from(name, url)
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
@@ -80,7 +82,8 @@ def live_trials(name: str, url: str) -> int:
     local = datetime.datetime.now()  # Optuna stamps datetime_start with the local clock
     ages = [
         (now - beat if beat is not None else local - (started.get(tid) or local)).total_seconds()
-        for tid, beat in beats
+        for tid, beat, owner in beats
+        if beat is None or owner_ended(owner) is None
     ]
     return sum(1 for age in ages if age <= grace)
 

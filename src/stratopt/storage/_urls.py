@@ -20,16 +20,17 @@ from typing import Any
 from urllib.parse import quote
 
 import optuna
+from optuna.exceptions import StorageInternalError
 from optuna.storages import BaseStorage, InMemoryStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from stratopt.errors import ConfigError
 from stratopt.storage._alembic import share_alembic_script
 from stratopt.storage._reader import reader_supported
 from stratopt.storage._resilient import ResilientStorage, resilient_class, with_outage
-from stratopt.storage._retry import DbRetry, StorageError
+from stratopt.storage._retry import DbRetry, StorageError, parse_seconds
 
 __all__ = [
     "ENV_STORAGE",
@@ -200,8 +201,17 @@ def check_url(url: str) -> str | None:
 
 
 # SQLite with several writing processes: a writer waits up to this long for the
-# database lock instead of failing at once with "database is locked".
-SQLITE_BUSY_TIMEOUT_S = 60
+# database lock instead of failing at once with "database is locked"; a lock held longer
+# is an outage (retried under `DbRetry`). $STRATOPT_SQLITE_BUSY_TIMEOUT (seconds) sets it
+# otherwise: the tests use it to hold the lock past the timeout in a few seconds.
+SQLITE_BUSY_TIMEOUT_S = 60.0
+ENV_SQLITE_BUSY_TIMEOUT = "STRATOPT_SQLITE_BUSY_TIMEOUT"
+
+
+def sqlite_busy_timeout() -> float:
+    """The busy timeout of SQLite connections, in seconds (see SQLITE_BUSY_TIMEOUT_S)."""
+    raw = os.environ.get(ENV_SQLITE_BUSY_TIMEOUT, "").strip()
+    return parse_seconds(raw, ENV_SQLITE_BUSY_TIMEOUT) if raw else SQLITE_BUSY_TIMEOUT_S
 
 
 def open_storage(
@@ -224,7 +234,7 @@ def open_storage(
     beat = heartbeat or Heartbeat()
     sqlite = url.startswith("sqlite")
     engine_kwargs: dict[str, Any] = (
-        {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+        {"connect_args": {"timeout": sqlite_busy_timeout()}}
         if sqlite
         else {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     )
@@ -291,8 +301,12 @@ def clean_error(exc: BaseException, url: str) -> str:
 
     SQLAlchemy may put the URL, password included, into its messages; libpq names the
     host and user but not the password. The password is also removed on its own, in
-    case a driver quotes it in another form.
+    case a driver quotes it in another form. Optuna's own storage error says only that
+    a commit failed ("... e.g. exceeding max length", also for a lock or a lost server):
+    the database's error under it is the one shown.
     """
+    if isinstance(exc, StorageInternalError) and isinstance(exc.__cause__, SQLAlchemyError):
+        exc = exc.__cause__
     msg = str(exc).replace(url, redact(url))
     password = _password(url)
     if password:  # as given, and as a URL shows it (percent-encoded)
