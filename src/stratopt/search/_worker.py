@@ -35,6 +35,7 @@ the worker id), so a shared study is not reproducible run to run; one process
 from __future__ import annotations
 
 import bisect
+import datetime
 import logging
 import math
 import os
@@ -76,6 +77,11 @@ OVER_TARGET = "the target is already claimed by other trials"
 # Claims per round when the study file sets no `search.batch`: small, so workers share
 # the last trials of a study and a dead worker orphans few.
 WORKER_BATCH = 8
+
+# How long a claim waits for another worker's lower-numbered trial to get its parameters
+# (`study.ask()` creates a trial before its sampler draws them); a trial older than this
+# without them is taken for one whose worker died in between, and is not waited for.
+PARAMS_WAIT = 5.0
 
 # Methods whose sampler never looks at earlier trials (a grid's fills the gaps at
 # random): their worker lets Optuna's trial cache forget each finished trial once it is
@@ -386,6 +392,17 @@ class _Ledger:
             )
             self.best = v if better else self.best
 
+    def unkeyed_below(self, number: int, mine: set[int]) -> bool:
+        """Is a trial numbered below `number`, not in `mine`, created less than
+        `PARAMS_WAIT` s ago and still without its parameters?"""
+        since = datetime.datetime.now() - datetime.timedelta(seconds=PARAMS_WAIT)
+        return any(
+            t.number < number and t.number not in mine and t.state == TrialState.RUNNING
+            and (t.datetime_start is None or t.datetime_start > since)
+            and self.key(t) is None
+            for t in self.unfinished
+        )  # fmt: skip
+
     def held_below(self, key: str, number: int, dropped: set[int]) -> bool:
         """Does a trial numbered below `number` hold `key`?"""
         if self.finished_holders.get(key, number) < number:
@@ -515,6 +532,16 @@ class _Batch:
                     self.ledger.failed_here.add(key)
                 self.first_errors.note(outcome.error)
 
+    def _await_lower_params(self, top: int, mine: set[int]) -> None:
+        """Wait until every other worker's recent trial numbered below `top` has its
+        parameters: `study.ask()` creates a trial before its sampler draws them, and a
+        claim checked before they are written cannot see that it repeats them (the lower
+        trial's own check looks only below it)."""
+        deadline = time.monotonic() + PARAMS_WAIT
+        while self.ledger.unkeyed_below(top, mine) and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.ledger.refresh()
+
     def _check(
         self, claimed: list[optuna.Trial], progress: Progress
     ) -> list[tuple[optuna.Trial, dict[str, Any], str]]:
@@ -525,6 +552,7 @@ class _Batch:
             except optuna.exceptions.UpdateFinishedTrialError:
                 log.warning("trial %d was failed as orphaned before it ran", t.number)
         self.ledger.refresh()  # every lower-numbered trial exists now
+        self._await_lower_params(max(params, default=-1), {t.number for t in claimed})
         dropped: set[int] = set()
         keep = []
         for trial in sorted(claimed, key=lambda t: t.number):
