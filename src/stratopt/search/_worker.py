@@ -66,7 +66,14 @@ from stratopt.search._tell import (
     tell,
     valid_keys,
 )
-from stratopt.storage import ATTR, forget_finished, record, resilient_backend, return_trials
+from stratopt.storage import (
+    ATTR,
+    OWNER_ATTR,
+    forget_finished,
+    record,
+    resilient_backend,
+    return_trials,
+)
 
 __all__ = ["OVER_TARGET", "WorkerOptions", "default_worker_id", "work", "worker_seed"]
 
@@ -393,11 +400,13 @@ class _Ledger:
             self.best = v if better else self.best
 
     def unkeyed_below(self, number: int, mine: set[int]) -> bool:
-        """Is a trial numbered below `number`, not in `mine`, created less than
-        `PARAMS_WAIT` s ago and still without its parameters?"""
+        """Is a trial numbered below `number`, not in `mine`, owned by a live worker (its
+        first heartbeat records the owner), created less than `PARAMS_WAIT` s ago and
+        still without its parameters?"""
         since = datetime.datetime.now() - datetime.timedelta(seconds=PARAMS_WAIT)
         return any(
             t.number < number and t.number not in mine and t.state == TrialState.RUNNING
+            and OWNER_ATTR in t.system_attrs
             and (t.datetime_start is None or t.datetime_start > since)
             and self.key(t) is None
             for t in self.unfinished

@@ -17,6 +17,7 @@ from stratopt.storage._attrs import (
     record,
 )
 from stratopt.storage._bulk import HandedTrial, add_trials, bulk_written
+from stratopt.storage._owner import OWNER_ATTR
 from stratopt.storage._provenance import git_commit, sha256, versions
 from stratopt.storage._ranking import (
     best_trial,
@@ -71,6 +72,7 @@ __all__ = [
     "ATTR_WINDOW",
     "ENV_STORAGE",
     "MEMORY_URLS",
+    "OWNER_ATTR",
     "DbRetry",
     "HandedTrial",
     "Heartbeat",
