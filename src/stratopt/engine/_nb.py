@@ -366,7 +366,8 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
     sim_state_init_nb(st, ex)
     n = c.shape[0]
     padded = np.zeros((n + 7) // 8 * 8, dtype=np.int8)
-    padded[:n] = codes
+    for j in range(n):  # a loop: a slice assignment compiles numba's shape-error raise
+        padded[j] = codes[j]
     simulate_range_nb(
         o,
         h,
