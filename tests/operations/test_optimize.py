@@ -342,7 +342,7 @@ def test_raising_and_hanging_candidates_fail_and_the_study_goes_on(tmp_path: Pat
         strategy=_raising_and_hanging_strategy(tmp_path),
         space={"k": [1, 2, 3, 4, 5, 6]},
         constraints=[],
-        search={"method": "grid", "jobs": 2, "trial_timeout": 20},
+        search={"method": "grid", "jobs": 2, "trial_timeout": 8},
     )
     start = time.monotonic()
     res = optimize_study(load_study(path))

@@ -72,7 +72,9 @@ def test_launched_workers_get_the_url_through_the_environment_not_argv(
     path = _study_file(tmp_path, "argv", method="grid", trials=4)
     url = postgres.url()
     env = _env(None, url)
-    env["SLEEPY_DELAY_MS"] = "1000"  # workers stay alive long enough to be looked at
+    # workers stay alive long enough to be looked at; short, because the analyses after
+    # the search re-run candidates (about 40 calls) with the same delay
+    env["SLEEPY_DELAY_MS"] = "200"
     proc = subprocess.Popen(
         _cli("launch", "-n", "2", str(path)), env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
