@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
+from stratopt.engine._background import wait_for_background
 from stratopt.engine._nb import BATCH, run_many_nb, run_one_nb
 
 __all__ = ["run_many"]
@@ -62,6 +63,8 @@ def run_many(
     else:
         _on_threads(run_slice, list(range(0, n_cand, per)), threads)
     again = np.flatnonzero(~found).tolist()
+    if again:
+        wait_for_background()
     if one_thread or len(again) < 2:
         for k in again:
             run_again(k)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stratopt.engine import _nb
+from stratopt.engine._background import wait_for_background
 from stratopt.engine._types import TRADE_DTYPE, ExecSettings, pack_settings
 from stratopt.metrics import METRICS
 
@@ -75,6 +76,7 @@ def simulate_rules(
     """Simulate one candidate whose signals come from compiled rules over `ind`."""
     o, h, lo, c = prices
     ex = pack_settings(settings)
+    wait_for_background()
     equity, position, exposure, table, metrics = _nb.run_one_nb(
         o, h, lo, c, ind, rules, levels, ex, float(periods_per_year), True
     )

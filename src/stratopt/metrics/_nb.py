@@ -468,7 +468,7 @@ def quantile_nb(a: F64Array, q: float) -> float:
     want[0] = k
     want[1] = k1
     vals = np.empty(2)
-    _order_stats_nb(a, n, want, vals, 2)  # not a literal 2: one compile fewer
+    _order_stats_nb(a, n, want, vals, np.int64(2))  # type: ignore[arg-type]  # not a literal
     return _lerp(vals[0], vals[1], t)
 
 
@@ -769,7 +769,7 @@ def _widen_band_nb(sample: F64Array, c: int, acc: F64Array) -> None:
     want[0] = k
     want[1] = size - 1 - k
     got = np.empty(2)
-    _order_stats_nb(sub, size, want, got, 2)
+    _order_stats_nb(sub, size, want, got, np.int64(2))  # type: ignore[arg-type]  # not a literal
     acc[_A_BAND_LO] = min(acc[_A_BAND_LO], got[0])
     acc[_A_BAND_HI] = max(acc[_A_BAND_HI], got[1])
 
@@ -952,7 +952,7 @@ def _tail_from_returns_nb(returns: F64Array, out: F64Array) -> None:
     """VaR, CVaR and tail ratio selected among all the returns (float64[n], n >= 1,
     reordered): the fallback when the stored tails of `metrics_finish_nb` fall short."""
     n = returns.shape[0]
-    m = 0
+    m = 0 * n  # int64, not Literal[int](0): one compiled _tail_nb
     n_zero = 0
     for j in range(n):  # the nonzero returns to the front, in place
         r = returns[j]

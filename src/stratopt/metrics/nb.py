@@ -10,6 +10,8 @@ from stratopt.metrics._nb import (
     N_METRICS,
     N_TRADE_STATS,
     compute_metrics_nb,
+    metrics_chunk_nb,
+    metrics_finish_nb,
     trade_stats_init_nb,
     trade_stats_update_nb,
 )
@@ -18,6 +20,8 @@ __all__ = [
     "N_METRICS",
     "N_TRADE_STATS",
     "compute_metrics_nb",
+    "metrics_chunk_nb",
+    "metrics_finish_nb",
     "trade_stats_init_nb",
     "trade_stats_update_nb",
 ]

@@ -1,0 +1,106 @@
+"""A cold start compiles `run_one_nb` in a second process (engine/_background.py): for
+the cache to serve this process, the child must compile it for exactly the types this
+process calls it with."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+import numba
+import numpy as np
+import pytest
+
+from stratopt.config import load_study
+from stratopt.engine import _background, _many, _nb
+from stratopt.evaluation import candidate_returns
+from stratopt.operations import optimize_study
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _types(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(numba.typeof(a) for a in args)  # type: ignore[no-untyped-call]
+
+
+def _recording(kernel: Any, seen: list[tuple[Any, ...]]) -> Any:
+    def call(*args: Any) -> Any:
+        seen.append(_types(args))
+        return kernel(*args)
+
+    return call
+
+
+def test_the_child_compiles_run_one_nb_for_the_types_the_study_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many: list[tuple[Any, ...]] = []
+    one: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(_many, "run_many_nb", _recording(_nb.run_many_nb, many))
+    monkeypatch.setattr(_nb, "run_one_nb", _recording(_nb.run_one_nb, one))
+    study = load_study(ROOT / "examples" / "sma_cross_synthetic.yaml",
+                       ["search.method=grid", "space={fast: [5], slow: [40]}", "name=bg",
+                        f"output={tmp_path}"])  # fmt: skip
+    optimize_study(study, storage="memory", analyze=False)  # the search: run_many_nb
+    candidate_returns(study, [{"fast": 5, "slow": 40}])  # the statistics: run_one_nb
+    assert many and one
+    assert {_background.one_candidate_types(t) for t in many} == set(one)
+
+
+class _FakeChild:
+    """Stands in for the child process: records what the parent sends it."""
+
+    started: ClassVar[list[_FakeChild]] = []
+
+    def __init__(self, argv: list[str], **kwargs: Any) -> None:
+        self.argv, self.env, self.stdin = argv, kwargs["env"], io.BytesIO()
+        self.stdin.close = lambda: None  # type: ignore[method-assign]
+        self.waited = False
+        _FakeChild.started.append(self)
+
+    def wait(self) -> int:
+        self.waited = True
+        return 0
+
+    def poll(self) -> int:
+        return 0
+
+
+@pytest.fixture
+def fake_child(monkeypatch: pytest.MonkeyPatch) -> type[_FakeChild]:
+    _FakeChild.started = []
+    monkeypatch.setattr("subprocess.Popen", _FakeChild)
+    monkeypatch.setattr(_background, "run_one_nb", SimpleNamespace(signatures=[]))
+    monkeypatch.delenv(_background.ENV, raising=False)
+    return _FakeChild
+
+
+def test_a_cold_compile_starts_one_child_and_waits_for_it(fake_child: type[_FakeChild]) -> None:
+    args = _types(_many_args())
+    _background._start(args)
+    _background._start(args)  # one child at a time
+    (child,) = fake_child.started
+    assert child.env[_background.ENV] == "0"  # the child starts no child
+    assert pickle.loads(child.stdin.getvalue()) == _background.one_candidate_types(args)
+    _background.wait_for_background()
+    assert child.waited and _background._state["child"] is None
+
+
+def test_no_child_when_turned_off(
+    fake_child: type[_FakeChild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(_background.ENV, "0")
+    _background._start(_types(_many_args()))
+    assert not fake_child.started
+    _background.wait_for_background()  # nothing to wait for
+
+
+def _many_args() -> tuple[Any, ...]:
+    prices = np.ones(8)
+    prices.flags.writeable = False
+    grid = np.zeros((2, 3))
+    rules = np.zeros((2, 1, 5), dtype=np.int64)
+    return (prices, prices, prices, prices, grid, rules, grid, grid, 252.0, grid, np.ones(2, bool))
