@@ -17,9 +17,6 @@ Constants passed to helper kernels are wrapped (``np.int64(EXIT_END)``,
 ``np.bool_(True)``): numba compiles a callee once per literal value it is called
 with, and each compile is a slice of a cold start. The batch path keeps its literal
 ``False`` for `record`, so that its simulation is compiled without the recording code.
-`batch_metrics_nb` and `simulate_nb` are inlined (``inline="always"``) into their one
-caller: numba optimizes and generates machine code for every compiled callee again
-inside each caller, so one level fewer took about 2 s off a cold start.
 """
 
 from __future__ import annotations
@@ -356,7 +353,7 @@ def sim_state_init_nb(st, ex):  # type: ignore[no-untyped-def]
     st[S_ENTRY_IDX] = -1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, trades):  # type: ignore[no-untyped-def]
     """Run one candidate over all bars.
 
@@ -587,7 +584,7 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
     return equity, position, exposure, trades[:n_trades] if record else trades[:0], metrics
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, work, out, found):  # type: ignore[no-untyped-def]
     """The metrics of a few candidates, ``rules[q]``, ``levels[q]``, ``ex[q]`` ->
     ``out[q]``, in one pass over the bars, chunk by chunk (the engine's
