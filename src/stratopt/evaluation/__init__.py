@@ -22,6 +22,7 @@ from stratopt.evaluation._evaluators import (
 )
 from stratopt.evaluation._external import Context, EvaluatorIdentity, External, evaluator_identity
 from stratopt.evaluation._external_eval import ExternalEvaluator
+from stratopt.evaluation._grid_segments import GridSegment, grid_segment
 from stratopt.evaluation._outcome import CandidatePool, Evaluator, Outcome
 from stratopt.evaluation._returns import (
     NO_CURVE,
@@ -46,6 +47,7 @@ __all__ = [
     "ExternalEvaluator",
     "ExternalFailure",
     "ExternalRun",
+    "GridSegment",
     "Outcome",
     "Period",
     "Router",
@@ -57,6 +59,7 @@ __all__ = [
     "bin_returns",
     "candidate_returns",
     "evaluator_identity",
+    "grid_segment",
     "metrics_from_result",
     "portfolio_metrics",
     "time_axis",

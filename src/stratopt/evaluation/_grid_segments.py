@@ -28,6 +28,7 @@ __all__ = ["GridSegment", "grid_segment"]
 class GridSegment:
     """The segment's equity, per-bar returns and exposure, its trades and metrics."""
 
+    equity: np.ndarray
     metrics: dict[str, float]
     returns: np.ndarray
     exposed: np.ndarray
@@ -74,4 +75,4 @@ def grid_segment(
         exposure_bars=int(exposed.sum()),
         periods_per_year=bars.periods_per_year,
     )
-    return GridSegment(metrics, bar_returns(equity, cash), exposed, trades, cash)
+    return GridSegment(equity, metrics, bar_returns(equity, cash), exposed, trades, cash)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from stratopt.backtest import backtest, evaluate_many, study_bars
 from stratopt.data import Bars
-from stratopt.evaluation import candidate_returns
+from stratopt.evaluation import Candidate, candidate_returns, grid_segment
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._statistics import (
     MAX_CANDIDATES,
@@ -57,6 +57,7 @@ from stratopt.stats import (
     probability_of_backtest_overfitting,
     sample_moments,
 )
+from stratopt.strategies import GridStrategy
 from stratopt.validation import slice_values
 
 __all__ = ["compute_extras"]
@@ -128,12 +129,22 @@ def _curve(ctx: PreparedStudy, bars: Bars, pick: Pick, label: str) -> CandidateC
     cand = ctx.router.route(pick.params)
     if cand.data:
         raise ValueError(f"{label} searched the data itself ({dict(cand.data)})")
-    res = backtest(
-        bars, ctx.own_strategy("the Monte Carlo fan"), cand.strategy_params, cand.settings
-    )
+    equity, _ = _equity_and_returns(ctx, bars, cand, "the equity curves")
     return CandidateCurve(
-        label, pick.trial, pick.params, bars.index, res.sim.equity, float(cand.settings.cash)
+        label, pick.trial, pick.params, bars.index, equity, float(cand.settings.cash)
     )
+
+
+def _equity_and_returns(
+    ctx: PreparedStudy, bars: Bars, cand: Candidate, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """`cand`'s equity and per-bar returns on `bars` (a grid strategy: the lot-book engine)."""
+    strategy = ctx.own_strategy(what)
+    if isinstance(strategy, GridStrategy):
+        seg = grid_segment(ctx.study, bars, strategy, cand, 0, len(bars))
+        return seg.equity, seg.returns
+    res = backtest(bars, strategy, cand.strategy_params, cand.settings)
+    return res.sim.equity, np.asarray(res.sim.returns, dtype=np.float64)
 
 
 def _buy_and_hold(bars: Bars, cash: float) -> CandidateCurve:
@@ -195,10 +206,7 @@ def _pbo(ctx: PreparedStudy, run: StoredRun, notes: list[str]) -> PboDetail | No
 def _fan(ctx: PreparedStudy, best: Pick, seed: int) -> MonteCarloFan:
     cand = ctx.router.route(best.params)
     bars = ctx.bars()[0]
-    res = backtest(
-        bars, ctx.own_strategy("the report's re-runs"), cand.strategy_params, cand.settings
-    )
-    returns = np.asarray(res.sim.returns, dtype=np.float64)
+    _, returns = _equity_and_returns(ctx, bars, cand, "the report's re-runs")
     t = returns.size
     steps = np.unique(np.linspace(1, t, min(t, FAN_STEPS)).round().astype(np.int64))
     cash = float(cand.settings.cash)
@@ -249,9 +257,12 @@ def _robust_slices(
     if any(c.data for c in routed):
         raise ValueError("a slice point searches the data itself")
     strategy = ctx.own_strategy("the robust slices")
-    batch = evaluate_many(series[0], strategy, [c.strategy_params for c in routed],
-                          [c.settings for c in routed])  # fmt: skip
-    measured = iter(batch.metrics[metric].to_numpy(dtype=np.float64).tolist())
+    if isinstance(strategy, GridStrategy):  # the search's own grid path, per candidate
+        measured = iter(_grid_metric(ctx, [p for _, _, p in plan if p is not None], metric))
+    else:
+        batch = evaluate_many(series[0], strategy, [c.strategy_params for c in routed],
+                              [c.settings for c in routed])  # fmt: skip
+        measured = iter(batch.metrics[metric].to_numpy(dtype=np.float64).tolist())
     values = [next(measured) if p is not None else math.nan for _, _, p in plan]
     centre = [v for (_, _, p), v in zip(plan, values, strict=True) if p == dict(robust.params)]
     if centre and not math.isclose(centre[0], robust.values[0], rel_tol=1e-9, abs_tol=1e-12):
@@ -262,6 +273,15 @@ def _robust_slices(
         rows = [(v, y) for (n, v, _), y in zip(plan, values, strict=True) if n == dim.name]
         out.append(Slice(dim.name, [v for v, _ in rows], [y for _, y in rows]))
     return tuple(out)
+
+
+def _grid_metric(ctx: PreparedStudy, params: list[dict[str, Any]], metric: str) -> list[float]:
+    evaluator = ctx.evaluator(jobs=1)
+    try:
+        outcomes = evaluator.evaluate(params)
+    finally:
+        evaluator.close()
+    return [math.nan if o.metrics is None else float(o.metrics[metric]) for o in outcomes]
 
 
 # ---- the robust candidate's statistics ------------------------------------------------
