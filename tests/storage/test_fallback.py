@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from stratopt.config import parse_study
 from stratopt.operations import optimize_study
-from stratopt.storage import _bulk
+from stratopt.storage import OWNER_ATTR, _bulk
 from tests.storage.test_bulk import GRID_STUDY  # pruned by a constraint and by a requirement
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -47,6 +47,11 @@ def _rows(url: str) -> dict[str, list[str]]:
                       "trial_system_attributes", "trial_intermediate_values"):  # fmt: skip
             rows = []
             for r in conn.execute(sa.text(f"SELECT * FROM {table}")).mappings():
+                if r.get("key") == OWNER_ATTR:
+                    # which process claimed the trial (pid, start time): differs between any
+                    # two runs, and is recorded on the fast path only (without it a dead
+                    # worker's trial is taken over after the grace period, not at once)
+                    continue
                 d = {k: v for k, v in r.items() if k not in _VOLATILE}
                 d["trial"] = number[r["trial_id"]]
                 if table == "trial_user_attributes":
