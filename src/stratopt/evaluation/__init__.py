@@ -22,7 +22,7 @@ from stratopt.evaluation._evaluators import (
 )
 from stratopt.evaluation._external import Context, EvaluatorIdentity, External, evaluator_identity
 from stratopt.evaluation._external_eval import ExternalEvaluator
-from stratopt.evaluation._grid_segments import GridSegment, grid_segment
+from stratopt.evaluation._grid_segments import SegmentRun, grid_segment
 from stratopt.evaluation._outcome import CandidatePool, Evaluator, Outcome
 from stratopt.evaluation._returns import (
     NO_CURVE,
@@ -47,11 +47,11 @@ __all__ = [
     "ExternalEvaluator",
     "ExternalFailure",
     "ExternalRun",
-    "GridSegment",
     "Outcome",
     "Period",
     "Router",
     "SegmentResult",
+    "SegmentRun",
     "SegmentRunner",
     "StudyData",
     "StudyEvaluator",

@@ -18,18 +18,17 @@ from stratopt.engine.grid import build_market, simulate_grid
 from stratopt.evaluation._data import with_data
 from stratopt.evaluation._router import Candidate
 from stratopt.grid import bar_returns, grid_setup
-from stratopt.metrics import compute_metrics
 from stratopt.strategies import GridStrategy, IndicatorCache
 
-__all__ = ["GridSegment", "grid_segment"]
+__all__ = ["SegmentRun", "grid_segment"]
 
 
 @dataclass(frozen=True)
-class GridSegment:
-    """The segment's equity, per-bar returns and exposure, its trades and metrics."""
+class SegmentRun:
+    """A candidate's run over a segment's bars: equity, per-bar returns and exposure,
+    the trades opened in the segment, and the equity before it (`cash`)."""
 
     equity: np.ndarray
-    metrics: dict[str, float]
     returns: np.ndarray
     exposed: np.ndarray
     trades: pd.DataFrame
@@ -38,8 +37,8 @@ class GridSegment:
 
 def grid_segment(
     study: StudyConfig, bars: Bars, strategy: GridStrategy, cand: Candidate, a: int, b: int
-) -> GridSegment:
-    """Candidate `cand` run on ``bars[:b]`` and measured on bars ``a..b-1``.
+) -> SegmentRun:
+    """Candidate `cand` run on ``bars[:b]``, its part on bars ``a..b-1``.
 
     Raises:
         StratoptError: the parameters, detail or funding series cannot be used.
@@ -54,25 +53,15 @@ def grid_segment(
     )  # fmt: skip
     cash = float(sim.equity[a - 1]) if a > 0 else float(setup.ex.cash)
     t = sim.trades[sim.trades["entry_idx"] >= a]
+    net = t["pnl"] - t["fees"] + t["funding"]
     trades = pd.DataFrame(
         {
             "entry_time": pd.DatetimeIndex(bars.time[t["entry_idx"]]),
-            "net_pnl": t["pnl"] - t["fees"] + t["funding"],
+            "net_pnl": net,
             "ret": t["ret"],
             "bars": (t["exit_idx"] - t["entry_idx"]).astype(np.float64),
-            "ror": (t["pnl"] - t["fees"] + t["funding"]) / t["risk"],
+            "ror": net / t["risk"],
         }
     )
-    exposed = sim.exposed[a:b] > 0
     equity = sim.equity[a:b]
-    metrics = compute_metrics(
-        equity,
-        cash=cash,
-        trades_net_pnl=trades["net_pnl"].to_numpy(),
-        trades_ret=trades["ret"].to_numpy(),
-        trades_bars=trades["bars"].to_numpy(),
-        trades_ret_on_risk=trades["ror"].to_numpy(),
-        exposure_bars=int(exposed.sum()),
-        periods_per_year=bars.periods_per_year,
-    )
-    return GridSegment(equity, metrics, bar_returns(equity, cash), exposed, trades, cash)
+    return SegmentRun(equity, bar_returns(equity, cash), sim.exposed[a:b] > 0, trades, cash)

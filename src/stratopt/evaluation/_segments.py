@@ -26,7 +26,7 @@ from stratopt.errors import StratoptError
 from stratopt.evaluation._data import DataKey, StudyData, time_axis
 from stratopt.evaluation._evaluators import aggregate
 from stratopt.evaluation._external import External
-from stratopt.evaluation._grid_segments import grid_segment
+from stratopt.evaluation._grid_segments import SegmentRun, grid_segment
 from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import compute_metrics
 from stratopt.strategies import GridStrategy
@@ -154,40 +154,19 @@ def _one_symbol(
     run = backtest(bars.slice(0, b), router.strategy, cand.strategy_params, cand.settings)
     sim = run.sim
     cash = float(sim.equity[a - 1]) if a > 0 else float(cand.settings.cash)
-    if cash <= 0:
-        raise StratoptError(f"{bars.symbol}: the account was ruined before {start}")
     t = sim.trades[sim.trades["entry_idx"] >= a]
-    net = t["pnl"] - t["fees"]
     sl = cand.settings.stop_loss or 0.0
     trades = pd.DataFrame(
         {
             "entry_time": pd.DatetimeIndex(bars.time[t["entry_idx"]]),
-            "net_pnl": net,
+            "net_pnl": t["pnl"] - t["fees"],
             "ret": t["ret"],
             "bars": (t["exit_idx"] - t["entry_idx"]).astype(np.float64),
             "ror": t["ret"] / sl if sl > 0 else t["ret"],
         }
     )
-    exposed = sim.exposure[a:b] > 0
-    metrics = compute_metrics(
-        sim.equity[a:b],
-        cash=cash,
-        trades_net_pnl=trades["net_pnl"].to_numpy(),
-        trades_ret=trades["ret"].to_numpy(),
-        trades_bars=trades["bars"].to_numpy(),
-        trades_ret_on_risk=trades["ror"].to_numpy(),
-        exposure_bars=int(exposed.sum()),
-        periods_per_year=bars.periods_per_year,
-    )
-    index = pd.DatetimeIndex(bars.time[a:b], name="timestamp")
-    return _Part(
-        bars.symbol,
-        metrics,
-        pd.Series(sim.returns[a:b], index=index),
-        pd.Series(exposed, index=index),
-        trades,
-        cash,
-    )
+    seg = SegmentRun(sim.equity[a:b], sim.returns[a:b], sim.exposure[a:b] > 0, trades, cash)
+    return _measured(bars, (start, a, b), seg)
 
 
 def _grid_part(
@@ -197,17 +176,33 @@ def _grid_part(
     cand: Candidate,
     where: tuple[pd.Timestamp, int, int],
 ) -> _Part:
+    _, a, b = where
+    return _measured(bars, where, grid_segment(study, bars, strategy, cand, a, b))
+
+
+def _measured(bars: Bars, where: tuple[pd.Timestamp, int, int], seg: SegmentRun) -> _Part:
+    """Every metric of `seg` over the segment's bars ``a..b-1`` (`where`: start, a, b)."""
     start, a, b = where
-    seg = grid_segment(study, bars, strategy, cand, a, b)
     if seg.cash <= 0:
         raise StratoptError(f"{bars.symbol}: the account was ruined before {start}")
+    trades = seg.trades
+    metrics = compute_metrics(
+        seg.equity,
+        cash=seg.cash,
+        trades_net_pnl=trades["net_pnl"].to_numpy(),
+        trades_ret=trades["ret"].to_numpy(),
+        trades_bars=trades["bars"].to_numpy(),
+        trades_ret_on_risk=trades["ror"].to_numpy(),
+        exposure_bars=int(seg.exposed.sum()),
+        periods_per_year=bars.periods_per_year,
+    )
     index = pd.DatetimeIndex(bars.time[a:b], name="timestamp")
     return _Part(
         bars.symbol,
-        seg.metrics,
+        metrics,
         pd.Series(seg.returns, index=index),
         pd.Series(seg.exposed, index=index),
-        seg.trades,
+        trades,
         seg.cash,
     )
 
