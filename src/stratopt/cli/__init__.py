@@ -4,27 +4,42 @@ One module per group of commands (`_study_commands`, `_report_commands`,
 `_store_commands`, `_lookahead_commands`, `_worker_commands`, `_batch_commands`,
 `_strategy_commands`), each registering its commands on the one typer `app` of `_app`;
 the `_render*` and `_console` modules print everything. A new command is a function in
-one of them (or a new `_<group>_commands.py`, imported below in the order `--help` lists
-it).
+one of them (or a new `_<group>_commands.py`, imported by `_commands` in the order
+`--help` lists it).
+
+This module itself stays light: `main` first lets a command that runs backtests start
+compiling the engine's kernels in the background (with a cold numba cache, the child
+then works while the commands' 1.5-3 s of imports run), then loads the commands.
 
 Exit codes: 0 success, 1 a failed run, 2 bad input (study file, data, options).
 """
 
 from __future__ import annotations
 
-# isort: off
-# Imported for the commands they register, in the order `--help` lists them.
-from stratopt.cli import _study_commands  # noqa: F401
-from stratopt.cli import _report_commands  # noqa: F401
-from stratopt.cli import _store_commands  # noqa: F401
-from stratopt.cli import _lookahead_commands  # noqa: F401
-from stratopt.cli import _worker_commands  # noqa: F401
-from stratopt.cli import _strategy_commands  # noqa: F401
-from stratopt.cli import _ml_commands  # noqa: F401
-from stratopt.cli import _batch_commands  # noqa: F401
-from stratopt.cli import _mcp_commands  # noqa: F401
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any
 
-# isort: on
-from stratopt.cli._app import app, main
+from stratopt.engine import compile_in_background
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from stratopt.cli._commands import app
+
+__all__ = ["BACKTESTING_COMMANDS", "app", "main"]
+
+# The commands whose first step is a search or backtest with the signal engine.
+BACKTESTING_COMMANDS = frozenset({"optimize", "backtest", "walk-forward", "validate", "batch"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `stratopt` console script."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in BACKTESTING_COMMANDS:
+        compile_in_background()
+    importlib.import_module("stratopt.cli._commands").main(argv)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the typer app with every command registered
+        return importlib.import_module("stratopt.cli._commands").app
+    raise AttributeError(f"module 'stratopt.cli' has no attribute {name!r}")

@@ -7,6 +7,7 @@ and signal codes) for the packages that drive it directly (strategies, backtest)
 from __future__ import annotations
 
 from stratopt.engine import _nb as kernels
+from stratopt.engine._background import compile_in_background
 from stratopt.engine._cache import COMPILING, kernels_cached
 from stratopt.engine._grouping import group_by_rows
 from stratopt.engine._many import run_many
@@ -28,6 +29,7 @@ __all__ = [
     "ExitReason",
     "Signal",
     "SimResult",
+    "compile_in_background",
     "group_by_rows",
     "kernels",
     "kernels_cached",

@@ -2,15 +2,21 @@
 
 With an empty numba cache, the first study compiles two big kernels: `run_many_nb`
 (the search) and `run_one_nb` (the statistics, the report and the rare candidate
-`run_many_nb` hands back), each 40 % of a cold start. Numba compiles one function at
-a time per process (a global lock), so on two cores the second process halves that
-time. When numba starts compiling `run_many_nb` in this process (its compile event
-fires on a cache miss only), a child process compiles `run_one_nb` for the types this
-process will call it with and saves it in numba's on-disk cache; before this process
-first calls `run_one_nb`, `wait_for_background` waits for the child, and numba then
-loads the kernel from the cache. Setting ``STRATOPT_BACKGROUND_COMPILE=0`` turns it
-off. The compiled code is the same either way: numba's cache holds exactly what a
-compile in this process would have produced.
+`run_many_nb` hands back), and the metrics kernels both call. Numba compiles one
+function at a time per process (a global lock), so on two cores a second process
+halves that time. A child process compiles the metrics kernels and `run_one_nb` for
+the types this process will call them with and saves them in numba's on-disk cache;
+this process compiles the rest of `run_many_nb` meanwhile and loads what the child
+saved. Before this process first calls `run_one_nb`, `wait_for_background` waits for
+the child. Setting ``STRATOPT_BACKGROUND_COMPILE=0`` turns it off. The compiled code
+is the same either way: numba's cache holds exactly what a compile in this process
+would have produced.
+
+The child starts as early as possible: `compile_in_background` (the CLI calls it
+before importing its commands, ~1.5-3 s of imports) starts it for the types every
+study passes (`STUDY_MANY_TYPES`); otherwise, or for other types, numba's compile
+event of `run_many_nb` (it fires on a cache miss only) starts one for the types of
+that call.
 """
 
 from __future__ import annotations
@@ -25,17 +31,35 @@ from typing import Any
 
 from numba.core import event, types
 
+from stratopt.engine._cache import kernels_cached
 from stratopt.engine._nb import run_many_nb, run_one_nb
 from stratopt.metrics.nb import metrics_chunk_nb, metrics_finish_nb
 
-__all__ = ["ENV", "one_candidate_types", "wait_for_background"]
+__all__ = [
+    "ENV",
+    "STUDY_MANY_TYPES",
+    "compile_in_background",
+    "one_candidate_types",
+    "wait_for_background",
+]
 
 ENV = "STRATOPT_BACKGROUND_COMPILE"
 
 _CHILD = "from stratopt.engine._background import _compile_from_stdin; _compile_from_stdin()"
 
+_PRICES = types.Array(types.float64, 1, "C", readonly=True)  # Bars' arrays are read-only
+_F2 = types.float64[:, ::1]
+# The numba types of `run_many_nb`'s arguments as `run_many` passes them for a study:
+# the bars' four price arrays, the indicator rows, int64[k, R, 5] rules, levels,
+# settings, bars per year, the metrics out and the `found` flags.
+STUDY_MANY_TYPES: tuple[Any, ...] = (
+    *(_PRICES,) * 4, _F2, types.int64[:, :, ::1], _F2, _F2, types.float64, _F2,
+    types.boolean[::1],
+)  # fmt: skip
+
 _lock = threading.Lock()
-_state: dict[str, subprocess.Popen[bytes] | None] = {"child": None}
+_children: list[subprocess.Popen[bytes]] = []
+_sent: set[tuple[Any, ...]] = set()  # the run_one_nb types a child was started for
 
 
 def one_candidate_types(many_args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -47,20 +71,28 @@ def one_candidate_types(many_args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (o, h, lo, c, ind, *one, ppy, types.boolean)
 
 
+def compile_in_background() -> None:
+    """With a cold numba cache, start compiling the one-candidate kernels for a study's
+    types in a child process now (call it early: the child then has a head start)."""
+    if not kernels_cached():
+        _start(STUDY_MANY_TYPES)
+
+
 def wait_for_background() -> None:
-    """Wait for the child compiling `run_one_nb`, if one runs (call before using it)."""
+    """Wait for the children compiling `run_one_nb`, if any run (call before using it)."""
     with _lock:
-        child = _state["child"]
-        _state["child"] = None
-    if child is not None:
+        children = list(_children)
+        _children.clear()
+    for child in children:
         child.wait()
 
 
 def _start(many_args: tuple[Any, ...]) -> None:
     if os.environ.get(ENV, "1") == "0" or not sys.executable or run_one_nb.signatures:
         return
+    one = one_candidate_types(many_args)
     with _lock:
-        if _state["child"] is not None:
+        if one in _sent:  # a child compiles (or compiled) these already
             return
         try:
             child = subprocess.Popen(
@@ -72,32 +104,33 @@ def _start(many_args: tuple[Any, ...]) -> None:
             )
         except OSError:  # no child: this process compiles run_one_nb when it needs it
             return
-        _state["child"] = child
+        _sent.add(one)
+        _children.append(child)
     assert child.stdin is not None
     with child.stdin:
-        child.stdin.write(pickle.dumps(one_candidate_types(many_args)))
+        child.stdin.write(pickle.dumps(one))
 
 
 def _compile_from_stdin() -> None:
     """The child: compile `run_one_nb` for the pickled argument types on stdin.
 
-    The metrics kernels first, the last one first: the parent reaches them last in
-    `run_many_nb`, and finds them in the cache if this process saved them by then
-    (else it compiles them as well).
+    The metrics kernels first: the parent reaches them last in `run_many_nb` (after
+    the signal and simulation kernels) and loads them from the cache if this process
+    saved them by then (else it compiles them as well).
     """
     one = pickle.loads(sys.stdin.buffer.read())
     vec, f8, i8, ppy = types.float64[::1], types.float64, types.int64, one[8]
-    metrics_finish_nb.compile((i8, f8, f8, i8, vec, ppy, vec, vec, vec, vec))
     metrics_chunk_nb.compile((vec, f8, i8, i8, vec, vec, vec, vec))
+    metrics_finish_nb.compile((i8, f8, f8, i8, vec, ppy, vec, vec, vec, vec))
     run_one_nb.compile(one)
 
 
-def _stop_child() -> None:
+def _stop_children() -> None:
     # A process that ends before it needs run_one_nb leaves no compile running.
-    child = _state["child"]
-    if child is not None and child.poll() is None:
-        child.kill()
-        child.wait()
+    for child in _children:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
 
 class _OnManyCompile(event.Listener):
@@ -111,4 +144,4 @@ class _OnManyCompile(event.Listener):
 
 
 event.register("numba:compile", _OnManyCompile())  # type: ignore[no-untyped-call]
-atexit.register(_stop_child)
+atexit.register(_stop_children)
