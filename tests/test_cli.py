@@ -13,6 +13,8 @@ import typer
 from typer.core import TyperGroup
 from typer.testing import CliRunner
 
+import stratopt.cli
+
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "examples" / "sma_cross_synthetic.yaml"
 
@@ -257,3 +259,16 @@ def test_the_readme_tells_the_truth() -> None:
         for word in words:
             if word.startswith("--"):
                 assert word.split("=")[0] in options, (cmd.name, word)
+
+
+@pytest.mark.parametrize(("command", "early"), [("optimize", True), ("report", False)])
+def test_a_backtesting_command_starts_the_kernel_compile_first(
+    command: str, early: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(stratopt.cli, "compile_in_background", lambda: calls.append(command))
+    with pytest.raises(SystemExit):
+        stratopt.cli.main([command, "--help"])
+    assert calls == ([command] if early else [])
+    commands = typer.main.get_command(stratopt.cli.app).commands  # type: ignore[attr-defined]
+    assert set(commands) >= stratopt.cli.BACKTESTING_COMMANDS

@@ -48,6 +48,8 @@ def test_the_child_compiles_run_one_nb_for_the_types_the_study_uses(
     candidate_returns(study, [{"fast": 5, "slow": 40}])  # the statistics: run_one_nb
     assert many and one
     assert {_background.one_candidate_types(t) for t in many} == set(one)
+    # what the CLI's early child is started for, before any study is read
+    assert set(many) == {_background.STUDY_MANY_TYPES}
 
 
 class _FakeChild:
@@ -74,6 +76,7 @@ def fake_child(monkeypatch: pytest.MonkeyPatch) -> type[_FakeChild]:
     _FakeChild.started = []
     monkeypatch.setattr("subprocess.Popen", _FakeChild)
     monkeypatch.setattr(_background, "run_one_nb", SimpleNamespace(signatures=[]))
+    monkeypatch.setattr(_background, "_sent", set())
     monkeypatch.delenv(_background.ENV, raising=False)
     return _FakeChild
 
@@ -81,12 +84,27 @@ def fake_child(monkeypatch: pytest.MonkeyPatch) -> type[_FakeChild]:
 def test_a_cold_compile_starts_one_child_and_waits_for_it(fake_child: type[_FakeChild]) -> None:
     args = _types(_many_args())
     _background._start(args)
-    _background._start(args)  # one child at a time
+    _background._start(args)  # one child for the same types
     (child,) = fake_child.started
     assert child.env[_background.ENV] == "0"  # the child starts no child
     assert pickle.loads(child.stdin.getvalue()) == _background.one_candidate_types(args)
     _background.wait_for_background()
-    assert child.waited and _background._state["child"] is None
+    assert child.waited and not _background._children
+
+
+def test_the_early_child_is_for_a_study_s_types_and_only_with_a_cold_cache(
+    fake_child: type[_FakeChild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_background, "kernels_cached", lambda: True)
+    _background.compile_in_background()
+    assert not fake_child.started
+    monkeypatch.setattr(_background, "kernels_cached", lambda: False)
+    _background.compile_in_background()
+    _background._start(_background.STUDY_MANY_TYPES)  # numba's compile event, same types
+    (child,) = fake_child.started
+    want = _background.one_candidate_types(_background.STUDY_MANY_TYPES)
+    assert pickle.loads(child.stdin.getvalue()) == want
+    _background.wait_for_background()
 
 
 def test_no_child_when_turned_off(

@@ -177,7 +177,7 @@ _FASTMATH = {"reassoc", "contract", "nsz"}
 # ======================================================================================
 # Small helpers
 # ======================================================================================
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def ratio_nb(x: float, y: float) -> float:
     """``x / y`` with the project-wide rule for a zero denominator.
 
@@ -280,7 +280,7 @@ def trade_stats_from_arrays_nb(
         trade_stats_update_nb(ts, net_pnl[i], ret[i], bars_held[i], ret_on_risk[i])
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _trade_metrics_nb(ts: F64Array, out: F64Array) -> None:
     """Fill the trade-based entries of ``out`` from the accumulator (see docs)."""
     count = ts[TS_COUNT]
@@ -307,7 +307,7 @@ def _trade_metrics_nb(ts: F64Array, out: F64Array) -> None:
 # ======================================================================================
 # Selection (order statistics without a full sort)
 # ======================================================================================
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _heapsort_nb(a: F64Array, lo: int, hi: int) -> None:
     """Sort ``a[lo:hi]`` in place in O(m log m) (the selection's worst-case guard)."""
     size = hi - lo
@@ -331,7 +331,7 @@ def _heapsort_nb(a: F64Array, lo: int, hi: int) -> None:
             root = child
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _select_nb(a: F64Array, lo: int, hi: int, k: int) -> float:
     """Rearrange ``a[lo:hi]`` so that ``a[k]`` is its (k - lo)-th smallest; return it.
 
@@ -435,7 +435,7 @@ def _order_stats_nb(
         prev = k
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _lerp(a: float, b: float, t: float) -> float:
     """NumPy's ``_lerp`` of the 'linear' quantile method, to the last bit."""
     d = b - a
@@ -444,7 +444,7 @@ def _lerp(a: float, b: float, t: float) -> float:
     return a + d * t
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _quantile_ranks(n: int, q: float) -> tuple[int, int, float]:
     """Ranks ``(k, k_next)`` and weight ``t`` of ``np.quantile(x, q)`` ('linear'), n >= 1."""
     v = (n - 1) * q
@@ -738,7 +738,7 @@ def metrics_chunk_nb(
         acc[_A_STORED] = _compact_nb(rseg, g1 - g0, flags, stored, int(acc[_A_STORED]))
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _segment_sample_nb(
     r: F64Array, g0: int, n: int, s: int, sample: F64Array, acc: F64Array
 ) -> None:
@@ -757,7 +757,7 @@ def _segment_sample_nb(
     acc[_A_NEXT_SAMPLE] = i
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _widen_band_nb(sample: F64Array, c: int, acc: F64Array) -> None:
     """Widen the band to the ``_P_BAND`` and ``1 - _P_BAND`` quantiles of every
     ``step``-th of ``sample[:c]``, at most ``_BAND_SAMPLE`` returns."""
@@ -774,19 +774,19 @@ def _widen_band_nb(sample: F64Array, c: int, acc: F64Array) -> None:
     acc[_A_BAND_HI] = max(acc[_A_BAND_HI], got[1])
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _sample_size(n: int) -> int:
     """Size of the systematic sample of returns that places the quantile brackets."""
     return min(_N_SAMPLE, n >> 4)
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _sample_bar(i: int, n: int, s: int) -> int:
     """The bar of the i-th sampled return (jittered systematic sample, increasing)."""
     return min(n - 1, int((i + (i * _GOLDEN) % 1.0) * (n / s)))
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _stored_pass_nb(
     stored: F64Array, m: int, n: int, br: F64Array, cnt: npt.NDArray[np.int64]
 ) -> tuple[int, float]:
@@ -814,7 +814,7 @@ def _stored_pass_nb(
     return int(mc), below
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _clip_brackets_nb(br: F64Array, lo: float, hi: float) -> None:
     """Keep the brackets where every return is known: bracket 1 at or below the band's
     ``lo``, bracket 2 at or above its ``hi`` (the zeros are counted, so a band edge
@@ -825,7 +825,7 @@ def _clip_brackets_nb(br: F64Array, lo: float, hi: float) -> None:
     br[_B_HI2] = max(br[_B_HI2], br[_B_LO2])
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _brackets_nb(n: int, k_lo: int, k_hi: int, scratch: F64Array, br: F64Array) -> None:
     """Fill ``br`` with value brackets around return ranks ``k_lo, k_lo + 1`` and
     ``k_hi, k_hi + 1``.
@@ -969,14 +969,17 @@ def _tail_from_returns_nb(returns: F64Array, out: F64Array) -> None:
     _put_tail_nb(q_lo, cvar, q_hi, out)
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _put_tail_nb(q_lo: float, cvar: float, q_hi: float, out: F64Array) -> None:
     out[M_VAR_95] = q_lo
     out[M_CVAR_95] = cvar
     out[M_TAIL_RATIO] = ratio_nb(abs(q_hi), abs(q_lo))
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+# Inlined into its compiled callers (`run_one_nb`): numba optimizes a callee again inside
+# each caller, so a level fewer shortens a cold start. Its own body has no division, so
+# the caller's error model changes nothing; the kernels it calls keep theirs.
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def compute_metrics_nb(
     equity: F64Array,
     cash: float,
