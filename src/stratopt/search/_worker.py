@@ -9,14 +9,18 @@ the study row while it creates a trial), so every claim sees all lower-numbered 
 A claim is kept only if
 
 * no lower-numbered trial *holds* its parameters (RUNNING, WAITING, COMPLETE, or PRUNED
-  for a reason of its own: a constraint or the requirements), and
-* fewer than `trials` lower-numbered trials are *live* (RUNNING, WAITING or COMPLETE).
+  for a reason of its own: a constraint or the requirements),
+* fewer than `trials` lower-numbered trials are *live* (RUNNING, WAITING or COMPLETE),
+* and it wins its key in the storage (`stratopt.storage.claim_keys`: one transaction
+  under the study's lock marks it only if no other trial that has not failed holds it).
 
 Otherwise it is PRUNED without running ("duplicate of an earlier candidate", "the
-target is already claimed") and holds nothing. The lowest-numbered claim always wins,
-so two workers never both run a grid combination, and the study never gets more than
-`trials` COMPLETE trials: if one had, its highest-numbered COMPLETE trial would have
-seen all the others live when it was claimed.
+target is already claimed") and holds nothing. The first two read the study as this
+worker last saw it; the third makes it exact: `study.ask()` creates a trial before its
+sampler draws the params, so another worker drawing the same point at the same moment
+cannot be seen, only outrun. So no point is run to completion twice, and the study never
+gets more than `trials` COMPLETE trials: if one had, its highest-numbered COMPLETE
+trial would have seen all the others live when it was claimed.
 
 Grid: a worker first takes queued retries off Optuna's queue with the storage's
 compare-and-set (WAITING → RUNNING: only one worker can win a trial), then claims
