@@ -22,6 +22,7 @@ from stratopt.storage._owner import OWNER_ATTR
 from stratopt.storage._provenance import git_commit, sha256, versions
 from stratopt.storage._ranking import (
     best_trial,
+    best_value,
     order_trials,
     pareto_fronts,
     per_symbol_frame,
@@ -89,6 +90,7 @@ __all__ = [
     "add_trials",
     "anchor_sqlite_url",
     "best_trial",
+    "best_value",
     "bulk_written",
     "check_study_name",
     "check_url",
