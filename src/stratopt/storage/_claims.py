@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
 import sqlalchemy as sa
 from optuna.trial import TrialState
@@ -64,7 +63,7 @@ def mark_claims(
             sa.select(studies.c.study_id).where(studies.c.study_id == study_id).with_for_update()
         )
         held = set(conn.execute(holders).scalars())
-        won: dict[int, Any] = {}
+        won: dict[int, str] = {}
         for trial_id in sorted(wanted):
             if wanted[trial_id] not in held:
                 held.add(wanted[trial_id])
