@@ -49,7 +49,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("metrics", "data", "storage", "stats"),  # leaves; stats is pure formulas
 )
 # Importable from every layer; they import only each other.
-FOUNDATION = ("errors", "_gc", "_jsonable", "_moved", "_suggest", "_version")
+FOUNDATION = ("errors", "_gc", "_jsonable", "_moved", "_suggest", "_urls", "_version")
 
 # Function-local imports of heavy third-party modules, loaded only when used (one line
 # each: file relative to src/stratopt, module, why).
@@ -58,6 +58,9 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("analysis/_correlation.py", "scipy.spatial.distance"): "~0.3 s: only with 2+ candidates",
     ("batch/_dask.py", "distributed"): "the optional `dask` extra, ~1 s: only with --cluster",
     ("stats/_spa.py", "arch.bootstrap"): "arch loads statsmodels: ~2 s, only for the SPA test",
+    ("stats/_sharpe.py", "scipy.special"): "~10 MiB, 0.1 s: only when a probability is asked",
+    ("_urls.py", "sqlalchemy.engine"): "~15 MiB: only to check a storage URL's dialect",
+    ("_urls.py", "sqlalchemy.exc"): "as sqlalchemy.engine",
     ("storage/_bulk.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
     ("storage/_reader.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
     ("evaluation/_backtesting_py.py", "backtesting"): "optional (the `backtesting` extra): "

@@ -6,11 +6,22 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
+import yaml
 from optuna.trial import TrialState
 
 from stratopt.config import load_study
 from stratopt.operations import PreparedStudy, work_study
-from stratopt.search import ATTR, WorkerOptions, open_study, work, worker_seed
+from stratopt.search import (
+    ATTR,
+    DUPLICATE,
+    WorkerOptions,
+    _worker,
+    open_study,
+    record,
+    work,
+    worker_seed,
+)
 from stratopt.storage import Heartbeat, open_storage
 from tests.workers.test_workers import _study_file
 
@@ -105,3 +116,36 @@ def test_a_random_worker_keeps_no_finished_trial_in_optunas_cache(tmp_path: Path
     # What the run returns lists every trial all the same.
     trials = result.study.get_trials(deepcopy=False)
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 40
+
+
+def test_two_ask_workers_drawing_one_point_run_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`study.ask()` creates a trial before its sampler draws the params. Worker A asks
+    trial 0; before A has drawn or written anything (no params, no heartbeat), worker B
+    claims trial 1, draws the same point and runs it. A's check of trial 0, lower-numbered,
+    saw nothing below it and ran the point again: two COMPLETE trials of one candidate."""
+    path = _study_file(tmp_path, "once", method="tpe", trials=2, seed=1)
+    cfg = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**cfg, "space": {"k": {"values": [4]}}}))  # one point
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    beat = Heartbeat(interval=1, grace=60)
+    real_ask, asked = _worker.ask, []
+
+    def ask(study: optuna.Study) -> optuna.Trial:
+        trial = real_ask(study)
+        asked.append(trial.number)
+        if len(asked) == 1:  # A's first claim exists: B runs a whole claim in the gap
+            b_cfg = load_study(path, ["search.max_attempts=1"])
+            b = work_study(b_cfg, storage=url, heartbeat=beat, report=False,
+                           worker=WorkerOptions(worker_id="B"))  # fmt: skip
+            assert b.counts["complete"] == 1
+        return trial
+
+    monkeypatch.setattr(_worker, "ask", ask)
+    a = work_study(load_study(path, ["search.batch=1"]), storage=url, heartbeat=beat, report=False,
+                   worker=WorkerOptions(worker_id="A", poll=0.2))  # fmt: skip
+    trials = optuna.load_study(study_name="once", storage=url).get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.COMPLETE]
+    assert record(trials[0])["pruned"] == DUPLICATE  # A's trial 0 lost the point to B's
+    assert a.stopped_by == "space exhausted"  # not 20 more asks of a point that is held

@@ -79,10 +79,9 @@ def test_four_launched_workers_on_postgres_finish_exactly_100_despite_a_killed_o
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 100
     keys = [tuple(sorted(t.params.items())) for t in complete]
-    # TPE workers claim with study.ask(), whose duplicate check is best effort
-    # (docs/workers.md, "claims"): on a loaded host 1-2 of 100 repeated a point (open
-    # defect, see the session 9 note); a grid study's claims are exactly once
-    assert len(set(keys)) >= 98, collections.Counter(keys).most_common(3)
+    # every completed candidate is a distinct point: a worker runs a claim only once it
+    # has won its key in the storage (docs/workers.md, "claims")
+    assert len(set(keys)) == 100, collections.Counter(keys).most_common(3)
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     # the killed worker's trial was failed by the others (stale heartbeat), not lost
     assert [t for t in trials if t.state == TrialState.FAIL]

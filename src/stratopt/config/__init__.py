@@ -6,6 +6,7 @@ is a `ConfigError` naming the file, the field, the value and what was expected.
 
 from __future__ import annotations
 
+from stratopt._urls import check_url as storage_url_problem
 from stratopt.config._grid import FundingConfig, GridConfig, is_timeframe
 from stratopt.config._methods import METHODS, SearchMethod, method_list
 from stratopt.config._models import (
@@ -31,7 +32,6 @@ from stratopt.config._read import (
     read_study_mapping,
 )
 from stratopt.config._spans import Span, parse_holdout, parse_span
-from stratopt.storage import check_url as storage_url_problem
 
 __all__ = [
     "MAX_STUDY_BYTES",

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from stratopt._suggest import did_you_mean
+from stratopt._urls import anchor_sqlite_url, check_url
 from stratopt.config._grid import GridConfig
 from stratopt.config._methods import METHODS, method_list
 from stratopt.config._spans import parse_holdout, parse_span
@@ -31,7 +32,6 @@ from stratopt.data import ISO_HINT, parse_time, parse_timeframe
 from stratopt.engine import ExecSettings
 from stratopt.errors import ConfigError
 from stratopt.stats import SELECTION_METRICS
-from stratopt.storage import anchor_sqlite_url, check_url
 
 __all__ = [
     "PLACEHOLDERS",

@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import IO, TypedDict, Unpack
 
 import optuna
-from optuna.trial import TrialState
 
 from stratopt.config import StudyConfig
 from stratopt.operations._prepared import PreparedStudy
-from stratopt.storage import ENV_STORAGE, DbRetry, open_storage
+from stratopt.storage import ENV_STORAGE, DbRetry, best_value, open_storage, trial_counts
 
 __all__ = [
     "ENV_LAUNCHER",
@@ -184,21 +183,14 @@ class _Watcher:
                 self.study = optuna.load_study(study_name=self.name, storage=self.storage)
             except KeyError:  # no worker has created it yet
                 return s
-        counts = dict.fromkeys(TrialState, 0)
-        best: float | None = None
-        maximize = self.study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
-        single = len(self.study.directions) == 1
-        for t in self.study.get_trials(deepcopy=False):
-            counts[t.state] += 1
-            if single and t.state == TrialState.COMPLETE and t.values:
-                v = t.values[0]
-                if best is None or (v > best if maximize else v < best):
-                    best = v
-        s.complete = counts[TrialState.COMPLETE]
-        s.running = counts[TrialState.RUNNING]
-        s.pruned = counts[TrialState.PRUNED]
-        s.failed = counts[TrialState.FAIL]
-        s.best = best
+        # Counted and ranked by the database: reading every trial each poll would keep
+        # the whole study in this process's memory and cost more as it grows.
+        counts = trial_counts(self.study)
+        s.complete = counts["complete"]
+        s.running = counts["running"]
+        s.pruned = counts["pruned"]
+        s.failed = counts["fail"]
+        s.best = best_value(self.study)
         finished = s.complete + s.pruned + s.failed
         s.rate = finished / max(1e-9, time.monotonic() - self.started)
         return s

@@ -9,14 +9,18 @@ the study row while it creates a trial), so every claim sees all lower-numbered 
 A claim is kept only if
 
 * no lower-numbered trial *holds* its parameters (RUNNING, WAITING, COMPLETE, or PRUNED
-  for a reason of its own: a constraint or the requirements), and
-* fewer than `trials` lower-numbered trials are *live* (RUNNING, WAITING or COMPLETE).
+  for a reason of its own: a constraint or the requirements),
+* fewer than `trials` lower-numbered trials are *live* (RUNNING, WAITING or COMPLETE),
+* and it wins its key in the storage (`stratopt.storage.claim_keys`: one transaction
+  under the study's lock marks it only if no other trial that has not failed holds it).
 
 Otherwise it is PRUNED without running ("duplicate of an earlier candidate", "the
-target is already claimed") and holds nothing. The lowest-numbered claim always wins,
-so two workers never both run a grid combination, and the study never gets more than
-`trials` COMPLETE trials: if one had, its highest-numbered COMPLETE trial would have
-seen all the others live when it was claimed.
+target is already claimed") and holds nothing. The first two read the study as this
+worker last saw it; the third makes it exact: `study.ask()` creates a trial before its
+sampler draws the params, so another worker drawing the same point at the same moment
+cannot be seen, only outrun. So no point is run to completion twice, and the study never
+gets more than `trials` COMPLETE trials: if one had, its highest-numbered COMPLETE
+trial would have seen all the others live when it was claimed.
 
 Grid: a worker first takes queued retries off Optuna's queue with the storage's
 compare-and-set (WAITING → RUNNING: only one worker can win a trial), then claims
@@ -35,7 +39,6 @@ the worker id), so a shared study is not reproducible run to run; one process
 from __future__ import annotations
 
 import bisect
-import datetime
 import logging
 import math
 import os
@@ -68,7 +71,7 @@ from stratopt.search._tell import (
 )
 from stratopt.storage import (
     ATTR,
-    OWNER_ATTR,
+    claim_keys,
     forget_finished,
     record,
     resilient_backend,
@@ -84,11 +87,6 @@ OVER_TARGET = "the target is already claimed by other trials"
 # Claims per round when the study file sets no `search.batch`: small, so workers share
 # the last trials of a study and a dead worker orphans few.
 WORKER_BATCH = 8
-
-# How long a claim waits for another worker's lower-numbered trial to get its parameters
-# (`study.ask()` creates a trial before its sampler draws them); a trial older than this
-# without them is taken for one whose worker died in between, and is not waited for.
-PARAMS_WAIT = 5.0
 
 # Methods whose sampler never looks at earlier trials (a grid's fills the gaps at
 # random): their worker lets Optuna's trial cache forget each finished trial once it is
@@ -179,11 +177,11 @@ def _loop(
         # only they are left to take: take them regardless, or nobody ever would.
         n_waiting = sum(t.state == TrialState.WAITING for t in ledger.unfinished)
         want = min(limits.batch, max(room, n_waiting), limits.attempts - progress.attempts)
+        if not ledger.unfinished and _nothing_left(ledger, state.valid, grid, want):
+            return "space exhausted"  # before `study.ask()`, which would claim a held point
         claims.clear()
         claimed = _claim(study, plan.space, grid, ledger, want, room, claims) if want > 0 else []
         if not claimed:
-            if not ledger.unfinished and _nothing_left(ledger, state.valid, grid, want):
-                return "space exhausted"
             waiting.say(ledger)  # never silently: what it waits for, and how long at most
             time.sleep(wopts.poll)  # others hold the rest: wait for them (or their retries)
             continue
@@ -399,19 +397,6 @@ class _Ledger:
             )
             self.best = v if better else self.best
 
-    def unkeyed_below(self, number: int, mine: set[int]) -> bool:
-        """Is a trial numbered below `number`, not in `mine`, owned by a live worker (its
-        first heartbeat records the owner), created less than `PARAMS_WAIT` s ago and
-        still without its parameters?"""
-        since = datetime.datetime.now() - datetime.timedelta(seconds=PARAMS_WAIT)
-        return any(
-            t.number < number and t.number not in mine and t.state == TrialState.RUNNING
-            and OWNER_ATTR in t.system_attrs
-            and (t.datetime_start is None or t.datetime_start > since)
-            and self.key(t) is None
-            for t in self.unfinished
-        )  # fmt: skip
-
     def held_below(self, key: str, number: int, dropped: set[int]) -> bool:
         """Does a trial numbered below `number` hold `key`?"""
         if self.finished_holders.get(key, number) < number:
@@ -541,16 +526,6 @@ class _Batch:
                     self.ledger.failed_here.add(key)
                 self.first_errors.note(outcome.error)
 
-    def _await_lower_params(self, top: int, mine: set[int]) -> None:
-        """Wait until every other worker's recent trial numbered below `top` has its
-        parameters: `study.ask()` creates a trial before its sampler draws them, and a
-        claim checked before they are written cannot see that it repeats them (the lower
-        trial's own check looks only below it)."""
-        deadline = time.monotonic() + PARAMS_WAIT
-        while self.ledger.unkeyed_below(top, mine) and time.monotonic() < deadline:
-            time.sleep(0.02)
-            self.ledger.refresh()
-
     def _check(
         self, claimed: list[optuna.Trial], progress: Progress
     ) -> list[tuple[optuna.Trial, dict[str, Any], str]]:
@@ -561,7 +536,6 @@ class _Batch:
             except optuna.exceptions.UpdateFinishedTrialError:
                 log.warning("trial %d was failed as orphaned before it ran", t.number)
         self.ledger.refresh()  # every lower-numbered trial exists now
-        self._await_lower_params(max(params, default=-1), {t.number for t in claimed})
         dropped: set[int] = set()
         keep = []
         for trial in sorted(claimed, key=lambda t: t.number):
@@ -581,4 +555,21 @@ class _Batch:
                 prune(self.study, trial, {"key": key, "dup": True}, OVER_TARGET, progress)
             else:
                 keep.append((trial, p, key))
-        return keep
+        return self._won(keep, progress)
+
+    def _won(
+        self, keep: list[tuple[optuna.Trial, dict[str, Any], str]], progress: Progress
+    ) -> list[tuple[optuna.Trial, dict[str, Any], str]]:
+        """The claims whose key this worker wins in the storage; the others are PRUNED as
+        duplicates. (Another worker may have drawn the same point and not yet written it
+        when the study was read: `study.ask()` creates a trial before its params.)"""
+        if not keep:
+            return keep
+        claims = {trial._trial_id: key for trial, _, key in keep}
+        # Every trial below the first unfinished one was folded in: held_below saw it.
+        since = min([t._trial_id for t in self.ledger.unfinished] + list(claims))
+        won = claim_keys(self.study._storage, self.study._study_id, claims, since)
+        for trial, _, key in keep:
+            if trial._trial_id not in won:
+                prune(self.study, trial, {"key": key, "dup": True}, DUPLICATE, progress)
+        return [c for c in keep if c[0]._trial_id in won]

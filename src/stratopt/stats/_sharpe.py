@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from stratopt.stats._matrix import sharpe_ratio
 
@@ -122,7 +121,7 @@ def probabilistic_sharpe_ratio(
     den = _sharpe_sd_factor(sharpe, skew, kurtosis)
     if den == 0.0:
         return 0.5 if num == 0.0 else (1.0 if num > 0 else 0.0)
-    return float(ndtr(num / den))
+    return _normal_cdf(num / den)
 
 
 def expected_max_sharpe(n_trials: int, *, variance: float = 1.0, mean: float = 0.0) -> float:
@@ -144,8 +143,8 @@ def expected_max_sharpe(n_trials: int, *, variance: float = 1.0, mean: float = 0
         raise ValueError(f"variance must be finite and >= 0, got {variance}")
     if n_trials == 1:
         return float(mean)
-    z = (1.0 - EULER_GAMMA) * ndtri(1.0 - 1.0 / n_trials) + EULER_GAMMA * ndtri(
-        1.0 - 1.0 / (n_trials * math.e)
+    z = (1.0 - EULER_GAMMA) * _normal_quantile(1.0 - 1.0 / n_trials) + EULER_GAMMA * (
+        _normal_quantile(1.0 - 1.0 / (n_trials * math.e))
     )
     return float(mean + math.sqrt(variance) * z)
 
@@ -219,7 +218,7 @@ def minimum_track_record_length(
     if sharpe <= benchmark:
         return math.inf
     factor = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe * sharpe
-    return float(1.0 + factor * (ndtri(confidence) / (sharpe - benchmark)) ** 2)
+    return float(1.0 + factor * (_normal_quantile(confidence) / (sharpe - benchmark)) ** 2)
 
 
 def minimum_backtest_length(n_trials: int, *, target_sharpe: float = 1.0) -> float:
@@ -246,3 +245,17 @@ def minimum_backtest_length(n_trials: int, *, target_sharpe: float = 1.0) -> flo
     if not (math.isfinite(target_sharpe) and target_sharpe > 0.0):
         raise ValueError(f"target_sharpe must be finite and > 0, got {target_sharpe}")
     return (expected_max_sharpe(n_trials) / target_sharpe) ** 2
+
+
+# scipy.special is loaded when a probability is first asked for, not with the package:
+# the study file's models import stats, and the engine's users need neither.
+def _normal_cdf(x: float) -> float:
+    from scipy.special import ndtr
+
+    return float(ndtr(x))
+
+
+def _normal_quantile(p: float) -> float:
+    from scipy.special import ndtri
+
+    return float(ndtri(p))

@@ -17,17 +17,24 @@ from stratopt.storage._attrs import (
     record,
 )
 from stratopt.storage._bulk import HandedTrial, add_trials, bulk_written
+from stratopt.storage._claims import CLAIM_ATTR
 from stratopt.storage._owner import OWNER_ATTR
 from stratopt.storage._provenance import git_commit, sha256, versions
 from stratopt.storage._ranking import (
     best_trial,
+    best_value,
     order_trials,
     pareto_fronts,
     per_symbol_frame,
     ranked_frame,
     trial_counts,
 )
-from stratopt.storage._resilient import ResilientStorage, resilient_backend, return_trials
+from stratopt.storage._resilient import (
+    ResilientStorage,
+    claim_keys,
+    resilient_backend,
+    return_trials,
+)
 from stratopt.storage._retry import DbRetry, is_transient, parse_seconds
 from stratopt.storage._runfolder import (
     RunFolder,
@@ -70,6 +77,7 @@ __all__ = [
     "ATTR_ROBUSTNESS",
     "ATTR_SELECTION",
     "ATTR_WINDOW",
+    "CLAIM_ATTR",
     "ENV_STORAGE",
     "MEMORY_URLS",
     "OWNER_ATTR",
@@ -82,9 +90,11 @@ __all__ = [
     "add_trials",
     "anchor_sqlite_url",
     "best_trial",
+    "best_value",
     "bulk_written",
     "check_study_name",
     "check_url",
+    "claim_keys",
     "default_storage_url",
     "discard_if_empty",
     "forget_finished",

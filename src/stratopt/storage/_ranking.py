@@ -15,6 +15,7 @@ from stratopt.storage._resilient import resilient_backend
 
 __all__ = [
     "best_trial",
+    "best_value",
     "order_trials",
     "pareto_fronts",
     "per_symbol_frame",
@@ -139,6 +140,28 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
     for t in study.get_trials(deepcopy=False):
         counts[t.state.name.lower()] += 1
     return counts
+
+
+def best_value(study: optuna.Study) -> float | None:
+    """The best objective value of a single-objective study; None when no trial is
+    complete or the study has several objectives.
+
+    Asked of the database on an RDB storage (one row), for the same reason as
+    `trial_counts`: a poll that read every trial would keep them all in memory.
+    """
+    if len(study.directions) != 1:
+        return None
+    backend = resilient_backend(study._storage)
+
+    def read() -> float | None:
+        try:
+            if backend is None:
+                return study.best_value
+            return backend.get_best_trial(study._study_id).value
+        except ValueError:  # no complete trial yet
+            return None
+
+    return read() if backend is None or backend.outage is None else backend.outage.run(read)
 
 
 def per_symbol_frame(study: optuna.Study, ranked: pd.DataFrame) -> pd.DataFrame:

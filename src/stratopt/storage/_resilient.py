@@ -15,6 +15,8 @@
   transaction, the worker as their owner (`stratopt.storage._owner`); a RUNNING trial
   with a heartbeat whose owner is known to have ended (its process gone from this
   machine) is stale at once, outage or not: no grace period to wait out;
+* `claim_keys`: a worker's claims marked with their keys, each only if no other trial
+  holds its key, in one transaction (`stratopt.storage._claims`);
 * `fail_orphan`: a stale trial is failed with its reason in the trial's record, in one
   transaction (compare-and-set on RUNNING), and `return_trial`: a stopping worker puts
   its claimed trial back in the queue (WAITING, its heartbeat removed) for the next
@@ -37,6 +39,7 @@ from optuna.trial import TrialState
 
 from stratopt.storage._attrs import ATTR
 from stratopt.storage._bulk import bulk_supported, datetime_bridge, optuna_models
+from stratopt.storage._claims import mark_claims
 from stratopt.storage._owner import OWNER_ATTR, owner_ended, this_owner
 from stratopt.storage._reader import FastReadRDBStorage
 from stratopt.storage._retry import DbRetry, Outage, StorageError, is_transient
@@ -45,6 +48,7 @@ __all__ = [
     "FastResilientStorage",
     "ResilientStorage",
     "Stale",
+    "claim_keys",
     "resilient_backend",
     "resilient_class",
     "return_trials",
@@ -227,6 +231,18 @@ class ResilientStorage(RDBStorage):
             rows = [{"trial_id": tid, "key": OWNER_ATTR, "value_json": owner} for tid in trial_ids]
             conn.execute(sa.insert(attrs), rows)
 
+    def claim_keys(self, study_id: int, claims: dict[int, str], since: int) -> set[int]:
+        """The claims (trial id -> key) this worker wins: see `stratopt.storage._claims`.
+        Optuna's schema only (`bulk_supported`); otherwise every claim (the caller's own
+        check of the study as it read it is all there is)."""
+        if not claims or not bulk_supported(self):
+            return set(claims)
+        if self.outage is None:
+            return mark_claims(self.engine, study_id, claims, since)
+        # A commit whose answer was lost is harmless: the claims' own marks are not
+        # holders, so the retry wins the same claims again.
+        return self.outage.run(mark_claims, self.engine, study_id, claims, since)
+
     def fail_orphan(self, trial_id: int, message: str) -> bool:
         """FAIL a RUNNING trial with `message` as its error; False if it was not RUNNING."""
         if not bulk_supported(self):  # Optuna's API: the record first, then the state
@@ -350,6 +366,17 @@ def return_trials(storage: Any, trial_ids: Iterable[int]) -> tuple[int, int]:
                 raise
             unreachable += 1
     return returned, unreachable
+
+
+def claim_keys(storage: Any, study_id: int, claims: dict[int, str], since: int) -> set[int]:
+    """The trial ids of `claims` (trial id -> key) this worker may run: of the workers
+    claiming one key, exactly one wins it (`stratopt.storage._claims`; trials with ids
+    below `since` are not looked at). A storage stratopt did not open (in memory, say):
+    every claim."""
+    backend = resilient_backend(storage)
+    if backend is None:
+        return set(claims)
+    return backend.claim_keys(study_id, claims, since)
 
 
 def resilient_class(fast: bool) -> type[ResilientStorage]:
