@@ -147,3 +147,29 @@ def test_candidates_share_rule_programs_only_when_the_same() -> None:
     for k, params in enumerate(cands):
         single = backtest(bars, LevelOrRow, params, SETTINGS[0])
         _assert_same_metrics(batch.metrics.iloc[k], single.metrics)
+
+
+@pytest.mark.parametrize("rows", [None, 3])
+def test_batch_is_the_one_candidate_path_bit_for_bit(rows: int | None) -> None:
+    """Every metric of every candidate is the bits `backtest` gives for it alone:
+    rule programs shared or not, rows in one group or in many, settings per candidate,
+    candidates that cannot run among them (NaN rows)."""
+    bars = _bars()
+    budget = {} if rows is None else {"max_indicator_bytes": rows * 8 * len(bars)}
+    cases: list[tuple[Any, list[dict[str, Any]]]] = [
+        ("sma_cross", [{"fast": f, "slow": s, "mode": m} for f in (3, 8) for s in (8, 21, 45)
+                       for m in ("reversal", "long_only")]),
+        (LevelOrRow, [{"window": w, "against": a} for w in (3, 9, 3) for a in (0, 1)]),
+        (Flip, [{"every": e} for e in (40, 13, 77, 5)]),
+    ]  # fmt: skip
+    for strategy, cands in cases:
+        settings = [SETTINGS[k % len(SETTINGS)] for k in range(len(cands))]
+        batch = evaluate_many(bars, strategy, cands, settings, **budget)
+        for k, params in enumerate(cands):
+            got = batch.metrics.iloc[k].to_numpy()
+            if batch.errors[k] is not None:
+                assert np.isnan(got).all()
+                continue
+            single = backtest(bars, strategy, params, settings[k]).metrics
+            want = np.array([single[m.id] for m in METRICS])
+            assert got.tobytes() == want.tobytes(), (strategy, params)

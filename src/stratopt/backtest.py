@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numba
@@ -42,7 +43,6 @@ from stratopt.strategies import (
     Strategy,
     compile_rules,
     get_strategy,
-    indicators_of,
 )
 
 __all__ = [
@@ -174,46 +174,65 @@ def evaluate_many(
     out = np.full((n_cand, len(METRICS)), np.nan)
     errors: list[str | None] = [None] * n_cand
     infeasible = [False] * n_cand
+    resolved, plans = _plan(strat, candidates, errors, infeasible)
+    row_budget = max(2, max_indicator_bytes // (8 * max(len(bars), 1)))
+    keys = plans.programs.keys
+    slots = _RowSlots(min(row_budget, len(keys)), len(bars))
+    if len(keys) <= row_budget:
+        groups = [list(range(len(plans.pos)))]  # every row fits: one kernel call
+    else:
+        groups = group_by_rows([frozenset(keys[i] for i in ids) for ids in plans.ids], row_budget)
+    call = _Call(bars, strat, cache, slots, plans, per_settings, out, errors)
+    for group in groups:
+        _run_chunk(call, group)
+    frame = pd.DataFrame(out, columns=_METRIC_IDS)
+    return BatchResult(params=resolved, metrics=frame, errors=errors, infeasible=infeasible)
+
+
+@dataclass
+class _Plans:
+    """The runnable candidates of one call, in parallel lists: position, parameters,
+    rule program (-1: numpy signals) and the ids of the rows it reads (places in
+    ``programs.keys``), in the program's order."""
+
+    programs: _Programs
+    pos: list[int] = field(default_factory=list)
+    params: list[dict[str, Any]] = field(default_factory=list)
+    program: list[int] = field(default_factory=list)
+    ids: list[tuple[int, ...]] = field(default_factory=list)
+
+
+def _plan(
+    strat: Strategy,
+    candidates: Sequence[Mapping[str, Any]],
+    errors: list[str | None],
+    infeasible: list[bool],
+) -> tuple[list[dict[str, Any]], _Plans]:
+    """Each candidate's resolved parameters and, for those that resolve, its plan."""
     resolved: list[dict[str, Any]] = []
-    plans: list[_Plan] = []
-    programs = _Programs()
+    plans = _Plans(_Programs())
+    programs = plans.programs
+    uses_rules = strat.uses_rules
     for k, cand in enumerate(candidates):
         try:
             p = strat.resolve(cand)
-            rules = _rules_of(strat, p)
+            rules = _rules_of(strat, p) if uses_rules else None
         except Exception as exc:  # bad parameters or user code: isolate the candidate
             resolved.append(dict(cand))
             errors[k] = _describe(exc)
             infeasible[k] = isinstance(exc, InfeasibleError)
             continue
         resolved.append(p)
+        ids: tuple[int, ...]
         if rules is None:
-            plans.append(_Plan(k, p, -1, (("signals", k),)))
+            pid, ids = -1, (programs.row_id(("signals", k)),)
         else:
-            plans.append(_Plan(k, p, *programs.of(rules)))
-    row_budget = max(2, max_indicator_bytes // (8 * max(len(bars), 1)))
-    distinct = dict.fromkeys(key for plan in plans for key in plan.needs)
-    slots = _RowSlots(min(row_budget, len(distinct)), len(bars))
-    if len(distinct) <= row_budget:
-        groups = [list(range(len(plans)))]  # every row fits: one kernel call
-    else:
-        groups = group_by_rows([frozenset(p.needs) for p in plans], row_budget)
-    call = _Call(bars, strat, cache, slots, programs, per_settings, out, errors)
-    for group in groups:
-        _run_chunk(call, [plans[i] for i in group])
-    frame = pd.DataFrame(out, columns=_METRIC_IDS)
-    return BatchResult(params=resolved, metrics=frame, errors=errors, infeasible=infeasible)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """One runnable candidate: its position, parameters, rule program (-1: numpy
-    signals) and the rows it reads, in the program's order."""
-
-    pos: int
-    params: dict[str, Any]
-    program: int
-    needs: tuple[Any, ...]
+            pid, ids = programs.of(rules)
+        plans.pos.append(k)
+        plans.params.append(p)
+        plans.program.append(pid)
+        plans.ids.append(ids)
+    return resolved, plans
 
 
 class _Programs:
@@ -222,33 +241,52 @@ class _Programs:
 
     A crossover grid has one program for all its candidates; a candidate's kernel
     rules are the program with its rows put in, one numpy gather for a whole group.
+    The call's distinct rows (indicators, and ``("signals", k)`` for a candidate's
+    own signal codes) are numbered in ``keys``, so that the rest of the call works on
+    integers.
     """
 
     def __init__(self) -> None:
         self._ids: dict[tuple[Any, ...], int] = {}
         self.tables: list[np.ndarray] = []
         self.levels: list[np.ndarray] = []
+        self.keys: list[Any] = []
+        self._key_id: dict[Any, int] = {}
 
-    def of(self, rules: list[Rule]) -> tuple[int, tuple[Indicator, ...]]:
-        needs = indicators_of(rules)
-        local = {ind: i for i, ind in enumerate(needs)}
-        key = tuple(
-            (
-                r.when.kind,
-                local[r.when.a],
-                _operand_key(r.when.b, local),
-                int(r.signal),
-                r.when.shift,
+    def row_id(self, key: Any) -> int:
+        """The number of row `key` in this call (a new one for a new key)."""
+        i = self._key_id.get(key)
+        if i is None:
+            i = self._key_id[key] = len(self.keys)
+            self.keys.append(key)
+        return i
+
+    def of(self, rules: list[Rule]) -> tuple[int, tuple[int, ...]]:
+        """The program of `rules` and the ids of the rows they read, in first-use
+        order (`indicators_of`'s)."""
+        local: dict[Indicator, int] = {}
+        shape = []
+        for r in rules:
+            when = r.when
+            a = local.setdefault(when.a, len(local))
+            b = when.b
+            # tagged: a level 0.0 and the row at place 0 must not make the same program
+            operand = (
+                ("row", local.setdefault(b, len(local)))
+                if isinstance(b, Indicator)
+                else ("level", float(b))
             )
-            for r in rules
-        )
+            shape.append((when.kind, a, operand, int(r.signal), when.shift))
+        key = tuple(shape)
         pid = self._ids.get(key)
         if pid is None:
             pid = self._ids[key] = len(self.tables)
             table, levels = compile_rules(rules, local.__getitem__)
             self.tables.append(table)
             self.levels.append(levels)
-        return pid, tuple(needs)
+        known = self._key_id
+        ids = [i if (i := known.get(ind)) is not None else self.row_id(ind) for ind in local]
+        return pid, tuple(ids)
 
     def rules_of(self, program: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The kernel's rules and levels of candidates running `program[i]` with their
@@ -263,18 +301,11 @@ class _Programs:
         return tables, levels
 
 
-def _operand_key(b: Indicator | float, local: dict[Indicator, int]) -> tuple[str, Any]:
-    # tagged: a level 0.0 and the row at place 0 must not make the same program
-    return ("row", local[b]) if isinstance(b, Indicator) else ("level", float(b))
-
-
 def _describe(exc: Exception) -> str:
     return str(exc) if isinstance(exc, StrategyError) else f"{type(exc).__name__}: {exc}"
 
 
-def _rules_of(strat: Strategy, p: dict[str, Any]) -> list[Rule] | None:
-    if not strat.uses_rules:
-        return None
+def _rules_of(strat: Strategy, p: dict[str, Any]) -> list[Rule]:
     rules = list(strat.rules(p))
     if not 0 < len(rules) <= MAX_RULES:
         raise StrategyError(
@@ -347,35 +378,38 @@ class _Call:
     strat: Strategy
     cache: IndicatorCache
     slots: _RowSlots
-    programs: _Programs
+    plans: _Plans
     per_settings: np.ndarray
     out: np.ndarray
     errors: list[str | None]
 
 
-def _run_chunk(call: _Call, chunk: list[_Plan]) -> None:
-    bars, strat, cache, slots = call.bars, call.strat, call.cache, call.slots
-    programs, per_settings, out, errors = call.programs, call.per_settings, call.out, call.errors
-    wanted = dict.fromkeys(key for plan in chunk for key in plan.needs)
-    slot, missing = slots.place(list(wanted))
-    fresh = [k for k in missing if isinstance(k, Indicator)]
+def _run_chunk(call: _Call, chunk: list[int]) -> None:
+    """Run the plans at places `chunk` of ``call.plans``."""
+    bars, strat, cache, slots, plans = call.bars, call.strat, call.cache, call.slots, call.plans
+    keys = plans.programs.keys
+    wanted = list(dict.fromkeys(i for c in chunk for i in plans.ids[c]))
+    slot, missing = slots.place(wanted)
+    fresh = [i for i in missing if isinstance(keys[i], Indicator)]
     big = len(fresh) * len(bars) >= _THREADED_ROWS_FROM
     threads = numba.get_num_threads() if big else 1
-    cache.fill_rows(fresh, slots.ind, threads=threads, rows=[slot[k] for k in fresh])
-    runnable: list[_Plan] = []
-    for plan in chunk:
-        if plan.program < 0:
+    cache.fill_rows([keys[i] for i in fresh], slots.ind, threads=threads,
+                    rows=[slot[i] for i in fresh])  # fmt: skip
+    runnable: list[int] = []
+    for c in chunk:
+        if plans.program[c] < 0:
             try:
-                slots.ind[slot[plan.needs[0]]] = _user_signals(strat, bars, plan.params, cache)
+                signals = _user_signals(strat, bars, plans.params[c], cache)
             except Exception as exc:  # user code: isolate the candidate
-                errors[plan.pos] = _describe(exc)
+                call.errors[plans.pos[c]] = _describe(exc)
                 continue
-        runnable.append(plan)
+            slots.ind[slot[plans.ids[c][0]]] = signals
+        runnable.append(c)
     if not runnable:
         return
-    k_rules, k_levels = _kernel_rules(runnable, programs, slot)
-    index = np.array([plan.pos for plan in runnable], dtype=np.int64)
-    ex = np.ascontiguousarray(per_settings[index])
+    k_rules, k_levels = _kernel_rules(plans, runnable, slot)
+    index = np.array([plans.pos[c] for c in runnable], dtype=np.int64)
+    ex = np.ascontiguousarray(call.per_settings[index])
     result = np.empty((len(runnable), len(METRICS)))
     run_many(
         (bars.open, bars.high, bars.low, bars.close),
@@ -386,28 +420,36 @@ def _run_chunk(call: _Call, chunk: list[_Plan]) -> None:
         float(bars.periods_per_year),
         result,
     )
-    out[index] = result
+    call.out[index] = result
 
 
 def _kernel_rules(
-    plans: list[_Plan], programs: _Programs, slot: dict[Any, int]
+    plans: _Plans, chunk: list[int], slot: dict[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """int64[k, MAX_RULES, 5] rules and float64[k, MAX_RULES] levels of `plans`."""
-    k = len(plans)
-    width = max(len(p.needs) for p in plans)
-    rows = np.zeros((k, width), dtype=np.int64)
-    for i, plan in enumerate(plans):
-        rows[i, : len(plan.needs)] = [slot[key] for key in plan.needs]
-    program = np.array([max(p.program, 0) for p in plans], dtype=np.int64)
-    if programs.tables:
-        k_rules, k_levels = programs.rules_of(program, rows)
+    """int64[k, MAX_RULES, 5] rules and float64[k, MAX_RULES] levels of the plans at
+    places `chunk`."""
+    k = len(chunk)
+    lens = np.fromiter((len(plans.ids[c]) for c in chunk), dtype=np.int64, count=k)
+    flat = np.fromiter(
+        chain.from_iterable(plans.ids[c] for c in chunk), dtype=np.int64, count=int(lens.sum())
+    )
+    slot_of = np.zeros(len(plans.programs.keys), dtype=np.int64)
+    slot_of[np.fromiter(slot, dtype=np.int64)] = np.fromiter(slot.values(), dtype=np.int64)
+    rows = np.zeros((k, int(lens.max())), dtype=np.int64)
+    starts = np.cumsum(lens) - lens
+    at_row, at_col = np.repeat(np.arange(k), lens), np.arange(flat.size) - np.repeat(starts, lens)
+    rows[at_row, at_col] = slot_of[flat]
+    program = np.array([plans.program[c] for c in chunk], dtype=np.int64)
+    if plans.programs.tables:
+        k_rules, k_levels = plans.programs.rules_of(np.maximum(program, 0), rows)
     else:
         k_rules, k_levels = np.zeros((k, MAX_RULES, 5), dtype=np.int64), np.zeros((k, MAX_RULES))
-    for i, plan in enumerate(plans):
-        if plan.program < 0:  # numpy signals: one row of codes
-            k_rules[i] = 0
-            k_levels[i] = 0.0
-            k_rules[i, 0] = (engine_nb.RULE_CODES, rows[i, 0], 0, 0, 0)
+    own = program < 0  # numpy signals: one row of codes
+    if own.any():
+        k_rules[own] = 0
+        k_levels[own] = 0.0
+        k_rules[own, 0, 0] = engine_nb.RULE_CODES
+        k_rules[own, 0, 1] = rows[own, 0]
     return np.ascontiguousarray(k_rules), np.ascontiguousarray(k_levels)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,18 +60,38 @@ def test_sma_rows_are_sma_nb_bit_for_bit(seed: int) -> None:
         assert (out[untouched] == 7.0).all()
 
 
-def test_fill_rows_batches_moving_averages_like_get() -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fill_rows_batches_moving_averages_like_get(threads: int) -> None:
+    """The rows are `get`'s bits on any number of threads; on one thread they are
+    also kept in the cache (a later `get` computes nothing)."""
     rng = np.random.default_rng(5)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 3000)))
     bars = _bars(close)
     keys = [sma("close", w) for w in (3, 20, 7, 250, 41, 9)] + [ema("close", 12)]
     out = np.zeros((len(keys) + 2, len(close)))
     rows = [7, 0, 5, 1, 4, 2, 3]
-    IndicatorCache(bars).fill_rows(keys, out, threads=2, rows=rows)
+    cache = IndicatorCache(bars)
+    cache.fill_rows(keys, out, threads=threads, rows=rows)
+    assert cache.computed == len(keys)
     fresh = IndicatorCache(bars)
     for key, row in zip(keys, rows, strict=True):
         assert np.array_equal(out[row], fresh.get(key), equal_nan=True), key
     assert (out[6] == 0.0).all()
+    if threads == 1:
+        for key, row in zip(keys, rows, strict=True):
+            assert np.array_equal(cache.get(key), out[row], equal_nan=True), key
+        assert cache.computed == len(keys)
+
+
+def test_an_indicator_keeps_no_hash_from_another_process() -> None:
+    """The hash is cached on the object; a pickled copy (another process, whose
+    string hashes differ) must compute its own, or dict lookups miss."""
+    key = sma("close", 20)
+    hash(key)
+    object.__getattribute__(key, "__dict__")["_hash"] = 12345  # as if from elsewhere
+    copy = pickle.loads(pickle.dumps(key))
+    assert hash(copy) == hash(sma("close", 20)) != 12345
+    assert {sma("close", 20): 1}[copy] == 1
 
 
 @pytest.mark.parametrize("window", [2, 12, 26])

@@ -13,10 +13,14 @@ from stratopt.engine._nb import BATCH, run_many_nb, run_one_nb
 
 __all__ = ["run_many"]
 
-# Below this many bar-evaluations (candidates x bars) one thread is quicker than
-# starting and joining others: a thread start costs tens of microseconds, a small
-# call's whole work a few hundred.
-THREADED_FROM = 1 << 21
+# Below this much work one thread is quicker than starting and joining others. The
+# work is counted in bar-evaluations, candidates x (bars + 256): each candidate also
+# has a fixed cost (its tail quantiles, set-up) of about 256 bars' worth. Measured on
+# 2 cores: 2 threads break even at about 40,000 (16 candidates x 2,148 bars, 48 x
+# 500; starting and joining a thread is about 0.1 ms) and take 0.55x the time at
+# 175 x 2,148; from 2**16 they take 0.75x or less.
+THREADED_FROM = 1 << 16
+_PER_CANDIDATE = 256
 
 # Slices per thread: several, so a thread that drew cheap candidates takes more.
 _SLICES_PER_THREAD = 4
@@ -44,7 +48,8 @@ def run_many(
     n_cand = rules.shape[0]
     found = np.ones(n_cand, dtype=np.bool_)
     threads = threads or numba.get_num_threads()
-    one_thread = threads <= 1 or n_cand <= BATCH or n_cand * c.shape[0] < THREADED_FROM
+    work = n_cand * (c.shape[0] + _PER_CANDIDATE)
+    one_thread = threads <= 1 or n_cand <= BATCH or work < THREADED_FROM
     per = -(-n_cand // (BATCH * threads * _SLICES_PER_THREAD)) * BATCH
 
     def run_slice(k0: int) -> None:

@@ -22,13 +22,13 @@ from stratopt.backtest import backtest, evaluate_many
 from stratopt.config import StudyConfig
 from stratopt.data import infer_periods_per_year
 from stratopt.errors import InfeasibleError, StratoptError
-from stratopt.evaluation._data import StudyData
+from stratopt.evaluation._data import DataKey, StudyData
 from stratopt.evaluation._external_eval import ExternalEvaluator
 from stratopt.evaluation._grid import GridEvaluation
 from stratopt.evaluation._outcome import CandidatePool, Evaluator, Outcome
 from stratopt.evaluation._router import Candidate, Router
 from stratopt.metrics import METRICS, compute_metrics
-from stratopt.strategies import GridStrategy, Strategy, get_strategy
+from stratopt.strategies import GridStrategy, IndicatorCache, Strategy, get_strategy
 
 __all__ = [
     "CallableEvaluator",
@@ -107,6 +107,8 @@ class StudyEvaluator:
         assert router.strategy is not None
         self.strategy: Strategy = router.strategy
         self.data.get(())  # bad data files fail the study before any trial
+        # per data override and series: indicators computed once for the whole search
+        self._indicators: dict[tuple[DataKey, int], IndicatorCache] = {}
         self.grid = (
             GridEvaluation(study, self.strategy, self.data.get)
             if isinstance(self.strategy, GridStrategy)
@@ -162,12 +164,16 @@ class StudyEvaluator:
             return
         for i, (per_symbol, error) in grid.items():
             outcomes[i].per_symbol, outcomes[i].error = per_symbol, error
-        for bars in series if self.grid is None else ():
+        for at, bars in enumerate(series if self.grid is None else ()):
+            cache = self._indicators.get((key, at))
+            if cache is None:
+                cache = self._indicators[key, at] = IndicatorCache(bars, max_bytes=64 * 2**20)
             batch = evaluate_many(
                 bars,
                 self.strategy,
                 [routed[i].strategy_params for i in idx],
                 [routed[i].settings for i in idx],
+                cache=cache,
             )
             rows = _records(batch.metrics)
             for pos, i in enumerate(idx):

@@ -52,19 +52,36 @@ class Indicator:
     name: str
     args: tuple[Arg, ...] = ()
 
+    def __hash__(self) -> int:
+        # computed once: a sweep looks each candidate's indicators up several times,
+        # and the generated hash walks the nested arguments on every lookup
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = self.__dict__["_hash"] = hash((self.name, self.args))
+        return int(cached)
+
+    def __reduce__(self) -> tuple[type[Indicator], tuple[str, tuple[Arg, ...]]]:
+        # rebuilt from its fields: a string's hash differs between processes
+        return (type(self), (self.name, self.args))
+
     def __repr__(self) -> str:
         inner = ", ".join(repr(a) for a in self.args)
         return f"{self.name}({inner})"
 
 
+_SOURCE_OF = {name: Indicator("source", (name,)) for name in SOURCES}
+
+
 def source(name: str) -> Indicator:
     """A raw price column (open, high, low, close, volume)."""
-    if name not in SOURCES:  # data columns are read case-insensitively; these are names
+    # one object per column, so that equal indicators over it compare by identity
+    known = _SOURCE_OF.get(name)
+    if known is None:  # data columns are read case-insensitively; these are names
         raise StrategyError(
             f"unknown price source {name!r}{did_you_mean(name.lower(), SOURCES)} "
             f"(price sources are lower case: {', '.join(SOURCES)})"
         )
-    return Indicator("source", (name,))
+    return known
 
 
 def _src(x: str | Indicator) -> Indicator:
@@ -211,44 +228,65 @@ class IndicatorCache:
         Indicators of raw prices missing from the cache are computed in parallel (the
         kernels release the GIL) and written straight into `out`, so a sweep that needs
         70 moving averages of 1,000,000 bars neither waits for them one by one nor holds
-        them twice; composite indicators go through `get`.
+        them twice; composite indicators go through `get`. On one thread they are
+        kept in the cache as `get` keeps them.
         """
         at = list(range(len(keys))) if rows is None else list(rows)
-        parallel = [
+        fresh = [
             i
             for i, k in enumerate(keys)
             if k not in self._store and k.name in _LEAVES and _of_source(k)
         ]
-        if threads <= 1 or len(parallel) <= 1:
-            parallel = []  # one at a time through `get`, which also caches them
-        jobs: list[Callable[[], None]] = []
         # moving averages of one column go four at a time through one pass of
         # `sma_rows_nb` (the same bits as one by one, about 3x faster per row)
         by_source: dict[Indicator, list[int]] = {}
-        for i in parallel:
-            if keys[i].name == "sma" and out.ndim == 2 and out.dtype == np.float64:
-                src = keys[i].args[0]
-                assert isinstance(src, Indicator)
-                by_source.setdefault(src, []).append(i)
-        batched = {i for group in by_source.values() for i in group}
-        for src, group in by_source.items():
-            x = self.get(src)
-            for b in range(0, len(group), 4):
-                part = group[b : b + 4]
-                windows = np.array([keys[i].args[1] for i in part], dtype=np.int64)
-                rows_of = np.array([at[i] for i in part], dtype=np.int64)
-                jobs.append(partial(nb.sma_rows_nb, x, windows, out, rows_of))
-        for i in parallel:
-            if i not in batched:
-                jobs.append(partial(self._compute_into, keys[i], out, at[i]))
-        if jobs:
+        if out.ndim == 2 and out.dtype == np.float64:
+            for i in fresh:
+                if keys[i].name == "sma":
+                    src = keys[i].args[0]
+                    assert isinstance(src, Indicator)
+                    by_source.setdefault(src, []).append(i)
+        jobs = [
+            job
+            for src, group in by_source.items()
+            for job in self._sma_jobs(src, group, keys, at, out)
+        ]
+        direct = {i for group in by_source.values() for i in group}
+        parallel = threads > 1 and len(fresh) > 1
+        if parallel:
+            jobs += [
+                partial(self._compute_into, keys[i], out, at[i]) for i in fresh if i not in direct
+            ]
+            direct = set(fresh)
             with ThreadPoolExecutor(max_workers=threads) as pool:
                 list(pool.map(lambda job: job(), jobs))
-        self.computed += len(parallel)
-        done = set(parallel)
+            self.computed += len(direct)
+        else:
+            for job in jobs:
+                job()
+            for i in sorted(direct):  # kept as `get` would keep them
+                if keys[i] not in self._store:
+                    self._put(keys[i], out[at[i]].copy())
         for i, key in enumerate(keys):
-            if i not in done:
+            if i not in direct:
                 out[at[i]] = self.get(key)
+
+    def _sma_jobs(
+        self,
+        src: Indicator,
+        group: list[int],
+        keys: Sequence[Indicator],
+        at: list[int],
+        out: np.ndarray,
+    ) -> list[Callable[[], None]]:
+        x = self.get(src)
+        jobs: list[Callable[[], None]] = []
+        for b in range(0, len(group), 4):
+            part = group[b : b + 4]
+            windows = np.array([keys[i].args[1] for i in part], dtype=np.int64)
+            rows_of = np.array([at[i] for i in part], dtype=np.int64)
+            jobs.append(partial(nb.sma_rows_nb, x, windows, out, rows_of))
+        return jobs
 
     def _compute_into(self, key: Indicator, out: np.ndarray, row: int) -> None:
         out[row] = _COMPUTE[key.name](self, key)

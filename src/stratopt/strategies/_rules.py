@@ -80,7 +80,7 @@ def below(a: Operand, b: Operand, *, shift: int = 0) -> Condition:
 
 def on(when: Condition, signal: Signal) -> Rule:
     """The rule "emit `signal` when `when` holds"; earlier rules win on the same bar."""
-    return Rule(when, Signal(signal))
+    return Rule(when, signal if type(signal) is Signal else Signal(signal))
 
 
 def indicators_of(rules: Sequence[Rule]) -> list[Indicator]:
