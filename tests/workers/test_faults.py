@@ -263,7 +263,9 @@ conn.execute("COMMIT")
 def test_a_worker_waits_out_an_sqlite_lock_held_past_the_busy_timeout(tmp_path: Path) -> None:
     """Another process holds SQLite's write lock for 5 s, past the busy timeout (1 s here,
     60 s in use): the worker says so on one line, naming the lock, waits, and finishes."""
-    path = _slow_study(tmp_path, "locked", size=400, delay_ms=20, trials=40)
+    # 37 trials of 100 ms are left when the lock is taken: it lands mid-run (at 20 ms a
+    # trial, a fast worker could finish before the locker started).
+    path = _slow_study(tmp_path, "locked", size=400, delay_ms=100, trials=40)
     path.write_text(path.read_text().replace("method: grid", "method: random"))
     env = {**_env(None), "STRATOPT_SQLITE_BUSY_TIMEOUT": "1"}
     cmd = _cli("worker", str(path), "--quiet", "--no-report", "--db-retry", "60s", *FAST_BEAT)
