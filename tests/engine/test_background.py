@@ -5,6 +5,7 @@ process calls it with."""
 from __future__ import annotations
 
 import io
+import os
 import pickle
 from pathlib import Path
 from types import SimpleNamespace
@@ -60,6 +61,10 @@ class _FakeChild:
     def __init__(self, argv: list[str], **kwargs: Any) -> None:
         self.argv, self.env, self.stdin = argv, kwargs["env"], io.BytesIO()
         self.stdin.close = lambda: None  # type: ignore[method-assign]
+        read, write = os.pipe()  # the child says "metrics saved" at once
+        os.write(write, _background._METRICS_SAVED)
+        os.close(write)
+        self.stdout = os.fdopen(read, "rb")
         self.waited = False
         _FakeChild.started.append(self)
 
@@ -77,6 +82,7 @@ def fake_child(monkeypatch: pytest.MonkeyPatch) -> type[_FakeChild]:
     monkeypatch.setattr("subprocess.Popen", _FakeChild)
     monkeypatch.setattr(_background, "run_one_nb", SimpleNamespace(signatures=[]))
     monkeypatch.setattr(_background, "_sent", set())
+    monkeypatch.setattr(_background, "_metrics_pending", {})
     monkeypatch.delenv(_background.ENV, raising=False)
     return _FakeChild
 
