@@ -14,6 +14,9 @@ from typing import Any, ClassVar
 import numba
 import numpy as np
 import pytest
+from numba.core import compiler, ir, types
+from numba.core.registry import cpu_target
+from numba.core.typed_passes import type_inference_stage
 
 from stratopt.config import load_study
 from stratopt.engine import _background, _many, _nb
@@ -51,6 +54,32 @@ def test_the_child_compiles_run_one_nb_for_the_types_the_study_uses(
     assert {_background.one_candidate_types(t) for t in many} == set(one)
     # what the CLI's early child is started for, before any study is read
     assert set(many) == {_background.STUDY_MANY_TYPES}
+
+
+def test_this_process_compiles_run_many_nb_s_callees_for_the_types_its_body_passes() -> None:
+    # Typing `batch_metrics_nb`'s body (inlined into run_many_nb's) for a study's types
+    # says which types it calls its callees with: with other types, the compiles
+    # beside the child would be wasted and the tree compiled again while the child waits.
+    many = _background.STUDY_MANY_TYPES
+    work = (types.literal(_nb.BATCH),)  # type: ignore[no-untyped-call]
+    _nb.new_work_nb.compile(work)
+    f2 = types.float64[:, ::1]
+    work_type = _nb.new_work_nb.overloads[work].signature.return_type  # type: ignore[attr-defined]
+    args = (*many[:9], f2, f2, work_type, f2, types.boolean[::1])
+    typing, target = cpu_target.typing_context, cpu_target.target_context
+    typing.refresh()
+    target.refresh()
+    func_ir = compiler.run_frontend(_nb.batch_metrics_nb.py_func)  # type: ignore[no-untyped-call]
+    typed = type_inference_stage(typing, target, func_ir, args, None)  # type: ignore[no-untyped-call]
+    called: dict[str, set[tuple[Any, ...]]] = {}
+    for expr, sig in typed.calltypes.items():
+        if isinstance(expr, ir.Expr) and expr.op == "call":
+            callee = typed.typemap[expr.func.name]
+            if isinstance(callee, types.Dispatcher):
+                called.setdefault(callee.dispatcher.py_func.__name__, set()).add(sig.args)
+    want = _background.batch_callee_types(many)
+    assert called["fill_codes_range_nb"] == {want["fill_codes_range_nb"]}
+    assert called["simulate_range_nb"] == {want["simulate_range_nb"]}
 
 
 class _FakeChild:
@@ -128,3 +157,21 @@ def _many_args() -> tuple[Any, ...]:
     grid = np.zeros((2, 3))
     rules = np.zeros((2, 1, 5), dtype=np.int64)
     return (prices, prices, prices, prices, grid, rules, grid, grid, 252.0, grid, np.ones(2, bool))
+
+
+def test_beside_the_child_this_process_compiles_the_rest_then_waits_for_its_metrics(
+    fake_child: type[_FakeChild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled: dict[str, tuple[Any, ...]] = {}
+    for name in ("fill_codes_range_nb", "simulate_range_nb", "eval_signals_nb"):
+        record = (lambda key: lambda sig: compiled.__setitem__(key, sig))(name)
+        monkeypatch.setattr(_background, name, SimpleNamespace(compile=record))
+    args = _types(_many_args())
+    _background._compile_beside_child(args)  # no child for these types: nothing to do
+    assert not compiled
+    _background._start(args)
+    (child,) = fake_child.started
+    _background._compile_beside_child(args)
+    assert compiled == _background.batch_callee_types(args)  # not the metrics kernels
+    assert child.stdout.read() == b""  # the child's "metrics saved" was read
+    _background.wait_for_background()

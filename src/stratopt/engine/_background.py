@@ -20,9 +20,8 @@ that call.
 
 Neither process compiles what the other does. When this process starts compiling
 `run_many_nb` (numba's compile event, a cache miss), it first compiles the kernels of
-that tree the child does not (`fill_codes_range_nb`, `simulate_range_nb`,
-`new_work_nb`, for the types `run_many_nb`'s body passes them, `batch_callee_types`)
-and `eval_signals_nb` (a strategy's signals, needed right after the search), then
+that tree the child does not (`fill_codes_range_nb` and `simulate_range_nb`, for the
+types `run_many_nb`'s body passes them: `batch_callee_types`) and `eval_signals_nb` (a strategy's signals, needed right after the search), then
 waits until the child has saved the metrics kernels (it writes a byte to its stdout):
 `run_many_nb`'s compile then loads them from the cache instead of compiling them a
 second time (~1.5 s of CPU when this process got there first).
@@ -43,10 +42,8 @@ from numba.core import event, types
 
 from stratopt.engine._cache import kernels_cached
 from stratopt.engine._nb import (
-    BATCH,
     eval_signals_nb,
     fill_codes_range_nb,
-    new_work_nb,
     run_many_nb,
     run_one_nb,
     simulate_range_nb,
@@ -182,7 +179,6 @@ def _compile_beside_child(many_args: tuple[Any, ...]) -> None:
     if child is None or child.stdout is None:
         return
     callees = batch_callee_types(many_args)
-    new_work_nb.compile((types.literal(BATCH),))  # type: ignore[no-untyped-call]
     fill_codes_range_nb.compile(callees["fill_codes_range_nb"])
     simulate_range_nb.compile(callees["simulate_range_nb"])
     eval_signals_nb.compile(callees["eval_signals_nb"])

@@ -19,7 +19,9 @@ with, and each compile is a slice of a cold start. The batch path keeps its lite
 ``False`` for `record`, so that its simulation is compiled without the recording code.
 Numba optimizes and generates machine code for every compiled callee again inside
 each caller, so the one-candidate path calls `fill_codes_range_nb` directly and
-inlines `simulate_nb` (``inline="always"``): two levels fewer in a cold start.
+inlines `simulate_nb` (``inline="always"``): two levels fewer in a cold start. The
+batch path inlines `batch_metrics_nb` and `new_work_nb` into `run_many_nb` for the
+same reason (their only caller).
 """
 
 from __future__ import annotations
@@ -588,7 +590,7 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
     return equity, position, exposure, trades[:n_trades] if record else trades[:0], metrics
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, work, out, found):  # type: ignore[no-untyped-def]
     """The metrics of a few candidates, ``rules[q]``, ``levels[q]``, ``ex[q]`` ->
     ``out[q]``, in one pass over the bars, chunk by chunk (the engine's
@@ -666,7 +668,7 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, w
 BATCH = 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def new_work_nb(k):  # type: ignore[no-untyped-def]
     """Small per-thread buffers of `batch_metrics_nb` for up to k candidates (a tuple,
     reused)."""
