@@ -90,8 +90,8 @@ class _FakeChild:
     def __init__(self, argv: list[str], **kwargs: Any) -> None:
         self.argv, self.env, self.stdin = argv, kwargs["env"], io.BytesIO()
         self.stdin.close = lambda: None  # type: ignore[method-assign]
-        read, write = os.pipe()  # the child says "metrics saved" at once
-        os.write(write, _background._METRICS_SAVED)
+        read, write = os.pipe()  # the child says "metrics saved", "run_one_nb saved"
+        os.write(write, _background.METRICS_SAVED + _background.ONE_SAVED)
         os.close(write)
         self.stdout = os.fdopen(read, "rb")
         self.waited = False
@@ -112,6 +112,7 @@ def fake_child(monkeypatch: pytest.MonkeyPatch) -> type[_FakeChild]:
     monkeypatch.setattr(_background, "run_one_nb", SimpleNamespace(signatures=[]))
     monkeypatch.setattr(_background, "_sent", set())
     monkeypatch.setattr(_background, "_metrics_pending", {})
+    monkeypatch.setattr(_background, "_started", [])
     monkeypatch.delenv(_background.ENV, raising=False)
     return _FakeChild
 
@@ -123,8 +124,8 @@ def test_a_cold_compile_starts_one_child_and_waits_for_it(fake_child: type[_Fake
     (child,) = fake_child.started
     assert child.env[_background.ENV] == "0"  # the child starts no child
     assert pickle.loads(child.stdin.getvalue()) == _background.one_candidate_types(args)
-    _background.wait_for_background()
-    assert child.waited and not _background._children
+    _background.wait_for_background()  # until the child says run_one_nb is saved
+    assert child.stdout.read() == b"" and not _background._children
 
 
 def test_the_early_child_is_for_a_study_s_types_and_only_with_a_cold_cache(
@@ -173,5 +174,4 @@ def test_beside_the_child_this_process_compiles_the_rest_then_waits_for_its_metr
     (child,) = fake_child.started
     _background._compile_beside_child(args)
     assert compiled == _background.batch_callee_types(args)  # not the metrics kernels
-    assert child.stdout.read() == b""  # the child's "metrics saved" was read
-    _background.wait_for_background()
+    assert child.stdout.read(1) == _background.ONE_SAVED  # "metrics saved" was read

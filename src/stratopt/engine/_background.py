@@ -4,11 +4,12 @@ With an empty numba cache, the first study compiles two big kernels: `run_many_n
 (the search) and `run_one_nb` (the statistics, the report and the rare candidate
 `run_many_nb` hands back), and the metrics kernels both call. Numba compiles one
 function at a time per process (a global lock), so on two cores a second process
-halves that time. A child process compiles the metrics kernels and `run_one_nb` for
-the types this process will call them with and saves them in numba's on-disk cache;
-this process compiles the rest of `run_many_nb` meanwhile and loads what the child
-saved. Before this process first calls `run_one_nb`, `wait_for_background` waits for
-the child. Setting ``STRATOPT_BACKGROUND_COMPILE=0`` turns it off. The compiled code
+halves that time. A child process (`_background_child`) compiles the metrics kernels
+and `run_one_nb` for the types this process will call them with, then the Monte
+Carlo's `paths_nb`, and saves them in numba's on-disk cache; this process compiles
+the rest of `run_many_nb` meanwhile and loads what the child saved. Before this
+process first calls `run_one_nb`, `wait_for_background` waits until the child says
+it is saved. Setting ``STRATOPT_BACKGROUND_COMPILE=0`` turns it off. The compiled code
 is the same either way: numba's cache holds exactly what a compile in this process
 would have produced.
 
@@ -21,10 +22,12 @@ that call.
 Neither process compiles what the other does. When this process starts compiling
 `run_many_nb` (numba's compile event, a cache miss), it first compiles the kernels of
 that tree the child does not (`fill_codes_range_nb` and `simulate_range_nb`, for the
-types `run_many_nb`'s body passes them: `batch_callee_types`) and `eval_signals_nb` (a strategy's signals, needed right after the search), then
-waits until the child has saved the metrics kernels (it writes a byte to its stdout):
-`run_many_nb`'s compile then loads them from the cache instead of compiling them a
-second time (~1.5 s of CPU when this process got there first).
+types `run_many_nb`'s body passes them: `batch_callee_types`; the child's `run_one_nb`
+loads them from the cache) and `eval_signals_nb` (a strategy's signals, needed right
+after the search), then waits until the child has saved the metrics kernels (it
+writes a byte to its stdout): `run_many_nb`'s compile then loads them from the cache
+instead of compiling them a second time (~1.5 s of CPU when this process got there
+first).
 """
 
 from __future__ import annotations
@@ -48,10 +51,11 @@ from stratopt.engine._nb import (
     run_one_nb,
     simulate_range_nb,
 )
-from stratopt.metrics.nb import metrics_chunk_nb, metrics_finish_nb
 
 __all__ = [
     "ENV",
+    "METRICS_SAVED",
+    "ONE_SAVED",
     "STUDY_MANY_TYPES",
     "batch_callee_types",
     "compile_in_background",
@@ -61,7 +65,7 @@ __all__ = [
 
 ENV = "STRATOPT_BACKGROUND_COMPILE"
 
-_CHILD = "from stratopt.engine._background import _compile_from_stdin; _compile_from_stdin()"
+_CHILD = "from stratopt.engine._background_child import compile_from_stdin; compile_from_stdin()"
 
 _PRICES = types.Array(types.float64, 1, "C", readonly=True)  # Bars' arrays are read-only
 _F2 = types.float64[:, ::1]
@@ -73,13 +77,16 @@ STUDY_MANY_TYPES: tuple[Any, ...] = (
     types.boolean[::1],
 )  # fmt: skip
 
-# What the child writes to its stdout when the metrics kernels are in the cache.
-_METRICS_SAVED = b"m"
+# What the child writes to its stdout when the metrics kernels, then `run_one_nb`,
+# are in the cache.
+METRICS_SAVED = b"m"
+ONE_SAVED = b"o"
 # How long this process waits for that at most (a child that dies closes the pipe).
 _METRICS_WAIT_S = 60.0
 
 _lock = threading.Lock()
-_children: list[subprocess.Popen[bytes]] = []
+_children: list[subprocess.Popen[bytes]] = []  # not waited for yet
+_started: list[subprocess.Popen[bytes]] = []  # every child, stopped at exit
 # The children that have not yet said their metrics kernels are saved, by the
 # `run_many_nb` types they were started for.
 _metrics_pending: dict[tuple[Any, ...], subprocess.Popen[bytes]] = {}
@@ -100,7 +107,7 @@ def batch_callee_types(many_args: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]
     callees `fill_codes_range_nb` and `simulate_range_nb` for a call with
     ``many_args``, and those of `eval_signals_nb` for one of its candidates."""
     o, h, lo, c, ind, rules, levels, ex = many_args[:8]
-    i8, vec, no = types.int64, types.float64[::1], types.literal(False)  # type: ignore[no-untyped-call]
+    i8, vec, no = types.int64, types.float64[::1], types.boolean
     codes, one_rules, one_levels = types.int8[::1], rules.copy(ndim=2), levels.copy(ndim=1)
     return {
         "fill_codes_range_nb": (ind, one_rules, one_levels, codes, i8, i8),
@@ -125,9 +132,12 @@ def wait_for_background() -> None:
         children = list(_children)
         _children.clear()
     for child in children:
-        child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
+        if child.stdout is None:
+            child.wait()
+            continue
+        # until run_one_nb is saved (the child may go on with kernels needed later)
+        while (step := child.stdout.read(1)) and step != ONE_SAVED:
+            pass
 
 
 def _start(many_args: tuple[Any, ...]) -> None:
@@ -149,26 +159,11 @@ def _start(many_args: tuple[Any, ...]) -> None:
             return
         _sent.add(one)
         _children.append(child)
+        _started.append(child)
         _metrics_pending[many_args] = child
     assert child.stdin is not None
     with child.stdin:
         child.stdin.write(pickle.dumps(one))
-
-
-def _compile_from_stdin() -> None:
-    """The child: compile `run_one_nb` for the pickled argument types on stdin.
-
-    The metrics kernels first: the parent reaches them last in `run_many_nb` (after
-    the signal and simulation kernels) and loads them from the cache if this process
-    saved them by then (else it compiles them as well).
-    """
-    one = pickle.loads(sys.stdin.buffer.read())
-    vec, f8, i8, ppy = types.float64[::1], types.float64, types.int64, one[8]
-    metrics_chunk_nb.compile((vec, f8, i8, i8, vec, vec, vec, vec))
-    metrics_finish_nb.compile((i8, f8, f8, i8, vec, ppy, vec, vec, vec, vec))
-    sys.stdout.buffer.write(_METRICS_SAVED)
-    sys.stdout.buffer.flush()
-    run_one_nb.compile(one)
 
 
 def _compile_beside_child(many_args: tuple[Any, ...]) -> None:
@@ -184,15 +179,18 @@ def _compile_beside_child(many_args: tuple[Any, ...]) -> None:
     eval_signals_nb.compile(callees["eval_signals_nb"])
     ready, _, _ = select.select([child.stdout], [], [], _METRICS_WAIT_S)
     if ready:
-        child.stdout.read(len(_METRICS_SAVED))  # or b"" when the child died: compile here
+        child.stdout.read(len(METRICS_SAVED))  # or b"" when the child died: compile here
 
 
 def _stop_children() -> None:
-    # A process that ends before it needs run_one_nb leaves no compile running.
-    for child in _children:
+    # A process that ends before its child leaves no compile running (numba writes a
+    # cache file to a temporary name and renames it: a killed compile leaves none).
+    for child in _started:
         if child.poll() is None:
             child.kill()
             child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
 
 
 class _OnManyCompile(event.Listener):

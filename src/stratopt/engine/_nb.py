@@ -15,8 +15,10 @@ Array conventions:
 
 Constants passed to helper kernels are wrapped (``np.int64(EXIT_END)``,
 ``np.bool_(True)``): numba compiles a callee once per literal value it is called
-with, and each compile is a slice of a cold start. The batch path keeps its literal
-``False`` for `record`, so that its simulation is compiled without the recording code.
+with, and each compile is a slice of a cold start. The batch path passes
+``np.bool_(False)`` for `record` too, so that it and the one-candidate path share one
+compiled `simulate_range_nb` (a literal ``False`` compiled it twice, ~1.7 s of a cold
+start; the recording branches are not taken and cost nothing measurable).
 Numba optimizes and generates machine code for every compiled callee again inside
 each caller, so the one-candidate path calls `fill_codes_range_nb` directly and
 inlines `simulate_nb` (``inline="always"``): two levels fewer in a cold start. The
@@ -640,7 +642,7 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, w
                 ts[q],
                 st[q],
                 equity,
-                False,
+                np.bool_(False),
                 dummy_pos,
                 dummy_exp,
                 dummy_trades,
