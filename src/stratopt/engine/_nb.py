@@ -18,7 +18,7 @@ Constants passed to helper kernels are wrapped (``np.int64(EXIT_END)``,
 with, and each compile is a slice of a cold start. The batch path passes
 ``np.bool_(False)`` for `record` too, so that it and the one-candidate path share one
 compiled `simulate_range_nb` (a literal ``False`` compiled it twice, ~1.7 s of a cold
-start; the recording branches are not taken and cost nothing measurable).
+start; the untaken recording branches cost nothing `engine_throughput.py` pairs show).
 Numba optimizes and generates machine code for every compiled callee again inside
 each caller, so the one-candidate path calls `fill_codes_range_nb` directly and
 inlines `simulate_nb` (``inline="always"``): two levels fewer in a cold start. The
