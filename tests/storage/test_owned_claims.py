@@ -16,13 +16,17 @@ from stratopt.storage import Heartbeat, open_storage, resilient_backend
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-# Claims two trials, one from the queue and one new, and exits before any heartbeat
-# thread could record one: what a worker that gave up right after `ask` leaves.
+# Claims three trials (one from the queue, one new by `ask`, one new by a grid worker's
+# `create_claim`) and exits before any heartbeat thread could record one: what a worker
+# that gave up right after claiming leaves.
 _CLAIM = """
 import optuna, os, sys
-from stratopt.storage import Heartbeat, open_storage
+from optuna.trial import TrialState, create_trial
+from stratopt.storage import Heartbeat, create_claim, open_storage
 storage = open_storage(sys.argv[1], heartbeat=Heartbeat(interval=1, grace=600))
 study = optuna.load_study(study_name="s", storage=storage)
+grid = create_trial(state=TrialState.RUNNING)
+create_claim(study._storage, study._study_id, grid)
 print(study.ask().number, study.ask().number, os.getpid())
 """
 
@@ -35,9 +39,9 @@ def test_trials_claimed_by_a_process_that_ended_are_stale_at_once(rdb: Any) -> N
     done = subprocess.run([sys.executable, "-c", _CLAIM, url], capture_output=True, text=True,
                           check=True, timeout=120)  # fmt: skip
     *numbers, pid = done.stdout.split()
-    assert numbers == ["0", "1"], done.stdout
+    assert numbers == ["0", "2"], done.stdout
     trials = study.get_trials(states=(TrialState.RUNNING,))
-    assert [t.number for t in trials] == [0, 1]
+    assert [t.number for t in trials] == [0, 1, 2]
     backend = resilient_backend(study._storage)
     assert backend is not None
     stale = backend.stale_trials(study._study_id)
@@ -59,3 +63,6 @@ def test_this_process_claims_are_owned_and_not_stale(rdb: Any) -> None:
     assert backend._unbeaten == {}
     # A queued trial another process holds is not claimed twice.
     assert storage.set_trial_state_values(queued._trial_id, TrialState.RUNNING) is False
+    # A RUNNING trial added as it is (not claimed) has no owner: its heartbeats say.
+    study.add_trial(optuna.trial.create_trial(state=TrialState.RUNNING))
+    assert len(backend.heartbeat_ages(study._study_id)) == 3 and len(backend._unbeaten) == 1

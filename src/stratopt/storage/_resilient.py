@@ -11,13 +11,13 @@
   this process's own clock: trial start times are written by each worker's clock.)
 * after an outage, no trial is judged stale until its worker has had two heartbeat
   intervals to record one again;
-* a claimed trial is owned from the start: the transaction that creates a RUNNING trial
-  (or takes a WAITING one from the queue) records its first heartbeat and this process
-  as its owner (`stratopt.storage._owner`), so a worker that loses the database right
-  after claiming leaves no trial without an owner; `claim_beat` does the same for
-  claims made otherwise. A RUNNING trial with a heartbeat whose owner is known to have
-  ended (its process gone from this machine) is stale at once, outage or not: no grace
-  period to wait out;
+* a claimed trial is owned from the start: the transaction that claims it (`ask`
+  creating one, a worker's `create_claim`, or taking a WAITING one from the queue)
+  records its first heartbeat and this process as its owner (`stratopt.storage._owner`),
+  so a worker that loses the database right after claiming leaves no trial without an
+  owner; `claim_beat` does the same for claims made otherwise. A RUNNING trial with a
+  heartbeat whose owner is known to have ended (its process gone from this machine) is
+  stale at once, outage or not: no grace period to wait out;
 * `claim_keys`: a worker's claims marked with their keys, each only if no other trial
   holds its key, in one transaction (`stratopt.storage._claims`);
 * `fail_orphan`: a stale trial is failed with its reason in the trial's record, in one
@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.storage._attrs import ATTR
 from stratopt.storage._bulk import bulk_supported, datetime_bridge, optuna_models
@@ -52,6 +54,7 @@ __all__ = [
     "ResilientStorage",
     "Stale",
     "claim_keys",
+    "create_claim",
     "resilient_backend",
     "resilient_class",
     "return_trials",
@@ -109,7 +112,6 @@ class ResilientStorage(RDBStorage):
     outage: Outage | None = None
     _unbeaten: dict[int, float]  # RUNNING trials seen without a heartbeat: first seen at
     _ended: dict[int, str]  # RUNNING trials whose owner ended: its host:pid
-    _new_owner: str | None = None  # the owner `_create_new_trial` records, if any
     _owned: set[int]  # trials this process created owned, not yet beaten by `claim_beat`
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -128,15 +130,18 @@ class ResilientStorage(RDBStorage):
         return this_owner()
 
     def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
+        # A claim: `ask` (no template) or `create_claim`; not a trial added as it is.
+        claim = template_trial is None or getattr(_CLAIMING, "on", False)
         # Decided before Optuna's transaction opens: the schema check reads on a
         # connection of its own, which must not wait for this one's lock (SQLite).
-        self._new_owner = self._claim_owner()
+        _CLAIMING.owner = self._claim_owner() if claim else None
         return self._run(super()._create_new_trial, study_id, template_trial)
 
     def _get_prepared_new_trial(self, study_id: int, template_trial: Any, session: Any) -> Any:
         trial = super()._get_prepared_new_trial(study_id, template_trial, session)
-        if self._new_owner is not None and trial.state == TrialState.RUNNING:
-            _own(session, [trial.trial_id], self._new_owner)
+        owner = getattr(_CLAIMING, "owner", None)
+        if owner is not None and trial.state == TrialState.RUNNING:
+            _own(session, [trial.trial_id], owner)
             self._owned.add(trial.trial_id)
         return trial
 
@@ -448,6 +453,27 @@ def return_trials(storage: Any, trial_ids: Iterable[int]) -> tuple[int, int]:
                 raise
             unreachable += 1
     return returned, unreachable
+
+
+# This thread's trial creation: a claim (`on`), and the owner it records (`owner`).
+_CLAIMING = threading.local()
+
+
+@contextmanager
+def _claiming() -> Iterator[None]:
+    _CLAIMING.on = True
+    try:
+        yield
+    finally:
+        _CLAIMING.on = False
+
+
+def create_claim(storage: Any, study_id: int, template: FrozenTrial) -> int:
+    """Create a RUNNING trial from `template` as this worker's claim: on a storage
+    stratopt opened, owned by this process and beaten in the creating transaction (as
+    `ask` creates its trials), unlike a trial added with `add_trial`."""
+    with _claiming():
+        return int(storage.create_new_trial(study_id, template_trial=template))
 
 
 def claim_keys(storage: Any, study_id: int, claims: dict[int, str], since: int) -> set[int]:
