@@ -6,7 +6,7 @@ asks and tells in batches, so this thread records them, through the storage's ow
 the RUNNING trials past the grace period — an old heartbeat, or none seen for that
 long (`stratopt.storage.ResilientStorage.stale_trials`) — with "no heartbeat for N s
 (process killed?)" as their error, and at once those whose worker is known to have
-ended ("... (its worker host:pid has ended)"; the first heartbeat records the owner),
+ended ("... (its worker host:pid has ended)"; the claim records the owner),
 and calls the storage's `RetryHeartbeatStaleTrialCallback`, which queues their
 parameters (WAITING) once.
 """

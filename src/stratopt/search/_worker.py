@@ -72,6 +72,7 @@ from stratopt.search._tell import (
 from stratopt.storage import (
     ATTR,
     claim_keys,
+    create_claim,
     forget_finished,
     record,
     resilient_backend,
@@ -496,7 +497,7 @@ def _claim(
             distributions=distributions,
             user_attrs={ATTR: {"key": key}},
         )
-        trial_id = storage.create_new_trial(study._study_id, template_trial=template)
+        trial_id = create_claim(storage, study._study_id, template)
         claims.append(trial_id)
         claimed.append(optuna.Trial(study, trial_id))
     return claimed

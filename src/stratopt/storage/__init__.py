@@ -32,6 +32,7 @@ from stratopt.storage._ranking import (
 from stratopt.storage._resilient import (
     ResilientStorage,
     claim_keys,
+    create_claim,
     resilient_backend,
     return_trials,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "check_study_name",
     "check_url",
     "claim_keys",
+    "create_claim",
     "default_storage_url",
     "discard_if_empty",
     "forget_finished",

@@ -1,12 +1,12 @@
 """Which process holds a RUNNING trial, and whether it still runs.
 
 A worker records itself on each trial it claims (a trial system attribute, written in
-the transaction of the trial's first heartbeat): its host name and pid, the start time
-of its process, and the machine it runs on as the kernel sees it (the boot id and the
-pid namespace, so two containers with one host name are told apart). A later worker on
-the same machine whose process table has no such process (or another one under that
-pid) knows the trial is orphaned at once: it need not wait out the grace period, as it
-must for a worker on another machine or one it cannot see.
+the transaction that claims the trial, with its first heartbeat): its host name and
+pid, the start time of its process, and the machine it runs on as the kernel sees it
+(the boot id and the pid namespace, so two containers with one host name are told
+apart). A later worker on the same machine whose process table has no such process
+(or another one under that pid) knows the trial is orphaned at once: it need not wait
+out the grace period, as it must for a worker on another machine or one it cannot see.
 """
 
 from __future__ import annotations
@@ -45,7 +45,11 @@ def _started(pid: int) -> int | None:
 
 def this_owner() -> str:
     """This process as a trial's owner (JSON, as a system attribute holds it)."""
-    pid = os.getpid()
+    return _owner(os.getpid())  # a forked child is another owner
+
+
+@cache
+def _owner(pid: int) -> str:
     owner = {"host": socket.gethostname(), "pid": pid, "machine": _machine()}
     owner["start"] = _started(pid) if owner["machine"] is not None else None
     return json.dumps(owner)

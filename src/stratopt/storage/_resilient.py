@@ -11,10 +11,13 @@
   this process's own clock: trial start times are written by each worker's clock.)
 * after an outage, no trial is judged stale until its worker has had two heartbeat
   intervals to record one again;
-* `claim_beat`: a worker's first heartbeat of its claimed trials records, in the same
-  transaction, the worker as their owner (`stratopt.storage._owner`); a RUNNING trial
-  with a heartbeat whose owner is known to have ended (its process gone from this
-  machine) is stale at once, outage or not: no grace period to wait out;
+* a claimed trial is owned from the start: the transaction that claims it (`ask`
+  creating one, a worker's `create_claim`, or taking a WAITING one from the queue)
+  records its first heartbeat and this process as its owner (`stratopt.storage._owner`),
+  so a worker that loses the database right after claiming leaves no trial without an
+  owner; `claim_beat` does the same for claims made otherwise. A RUNNING trial with a
+  heartbeat whose owner is known to have ended (its process gone from this machine) is
+  stale at once, outage or not: no grace period to wait out;
 * `claim_keys`: a worker's claims marked with their keys, each only if no other trial
   holds its key, in one transaction (`stratopt.storage._claims`);
 * `fail_orphan`: a stale trial is failed with its reason in the trial's record, in one
@@ -27,15 +30,17 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.storage._attrs import ATTR
 from stratopt.storage._bulk import bulk_supported, datetime_bridge, optuna_models
@@ -49,6 +54,7 @@ __all__ = [
     "ResilientStorage",
     "Stale",
     "claim_keys",
+    "create_claim",
     "resilient_backend",
     "resilient_class",
     "return_trials",
@@ -58,9 +64,9 @@ __all__ = [
 # Storage operations tried again through an outage: everything Optuna's studies, its
 # trial cache (which calls the underscore methods directly) and stratopt's loops call on
 # an RDB storage. A trial creation whose commit's answer was lost is created twice: the
-# extra RUNNING trial never gets a heartbeat and is failed as an orphan after the grace.
+# extra RUNNING trial is never beaten again and is failed as an orphan after the grace
+# (at once when its owner has ended). `_create_new_trial` is retried by its own method.
 _RETRIED = (
-    "_create_new_trial",
     "_set_trial_param",
     "_get_best_trial_id",
     "create_new_study",
@@ -106,8 +112,50 @@ class ResilientStorage(RDBStorage):
     outage: Outage | None = None
     _unbeaten: dict[int, float]  # RUNNING trials seen without a heartbeat: first seen at
     _ended: dict[int, str]  # RUNNING trials whose owner ended: its host:pid
+    _owned: set[int]  # trials this process created owned, not yet beaten by `claim_beat`
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._owned = set()
+        super().__init__(*args, **kwargs)
+
+    def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args) if self.outage is None else self.outage.run(fn, *args)
+
+    def _claim_owner(self) -> str | None:
+        """This process as the owner of the trials it claims; None without heartbeats or
+        on a schema the bulk writer was not checked against (then `claim_beat` records
+        the heartbeats alone)."""
+        if self.heartbeat_interval is None or not self._run(bulk_supported, self):
+            return None
+        return this_owner()
+
+    def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
+        # A claim: `ask` (no template) or `create_claim`; not a trial added as it is.
+        claim = template_trial is None or getattr(_CLAIMING, "on", False)
+        # Decided before Optuna's transaction opens: the schema check reads on a
+        # connection of its own, which must not wait for this one's lock (SQLite).
+        _CLAIMING.owner = self._claim_owner() if claim else None
+        return self._run(super()._create_new_trial, study_id, template_trial)
+
+    def _get_prepared_new_trial(self, study_id: int, template_trial: Any, session: Any) -> Any:
+        trial = super()._get_prepared_new_trial(study_id, template_trial, session)
+        owner = getattr(_CLAIMING, "owner", None)
+        if owner is not None and trial.state == TrialState.RUNNING:
+            _own(session, [trial.trial_id], owner)
+            self._owned.add(trial.trial_id)
+        return trial
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
+        if state == TrialState.RUNNING and values is None:
+            owner = self._claim_owner()
+            if owner is not None:
+                tries = [0]
+
+                def claim() -> bool:
+                    tries[0] += 1
+                    return self._claim_waiting(trial_id, owner, retried=tries[0] > 1)
+
+                return bool(self._run(claim))
         if self.outage is None:
             return super().set_trial_state_values(trial_id, state, values)
         attempts = [0]
@@ -214,22 +262,49 @@ class ResilientStorage(RDBStorage):
             for trial_id in trial_ids:
                 self.record_heartbeat(trial_id)
             return
+        # Trials this process created were beaten and owned by their creating transaction.
+        rest = [tid for tid in trial_ids if tid not in self._owned]
+        self._owned.difference_update(trial_ids)
+        if not rest:
+            return
         if self.outage is None:
-            self._claim_beat(trial_ids)
+            self._claim_beat(rest)
         else:
-            self.outage.once(self._claim_beat, trial_ids)
+            self.outage.once(self._claim_beat, rest)
 
     def _claim_beat(self, trial_ids: list[int]) -> None:
-        tables = _tables()
-        beats, attrs = tables["trial_heartbeats"], tables["trial_system_attributes"]
-        owner = this_owner()
         with self.engine.begin() as conn:
-            conn.execute(sa.delete(beats).where(beats.c.trial_id.in_(trial_ids)))
-            conn.execute(sa.insert(beats), [{"trial_id": tid} for tid in trial_ids])
-            mine = sa.and_(attrs.c.trial_id.in_(trial_ids), attrs.c.key == OWNER_ATTR)
-            conn.execute(sa.delete(attrs).where(mine))
-            rows = [{"trial_id": tid, "key": OWNER_ATTR, "value_json": owner} for tid in trial_ids]
-            conn.execute(sa.insert(attrs), rows)
+            _own(conn, trial_ids, this_owner())
+
+    def _claim_waiting(self, trial_id: int, owner: str, *, retried: bool) -> bool:
+        """WAITING -> RUNNING, owned and beaten, in one transaction; False if the trial
+        was not WAITING, unless this is a retry and the earlier attempt committed (its
+        answer lost with the connection): then the trial is RUNNING and this process's."""
+        tables = _tables()
+        trials, attrs = tables["trials"], tables["trial_system_attributes"]
+        start = datetime_bridge(_trial_model())[0]("datetime_start", datetime.datetime.now())
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(trials)
+                .where(trials.c.trial_id == trial_id, trials.c.state == TrialState.WAITING)
+                .values(state=TrialState.RUNNING, datetime_start=start)
+            )
+            if done.rowcount == 1:
+                _own(conn, [trial_id], owner)
+                self._owned.add(trial_id)
+                return True
+            if not retried:
+                return False
+            held = conn.execute(
+                sa.select(attrs.c.value_json)
+                .join(trials, trials.c.trial_id == attrs.c.trial_id)
+                .where(
+                    attrs.c.trial_id == trial_id,
+                    attrs.c.key == OWNER_ATTR,
+                    trials.c.state == TrialState.RUNNING,
+                )
+            ).scalar()
+            return bool(held == owner)
 
     def claim_keys(self, study_id: int, claims: dict[int, str], since: int) -> set[int]:
         """The claims (trial id -> key) this worker wins: see `stratopt.storage._claims`.
@@ -287,6 +362,18 @@ class ResilientStorage(RDBStorage):
             if error is not None:
                 _set_error(conn, tables["trial_user_attributes"], trial_id, error)
         return True
+
+
+def _own(conn: Any, trial_ids: list[int], owner: str) -> None:
+    """A heartbeat now and `owner` for each trial, replacing earlier ones, on `conn` (a
+    connection or an ORM session: in the caller's transaction)."""
+    tables = _tables()
+    beats, attrs = tables["trial_heartbeats"], tables["trial_system_attributes"]
+    conn.execute(sa.delete(beats).where(beats.c.trial_id.in_(trial_ids)))
+    conn.execute(sa.insert(beats), [{"trial_id": tid} for tid in trial_ids])
+    conn.execute(sa.delete(attrs).where(attrs.c.trial_id.in_(trial_ids), attrs.c.key == OWNER_ATTR))
+    rows = [{"trial_id": tid, "key": OWNER_ATTR, "value_json": owner} for tid in trial_ids]
+    conn.execute(sa.insert(attrs), rows)
 
 
 def _set_error(conn: sa.Connection, attrs: Any, trial_id: int, error: str) -> None:
@@ -366,6 +453,27 @@ def return_trials(storage: Any, trial_ids: Iterable[int]) -> tuple[int, int]:
                 raise
             unreachable += 1
     return returned, unreachable
+
+
+# This thread's trial creation: a claim (`on`), and the owner it records (`owner`).
+_CLAIMING = threading.local()
+
+
+@contextmanager
+def _claiming() -> Iterator[None]:
+    _CLAIMING.on = True
+    try:
+        yield
+    finally:
+        _CLAIMING.on = False
+
+
+def create_claim(storage: Any, study_id: int, template: FrozenTrial) -> int:
+    """Create a RUNNING trial from `template` as this worker's claim: on a storage
+    stratopt opened, owned by this process and beaten in the creating transaction (as
+    `ask` creates its trials), unlike a trial added with `add_trial`."""
+    with _claiming():
+        return int(storage.create_new_trial(study_id, template_trial=template))
 
 
 def claim_keys(storage: Any, study_id: int, claims: dict[int, str], since: int) -> set[int]:
