@@ -738,7 +738,7 @@ def metrics_chunk_nb(
         acc[_A_STORED] = _compact_nb(rseg, g1 - g0, flags, stored, int(acc[_A_STORED]))
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _segment_sample_nb(
     r: F64Array, g0: int, n: int, s: int, sample: F64Array, acc: F64Array
 ) -> None:
@@ -757,7 +757,7 @@ def _segment_sample_nb(
     acc[_A_NEXT_SAMPLE] = i
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _widen_band_nb(sample: F64Array, c: int, acc: F64Array) -> None:
     """Widen the band to the ``_P_BAND`` and ``1 - _P_BAND`` quantiles of every
     ``step``-th of ``sample[:c]``, at most ``_BAND_SAMPLE`` returns."""
@@ -780,7 +780,7 @@ def _sample_size(n: int) -> int:
     return min(_N_SAMPLE, n >> 4)
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _sample_bar(i: int, n: int, s: int) -> int:
     """The bar of the i-th sampled return (jittered systematic sample, increasing)."""
     return min(n - 1, int((i + (i * _GOLDEN) % 1.0) * (n / s)))
