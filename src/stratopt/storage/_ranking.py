@@ -161,7 +161,7 @@ def best_value(study: optuna.Study) -> float | None:
         except ValueError:  # no complete trial yet
             return None
 
-    return read() if backend is None or backend.outage is None else backend.outage.run(read)
+    return read() if backend is None else backend.retried(read)
 
 
 def per_symbol_frame(study: optuna.Study, ranked: pd.DataFrame) -> pd.DataFrame:

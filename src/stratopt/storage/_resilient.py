@@ -118,14 +118,17 @@ class ResilientStorage(RDBStorage):
         self._owned = set()
         super().__init__(*args, **kwargs)
 
-    def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return fn(*args) if self.outage is None else self.outage.run(fn, *args)
+    def retried(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)`, tried again through a database outage (once opened)."""
+        if self.outage is None:
+            return fn(*args, **kwargs)
+        return self.outage.run(fn, *args, **kwargs)
 
     def _claim_owner(self) -> str | None:
         """This process as the owner of the trials it claims; None without heartbeats or
         on a schema the bulk writer was not checked against (then `claim_beat` records
         the heartbeats alone)."""
-        if self.heartbeat_interval is None or not self._run(bulk_supported, self):
+        if self.heartbeat_interval is None or not self.retried(bulk_supported, self):
             return None
         return this_owner()
 
@@ -135,7 +138,7 @@ class ResilientStorage(RDBStorage):
         # Decided before Optuna's transaction opens: the schema check reads on a
         # connection of its own, which must not wait for this one's lock (SQLite).
         _CLAIMING.owner = self._claim_owner() if claim else None
-        return self._run(super()._create_new_trial, study_id, template_trial)
+        return self.retried(super()._create_new_trial, study_id, template_trial)
 
     def _get_prepared_new_trial(self, study_id: int, template_trial: Any, session: Any) -> Any:
         trial = super()._get_prepared_new_trial(study_id, template_trial, session)
@@ -155,9 +158,7 @@ class ResilientStorage(RDBStorage):
                     tries[0] += 1
                     return self._claim_waiting(trial_id, owner, retried=tries[0] > 1)
 
-                return bool(self._run(claim))
-        if self.outage is None:
-            return super().set_trial_state_values(trial_id, state, values)
+                return bool(self.retried(claim))
         attempts = [0]
 
         def attempt() -> bool:
@@ -170,7 +171,7 @@ class ResilientStorage(RDBStorage):
                     return True
                 raise
 
-        return self.outage.run(attempt)
+        return bool(self.retried(attempt))
 
     def record_heartbeat(self, trial_id: int) -> None:
         if self.outage is None:
@@ -203,8 +204,7 @@ class ResilientStorage(RDBStorage):
     def heartbeat_ages(self, study_id: int) -> dict[int, float]:
         """Each RUNNING trial: seconds since its last heartbeat, or since this process
         first saw it without one."""
-        read = self._running_beats if self.outage is None else _retried(self, self._running_beats)
-        now, rows = read(study_id)
+        now, rows = self.retried(self._running_beats, study_id)
         seen = getattr(self, "_unbeaten", {})
         mono = time.monotonic()
         self._unbeaten = {r[0]: seen.get(r[0], mono) for r in rows if r[1] is None}
@@ -252,7 +252,7 @@ class ResilientStorage(RDBStorage):
             with self.engine.connect() as conn:
                 return {TrialState(row[0]): int(row[1]) for row in conn.execute(query)}
 
-        return read() if self.outage is None else self.outage.run(read)
+        return dict(self.retried(read))
 
     def claim_beat(self, trial_ids: list[int]) -> None:
         """The first heartbeat of a worker's claimed trials, and this process as their
@@ -312,11 +312,9 @@ class ResilientStorage(RDBStorage):
         check of the study as it read it is all there is)."""
         if not claims or not bulk_supported(self):
             return set(claims)
-        if self.outage is None:
-            return mark_claims(self.engine, study_id, claims, since)
         # A commit whose answer was lost is harmless: the claims' own marks are not
         # holders, so the retry wins the same claims again.
-        return self.outage.run(mark_claims, self.engine, study_id, claims, since)
+        return set(self.retried(mark_claims, self.engine, study_id, claims, since))
 
     def fail_orphan(self, trial_id: int, message: str) -> bool:
         """FAIL a RUNNING trial with `message` as its error; False if it was not RUNNING."""
@@ -327,9 +325,7 @@ class ResilientStorage(RDBStorage):
                 return self.set_trial_state_values(trial_id, TrialState.FAIL)
             except UpdateFinishedTrialError:
                 return False
-        if self.outage is None:
-            return self._finish_running(trial_id, TrialState.FAIL, message)
-        return self.outage.run(self._finish_running, trial_id, TrialState.FAIL, message)
+        return bool(self.retried(self._finish_running, trial_id, TrialState.FAIL, message))
 
     def return_trial(self, trial_id: int) -> bool:
         """Put a RUNNING trial back in the queue (WAITING, no heartbeat); False if not RUNNING.
@@ -401,18 +397,9 @@ def _trial_model() -> Any:
     return optuna_models().TrialModel
 
 
-def _retried(storage: ResilientStorage, fn: Callable[..., Any]) -> Callable[..., Any]:
-    outage = storage.outage
-    assert outage is not None
-    return lambda *args: outage.run(fn, *args)
-
-
 def _retrying(name: str) -> Callable[..., Any]:
     def method(self: ResilientStorage, *args: Any, **kwargs: Any) -> Any:
-        parent = getattr(super(ResilientStorage, self), name)
-        if self.outage is None:
-            return parent(*args, **kwargs)
-        return self.outage.run(parent, *args, **kwargs)
+        return self.retried(getattr(super(ResilientStorage, self), name), *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
     return method
