@@ -57,6 +57,8 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("analysis/_correlation.py", "scipy.cluster.hierarchy"): "~0.3 s: only with 2+ candidates",
     ("analysis/_correlation.py", "scipy.spatial.distance"): "~0.3 s: only with 2+ candidates",
     ("batch/_dask.py", "distributed"): "the optional `dask` extra, ~1 s: only with --cluster",
+    ("batch/_aggregate.py", "scipy.stats"): "~0.5 s: only for Kendall's W of a batch",
+    ("ml/_ic.py", "scipy.stats"): "~0.5 s: only for a rank IC of the ML stages",
     ("stats/_spa.py", "arch.bootstrap"): "arch loads statsmodels: ~2 s, only for the SPA test",
     ("stats/_sharpe.py", "scipy.special"): "~10 MiB, 0.1 s: only when a probability is asked",
     ("_urls.py", "sqlalchemy.engine"): "~15 MiB: only to check a storage URL's dialect",

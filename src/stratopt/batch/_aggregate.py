@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from stratopt.batch._series import Series
 from stratopt.batch._tasks import TaskResult
@@ -107,7 +106,12 @@ def kendalls_w(values: np.ndarray, *, higher_is_better: bool = True) -> dict[str
     if m < 2 or n < 2:
         why = "needs 2 or more series and 2 or more parameter sets without error"
         return {"w": None, "series": m, "sets": n, "reason": why}
-    ranks = np.vstack([sps.rankdata(-r if higher_is_better else r) for r in rows])
+    # Imported here: scipy.stats takes ~0.5 s to import, and every CLI command imports
+    # this module (through stratopt.operations) while few compute Kendall's W.
+    from scipy.stats import chi2 as chi2_dist
+    from scipy.stats import rankdata
+
+    ranks = np.vstack([rankdata(-r if higher_is_better else r) for r in rows])
     totals = ranks.sum(axis=0)
     s = float(((totals - totals.mean()) ** 2).sum())
     ties = 0.0
@@ -119,7 +123,7 @@ def kendalls_w(values: np.ndarray, *, higher_is_better: bool = True) -> dict[str
     chi2 = m * (n - 1) * w
     return {
         "w": w, "series": m, "sets": n, "chi2": chi2,
-        "pvalue": float(sps.chi2.sf(chi2, n - 1)),
+        "pvalue": float(chi2_dist.sf(chi2, n - 1)),
         "ranks": _spread(used, totals / m),
     }  # fmt: skip
 

@@ -7,11 +7,11 @@ and signal codes) for the packages that drive it directly (strategies, backtest)
 from __future__ import annotations
 
 from stratopt.engine import _nb as kernels
-from stratopt.engine._background import compile_in_background
+from stratopt.engine._background import compile_in_background, while_compiling
 from stratopt.engine._cache import COMPILING, kernels_cached
 from stratopt.engine._grouping import group_by_rows
 from stratopt.engine._many import run_many
-from stratopt.engine._simulate import SimResult, simulate
+from stratopt.engine._simulate import SimResult, eval_signals, simulate
 from stratopt.engine._types import (
     N_EXEC,
     TRADE_DTYPE,
@@ -30,10 +30,12 @@ __all__ = [
     "Signal",
     "SimResult",
     "compile_in_background",
+    "eval_signals",
     "group_by_rows",
     "kernels",
     "kernels_cached",
     "pack_settings",
     "run_many",
     "simulate",
+    "while_compiling",
 ]

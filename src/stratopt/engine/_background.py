@@ -1,66 +1,84 @@
-"""A cold start's second compile in a second process.
+"""A cold start's compiles, split between this process and a background child.
 
-With an empty numba cache, the first study compiles two big kernels: `run_many_nb`
-(the search) and `run_one_nb` (the statistics, the report and the rare candidate
-`run_many_nb` hands back), and the metrics kernels both call. Numba compiles one
-function at a time per process (a global lock), so on two cores a second process
-halves that time. A child process (`_background_child`) compiles the metrics kernels
-and `run_one_nb` for the types this process will call them with, then the Monte
-Carlo's `paths_nb`, and saves them in numba's on-disk cache; this process compiles
-the rest of `run_many_nb` meanwhile and loads what the child saved. Before this
-process first calls `run_one_nb`, `wait_for_background` waits until the child says
-it is saved. Setting ``STRATOPT_BACKGROUND_COMPILE=0`` turns it off. The compiled code
-is the same either way: numba's cache holds exactly what a compile in this process
-would have produced.
+With an empty numba cache, the first study compiles the work kernels
+(`fill_codes_range_nb`, `simulate_range_nb`, the metrics kernels `metrics_chunk_nb` and
+`metrics_finish_nb`) and the composites that drive them (`run_many_nb` for the search,
+`run_one_nb` for the statistics, the report and the rare candidate `run_many_nb` hands
+back, `eval_signals_nb` for a strategy's signals). Numba compiles one function at a
+time per process (a global lock) and compiles every callee again inside each caller,
+so a composite costs 1.5-2 s more than what it calls. On two cores a child process
+compiles half of it and saves it in numba's on-disk cache, where this process loads
+it. ``STRATOPT_BACKGROUND_COMPILE=0`` turns the child off. The compiled code is the
+same either way: numba's cache holds exactly what a compile here would produce.
 
-The child starts as early as possible: `compile_in_background` (the CLI calls it
-before importing its commands, ~1.5-3 s of imports) starts it for the types every
-study passes (`STUDY_MANY_TYPES`); otherwise, or for other types, numba's compile
-event of `run_many_nb` (it fires on a cache miss only) starts one for the types of
-that call.
+Two ways a child starts:
 
-Neither process compiles what the other does. When this process starts compiling
-`run_many_nb` (numba's compile event, a cache miss), it first compiles the kernels of
-that tree the child does not (`fill_codes_range_nb` and `simulate_range_nb`, for the
-types `run_many_nb`'s body passes them: `batch_callee_types`; the child's `run_one_nb`
-loads them from the cache) and `eval_signals_nb` (a strategy's signals, needed right
-after the search), then waits until the child has saved the metrics kernels (it
-writes a byte to its stdout): `run_many_nb`'s compile then loads them from the cache
-instead of compiling them a second time (~1.5 s of CPU when this process got there
-first).
+* **Early, from the CLI** (`compile_in_background`, before the commands' imports, for
+  a valid study that backtests with the signal engine, with a cold cache): the child
+  compiles the metrics kernels and says so (a byte on its stdout), then the composites
+  for the types every study passes (`STUDY_MANY_TYPES`), for the next process. This
+  process compiles `fill_codes_range_nb` and `simulate_range_nb` meanwhile (for the
+  types the composites pass them, `batch_callee_types`), and the Monte Carlo's
+  `paths_nb` while it waits for the metrics, and runs the composites' Python twins
+  (`_twins`: their bodies calling the compiled kernels, the same bits) until the child
+  says a composite is saved (`composite`). No composite is compiled on this process's
+  path. A child that has saved the metrics when this process ends is left to finish
+  the composites for the next process (a few seconds, once); one that has not is
+  stopped.
+* **On numba's compile event** of `run_many_nb` (a cache miss: the Python API, or
+  other types): the child compiles the metrics kernels and `run_one_nb` for that
+  call's types, then `paths_nb`; this process compiles the rest of `run_many_nb`'s
+  tree beside it, waits for the metrics and then compiles `run_many_nb`, which loads
+  them; before it first calls `run_one_nb`, `wait_for_background` waits until the
+  child says it is saved. These children are stopped when this process ends.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pickle
 import select
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
+import numba
 from numba.core import event, types
+from numba.core.dispatcher import Dispatcher
 
 from stratopt.engine._cache import kernels_cached
 from stratopt.engine._nb import (
+    copy_codes_nb,
     eval_signals_nb,
     fill_codes_range_nb,
     run_many_nb,
     run_one_nb,
+    sim_state_init_nb,
     simulate_range_nb,
 )
+from stratopt.engine._twins import TWINS
+from stratopt.metrics.nb import metrics_begin_nb, trade_stats_init_nb
+from stratopt.stats.nb import paths_nb
 
 __all__ = [
     "ENV",
+    "MANY_SAVED",
     "METRICS_SAVED",
     "ONE_SAVED",
+    "PATHS_TYPES",
+    "SIGNALS_SAVED",
     "STUDY_MANY_TYPES",
     "batch_callee_types",
     "compile_in_background",
+    "composite",
     "one_candidate_types",
     "wait_for_background",
+    "while_compiling",
 ]
 
 ENV = "STRATOPT_BACKGROUND_COMPILE"
@@ -76,20 +94,62 @@ STUDY_MANY_TYPES: tuple[Any, ...] = (
     *(_PRICES,) * 4, _F2, types.int64[:, :, ::1], _F2, _F2, types.float64, _F2,
     types.boolean[::1],
 )  # fmt: skip
+# `paths_nb`'s, as the statistics' Monte Carlo calls it.
+PATHS_TYPES: tuple[Any, ...] = (
+    types.float64[::1], types.int64[:, ::1], types.float64, types.boolean, _F2,
+)  # fmt: skip
 
-# What the child writes to its stdout when the metrics kernels, then `run_one_nb`,
-# are in the cache.
+# What the child writes to its stdout when the metrics kernels, `run_many_nb`,
+# `run_one_nb` and `eval_signals_nb` are in the cache (in this order; the event's
+# child compiles no `run_many_nb` nor `eval_signals_nb`).
 METRICS_SAVED = b"m"
+MANY_SAVED = b"M"
 ONE_SAVED = b"o"
-# How long this process waits for that at most (a child that dies closes the pipe).
+SIGNALS_SAVED = b"e"
+_SAVED = {run_many_nb: MANY_SAVED, run_one_nb: ONE_SAVED, eval_signals_nb: SIGNALS_SAVED}
+# How long this process waits for the metrics at most (a child that dies closes the pipe).
 _METRICS_WAIT_S = 60.0
 
+
+class _Child:
+    """A child process compiling kernels for `run_many_nb` arguments of types ``many``,
+    and the steps it has said are saved."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], many: tuple[Any, ...], early: bool):
+        self.proc, self.many, self.early = proc, many, early
+        self.said: set[bytes] = set()
+        self.gone = False  # its stdout closed: it ended (or died)
+        self.beside = False  # this process compiled its share of the work kernels
+
+    def hear(self, until: bytes | None = None, timeout: float | None = 0.0) -> None:
+        """Take in what the child has said; with ``until``, wait up to ``timeout``
+        seconds (None: as long as it takes) for that step (or the child's end)."""
+        out = self.proc.stdout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while out is not None and not self.gone and (until is None or until not in self.said):
+            wait: float | None = 0.0  # just what is there
+            if until is not None and deadline is not None:
+                wait = max(0.0, deadline - time.monotonic())
+            elif until is not None:
+                wait = None
+            if not select.select([out], [], [], wait)[0]:
+                return
+            steps = os.read(out.fileno(), 16)
+            self.gone = not steps
+            self.said.update(steps[i : i + 1] for i in range(len(steps)))
+
+    def saved(self, step: bytes) -> bool:
+        """Whether the child said ``step`` (or ended: then this process compiles)."""
+        self.hear()
+        return step in self.said or self.gone
+
+
 _lock = threading.Lock()
-_children: list[subprocess.Popen[bytes]] = []  # not waited for yet
-_started: list[subprocess.Popen[bytes]] = []  # every child, stopped at exit
-# The children that have not yet said their metrics kernels are saved, by the
-# `run_many_nb` types they were started for.
-_metrics_pending: dict[tuple[Any, ...], subprocess.Popen[bytes]] = {}
+_early: list[_Child] = []  # the CLI's child, if it started one
+_meanwhile: list[Callable[[], object]] = []  # work for this process's wait (while_compiling)
+_pending: dict[tuple[Any, ...], _Child] = {}  # event children, until their metrics
+_waiting: list[_Child] = []  # event children whose run_one_nb this process waits for
+_started: list[_Child] = []  # every child, stopped (or left to finish) at exit
 _sent: set[tuple[Any, ...]] = set()  # the run_one_nb types a child was started for
 
 
@@ -120,84 +180,140 @@ def batch_callee_types(many_args: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]
 
 
 def compile_in_background() -> None:
-    """With a cold numba cache, start compiling the one-candidate kernels for a study's
-    types in a child process now (call it early: the child then has a head start)."""
-    if not kernels_cached():
-        _start(STUDY_MANY_TYPES)
+    """With a cold numba cache, start compiling the kernels a study needs in a child
+    process now (call it early, for a study that backtests with the signal engine:
+    the child then has a head start, and this process runs the composites' Python
+    twins until the child has saved them)."""
+    if not _early and not kernels_cached():
+        child = _start(STUDY_MANY_TYPES, early=True)
+        if child is not None:
+            _early.append(child)
+
+
+def composite(kernel: Dispatcher, args: tuple[Any, ...]) -> Callable[..., Any]:
+    """``kernel`` (`run_many_nb`, `run_one_nb` or `eval_signals_nb`) to call with
+    ``args``, or its Python twin while the CLI's child compiles it for these types."""
+    if not _early or _early[0].saved(_SAVED[kernel]):
+        return kernel
+    child = _early[0]
+    want = {
+        run_many_nb: child.many,
+        run_one_nb: one_candidate_types(child.many),
+        eval_signals_nb: batch_callee_types(child.many)["eval_signals_nb"],
+    }[kernel]
+    if tuple(numba.typeof(a) for a in args) != want:  # type: ignore[no-untyped-call]
+        return kernel
+    _compile_beside_early(child, metrics=kernel is not eval_signals_nb)
+    return TWINS[kernel]
+
+
+def while_compiling(work: Callable[[], object]) -> None:
+    """Have this process run ``work`` while it waits for the background child's
+    metrics kernels in a cold start (it is otherwise idle then), if it ever does; else
+    never. For work it would do later anyway (a slow import): a failure is ignored."""
+    if work not in _meanwhile:
+        _meanwhile.append(work)
 
 
 def wait_for_background() -> None:
-    """Wait for the children compiling `run_one_nb`, if any run (call before using it)."""
+    """Wait for the children compiling `run_one_nb` on numba's compile event, if any
+    run (call before using it)."""
     with _lock:
-        children = list(_children)
-        _children.clear()
+        children = list(_waiting)
+        _waiting.clear()
     for child in children:
-        if child.stdout is None:
-            child.wait()
-            continue
         # until run_one_nb is saved (the child may go on with kernels needed later)
-        while (step := child.stdout.read(1)) and step != ONE_SAVED:
-            pass
+        child.hear(until=ONE_SAVED, timeout=None)
 
 
-def _start(many_args: tuple[Any, ...]) -> None:
+def _start(many_args: tuple[Any, ...], *, early: bool) -> _Child | None:
     if os.environ.get(ENV, "1") == "0" or not sys.executable or run_one_nb.signatures:
-        return
+        return None
     one = one_candidate_types(many_args)
     with _lock:
         if one in _sent:  # a child compiles (or compiled) these already
-            return
+            return None
         try:
-            child = subprocess.Popen(
+            proc = subprocess.Popen(
                 [sys.executable, "-c", _CHILD],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 env={**os.environ, ENV: "0"},
             )
-        except OSError:  # no child: this process compiles run_one_nb when it needs it
-            return
+        except OSError:  # no child: this process compiles what it needs
+            return None
+        child = _Child(proc, many_args, early)
         _sent.add(one)
-        _children.append(child)
         _started.append(child)
-        _metrics_pending[many_args] = child
-    assert child.stdin is not None
-    with child.stdin:
-        child.stdin.write(pickle.dumps(one))
+        if not early:
+            _waiting.append(child)
+            _pending[many_args] = child
+    assert proc.stdin is not None
+    with proc.stdin:
+        proc.stdin.write(pickle.dumps((many_args, early)))
+    return child
 
 
-def _compile_beside_child(many_args: tuple[Any, ...]) -> None:
-    """With a child compiling the metrics kernels, compile the rest of `run_many_nb`'s
-    callees here, then wait for the child's metrics (see the module docstring)."""
-    with _lock:
-        child = _metrics_pending.pop(many_args, None)
-    if child is None or child.stdout is None:
-        return
+def _compile_callees(many_args: tuple[Any, ...]) -> None:
     callees = batch_callee_types(many_args)
     fill_codes_range_nb.compile(callees["fill_codes_range_nb"])
     simulate_range_nb.compile(callees["simulate_range_nb"])
-    eval_signals_nb.compile(callees["eval_signals_nb"])
-    ready, _, _ = select.select([child.stdout], [], [], _METRICS_WAIT_S)
-    if ready:
-        child.stdout.read(len(METRICS_SAVED))  # or b"" when the child died: compile here
+
+
+def _compile_beside_early(child: _Child, *, metrics: bool) -> None:
+    """This process's share of the early child's cold start (see the module
+    docstring), then, for a twin that calls the metrics kernels, the wait for them."""
+    if not child.beside:
+        child.beside = True
+        _compile_callees(child.many)
+        # the small kernels the twins call (the child compiles them inside composites)
+        vec, i8 = types.float64[::1], types.int8[::1]
+        trade_stats_init_nb.compile((vec,))
+        sim_state_init_nb.compile((vec, vec))
+        metrics_begin_nb.compile((types.float64, vec))
+        copy_codes_nb.compile((i8, i8))
+        if not child.saved(METRICS_SAVED):  # work for the wait: the statistics need it
+            paths_nb.compile(PATHS_TYPES)
+        while _meanwhile and not child.saved(METRICS_SAVED):
+            with contextlib.suppress(Exception):  # done again (and reported) when needed
+                _meanwhile.pop(0)()
+    if metrics:
+        child.hear(until=METRICS_SAVED, timeout=_METRICS_WAIT_S)
+
+
+def _compile_beside_child(many_args: tuple[Any, ...]) -> None:
+    """With an event child compiling the metrics kernels, compile the rest of
+    `run_many_nb`'s callees here, then wait for the child's metrics (see the module
+    docstring)."""
+    with _lock:
+        child = _pending.pop(many_args, None)
+    if child is None:
+        return
+    _compile_callees(many_args)
+    eval_signals_nb.compile(batch_callee_types(many_args)["eval_signals_nb"])
+    child.hear(until=METRICS_SAVED, timeout=_METRICS_WAIT_S)
 
 
 def _stop_children() -> None:
-    # A process that ends before its child leaves no compile running (numba writes a
-    # cache file to a temporary name and renames it: a killed compile leaves none).
+    # A process that ends before its child leaves no compile running, unless it is the
+    # CLI's child past the metrics: it only compiles for the next process, and is left
+    # to finish (numba writes a cache file to a temporary name and renames it: a
+    # killed compile leaves none).
     for child in _started:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
+        child.hear()
+        if not (child.early and METRICS_SAVED in child.said) and child.proc.poll() is None:
+            child.proc.kill()
+            child.proc.wait()
+        if child.proc.stdout is not None:
+            child.proc.stdout.close()
 
 
 class _OnManyCompile(event.Listener):
     def on_start(self, ev: event.Event) -> None:
         data = ev.data
         if isinstance(data, dict) and data.get("dispatcher") is run_many_nb:
-            _start(tuple(data["args"]))
+            _start(tuple(data["args"]), early=False)
             _compile_beside_child(tuple(data["args"]))
 
     def on_end(self, ev: event.Event) -> None:

@@ -1,19 +1,28 @@
 """The child process of `stratopt.engine._background`: compile, save to numba's cache,
 tell the parent on stdout (one byte per step), exit.
 
-A module of its own, so that the parent does not import what only the child compiles
-(the statistics kernels).
+A module of its own, so that the parent does not import what only the child needs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pickle
 import sys
 
 from numba.core import types
 
-from stratopt.engine._background import METRICS_SAVED, ONE_SAVED
-from stratopt.engine._nb import run_one_nb
+from stratopt.engine._background import (
+    MANY_SAVED,
+    METRICS_SAVED,
+    ONE_SAVED,
+    PATHS_TYPES,
+    SIGNALS_SAVED,
+    batch_callee_types,
+    one_candidate_types,
+)
+from stratopt.engine._nb import eval_signals_nb, run_many_nb, run_one_nb
 from stratopt.metrics.nb import metrics_chunk_nb, metrics_finish_nb
 from stratopt.stats.nb import paths_nb
 
@@ -21,25 +30,34 @@ __all__ = ["compile_from_stdin"]
 
 
 def compile_from_stdin() -> None:
-    """Compile `run_one_nb` for the pickled argument types on stdin, and around it what
-    the parent would otherwise compile itself.
+    """Compile for the pickled ``(run_many_nb argument types, early)`` on stdin.
 
-    The metrics kernels first: the parent waits for them in `run_many_nb`'s compile
-    (it compiles the rest of that tree meanwhile). Then `run_one_nb` (the parent's
-    `wait_for_background` waits for it). Last `paths_nb` for the Monte Carlo of a
-    study's best candidate, which the parent needs after both (loaded from the cache
-    if this process saved it in time, else compiled there too).
+    The metrics kernels first: the parent waits for them (it compiles the other work
+    kernels meanwhile). Then, for the CLI's early child, the composites the parent runs
+    as Python twins meanwhile, for the next process: `run_many_nb`, `run_one_nb` and
+    `eval_signals_nb`; for a child started on `run_many_nb`'s compile event,
+    `run_one_nb` (the parent's `wait_for_background` waits for it). Last `paths_nb` for
+    the Monte Carlo of a study's best candidate (loaded from the cache if the parent
+    compiled it first).
     """
-    one = pickle.loads(sys.stdin.buffer.read())
+    many, early = pickle.loads(sys.stdin.buffer.read())
+    one = one_candidate_types(many)
     vec, f8, i8, ppy = types.float64[::1], types.float64, types.int64, one[8]
     metrics_chunk_nb.compile((vec, f8, i8, i8, vec, vec, vec, vec))
     metrics_finish_nb.compile((i8, f8, f8, i8, vec, ppy, vec, vec, vec, vec))
     _tell(METRICS_SAVED)
+    if early:
+        run_many_nb.compile(many)
+        _tell(MANY_SAVED)
     run_one_nb.compile(one)
     _tell(ONE_SAVED)
-    paths_nb.compile((vec, types.int64[:, ::1], f8, types.boolean, types.float64[:, ::1]))
+    if early:
+        eval_signals_nb.compile(batch_callee_types(many)["eval_signals_nb"])
+        _tell(SIGNALS_SAVED)
+    paths_nb.compile(PATHS_TYPES)
 
 
 def _tell(step: bytes) -> None:
-    sys.stdout.buffer.write(step)
-    sys.stdout.buffer.flush()
+    # OSError: the parent has ended; the compiles are for the next process
+    with contextlib.suppress(OSError):
+        os.write(sys.stdout.fileno(), step)

@@ -1,5 +1,5 @@
 """Whether the engine's compiled kernels are cached on disk (else the first run compiles
-for 20-30 s, which a user should be told rather than left watching silence)."""
+for several seconds, which a user should be told rather than left watching silence)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,14 @@ COMPILING = "compiling kernels (first run only)"
 
 
 def kernels_cached() -> bool:
-    """True when the engine's main kernel is compiled in this process or cached on disk
-    for its current source (numba's index is older than the source: it is recompiled)."""
-    kernel = _nb.run_many_nb
-    if kernel.signatures:
+    """True when the engine's composite kernels (`run_many_nb`, `run_one_nb`,
+    `eval_signals_nb`) are each compiled in this process or cached on disk for their
+    current source (numba's index is older than the source: it is recompiled)."""
+    return all(_cached(k) for k in (_nb.run_many_nb, _nb.run_one_nb, _nb.eval_signals_nb))
+
+
+def _cached(kernel: object) -> bool:
+    if kernel.signatures:  # type: ignore[attr-defined]
         return True
     try:
         index = kernel._cache._cache_file._index_path  # type: ignore[attr-defined]

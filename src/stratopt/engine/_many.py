@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-from stratopt.engine._background import wait_for_background
+from stratopt.engine._background import composite, wait_for_background
 from stratopt.engine._nb import BATCH, run_many_nb, run_one_nb
 
 __all__ = ["run_many"]
@@ -47,9 +47,12 @@ def run_many(
     o, h, l, c = ohlc  # noqa: E741 (the engine's name for the lows)
     n_cand = rules.shape[0]
     found = np.ones(n_cand, dtype=np.bool_)
+    # or, in a cold start, its Python twin (which holds the GIL: one thread)
+    many_nb = composite(run_many_nb, (o, h, l, c, ind, rules, levels, ex, ppy, out, found))
     threads = threads or numba.get_num_threads()
     work = n_cand * (c.shape[0] + _PER_CANDIDATE)
     one_thread = threads <= 1 or n_cand <= BATCH or work < THREADED_FROM
+    one_thread = one_thread or many_nb is not run_many_nb
     per = -(-n_cand // (BATCH * threads * _SLICES_PER_THREAD)) * BATCH
 
     def run_slice(k0: int) -> None:
@@ -61,10 +64,11 @@ def run_many(
 
     def run_again(k: int) -> None:
         # the tails moved inside the band: the one-candidate path keeps every return
-        out[k] = run_one_nb(o, h, l, c, ind, rules[k], levels[k], ex[k], ppy, False)[4]
+        args = (o, h, l, c, ind, rules[k], levels[k], ex[k], ppy, False)
+        out[k] = composite(run_one_nb, args)(*args)[4]
 
     if one_thread:
-        run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found)
+        many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found)
     else:
         _on_threads(run_slice, list(range(0, n_cand, per)), threads)
     again = np.flatnonzero(~found).tolist()

@@ -360,6 +360,14 @@ def sim_state_init_nb(st, ex):  # type: ignore[no-untyped-def]
     st[S_ENTRY_IDX] = -1.0
 
 
+@njit(cache=True)
+def copy_codes_nb(codes, padded):  # type: ignore[no-untyped-def]
+    """``padded[:n] = codes`` (a loop: a slice assignment compiles numba's shape-error
+    raise; a kernel of its own, so that `simulate_nb`'s Python twin loops compiled)."""
+    for j in range(codes.shape[0]):
+        padded[j] = codes[j]
+
+
 @njit(cache=True, inline="always")
 def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, trades):  # type: ignore[no-untyped-def]
     """Run one candidate over all bars.
@@ -373,8 +381,7 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
     sim_state_init_nb(st, ex)
     n = c.shape[0]
     padded = np.zeros((n + 7) // 8 * 8, dtype=np.int8)
-    for j in range(n):  # a loop: a slice assignment compiles numba's shape-error raise
-        padded[j] = codes[j]
+    copy_codes_nb(codes, padded)
     simulate_range_nb(
         o,
         h,

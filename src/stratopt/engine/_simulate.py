@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from stratopt.engine import _nb
-from stratopt.engine._background import wait_for_background
+from stratopt.engine._background import composite, wait_for_background
 from stratopt.engine._types import TRADE_DTYPE, ExecSettings, pack_settings
 from stratopt.metrics import METRICS
 
-__all__ = ["SimResult", "simulate", "simulate_rules"]
+__all__ = ["SimResult", "eval_signals", "simulate", "simulate_rules"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +64,13 @@ def _trade_records(table: np.ndarray) -> np.ndarray:
     return trades
 
 
+def eval_signals(ind: np.ndarray, rules: np.ndarray, levels: np.ndarray, n: int) -> np.ndarray:
+    """int8[n]: the signal code of every bar under compiled ``rules`` over ``ind``
+    (`eval_signals_nb`, or its Python twin in a cold start)."""
+    args = (ind, rules, levels, n)
+    return np.asarray(composite(_nb.eval_signals_nb, args)(*args))
+
+
 def simulate_rules(
     prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     ind: np.ndarray,
@@ -77,9 +84,8 @@ def simulate_rules(
     o, h, lo, c = prices
     ex = pack_settings(settings)
     wait_for_background()
-    equity, position, exposure, table, metrics = _nb.run_one_nb(
-        o, h, lo, c, ind, rules, levels, ex, float(periods_per_year), True
-    )
+    args = (o, h, lo, c, ind, rules, levels, ex, float(periods_per_year), True)
+    equity, position, exposure, table, metrics = composite(_nb.run_one_nb, args)(*args)
     prev = np.empty_like(equity)
     prev[0] = settings.cash
     prev[1:] = equity[:-1]

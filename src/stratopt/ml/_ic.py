@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 __all__ = ["IcSummary", "block_ic", "per_date_ic", "summarize"]
 
@@ -45,8 +44,16 @@ def correlation(pred: np.ndarray, label: np.ndarray, *, rank: bool) -> float:
         return math.nan
     x, y = pred[ok], label[ok]
     if rank:
-        x, y = rankdata(x), rankdata(y)
+        x, y = _ranks(x), _ranks(y)
     return _pearson(x, y)
+
+
+def _ranks(x: np.ndarray, axis: int = 0) -> np.ndarray:
+    # Imported here: scipy.stats takes ~0.5 s to import, and every CLI command imports
+    # this module (through the `ml` commands) while only the ML stages rank.
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(x, axis=axis))
 
 
 def per_date_ic(pred: np.ndarray, label: np.ndarray, *, rank: bool) -> np.ndarray:
@@ -61,7 +68,7 @@ def per_date_ic(pred: np.ndarray, label: np.ndarray, *, rank: bool) -> np.ndarra
     if p.shape[1] >= 2 and full.any():
         x, z = p[full], y[full]
         if rank:
-            x, z = rankdata(x, axis=1), rankdata(z, axis=1)
+            x, z = _ranks(x, axis=1), _ranks(z, axis=1)
         out[full] = _row_pearson(x, z)
     for t in np.flatnonzero(~full):
         out[t] = correlation(p[t], y[t], rank=rank)

@@ -18,7 +18,7 @@ from typing import Any, TypedDict, Unpack
 from stratopt._gc import with_frozen_heap
 from stratopt._suggest import did_you_mean
 from stratopt.config import StudyConfig, parse_search
-from stratopt.engine import COMPILING, kernels_cached
+from stratopt.engine import COMPILING, kernels_cached, while_compiling
 from stratopt.evaluation import CallableEvaluator
 from stratopt.operations._checks import analyses
 from stratopt.operations._fingerprint import function_fingerprint, study_fingerprint
@@ -35,6 +35,7 @@ from stratopt.search import (
     plan_search,
     run_search,
 )
+from stratopt.stats import import_block_length
 from stratopt.storage import Heartbeat, check_study_name, resolve_storage_url
 
 __all__ = ["OptimizeOptions", "compile_study", "optimize", "optimize_study"]
@@ -85,6 +86,8 @@ def optimize_study(
                 fingerprint=study_fingerprint(prepared), new=new,
             )  # fmt: skip
             announce_compiling(on_progress, plan.target)
+            # a cold start waits for the background compile: the statistics' import then
+            while_compiling(import_block_length)
             result = run_search(opened, plan, evaluator, on_progress=on_progress)
             if analyze:
                 checks = Checks(*analyses(result, plan, study, evaluator, start.path), True)

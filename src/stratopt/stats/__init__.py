@@ -48,6 +48,7 @@ from stratopt.stats._sharpe import (
 from stratopt.stats._spa import (
     SPAResult,
     automatic_block_size,
+    import_block_length,
     long_run_variance,
     spa_label,
     spa_name,
@@ -67,6 +68,7 @@ __all__ = [
     "ReturnMoments",
     "SPAResult",
     "automatic_block_size",
+    "import_block_length",
     "bootstrap_fan",
     "bootstrap_indices",
     "bootstrap_returns",

@@ -20,6 +20,7 @@ from stratopt.stats._bootstrap import BootstrapMethod, bootstrap_indices
 __all__ = [
     "SPAResult",
     "automatic_block_size",
+    "import_block_length",
     "long_run_variance",
     "spa_label",
     "spa_name",
@@ -167,6 +168,12 @@ def superior_predictive_ability(
         n_constant=int((~varying).sum()),
         best=int(np.argmax(r.mean(axis=0))),
     )
+
+
+def import_block_length() -> None:
+    """Import what `automatic_block_size` imports on first use (arch, which loads
+    statsmodels: ~0.4 s), for a caller with idle time before it."""
+    import arch.bootstrap  # noqa: F401
 
 
 def automatic_block_size(d: np.ndarray, bootstrap: BootstrapMethod = "stationary") -> int:

@@ -9,7 +9,7 @@ import numpy as np
 
 from stratopt._suggest import did_you_mean
 from stratopt.data import Bars
-from stratopt.engine import kernels
+from stratopt.engine import eval_signals
 from stratopt.errors import InfeasibleError, StrategyError
 from stratopt.strategies._indicators import IndicatorCache
 from stratopt.strategies._params import Param
@@ -90,7 +90,7 @@ class Strategy:
         keys = indicators_of(rules)
         ind = np.stack([cache.get(k) for k in keys]) if keys else np.zeros((1, len(bars)))
         table, levels = compile_rules(rules, keys.index)
-        return np.asarray(kernels.eval_signals_nb(ind, table, levels, len(bars)))
+        return eval_signals(ind, table, levels, len(bars))
 
     def __repr__(self) -> str:
         return f"<Strategy {self.name}>"

@@ -178,6 +178,18 @@ def _windowed(kernel: Callable[[np.ndarray, int], np.ndarray]) -> Callable[..., 
     return compute
 
 
+def _sma(cache: IndicatorCache, key: Indicator) -> np.ndarray:
+    # `sma_rows_nb` for one window: `sma_nb`'s bits (tests/strategies), and the kernel
+    # `fill_rows` compiles anyway, so that a cold start compiles one moving average
+    src, window = key.args
+    assert isinstance(src, Indicator) and isinstance(window, int)
+    x = cache.get(src)
+    out = np.empty((1, x.shape[0]))
+    nb.sma_rows_nb(x, np.array([window], dtype=np.int64), out, np.zeros(1, dtype=np.int64))
+    row: np.ndarray = out[0]
+    return row
+
+
 _LEAVES = ("sma", "ema", "rsi", "stdev", "highest", "lowest")
 
 
@@ -187,7 +199,7 @@ def _of_source(key: Indicator) -> bool:
 
 
 _COMPUTE: dict[str, Callable[[IndicatorCache, Indicator], np.ndarray]] = {
-    "sma": _windowed(nb.sma_nb),
+    "sma": _sma,
     "ema": _windowed(nb.ema_nb),
     "rsi": _windowed(nb.rsi_nb),
     "stdev": _windowed(nb.rolling_std_nb),
