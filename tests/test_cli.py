@@ -261,14 +261,51 @@ def test_the_readme_tells_the_truth() -> None:
                 assert word.split("=")[0] in options, (cmd.name, word)
 
 
-@pytest.mark.parametrize(("command", "early"), [("optimize", True), ("report", False)])
-def test_a_backtesting_command_starts_the_kernel_compile_first(
-    command: str, early: bool, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("args", "early"),
+    [
+        (["optimize", SYNTHETIC], True),
+        (["walk-forward", SYNTHETIC, "--set", "search.trials=5"], True),
+        (["backtest", ROOT / "examples" / "backtesting_py_parity.yaml"], True),  # pkg:// data
+        (["optimize", SYNTHETIC, "--help"], False),  # the kernels are not needed
+        (["report", SYNTHETIC], False),
+        (["optimize", ROOT / "examples" / "missing.yaml"], False),  # bad input
+        (["optimize", SYNTHETIC, "--set", "backtest.cash=-1"], False),
+        (["optimize", SYNTHETIC, "--set=strategy=no_such_strategy"], False),
+        (["optimize", SYNTHETIC, "--set", "data={path: missing.csv}"], False),
+        (["optimize", ROOT / "examples" / "hedge_grid_synthetic.yaml"], False),  # grid engine
+        (["optimize", ROOT / "examples" / "external_backtesting_py.yaml"], False),  # evaluator
+    ],
+)
+def test_only_a_command_that_backtests_a_valid_rule_study_starts_the_compile_first(
+    args: list[Any], early: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[str] = []
-    monkeypatch.setattr(stratopt.cli, "compile_in_background", lambda: calls.append(command))
-    with pytest.raises(SystemExit):
-        stratopt.cli.main([command, "--help"])
-    assert calls == ([command] if early else [])
+    calls: list[bool] = []
+    monkeypatch.setattr(stratopt.cli, "compile_in_background", lambda: calls.append(True))
+    monkeypatch.setattr(stratopt.cli.importlib, "import_module", lambda name: _NoCommands)
+    stratopt.cli.main([str(a) for a in args])
+    assert calls == ([True] if early else [])
+
+
+def test_the_backtesting_commands_exist() -> None:
     commands = typer.main.get_command(stratopt.cli.app).commands  # type: ignore[attr-defined]
     assert set(commands) >= stratopt.cli.BACKTESTING_COMMANDS
+
+
+class _NoCommands:
+    """Stands in for stratopt.cli._commands: main() stops after deciding on the compile."""
+
+    @staticmethod
+    def main(argv: list[str] | None) -> None:
+        pass
+
+
+def test_the_cli_keeps_the_garbage_collector_off_the_heap_at_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registered: list[Any] = []
+    monkeypatch.setattr(stratopt.cli.atexit, "register", registered.append)
+    monkeypatch.setattr(stratopt.cli.atexit, "unregister", lambda fn: None)
+    monkeypatch.setattr(stratopt.cli.importlib, "import_module", lambda name: _NoCommands)
+    stratopt.cli.main(["report", "--help"])
+    assert registered == [stratopt.cli.gc.freeze]

@@ -60,6 +60,34 @@ def test_sma_rows_are_sma_nb_bit_for_bit(seed: int) -> None:
         assert (out[untouched] == 7.0).all()
 
 
+def test_get_gives_sma_nb_s_bits_with_the_kernel_fill_rows_uses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`get` computes a moving average with `sma_rows_nb`, the kernel `fill_rows`
+    compiles anyway (a cold start then compiles one moving-average kernel, not two):
+    `sma_nb`'s bits, on prices and on a series with a NaN lead-in (an average of an
+    average), for windows longer than the series too."""
+    rng = np.random.default_rng(8)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, 500)))
+    windows = (1, 2, 30, 499, 500, 900)
+    inner = nb.sma_nb(close, 30)
+    want = {w: (nb.sma_nb(close, w), nb.sma_nb(inner, w)) for w in windows}
+    calls: list[int] = []
+    rows = nb.sma_rows_nb
+
+    def recorded(x: np.ndarray, ws: np.ndarray, out: np.ndarray, at: np.ndarray) -> None:
+        calls.append(int(ws[0]))
+        rows(x, ws, out, at)
+
+    monkeypatch.setattr(nb, "sma_rows_nb", recorded)
+    cache = IndicatorCache(_bars(close))
+    for w in windows:
+        assert np.array_equal(cache.get(sma("close", w)), want[w][0], equal_nan=True), w
+        got = cache.get(sma(sma("close", 30), w))
+        assert np.array_equal(got, want[w][1], equal_nan=True), w
+    assert set(calls) == set(windows)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_fill_rows_batches_moving_averages_like_get(threads: int) -> None:
     """The rows are `get`'s bits on any number of threads; on one thread they are

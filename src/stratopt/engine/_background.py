@@ -196,12 +196,7 @@ def composite(kernel: Dispatcher, args: tuple[Any, ...]) -> Callable[..., Any]:
     if not _early or _early[0].saved(_SAVED[kernel]):
         return kernel
     child = _early[0]
-    want = {
-        run_many_nb: child.many,
-        run_one_nb: one_candidate_types(child.many),
-        eval_signals_nb: batch_callee_types(child.many)["eval_signals_nb"],
-    }[kernel]
-    if tuple(numba.typeof(a) for a in args) != want:  # type: ignore[no-untyped-call]
+    if tuple(numba.typeof(a) for a in args) != _TWIN_TYPES[kernel](child.many):  # type: ignore[no-untyped-call]
         return kernel
     _compile_beside_early(child, metrics=kernel is not eval_signals_nb)
     return TWINS[kernel]
@@ -213,6 +208,14 @@ def while_compiling(work: Callable[[], object]) -> None:
     never. For work it would do later anyway (a slow import): a failure is ignored."""
     if work not in _meanwhile:
         _meanwhile.append(work)
+
+
+# The argument types a composite gets for a study whose run_many_nb types are given.
+_TWIN_TYPES: dict[Dispatcher, Callable[[tuple[Any, ...]], tuple[Any, ...]]] = {
+    run_many_nb: lambda many: many,
+    run_one_nb: one_candidate_types,
+    eval_signals_nb: lambda many: batch_callee_types(many)["eval_signals_nb"],
+}
 
 
 def wait_for_background() -> None:
