@@ -7,17 +7,20 @@ Each ref is exported with `git archive` (its `src/` and `examples/`) into a scra
 folder, byte-compiled (a clone after `make demo` has its .pyc files), and run with
 ``PYTHONPATH`` pointing at it on this checkout's venv, so every ref has its own numba
 cache. The refs alternate: ``A B`` then ``B A`` for each pair. A cold run deletes the
-ref's numba cache first. Printed per run: wall time cold and warm, the CPU time of the
-command and its children (the background compile), and `others_cpu_share`, the share
-of all cores other processes used meanwhile (a noisy-neighbour warning, not a
-correction). Every run's `ranked_results.csv` must be identical in every column but
-`runtime_s`; the script says so or exits 1.
+ref's numba cache first. Printed per run: wall time cold (until the command returned,
+and until the background compile it may leave to finish ended too: the warm run
+starts after that) and warm, the CPU time of the command and every process it
+started, and `others_cpu_share`, the share of all cores other processes used
+meanwhile (a noisy-neighbour warning, not a correction). Every run's
+`ranked_results.csv` must be identical in every column but `runtime_s`; the script
+says so or exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import ctypes
 import io
 import json
 import os
@@ -43,6 +46,7 @@ class Run:
     sha: str
     at: str
     cold_s: float
+    cold_idle_s: float  # until the background compile it left ended too
     cold_cpu_s: float
     cold_others: float | None
     warm_s: float
@@ -70,22 +74,47 @@ def clear_numba_cache(tree: Path) -> None:
             f.unlink()
 
 
-def timed(tree: Path, out: Path) -> tuple[float, float, float | None]:
-    """(wall s, own CPU s incl. children, others_cpu_share) of one optimize run."""
+def timed(tree: Path, out: Path) -> tuple[float, float, float, float | None]:
+    """(wall s, wall s until every process it started ended, own CPU s incl. all its
+    processes, others_cpu_share) of one optimize run.
+
+    A background compile left to finish after the command returned (it then belongs
+    to this script, a child subreaper) is waited for, its CPU counted as the run's own:
+    the next run starts on an idle machine and a complete cache.
+    """
     cmd = [sys.executable, "-c", MAIN, "optimize", STUDY, "--storage", "memory"]
     cmd += ["--output", str(out)]
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
     env.pop("NUMBA_CACHE_DIR", None)
     busy0, own0, t0 = _busy_cpu_s(), _children_cpu_s(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, check=False)
-    busy1, own1, t1 = _busy_cpu_s(), _children_cpu_s(), time.perf_counter()
+    t1 = time.perf_counter()
+    _wait_for_orphans()
+    busy1, own1, t2 = _busy_cpu_s(), _children_cpu_s(), time.perf_counter()
     if proc.returncode != 0:
         sys.exit(f"{tree.name}: exit {proc.returncode}\n{proc.stderr[-3000:]}")
     share = None
     if busy0 is not None and busy1 is not None:
         others = max(0.0, (busy1 - busy0) - (own1 - own0))
-        share = others / ((t1 - t0) * (os.cpu_count() or 1))
-    return t1 - t0, own1 - own0, share
+        share = others / ((t2 - t0) * (os.cpu_count() or 1))
+    return t1 - t0, t2 - t0, own1 - own0, share
+
+
+def _become_subreaper() -> bool:
+    """Make the processes our children leave behind our children (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(36, 1, 0, 0, 0) == 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _wait_for_orphans() -> None:
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
 
 
 def ranked(out: Path) -> list[list[str]]:
@@ -113,12 +142,18 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _share(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref", action="append", required=True, help="git ref (repeatable)")
     ap.add_argument("--pairs", type=int, default=2, help="rounds; each round runs every ref")
     ap.add_argument("--json", action="store_true", help="print the runs as JSON")
     args = ap.parse_args()
+    if not _become_subreaper():
+        print("note: not a subreaper: a background compile that outlives the command is not timed")
     scratch = Path(tempfile.mkdtemp(prefix="stratopt-cold-"))
     try:
         trees = {}
@@ -141,15 +176,14 @@ def main() -> None:
                     table = ranked(out)
                     reference = table if reference is None else reference
                     same = same and table == reference
-                (cs, cc, co), (ws, wc, wo) = results
-                run = Run(label, sha, at, cs, cc, co, ws, wc, wo)
+                (cs, ci, cc, co), (ws, _, wc, wo) = results
+                run = Run(label, sha, at, cs, ci, cc, co, ws, wc, wo)
                 runs.append(run)
                 if not args.json:
                     print(
-                        f"{label:>12} {sha} {at}  cold {cs:6.2f} s (cpu {cc:5.1f} s, "
-                        f"others {co if co is not None else float('nan'):.2f})  "
-                        f"warm {ws:5.2f} s (cpu {wc:4.1f} s, "
-                        f"others {wo if wo is not None else float('nan'):.2f})",
+                        f"{label:>12} {sha} {at}  cold {cs:6.2f} s (idle after {ci:5.2f} s, "
+                        f"cpu {cc:5.1f} s, others {_share(co)})  "
+                        f"warm {ws:5.2f} s (cpu {wc:4.1f} s, others {_share(wo)})",
                         flush=True,
                     )
         if args.json:
