@@ -40,6 +40,8 @@ from optuna.samplers import TPESampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from stratopt.search._compiled_truncnorm import install as install_compiled_truncnorm
+
 __all__ = ["BatchTPESampler"]
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -130,6 +132,7 @@ class BatchTPESampler(TPESampler):
         self._fit_space: tuple[str, ...] = ()
         self._told = True  # trials finished since the last fit (or none made yet)
         self._space: dict[str, BaseDistribution] | None = None
+        install_compiled_truncnorm()
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
