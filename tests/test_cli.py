@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -261,30 +262,36 @@ def test_the_readme_tells_the_truth() -> None:
                 assert word.split("=")[0] in options, (cmd.name, word)
 
 
+_STARTED, _WORK = ["start"], ["start", "compile"]
+
+
 @pytest.mark.parametrize(
-    ("args", "early"),
+    ("args", "calls"),
     [
-        (["optimize", SYNTHETIC], True),
-        (["walk-forward", SYNTHETIC, "--set", "search.trials=5"], True),
-        (["backtest", ROOT / "examples" / "backtesting_py_parity.yaml"], True),  # pkg:// data
-        (["optimize", SYNTHETIC, "--help"], False),  # the kernels are not needed
-        (["report", SYNTHETIC], False),
-        (["optimize", ROOT / "examples" / "missing.yaml"], False),  # bad input
-        (["optimize", SYNTHETIC, "--set", "backtest.cash=-1"], False),
-        (["optimize", SYNTHETIC, "--set=strategy=no_such_strategy"], False),
-        (["optimize", SYNTHETIC, "--set", "data={path: missing.csv}"], False),
-        (["optimize", ROOT / "examples" / "hedge_grid_synthetic.yaml"], False),  # grid engine
-        (["optimize", ROOT / "examples" / "external_backtesting_py.yaml"], False),  # evaluator
+        (["optimize", SYNTHETIC], _WORK),
+        (["walk-forward", SYNTHETIC, "--set", "search.trials=5"], _WORK),
+        (["backtest", ROOT / "examples" / "backtesting_py_parity.yaml"], _WORK),  # pkg:// data
+        (["optimize", SYNTHETIC, "--help"], []),  # the kernels are not needed
+        (["report", SYNTHETIC], []),
+        (["optimize", ROOT / "examples" / "missing.yaml"], []),  # bad input
+        (["optimize", ROOT / "examples" / "hedge_grid_synthetic.yaml"], []),  # grid engine
+        (["optimize", ROOT / "examples" / "external_backtesting_py.yaml"], []),  # evaluator
+        # bad input found when the study is read: the child ends, compiling nothing
+        (["optimize", SYNTHETIC, "--set", "backtest.cash=-1"], [*_STARTED, "stop"]),
+        (["optimize", SYNTHETIC, "--set=strategy=no_such_strategy"], [*_STARTED, "stop"]),
+        (["optimize", SYNTHETIC, "--set", "data={path: missing.csv}"], [*_STARTED, "stop"]),
     ],
 )
 def test_only_a_command_that_backtests_a_valid_rule_study_starts_the_compile_first(
-    args: list[Any], early: bool, monkeypatch: pytest.MonkeyPatch
+    args: list[Any], calls: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[bool] = []
-    monkeypatch.setattr(stratopt.cli, "compile_in_background", lambda: calls.append(True))
-    monkeypatch.setattr(stratopt.cli.importlib, "import_module", lambda name: _NoCommands)
+    seen: list[str] = []
+    for name, call in (("start", "start_background"), ("compile", "compile_in_background"),
+                       ("stop", "stop_background")):  # fmt: skip
+        monkeypatch.setattr(stratopt.cli, call, (lambda n: lambda: seen.append(n))(name))
+    monkeypatch.setitem(sys.modules, "stratopt.cli._commands", _NoCommands)
     stratopt.cli.main([str(a) for a in args])
-    assert calls == ([True] if early else [])
+    assert seen == calls
 
 
 def test_the_backtesting_commands_exist() -> None:
@@ -292,12 +299,9 @@ def test_the_backtesting_commands_exist() -> None:
     assert set(commands) >= stratopt.cli.BACKTESTING_COMMANDS
 
 
-class _NoCommands:
-    """Stands in for stratopt.cli._commands: main() stops after deciding on the compile."""
-
-    @staticmethod
-    def main(argv: list[str] | None) -> None:
-        pass
+# Stands in for stratopt.cli._commands: main() stops after deciding on the compile.
+_NoCommands = types.ModuleType("stratopt.cli._commands")
+_NoCommands.main = lambda argv: None  # type: ignore[attr-defined]
 
 
 def test_the_cli_keeps_the_garbage_collector_off_the_heap_at_exit(
@@ -306,6 +310,6 @@ def test_the_cli_keeps_the_garbage_collector_off_the_heap_at_exit(
     registered: list[Any] = []
     monkeypatch.setattr(stratopt.cli.atexit, "register", registered.append)
     monkeypatch.setattr(stratopt.cli.atexit, "unregister", lambda fn: None)
-    monkeypatch.setattr(stratopt.cli.importlib, "import_module", lambda name: _NoCommands)
+    monkeypatch.setitem(sys.modules, "stratopt.cli._commands", _NoCommands)
     stratopt.cli.main(["report", "--help"])
     assert registered == [stratopt.cli.gc.freeze]

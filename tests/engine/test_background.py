@@ -170,6 +170,29 @@ def test_the_early_child_is_for_a_study_s_types_and_only_with_a_cold_cache(
     _background.wait_for_background()  # nothing to wait for: the twins run meanwhile
 
 
+def test_the_cli_starts_the_child_before_it_reads_the_study(
+    fake_child: type[_FakeChild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_background, "kernels_cached", lambda: False)
+    _background.start_background()  # it imports numba meanwhile: no work yet
+    (child,) = fake_child.started
+    assert child.stdin.getvalue() == b""
+    _background.compile_in_background()  # a valid study: the work
+    assert child.job() == (_background.STUDY_MANY_TYPES, True)
+    assert len(fake_child.started) == 1
+
+
+def test_a_child_started_for_a_command_that_needs_no_kernels_gets_no_work(
+    fake_child: type[_FakeChild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_background, "kernels_cached", lambda: False)
+    _background.start_background()
+    _background.stop_background()  # e.g. the study does not validate
+    (child,) = fake_child.started
+    assert child.stdin.getvalue() == b"" and not _background._early  # it reads EOF, ends
+    assert _background.composite(_nb.run_many_nb, _many_args(readonly=True)) is _nb.run_many_nb
+
+
 def test_no_child_when_turned_off(
     fake_child: type[_FakeChild], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -284,3 +307,14 @@ def test_the_real_child_says_each_step_in_order(tmp_path: Path) -> None:
     assert proc.returncode == 0
     b = _background
     assert out == b.METRICS_SAVED + b.MANY_SAVED + b.ONE_SAVED + b.SIGNALS_SAVED
+
+
+def test_the_real_child_given_no_work_ends_at_once() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _background._CHILD],
+        input=b"",
+        capture_output=True,
+        env={**os.environ, _background.ENV: "0"},
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stdout == b"", proc.stderr

@@ -8,9 +8,9 @@ one of them (or a new `_<group>_commands.py`, imported by `_commands` in the ord
 `--help` lists it).
 
 This module itself stays light: `main` first lets a command that will backtest with
-the signal engine start compiling the engine's kernels in the background (`_early`;
-with a cold numba cache, the child then works while the commands' ~1 s of imports
-run), then loads the commands.
+the signal engine start compiling the engine's kernels in the background (`_early`,
+`_early_study`; with a cold numba cache, the child then works while the commands' ~1 s
+of imports run), then loads the commands.
 
 Exit codes: 0 success, 1 a failed run, 2 bad input (study file, data, options).
 """
@@ -23,8 +23,8 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-from stratopt.cli._early import BACKTESTING_COMMANDS, backtests_with_rules
-from stratopt.engine import compile_in_background
+from stratopt.cli._early import BACKTESTING_COMMANDS, may_backtest_with_rules
+from stratopt.engine import compile_in_background, start_background, stop_background
 
 if TYPE_CHECKING:
     from stratopt.cli._commands import app
@@ -40,8 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     # which Python does not promise either.
     atexit.unregister(gc.freeze)  # once, however often main runs in a process
     atexit.register(gc.freeze)
-    if backtests_with_rules(sys.argv[1:] if argv is None else argv):
-        compile_in_background()
+    args = sys.argv[1:] if argv is None else argv
+    if may_backtest_with_rules(args):
+        start_background()  # it imports numba while this process reads the study
+        if importlib.import_module("stratopt.cli._early_study").backtests_with_rules(args):
+            compile_in_background()
+        else:
+            stop_background()
     importlib.import_module("stratopt.cli._commands").main(argv)
 
 

@@ -7,7 +7,12 @@ and signal codes) for the packages that drive it directly (strategies, backtest)
 from __future__ import annotations
 
 from stratopt.engine import _nb as kernels
-from stratopt.engine._background import compile_in_background, while_compiling
+from stratopt.engine._background import (
+    compile_in_background,
+    start_background,
+    stop_background,
+    while_compiling,
+)
 from stratopt.engine._cache import COMPILING, kernels_cached
 from stratopt.engine._grouping import group_by_rows
 from stratopt.engine._many import run_many
@@ -37,5 +42,7 @@ __all__ = [
     "pack_settings",
     "run_many",
     "simulate",
+    "start_background",
+    "stop_background",
     "while_compiling",
 ]

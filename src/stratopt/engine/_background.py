@@ -77,6 +77,8 @@ __all__ = [
     "compile_in_background",
     "composite",
     "one_candidate_types",
+    "start_background",
+    "stop_background",
     "wait_for_background",
     "while_compiling",
 ]
@@ -120,6 +122,7 @@ class _Child:
         self.said: set[bytes] = set()
         self.gone = False  # its stdout closed: it ended (or died)
         self.beside = False  # this process compiled its share of the work kernels
+        self.job_sent = False
 
     def hear(self, until: bytes | None = None, timeout: float | None = 0.0) -> None:
         """Take in what the child has said; with ``until``, wait up to ``timeout``
@@ -179,15 +182,33 @@ def batch_callee_types(many_args: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]
     }  # fmt: skip
 
 
-def compile_in_background() -> None:
-    """With a cold numba cache, start compiling the kernels a study needs in a child
-    process now (call it early, for a study that backtests with the signal engine:
-    the child then has a head start, and this process runs the composites' Python
-    twins until the child has saved them)."""
+def start_background() -> None:
+    """With a cold numba cache, start the CLI's child now, before the study is read:
+    it imports numba and the engine meanwhile and compiles nothing until
+    `compile_in_background` gives it the work (`stop_background` ends it)."""
     if not _early and not kernels_cached():
-        child = _start(STUDY_MANY_TYPES, early=True)
+        child = _start(STUDY_MANY_TYPES, early=True, job=False)
         if child is not None:
             _early.append(child)
+
+
+def compile_in_background() -> None:
+    """With a cold numba cache, have a child process compile the kernels a study needs
+    now (call it early, for a study that backtests with the signal engine: the child
+    then has a head start, and this process runs the composites' Python twins until
+    the child has saved them)."""
+    start_background()
+    if _early and not _early[0].job_sent:
+        _send(_early[0])
+
+
+def stop_background() -> None:
+    """The command will not backtest: the child `start_background` started ends
+    without compiling anything."""
+    if _early and not _early[0].job_sent:
+        child = _early.pop()
+        if child.proc.stdin is not None:
+            child.proc.stdin.close()  # no work: it reads an empty job and ends
 
 
 def composite(kernel: Dispatcher, args: tuple[Any, ...]) -> Callable[..., Any]:
@@ -229,7 +250,7 @@ def wait_for_background() -> None:
         child.hear(until=ONE_SAVED, timeout=None)
 
 
-def _start(many_args: tuple[Any, ...], *, early: bool) -> _Child | None:
+def _start(many_args: tuple[Any, ...], *, early: bool, job: bool = True) -> _Child | None:
     if os.environ.get(ENV, "1") == "0" or not sys.executable or run_one_nb.signatures:
         return None
     one = one_candidate_types(many_args)
@@ -252,10 +273,17 @@ def _start(many_args: tuple[Any, ...], *, early: bool) -> _Child | None:
         if not early:
             _waiting.append(child)
             _pending[many_args] = child
-    assert proc.stdin is not None
-    with proc.stdin:
-        proc.stdin.write(pickle.dumps((many_args, early)))
+    if job:
+        _send(child)
     return child
+
+
+def _send(child: _Child) -> None:
+    """Give the child its work: the types and whether it is the CLI's early child."""
+    child.job_sent = True
+    assert child.proc.stdin is not None
+    with child.proc.stdin:
+        child.proc.stdin.write(pickle.dumps((child.many, child.early)))
 
 
 def _compile_callees(many_args: tuple[Any, ...]) -> None:

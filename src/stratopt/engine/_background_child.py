@@ -40,7 +40,10 @@ def compile_from_stdin() -> None:
     the Monte Carlo of a study's best candidate (loaded from the cache if the parent
     compiled it first).
     """
-    many, early = pickle.loads(sys.stdin.buffer.read())
+    job = sys.stdin.buffer.read()
+    if not job:  # the parent's command needs no kernels after all
+        return
+    many, early = pickle.loads(job)
     one = one_candidate_types(many)
     vec, f8, i8, ppy = types.float64[::1], types.float64, types.int64, one[8]
     metrics_chunk_nb.compile((vec, f8, i8, i8, vec, vec, vec, vec))
