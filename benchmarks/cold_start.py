@@ -24,7 +24,6 @@ import ctypes
 import io
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_throughput import _busy_cpu_s, _children_cpu_s  # noqa: E402  (the same host check)
+
 STUDY = "examples/sma_cross_synthetic.yaml"
 # The console script's own two lines, so that PYTHONPATH decides which stratopt runs.
 MAIN = "import sys; from stratopt.cli import main; sys.argv[0] = 'stratopt'; sys.exit(main())"
@@ -124,22 +126,6 @@ def ranked(out: Path) -> list[list[str]]:
         rows = list(csv.reader(f))
     drop = rows[0].index("runtime_s") if "runtime_s" in rows[0] else -1
     return [[v for i, v in enumerate(r) if i != drop] for r in rows]
-
-
-def _busy_cpu_s() -> float | None:
-    """Busy CPU seconds of the whole machine so far (all cores, steal included)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except (OSError, IndexError):
-        return None
-    ticks = [int(x) for x in fields]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _share(x: float | None) -> str:

@@ -214,7 +214,7 @@ def _many_args(readonly: bool = False) -> tuple[Any, ...]:
 
 
 def _record_compiles(monkeypatch: pytest.MonkeyPatch, compiled: dict[str, Any]) -> None:
-    names = ("fill_codes_range_nb", "simulate_range_nb", "eval_signals_nb", "paths_nb",
+    names = ("fill_codes_range_nb", "simulate_range_nb", "eval_signals_nb",
              "trade_stats_init_nb", "sim_state_init_nb", "metrics_begin_nb",
              "copy_codes_nb")  # fmt: skip
     for name in names:
@@ -253,9 +253,8 @@ def test_while_the_early_child_compiles_the_composites_this_process_runs_their_t
     assert _background.composite(_nb.run_many_nb, study) is _twins.TWINS[_nb.run_many_nb]
     small = {"trade_stats_init_nb", "sim_state_init_nb", "metrics_begin_nb", "copy_codes_nb"}
     callees = _background.batch_callee_types(_background.STUDY_MANY_TYPES)
-    assert set(compiled) == {"fill_codes_range_nb", "simulate_range_nb", "paths_nb", *small}
+    assert set(compiled) == {"fill_codes_range_nb", "simulate_range_nb", *small}
     assert compiled["simulate_range_nb"] == callees["simulate_range_nb"]
-    assert compiled["paths_nb"] == _background.PATHS_TYPES
     assert done == ["work"] and _background.METRICS_SAVED in _background._early[0].said
     one = (*study[:5], study[5][0], study[6][0], study[7][0], 252.0, True)
     signals = (study[4], study[5][0], study[6][0], 8)

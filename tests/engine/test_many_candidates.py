@@ -172,22 +172,45 @@ def test_many_equals_one_bit_for_bit(fill: str, direction: str) -> None:
     for n in (3, 700, 2047, _nb.SIM_CHUNK + 1, 2 * _nb.SIM_CHUNK + 333):
         bars = random_bars(rng, n, grid=bool(rng.random() < 0.3))
         ind = random_indicators(rng, n)
-        k = 8
-        rules = np.zeros((k, 8, 5), dtype=np.int64)
-        levels = np.zeros((k, 8))
-        exs = []
-        for i in range(k):
-            rules[i], levels[i] = random_rules(rng, 4, 4)
-            kw = random_settings_kwargs(
-                rng,
-                fill=fill,
-                direction=direction,
-                sizing=str(rng.choice(SIZINGS)),
-                exits=str(rng.choice(EXIT_RULES)),
-            )
-            exs.append(pack_settings(ExecSettings(**kw)))
-        many, one = _run_both(bars, ind, rules, levels, np.stack(exs))
+        rules, levels, exs = random_candidates(rng, 8, fill=fill, direction=direction)
+        many, one = _run_both(bars, ind, rules, levels, exs)
         _assert_same_bits(many, one)
+
+
+def random_candidates(
+    rng: np.random.Generator, k: int, *, fill: str, direction: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``k`` candidates: random rules (int64[k, 8, 5]), levels and packed settings."""
+    rules = np.zeros((k, 8, 5), dtype=np.int64)
+    levels = np.zeros((k, 8))
+    exs = []
+    for i in range(k):
+        rules[i], levels[i] = random_rules(rng, 4, 4)
+        kw = random_settings_kwargs(
+            rng,
+            fill=fill,
+            direction=direction,
+            sizing=str(rng.choice(SIZINGS)),
+            exits=str(rng.choice(EXIT_RULES)),
+        )
+        exs.append(pack_settings(ExecSettings(**kw)))
+    return rules, levels, np.stack(exs)
+
+
+def wild_then_calm() -> tuple[Bars, np.ndarray, np.ndarray, np.ndarray]:
+    """A wild first quarter and a calm rest, and a candidate long throughout (its
+    code row, rules, settings): its tails fall inside the band the metrics placed early."""
+    n = 10 * _nb.SIM_CHUNK + 77
+    rng = np.random.default_rng(11)
+    steps = rng.normal(0.0, 1e-4, n)
+    steps[: n // 4] *= 30.0
+    close = np.ascontiguousarray(100.0 * np.cumprod(1.0 + steps))
+    row = np.zeros((1, n))
+    row[0, 0] = 1.0  # long from the first open, held to the end
+    rules = np.zeros((1, 8, 5), dtype=np.int64)
+    rules[0, 0] = (_nb.RULE_CODES, 0, 0, 0, 0)
+    ex = pack_settings(ExecSettings(cash=1_000.0, fill="close"))
+    return Bars(close, close, close, close), row, rules, ex
 
 
 def test_many_equals_one_edge_cases() -> None:
@@ -222,17 +245,8 @@ def test_many_equals_one_when_the_tails_are_simulated_again() -> None:
     its 5 % quantile inside the band the metrics placed early, so the engine simulates
     it again for its tail metrics. The result is still `run_one_nb`'s, bit for bit,
     and the quantile is NumPy's."""
-    n = 10 * _nb.SIM_CHUNK + 77
-    rng = np.random.default_rng(11)
-    steps = rng.normal(0.0, 1e-4, n)
-    steps[: n // 4] *= 30.0
-    close = np.ascontiguousarray(100.0 * np.cumprod(1.0 + steps))
-    bars = Bars(close, close, close, close)
-    row = np.zeros((1, n))
-    row[0, 0] = 1.0  # long from the first open, held to the end
-    rules = np.zeros((1, 8, 5), dtype=np.int64)
-    rules[0, 0] = (_nb.RULE_CODES, 0, 0, 0, 0)
-    ex = pack_settings(ExecSettings(cash=1_000.0, fill="close"))
+    bars, row, rules, ex = wild_then_calm()
+    close, n = bars.close, len(bars)
     many, one = _run_both(bars, row, rules, np.zeros((1, 8)), ex[None])
     _assert_same_bits(many, one)
     equity = _nb.run_one_nb(
@@ -289,15 +303,9 @@ def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> 
 def test_candidates_simulated_again_on_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Several candidates whose tails fell inside the band, redone on threads."""
     monkeypatch.setattr(_many, "THREADED_FROM", 0)
-    n = 10 * _nb.SIM_CHUNK + 77
-    rng = np.random.default_rng(11)
-    steps = rng.normal(0.0, 1e-4, n)
-    steps[: n // 4] *= 30.0
-    close = np.ascontiguousarray(100.0 * np.cumprod(1.0 + steps))
-    row = np.zeros((1, n))
-    row[0, 0] = 1.0
-    rules = np.zeros((5, 8, 5), dtype=np.int64)
-    rules[:, 0] = (_nb.RULE_CODES, 0, 0, 0, 0)
+    bars, row, one_rule, _ = wild_then_calm()
+    close = bars.close
+    rules = np.repeat(one_rule, 5, axis=0)
     ex = np.stack(
         [pack_settings(ExecSettings(cash=c, fill="close")) for c in (1e3, 2e3, 3e3, 4e3, 5e3)]
     )

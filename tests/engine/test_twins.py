@@ -13,10 +13,13 @@ import pytest
 
 from stratopt.engine import _nb
 from stratopt.engine._twins import TWINS
-from stratopt.engine._types import ExecSettings, pack_settings
 from stratopt.metrics import METRIC_IDS, N_METRICS
-from tests.engine._random import EXIT_RULES, SIZINGS, Bars, random_bars, random_settings_kwargs
-from tests.engine.test_many_candidates import random_indicators, random_rules
+from tests.engine._random import Bars, random_bars
+from tests.engine.test_many_candidates import (
+    random_candidates,
+    random_indicators,
+    wild_then_calm,
+)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -67,35 +70,12 @@ def test_the_twins_give_the_compiled_composites_bits(fill: str) -> None:
     for n in (3, 700, _nb.SIM_CHUNK + 1):
         bars = random_bars(rng, n, grid=bool(rng.random() < 0.3))
         ind = random_indicators(rng, n)
-        k = 6
-        rules = np.zeros((k, 8, 5), dtype=np.int64)
-        levels = np.zeros((k, 8))
-        exs = []
-        for i in range(k):
-            rules[i], levels[i] = random_rules(rng, 4, 4)
-            kw = random_settings_kwargs(
-                rng,
-                fill=fill,
-                direction=str(rng.choice(["both", "long", "short"])),
-                sizing=str(rng.choice(SIZINGS)),
-                exits=str(rng.choice(EXIT_RULES)),
-            )
-            exs.append(pack_settings(ExecSettings(**kw)))
-        _check(bars, ind, rules, levels, np.stack(exs))
+        direction = str(rng.choice(["both", "long", "short"]))
+        _check(bars, ind, *random_candidates(rng, 6, fill=fill, direction=direction))
 
 
 def test_the_twins_agree_when_the_tails_are_simulated_again() -> None:
-    # a wild first quarter and a calm rest, long throughout: `found` is False (see
-    # test_many_candidates), the one-candidate path keeps every return
-    n = 10 * _nb.SIM_CHUNK + 77
-    rng = np.random.default_rng(11)
-    steps = rng.normal(0.0, 1e-4, n)
-    steps[: n // 4] *= 30.0
-    close = np.ascontiguousarray(100.0 * np.cumprod(1.0 + steps))
-    row = np.zeros((1, n))
-    row[0, 0] = 1.0
-    rules = np.zeros((1, 8, 5), dtype=np.int64)
-    rules[0, 0] = (_nb.RULE_CODES, 0, 0, 0, 0)
-    ex = pack_settings(ExecSettings(cash=1_000.0, fill="close"))
-    found = _check(Bars(close, close, close, close), row, rules, np.zeros((1, 8)), ex[None])
+    # the one-candidate path keeps every return (see test_many_candidates)
+    bars, row, rules, ex = wild_then_calm()
+    found = _check(bars, row, rules, np.zeros((1, 8)), ex[None])
     assert not found[0]

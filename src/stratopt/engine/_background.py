@@ -13,18 +13,20 @@ same either way: numba's cache holds exactly what a compile here would produce.
 
 Two ways a child starts:
 
-* **Early, from the CLI** (`compile_in_background`, before the commands' imports, for
-  a valid study that backtests with the signal engine, with a cold cache): the child
-  compiles the metrics kernels and says so (a byte on its stdout), then the composites
-  for the types every study passes (`STUDY_MANY_TYPES`), for the next process. This
-  process compiles `fill_codes_range_nb` and `simulate_range_nb` meanwhile (for the
-  types the composites pass them, `batch_callee_types`), and the Monte Carlo's
-  `paths_nb` while it waits for the metrics, and runs the composites' Python twins
-  (`_twins`: their bodies calling the compiled kernels, the same bits) until the child
-  says a composite is saved (`composite`). No composite is compiled on this process's
-  path. A child that has saved the metrics when this process ends is left to finish
-  the composites for the next process (a few seconds, once); one that has not is
-  stopped.
+* **Early, from the CLI** (`start_background` before the study is read, then
+  `compile_in_background` for a valid study that backtests with the signal engine,
+  with a cold cache): the child compiles the metrics kernels and says so (a byte on
+  its stdout), then the Monte Carlo's `paths_nb` (the report needs it about a second
+  later) and the composites for the types every study passes (`STUDY_MANY_TYPES`), for
+  the next process. This process compiles `fill_codes_range_nb`, `simulate_range_nb`
+  (for the types the composites pass them, `batch_callee_types`) and the small kernels
+  the twins call meanwhile, runs the work it was given for the wait
+  (`while_compiling`: the statistics' slow import), and then runs the composites'
+  Python twins (`_twins`: their bodies calling the compiled kernels, the same bits)
+  until the child says a composite is saved (`composite`). No composite is compiled on
+  this process's path. A child that has saved the metrics when this process ends is
+  left to finish the composites for the next process (a few seconds, once); one that
+  has not is stopped.
 * **On numba's compile event** of `run_many_nb` (a cache miss: the Python API, or
   other types): the child compiles the metrics kernels and `run_one_nb` for that
   call's types, then `paths_nb`; this process compiles the rest of `run_many_nb`'s
@@ -63,7 +65,6 @@ from stratopt.engine._nb import (
 )
 from stratopt.engine._twins import TWINS
 from stratopt.metrics.nb import metrics_begin_nb, trade_stats_init_nb
-from stratopt.stats.nb import paths_nb
 
 __all__ = [
     "ENV",
@@ -304,8 +305,6 @@ def _compile_beside_early(child: _Child, *, metrics: bool) -> None:
         sim_state_init_nb.compile((vec, vec))
         metrics_begin_nb.compile((types.float64, vec))
         copy_codes_nb.compile((i8, i8))
-        if not child.saved(METRICS_SAVED):  # work for the wait: the statistics need it
-            paths_nb.compile(PATHS_TYPES)
         while _meanwhile and not child.saved(METRICS_SAVED):
             with contextlib.suppress(Exception):  # done again (and reported) when needed
                 _meanwhile.pop(0)()

@@ -33,12 +33,12 @@ def compile_from_stdin() -> None:
     """Compile for the pickled ``(run_many_nb argument types, early)`` on stdin.
 
     The metrics kernels first: the parent waits for them (it compiles the other work
-    kernels meanwhile). Then, for the CLI's early child, the composites the parent runs
+    kernels meanwhile). Then, for the CLI's early child, `paths_nb` (the report's Monte
+    Carlo, about a second after the search starts: loaded from the cache then, unless
+    the parent got there first and compiled it too) and the composites the parent runs
     as Python twins meanwhile, for the next process: `run_many_nb`, `run_one_nb` and
-    `eval_signals_nb`; for a child started on `run_many_nb`'s compile event,
-    `run_one_nb` (the parent's `wait_for_background` waits for it). Last `paths_nb` for
-    the Monte Carlo of a study's best candidate (loaded from the cache if the parent
-    compiled it first).
+    `eval_signals_nb`. For a child started on `run_many_nb`'s compile event,
+    `run_one_nb` (the parent's `wait_for_background` waits for it), then `paths_nb`.
     """
     job = sys.stdin.buffer.read()
     if not job:  # the parent's command needs no kernels after all
@@ -50,6 +50,7 @@ def compile_from_stdin() -> None:
     metrics_finish_nb.compile((i8, f8, f8, i8, vec, ppy, vec, vec, vec, vec))
     _tell(METRICS_SAVED)
     if early:
+        paths_nb.compile(PATHS_TYPES)
         run_many_nb.compile(many)
         _tell(MANY_SAVED)
     run_one_nb.compile(one)
