@@ -4,23 +4,26 @@ imports numba and the engine while this process imports the rest (~0.3 s sooner 
 after reading the study with `stratopt.config`; `_early_study` then decides whether it
 gets work).
 
-A backtesting command (not its ``--help``) on a study file whose YAML/JSON is a mapping
-naming a strategy by name (a built-in, not a ``file.py:Class``), with no ``grid:`` and
-no ``evaluator:`` section.
+A backtesting command (not its ``--help``) on a study file whose text has a top-level
+``strategy:`` naming a strategy by name (a built-in, not a ``file.py:Class``) and no
+top-level ``grid:`` or ``evaluator:`` section. The text is scanned, not parsed: the
+file is untrusted (`stratopt.config` reads it with its limits), and a study written
+otherwise (JSON, flow style) only misses the head start.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
-
-import yaml
 
 __all__ = ["BACKTESTING_COMMANDS", "may_backtest_with_rules"]
 
 # The commands whose first step is a search or backtest with the signal engine.
 BACKTESTING_COMMANDS = frozenset({"optimize", "backtest", "walk-forward", "validate", "batch"})
 _MAX_BYTES = 1 << 20  # a study file is a few KiB; a larger one is read by the command
+_STRATEGY = re.compile(r"^strategy[ \t]*:[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*(#.*)?$", re.M)
+_OTHER_ENGINE = re.compile(r"^(grid|evaluator)[ \t]*:", re.M)
 
 
 def may_backtest_with_rules(args: Sequence[str]) -> bool:
@@ -31,13 +34,10 @@ def may_backtest_with_rules(args: Sequence[str]) -> bool:
     if len(args) < 2 or args[1].startswith("-") or not os.path.isfile(args[1]):
         return False
     try:
-        if os.path.getsize(args[1]) > _MAX_BYTES:
-            return False
-        with open(args[1], encoding="utf-8") as fh:
-            study = yaml.safe_load(fh)
-    except (OSError, UnicodeError, yaml.YAMLError):  # bad input: the command says what
+        with open(args[1], "rb") as fh:
+            text = fh.read(_MAX_BYTES + 1).decode("utf-8")
+    except (OSError, UnicodeError):  # bad input: the command says what
         return False
-    if not isinstance(study, dict) or "grid" in study or "evaluator" in study:
+    if len(text) > _MAX_BYTES:
         return False
-    strategy = study.get("strategy")
-    return isinstance(strategy, str) and ":" not in strategy
+    return _STRATEGY.search(text) is not None and _OTHER_ENGINE.search(text) is None
