@@ -660,8 +660,10 @@ def _compact_nb(
     loop); elsewhere, and for the last few, branch-free: ``dest[m]`` is
     written for every return and ``m`` advances on the flagged ones (with a few
     percent flagged or more, this beats looking at flags 8 at a time and skipping
-    empty words, whose branch the CPU mispredicts). ``dest`` may be ``r``'s own array
-    with ``m`` at or before ``r``'s start: ``m`` never passes the return being read.
+    empty words, whose branch the CPU mispredicts). ``dest`` needs a slot for each of
+    the ``length`` returns from ``m`` on (a slot past the kept ones is written). It
+    may be ``r``'s own array with ``m`` at or before ``r``'s start: ``m`` never passes
+    the return being read.
     """
     t = 0 * length  # int64 from the start: one compiled loop below
     if VECTOR_COMPRESS:
@@ -669,7 +671,7 @@ def _compact_nb(
         # m0 + t + 8 <= len(dest) they never pass its end
         end = min(length, dest.shape[0] - m) - LANES
         while t <= end:
-            m = compress_store8(r, t, flags, dest, m)
+            m = compress_store8(r, t, flags, dest, m)  # type: ignore[call-arg]  # an intrinsic
             t += LANES
     while t < length:
         dest[m] = r[t]
@@ -907,8 +909,8 @@ def _sample_order_stats_nb(
     if not lo < hi:  # no band yet: select among all
         _order_stats_nb(a, s, want, vals, count)
         return
-    n_lt = _move_to_front_nb(a, 0, s, lo, np.bool_(True))
-    n_gt = _move_to_front_nb(a, n_lt, s, hi, np.bool_(False))
+    n_lt = _move_to_front_nb(a, 0, s, lo, np.bool_(True))  # type: ignore[arg-type]
+    n_gt = _move_to_front_nb(a, n_lt, s, hi, np.bool_(False))  # type: ignore[arg-type]
     high = a[n_lt : n_lt + n_gt]
     part = np.empty(4, dtype=np.int64)
     got = np.empty(4)
