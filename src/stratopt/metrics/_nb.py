@@ -840,15 +840,7 @@ def _clip_brackets_nb(br: F64Array, lo: float, hi: float) -> None:
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
-def _brackets_nb(
-    n: int,
-    k_lo: int,
-    k_hi: int,
-    scratch: F64Array,
-    br: F64Array,
-    band_lo: float,
-    band_hi: float,
-) -> None:
+def _brackets_nb(n: int, k_lo: int, k_hi: int, scratch: F64Array, br: F64Array) -> None:
     """Fill ``br`` with value brackets around return ranks ``k_lo, k_lo + 1`` and
     ``k_hi, k_hi + 1``.
 
@@ -856,8 +848,7 @@ def _brackets_nb(
     ones take them from a jittered systematic sample of ``s`` returns, which
     `metrics_chunk_nb` stored in ``scratch[:s]``: sample ranks ``s k / n`` widened by
     ``_Z_BRACKET`` binomial standard deviations. This is only a guess; the caller
-    checks it with exact counts. ``band_lo``, ``band_hi``: the band of the first pass
-    (it only speeds up the selection, see `_sample_order_stats_nb`).
+    checks it with exact counts.
     """
     br[_B_LO1] = -np.inf
     br[_B_HI1] = np.inf
@@ -880,83 +871,12 @@ def _brackets_nb(
             inside[count] = want[i]
             count += 1
     got = np.empty(4)
-    _sample_order_stats_nb(scratch, s, inside, got, count, band_lo, band_hi)
+    _order_stats_nb(scratch, s, inside, got, count)
     count = 0
     for i in range(4):
         if 0 <= want[i] < s:
             br[i] = got[count]
             count += 1
-
-
-@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
-def _sample_order_stats_nb(
-    a: F64Array,
-    s: int,
-    want: npt.NDArray[np.int64],
-    vals: F64Array,
-    count: int,
-    lo: float,
-    hi: float,
-) -> None:
-    """``vals[i]`` = the ``want[i]``-th smallest of ``a[:s]`` for ``i < count``, as
-    `_order_stats_nb` gives them, found among fewer values: the band's ``lo`` and
-    ``hi`` (the 15 % / 85 % quantiles of part of the same returns) split the sample
-    first, and a rank among the ``n_lt`` values below ``lo`` is that rank among them
-    (likewise above ``hi``). Two branch-free passes and selections among ~15 % of the
-    values instead of up to three selections among nearly all (0.09 ms per 1M-bar
-    candidate). Only the values are the same: ``a`` is left in another order (the
-    brackets do not depend on it)."""
-    if not lo < hi:  # no band yet: select among all
-        _order_stats_nb(a, s, want, vals, count)
-        return
-    n_lt = _move_to_front_nb(a, 0, s, lo, np.bool_(True))  # type: ignore[arg-type]
-    n_gt = _move_to_front_nb(a, n_lt, s, hi, np.bool_(False))  # type: ignore[arg-type]
-    high = a[n_lt : n_lt + n_gt]
-    part = np.empty(4, dtype=np.int64)
-    got = np.empty(4)
-    for region in range(3):  # below lo, above hi, the rest (selected among all)
-        m = 0 * s
-        for i in range(count):
-            w = want[i]
-            r = 0 if w < n_lt else (1 if w >= s - n_gt else 2)
-            if r == region:
-                part[m] = w if r != 1 else w - (s - n_gt)
-                m += 1
-        if m == 0:
-            continue
-        if region == 0:
-            _order_stats_nb(a, n_lt, part, got, m)
-        elif region == 1:
-            _order_stats_nb(high, n_gt, part, got, m)
-        else:
-            _order_stats_nb(a, s, part, got, m)
-        m = 0
-        for i in range(count):
-            w = want[i]
-            r = 0 if w < n_lt else (1 if w >= s - n_gt else 2)
-            if r == region:
-                vals[i] = got[m]
-                m += 1
-
-
-@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
-def _move_to_front_nb(a: F64Array, lo: int, hi: int, edge: float, below: bool) -> int:
-    """Move the values of ``a[lo:hi]`` strictly below ``edge`` (strictly above it if
-    not ``below``) to the front of that range, branch-free; returns their number."""
-    first = lo
-    if below:
-        for read in range(lo, hi):
-            x = a[read]
-            a[read] = a[first]
-            a[first] = x
-            first += x < edge
-    else:
-        for read in range(lo, hi):
-            x = a[read]
-            a[read] = a[first]
-            a[first] = x
-            first += x > edge
-    return first - lo
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -1199,7 +1119,7 @@ def metrics_finish_nb(
     br = np.empty(_N_BR)
     k_lo = _quantile_ranks(n, _Q_LO)[0]
     k_hi = _quantile_ranks(n, _Q_HI)[0]
-    _brackets_nb(n, k_lo, k_hi, sample, br, acc[_A_BAND_LO], acc[_A_BAND_HI])
+    _brackets_nb(n, k_lo, k_hi, sample, br)
     _clip_brackets_nb(br, acc[_A_BAND_LO], acc[_A_BAND_HI])
     cnt = np.zeros(_N_CNT, dtype=np.int64)
     cnt[_C_ZERO] = int(acc[_A_ZEROS])
