@@ -60,7 +60,8 @@ def run_many(
         )  # fmt: skip
 
     def run_again(k: int) -> None:
-        # the tails moved inside the band: the one-candidate path keeps every return
+        # the tails moved inside the band and the kernel's change log overflowed (see
+        # batch_metrics_nb): the one-candidate path keeps every return
         out[k] = run_one_nb(o, h, l, c, ind, rules[k], levels[k], ex[k], ppy, False)[4]
 
     if one_thread:

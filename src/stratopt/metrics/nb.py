@@ -12,6 +12,8 @@ from stratopt.metrics._nb import (
     compute_metrics_nb,
     metrics_chunk_nb,
     metrics_finish_nb,
+    tail_by_value_nb,
+    tail_split_nb,
     trade_stats_init_nb,
     trade_stats_update_nb,
 )
@@ -22,6 +24,8 @@ __all__ = [
     "compute_metrics_nb",
     "metrics_chunk_nb",
     "metrics_finish_nb",
+    "tail_by_value_nb",
+    "tail_split_nb",
     "trade_stats_init_nb",
     "trade_stats_update_nb",
 ]
