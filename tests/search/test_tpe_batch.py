@@ -75,3 +75,25 @@ def test_above_group_is_bounded(n_above: int) -> None:
     study = _batches(BatchTPESampler(seed=3, n_startup_trials=4, max_above=n_above), 48)
     assert len(study.trials) == 48
     assert all(math.isfinite(t.value) for t in study.trials if t.value is not None)
+
+
+def test_a_trial_that_finishes_after_later_ones_is_seen_at_the_next_fit() -> None:
+    """A trial still running while later batches finish (a slow candidate, another
+    worker's) is read when it finishes; failed trials before it are never read."""
+    sampler = BatchTPESampler(seed=4, n_startup_trials=4)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    failed = study.ask()
+    _objective(failed)
+    study.tell(failed, state=TrialState.FAIL)
+    slow = study.ask()
+    _objective(slow)
+    for _ in range(3):
+        asked = [study.ask() for _ in range(4)]
+        for trial in asked:
+            study.tell(trial, _objective(trial))
+    assert slow.number not in sampler._trials.seen
+    study.tell(slow, 100.0)
+    _objective(study.ask())
+    assert slow.number in sampler._trials.seen
+    assert failed.number not in sampler._trials.seen
+    assert sampler._trials.n == 13

@@ -22,6 +22,7 @@ from optuna.samplers import (
 
 from stratopt.config import METHODS, SearchConfig, method_list
 from stratopt.errors import ConfigError
+from stratopt.search._compiled_truncnorm import install as install_compiled_truncnorm
 from stratopt.search._tpe_batch import BatchTPESampler
 
 __all__ = ["SAMPLERS", "MethodInfo", "make_sampler"]
@@ -41,6 +42,7 @@ class MethodInfo:
 
 
 def _tpe(o: SearchConfig, seed: int) -> BaseSampler:
+    install_compiled_truncnorm()
     return TPESampler(
         seed=seed,
         n_startup_trials=10 if o.startup_trials is None else o.startup_trials,

@@ -40,6 +40,8 @@ from optuna.samplers import TPESampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from stratopt.search._compiled_truncnorm import install as install_compiled_truncnorm
+
 __all__ = ["BatchTPESampler"]
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -126,10 +128,12 @@ class BatchTPESampler(TPESampler):
         )
         self._max_above = max_above
         self._trials = _Trials()
+        self._settled = 0  # the study's trials before this one are seen or failed
         self._fit: _Fit | None = None
         self._fit_space: tuple[str, ...] = ()
         self._told = True  # trials finished since the last fit (or none made yet)
         self._space: dict[str, BaseDistribution] | None = None
+        install_compiled_truncnorm()
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -163,10 +167,11 @@ class BatchTPESampler(TPESampler):
         if study._is_multi_objective():
             return super()._sample(study, trial, search_space)
         if self._fit is None or self._told or self._fit_space != tuple(search_space):
-            finished = study._get_trials(deepcopy=False, states=_FINISHED, use_cache=True)
-            if len(finished) < self._n_startup_trials:
+            # every trial, unfiltered: the cached list itself, where a filter by state
+            # would walk the whole study on every fit
+            self._convert(study, study._get_trials(deepcopy=False, use_cache=True))
+            if self._trials.n < self._n_startup_trials:
                 return {}
-            self._convert(study, finished)
             self._fit = self._fit_estimators(search_space)
             self._fit_space = tuple(search_space)
             self._told = False
@@ -215,17 +220,15 @@ class BatchTPESampler(TPESampler):
             observations, space, self._parzen_estimator_parameters, weights
         )
 
-    def _convert(self, study: Study, finished: Sequence[FrozenTrial]) -> None:
-        """Add the finished trials not seen yet. They are looked for from the end of the
-        list (trial order), where the newly finished ones usually are."""
+    def _convert(self, study: Study, trials: Sequence[FrozenTrial]) -> None:
+        """Add the finished trials not seen yet. `trials` is the study's, in trial order;
+        those before `self._settled` are all seen or failed, so only the rest is read
+        (the last batches, and any trial still running from before them)."""
         maximize = study.direction == StudyDirection.MAXIMIZE
-        missing = len(finished) - self._trials.n
-        for t in reversed(finished):
-            if missing <= 0:
-                break
-            if t.number in self._trials.seen:
+        seen = self._trials.seen
+        for t in trials[self._settled :]:
+            if t.number in seen or t.state not in _FINISHED:
                 continue
-            missing -= 1
             infeasible = sum(v for v in t.constraints.values() if v > 0)
             if infeasible > 0:
                 self._trials.add(t, _INFEASIBLE, float(infeasible))
@@ -234,6 +237,12 @@ class BatchTPESampler(TPESampler):
                 self._trials.add(t, _COMPLETE, -value if maximize else value)
             else:
                 self._trials.add(t, _PRUNED, _pruned_score(t, maximize))
+        settled = self._settled
+        while settled < len(trials) and (
+            trials[settled].number in seen or trials[settled].state == TrialState.FAIL
+        ):
+            settled += 1
+        self._settled = settled
 
     def _draw(self, fit: _Fit, space: dict[str, BaseDistribution]) -> dict[str, Any]:
         """The next ask's candidate: the best of its own `n_ei_candidates` draws that no
