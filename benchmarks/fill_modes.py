@@ -47,6 +47,7 @@ from engine_throughput import (
     load_arrays,
     make_bars,
     make_grid,
+    stratopt_bars,
 )
 
 GRIDS = ("engine", "short")
@@ -70,21 +71,9 @@ def child_main(args: argparse.Namespace) -> int:
     """Time the three modes on one grid, alternating; write a JSON to ``--out``."""
     import stratopt.engine._many as many
     from stratopt.backtest import evaluate_many
-    from stratopt.data import Bars
     from stratopt.engine import ExecSettings
 
-    data = load_arrays(Path(args.data))
-    bars = Bars(
-        time=data["time"],
-        open=data["open"],
-        high=data["high"],
-        low=data["low"],
-        close=data["close"],
-        volume=data["volume"],
-        symbol="SYNTH",
-        source="benchmark",
-        periods_per_year=float(data["periods_per_year"]),
-    )
+    bars = stratopt_bars(load_arrays(Path(args.data)))
     grid = make_grid(args.candidates) if args.child == "engine" else short_grid(args.candidates)
     params = [{"fast": int(f), "slow": int(s), "mode": "reversal"} for f, s in grid]
     redo = [0]

@@ -240,14 +240,19 @@ def test_many_equals_one_when_the_tails_are_simulated_again() -> None:
     )[0]
     r = equity / np.concatenate(([1_000.0], equity[:-1])) - 1.0
     assert many[0, METRIC_IDS.index("var_95")] == np.quantile(r, 0.05)
-    # white box: the stored tails really fell short for this equity curve
+    assert _tails_fall_short(equity, 1_000.0)  # white box
+
+
+def _tails_fall_short(equity: np.ndarray, cash: float) -> bool:
+    """Whether the stored tails of this equity curve fell short (the fallback's case)."""
+    n = equity.shape[0]
     acc = np.empty(N_ACC)
-    metrics_begin_nb(1_000.0, acc)
+    metrics_begin_nb(cash, acc)
     sample, stored, rbuf = np.empty(n), np.empty(n), np.empty(n)
-    metrics_chunk_nb(equity, 1_000.0, 0, n, rbuf, sample, stored, acc)
+    metrics_chunk_nb(equity, cash, 0, n, rbuf, sample, stored, acc)
     ts = np.zeros(N_TRADE_STATS)
     out = np.empty(N_METRICS)
-    assert not metrics_finish_nb(n, equity[-1], 1_000.0, 0, ts, 252.0, acc, sample, stored, out)
+    return not metrics_finish_nb(n, equity[-1], cash, 0, ts, 252.0, acc, sample, stored, out)
 
 
 def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -347,23 +352,12 @@ def test_tails_inside_the_band_from_the_change_log(monkeypatch: pytest.MonkeyPat
     assert not redone  # nothing went back to Python
     var = many[:, METRIC_IDS.index("var_95")]
     assert (var[:2] == 0.0).all() and (var[2:] < 0.0).all()  # on the zeros; inside the band
-    # white box: the stored tails fell short for all of them
-    short = []
-    for i in range(k):
+    for i in range(k):  # white box: the stored tails fell short for all of them
         equity = _nb.run_one_nb(
             bars.open, bars.high, bars.low, bars.close, rows, rules[i], np.zeros(8), exs[i],
             252.0, False,
         )[0]  # fmt: skip
-        acc = np.empty(N_ACC)
-        metrics_begin_nb(1e4, acc)
-        sample, stored, rbuf = np.empty(n), np.empty(n), np.empty(n)
-        metrics_chunk_nb(equity, 1e4, 0, n, rbuf, sample, stored, acc)
-        out = np.empty(N_METRICS)
-        ts = np.zeros(N_TRADE_STATS)
-        short.append(
-            not metrics_finish_nb(n, equity[-1], 1e4, 0, ts, 252.0, acc, sample, stored, out)
-        )
-    assert all(short)
+        assert _tails_fall_short(equity, 1e4)
 
 
 def test_a_full_change_log_sends_the_candidate_back(monkeypatch: pytest.MonkeyPatch) -> None:
