@@ -29,6 +29,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from stratopt.metrics._compress_nb import LANES, VECTOR_COMPRESS, compress_store8
+
 __all__ = [
     "K_KEPT",
     "K_ZERO",
@@ -668,15 +670,27 @@ def _compact_nb(
     """Append the returns of ``r[:length]`` whose flag is set to ``dest[m:]``, in
     order; returns the new ``m``.
 
-    Branch-free: ``dest[m]`` is written for every return and ``m`` advances on the
-    flagged ones. With a few percent flagged or more, this beats looking at flags 8
-    at a time and skipping empty words (whose branch the CPU mispredicts). ``dest``
-    may be ``r``'s own array with ``m`` at or before ``r``'s start: ``m`` never
-    passes the return being read.
+    On AVX-512, 8 returns per instruction (`compress_store8`, about 3x the scalar
+    loop); elsewhere, and for the last few, branch-free: ``dest[m]`` is
+    written for every return and ``m`` advances on the flagged ones (with a few
+    percent flagged or more, this beats looking at flags 8 at a time and skipping
+    empty words, whose branch the CPU mispredicts). ``dest`` needs a slot for each of
+    the ``length`` returns from ``m`` on (a slot past the kept ones is written). It
+    may be ``r``'s own array with ``m`` at or before ``r``'s start: ``m`` never passes
+    the return being read.
     """
-    for t in range(length):
+    t = 0 * length  # int64 from the start: one compiled loop below
+    if VECTOR_COMPRESS:
+        # each step writes 8 slots at dest[m:]; m grows by at most t, so with
+        # m0 + t + 8 <= len(dest) they never pass its end
+        end = min(length, dest.shape[0] - m) - LANES
+        while t <= end:
+            m = compress_store8(r, t, flags, dest, m)  # type: ignore[call-arg]  # an intrinsic
+            t += LANES
+    while t < length:
         dest[m] = r[t]
         m += flags[t]
+        t += 1
     return m
 
 
