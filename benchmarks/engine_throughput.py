@@ -213,14 +213,11 @@ def floor_runner(data: dict[str, np.ndarray], grid: np.ndarray) -> Callable[[], 
     return once
 
 
-def stratopt_runner(data: dict[str, np.ndarray], grid: np.ndarray) -> Callable[[], Any]:
-    """(a) stratopt's many-candidates engine call, full metric set."""
-    from stratopt.backtest import evaluate_many
+def stratopt_bars(data: dict[str, np.ndarray]) -> Any:
+    """The benchmark series as `stratopt.data.Bars`."""
     from stratopt.data import Bars
-    from stratopt.engine import ExecSettings
-    from stratopt.strategies import get_strategy
 
-    bars = Bars(
+    return Bars(
         time=data["time"],
         open=data["open"],
         high=data["high"],
@@ -231,6 +228,15 @@ def stratopt_runner(data: dict[str, np.ndarray], grid: np.ndarray) -> Callable[[
         source="benchmark",
         periods_per_year=float(data["periods_per_year"]),
     )
+
+
+def stratopt_runner(data: dict[str, np.ndarray], grid: np.ndarray) -> Callable[[], Any]:
+    """(a) stratopt's many-candidates engine call, full metric set."""
+    from stratopt.backtest import evaluate_many
+    from stratopt.engine import ExecSettings
+    from stratopt.strategies import get_strategy
+
+    bars = stratopt_bars(data)
     strategy = get_strategy("sma_cross")
     settings = ExecSettings(
         cash=CASH, commission=COMMISSION, fill="next_open", sizing="fraction", size=1.0

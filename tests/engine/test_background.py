@@ -77,7 +77,7 @@ def test_this_process_compiles_run_many_nb_s_callees_for_the_types_its_body_pass
     _nb.new_work_nb.compile(work)
     f2 = types.float64[:, ::1]
     work_type = _nb.new_work_nb.overloads[work].signature.return_type  # type: ignore[attr-defined]
-    args = (*many[:9], f2, f2, work_type, f2, types.boolean[::1])
+    args = (*many[:9], f2, f2, types.float64[:, :, ::1], work_type, f2, types.boolean[::1])
     typing, target = cpu_target.typing_context, cpu_target.target_context
     typing.refresh()
     target.refresh()

@@ -242,9 +242,9 @@ def test_many_equals_one_edge_cases() -> None:
 
 def test_many_equals_one_when_the_tails_are_simulated_again() -> None:
     """A wild first quarter and a calm rest: a candidate in the market throughout has
-    its 5 % quantile inside the band the metrics placed early, so the engine simulates
-    it again for its tail metrics. The result is still `run_one_nb`'s, bit for bit,
-    and the quantile is NumPy's."""
+    its 5 % quantile inside the band the metrics placed early, so the engine finds its
+    tail metrics again from all its returns (rebuilt from the simulation's change log).
+    The result is still `run_one_nb`'s, bit for bit, and the quantile is NumPy's."""
     bars, row, rules, ex = wild_then_calm()
     close, n = bars.close, len(bars)
     many, one = _run_both(bars, row, rules, np.zeros((1, 8)), ex[None])
@@ -254,14 +254,19 @@ def test_many_equals_one_when_the_tails_are_simulated_again() -> None:
     )[0]
     r = equity / np.concatenate(([1_000.0], equity[:-1])) - 1.0
     assert many[0, METRIC_IDS.index("var_95")] == np.quantile(r, 0.05)
-    # white box: the stored tails really fell short for this equity curve
+    assert _tails_fall_short(equity, 1_000.0)  # white box
+
+
+def _tails_fall_short(equity: np.ndarray, cash: float) -> bool:
+    """Whether the stored tails of this equity curve fell short (the fallback's case)."""
+    n = equity.shape[0]
     acc = np.empty(N_ACC)
-    metrics_begin_nb(1_000.0, acc)
+    metrics_begin_nb(cash, acc)
     sample, stored, rbuf = np.empty(n), np.empty(n), np.empty(n)
-    metrics_chunk_nb(equity, 1_000.0, 0, n, rbuf, sample, stored, acc)
+    metrics_chunk_nb(equity, cash, 0, n, rbuf, sample, stored, acc)
     ts = np.zeros(N_TRADE_STATS)
     out = np.empty(N_METRICS)
-    assert not metrics_finish_nb(n, equity[-1], 1_000.0, 0, ts, 252.0, acc, sample, stored, out)
+    return not metrics_finish_nb(n, equity[-1], cash, 0, ts, 252.0, acc, sample, stored, out)
 
 
 def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,7 +306,7 @@ def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_candidates_simulated_again_on_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Several candidates whose tails fell inside the band, redone on threads."""
+    """Several candidates whose tails fell inside the band, on threads."""
     monkeypatch.setattr(_many, "THREADED_FROM", 0)
     bars, row, one_rule, _ = wild_then_calm()
     close = bars.close
@@ -314,3 +319,67 @@ def test_candidates_simulated_again_on_threads(monkeypatch: pytest.MonkeyPatch) 
     _assert_same_bits(
         many, _run_both(Bars(close, close, close, close), row, rules, np.zeros((5, 8)), ex)[1]
     )
+
+
+def _flat_after(n: int, exits: list[int], rng: np.random.Generator) -> tuple[Bars, np.ndarray]:
+    """A random walk and one code row per candidate: long from bar 3, out for good at
+    ``exits[k]`` (then flat: zero returns to the end)."""
+    close = np.ascontiguousarray(100.0 * np.cumprod(1.0 + rng.normal(0.0, 1e-3, n)))
+    rows = np.zeros((len(exits), n))
+    rows[:, 3] = 1.0
+    for k, j in enumerate(exits):
+        rows[k, j] = 2.0  # exit
+    return Bars(close, close, close, close), rows
+
+
+def test_tails_inside_the_band_from_the_change_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates in the market for a first stretch, then flat to the end (as whole
+    units leave a drained account): the zeros move the 5 % quantile inside the band
+    the metrics placed early, or onto the zeros themselves. The kernel finds the tails
+    again from its change log, without simulating from Python, and every metric is
+    `run_one_nb`'s, bit for bit."""
+    n = 10 * _nb.SIM_CHUNK + 77
+    exits = [n // 50, n // 20, n // 10, n // 6, n // 4, 3 * n // 10]
+    bars, rows = _flat_after(n, exits, np.random.default_rng(7))
+    k = len(exits)
+    rules = np.zeros((k, 8, 5), dtype=np.int64)
+    for i in range(k):
+        rules[i, 0] = (_nb.RULE_CODES, i, 0, 0, 0)
+    fills = ("close", "next_open")
+    exs = np.stack(
+        [
+            pack_settings(ExecSettings(cash=1e4, commission=1e-3, fill=fills[i % 2]))
+            for i in range(k)
+        ]
+    )
+    redone = []
+    one = _many.run_one_nb
+    monkeypatch.setattr(_many, "run_one_nb", lambda *a: redone.append(1) or one(*a))
+    many, ref = _run_both(bars, np.ascontiguousarray(rows), rules, np.zeros((k, 8)), exs)
+    _assert_same_bits(many, ref)
+    assert not redone  # nothing went back to Python
+    var = many[:, METRIC_IDS.index("var_95")]
+    assert (var[:2] == 0.0).all() and (var[2:] < 0.0).all()  # on the zeros; inside the band
+    for i in range(k):  # white box: the stored tails fell short for all of them
+        equity = _nb.run_one_nb(
+            bars.open, bars.high, bars.low, bars.close, rows, rules[i], np.zeros(8), exs[i],
+            252.0, False,
+        )[0]  # fmt: skip
+        assert _tails_fall_short(equity, 1e4)
+
+
+def test_a_full_change_log_sends_the_candidate_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A holding cost changes the cash on every bar in the market, more changes than
+    the kernel's log holds: such a candidate whose tails fell inside the band is
+    simulated again from Python (`run_one_nb`), with the same bits."""
+    n = 10 * _nb.SIM_CHUNK + 77
+    bars, rows = _flat_after(n, [3 * n // 10], np.random.default_rng(8))
+    rules = np.zeros((1, 8, 5), dtype=np.int64)
+    rules[0, 0] = (_nb.RULE_CODES, 0, 0, 0, 0)
+    ex = pack_settings(ExecSettings(cash=1e4, fill="close", holding_cost=1e-5))
+    redone = []
+    one = _many.run_one_nb
+    monkeypatch.setattr(_many, "run_one_nb", lambda *a: redone.append(1) or one(*a))
+    many, ref = _run_both(bars, np.ascontiguousarray(rows), rules, np.zeros((1, 8)), ex[None])
+    _assert_same_bits(many, ref)
+    assert redone == [1]

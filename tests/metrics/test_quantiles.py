@@ -15,17 +15,27 @@ from stratopt.metrics._nb import (
     _A_ZEROS,
     _CHUNK,
     _SEGMENT,
+    M_CVAR_95,
+    M_TAIL_RATIO,
+    M_VAR_95,
     N_ACC,
+    N_BR,
+    N_KEPT,
     N_METRICS,
     N_TRADE_STATS,
+    _certain_sum_nb,
     _heapsort_nb,
     _sample_bar,
     _sample_size,
     _select_nb,
+    _tail_from_returns_nb,
     metrics_begin_nb,
     metrics_chunk_nb,
     metrics_finish_nb,
     quantile_nb,
+    tail_brackets_nb,
+    tail_by_value_nb,
+    tail_split_nb,
     trade_stats_init_nb,
 )
 
@@ -34,6 +44,7 @@ from .reference import bar_returns
 
 LEVELS = [0.0, 0.05, 0.3, 0.5, 0.95, 1.0]
 NO_TRADES = {"pnl": np.empty(0), "ret": np.empty(0), "bars": np.empty(0)}
+TAIL = [M_VAR_95, M_CVAR_95, M_TAIL_RATIO]
 
 
 def awkward_arrays(rng: np.random.Generator, n: int) -> list[np.ndarray]:
@@ -274,3 +285,48 @@ def test_cvar_of_a_dense_cluster_is_accurate() -> None:
     r[i[:3000]] = -0.5
     r[i[3000:6000]] = 1.0
     _assert_tail(np.cumprod(1.0 + r), cash=1.0)
+
+
+def _by_value(equity: np.ndarray, cash: float) -> tuple[bool, np.ndarray, np.ndarray]:
+    """`tail_by_value_nb` after a first pass and its finish, against the all-returns
+    selection (`_tail_from_returns_nb`): (sure, its tails, the selection's tails)."""
+    n = equity.shape[0]
+    fp = FirstPass(equity, cash)
+    acc = fp.acc.copy()
+    ts = np.zeros(N_TRADE_STATS)
+    metrics_finish_nb(
+        n, fp.final, cash, 0, ts, 252.0, acc, fp.sample.copy(), np.empty(n), np.empty(N_METRICS)
+    )
+    br = np.empty(N_BR)
+    tail_brackets_nb(acc, br)
+    r = bar_returns(equity, cash)
+    dest, kept = np.empty(n), np.zeros(N_KEPT, dtype=np.int64)
+    for j0 in range(0, n, 1000):  # in chunks, as the engine feeds it
+        tail_split_nb(r[j0 : j0 + 1000], min(1000, n - j0), br, dest, kept)
+    got, want = np.full(N_METRICS, np.nan), np.full(N_METRICS, np.nan)
+    sure = tail_by_value_nb(dest, kept, n, br, got)
+    _tail_from_returns_nb(r.copy(), want)
+    return bool(sure), got[TAIL], want[TAIL]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_tails_by_value_are_the_selections(seed: int) -> None:
+    """The tails from the returns' values (the engine's fallback) are bit for bit those
+    of the selection among all the returns in order, whatever the share of zeros."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3_000, 60_000))
+    r = rng.normal(0.0, 1e-3, n) * np.where(rng.random(n) < 0.3, 5.0, 1.0)
+    r[: int(n * rng.uniform(0.0, 0.9))] *= float(rng.choice([1.0, 0.0]))  # a flat start
+    r[rng.random(n) < rng.uniform(0.0, 0.97)] = 0.0
+    r[: n // 4] *= 10.0
+    sure, got, want = _by_value(100.0 * np.cumprod(1.0 + r), 100.0)
+    assert sure
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_sum_on_a_rounding_tie_is_not_sure() -> None:
+    """1 + 2**-53 lies half-way between two floats: one order of Neumaier's sum gives
+    1.0, another could round up; the by-value tails then defer to the selection."""
+    assert not _certain_sum_nb(1.0, 2.0**-53, 1.0 + 2.0**-53, np.int64(2))[0]
+    assert _certain_sum_nb(1.0, 2.0**-54, 1.0, np.int64(2)) == (True, 1.0)
+    assert _certain_sum_nb(0.0, 0.0, 0.0, np.int64(0)) == (True, 0.0)

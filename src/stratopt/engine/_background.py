@@ -177,7 +177,7 @@ def batch_callee_types(many_args: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]
         "fill_codes_range_nb": (ind, one_rules, one_levels, codes, i8, i8),
         "simulate_range_nb": (
             o, h, lo, c, codes, types.uint64[::1], i8, i8, ex.copy(ndim=1), vec, vec, vec,
-            no, vec, types.int8[::1], types.float64[:, ::1],
+            no, vec, types.int8[::1], types.float64[:, ::1], types.float64[:, ::1],
         ),
         "eval_signals_nb": (ind, one_rules, one_levels, i8),
     }  # fmt: skip

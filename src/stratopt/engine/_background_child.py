@@ -23,7 +23,12 @@ from stratopt.engine._background import (
     one_candidate_types,
 )
 from stratopt.engine._nb import eval_signals_nb, run_many_nb, run_one_nb
-from stratopt.metrics.nb import metrics_chunk_nb, metrics_finish_nb
+from stratopt.metrics.nb import (
+    metrics_chunk_nb,
+    metrics_finish_nb,
+    tail_by_value_nb,
+    tail_split_nb,
+)
 from stratopt.stats.nb import paths_nb
 
 __all__ = ["compile_from_stdin"]
@@ -48,6 +53,9 @@ def compile_from_stdin() -> None:
     vec, f8, i8, ppy = types.float64[::1], types.float64, types.int64, one[8]
     metrics_chunk_nb.compile((vec, f8, i8, i8, vec, vec, vec, vec))
     metrics_finish_nb.compile((i8, f8, f8, i8, vec, ppy, vec, vec, vec, vec))
+    ivec = types.int64[::1]
+    tail_split_nb.compile((vec, i8, vec, vec, ivec))  # run_many_nb's tail fallback
+    tail_by_value_nb.compile((vec, ivec, i8, vec, vec))
     _tell(METRICS_SAVED)
     if early:
         paths_nb.compile(PATHS_TYPES)

@@ -63,7 +63,8 @@ def run_many(
         )  # fmt: skip
 
     def run_again(k: int) -> None:
-        # the tails moved inside the band: the one-candidate path keeps every return
+        # the tails moved inside the band and the kernel's change log overflowed (see
+        # batch_metrics_nb): the one-candidate path keeps every return
         args = (o, h, l, c, ind, rules[k], levels[k], ex[k], ppy, False)
         out[k] = composite(run_one_nb, args)(*args)[4]
 

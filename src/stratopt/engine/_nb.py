@@ -51,15 +51,24 @@ from stratopt.engine._types import (
     E_WHOLE,
 )
 from stratopt.metrics._nb import (
+    K_KEPT,
+    K_ZERO,
     METRICS_SAMPLE,
     METRICS_SEGMENT,
     N_ACC,
+    N_BR,
+    N_KEPT,
     N_METRICS,
     N_TRADE_STATS,
     compute_metrics_nb,
     metrics_begin_nb,
     metrics_chunk_nb,
     metrics_finish_nb,
+    open_brackets_nb,
+    tail_brackets_nb,
+    tail_by_value_nb,
+    tail_from_nonzero_nb,
+    tail_split_nb,
     trade_stats_init_nb,
     trade_stats_update_nb,
 )
@@ -112,7 +121,15 @@ S_NTRADES = 9
 S_PENDING = 10
 S_PENDING_TIME = 11
 S_EXPOSURE = 12
-N_STATE = 13
+S_NLOG = 13  # changes of (cash, units) seen so far (see simulate_range_nb's `log`)
+N_STATE = 14
+
+# Columns of the change log of simulate_range_nb: from bar LOG_BAR on, the equity is
+# LOG_CASH + LOG_UNITS * close.
+LOG_BAR = 0
+LOG_CASH = 1
+LOG_UNITS = 2
+N_LOG_COLS = 3
 
 # Bars per chunk of the many-candidates kernel: its codes, equity and returns stay in
 # L2 (8192 measured 2 % faster than 4096 and 2048, equal to 16384). A multiple of
@@ -399,13 +416,14 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
         position,
         exposure,
         trades,
+        np.empty((0, N_LOG_COLS)),
     )
     return int(st[S_NTRADES]), int(st[S_EXPOSURE])
 
 
 @njit(cache=True)
 def simulate_range_nb(  # type: ignore[no-untyped-def]
-    o, h, l, c, codes, words, j0, j1, ex, ts, st, equity, record, position, exposure, trades
+    o, h, l, c, codes, words, j0, j1, ex, ts, st, equity, record, position, exposure, trades, log
 ):
     """Run bars ``j0 <= j < j1`` of one candidate, resuming from and saving to ``st``.
 
@@ -416,6 +434,13 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
     only when `record` (whole-series arrays). Start with `sim_state_init_nb`; feed
     the chunks in order. ``st[S_NTRADES]`` and ``st[S_EXPOSURE]`` count trades and
     bars in the market.
+
+    ``log`` (float64[cap, N_LOG_COLS], cap >= 0) receives every change of the
+    equity's terms: a bar whose (cash, units) at its close differ from the bar
+    before's gets a row (bar, cash, units), the first ``cap`` of them;
+    ``st[S_NLOG]`` counts them all. From the log, `log_returns_nb` gives the
+    per-bar returns again without simulating (the many-candidates kernel's tail
+    fallback). Only bars that leave the tight loop below can change them.
 
     The per-bar work is written out in this one function on purpose: a numba call
     that takes arrays costs reference counting on every bar (measured 5-10x slower),
@@ -437,6 +462,8 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
     cash, units, fees, bars = st[S_CASH], st[S_UNITS], st[S_FEES], st[S_BARS]
     extreme, stop0, take, entry_idx = st[S_EXTREME], st[S_STOP], st[S_TAKE], st[S_ENTRY_IDX]
     entry, n_trades = st[S_ENTRY_PRICE], st[S_NTRADES]
+    n_log = int(st[S_NLOG])
+    cap = log.shape[0]
     # Without intrabar exits, holding cost or max_bars, a bar without a signal only
     # marks the position to market: such runs of bars take a tight loop.
     quiet = not has_intrabar and holding == 0.0 and max_bars == 0.0
@@ -468,6 +495,7 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
                 j = k
                 if j == j1:
                     break
+        cash0, units0 = cash, units
         # 1. the open: fills of instructions decided at the previous close
         if next_open and (pending_time or pending != SIG_NONE):
             pos = (cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades)
@@ -552,6 +580,12 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
             pos = (cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades)
             pos = _close(pos, c[j], slip, np.int64(EXIT_END), j, ex, ts, record, trades)
             cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
+        if cash != cash0 or units != units0:
+            if n_log < cap:
+                log[n_log, LOG_BAR] = j
+                log[n_log, LOG_CASH] = cash
+                log[n_log, LOG_UNITS] = units
+            n_log += 1
         equity[j - j0] = cash + units * c[j]
         j += 1
     st[S_CASH], st[S_UNITS], st[S_FEES], st[S_BARS] = cash, units, fees, bars
@@ -560,6 +594,62 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
     st[S_PENDING] = pending
     st[S_PENDING_TIME] = 1.0 if pending_time else 0.0
     st[S_EXPOSURE] = exposure_bars
+    st[S_NLOG] = n_log
+
+
+@njit(cache=True, error_model="numpy")
+def log_returns_nb(c, cash, log, n_log, ebuf, rbuf, br, dest, kept):  # type: ignore[no-untyped-def]
+    """The per-bar returns of a simulation again, from its change log, through
+    `tail_split_nb` (brackets ``br``, into ``dest`` and ``kept``).
+
+    ``log[:n_log]`` is `simulate_range_nb`'s log of a whole series (none dropped),
+    ``cash`` the initial cash; ``ebuf`` and ``rbuf`` are float64 buffers of the same
+    size, for a stretch's equity and returns. The equity is recomputed as the
+    simulation marks it (``cash + units * close``) and the returns as
+    `per_bar_returns_nb` takes them, so they are the same bits; in the market they
+    are computed a stretch at a time (vectorised). A flat stretch keeps its equity:
+    after its first bar its returns are 0 (``e / e - 1``, or 0 after a ruin),
+    counted in ``kept[K_ZERO]``, not computed.
+    """
+    n = c.shape[0]
+    cap = rbuf.shape[0]
+    units = 0.0
+    prev = cash
+    w = 0 * cap  # int64, not Literal[int](0): one compiled tail_split_nb
+    j = 0
+    for i in range(n_log + 1):
+        end = int(log[i, LOG_BAR]) if i < n_log else n
+        if j < end and units == 0.0:
+            e = cash + units * c[j]
+            rbuf[w] = e / prev - 1.0 if prev > 0.0 else 0.0
+            prev = e
+            w += 1
+            kept[K_ZERO] += end - j - 1
+            j = end
+        while j < end:
+            take = min(end - j, cap - w)
+            es = ebuf[:take]
+            c_run = c[j : j + take]
+            for t in range(take):
+                es[t] = cash + units * c_run[t]
+            rs = rbuf[w : w + take]
+            rs[0] = es[0] / prev - 1.0 if prev > 0.0 else 0.0
+            for t in range(1, take):
+                p = es[t - 1]
+                rs[t] = es[t] / p - 1.0 if p > 0.0 else 0.0
+            prev = es[take - 1]
+            w += take
+            j += take
+            if w == cap:
+                tail_split_nb(rbuf, w, br, dest, kept)
+                w = 0
+        if w == cap:
+            tail_split_nb(rbuf, w, br, dest, kept)
+            w = 0
+        if i < n_log:
+            cash = log[i, LOG_CASH]
+            units = log[i, LOG_UNITS]
+    tail_split_nb(rbuf, w, br, dest, kept)
 
 
 @njit(cache=True)
@@ -600,7 +690,9 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
 
 
 @njit(cache=True, inline="always")
-def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, work, out, found):  # type: ignore[no-untyped-def]
+def batch_metrics_nb(  # type: ignore[no-untyped-def]
+    o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, logs, work, out, found
+):
     """The metrics of a few candidates, ``rules[q]``, ``levels[q]``, ``ex[q]`` ->
     ``out[q]``, in one pass over the bars, chunk by chunk (the engine's
     many-candidates path; `run_one_nb` is the one-candidate reference).
@@ -613,9 +705,14 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, w
     chunk's prices and the indicator rows they share are read from memory once for all
     of them (reading the series is a good part of the cost). ``samples[q]``
     (float64[s] with s = min(n, METRICS_SAMPLE)) receives candidate q's bracket
-    sample. ``found[q]`` is False for a candidate whose tails were not among its
-    stored returns (rare): the caller runs it again with `run_one_nb`, which keeps all
-    its returns (not called from here: that would compile the one-candidate path into
+    sample. A candidate whose tails were not among its stored returns (its 5 %
+    quantile moved inside the band, e.g. when it stays flat for long stretches) gets
+    them from all its returns, as `run_one_nb` does: they are rebuilt from the
+    simulation's change log, ``logs[q]`` (float64[cap, N_LOG_COLS], see
+    `simulate_range_nb`), into ``stored[q]``. ``found[q]`` is False only if the log
+    overflowed (more than ``cap`` changes, e.g. a holding cost changes the cash on
+    every bar): the caller runs it again with `run_one_nb`, which keeps all its
+    returns (not called from here: that would compile the one-candidate path into
     this kernel, about a third of a cold start). ``work`` holds the small buffers of
     `new_work_nb`, with room for ``len(rules)`` candidates, reused across batches.
     The result is bit for bit that of `run_one_nb` (the same kernels on the same bars,
@@ -625,6 +722,8 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, w
     k = rules.shape[0]
     codes, equity, rbuf, ts, st, acc, dummy_pos, dummy_exp, dummy_trades = work
     words = codes.view(np.uint64)
+    br = np.empty(N_BR)
+    kept = np.zeros(N_KEPT, dtype=np.int64)
     prev = np.empty(k)
     for q in range(k):
         trade_stats_init_nb(ts[q])
@@ -653,6 +752,7 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, w
                 dummy_pos,
                 dummy_exp,
                 dummy_trades,
+                logs[q],
             )
             metrics_chunk_nb(equity[:w], prev[q], j0, n, rbuf, samples[q], stored[q], acc[q])
             prev[q] = equity[w - 1]
@@ -669,12 +769,31 @@ def batch_metrics_nb(o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, w
             stored[q],
             out[q],
         )
+        n_log = int(st[q, S_NLOG])
+        if not found[q] and n_log <= logs.shape[1]:
+            # the fallback's tails (from all the returns), without simulating again:
+            # by value, else from all the nonzero returns in order, as run_one_nb
+            cash = ex[q, E_CASH]
+            tail_brackets_nb(acc[q], br)
+            kept[:] = 0
+            log_returns_nb(c, cash, logs[q], n_log, equity, rbuf, br, stored[q], kept)
+            if not tail_by_value_nb(stored[q], kept, n, br, out[q]):
+                open_brackets_nb(br)
+                kept[:] = 0
+                log_returns_nb(c, cash, logs[q], n_log, equity, rbuf, br, stored[q], kept)
+                tail_from_nonzero_nb(stored[q], kept[K_KEPT], n, kept[K_ZERO], out[q])
+            found[q] = True
 
 
 # Candidates per batch of the many-candidates kernel (see batch_metrics_nb): more
 # share more reads of the prices and rows, but each keeps its own float64[n] buffer of
 # stored returns (measured with this pass: 1 and 2 equal, 4 about 5 % slower).
 BATCH = 2
+
+# Bars per row of a candidate's change log in the many-candidates kernel: room for a
+# change every LOG_PER bars on average (a reversal every 8 minutes on 1-minute bars);
+# a candidate with more that needs its log is simulated again (see batch_metrics_nb).
+LOG_PER = 8
 
 
 @njit(cache=True, inline="always")
@@ -713,6 +832,7 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found):  # type: i
     s = min(n, METRICS_SAMPLE)
     stored = np.empty((b, n))
     samples = np.empty((b, s))
+    logs = np.empty((b, n // LOG_PER + 16, N_LOG_COLS))
     work = new_work_nb(b)
     for g in range((n_cand + b - 1) // b):
         k0 = g * b
@@ -729,6 +849,7 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found):  # type: i
             ppy,
             stored,
             samples,
+            logs,
             work,
             out[k0:k1],
             found[k0:k1],

@@ -32,6 +32,8 @@ from numba import njit
 from stratopt.metrics._compress_nb import LANES, VECTOR_COMPRESS, compress_store8
 
 __all__ = [
+    "K_KEPT",
+    "K_ZERO",
     "METRICS_SAMPLE",
     "METRICS_SEGMENT",
     "M_AVG_LOSS",
@@ -64,6 +66,8 @@ __all__ = [
     "M_WIN_RATE",
     "M_WORST_TRADE",
     "N_ACC",
+    "N_BR",
+    "N_KEPT",
     "N_METRICS",
     "N_TRADE_STATS",
     "TS_BARS_SUM",
@@ -85,9 +89,14 @@ __all__ = [
     "metrics_begin_nb",
     "metrics_chunk_nb",
     "metrics_finish_nb",
+    "open_brackets_nb",
     "per_bar_returns_nb",
     "quantile_nb",
     "ratio_nb",
+    "tail_brackets_nb",
+    "tail_by_value_nb",
+    "tail_from_nonzero_nb",
+    "tail_split_nb",
     "trade_stats_from_arrays_nb",
     "trade_stats_init_nb",
     "trade_stats_update_nb",
@@ -485,13 +494,18 @@ _A_SHIFT = 14  # shift of the power sums, set on the first chunk
 _A_BAND_LO, _A_BAND_HI = 15, 16  # the band: returns strictly inside are not stored
 _A_STORED = 17  # number of returns stored so far
 _A_ZEROS = 18  # number of returns equal to 0
-N_ACC = 19
+_A_BR = 19  # 4 slots: the brackets `metrics_finish_nb` placed, before the band clips them
+N_ACC = 23
 # cnt (int64) slots filled by the pass over the stored returns
 _C_LT1, _C_LT2, _C_ZERO = 0, 1, 2
 _N_CNT = 3
 # the two value brackets `br` (float64[_N_BR]) around the quantiles: lo1, hi1, lo2, hi2
 _B_LO1, _B_HI1, _B_LO2, _B_HI2 = 0, 1, 2, 3
 _N_BR = 4
+N_BR = _N_BR
+# kept (int64) slots of `tail_split_nb`: the nonzero returns kept, the zero returns
+K_KEPT, K_ZERO = 0, 1
+N_KEPT = 2
 # metrics that do not depend on per-bar returns (set before the n == 0 early exit)
 _TRADE_OR_LEVEL = (
     M_TRADES, M_WIN_RATE, M_PROFIT_FACTOR, M_AVG_TRADE, M_EXPECTANCY, M_SQN, M_EXPOSURE,
@@ -951,14 +965,21 @@ def _tail_nb(
     for i in range(m):
         v = buf[i]
         if v >= lo1 and v <= q_lo:
-            t = total + v
-            if abs(total) >= abs(v):
-                comp += (total - t) + v
-            else:
-                comp += (v - t) + total
-            total = t
+            total, comp = _neumaier_nb(total, comp, v)
             n_tail += 1
     return True, q_lo, (total + comp) / n_tail, q_hi
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def _neumaier_nb(total: float, comp: float, v: float) -> tuple[float, float]:
+    """``total + v`` and the compensation plus its rounding error, which this
+    computes exactly (Fast2Sum, from the larger of the two)."""
+    t = total + v
+    if abs(total) >= abs(v):
+        comp += (total - t) + v
+    else:
+        comp += (v - t) + total
+    return t, comp
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -973,13 +994,154 @@ def _tail_from_returns_nb(returns: F64Array, out: F64Array) -> None:
         returns[m] = r
         m += r != 0.0
         n_zero += r == 0.0
-    br = np.empty(_N_BR)
+    tail_from_nonzero_nb(returns, m, n, n_zero, out)
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def tail_brackets_nb(acc: F64Array, br: F64Array) -> None:
+    """The value brackets (float64[N_BR]) of the 5 % and 95 % quantiles that
+    `metrics_finish_nb` placed from its sample (``acc``, after it ran), before the band
+    clipped them: a guess, which `tail_by_value_nb` checks with exact counts."""
+    for i in range(_N_BR):
+        br[i] = acc[_A_BR + i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def open_brackets_nb(br: F64Array) -> None:
+    """Brackets that hold every return: `tail_split_nb` then keeps all the nonzero
+    returns, in order, as `tail_from_nonzero_nb` takes them."""
     for b in range(2):
         br[2 * b] = -np.inf
         br[2 * b + 1] = np.inf
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def tail_split_nb(
+    r: F64Array, w: int, br: F64Array, dest: F64Array, kept: npt.NDArray[np.int64]
+) -> None:
+    """Keep what `tail_by_value_nb` needs of the returns ``r[:w]``, which come chunk by
+    chunk in bar order: the nonzero ones at or below bracket 1's high end or at or
+    above bracket 2's low end, appended in order to ``dest`` (float64[>= the number
+    of nonzero returns]), counted in ``kept[K_KEPT]``; the zeros are counted in
+    ``kept[K_ZERO]``. With `open_brackets_nb` every nonzero return is kept.
+    (`metrics_chunk_nb` stores the same way, with the band (hi1, lo2).)
+    """
+    hi1 = br[_B_HI1]
+    lo2 = br[_B_LO2]
+    m = kept[K_KEPT]
+    # Branch-free: written always, kept by advancing. Testing for 0 too makes this
+    # loop twice as slow, so only when a bracket reaches 0.
+    if hi1 < 0.0 and lo2 > 0.0:
+        for i in range(w):
+            v = r[i]
+            dest[m] = v
+            m += (v <= hi1) | (v >= lo2)
+    else:
+        for i in range(w):
+            v = r[i]
+            dest[m] = v
+            m += ((v <= hi1) | (v >= lo2)) & (v != 0.0)
+    kept[K_KEPT] = m
+    zeros = 0
+    for i in range(w):  # apart, vectorised
+        zeros += r[i] == 0.0
+    kept[K_ZERO] += zeros
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def tail_by_value_nb(
+    dest: F64Array, kept: npt.NDArray[np.int64], n: int, br: F64Array, out: F64Array
+) -> bool:
+    """`tail_from_nonzero_nb`'s VaR, CVaR and tail ratio (the same bits) from what
+    `tail_split_nb` kept of ``n`` returns with the brackets ``br`` of
+    `tail_brackets_nb` (``kept[K_ZERO]`` also counting any zeros the caller
+    skipped); ``dest`` is reordered. False (``out`` untouched) if a quantile is
+    outside its bracket or the sum cannot be sure: the caller then runs
+    `tail_from_nonzero_nb` on all the nonzero returns.
+
+    The quantiles are order statistics, the same whichever selection finds them:
+    here among the returns inside the brackets, as `metrics_finish_nb` does. CVaR's
+    sum is the one part that depends on an order: `tail_from_nonzero_nb` adds the
+    tail with Neumaier's compensation in the order its selection left it, and
+    `_certain_sum_nb` tells when every order gives the same bits.
+    """
+    m = kept[K_KEPT]
+    n_zero = kept[K_ZERO]
+    lo1 = br[_B_LO1]
+    total = 0.0
+    comp = 0.0
+    size = 0.0  # the sum of the magnitudes, for the error bound
+    k = 0 * m  # int64 from the start
+    for i in range(m):  # the returns below bracket 1; adding 0.0 changes nothing
+        v = dest[i]
+        x = v if v < lo1 else 0.0
+        total, comp = _neumaier_nb(total, comp, x)
+        size += abs(x)
+        k += v < lo1
     cnt = np.zeros(_N_CNT, dtype=np.int64)
     cnt[_C_ZERO] = n_zero
-    _, q_lo, cvar, q_hi = _tail_nb(returns, m, n, br, cnt, 0.0)
+    mc, below = _stored_pass_nb(dest, m, n, br, cnt)
+    found, q_lo, _, q_hi = _tail_nb(dest, mc, n, br, cnt, below)
+    if not found:
+        return False
+    for i in range(mc):  # then the candidates in the tail
+        v = dest[i]
+        if v >= lo1 and v <= q_lo:
+            total, comp = _neumaier_nb(total, comp, v)
+            size += abs(v)
+            k += 1
+    sure, tail_sum = _certain_sum_nb(total, comp, size, k)
+    if not sure:
+        return False
+    # `tail_from_nonzero_nb`'s brackets start at -inf: the zeros are in its tail
+    # exactly when the quantile is not below 0
+    n_tail = k + (n_zero if q_lo >= 0.0 else 0)
+    _put_tail_nb(q_lo, tail_sum / n_tail, q_hi, out)
+    return True
+
+
+_U = 2.0**-53  # the unit roundoff of float64
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def _certain_sum_nb(total: float, comp: float, size: float, k: int) -> tuple[bool, float]:
+    """Whether ``fl(total' + comp')`` is the same float for Neumaier's sum of the
+    same ``k`` values in every order, given this order's ``total``, ``comp`` and
+    ``size`` (the sum of the values' magnitudes); and that float.
+
+    Why: each step's rounding error is computed exactly, so for any order
+    ``total' + comp'`` is the exact sum S plus the error of adding those k errors
+    into ``comp'`` (recursive summation: at most gamma(k) times the sum of their
+    magnitudes, each at most u times a partial sum, so at most gamma(k) k u size,
+    with some room for the rounding of ``size``: the bound E below). Two orders'
+    values lie within 2E of each other, so when ``total + comp`` is farther than
+    2E from either edge of the rounding cell of its float, every order rounds to it.
+    """
+    r = total + comp
+    if k == 0:
+        return True, r
+    b = r - total  # the exact residual of r (Knuth's TwoSum)
+    err = (total - (r - b)) + (comp - b)
+    ku = k * _U
+    bound = 4.0 * (ku * ku / (1.0 - ku)) * size + 4.0 * k * 5e-324
+    up = np.nextafter(r, np.inf) - r
+    down = r - np.nextafter(r, -np.inf)
+    return err + 2.0 * bound < 0.5 * up and err - 2.0 * bound > -0.5 * down, r
+
+
+# Inlined into its callers, `_tail_from_returns_nb` and the engine's many-candidates
+# kernel (whose own fallback rebuilds the nonzero returns without the zeros): no
+# compiled level more. Its body has no division but `ratio_nb`'s, after a zero test.
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def tail_from_nonzero_nb(nonzero: F64Array, m: int, n: int, n_zero: int, out: F64Array) -> None:
+    """`_tail_from_returns_nb` on returns given as their nonzero ones, ``nonzero[:m]``
+    in bar order (reordered), and the number ``n_zero`` of zeros among the ``n``
+    (``m + n_zero == n``): VaR, CVaR and the tail ratio into ``out``, the same bits."""
+    br = np.empty(_N_BR)
+    open_brackets_nb(br)
+    cnt = np.zeros(_N_CNT, dtype=np.int64)
+    cnt[_C_ZERO] = n_zero
+    _, q_lo, cvar, q_hi = _tail_nb(nonzero, m, n, br, cnt, 0.0)
     _put_tail_nb(q_lo, cvar, q_hi, out)
 
 
@@ -1120,6 +1282,8 @@ def metrics_finish_nb(
     k_lo = _quantile_ranks(n, _Q_LO)[0]
     k_hi = _quantile_ranks(n, _Q_HI)[0]
     _brackets_nb(n, k_lo, k_hi, sample, br)
+    for i in range(_N_BR):  # for `tail_brackets_nb`, should the tails not be found
+        acc[_A_BR + i] = br[i]
     _clip_brackets_nb(br, acc[_A_BAND_LO], acc[_A_BAND_HI])
     cnt = np.zeros(_N_CNT, dtype=np.int64)
     cnt[_C_ZERO] = int(acc[_A_ZEROS])

@@ -13,6 +13,8 @@ from stratopt.metrics._nb import (
     metrics_begin_nb,
     metrics_chunk_nb,
     metrics_finish_nb,
+    tail_by_value_nb,
+    tail_split_nb,
     trade_stats_init_nb,
     trade_stats_update_nb,
 )
@@ -24,6 +26,8 @@ __all__ = [
     "metrics_begin_nb",
     "metrics_chunk_nb",
     "metrics_finish_nb",
+    "tail_by_value_nb",
+    "tail_split_nb",
     "trade_stats_init_nb",
     "trade_stats_update_nb",
 ]
