@@ -246,7 +246,7 @@ def test_many_equals_one_when_the_tails_are_simulated_again() -> None:
     tail metrics again from all its returns (rebuilt from the simulation's change log).
     The result is still `run_one_nb`'s, bit for bit, and the quantile is NumPy's."""
     bars, row, rules, ex = wild_then_calm()
-    close, n = bars.close, len(bars)
+    close = bars.close
     many, one = _run_both(bars, row, rules, np.zeros((1, 8)), ex[None])
     _assert_same_bits(many, one)
     equity = _nb.run_one_nb(
