@@ -22,9 +22,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from optuna.samplers._tpe import _truncnorm
 
 from stratopt.search._log_ndtr_nb import FAR_TAIL, log_ndtr_nb
+
+try:  # an internal module of the pinned Optuna: another version may move it
+    from optuna.samplers._tpe import _truncnorm
+except ImportError:  # pragma: no cover - then Optuna's TPE keeps its own function
+    _truncnorm = None  # type: ignore[assignment]
 
 __all__ = ["install", "installed", "log_ndtr"]
 
@@ -72,7 +76,7 @@ def install() -> bool:
         if "ok" not in _state:
             with np.errstate(all="ignore"):  # Optuna's series warns on the infinite probes
                 ok = _OPTUNAS is not None and _same_bits(log_ndtr(PROBES), _OPTUNAS(PROBES))
-            if ok:
+            if ok and _truncnorm is not None:
                 _truncnorm._log_ndtr = log_ndtr
             _state["ok"] = ok
         return _state["ok"]
