@@ -50,6 +50,7 @@ from stratopt.engine._types import (
     E_TRAILING,
     E_WHOLE,
 )
+from stratopt.engine._prefetch_nb import prefetch_nb
 from stratopt.metrics._nb import (
     K_KEPT,
     K_ZERO,
@@ -467,6 +468,8 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
     # Without intrabar exits, holding cost or max_bars, a bar without a signal only
     # marks the position to market: such runs of bars take a tight loop.
     quiet = not has_intrabar and holding == 0.0 and max_bars == 0.0
+    if next_open:
+        _prefetch_fills_nb(o, codes, words, j0, j1)
     lim = min(j1, n - 1)
     j = j0
     while j < j1:
@@ -595,6 +598,27 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
     st[S_PENDING_TIME] = 1.0 if pending_time else 0.0
     st[S_EXPOSURE] = exposure_bars
     st[S_NLOG] = n_log
+
+
+@njit(cache=True, inline="always")
+def _prefetch_fills_nb(o, codes, words, j0, j1):  # type: ignore[no-untyped-def]
+    """Prefetch the opens the ``next_open`` fills of bars ``j0 <= j < j1`` will read:
+    ``o[j + 1]`` of each bar with a signal code (a code that becomes an exit or
+    nothing at the fill wastes one prefetch), and ``o[j0]`` for a signal pending from
+    the chunk before. Issued all at once before the simulation reaches them, the
+    misses overlap instead of stalling it one after the other (see `_prefetch_nb`).
+    """
+    last = o.shape[0] - 1
+    prefetch_nb(o, min(j0, last))
+    w = j1 - j0
+    for t in range(w >> 3):  # 8 codes at a time: most words are all zeros
+        if words[t] != 0:
+            for i in range(8 * t, 8 * t + 8):
+                if codes[i] != 0:
+                    prefetch_nb(o, min(j0 + i + 1, last))
+    for i in range(w - (w & 7), w):
+        if codes[i] != 0:
+            prefetch_nb(o, min(j0 + i + 1, last))
 
 
 @njit(cache=True, error_model="numpy")
