@@ -33,6 +33,7 @@ import math
 import numpy as np
 from numba import njit
 
+from stratopt.engine._prefetch_nb import prefetch_nb
 from stratopt.engine._types import (
     E_CASH,
     E_COMMISSION,
@@ -50,7 +51,6 @@ from stratopt.engine._types import (
     E_TRAILING,
     E_WHOLE,
 )
-from stratopt.engine._prefetch_nb import prefetch_nb
 from stratopt.metrics._nb import (
     K_KEPT,
     K_ZERO,
