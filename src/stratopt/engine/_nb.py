@@ -400,25 +400,31 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
     n = c.shape[0]
     padded = np.zeros((n + 7) // 8 * 8, dtype=np.int8)
     copy_codes_nb(codes, padded)
-    simulate_range_nb(
-        o,
-        h,
-        l,
-        c,
-        padded,
-        padded.view(np.uint64),
-        np.int64(0),  # not a literal 0: one compiled specialization fewer
-        n,
-        ex,
-        ts,
-        st,
-        equity,
-        record,
-        position,
-        exposure,
-        trades,
-        np.empty((0, N_LOG_COLS)),
-    )
+    words = padded.view(np.uint64)
+    no_log = np.empty((0, N_LOG_COLS))
+    # chunk by chunk, as the many-candidates kernel: the same bits, and each chunk's
+    # next_open fills are prefetched shortly before they are read
+    for j0 in range(0, n, SIM_CHUNK):
+        j1 = min(n, j0 + SIM_CHUNK)
+        simulate_range_nb(
+            o,
+            h,
+            l,
+            c,
+            padded[j0:],
+            words[j0 >> 3 :],
+            j0,
+            j1,
+            ex,
+            ts,
+            st,
+            equity[j0:j1],
+            record,
+            position,
+            exposure,
+            trades,
+            no_log,
+        )
     return int(st[S_NTRADES]), int(st[S_EXPOSURE])
 
 
