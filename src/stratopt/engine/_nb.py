@@ -615,16 +615,16 @@ def _prefetch_fills_nb(o, codes, words, j0, j1):  # type: ignore[no-untyped-def]
     misses overlap instead of stalling it one after the other (see `_prefetch_nb`).
     """
     last = o.shape[0] - 1
-    prefetch_nb(o, min(j0, last))
+    prefetch_nb(o, min(j0, last))  # type: ignore[call-arg]  # an intrinsic
     w = j1 - j0
     for t in range(w >> 3):  # 8 codes at a time: most words are all zeros
         if words[t] != 0:
             for i in range(8 * t, 8 * t + 8):
                 if codes[i] != 0:
-                    prefetch_nb(o, min(j0 + i + 1, last))
+                    prefetch_nb(o, min(j0 + i + 1, last))  # type: ignore[call-arg]
     for i in range(w - (w & 7), w):
         if codes[i] != 0:
-            prefetch_nb(o, min(j0 + i + 1, last))
+            prefetch_nb(o, min(j0 + i + 1, last))  # type: ignore[call-arg]
 
 
 @njit(cache=True, error_model="numpy")
