@@ -33,6 +33,7 @@ import math
 import numpy as np
 from numba import njit
 
+from stratopt.engine._prefetch_nb import prefetch_nb
 from stratopt.engine._types import (
     E_CASH,
     E_COMMISSION,
@@ -400,25 +401,31 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
     n = c.shape[0]
     padded = np.zeros((n + 7) // 8 * 8, dtype=np.int8)
     copy_codes_nb(codes, padded)
-    simulate_range_nb(
-        o,
-        h,
-        l,
-        c,
-        padded,
-        padded.view(np.uint64),
-        np.int64(0),  # not a literal 0: one compiled specialization fewer
-        n,
-        ex,
-        ts,
-        st,
-        equity,
-        record,
-        position,
-        exposure,
-        trades,
-        np.empty((0, N_LOG_COLS)),
-    )
+    words = padded.view(np.uint64)
+    no_log = np.empty((0, N_LOG_COLS))
+    # chunk by chunk, as the many-candidates kernel: the same bits, and each chunk's
+    # next_open fills are prefetched shortly before they are read
+    for j0 in range(0, n, SIM_CHUNK):
+        j1 = min(n, j0 + SIM_CHUNK)
+        simulate_range_nb(
+            o,
+            h,
+            l,
+            c,
+            padded[j0:],
+            words[j0 >> 3 :],
+            j0,
+            j1,
+            ex,
+            ts,
+            st,
+            equity[j0:j1],
+            record,
+            position,
+            exposure,
+            trades,
+            no_log,
+        )
     return int(st[S_NTRADES]), int(st[S_EXPOSURE])
 
 
@@ -468,6 +475,8 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
     # Without intrabar exits, holding cost or max_bars, a bar without a signal only
     # marks the position to market: such runs of bars take a tight loop.
     quiet = not has_intrabar and holding == 0.0 and max_bars == 0.0
+    if next_open:
+        _prefetch_fills_nb(o, codes, words, j0, j1)
     lim = min(j1, n - 1)
     j = j0
     while j < j1:
@@ -596,6 +605,27 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
     st[S_PENDING_TIME] = 1.0 if pending_time else 0.0
     st[S_EXPOSURE] = exposure_bars
     st[S_NLOG] = n_log
+
+
+@njit(cache=True, inline="always")
+def _prefetch_fills_nb(o, codes, words, j0, j1):  # type: ignore[no-untyped-def]
+    """Prefetch the opens the ``next_open`` fills of bars ``j0 <= j < j1`` will read:
+    ``o[j + 1]`` of each bar with a signal code (a code that becomes an exit or
+    nothing at the fill wastes one prefetch), and ``o[j0]`` for a signal pending from
+    the chunk before. Issued all at once before the simulation reaches them, the
+    misses overlap instead of stalling it one after the other (see `_prefetch_nb`).
+    """
+    last = o.shape[0] - 1
+    prefetch_nb(o, min(j0, last))  # type: ignore[call-arg]  # an intrinsic
+    w = j1 - j0
+    for t in range(w >> 3):  # 8 codes at a time: most words are all zeros
+        if words[t] != 0:
+            for i in range(8 * t, 8 * t + 8):
+                if codes[i] != 0:
+                    prefetch_nb(o, min(j0 + i + 1, last))  # type: ignore[call-arg]
+    for i in range(w - (w & 7), w):
+        if codes[i] != 0:
+            prefetch_nb(o, min(j0 + i + 1, last))  # type: ignore[call-arg]
 
 
 @njit(cache=True, error_model="numpy")

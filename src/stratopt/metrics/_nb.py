@@ -32,6 +32,7 @@ from numba import njit
 from stratopt.metrics._compress_nb import LANES, VECTOR_COMPRESS, compress_store8
 
 __all__ = [
+    "K_ABOVE",
     "K_KEPT",
     "K_ZERO",
     "METRICS_SAMPLE",
@@ -503,9 +504,10 @@ _N_CNT = 3
 _B_LO1, _B_HI1, _B_LO2, _B_HI2 = 0, 1, 2, 3
 _N_BR = 4
 N_BR = _N_BR
-# kept (int64) slots of `tail_split_nb`: the nonzero returns kept, the zero returns
-K_KEPT, K_ZERO = 0, 1
-N_KEPT = 2
+# kept (int64) slots of `tail_split_nb`: the nonzero returns kept, the zero returns,
+# the nonzero returns above bracket 2 (counted, not kept)
+K_KEPT, K_ZERO, K_ABOVE = 0, 1, 2
+N_KEPT = 3
 # metrics that do not depend on per-bar returns (set before the n == 0 early exit)
 _TRADE_OR_LEVEL = (
     M_TRADES, M_WIN_RATE, M_PROFIT_FACTOR, M_AVG_TRADE, M_EXPECTANCY, M_SQN, M_EXPOSURE,
@@ -1020,32 +1022,29 @@ def tail_split_nb(
     r: F64Array, w: int, br: F64Array, dest: F64Array, kept: npt.NDArray[np.int64]
 ) -> None:
     """Keep what `tail_by_value_nb` needs of the returns ``r[:w]``, which come chunk by
-    chunk in bar order: the nonzero ones at or below bracket 1's high end or at or
-    above bracket 2's low end, appended in order to ``dest`` (float64[>= the number
-    of nonzero returns]), counted in ``kept[K_KEPT]``; the zeros are counted in
-    ``kept[K_ZERO]``. With `open_brackets_nb` every nonzero return is kept.
+    chunk in bar order: the nonzero ones at or below bracket 1's high end or inside
+    bracket 2, appended in order to ``dest`` (float64, a slot for every return fed
+    so far: ``n`` for a series of n), counted in ``kept[K_KEPT]``; the nonzero ones
+    above bracket 2 are only counted, in ``kept[K_ABOVE]``, the zeros in
+    ``kept[K_ZERO]``. With
+    `open_brackets_nb` every nonzero return is kept.
     (`metrics_chunk_nb` stores the same way, with the band (hi1, lo2).)
     """
     hi1 = br[_B_HI1]
     lo2 = br[_B_LO2]
-    m = kept[K_KEPT]
-    # Branch-free: written always, kept by advancing. Testing for 0 too makes this
-    # loop twice as slow, so only when a bracket reaches 0.
-    if hi1 < 0.0 and lo2 > 0.0:
-        for i in range(w):
-            v = r[i]
-            dest[m] = v
-            m += (v <= hi1) | (v >= lo2)
-    else:
-        for i in range(w):
-            v = r[i]
-            dest[m] = v
-            m += ((v <= hi1) | (v >= lo2)) & (v != 0.0)
-    kept[K_KEPT] = m
+    hi2 = br[_B_HI2]
+    flags = np.empty(w, dtype=np.uint8)
     zeros = 0
-    for i in range(w):  # apart, vectorised
-        zeros += r[i] == 0.0
+    above = 0
+    for i in range(w):  # vectorised; then `_compact_nb`, 8 at a time on AVX-512
+        v = r[i]
+        nonzero = v != 0.0
+        flags[i] = ((v <= hi1) | ((v >= lo2) & (v <= hi2))) & nonzero
+        above += (v > hi2) & nonzero
+        zeros += v == 0.0
+    kept[K_KEPT] = _compact_nb(r, w, flags, dest, kept[K_KEPT])
     kept[K_ZERO] += zeros
+    kept[K_ABOVE] += above
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -1053,7 +1052,7 @@ def tail_by_value_nb(
     dest: F64Array, kept: npt.NDArray[np.int64], n: int, br: F64Array, out: F64Array
 ) -> bool:
     """`tail_from_nonzero_nb`'s VaR, CVaR and tail ratio (the same bits) from what
-    `tail_split_nb` kept of ``n`` returns with the brackets ``br`` of
+    `tail_split_nb` kept and counted of ``n`` returns with the brackets ``br`` of
     `tail_brackets_nb` (``kept[K_ZERO]`` also counting any zeros the caller
     skipped); ``dest`` is reordered. False (``out`` untouched) if a quantile is
     outside its bracket or the sum cannot be sure: the caller then runs
@@ -1067,6 +1066,7 @@ def tail_by_value_nb(
     """
     m = kept[K_KEPT]
     n_zero = kept[K_ZERO]
+    n_above = kept[K_ABOVE]
     lo1 = br[_B_LO1]
     total = 0.0
     comp = 0.0
@@ -1080,7 +1080,8 @@ def tail_by_value_nb(
         k += v < lo1
     cnt = np.zeros(_N_CNT, dtype=np.int64)
     cnt[_C_ZERO] = n_zero
-    mc, below = _stored_pass_nb(dest, m, n, br, cnt)
+    # the returns above bracket 2, not kept, are above lo2: out of the count below it
+    mc, below = _stored_pass_nb(dest, m, n - n_above, br, cnt)
     found, q_lo, _, q_hi = _tail_nb(dest, mc, n, br, cnt, below)
     if not found:
         return False
