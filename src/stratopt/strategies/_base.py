@@ -34,6 +34,12 @@ class Strategy:
 
     name: ClassVar[str] = ""
     parameters: ClassVar[dict[str, Param]] = {}
+    # True when `rules(p)` passes each number parameter, unchanged, into indicator
+    # arguments, rule levels or shifts, and the rules' shape depends on the choice and
+    # bool parameters alone: `evaluate_many` then traces the rules once per choice and
+    # fills in all candidates' numbers as arrays. A subclass that defines its own
+    # `rules` must say so again.
+    vectorized: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -43,6 +49,8 @@ class Strategy:
                 if isinstance(value, Param):
                     params[key] = value
         cls.parameters = params
+        if "rules" in vars(cls) and "vectorized" not in vars(cls):
+            cls.vectorized = False
         if not cls.name:
             cls.name = cls.__name__
 
