@@ -11,6 +11,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from stratopt._suggest import did_you_mean
 from stratopt.config import StudyConfig
 from stratopt.data import (
     GIVEN_RULE,
@@ -28,6 +29,7 @@ from stratopt.engine import (
     SimResult,
     group_by_rows,
     pack_settings,
+    run_but_tails,
     run_many,
     simulate,
 )
@@ -54,6 +56,9 @@ __all__ = [
 ]
 
 _METRIC_IDS = [m.id for m in METRICS]
+_METRIC_INDEX = pd.Index(_METRIC_IDS)  # built once: a frame's columns, every call
+# The metrics selected among the stored returns (what a subset without them skips).
+_TAILS = frozenset({"var_95", "cvar_95", "tail_ratio"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,6 +161,7 @@ def evaluate_many(
     *,
     cache: IndicatorCache | None = None,
     max_indicator_bytes: int = 256 * 2**20,
+    metrics: Sequence[str] | None = None,
 ) -> BatchResult:
     """Metrics of many candidates in one compiled, parallel call.
 
@@ -165,7 +171,18 @@ def evaluate_many(
     only metrics come back, so memory does not grow with the candidate count.
     A candidate whose parameters are invalid, or whose strategy code raises, gets
     NaN metrics and its error message; the others run.
+
+    `metrics` (metric ids) limits the frame to those columns, in that order (once
+    each). Without
+    ``var_95``, ``cvar_95`` and ``tail_ratio`` among them, their selection among the
+    returns is skipped (about half the kernel's time on a few thousand bars; its
+    first use compiles a kernel of its own, a few seconds); each value is the bits
+    of the full pass either way.
+
+    Raises:
+        ValueError: an unknown metric id in `metrics`.
     """
+    wanted = _metric_columns(metrics)
     strat = get_strategy(strategy)
     n_cand = len(candidates)
     per_settings = _settings_rows(settings, n_cand)
@@ -182,11 +199,27 @@ def evaluate_many(
     else:
         needs = [frozenset(keys[i] for i in row if i >= 0) for row in plans.ids.tolist()]
         groups = [np.array(g, dtype=np.int64) for g in group_by_rows(needs, row_budget)]
-    call = _Call(bars, strat, cache, slots, plans, per_settings, out, errors)
+    tails = wanted is None or not _TAILS.isdisjoint(_METRIC_IDS[i] for i in wanted)
+    call = _Call(bars, strat, cache, slots, plans, per_settings, out, errors, tails)
     for group in groups:
         _run_chunk(call, group)
-    frame = pd.DataFrame(out, columns=_METRIC_IDS)
+    if wanted is None:
+        frame = pd.DataFrame(out, columns=_METRIC_INDEX)
+    else:
+        frame = pd.DataFrame(out[:, wanted], columns=_METRIC_INDEX[wanted])
     return BatchResult(params=resolved, metrics=frame, errors=errors, infeasible=infeasible)
+
+
+def _metric_columns(metrics: Sequence[str] | None) -> list[int] | None:
+    """The places of `metrics` among all metric ids (None: all of them)."""
+    if metrics is None:
+        return None
+    place = {m: i for i, m in enumerate(_METRIC_IDS)}
+    for m in metrics:
+        if m not in place:
+            more = did_you_mean(m, place)
+            raise ValueError(f"metrics: unknown metric {m!r}{more} (known: {', '.join(place)})")
+    return [place[m] for m in dict.fromkeys(metrics)]
 
 
 def _settings_rows(settings: ExecSettings | Sequence[ExecSettings] | None, n: int) -> np.ndarray:
@@ -257,6 +290,7 @@ class _Call:
     per_settings: np.ndarray
     out: np.ndarray
     errors: list[str | None]
+    tails: bool = True  # False: a metric subset without the tails (`run_but_tails`)
 
 
 def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
@@ -288,15 +322,9 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     index = plans.pos[places]
     ex = np.ascontiguousarray(call.per_settings[index])
     result = np.empty((len(places), len(METRICS)))
-    run_many(
-        (bars.open, bars.high, bars.low, bars.close),
-        slots.ind,
-        k_rules,
-        k_levels,
-        ex,
-        float(bars.periods_per_year),
-        result,
-    )
+    run = run_many if call.tails else run_but_tails
+    ohlc = (bars.open, bars.high, bars.low, bars.close)
+    run(ohlc, slots.ind, k_rules, k_levels, ex, float(bars.periods_per_year), result)
     call.out[index] = result
 
 

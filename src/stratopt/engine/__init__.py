@@ -15,7 +15,7 @@ from stratopt.engine._background import (
 )
 from stratopt.engine._cache import COMPILING, kernels_cached
 from stratopt.engine._grouping import group_by_rows
-from stratopt.engine._many import run_many
+from stratopt.engine._many import run_but_tails, run_many
 from stratopt.engine._simulate import SimResult, eval_signals, simulate
 from stratopt.engine._types import (
     N_EXEC,
@@ -40,6 +40,7 @@ __all__ = [
     "kernels",
     "kernels_cached",
     "pack_settings",
+    "run_but_tails",
     "run_many",
     "simulate",
     "start_background",
