@@ -56,6 +56,17 @@ class Doubled(SmaCross):
         return list(super().rules({**p, "slow": 2 * p["slow"]}))
 
 
+class HalfDoubled(SmaCross):
+    """A template in reversal mode only: long_only doubles its slow window."""
+
+    name = "half_doubled"
+    vectorized = True
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        slow = p["slow"] * (2 if p["mode"] == "long_only" else 1)
+        return list(super().rules({**p, "slow": slow}))
+
+
 class Inherits(SmaCross):
     """Its own rules, not declared vectorized: the parent's declaration does not pass."""
 
@@ -111,6 +122,12 @@ def test_slots_in_nested_indicators_levels_and_shifts() -> None:
 def test_arithmetic_on_a_parameter_is_refused_and_runs_one_by_one() -> None:
     assert trace_template(Doubled(), {"mode": "reversal"}) is None
     _same_as_backtests(Doubled, [{"fast": f, "slow": s} for f in (3, 7) for s in (10, 30)])
+    # one choice from its template, the other one by one: joined in position order
+    assert trace_template(HalfDoubled(), {"mode": "reversal"}) is not None
+    assert trace_template(HalfDoubled(), {"mode": "long_only"}) is None
+    cands = [{"fast": f, "slow": 30, "mode": m}
+             for f in (3, 7, 5) for m in ("long_only", "reversal")]  # fmt: skip
+    _same_as_backtests(HalfDoubled, cands)
 
 
 def test_a_subclass_with_its_own_rules_is_not_vectorized() -> None:

@@ -15,7 +15,7 @@ from stratopt.strategies._indicators import IndicatorCache
 from stratopt.strategies._params import Param
 from stratopt.strategies._rules import Rule, compile_rules, indicators_of
 
-__all__ = ["Strategy"]
+__all__ = ["Strategy", "validated"]
 
 
 class Strategy:
@@ -72,13 +72,7 @@ class Strategy:
             key: param.coerce(key, given.get(key, param.default))
             for key, param in self.parameters.items()
         }
-        try:
-            self.validate(out)
-        except InfeasibleError:
-            raise
-        except (StrategyError, ValueError) as exc:  # the strategy's own rule, not a bug
-            raise InfeasibleError(str(exc)) from None
-        return out
+        return validated(self, out)
 
     def validate(self, p: dict[str, Any]) -> None:
         """Check relations between parameters; raise StrategyError naming them."""
@@ -102,3 +96,15 @@ class Strategy:
 
     def __repr__(self) -> str:
         return f"<Strategy {self.name}>"
+
+
+def validated(strat: Strategy, p: dict[str, Any]) -> dict[str, Any]:
+    """`p` (coerced parameters) after `strat.validate`; its StrategyError or
+    ValueError raised as InfeasibleError (the strategy's own rule, not a bug)."""
+    try:
+        strat.validate(p)
+    except InfeasibleError:
+        raise
+    except (StrategyError, ValueError) as exc:
+        raise InfeasibleError(str(exc)) from None
+    return p

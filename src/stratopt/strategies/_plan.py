@@ -14,6 +14,7 @@ from stratopt.engine import kernels as engine_nb
 from stratopt.errors import InfeasibleError, StrategyError
 from stratopt.strategies._base import Strategy
 from stratopt.strategies._indicators import Indicator
+from stratopt.strategies._resolve import resolve_all
 from stratopt.strategies._rules import MAX_RULES, Rule, compile_rules
 from stratopt.strategies._template import number_columns, trace_template
 
@@ -60,35 +61,34 @@ def plan_candidates(
     the strategy's rule templates (`vectorized` strategies) or candidate by candidate."""
     resolved: list[dict[str, Any]] = []
     ok: list[int] = []
-    for k, cand in enumerate(candidates):
-        try:
-            resolved.append(strat.resolve(cand))
-        except Exception as exc:  # bad parameters or user code: isolate the candidate
-            resolved.append(dict(cand))
-            errors[k] = describe_error(exc)
-            infeasible[k] = isinstance(exc, InfeasibleError)
+    for k, got in enumerate(resolve_all(strat, candidates)):
+        if isinstance(got, Exception):  # bad parameters or user code: isolate the candidate
+            resolved.append(dict(candidates[k]))
+            errors[k] = describe_error(got)
+            infeasible[k] = isinstance(got, InfeasibleError)
         else:
+            resolved.append(got)
             ok.append(k)
     programs = _Programs()
     parts: list[_Part] = []
     if strat.uses_rules and strat.vectorized:
         parts, ok = _from_templates(strat, resolved, ok, programs)
-    parts.append(_one_by_one(strat, resolved, ok, programs, (errors, infeasible)))
-    pos, tables, levels, ids, own = (_stack([part[i] for part in parts]) for i in range(5))
-    order = np.argsort(pos, kind="stable")
+    if ok or not parts:
+        parts.append(_one_by_one(strat, resolved, ok, programs, (errors, infeasible)))
+    pos, tables, levels, ids, own = parts[0] if len(parts) == 1 else _joined(parts)
     plans = RulePlans(
-        programs.keys, pos[order], [resolved[k] for k in pos[order].tolist()],
-        tables[order], levels[order], ids[order], own[order],
-    )  # fmt: skip
+        programs.keys, pos, [resolved[k] for k in pos.tolist()], tables, levels, ids, own
+    )
     return resolved, plans
 
 
-def _stack(arrays: list[np.ndarray]) -> np.ndarray:
-    """`arrays` one after the other along the first axis, the second padded with -1."""
-    if arrays[0].ndim == 2 and arrays[0].dtype == np.int64:
-        width = max(max(a.shape[1] for a in arrays), 1)
-        arrays = [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=-1) for a in arrays]
-    return np.concatenate(arrays)
+def _joined(parts: list[_Part]) -> _Part:
+    """The parts as one, in position order (ids padded with -1 to the widest)."""
+    width = max(part[3].shape[1] for part in parts)
+    ids = [np.pad(p[3], ((0, 0), (0, width - p[3].shape[1])), constant_values=-1) for p in parts]
+    pos, tables, levels, own = (np.concatenate([part[i] for part in parts]) for i in (0, 1, 2, 4))
+    order = np.argsort(pos, kind="stable")
+    return pos[order], tables[order], levels[order], np.concatenate(ids)[order], own[order]
 
 
 def _from_templates(

@@ -103,7 +103,11 @@ class RuleTemplate:
         # candidates' values at all of them are one set of distinct indicators
         for places in places_of.values():
             values = np.concatenate([_values(self.indicators[j], columns, n) for j in places])
-            distinct, inverse = np.unique(values, axis=0, return_inverse=True)
+            if values.shape[1] == 1:  # one number (a window): the quicker 1-d unique
+                flat, inverse = np.unique(values[:, 0], return_inverse=True)
+                distinct = flat[:, None]
+            else:
+                distinct, inverse = np.unique(values, axis=0, return_inverse=True)
             form = self.indicators[places[0]]
             assert isinstance(form, _Form)
             found = np.array([row_id(_instance(form, list(v))) for v in distinct.tolist()])
