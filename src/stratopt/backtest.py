@@ -29,6 +29,7 @@ from stratopt.engine import (
     SimResult,
     group_by_rows,
     pack_settings,
+    pack_settings_many,
     run_but_tails,
     run_many,
     simulate,
@@ -230,7 +231,7 @@ def _settings_rows(settings: ExecSettings | Sequence[ExecSettings] | None, n: in
         raise ValueError(f"got {len(settings)} settings for {n} candidates")
     if n and all(s is settings[0] for s in settings):  # one shared object: pack it once
         return np.broadcast_to(pack_settings(settings[0]), (n, N_EXEC))
-    return np.stack([pack_settings(s) for s in settings]) if n else np.zeros((0, N_EXEC))
+    return pack_settings_many(settings)
 
 
 class _RowSlots:

@@ -24,6 +24,7 @@ from stratopt.engine._types import (
     ExitReason,
     Signal,
     pack_settings,
+    pack_settings_many,
 )
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "kernels",
     "kernels_cached",
     "pack_settings",
+    "pack_settings_many",
     "run_but_tails",
     "run_many",
     "simulate",
