@@ -207,7 +207,7 @@ def evaluate_many(
     if wanted is None:
         frame = pd.DataFrame(out, columns=_METRIC_INDEX)
     else:
-        frame = pd.DataFrame(out[:, wanted], columns=_METRIC_INDEX[wanted])
+        frame = pd.DataFrame(out[:, wanted], columns=_METRIC_INDEX.take(wanted))
     return BatchResult(params=resolved, metrics=frame, errors=errors, infeasible=infeasible)
 
 
