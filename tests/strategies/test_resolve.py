@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratopt.strategies import BoolParam, ChoiceParam, FloatParam, IntParam, Strategy
+import pytest
+
+from stratopt.strategies import BoolParam, ChoiceParam, FloatParam, IntParam, Strategy, _resolve
 from stratopt.strategies._resolve import resolve_all
 
 
@@ -25,10 +27,11 @@ def _as_resolve(strat: Strategy, cand: Any) -> Any:
         return (type(exc), str(exc))
 
 
-def test_columns_resolve_as_resolve_does_value_for_value() -> None:
+def test_columns_resolve_as_resolve_does_value_for_value(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every candidate gets what `resolve` gives it, value and type: plain columns,
     columns that need converting or fail (a float for an int, out of bounds, NaN, a
     bool for a number, an unknown choice or name), defaults, `validate` refusing."""
+    monkeypatch.setattr(_resolve, "_COLUMNS_FROM", 1)  # columns for these small lists too
     strat = Mixed()
     cases: list[list[dict[str, Any]]] = [
         [{"n": n, "x": x} for n in (1, 7, 50) for x in (0, 2.5)],

@@ -16,6 +16,7 @@ from stratopt.strategies import (
     IntParam,
     SmaCross,
     Strategy,
+    _plan,
     above,
     crosses_above,
     ema,
@@ -24,6 +25,12 @@ from stratopt.strategies import (
     sma,
     trace_template,
 )
+
+
+@pytest.fixture(autouse=True)
+def _templates_for_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # these tests' calls are small: trace templates for them too
+    monkeypatch.setattr(_plan, "_TEMPLATE_FROM", 1)
 
 
 class Lagged(Strategy):

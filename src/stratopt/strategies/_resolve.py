@@ -19,19 +19,23 @@ from stratopt.strategies._params import Param
 
 __all__ = ["resolve_all"]
 
+# Below this many candidates the columns cost more than `resolve` one by one.
+_COLUMNS_FROM = 16
+
 
 def resolve_all(
     strat: Strategy, candidates: Sequence[Mapping[str, Any] | None]
 ) -> list[dict[str, Any] | Exception]:
     """Per candidate, what `strat.resolve(candidate)` returns, or the exception it
     raises."""
+    if len(candidates) < _COLUMNS_FROM or type(strat).resolve is not Strategy.resolve:
+        return [_one(strat, cand) for cand in candidates]
     out: list[dict[str, Any] | Exception] = [{}] * len(candidates)
     by_names: dict[tuple[str, ...], list[int]] = {}
     for k, cand in enumerate(candidates):
         by_names.setdefault(tuple(cand or ()), []).append(k)
-    overridden = type(strat).resolve is not Strategy.resolve
     for names, members in by_names.items():
-        columns = None if overridden else _columns(strat.parameters, names, candidates, members)
+        columns = _columns(strat.parameters, names, candidates, members)
         if columns is None:
             for k in members:
                 out[k] = _one(strat, candidates[k])
