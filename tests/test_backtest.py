@@ -173,3 +173,30 @@ def test_batch_is_the_one_candidate_path_bit_for_bit(rows: int | None) -> None:
             single = backtest(bars, strategy, params, settings[k]).metrics
             want = np.array([single[m.id] for m in METRICS])
             assert got.tobytes() == want.tobytes(), (strategy, params)
+
+
+@pytest.mark.parametrize("n_bars", [700, 9000])
+def test_metric_subsets_are_the_full_pass_bit_for_bit(n_bars: int) -> None:
+    """`evaluate_many(metrics=...)` without the tails runs its own kernel; each value is
+    the full pass's bits: every metric but the tails, in another order, on one
+    simulation chunk and several, one thread and several, candidates that cannot run
+    among them; with a tail metric named, the full pass."""
+    bars = _bars(n_bars)
+    cases: list[tuple[Any, list[dict[str, Any]]]] = [
+        ("sma_cross", [{"fast": f, "slow": s, "mode": m} for f in (3, 8, 0) for s in (21, 45)
+                       for m in ("reversal", "long_only")]),
+        (Flip, [{"every": e} for e in (40, 13, 77, 5)]),
+    ]  # fmt: skip
+    tails = ["var_95", "cvar_95", "tail_ratio"]
+    for strategy, cands in cases:
+        settings = [SETTINGS[k % len(SETTINGS)] for k in range(len(cands))]
+        full = evaluate_many(bars, strategy, cands, settings).metrics
+        others = [m.id for m in METRICS if m.id not in tails][::-1]
+        for ids in (others, ["final_equity", "trades", "sharpe"], ["sharpe", *tails]):
+            got = evaluate_many(bars, strategy, cands, settings, metrics=ids).metrics
+            assert list(got.columns) == ids
+            assert got.to_numpy().tobytes() == full[ids].to_numpy().tobytes(), (strategy, ids)
+    twice = evaluate_many(bars, "sma_cross", [{}], metrics=["trades", "sharpe", "trades"])
+    assert list(twice.metrics.columns) == ["trades", "sharpe"]
+    with pytest.raises(ValueError, match="did you mean 'sharpe'"):
+        evaluate_many(bars, "sma_cross", [{}], metrics=["sharp"])

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 import numba
 import numpy as np
 import pandas as pd
 
+from stratopt._suggest import did_you_mean
 from stratopt.config import StudyConfig
 from stratopt.data import (
     GIVEN_RULE,
@@ -29,20 +29,22 @@ from stratopt.engine import (
     SimResult,
     group_by_rows,
     pack_settings,
+    pack_settings_many,
+    run_but_tails,
     run_many,
     simulate,
 )
 from stratopt.engine import kernels as engine_nb
-from stratopt.errors import ConfigError, InfeasibleError, StrategyError
+from stratopt.errors import ConfigError, StrategyError
 from stratopt.metrics import METRICS
 from stratopt.strategies import (
-    MAX_RULES,
     Indicator,
     IndicatorCache,
-    Rule,
+    RulePlans,
     Strategy,
-    compile_rules,
+    describe_error,
     get_strategy,
+    plan_candidates,
 )
 
 __all__ = [
@@ -55,6 +57,9 @@ __all__ = [
 ]
 
 _METRIC_IDS = [m.id for m in METRICS]
+_METRIC_INDEX = pd.Index(_METRIC_IDS)  # built once: a frame's columns, every call
+# The metrics selected among the stored returns (what a subset without them skips).
+_TAILS = frozenset({"var_95", "cvar_95", "tail_ratio"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,6 +162,7 @@ def evaluate_many(
     *,
     cache: IndicatorCache | None = None,
     max_indicator_bytes: int = 256 * 2**20,
+    metrics: Sequence[str] | None = None,
 ) -> BatchResult:
     """Metrics of many candidates in one compiled, parallel call.
 
@@ -166,7 +172,18 @@ def evaluate_many(
     only metrics come back, so memory does not grow with the candidate count.
     A candidate whose parameters are invalid, or whose strategy code raises, gets
     NaN metrics and its error message; the others run.
+
+    `metrics` (metric ids) limits the frame to those columns, in that order (once
+    each). Without
+    ``var_95``, ``cvar_95`` and ``tail_ratio`` among them, their selection among the
+    returns is skipped (about half the kernel's time on a few thousand bars; its
+    first use compiles a kernel of its own, a few seconds); each value is the bits
+    of the full pass either way.
+
+    Raises:
+        ValueError: an unknown metric id in `metrics`.
     """
+    wanted = _metric_columns(metrics)
     strat = get_strategy(strategy)
     n_cand = len(candidates)
     per_settings = _settings_rows(settings, n_cand)
@@ -174,144 +191,36 @@ def evaluate_many(
     out = np.full((n_cand, len(METRICS)), np.nan)
     errors: list[str | None] = [None] * n_cand
     infeasible = [False] * n_cand
-    resolved, plans = _plan(strat, candidates, errors, infeasible)
+    resolved, plans = plan_candidates(strat, candidates, errors, infeasible)
     row_budget = max(2, max_indicator_bytes // (8 * max(len(bars), 1)))
-    keys = plans.programs.keys
+    keys = plans.keys
     slots = _RowSlots(min(row_budget, len(keys)), len(bars))
     if len(keys) <= row_budget:
-        groups = [list(range(len(plans.pos)))]  # every row fits: one kernel call
+        groups = [np.arange(len(plans.pos))]  # every row fits: one kernel call
     else:
-        groups = group_by_rows([frozenset(keys[i] for i in ids) for ids in plans.ids], row_budget)
-    call = _Call(bars, strat, cache, slots, plans, per_settings, out, errors)
+        needs = [frozenset(keys[i] for i in row if i >= 0) for row in plans.ids.tolist()]
+        groups = [np.array(g, dtype=np.int64) for g in group_by_rows(needs, row_budget)]
+    tails = wanted is None or not _TAILS.isdisjoint(_METRIC_IDS[i] for i in wanted)
+    call = _Call(bars, strat, cache, slots, plans, per_settings, out, errors, tails)
     for group in groups:
         _run_chunk(call, group)
-    frame = pd.DataFrame(out, columns=_METRIC_IDS)
+    if wanted is None:
+        frame = pd.DataFrame(out, columns=_METRIC_INDEX)
+    else:
+        frame = pd.DataFrame(out[:, wanted], columns=_METRIC_INDEX.take(wanted))
     return BatchResult(params=resolved, metrics=frame, errors=errors, infeasible=infeasible)
 
 
-@dataclass
-class _Plans:
-    """The runnable candidates of one call, in parallel lists: position, parameters,
-    rule program (-1: numpy signals) and the ids of the rows it reads (places in
-    ``programs.keys``), in the program's order."""
-
-    programs: _Programs
-    pos: list[int] = field(default_factory=list)
-    params: list[dict[str, Any]] = field(default_factory=list)
-    program: list[int] = field(default_factory=list)
-    ids: list[tuple[int, ...]] = field(default_factory=list)
-
-
-def _plan(
-    strat: Strategy,
-    candidates: Sequence[Mapping[str, Any]],
-    errors: list[str | None],
-    infeasible: list[bool],
-) -> tuple[list[dict[str, Any]], _Plans]:
-    """Each candidate's resolved parameters and, for those that resolve, its plan."""
-    resolved: list[dict[str, Any]] = []
-    plans = _Plans(_Programs())
-    programs = plans.programs
-    uses_rules = strat.uses_rules
-    for k, cand in enumerate(candidates):
-        try:
-            p = strat.resolve(cand)
-            rules = _rules_of(strat, p) if uses_rules else None
-        except Exception as exc:  # bad parameters or user code: isolate the candidate
-            resolved.append(dict(cand))
-            errors[k] = _describe(exc)
-            infeasible[k] = isinstance(exc, InfeasibleError)
-            continue
-        resolved.append(p)
-        ids: tuple[int, ...]
-        if rules is None:
-            pid, ids = -1, (programs.row_id(("signals", k)),)
-        else:
-            pid, ids = programs.of(rules)
-        plans.pos.append(k)
-        plans.params.append(p)
-        plans.program.append(pid)
-        plans.ids.append(ids)
-    return resolved, plans
-
-
-class _Programs:
-    """Rule programs shared by candidates: the compiled rules with each indicator
-    replaced by its place in the candidate's own list of rows.
-
-    A crossover grid has one program for all its candidates; a candidate's kernel
-    rules are the program with its rows put in, one numpy gather for a whole group.
-    The call's distinct rows (indicators, and ``("signals", k)`` for a candidate's
-    own signal codes) are numbered in ``keys``, so that the rest of the call works on
-    integers.
-    """
-
-    def __init__(self) -> None:
-        self._ids: dict[tuple[Any, ...], int] = {}
-        self.tables: list[np.ndarray] = []
-        self.levels: list[np.ndarray] = []
-        self.keys: list[Any] = []
-        self._key_id: dict[Any, int] = {}
-
-    def row_id(self, key: Any) -> int:
-        """The number of row `key` in this call (a new one for a new key)."""
-        i = self._key_id.get(key)
-        if i is None:
-            i = self._key_id[key] = len(self.keys)
-            self.keys.append(key)
-        return i
-
-    def of(self, rules: list[Rule]) -> tuple[int, tuple[int, ...]]:
-        """The program of `rules` and the ids of the rows they read, in first-use
-        order (`indicators_of`'s)."""
-        local: dict[Indicator, int] = {}
-        shape = []
-        for r in rules:
-            when = r.when
-            a = local.setdefault(when.a, len(local))
-            b = when.b
-            # tagged: a level 0.0 and the row at place 0 must not make the same program
-            operand = (
-                ("row", local.setdefault(b, len(local)))
-                if isinstance(b, Indicator)
-                else ("level", float(b))
-            )
-            shape.append((when.kind, a, operand, int(r.signal), when.shift))
-        key = tuple(shape)
-        pid = self._ids.get(key)
-        if pid is None:
-            pid = self._ids[key] = len(self.tables)
-            table, levels = compile_rules(rules, local.__getitem__)
-            self.tables.append(table)
-            self.levels.append(levels)
-        known = self._key_id
-        ids = [i if (i := known.get(ind)) is not None else self.row_id(ind) for ind in local]
-        return pid, tuple(ids)
-
-    def rules_of(self, program: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The kernel's rules and levels of candidates running `program[i]` with their
-        i-th row list `rows[i]` (int64[k, width], the slots of their needs)."""
-        tables = np.stack(self.tables)[program]
-        levels = np.stack(self.levels)[program]
-        used = tables[:, :, 0] != engine_nb.RULE_NONE
-        for col in (1, 2):
-            ref = used & (tables[:, :, col] >= 0)
-            mapped = np.take_along_axis(rows, np.where(ref, tables[:, :, col], 0), axis=1)
-            tables[:, :, col] = np.where(ref, mapped, tables[:, :, col])
-        return tables, levels
-
-
-def _describe(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, StrategyError) else f"{type(exc).__name__}: {exc}"
-
-
-def _rules_of(strat: Strategy, p: dict[str, Any]) -> list[Rule]:
-    rules = list(strat.rules(p))
-    if not 0 < len(rules) <= MAX_RULES:
-        raise StrategyError(
-            f"strategy {strat.name!r} returned {len(rules)} rules; 1 to {MAX_RULES} are allowed"
-        )
-    return rules
+def _metric_columns(metrics: Sequence[str] | None) -> list[int] | None:
+    """The places of `metrics` among all metric ids (None: all of them)."""
+    if metrics is None:
+        return None
+    place = {m: i for i, m in enumerate(_METRIC_IDS)}
+    for m in metrics:
+        if m not in place:
+            more = did_you_mean(m, place)
+            raise ValueError(f"metrics: unknown metric {m!r}{more} (known: {', '.join(place)})")
+    return [place[m] for m in dict.fromkeys(metrics)]
 
 
 def _settings_rows(settings: ExecSettings | Sequence[ExecSettings] | None, n: int) -> np.ndarray:
@@ -322,7 +231,7 @@ def _settings_rows(settings: ExecSettings | Sequence[ExecSettings] | None, n: in
         raise ValueError(f"got {len(settings)} settings for {n} candidates")
     if n and all(s is settings[0] for s in settings):  # one shared object: pack it once
         return np.broadcast_to(pack_settings(settings[0]), (n, N_EXEC))
-    return np.stack([pack_settings(s) for s in settings]) if n else np.zeros((0, N_EXEC))
+    return pack_settings_many(settings)
 
 
 class _RowSlots:
@@ -378,79 +287,65 @@ class _Call:
     strat: Strategy
     cache: IndicatorCache
     slots: _RowSlots
-    plans: _Plans
+    plans: RulePlans
     per_settings: np.ndarray
     out: np.ndarray
     errors: list[str | None]
+    tails: bool = True  # False: a metric subset without the tails (`run_but_tails`)
 
 
-def _run_chunk(call: _Call, chunk: list[int]) -> None:
+def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     """Run the plans at places `chunk` of ``call.plans``."""
     bars, strat, cache, slots, plans = call.bars, call.strat, call.cache, call.slots, call.plans
-    keys = plans.programs.keys
-    wanted = list(dict.fromkeys(i for c in chunk for i in plans.ids[c]))
+    keys = plans.keys
+    ids = plans.ids[chunk]
+    wanted = np.unique(ids[ids >= 0]).tolist()
     slot, missing = slots.place(wanted)
     fresh = [i for i in missing if isinstance(keys[i], Indicator)]
     big = len(fresh) * len(bars) >= _THREADED_ROWS_FROM
     threads = numba.get_num_threads() if big else 1
     cache.fill_rows([keys[i] for i in fresh], slots.ind, threads=threads,
                     rows=[slot[i] for i in fresh])  # fmt: skip
-    runnable: list[int] = []
-    for c in chunk:
-        if plans.program[c] < 0:
-            try:
-                signals = _user_signals(strat, bars, plans.params[c], cache)
-            except Exception as exc:  # user code: isolate the candidate
-                call.errors[plans.pos[c]] = _describe(exc)
-                continue
-            slots.ind[slot[plans.ids[c][0]]] = signals
-        runnable.append(c)
-    if not runnable:
+    runnable = np.ones(len(chunk), dtype=np.bool_)
+    for j in np.flatnonzero(plans.own[chunk]).tolist():
+        c = int(chunk[j])
+        try:
+            signals = _user_signals(strat, bars, plans.params[c], cache)
+        except Exception as exc:  # user code: isolate the candidate
+            call.errors[int(plans.pos[c])] = describe_error(exc)
+            runnable[j] = False
+            continue
+        slots.ind[slot[int(plans.ids[c, 0])]] = signals
+    places = chunk[runnable]
+    if not len(places):
         return
-    k_rules, k_levels = _kernel_rules(plans, runnable, slot)
-    index = np.array([plans.pos[c] for c in runnable], dtype=np.int64)
+    k_rules, k_levels = _kernel_rules(plans, places, slot)
+    index = plans.pos[places]
     ex = np.ascontiguousarray(call.per_settings[index])
-    result = np.empty((len(runnable), len(METRICS)))
-    run_many(
-        (bars.open, bars.high, bars.low, bars.close),
-        slots.ind,
-        k_rules,
-        k_levels,
-        ex,
-        float(bars.periods_per_year),
-        result,
-    )
+    result = np.empty((len(places), len(METRICS)))
+    run = run_many if call.tails else run_but_tails
+    ohlc = (bars.open, bars.high, bars.low, bars.close)
+    run(ohlc, slots.ind, k_rules, k_levels, ex, float(bars.periods_per_year), result)
     call.out[index] = result
 
 
 def _kernel_rules(
-    plans: _Plans, chunk: list[int], slot: dict[int, int]
+    plans: RulePlans, places: np.ndarray, slot: dict[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """int64[k, MAX_RULES, 5] rules and float64[k, MAX_RULES] levels of the plans at
-    places `chunk`."""
-    k = len(chunk)
-    lens = np.fromiter((len(plans.ids[c]) for c in chunk), dtype=np.int64, count=k)
-    flat = np.fromiter(
-        chain.from_iterable(plans.ids[c] for c in chunk), dtype=np.int64, count=int(lens.sum())
-    )
-    slot_of = np.zeros(len(plans.programs.keys), dtype=np.int64)
+    `places`, each row reference turned into the row's slot."""
+    slot_of = np.zeros(len(plans.keys), dtype=np.int64)
     slot_of[np.fromiter(slot, dtype=np.int64)] = np.fromiter(slot.values(), dtype=np.int64)
-    rows = np.zeros((k, int(lens.max())), dtype=np.int64)
-    starts = np.cumsum(lens) - lens
-    at_row, at_col = np.repeat(np.arange(k), lens), np.arange(flat.size) - np.repeat(starts, lens)
-    rows[at_row, at_col] = slot_of[flat]
-    program = np.array([plans.program[c] for c in chunk], dtype=np.int64)
-    if plans.programs.tables:
-        k_rules, k_levels = plans.programs.rules_of(np.maximum(program, 0), rows)
-    else:
-        k_rules, k_levels = np.zeros((k, MAX_RULES, 5), dtype=np.int64), np.zeros((k, MAX_RULES))
-    own = program < 0  # numpy signals: one row of codes
-    if own.any():
-        k_rules[own] = 0
-        k_levels[own] = 0.0
-        k_rules[own, 0, 0] = engine_nb.RULE_CODES
-        k_rules[own, 0, 1] = rows[own, 0]
-    return np.ascontiguousarray(k_rules), np.ascontiguousarray(k_levels)
+    ids = plans.ids[places]
+    rows = np.where(ids >= 0, slot_of[ids], 0)
+    tables = plans.tables[places]
+    used = tables[:, :, 0] != engine_nb.RULE_NONE
+    for col in (1, 2):
+        ref = used & (tables[:, :, col] >= 0)
+        mapped = np.take_along_axis(rows, np.where(ref, tables[:, :, col], 0), axis=1)
+        tables[:, :, col] = np.where(ref, mapped, tables[:, :, col])
+    tables[plans.own[places], 0, 2] = 0  # a signal-codes rule reads one row
+    return np.ascontiguousarray(tables), np.ascontiguousarray(plans.levels[places])
 
 
 def _user_signals(

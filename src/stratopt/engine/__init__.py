@@ -15,7 +15,7 @@ from stratopt.engine._background import (
 )
 from stratopt.engine._cache import COMPILING, kernels_cached
 from stratopt.engine._grouping import group_by_rows
-from stratopt.engine._many import run_many
+from stratopt.engine._many import run_but_tails, run_many
 from stratopt.engine._simulate import SimResult, eval_signals, simulate
 from stratopt.engine._types import (
     N_EXEC,
@@ -24,6 +24,7 @@ from stratopt.engine._types import (
     ExitReason,
     Signal,
     pack_settings,
+    pack_settings_many,
 )
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
     "kernels",
     "kernels_cached",
     "pack_settings",
+    "pack_settings_many",
+    "run_but_tails",
     "run_many",
     "simulate",
     "start_background",

@@ -10,8 +10,9 @@ import numpy as np
 
 from stratopt.engine._background import composite, wait_for_background
 from stratopt.engine._nb import BATCH, run_many_nb, run_one_nb
+from stratopt.engine._subset_nb import run_but_tails_nb
 
-__all__ = ["run_many"]
+__all__ = ["run_but_tails", "run_many"]
 
 # Below this much work one thread is quicker than starting and joining others. The
 # work is counted in bar-evaluations, candidates x (bars + 256): each candidate also
@@ -50,10 +51,8 @@ def run_many(
     # or, in a cold start, its Python twin (which holds the GIL: one thread)
     many_nb = composite(run_many_nb, (o, h, l, c, ind, rules, levels, ex, ppy, out, found))
     threads = threads or numba.get_num_threads()
-    work = n_cand * (c.shape[0] + _PER_CANDIDATE)
-    one_thread = threads <= 1 or n_cand <= BATCH or work < THREADED_FROM
-    one_thread = one_thread or many_nb is not run_many_nb
-    per = -(-n_cand // (BATCH * threads * _SLICES_PER_THREAD)) * BATCH
+    per = _slice_size(n_cand, c.shape[0], threads)
+    one_thread = per == 0 or many_nb is not run_many_nb
 
     def run_slice(k0: int) -> None:
         k1 = min(n_cand, k0 + per)
@@ -80,6 +79,41 @@ def run_many(
             run_again(k)
     else:
         _on_threads(run_again, again, threads)
+
+
+def run_but_tails(
+    ohlc: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    ind: np.ndarray,
+    rules: np.ndarray,
+    levels: np.ndarray,
+    ex: np.ndarray,
+    ppy: float,
+    out: np.ndarray,
+) -> None:
+    """`run_many` without VaR, CVaR and the tail ratio: every other metric of each
+    candidate into ``out[k]``, bit for bit the full pass's; those three entries are
+    meaningless (`run_but_tails_nb`, compiled on its first use)."""
+    o, h, l, c = ohlc  # noqa: E741 (the engine's name for the lows)
+    n_cand = rules.shape[0]
+    threads = numba.get_num_threads()
+    per = _slice_size(n_cand, c.shape[0], threads)
+    if per == 0:
+        run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out)
+        return
+
+    def run_slice(k0: int) -> None:
+        k1 = min(n_cand, k0 + per)
+        run_but_tails_nb(o, h, l, c, ind, rules[k0:k1], levels[k0:k1], ex[k0:k1], ppy, out[k0:k1])
+
+    _on_threads(run_slice, list(range(0, n_cand, per)), threads)
+
+
+def _slice_size(n_cand: int, n_bars: int, threads: int) -> int:
+    """Candidates per slice on `threads` threads, or 0 when one thread is quicker."""
+    work = n_cand * (n_bars + _PER_CANDIDATE)
+    if threads <= 1 or n_cand <= BATCH or work < THREADED_FROM:
+        return 0
+    return -(-n_cand // (BATCH * threads * _SLICES_PER_THREAD)) * BATCH
 
 
 def _on_threads(job: Callable[[int], None], items: list[int], threads: int) -> None:

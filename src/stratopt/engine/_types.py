@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from enum import IntEnum
 from typing import Any, Literal
@@ -17,6 +18,7 @@ __all__ = [
     "ExitReason",
     "Signal",
     "pack_settings",
+    "pack_settings_many",
 ]
 
 
@@ -190,7 +192,18 @@ def _check_number(name: str, value: object, *, positive: bool) -> None:
 
 def pack_settings(settings: ExecSettings) -> np.ndarray:
     """The float64 row of `settings` in the column order the kernels read (0 = disabled)."""
-    row = np.zeros(N_EXEC, dtype=np.float64)
+    return np.array(_row(settings), dtype=np.float64)
+
+
+def pack_settings_many(settings: Sequence[ExecSettings]) -> np.ndarray:
+    """float64[len(settings), N_EXEC]: `pack_settings` of each, built as one array (a
+    batch whose candidates search a backtest setting has one object per candidate)."""
+    rows = np.array([_row(s) for s in settings], dtype=np.float64)
+    return rows.reshape(len(settings), N_EXEC)
+
+
+def _row(settings: ExecSettings) -> list[Any]:
+    row: list[Any] = [0.0] * N_EXEC
     row[E_CASH] = settings.cash
     row[E_COMMISSION] = settings.commission
     row[E_COMMISSION_FIXED] = settings.commission_fixed

@@ -181,8 +181,7 @@ class StudyEvaluator:
                     outcomes[i].infeasible = batch.errors[pos]
                 elif batch.errors[pos] is not None:
                     outcomes[i].error = batch.errors[pos]
-                row = rows[pos]
-                outcomes[i].per_symbol[bars.symbol] = {str(k): float(row[k]) for k in row}
+                outcomes[i].per_symbol[bars.symbol] = rows[pos]  # str keys, Python floats
         runtime = (time.perf_counter() - start) / len(idx)
         for i in idx:
             o = outcomes[i]

@@ -89,7 +89,9 @@ __all__ = [
     "compute_metrics_nb",
     "metrics_begin_nb",
     "metrics_chunk_nb",
+    "metrics_finish_but_tails_nb",
     "metrics_finish_nb",
+    "metrics_returns_chunk_nb",
     "open_brackets_nb",
     "per_bar_returns_nb",
     "quantile_nb",
@@ -1293,3 +1295,52 @@ def metrics_finish_nb(
     if found:
         _put_tail_nb(q_lo, cvar, q_hi, out)
     return found
+
+
+# The metric-subset path's finish (`stratopt.engine` run_but_tails_nb): a new function
+# beside `metrics_finish_nb`, which stays as the full pass compiles it.
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def metrics_finish_but_tails_nb(
+    n: int,
+    final: float,
+    cash: float,
+    exposure_bars: int,
+    ts: F64Array,
+    periods_per_year: float,
+    acc: F64Array,
+    sample: F64Array,
+    stored: F64Array,
+    out: F64Array,
+) -> None:
+    """Every metric but VaR, CVaR and the tail ratio, the bits `metrics_finish_nb`
+    gives (arguments as there, after `metrics_returns_chunk_nb`, ``sample`` any
+    finite values): it is called, told that no return was stored, so that its search
+    for the tails ends at once; their entries of ``out`` are meaningless."""
+    acc[_A_STORED] = 0.0
+    metrics_finish_nb(n, final, cash, exposure_bars, ts, periods_per_year, acc, sample, stored, out)
+
+
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+def metrics_returns_chunk_nb(
+    cur: F64Array, prev: float, j0: int, rbuf: F64Array, acc: F64Array
+) -> None:
+    """`metrics_chunk_nb` without what only the tails need (the sample and the stored
+    returns): the per-bar returns, the drawdown and the sums, by the same kernels,
+    segment by segment as there, so `metrics_finish_but_tails_nb` then gives the
+    full pass's bits. Arguments as in `metrics_chunk_nb`; a new function beside it,
+    which stays as the full pass compiles it."""
+    w = cur.shape[0]
+    if j0 == 0 and w > 0:  # the shift of the power sums, as `metrics_chunk_nb` sets it
+        b = min(w, _SEGMENT)
+        e = cur[b - 1]
+        acc[_A_SHIFT] = (e / prev) ** (1.0 / b) - 1.0 if e > 0.0 else 0.0
+    shift = acc[_A_SHIFT]
+    flags = np.empty(_SEGMENT, dtype=np.uint8)
+    last = prev
+    for g0 in range(0, w, _SEGMENT):
+        g1 = min(w, g0 + _SEGMENT)
+        seg = cur[g0:g1]
+        rseg = rbuf[g0:g1]
+        _chunk_returns_drawdown_nb(seg, last, rseg, acc)
+        last = seg[g1 - g0 - 1]
+        _segment_sums_nb(rseg, shift, flags, acc)

@@ -28,6 +28,7 @@ from stratopt.strategies._indicators import (
     stdev,
 )
 from stratopt.strategies._params import BoolParam, ChoiceParam, FloatParam, IntParam, Param
+from stratopt.strategies._plan import RulePlans, describe_error, plan_candidates
 from stratopt.strategies._registry import (
     BUILTIN_STRATEGIES,
     get_strategy,
@@ -45,6 +46,7 @@ from stratopt.strategies._rules import (
     indicators_of,
     on,
 )
+from stratopt.strategies._template import RuleTemplate, number_columns, trace_template
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -65,6 +67,8 @@ __all__ = [
     "Param",
     "RsiReversion",
     "Rule",
+    "RulePlans",
+    "RuleTemplate",
     "SmaCross",
     "Strategy",
     "above",
@@ -75,6 +79,7 @@ __all__ = [
     "compile_rules",
     "crosses_above",
     "crosses_below",
+    "describe_error",
     "ema",
     "get_strategy",
     "highest",
@@ -82,10 +87,13 @@ __all__ = [
     "load_reference",
     "lowest",
     "macd",
+    "number_columns",
     "on",
+    "plan_candidates",
     "reference_file",
     "rsi",
     "sma",
     "source",
     "stdev",
+    "trace_template",
 ]

@@ -15,7 +15,7 @@ from stratopt.strategies._indicators import IndicatorCache
 from stratopt.strategies._params import Param
 from stratopt.strategies._rules import Rule, compile_rules, indicators_of
 
-__all__ = ["Strategy"]
+__all__ = ["Strategy", "validated"]
 
 
 class Strategy:
@@ -34,6 +34,12 @@ class Strategy:
 
     name: ClassVar[str] = ""
     parameters: ClassVar[dict[str, Param]] = {}
+    # True when `rules(p)` passes each number parameter, unchanged, into indicator
+    # arguments, rule levels or shifts, and the rules' shape depends on the choice and
+    # bool parameters alone: `evaluate_many` then traces the rules once per choice and
+    # fills in all candidates' numbers as arrays. A subclass that defines its own
+    # `rules` must say so again.
+    vectorized: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -43,6 +49,8 @@ class Strategy:
                 if isinstance(value, Param):
                     params[key] = value
         cls.parameters = params
+        if "rules" in vars(cls) and "vectorized" not in vars(cls):
+            cls.vectorized = False
         if not cls.name:
             cls.name = cls.__name__
 
@@ -64,13 +72,7 @@ class Strategy:
             key: param.coerce(key, given.get(key, param.default))
             for key, param in self.parameters.items()
         }
-        try:
-            self.validate(out)
-        except InfeasibleError:
-            raise
-        except (StrategyError, ValueError) as exc:  # the strategy's own rule, not a bug
-            raise InfeasibleError(str(exc)) from None
-        return out
+        return validated(self, out)
 
     def validate(self, p: dict[str, Any]) -> None:
         """Check relations between parameters; raise StrategyError naming them."""
@@ -94,3 +96,15 @@ class Strategy:
 
     def __repr__(self) -> str:
         return f"<Strategy {self.name}>"
+
+
+def validated(strat: Strategy, p: dict[str, Any]) -> dict[str, Any]:
+    """`p` (coerced parameters) after `strat.validate`; its StrategyError or
+    ValueError raised as InfeasibleError (the strategy's own rule, not a bug)."""
+    try:
+        strat.validate(p)
+    except InfeasibleError:
+        raise
+    except (StrategyError, ValueError) as exc:
+        raise InfeasibleError(str(exc)) from None
+    return p

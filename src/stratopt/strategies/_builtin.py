@@ -45,6 +45,7 @@ class SmaCross(Strategy):
     """Long when the fast SMA crosses above the slow one; short (or flat) on the way down."""
 
     name = "sma_cross"
+    vectorized = True
     fast = IntParam(10, low=1, doc="fast SMA window, bars")
     slow = IntParam(20, low=2, doc="slow SMA window, bars")
     mode = ChoiceParam("reversal", _MODES, doc=_MODE_DOC)
@@ -61,6 +62,7 @@ class EmaCross(SmaCross):
     """SMA cross with exponential moving averages."""
 
     name = "ema_cross"
+    vectorized = True
 
     def rules(self, p: dict[str, Any]) -> Sequence[Rule]:
         f, s = ema("close", p["fast"]), ema("close", p["slow"])
@@ -71,6 +73,7 @@ class RsiReversion(Strategy):
     """Buy oversold, sell overbought; leave when RSI crosses back through `exit`."""
 
     name = "rsi_reversion"
+    vectorized = True
     period = IntParam(14, low=2, doc="RSI window, bars")
     lower = FloatParam(30.0, low=0.0, high=100.0, doc="enter long when RSI crosses below")
     upper = FloatParam(70.0, low=0.0, high=100.0, doc="enter short when RSI crosses above")
@@ -102,6 +105,7 @@ class BollingerReversion(Strategy):
     """Buy a close below the lower band, short one above the upper; exit at the middle."""
 
     name = "bollinger_reversion"
+    vectorized = True
     window = IntParam(20, low=2, doc="band window, bars")
     k = FloatParam(2.0, low=0.0, doc="band width in standard deviations")
     mode = ChoiceParam("reversal", _MODES, doc="reversal: long and short; long_only: no shorts")
@@ -125,6 +129,7 @@ class DonchianBreakout(Strategy):
     """Long on a close above the prior `window`-bar high; out below the prior `exit_window` low."""
 
     name = "donchian_breakout"
+    vectorized = True
     window = IntParam(20, low=1, doc="entry channel, bars (previous bars only)")
     exit_window = IntParam(10, low=1, doc="exit channel, bars (previous bars only)")
     mode = ChoiceParam("reversal", _MODES, doc="reversal: long and short; long_only: no shorts")
@@ -149,6 +154,7 @@ class Macd(Strategy):
     """Long when the MACD line crosses above its signal line; short (or flat) below."""
 
     name = "macd"
+    vectorized = True
     fast = IntParam(12, low=1, doc="fast EMA, bars")
     slow = IntParam(26, low=2, doc="slow EMA, bars")
     signal = IntParam(9, low=1, doc="signal-line EMA of the MACD line, bars")

@@ -1,0 +1,72 @@
+"""The many-candidates kernel for a metric subset without the tails.
+
+A caller that wants only some metrics (`evaluate_many(..., metrics=[...])`), none of
+them VaR, CVaR or the tail ratio, does not need their selection among the stored
+returns, which is about half of the full pass's time on a short series. This kernel
+runs the same compiled kernels as `run_many_nb` on the same chunks (so every metric
+but those three has the bits of the full pass), with the metrics pass over each chunk
+reduced to the returns, drawdown and sums (`metrics_returns_chunk_nb`), and finishes
+with `metrics_finish_but_tails_nb`. It is a composite of its own, compiled only when a
+subset is asked for: no kernel of the full path was changed for it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from stratopt.engine._nb import (
+    N_LOG_COLS,
+    S_EXPOSURE,
+    SIM_CHUNK,
+    fill_codes_range_nb,
+    new_work_nb,
+    sim_state_init_nb,
+    simulate_range_nb,
+)
+from stratopt.engine._types import E_CASH
+from stratopt.metrics._nb import (
+    METRICS_SAMPLE,
+    metrics_begin_nb,
+    metrics_finish_but_tails_nb,
+    metrics_returns_chunk_nb,
+    trade_stats_init_nb,
+)
+
+__all__ = ["run_but_tails_nb"]
+
+
+@njit(cache=True, nogil=True)
+def run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out):  # type: ignore[no-untyped-def]
+    """Every metric but VaR, CVaR and the tail ratio (their entries meaningless) of
+    many candidates, one after the other: rules[k], levels[k], ex[k] -> out[k].
+
+    Each candidate goes through the bars chunk by chunk as in `batch_metrics_nb`:
+    signal codes, simulation (no change log: nothing falls back) and the metrics
+    pass, then the finish without the tails. It releases the GIL.
+    """
+    n = c.shape[0]
+    codes, equity, rbuf, ts, st, acc, dummy_pos, dummy_exp, dummy_trades = new_work_nb(1)
+    words = codes.view(np.uint64)
+    sample = np.zeros(min(n, METRICS_SAMPLE))  # not filled: the tails are not sought
+    stored = np.empty(0)
+    log = np.empty((0, N_LOG_COLS))
+    ts0, st0, acc0 = ts[0], st[0], acc[0]
+    for q in range(rules.shape[0]):
+        cash = ex[q, E_CASH]
+        trade_stats_init_nb(ts0)
+        sim_state_init_nb(st0, ex[q])
+        metrics_begin_nb(cash, acc0)
+        prev = cash
+        for j0 in range(0, n, SIM_CHUNK):
+            j1 = min(n, j0 + SIM_CHUNK)
+            w = j1 - j0
+            fill_codes_range_nb(ind, rules[q], levels[q], codes, j0, j1)
+            simulate_range_nb(
+                o, h, l, c, codes, words, j0, j1, ex[q], ts0, st0, equity, np.bool_(False),
+                dummy_pos, dummy_exp, dummy_trades, log,
+            )  # fmt: skip
+            metrics_returns_chunk_nb(equity[:w], prev, j0, rbuf, acc0)
+            prev = equity[w - 1]
+        exposure = int(st0[S_EXPOSURE])
+        metrics_finish_but_tails_nb(n, prev, cash, exposure, ts0, ppy, acc0, sample, stored, out[q])

@@ -1,0 +1,106 @@
+"""`Strategy.resolve` for many candidates at once, a parameter column at a time.
+
+A sweep's candidates name the same parameters with values of the right type, so the
+checks `Param.coerce` makes per value (known name, type, bounds, choices) are made
+once per column. A column that is not plainly valid (a float for an int parameter, a
+value out of bounds, an unknown name...) sends its candidates through `resolve` one by
+one, which converts them or raises the same error as always; `validate` runs per
+candidate either way. The dicts are those `resolve` returns, value for value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from stratopt.strategies._base import Strategy, validated
+from stratopt.strategies._params import Param
+
+__all__ = ["resolve_all"]
+
+# Below this many candidates the columns cost more than `resolve` one by one.
+_COLUMNS_FROM = 16
+
+
+def resolve_all(
+    strat: Strategy, candidates: Sequence[Mapping[str, Any] | None]
+) -> list[dict[str, Any] | Exception]:
+    """Per candidate, what `strat.resolve(candidate)` returns, or the exception it
+    raises."""
+    if len(candidates) < _COLUMNS_FROM or type(strat).resolve is not Strategy.resolve:
+        return [_one(strat, cand) for cand in candidates]
+    out: list[dict[str, Any] | Exception] = [{}] * len(candidates)
+    by_names: dict[tuple[str, ...], list[int]] = {}
+    for k, cand in enumerate(candidates):
+        by_names.setdefault(tuple(cand or ()), []).append(k)
+    for names, members in by_names.items():
+        columns = _columns(strat.parameters, names, candidates, members)
+        if columns is None:
+            for k in members:
+                out[k] = _one(strat, candidates[k])
+            continue
+        keys = list(strat.parameters)
+        for k, values in zip(members, zip(*columns, strict=True), strict=True):
+            p = dict(zip(keys, values, strict=True))
+            try:
+                validated(strat, p)
+            except Exception as exc:  # the strategy's own rule, or its bug: this one
+                out[k] = exc
+            else:
+                out[k] = p
+    return out
+
+
+def _one(strat: Strategy, cand: Mapping[str, Any] | None) -> dict[str, Any] | Exception:
+    try:
+        return strat.resolve(cand)
+    except Exception as exc:  # bad parameters or user code: the caller isolates it
+        return exc
+
+
+def _columns(
+    params: Mapping[str, Param],
+    names: tuple[str, ...],
+    candidates: Sequence[Mapping[str, Any] | None],
+    members: list[int],
+) -> list[list[Any]] | None:
+    """Each parameter's values over `members` (candidates naming `names`), as
+    `Param.coerce` gives them, or None when a column needs the one-by-one path."""
+    if any(name not in params for name in names):
+        return None
+    given = set(names)
+    columns: list[list[Any]] = []
+    for name, param in params.items():
+        if name in given:
+            values = [candidates[k][name] for k in members]  # type: ignore[index]
+            if not _plainly_valid(param, values):
+                return None
+            if param.kind == "float":
+                values = [float(v) for v in values]
+        else:
+            values = [param.coerce(name, param.default)] * len(members)
+        columns.append(values)
+    return columns
+
+
+def _plainly_valid(param: Param, values: list[Any]) -> bool:
+    """Whether `coerce` accepts every value and returns it as it is (a float
+    parameter: as `float` gives it)."""
+    if param.kind == "choice":
+        return all(v in param.choices for v in values)
+    types = set(map(type, values))
+    if param.kind == "bool":
+        return types <= {bool}
+    if param.kind == "int":
+        if not types <= {int}:
+            return False
+    elif not types <= {int, float}:
+        return False
+    else:
+        values = [float(v) for v in values]
+        if not all(map(math.isfinite, values)):
+            return False
+    low = param.low if param.low is not None else -math.inf
+    high = param.high if param.high is not None else math.inf
+    return not values or (min(values) >= low and max(values) <= high)

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from stratopt.backtest import backtest, evaluate_many
+from stratopt.data import synthetic_bars
+from stratopt.engine import ExecSettings, Signal
+from stratopt.metrics import METRICS
+from stratopt.strategies import (
+    BUILTIN_STRATEGIES,
+    ChoiceParam,
+    FloatParam,
+    IntParam,
+    SmaCross,
+    Strategy,
+    _plan,
+    above,
+    crosses_above,
+    ema,
+    on,
+    rsi,
+    sma,
+    trace_template,
+)
+
+
+@pytest.fixture(autouse=True)
+def _templates_for_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # these tests' calls are small: trace templates for them too
+    monkeypatch.setattr(_plan, "_TEMPLATE_FROM", 1)
+
+
+class Lagged(Strategy):
+    """Number parameters in a nested indicator, a level and a shift; a choice that
+    changes the rules' shape."""
+
+    name = "lagged"
+    vectorized = True
+    window = IntParam(10, low=2)
+    smooth = IntParam(3, low=1)
+    level = FloatParam(50.0, low=0.0, high=100.0)
+    lag = IntParam(1, low=0, high=5)
+    side = ChoiceParam("both", ("both", "long"))
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        r = ema(rsi("close", p["window"]), p["smooth"])
+        rules = [on(above(r, p["level"], shift=p["lag"]), Signal.LONG)]
+        if p["side"] == "both":
+            rules.append(on(crosses_above(sma("close", p["window"]), "close"), Signal.SHORT))
+        return rules
+
+
+class Doubled(SmaCross):
+    """Declared vectorized, but its slow window is arithmetic on a parameter."""
+
+    name = "doubled"
+    vectorized = True
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        return list(super().rules({**p, "slow": 2 * p["slow"]}))
+
+
+class HalfDoubled(SmaCross):
+    """A template in reversal mode only: long_only doubles its slow window."""
+
+    name = "half_doubled"
+    vectorized = True
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        slow = p["slow"] * (2 if p["mode"] == "long_only" else 1)
+        return list(super().rules({**p, "slow": slow}))
+
+
+class Inherits(SmaCross):
+    """Its own rules, not declared vectorized: the parent's declaration does not pass."""
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        return list(super().rules(p))
+
+
+def _same_as_backtests(strategy: Any, cands: list[dict[str, Any]], n: int = 700) -> None:
+    bars = synthetic_bars(n, seed=5)
+    settings = ExecSettings(commission=0.001)
+    batch = evaluate_many(bars, strategy, cands, settings, max_indicator_bytes=3 * 8 * n)
+    for k, params in enumerate(cands):
+        got = batch.metrics.iloc[k].to_numpy()
+        if batch.errors[k] is not None:
+            assert np.isnan(got).all()
+            continue
+        single = backtest(bars, strategy, params, settings).metrics
+        want = np.array([single[m.id] for m in METRICS])
+        assert got.tobytes() == want.tobytes(), (strategy, params)
+
+
+_BUILTIN_CANDIDATES: dict[str, list[dict[str, Any]]] = {
+    "sma_cross": [{"fast": f, "slow": s} for f in (3, 8.0) for s in (8, 21)],
+    "ema_cross": [{"fast": f, "slow": 30, "mode": "long_only"} for f in (4, 9)],
+    "rsi_reversion": [{"period": p, "lower": lo, "mode": m}
+                      for p in (7, 14) for lo in (25, 35.5) for m in ("reversal", "long_only")],
+    "bollinger_reversion": [{"window": w, "k": k} for w in (10, 20) for k in (1, 2.5)],
+    "donchian_breakout": [{"window": w, "exit_window": x, "mode": m}
+                          for w in (5, 10) for x in (5, 10) for m in ("reversal", "long_only")],
+    "macd": [{"fast": 5, "slow": s, "signal": g} for s in (20, 26) for g in (5, 9)],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_STRATEGIES))
+def test_builtins_trace_and_give_the_one_candidate_bits(name: str) -> None:
+    strat = BUILTIN_STRATEGIES[name]()
+    if not strat.uses_rules:
+        pytest.skip("no rules")
+    assert strat.vectorized
+    choices = {k: p.default for k, p in strat.parameters.items() if p.kind == "choice"}
+    assert trace_template(strat, choices) is not None
+    _same_as_backtests(name, _BUILTIN_CANDIDATES[name])
+
+
+def test_slots_in_nested_indicators_levels_and_shifts() -> None:
+    assert trace_template(Lagged(), {"side": "both"}) is not None
+    cands = [{"window": w, "smooth": s, "level": lv, "lag": g, "side": side}
+             for w in (5, 9) for s in (1, 4) for lv in (40, 55.5) for g in (0, 2)
+             for side in ("both", "long")]  # fmt: skip
+    _same_as_backtests(Lagged, [*cands, {"lag": 9}])
+
+
+def test_arithmetic_on_a_parameter_is_refused_and_runs_one_by_one() -> None:
+    assert trace_template(Doubled(), {"mode": "reversal"}) is None
+    _same_as_backtests(Doubled, [{"fast": f, "slow": s} for f in (3, 7) for s in (10, 30)])
+    # one choice from its template, the other one by one: joined in position order
+    assert trace_template(HalfDoubled(), {"mode": "reversal"}) is not None
+    assert trace_template(HalfDoubled(), {"mode": "long_only"}) is None
+    cands = [{"fast": f, "slow": 30, "mode": m}
+             for f in (3, 7, 5) for m in ("long_only", "reversal")]  # fmt: skip
+    _same_as_backtests(HalfDoubled, cands)
+
+
+def test_a_subclass_with_its_own_rules_is_not_vectorized() -> None:
+    assert SmaCross.vectorized
+    assert not Inherits.vectorized
