@@ -7,7 +7,7 @@ pending stores first), and the engine's per-chunk kernels slice and pass their a
 thousands of times per candidate (a run of bars between two signals, a segment of
 returns, each call of a chunk kernel). A borrowed view is the same array (data, shape
 and strides) without the pointer to its memory's owner, so numba's reference counting
-skips it, and slices of it too: `stratopt.engine`'s many-candidates kernel took 5-7 %
+skips it, and slices of it too: `stratopt.engine`'s many-candidates kernel took 2-7 %
 less time with its arrays borrowed (benchmarks/README.md, session 13). A borrowed view
 must not outlive the array it was taken from, and must not be returned to Python.
 
