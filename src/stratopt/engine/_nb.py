@@ -51,6 +51,7 @@ from stratopt.engine._types import (
     E_TRAILING,
     E_WHOLE,
 )
+from stratopt.metrics._borrow_nb import borrowed
 from stratopt.metrics._nb import (
     K_KEPT,
     K_ZERO,
@@ -750,7 +751,17 @@ def batch_metrics_nb(  # type: ignore[no-untyped-def]
     """
     n = c.shape[0]
     k = rules.shape[0]
+    # Borrowed views (no reference counting, see `borrowed`) of every array the
+    # per-chunk kernels get: they slice them and pass them on thousands of times per
+    # candidate. All of them outlive this call (arguments, and run_many_nb's buffers).
+    o, h, l, c, ind = borrowed(o), borrowed(h), borrowed(l), borrowed(c), borrowed(ind)
+    rules, levels, ex = borrowed(rules), borrowed(levels), borrowed(ex)
+    stored, samples, logs = borrowed(stored), borrowed(samples), borrowed(logs)
     codes, equity, rbuf, ts, st, acc, dummy_pos, dummy_exp, dummy_trades = work
+    codes, equity, rbuf = borrowed(codes), borrowed(equity), borrowed(rbuf)
+    ts, st, acc = borrowed(ts), borrowed(st), borrowed(acc)
+    dummy_pos, dummy_exp = borrowed(dummy_pos), borrowed(dummy_exp)
+    dummy_trades = borrowed(dummy_trades)
     words = codes.view(np.uint64)
     br = np.empty(N_BR)
     kept = np.zeros(N_KEPT, dtype=np.int64)
