@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,7 +218,7 @@ def evaluate_many(
     if wanted is None:
         frame = pd.DataFrame(out, columns=_METRIC_INDEX)
     else:
-        frame = pd.DataFrame(out[:, wanted], columns=_METRIC_INDEX.take(wanted))
+        frame = pd.DataFrame(out[:, wanted], columns=_metric_index(tuple(wanted)))
     return BatchResult(params=resolved, metrics=frame, errors=errors, infeasible=infeasible)
 
 
@@ -231,6 +232,13 @@ def _metric_columns(metrics: Sequence[str] | None) -> list[int] | None:
             more = did_you_mean(m, place)
             raise ValueError(f"metrics: unknown metric {m!r}{more} (known: {', '.join(place)})")
     return [place[m] for m in dict.fromkeys(metrics)]
+
+
+@functools.lru_cache(maxsize=64)
+def _metric_index(wanted: tuple[int, ...]) -> pd.Index:
+    """The frame's columns for the metrics at places `wanted` (an index is immutable:
+    one per subset, not one per call)."""
+    return _METRIC_INDEX.take(list(wanted))
 
 
 def _passes(wanted: list[int] | None) -> int | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -103,10 +104,11 @@ def _from_templates(
     per choice of the non-number parameters, and the positions left to plan one by one
     (a choice whose rules do not trace as a template)."""
     fixed = [k for k, p in strat.parameters.items() if p.kind not in ("int", "float")]
-    by_choice: dict[tuple[Any, ...], list[int]] = {}
+    choice_of = itemgetter(*fixed) if fixed else lambda p: ()
+    by_choice: dict[Any, list[int]] = {}
     try:
         for k in ok:
-            by_choice.setdefault(tuple(resolved[k][c] for c in fixed), []).append(k)
+            by_choice.setdefault(choice_of(resolved[k]), []).append(k)
     except TypeError:  # an unhashable choice value
         return [], ok
     parts: list[_Part] = []
@@ -115,7 +117,8 @@ def _from_templates(
         if len(members) < _TEMPLATE_FROM:
             rest += members
             continue
-        template = trace_template(strat, dict(zip(fixed, choice, strict=True)))
+        values = choice if len(fixed) > 1 else (choice,) if fixed else ()
+        template = trace_template(strat, dict(zip(fixed, values, strict=True)))
         columns = None
         if template is not None:
             columns = number_columns(template, [resolved[k] for k in members])
