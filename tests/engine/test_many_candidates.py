@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
-import time
 import zlib
 
 import numpy as np
@@ -321,28 +319,6 @@ def test_candidates_simulated_again_on_threads(monkeypatch: pytest.MonkeyPatch) 
     _assert_same_bits(
         many, _run_both(Bars(close, close, close, close), row, rules, np.zeros((5, 8)), ex)[1]
     )
-
-
-def test_helper_threads_are_kept_and_their_errors_raised() -> None:
-    """`_on_threads` runs its jobs on the same helper thread call after call (starting
-    one per call cost ~0.1 ms of a small call), and an error on it reaches the caller."""
-    threads: list[threading.Thread] = []
-
-    def job(item: int) -> None:
-        threads.append(threading.current_thread())
-        time.sleep(0.002)  # both threads take items
-
-    for _ in range(4):
-        _many._on_threads(job, list(range(4)), 2)
-    assert len(set(threads)) == 2  # this one and one helper for all four calls
-
-    def fails_elsewhere(item: int) -> None:
-        time.sleep(0.002)
-        if threading.current_thread() is not threading.main_thread():
-            raise RuntimeError("from a helper")
-
-    with pytest.raises(RuntimeError, match="from a helper"):
-        _many._on_threads(fails_elsewhere, list(range(4)), 2)
 
 
 def _flat_after(n: int, exits: list[int], rng: np.random.Generator) -> tuple[Bars, np.ndarray]:
