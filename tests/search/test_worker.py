@@ -83,6 +83,42 @@ def test_a_queued_retry_is_taken_when_it_is_all_that_is_left(tmp_path: Path) -> 
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 20
 
 
+def test_a_retry_queued_after_its_combination_was_finished_is_pruned_at_the_target(
+    tmp_path: Path,
+) -> None:
+    # The race of a shared grid's last trials: a worker fails an orphan (k=7) and queues
+    # its retry in two transactions; in between another worker claims k=7 afresh and
+    # finishes the study. Nobody takes the retry then, yet it must not stay WAITING.
+    path = _study_file(tmp_path, "late", method="grid", trials=20)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(study_name="late", storage=url, direction="maximize")
+    dist = {"k": optuna.distributions.IntDistribution(0, 199)}
+
+    def add(k: int, state: TrialState, **attrs: object) -> None:
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state, value=0.0 if state == TrialState.COMPLETE else None,
+                params={"k": k}, distributions=dist, user_attrs={ATTR: {"key": repr((k,))}},
+                system_attrs=attrs,
+            )
+        )  # fmt: skip
+
+    add(7, TrialState.FAIL)
+    for k in range(20):
+        add(k, TrialState.COMPLETE)
+    add(7, TrialState.WAITING, failed_trial=0, retry_history=[0])
+    add(150, TrialState.WAITING)  # a user's queued point, held by nothing: left alone
+    res = work_study(load_study(path), storage=url, report=False,
+                     worker=WorkerOptions(worker_id="w", poll=0.2))  # fmt: skip
+    assert res.attempts == 0 and res.stopped_by == "target"
+    trials = optuna.load_study(study_name="late", storage=url).trials
+    retry, queued = trials[-2], trials[-1]
+    assert retry.state == TrialState.PRUNED
+    assert record(retry)["pruned"] == DUPLICATE
+    assert queued.state == TrialState.WAITING
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 20
+
+
 def test_a_worker_joining_a_finished_study_runs_nothing(tmp_path: Path) -> None:
     path = _study_file(tmp_path, "done", method="random", trials=6, seed=1)
     url = f"sqlite:///{tmp_path / 's.db'}"

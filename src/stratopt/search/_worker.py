@@ -169,6 +169,7 @@ def _loop(
     while True:
         _look(study, ledger, progress, on_progress)
         if ledger.complete >= plan.target:
+            _drop_held_retries(study, ledger, progress, claims)
             return "target"
         stopped_by = limits.reached(progress) or run.first_errors.stop_reason() or ""
         if stopped_by:
@@ -476,19 +477,12 @@ def _claim(
             claimed.append(ask(study))
             claims.append(claimed[-1]._trial_id)
         return claimed
-    storage = study._storage
     for t in ledger.unfinished:
         if len(claimed) >= want:
             return claimed
-        if t.state != TrialState.WAITING:
-            continue
-        try:
-            won = storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        if won:
-            claims.append(t._trial_id)
+        if t.state == TrialState.WAITING and _take_queued(study, t, claims):
             claimed.append(optuna.Trial(study, t._trial_id))
+    storage = study._storage
     distributions = space.distributions()
     for key, params in grid.free(ledger, min(want, room) - len(claimed)):
         template = optuna.trial.create_trial(
@@ -501,6 +495,35 @@ def _claim(
         claims.append(trial_id)
         claimed.append(optuna.Trial(study, trial_id))
     return claimed
+
+
+def _take_queued(study: optuna.Study, t: FrozenTrial, claims: list[int]) -> bool:
+    """Take a queued trial (WAITING → RUNNING by the storage's compare-and-set, as
+    Optuna's own queue does); False if another worker took it first."""
+    try:
+        won = study._storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    if won:
+        claims.append(t._trial_id)
+    return bool(won)
+
+
+def _drop_held_retries(
+    study: optuna.Study, ledger: _Ledger, progress: Progress, claims: list[int]
+) -> None:
+    """At the target, prune as duplicates the queued trials whose key a finished trial
+    holds. (Failing an orphan and queuing its retry are two transactions: in between,
+    another worker may claim the freed combination and finish the study; nobody would
+    ever take the retry, and it would stay WAITING in a finished study.)"""
+    for t in ledger.unfinished:
+        key = ledger.key(t)
+        if t.state != TrialState.WAITING or key is None or key not in ledger.finished_holders:
+            continue
+        if _take_queued(study, t, claims):
+            trial = optuna.Trial(study, t._trial_id)
+            prune(study, trial, {"key": key, "dup": True}, DUPLICATE, progress)
+            claims.remove(t._trial_id)
 
 
 @dataclass
