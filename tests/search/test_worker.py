@@ -15,6 +15,7 @@ from stratopt.operations import PreparedStudy, work_study
 from stratopt.search import (
     ATTR,
     DUPLICATE,
+    OVER_TARGET,
     WorkerOptions,
     _worker,
     open_study,
@@ -83,7 +84,7 @@ def test_a_queued_retry_is_taken_when_it_is_all_that_is_left(tmp_path: Path) -> 
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 20
 
 
-def test_a_retry_queued_after_its_combination_was_finished_is_pruned_at_the_target(
+def test_retries_queued_after_the_target_was_met_are_pruned_as_a_claim_would_be(
     tmp_path: Path,
 ) -> None:
     # The race of a shared grid's last trials: a worker fails an orphan (k=7) and queues
@@ -107,14 +108,18 @@ def test_a_retry_queued_after_its_combination_was_finished_is_pruned_at_the_targ
     for k in range(20):
         add(k, TrialState.COMPLETE)
     add(7, TrialState.WAITING, failed_trial=0, retry_history=[0])
-    add(150, TrialState.WAITING)  # a user's queued point, held by nothing: left alone
+    # The same race where the freed slot went to another point: the retry is over target.
+    add(150, TrialState.FAIL)
+    add(150, TrialState.WAITING, failed_trial=22, retry_history=[22])
+    add(151, TrialState.WAITING)  # a point queued by hand, held by nothing: left alone
     res = work_study(load_study(path), storage=url, report=False,
                      worker=WorkerOptions(worker_id="w", poll=0.2))  # fmt: skip
     assert res.attempts == 0 and res.stopped_by == "target"
     trials = optuna.load_study(study_name="late", storage=url).trials
-    retry, queued = trials[-2], trials[-1]
-    assert retry.state == TrialState.PRUNED
-    assert record(retry)["pruned"] == DUPLICATE
+    held, over, queued = trials[-4], trials[-2], trials[-1]
+    assert [held.state, over.state] == [TrialState.PRUNED] * 2
+    assert record(held)["pruned"] == DUPLICATE
+    assert record(over)["pruned"] == OVER_TARGET
     assert queued.state == TrialState.WAITING
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 20
 

@@ -169,7 +169,7 @@ def _loop(
     while True:
         _look(study, ledger, progress, on_progress)
         if ledger.complete >= plan.target:
-            _drop_held_retries(study, ledger, progress, claims)
+            _settle_queue(study, ledger, progress, claims)
             return "target"
         stopped_by = limits.reached(progress) or run.first_errors.stop_reason() or ""
         if stopped_by:
@@ -498,8 +498,7 @@ def _claim(
 
 
 def _take_queued(study: optuna.Study, t: FrozenTrial, claims: list[int]) -> bool:
-    """Take a queued trial (WAITING → RUNNING by the storage's compare-and-set, as
-    Optuna's own queue does); False if another worker took it first."""
+    """WAITING → RUNNING by the storage's compare-and-set; False if another took it."""
     try:
         won = study._storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING)
     except optuna.exceptions.UpdateFinishedTrialError:
@@ -509,20 +508,22 @@ def _take_queued(study: optuna.Study, t: FrozenTrial, claims: list[int]) -> bool
     return bool(won)
 
 
-def _drop_held_retries(
+def _settle_queue(
     study: optuna.Study, ledger: _Ledger, progress: Progress, claims: list[int]
 ) -> None:
-    """At the target, prune as duplicates the queued trials whose key a finished trial
-    holds. (Failing an orphan and queuing its retry are two transactions: in between,
-    another worker may claim the freed combination and finish the study; nobody would
-    ever take the retry, and it would stay WAITING in a finished study.)"""
+    """At the target, prune what a claim would: queued duplicates and queued retries.
+    (Failing an orphan and queuing its retry are two transactions: in between, another
+    worker may take the freed slot and finish the study; the retry would wait for ever.)"""
     for t in ledger.unfinished:
         key = ledger.key(t)
-        if t.state != TrialState.WAITING or key is None or key not in ledger.finished_holders:
+        if t.state != TrialState.WAITING or key is None:
             continue
+        held = key in ledger.finished_holders
+        if not held and not ("failed_trial" in t.system_attrs and ledger.counts(t)):
+            continue  # a point queued by hand, held by nothing: kept for the next run
         if _take_queued(study, t, claims):
-            trial = optuna.Trial(study, t._trial_id)
-            prune(study, trial, {"key": key, "dup": True}, DUPLICATE, progress)
+            why = DUPLICATE if held else OVER_TARGET
+            prune(study, optuna.Trial(study, t._trial_id), {"key": key, "dup": True}, why, progress)
             claims.remove(t._trial_id)
 
 
