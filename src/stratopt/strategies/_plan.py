@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -65,16 +65,16 @@ def plan_candidates(
 ) -> tuple[list[dict[str, Any]], RulePlans]:
     """Each candidate's resolved parameters and, for those that resolve, its plan: from
     the strategy's rule templates (`vectorized` strategies) or candidate by candidate."""
-    resolved: list[dict[str, Any]] = []
-    ok: list[int] = []
-    for k, got in enumerate(resolve_all(strat, candidates)):
-        if isinstance(got, Exception):  # bad parameters or user code: isolate the candidate
-            resolved.append(dict(candidates[k]))
-            errors[k] = describe_error(got)
-            infeasible[k] = isinstance(got, InfeasibleError)
-        else:
-            resolved.append(got)
-            ok.append(k)
+    got = resolve_all(strat, candidates)
+    failed = [k for k, g in enumerate(got) if isinstance(g, Exception)]
+    for k in failed:  # bad parameters or user code: isolate the candidate
+        exc = got[k]
+        assert isinstance(exc, Exception)
+        got[k] = dict(candidates[k])
+        errors[k] = describe_error(exc)
+        infeasible[k] = isinstance(exc, InfeasibleError)
+    resolved = cast(list[dict[str, Any]], got)
+    ok = sorted(set(range(len(got))).difference(failed)) if failed else list(range(len(got)))
     programs = _Programs()
     parts: list[_Part] = []
     if strat.uses_rules and strat.vectorized and len(ok) >= _TEMPLATE_FROM:

@@ -91,7 +91,10 @@ def _plainly_valid(param: Param, values: list[Any]) -> bool:
     """Whether `coerce` accepts every value and returns it as it is (a float
     parameter: as `float` gives it)."""
     if param.kind == "choice":
-        return all(v in param.choices for v in values)
+        try:
+            return set(values) <= set(param.choices)  # `in` by hash and ==, as below
+        except TypeError:  # an unhashable value
+            return all(v in param.choices for v in values)
     types = set(map(type, values))
     if param.kind == "bool":
         return types <= {bool}
