@@ -199,6 +199,10 @@ def test_metric_subsets_are_the_full_pass_bit_for_bit(n_bars: int) -> None:
             got = evaluate_many(bars, strategy, cands, settings, metrics=ids).metrics
             assert list(got.columns) == ids
             assert got.to_numpy().tobytes() == full[ids].to_numpy().tobytes(), (strategy, ids)
+    for ids in (None, ["sharpe"], None, ["sharpe"]):  # the columns of one frame are its own
+        frame = evaluate_many(bars, "sma_cross", [{}], metrics=ids).metrics
+        assert frame.columns.name is None
+        frame.columns.name = "metric"
     twice = evaluate_many(bars, "sma_cross", [{}], metrics=["trades", "sharpe", "trades"])
     assert list(twice.metrics.columns) == ["trades", "sharpe"]
     with pytest.raises(ValueError, match="did you mean 'sharpe'"):

@@ -215,10 +215,11 @@ def evaluate_many(
     call = _Call(bars, strat, cache, slots, plans, per_settings, out, errors, keep, _passes(wanted))
     for group in groups:
         _run_chunk(call, group)
+    # a view: the frame's own index object (a name set on it stays in that frame)
     if wanted is None:
-        frame = pd.DataFrame(out, columns=_METRIC_INDEX)
+        frame = pd.DataFrame(out, columns=_METRIC_INDEX.view())
     else:
-        frame = pd.DataFrame(out[:, wanted], columns=_metric_index(tuple(wanted)))
+        frame = pd.DataFrame(out[:, wanted], columns=_metric_index(tuple(wanted)).view())
     return BatchResult(params=resolved, metrics=frame, errors=errors, infeasible=infeasible)
 
 
