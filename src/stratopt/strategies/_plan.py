@@ -15,9 +15,10 @@ from stratopt.engine import kernels as engine_nb
 from stratopt.errors import InfeasibleError, StrategyError
 from stratopt.strategies._base import Strategy
 from stratopt.strategies._indicators import Indicator
+from stratopt.strategies._registry import BUILTIN_STRATEGIES
 from stratopt.strategies._resolve import resolve_all
 from stratopt.strategies._rules import MAX_RULES, Rule, compile_rules
-from stratopt.strategies._template import number_columns, trace_template
+from stratopt.strategies._template import RuleTemplate, number_columns, trace_template
 
 __all__ = ["RulePlans", "describe_error", "plan_candidates"]
 
@@ -52,6 +53,9 @@ class RulePlans:
 # few numpy operations, ~0.08 ms) costs less than their rules one by one (~7 us each):
 # measured break-even about 24 SMA-cross candidates.
 _TEMPLATE_FROM = 24
+
+# The indicators built from one template, by place and values (`RuleTemplate.fill`).
+_Made = dict[tuple[int, tuple[float, ...]], Indicator]
 
 # One part of a call's plans: positions, tables, levels, ids, own (as in `RulePlans`).
 _Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -118,17 +122,44 @@ def _from_templates(
             rest += members
             continue
         values = choice if len(fixed) > 1 else (choice,) if fixed else ()
-        template = trace_template(strat, dict(zip(fixed, values, strict=True)))
+        template, made = _template_of(strat, dict(zip(fixed, values, strict=True)), choice)
         columns = None
         if template is not None:
             columns = number_columns(template, [resolved[k] for k in members])
         if template is None or columns is None:
             rest += members
             continue
-        tables, levels, ids = template.fill(columns, programs.row_id)
+        tables, levels, ids = template.fill(columns, programs.row_id, made)
         parts.append((np.array(members, dtype=np.int64), tables, levels, ids,
                       np.zeros(len(members), dtype=np.bool_)))  # fmt: skip
     return parts, sorted(rest)
+
+
+# The built-in strategies' templates (and the indicators made from them), kept across
+# calls: their rules depend on the parameters alone. A user's strategy is traced on
+# every call (its `rules` may read its own state).
+_PURE = frozenset(BUILTIN_STRATEGIES.values())
+_KEPT: dict[tuple[type[Strategy], Any], tuple[RuleTemplate | None, _Made]] = {}
+_KEPT_MAX = 64  # templates kept; and indicators kept per template:
+_MADE_MAX = 4096
+
+
+def _template_of(
+    strat: Strategy, choices: dict[str, Any], choice: Any
+) -> tuple[RuleTemplate | None, _Made]:
+    """`trace_template(strat, choices)` and a store for the indicators filled from it."""
+    pure = type(strat) in _PURE
+    key = (type(strat), choice)
+    kept = _KEPT.get(key) if pure else None
+    if kept is None:
+        kept = (trace_template(strat, choices), {})
+        if pure:
+            if len(_KEPT) >= _KEPT_MAX:
+                _KEPT.clear()
+            _KEPT[key] = kept
+    if len(kept[1]) > _MADE_MAX:
+        kept[1].clear()
+    return kept
 
 
 def _one_by_one(
