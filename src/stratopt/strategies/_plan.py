@@ -16,7 +16,7 @@ from stratopt.errors import InfeasibleError, StrategyError
 from stratopt.strategies._base import Strategy
 from stratopt.strategies._indicators import Indicator
 from stratopt.strategies._registry import BUILTIN_STRATEGIES
-from stratopt.strategies._resolve import resolve_all
+from stratopt.strategies._resolve import grouped, resolve_all
 from stratopt.strategies._rules import MAX_RULES, Rule, compile_rules
 from stratopt.strategies._template import RuleTemplate, number_columns, trace_template
 
@@ -109,10 +109,8 @@ def _from_templates(
     (a choice whose rules do not trace as a template)."""
     fixed = [k for k, p in strat.parameters.items() if p.kind not in ("int", "float")]
     choice_of = itemgetter(*fixed) if fixed else lambda p: ()
-    by_choice: dict[Any, list[int]] = {}
     try:
-        for k in ok:
-            by_choice.setdefault(choice_of(resolved[k]), []).append(k)
+        by_choice = grouped([choice_of(resolved[k]) for k in ok], ok)
     except TypeError:  # an unhashable choice value
         return [], ok
     parts: list[_Part] = []

@@ -17,7 +17,7 @@ from typing import Any
 from stratopt.strategies._base import Strategy, validated
 from stratopt.strategies._params import Param
 
-__all__ = ["resolve_all"]
+__all__ = ["grouped", "resolve_all"]
 
 # Below this many candidates the columns cost more than `resolve` one by one.
 _COLUMNS_FROM = 16
@@ -31,9 +31,7 @@ def resolve_all(
     if len(candidates) < _COLUMNS_FROM or type(strat).resolve is not Strategy.resolve:
         return [_one(strat, cand) for cand in candidates]
     out: list[dict[str, Any] | Exception] = [{}] * len(candidates)
-    by_names: dict[tuple[str, ...], list[int]] = {}
-    for k, cand in enumerate(candidates):
-        by_names.setdefault(tuple(cand or ()), []).append(k)
+    by_names = grouped([tuple(cand or ()) for cand in candidates], range(len(candidates)))
     for names, members in by_names.items():
         columns = _columns(strat.parameters, names, candidates, members)
         if columns is None:
@@ -53,6 +51,17 @@ def _validated(strat: Strategy, p: dict[str, Any]) -> dict[str, Any] | Exception
         return validated(strat, p)
     except Exception as exc:  # the strategy's own rule, or its bug: this one
         return exc
+
+
+def grouped(keys: list[Any], items: Sequence[int]) -> dict[Any, list[int]]:
+    """`items` grouped by their `keys`, in first-seen order (TypeError: an unhashable
+    key)."""
+    if keys and keys.count(keys[0]) == len(keys):  # one group: the usual sweep
+        return {keys[0]: list(items)}
+    out: dict[Any, list[int]] = {}
+    for item, key in zip(items, keys, strict=True):
+        out.setdefault(key, []).append(item)
+    return out
 
 
 def _one(strat: Strategy, cand: Mapping[str, Any] | None) -> dict[str, Any] | Exception:
