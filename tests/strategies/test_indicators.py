@@ -41,8 +41,8 @@ def test_sma_keeps_precision_over_a_long_series() -> None:
 @pytest.mark.parametrize("seed", range(6))
 def test_sma_rows_are_sma_nb_bit_for_bit(seed: int) -> None:
     """The four-lane kernel gives each row exactly `sma_nb`'s bits, whatever the number
-    of windows (1-11: whole fours and a rest), their lengths (longer than the series too), a NaN lead-in and
-    the rows they go to; rows not asked for are left alone."""
+    of windows (1-11: whole fours and a rest), their lengths (longer than the series
+    too), a NaN lead-in and the rows they go to; rows not asked for are left alone."""
     rng = np.random.default_rng(seed)
     for n in (1, 3, 60, 2000):
         x = 100.0 + np.cumsum(rng.normal(0.0, 1.0, n))
