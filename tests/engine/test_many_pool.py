@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 
@@ -14,7 +15,7 @@ def test_calls_reuse_the_worker_threads_and_run_every_item_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A small batch's time is counted in tenths of a millisecond: no thread is
-    started per call (the pool's, at most one per numba thread, are kept), and from
+    started per call (the pool's, at most one per core, are kept), and from
     several calling threads at once each call still runs each of its items once."""
     done: Counter[tuple[int, int]] = Counter()
     lock = threading.Lock()
@@ -39,7 +40,7 @@ def test_calls_reuse_the_worker_threads_and_run_every_item_once(
 
     monkeypatch.setattr(threading.Thread, "start", counted)
     calls(1, 30)
-    assert started <= _many.numba.config.NUMBA_NUM_THREADS
+    assert started <= (os.cpu_count() or 1)
     monkeypatch.undo()
     callers = [threading.Thread(target=calls, args=(k, 20)) for k in range(2, 6)]
     for t in callers:

@@ -156,6 +156,6 @@ def _pool() -> ThreadPoolExecutor:
     if pool is None:
         _POOLS.clear()
         pool = _POOLS[pid] = ThreadPoolExecutor(
-            max(1, numba.config.NUMBA_NUM_THREADS), thread_name_prefix="stratopt-many"
+            os.cpu_count() or 1, thread_name_prefix="stratopt-many"
         )
     return pool
