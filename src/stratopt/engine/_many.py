@@ -1,18 +1,23 @@
-"""Many candidates at once: slices of them through the compiled kernel on threads."""
+"""Many candidates at once: slices or tiles of them through the compiled kernel on threads."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 import numba
 import numpy as np
 
 from stratopt.engine._background import composite, wait_for_background
-from stratopt.engine._nb import BATCH, run_many_nb, run_one_nb
+from stratopt.engine._nb import BATCH, LOG_PER, N_LOG_COLS, run_many_nb, run_one_nb
 from stratopt.engine._subset_nb import run_but_tails_nb
+from stratopt.engine._tiles import tiles
+from stratopt.metrics.nb import METRICS_SAMPLE
 
-__all__ = ["run_but_tails", "run_many"]
+__all__ = ["new_buffers", "run_but_tails", "run_many"]
+
+_T = TypeVar("_T")
 
 # Below this much work one thread is quicker than starting and joining others. The
 # work is counted in bar-evaluations, candidates x (bars + 256): each candidate also
@@ -22,6 +27,11 @@ __all__ = ["run_but_tails", "run_many"]
 # 175 x 2,148; from 2**16 they take 0.75x or less.
 THREADED_FROM = 1 << 16
 _PER_CANDIDATE = 256
+
+# Series from this many bars go in tiles of _TILE x _TILE candidates (see `tiles`):
+# below, the rows of a batch stay in cache between its candidates anyway.
+TILED_FROM = 1 << 16
+_TILE = 4
 
 # Slices per thread: several, so a thread that drew cheap candidates takes more.
 _SLICES_PER_THREAD = 4
@@ -43,42 +53,79 @@ def run_many(
 
     Bit for bit what `run_one_nb` gives for each candidate, whatever the number of
     threads (default `numba.get_num_threads()`): each candidate is computed on its
-    own, slices of consecutive candidates go to whichever thread is free.
+    own. Slices of consecutive candidates, or on a long series tiles of candidates
+    that share indicator rows (`tiles`), go to whichever thread is free.
     """
     o, h, l, c = ohlc  # noqa: E741 (the engine's name for the lows)
-    n_cand = rules.shape[0]
+    n_cand, n = rules.shape[0], c.shape[0]
     found = np.ones(n_cand, dtype=np.bool_)
-    # or, in a cold start, its Python twin (which holds the GIL: one thread)
-    many_nb = composite(run_many_nb, (o, h, l, c, ind, rules, levels, ex, ppy, out, found))
     threads = threads or numba.get_num_threads()
-    per = _slice_size(n_cand, c.shape[0], threads)
-    one_thread = per == 0 or many_nb is not run_many_nb
+    tiled = n >= TILED_FROM and n_cand > BATCH
+    buffers = _ThreadBuffers(_TILE * _TILE if tiled else BATCH, n)
+    args = (o, h, l, c, ind, rules, levels, ex, ppy, out, found, *buffers.get())
+    # or, in a cold start, its Python twin (which holds the GIL: one thread)
+    many_nb = composite(run_many_nb, args)
+    order, parts, threaded = _plan(rules, n, threads, tiled)
+    cand = (rules, levels, ex) if order is None else (rules[order], levels[order], ex[order])
+    res = (out, found) if order is None else (np.empty_like(out), np.ones_like(found))
 
-    def run_slice(k0: int) -> None:
-        k1 = min(n_cand, k0 + per)
-        run_many_nb(
-            o, h, l, c, ind, rules[k0:k1], levels[k0:k1], ex[k0:k1], ppy,
-            out[k0:k1], found[k0:k1],
-        )  # fmt: skip
+    def run_part(part: tuple[int, int]) -> None:
+        k0, k1 = part
+        r, lv, e = (a[k0:k1] for a in cand)
+        many_nb(o, h, l, c, ind, r, lv, e, ppy, res[0][k0:k1], res[1][k0:k1], *buffers.get())
 
-    def run_again(k: int) -> None:
-        # the tails moved inside the band and the kernel's change log overflowed (see
-        # batch_metrics_nb): the one-candidate path keeps every return
-        args = (o, h, l, c, ind, rules[k], levels[k], ex[k], ppy, False)
-        out[k] = composite(run_one_nb, args)(*args)[4]
-
-    if one_thread:
-        many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found)
+    threaded = threaded and many_nb is run_many_nb
+    if threaded:
+        _on_threads(run_part, parts, threads)
     else:
-        _on_threads(run_slice, list(range(0, n_cand, per)), threads)
+        for part in parts:
+            run_part(part)
+    if order is not None:
+        out[order] = res[0]
+        found[order] = res[1]
     again = np.flatnonzero(~found).tolist()
     if again:
-        wait_for_background()
-    if one_thread or len(again) < 2:
+        _run_again(ohlc, ind, (rules, levels, ex), ppy, out, again, threads if threaded else 1)
+
+
+def _plan(
+    rules: np.ndarray, n: int, threads: int, tiled: bool
+) -> tuple[np.ndarray | None, list[tuple[int, int]], bool]:
+    """How `run_many` goes through the candidates: their order (None: as given), the
+    ``(start, end)`` of each kernel call in it, and whether on several threads."""
+    n_cand = rules.shape[0]
+    if tiled:
+        order, parts = tiles(rules, _TILE)
+        return order, parts, threads > 1 and n_cand * (n + _PER_CANDIDATE) >= THREADED_FROM
+    per = _slice_size(n_cand, n, threads)
+    step = per or max(n_cand, 1)
+    return None, [(k0, min(n_cand, k0 + step)) for k0 in range(0, n_cand, step)], per > 0
+
+
+def _run_again(
+    ohlc: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    ind: np.ndarray,
+    cand: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ppy: float,
+    out: np.ndarray,
+    again: list[int],
+    threads: int,
+) -> None:
+    """Candidates ``again`` with `run_one_nb` into ``out``: their tails moved inside
+    the band and the kernel's change log overflowed (see batch_metrics_nb); the
+    one-candidate path keeps every return."""
+    wait_for_background()
+    rules, levels, ex = cand
+
+    def run_again(k: int) -> None:
+        args = (*ohlc, ind, rules[k], levels[k], ex[k], ppy, False)
+        out[k] = composite(run_one_nb, args)(*args)[4]
+
+    if threads > 1 and len(again) > 1:
+        _on_threads(run_again, again, threads)
+    else:
         for k in again:
             run_again(k)
-    else:
-        _on_threads(run_again, again, threads)
 
 
 def run_but_tails(
@@ -108,6 +155,34 @@ def run_but_tails(
     _on_threads(run_slice, list(range(0, n_cand, per)), threads)
 
 
+class _ThreadBuffers:
+    """`run_many_nb`'s buffers for batches of ``b`` candidates on ``n`` bars, one set
+    per thread, kept for the whole `run_many` call: a batch of 16 candidates on a
+    million bars has 128 MB of stored returns, and allocating them for every slice
+    page-faults them in again (numba's allocator hands such sizes back to the system
+    when freed)."""
+
+    def __init__(self, b: int, n: int) -> None:
+        self._shape = b, n
+        self._local = threading.local()
+
+    def get(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        got: tuple[np.ndarray, np.ndarray, np.ndarray] | None = getattr(self._local, "b", None)
+        if got is None:
+            got = self._local.b = new_buffers(*self._shape)
+        return got
+
+
+def new_buffers(b: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`run_many_nb`'s buffers for batches of ``b`` candidates on ``n`` bars: stored
+    returns, bracket samples and change logs."""
+    return (
+        np.empty((b, n)),
+        np.empty((b, min(n, METRICS_SAMPLE))),
+        np.empty((b, n // LOG_PER + 16, N_LOG_COLS)),
+    )
+
+
 def _slice_size(n_cand: int, n_bars: int, threads: int) -> int:
     """Candidates per slice on `threads` threads, or 0 when one thread is quicker."""
     work = n_cand * (n_bars + _PER_CANDIDATE)
@@ -116,7 +191,7 @@ def _slice_size(n_cand: int, n_bars: int, threads: int) -> int:
     return -(-n_cand // (BATCH * threads * _SLICES_PER_THREAD)) * BATCH
 
 
-def _on_threads(job: Callable[[int], None], items: list[int], threads: int) -> None:
+def _on_threads(job: Callable[[_T], None], items: list[_T], threads: int) -> None:
     """`job(item)` for every item, on `threads` threads (this one among them), each
     taking the next item when it is free. The jobs must release the GIL."""
     pending = iter(items)
