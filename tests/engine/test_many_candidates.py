@@ -274,7 +274,10 @@ def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch, til
     """Slices (or tiles, as on a long series) of candidates on several threads: each
     candidate's bits as on one."""
     monkeypatch.setattr(_many, "THREADED_FROM", 0)
-    monkeypatch.setattr(_many, "TILED_FROM", 0 if tiled else _many.TILED_FROM)
+    monkeypatch.setattr(_many, "TILED_FROM", 0 if tiled else 1 << 62)
+    # tiles in another order than the candidates', of uneven sizes
+    shuffled = np.random.default_rng(6).permutation(23)
+    monkeypatch.setattr(_many, "tiles", lambda r, side: (shuffled, [(0, 5), (5, 6), (6, 23)]))
     rng = np.random.default_rng(5)
     n, k = 3 * _nb.SIM_CHUNK + 11, 23
     bars = random_bars(rng, n)
@@ -314,7 +317,7 @@ def test_candidates_simulated_again_on_threads(
 ) -> None:
     """Several candidates whose tails fell inside the band, on threads."""
     monkeypatch.setattr(_many, "THREADED_FROM", 0)
-    monkeypatch.setattr(_many, "TILED_FROM", 0 if tiled else _many.TILED_FROM)
+    monkeypatch.setattr(_many, "TILED_FROM", 0 if tiled else 1 << 62)
     bars, row, one_rule, _ = wild_then_calm()
     close = bars.close
     rules = np.repeat(one_rule, 5, axis=0)
