@@ -26,6 +26,7 @@ from stratopt.engine import (
     N_EXEC,
     ExecSettings,
     ExitReason,
+    ManyPool,
     SimResult,
     group_by_rows,
     pack_settings,
@@ -292,6 +293,7 @@ class _Call:
     out: np.ndarray
     errors: list[str | None]
     tails: bool = True  # False: a metric subset without the tails (`run_but_tails`)
+    pool: ManyPool = field(default_factory=ManyPool)  # the kernel's buffers, for every chunk
 
 
 def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
@@ -323,9 +325,12 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     index = plans.pos[places]
     ex = np.ascontiguousarray(call.per_settings[index])
     result = np.empty((len(places), len(METRICS)))
-    run = run_many if call.tails else run_but_tails
     ohlc = (bars.open, bars.high, bars.low, bars.close)
-    run(ohlc, slots.ind, k_rules, k_levels, ex, float(bars.periods_per_year), result)
+    ppy = float(bars.periods_per_year)
+    if call.tails:
+        run_many(ohlc, slots.ind, k_rules, k_levels, ex, ppy, result, pool=call.pool)
+    else:
+        run_but_tails(ohlc, slots.ind, k_rules, k_levels, ex, ppy, result)
     call.out[index] = result
 
 

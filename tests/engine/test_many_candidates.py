@@ -304,9 +304,10 @@ def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch, til
     )
     o, h, lo, c = (np.ascontiguousarray(getattr(bars, f)) for f in ("open", "high", "low", "close"))
     serial = np.full((k, N_METRICS), np.nan)
-    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, serial, threads=1)
+    one, three = _many.ManyPool(threads=1), _many.ManyPool(threads=3)
+    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, serial, pool=one)
     threaded = np.full((k, N_METRICS), np.nan)
-    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, threaded, threads=3)
+    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, threaded, pool=three)
     _assert_same_bits(threaded, serial)
     _assert_same_bits(threaded, _run_both(bars, ind, rules, levels, exs)[1])
 
@@ -327,7 +328,8 @@ def test_candidates_simulated_again_on_threads(
         [pack_settings(ExecSettings(cash=c, fill="close")) for c in (1e3, 2e3, 3e3, 4e3, 5e3)]
     )
     many = np.full((5, N_METRICS), np.nan)
-    run_many((close, close, close, close), row, rules, np.zeros((5, 8)), ex, 252.0, many, threads=2)
+    two = _many.ManyPool(threads=2)
+    run_many((close, close, close, close), row, rules, np.zeros((5, 8)), ex, 252.0, many, pool=two)
     _assert_same_bits(
         many, _run_both(Bars(close, close, close, close), row, rules, np.zeros((5, 8)), ex)[1]
     )

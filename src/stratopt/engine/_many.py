@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import numba
@@ -15,7 +16,7 @@ from stratopt.engine._subset_nb import run_but_tails_nb
 from stratopt.engine._tiles import tiles
 from stratopt.metrics.nb import METRICS_SAMPLE
 
-__all__ = ["new_buffers", "run_but_tails", "run_many"]
+__all__ = ["ManyPool", "new_buffers", "run_but_tails", "run_many"]
 
 _T = TypeVar("_T")
 
@@ -31,7 +32,7 @@ _PER_CANDIDATE = 256
 # Series from this many bars go in tiles of _TILE x _TILE candidates (see `tiles`):
 # below, the rows of a batch stay in cache between its candidates anyway.
 TILED_FROM = 1 << 16
-_TILE = 4
+_TILE = 5
 
 # Slices per thread: several, so a thread that drew cheap candidates takes more.
 _SLICES_PER_THREAD = 4
@@ -46,23 +47,25 @@ def run_many(
     ppy: float,
     out: np.ndarray,
     *,
-    threads: int | None = None,
+    pool: ManyPool | None = None,
 ) -> None:
     """The metrics of each candidate ``rules[k], levels[k], ex[k]`` into ``out[k]``,
-    on the bars' ``(open, high, low, close)``.
+    on the bars' ``(open, high, low, close)``, with the threads and buffers of
+    ``pool`` (else a new one for this call).
 
     Bit for bit what `run_one_nb` gives for each candidate, whatever the number of
-    threads (default `numba.get_num_threads()`): each candidate is computed on its
+    threads: each candidate is computed on its
     own. Slices of consecutive candidates, or on a long series tiles of candidates
     that share indicator rows (`tiles`), go to whichever thread is free.
     """
     o, h, l, c = ohlc  # noqa: E741 (the engine's name for the lows)
     n_cand, n = rules.shape[0], c.shape[0]
     found = np.ones(n_cand, dtype=np.bool_)
-    threads = threads or numba.get_num_threads()
+    pool = pool or ManyPool()
+    threads = pool.threads or numba.get_num_threads()
     tiled = n >= TILED_FROM and n_cand > BATCH
-    buffers = _ThreadBuffers(_TILE * _TILE if tiled else BATCH, n)
-    args = (o, h, l, c, ind, rules, levels, ex, ppy, out, found, *buffers.get())
+    b = _TILE * _TILE if tiled else BATCH
+    args = (o, h, l, c, ind, rules, levels, ex, ppy, out, found, *_TYPES_OF_BUFFERS)
     # or, in a cold start, its Python twin (which holds the GIL: one thread)
     many_nb = composite(run_many_nb, args)
     order, parts, threaded = _plan(rules, n, threads, tiled)
@@ -72,7 +75,8 @@ def run_many(
     def run_part(part: tuple[int, int]) -> None:
         k0, k1 = part
         r, lv, e = (a[k0:k1] for a in cand)
-        many_nb(o, h, l, c, ind, r, lv, e, ppy, res[0][k0:k1], res[1][k0:k1], *buffers.get())
+        with pool.taken(b, n) as bufs:
+            many_nb(o, h, l, c, ind, r, lv, e, ppy, res[0][k0:k1], res[1][k0:k1], *bufs)
 
     threaded = threaded and many_nb is run_many_nb
     if threaded:
@@ -155,22 +159,32 @@ def run_but_tails(
     _on_threads(run_slice, list(range(0, n_cand, per)), threads)
 
 
-class _ThreadBuffers:
-    """`run_many_nb`'s buffers for batches of ``b`` candidates on ``n`` bars, one set
-    per thread, kept for the whole `run_many` call: a batch of 16 candidates on a
-    million bars has 128 MB of stored returns, and allocating them for every slice
-    page-faults them in again (numba's allocator hands such sizes back to the system
-    when freed)."""
+class ManyPool:
+    """What `run_many` calls given the same pool share: the threads they run on
+    (``threads``, default `numba.get_num_threads()`) and `run_many_nb`'s buffers
+    (`stratopt.backtest.evaluate_many` passes one pool to its calls): a batch of 25
+    candidates on a million bars has 200 MB of stored returns, and fresh buffers
+    for every call page-fault (zero) them in again. One set per thread at a time;
+    sets of another shape are dropped when a call asks for a new one."""
 
-    def __init__(self, b: int, n: int) -> None:
-        self._shape = b, n
-        self._local = threading.local()
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads
+        self._free: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._lock = threading.Lock()
 
-    def get(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        got: tuple[np.ndarray, np.ndarray, np.ndarray] | None = getattr(self._local, "b", None)
+    @contextlib.contextmanager
+    def taken(self, b: int, n: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """A set for batches of ``b`` candidates on ``n`` bars, for the ``with`` block."""
+        with self._lock:
+            self._free = [x for x in self._free if x[0].shape == (b, n)]
+            got = self._free.pop() if self._free else None
         if got is None:
-            got = self._local.b = new_buffers(*self._shape)
-        return got
+            got = new_buffers(b, n)
+        try:
+            yield got
+        finally:
+            with self._lock:
+                self._free.append(got)
 
 
 def new_buffers(b: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -181,6 +195,10 @@ def new_buffers(b: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         np.empty((b, min(n, METRICS_SAMPLE))),
         np.empty((b, n // LOG_PER + 16, N_LOG_COLS)),
     )
+
+
+# What `composite` looks at: the buffers' types (those of any size).
+_TYPES_OF_BUFFERS = new_buffers(1, 1)
 
 
 def _slice_size(n_cand: int, n_bars: int, threads: int) -> int:
