@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stratopt.engine import _many
 from stratopt.engine._nb import RULE_CROSS_ABOVE, RULE_CROSS_BELOW
 from stratopt.engine._tiles import tiles
 
@@ -34,3 +35,11 @@ def test_candidates_on_the_same_rows_are_split_to_the_tile_size() -> None:
     order, parts = tiles(rules, 4)
     assert order.tolist() == list(range(40))
     assert parts == [(0, 16), (16, 32), (32, 40)]
+
+
+def test_tiles_shrink_with_the_series_so_the_stored_returns_stay_bounded() -> None:
+    # a thread keeps float64[n] of stored returns per candidate of its batch
+    assert _many._tile_side(2_000) == 0  # short series: batches in the given order
+    assert _many._tile_side(1_000_000) == 5
+    assert _many._tile_side(4_000_000) == 2
+    assert _many._tile_side(20_000_000) < 2  # a batch of 4 would take 640 MB
