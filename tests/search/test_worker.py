@@ -15,6 +15,7 @@ from stratopt.operations import PreparedStudy, work_study
 from stratopt.search import (
     ATTR,
     DUPLICATE,
+    OVER_TARGET,
     WorkerOptions,
     _worker,
     open_study,
@@ -81,6 +82,46 @@ def test_a_queued_retry_is_taken_when_it_is_all_that_is_left(tmp_path: Path) -> 
     assert res.attempts == 1 and res.stopped_by == "target"
     trials = optuna.load_study(study_name="last", storage=url).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 20
+
+
+def test_retries_queued_after_the_target_was_met_are_pruned_as_a_claim_would_be(
+    tmp_path: Path,
+) -> None:
+    # The race of a shared grid's last trials: a worker fails an orphan (k=7) and queues
+    # its retry in two transactions; in between another worker claims k=7 afresh and
+    # finishes the study. Nobody takes the retry then, yet it must not stay WAITING.
+    path = _study_file(tmp_path, "late", method="grid", trials=20)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = optuna.create_study(study_name="late", storage=url, direction="maximize")
+    dist = {"k": optuna.distributions.IntDistribution(0, 199)}
+
+    def add(k: int, state: TrialState, **attrs: object) -> None:
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state, value=0.0 if state == TrialState.COMPLETE else None,
+                params={"k": k}, distributions=dist, user_attrs={ATTR: {"key": repr((k,))}},
+                system_attrs=attrs,
+            )
+        )  # fmt: skip
+
+    add(7, TrialState.FAIL)
+    for k in range(20):
+        add(k, TrialState.COMPLETE)
+    add(7, TrialState.WAITING, failed_trial=0, retry_history=[0])
+    # The same race where the freed slot went to another point: the retry is over target.
+    add(150, TrialState.FAIL)
+    add(150, TrialState.WAITING, failed_trial=22, retry_history=[22])
+    add(151, TrialState.WAITING)  # a point queued by hand, held by nothing: left alone
+    res = work_study(load_study(path), storage=url, report=False,
+                     worker=WorkerOptions(worker_id="w", poll=0.2))  # fmt: skip
+    assert res.attempts == 0 and res.stopped_by == "target"
+    trials = optuna.load_study(study_name="late", storage=url).trials
+    held, over, queued = trials[-4], trials[-2], trials[-1]
+    assert [held.state, over.state] == [TrialState.PRUNED] * 2
+    assert record(held)["pruned"] == DUPLICATE
+    assert record(over)["pruned"] == OVER_TARGET
+    assert queued.state == TrialState.WAITING
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 20
 
 
 def test_a_worker_joining_a_finished_study_runs_nothing(tmp_path: Path) -> None:

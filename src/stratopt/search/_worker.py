@@ -169,6 +169,7 @@ def _loop(
     while True:
         _look(study, ledger, progress, on_progress)
         if ledger.complete >= plan.target:
+            _settle_queue(study, ledger, progress, claims)
             return "target"
         stopped_by = limits.reached(progress) or run.first_errors.stop_reason() or ""
         if stopped_by:
@@ -476,19 +477,12 @@ def _claim(
             claimed.append(ask(study))
             claims.append(claimed[-1]._trial_id)
         return claimed
-    storage = study._storage
     for t in ledger.unfinished:
         if len(claimed) >= want:
             return claimed
-        if t.state != TrialState.WAITING:
-            continue
-        try:
-            won = storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        if won:
-            claims.append(t._trial_id)
+        if t.state == TrialState.WAITING and _take_queued(study, t, claims):
             claimed.append(optuna.Trial(study, t._trial_id))
+    storage = study._storage
     distributions = space.distributions()
     for key, params in grid.free(ledger, min(want, room) - len(claimed)):
         template = optuna.trial.create_trial(
@@ -501,6 +495,36 @@ def _claim(
         claims.append(trial_id)
         claimed.append(optuna.Trial(study, trial_id))
     return claimed
+
+
+def _take_queued(study: optuna.Study, t: FrozenTrial, claims: list[int]) -> bool:
+    """WAITING → RUNNING by the storage's compare-and-set; False if another took it."""
+    try:
+        won = study._storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    if won:
+        claims.append(t._trial_id)
+    return bool(won)
+
+
+def _settle_queue(
+    study: optuna.Study, ledger: _Ledger, progress: Progress, claims: list[int]
+) -> None:
+    """At the target, prune what a claim would: queued duplicates and queued retries.
+    (Failing an orphan and queuing its retry are two transactions: in between, another
+    worker may take the freed slot and finish the study; the retry would wait for ever.)"""
+    for t in ledger.unfinished:
+        key = ledger.key(t)
+        if t.state != TrialState.WAITING or key is None:
+            continue
+        held = key in ledger.finished_holders
+        if not held and not ("failed_trial" in t.system_attrs and ledger.counts(t)):
+            continue  # a point queued by hand, held by nothing: kept for the next run
+        if _take_queued(study, t, claims):
+            why = DUPLICATE if held else OVER_TARGET
+            prune(study, optuna.Trial(study, t._trial_id), {"key": key, "dup": True}, why, progress)
+            claims.remove(t._trial_id)
 
 
 @dataclass
