@@ -180,7 +180,8 @@ def test_metric_subsets_are_the_full_pass_bit_for_bit(n_bars: int) -> None:
     """`evaluate_many(metrics=...)` without the tails runs its own kernel; each value is
     the full pass's bits: every metric but the tails, in another order, on one
     simulation chunk and several, one thread and several, candidates that cannot run
-    among them; with a tail metric named, the full pass."""
+    among them, each metric alone (the least of the pass it needs); with a tail metric
+    named, the full pass."""
     bars = _bars(n_bars)
     cases: list[tuple[Any, list[dict[str, Any]]]] = [
         ("sma_cross", [{"fast": f, "slow": s, "mode": m} for f in (3, 8, 0) for s in (21, 45)
@@ -192,10 +193,16 @@ def test_metric_subsets_are_the_full_pass_bit_for_bit(n_bars: int) -> None:
         settings = [SETTINGS[k % len(SETTINGS)] for k in range(len(cands))]
         full = evaluate_many(bars, strategy, cands, settings).metrics
         others = [m.id for m in METRICS if m.id not in tails][::-1]
-        for ids in (others, ["final_equity", "trades", "sharpe"], ["sharpe", *tails]):
+        three = ["final_equity", "trades", "sharpe"]
+        alone = [[m] for m in others]  # each with the least of the pass it needs
+        for ids in (others, three, *alone, ["sharpe", *tails]):
             got = evaluate_many(bars, strategy, cands, settings, metrics=ids).metrics
             assert list(got.columns) == ids
             assert got.to_numpy().tobytes() == full[ids].to_numpy().tobytes(), (strategy, ids)
+    for ids in (None, ["sharpe"], None, ["sharpe"]):  # the columns of one frame are its own
+        frame = evaluate_many(bars, "sma_cross", [{}], metrics=ids).metrics
+        assert frame.columns.name is None
+        frame.columns.name = "metric"
     twice = evaluate_many(bars, "sma_cross", [{}], metrics=["trades", "sharpe", "trades"])
     assert list(twice.metrics.columns) == ["trades", "sharpe"]
     with pytest.raises(ValueError, match="did you mean 'sharpe'"):

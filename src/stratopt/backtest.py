@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,9 @@ from stratopt.data import (
 )
 from stratopt.engine import (
     N_EXEC,
+    PASS_DRAWDOWN,
+    PASS_NONE,
+    PASS_SUMS,
     ExecSettings,
     ExitReason,
     ManyPool,
@@ -61,6 +65,10 @@ _METRIC_IDS = [m.id for m in METRICS]
 _METRIC_INDEX = pd.Index(_METRIC_IDS)  # built once: a frame's columns, every call
 # The metrics selected among the stored returns (what a subset without them skips).
 _TAILS = frozenset({"var_95", "cvar_95", "tail_ratio"})
+# The metrics of the drawdown, and those of the sums of the returns (a subset without
+# either needs no return at all: trade metrics, final equity, total return, CAGR...).
+_DRAWDOWN = frozenset({"calmar", "max_drawdown", "max_drawdown_duration", "ulcer_index"})
+_SUMS = frozenset({"volatility", "sharpe", "sortino", "skew", "kurtosis", "omega"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,6 +196,7 @@ def evaluate_many(
     strat = get_strategy(strategy)
     n_cand = len(candidates)
     per_settings = _settings_rows(settings, n_cand)
+    own_cache = cache is None  # no one reads it after this call
     cache = cache or IndicatorCache(bars, max_bytes=64 * 2**20)
     out = np.full((n_cand, len(METRICS)), np.nan)
     errors: list[str | None] = [None] * n_cand
@@ -201,14 +210,17 @@ def evaluate_many(
     else:
         needs = [frozenset(keys[i] for i in row if i >= 0) for row in plans.ids.tolist()]
         groups = [np.array(g, dtype=np.int64) for g in group_by_rows(needs, row_budget)]
-    tails = wanted is None or not _TAILS.isdisjoint(_METRIC_IDS[i] for i in wanted)
-    call = _Call(bars, strat, cache, slots, plans, per_settings, out, errors, tails)
+    # the rows' copies in a cache of this call are read only by strategies' own signals
+    # and by later row groups
+    keep = not own_cache or len(groups) > 1 or bool(plans.own.any())
+    call = _Call(bars, strat, cache, slots, plans, per_settings, out, errors, keep, _passes(wanted))
     for group in groups:
         _run_chunk(call, group)
+    # a view: the frame's own index object (a name set on it stays in that frame)
     if wanted is None:
-        frame = pd.DataFrame(out, columns=_METRIC_INDEX)
+        frame = pd.DataFrame(out, columns=_METRIC_INDEX.view())
     else:
-        frame = pd.DataFrame(out[:, wanted], columns=_METRIC_INDEX.take(wanted))
+        frame = pd.DataFrame(out[:, wanted], columns=_metric_index(tuple(wanted)).view())
     return BatchResult(params=resolved, metrics=frame, errors=errors, infeasible=infeasible)
 
 
@@ -222,6 +234,24 @@ def _metric_columns(metrics: Sequence[str] | None) -> list[int] | None:
             more = did_you_mean(m, place)
             raise ValueError(f"metrics: unknown metric {m!r}{more} (known: {', '.join(place)})")
     return [place[m] for m in dict.fromkeys(metrics)]
+
+
+@functools.lru_cache(maxsize=64)
+def _metric_index(wanted: tuple[int, ...]) -> pd.Index:
+    """The frame's columns for the metrics at places `wanted` (an index is immutable:
+    one per subset, not one per call)."""
+    return _METRIC_INDEX.take(list(wanted))
+
+
+def _passes(wanted: list[int] | None) -> int | None:
+    """How far the kernel's metrics pass must go for the metrics at places `wanted`
+    (None: the full pass, `run_many`; else `run_but_tails`'s `passes`)."""
+    ids = set(_METRIC_IDS) if wanted is None else {_METRIC_IDS[i] for i in wanted}
+    if not _TAILS.isdisjoint(ids):
+        return None
+    if not _DRAWDOWN.isdisjoint(ids):
+        return PASS_DRAWDOWN
+    return PASS_NONE if _SUMS.isdisjoint(ids) else PASS_SUMS
 
 
 def _settings_rows(settings: ExecSettings | Sequence[ExecSettings] | None, n: int) -> np.ndarray:
@@ -292,7 +322,8 @@ class _Call:
     per_settings: np.ndarray
     out: np.ndarray
     errors: list[str | None]
-    tails: bool = True  # False: a metric subset without the tails (`run_but_tails`)
+    keep_rows: bool = True  # the indicator rows kept in `cache` too
+    passes: int | None = None  # a metric subset without the tails: `run_but_tails`'s
     pool: ManyPool = field(default_factory=ManyPool)  # the kernel's buffers, for every chunk
 
 
@@ -307,7 +338,7 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     big = len(fresh) * len(bars) >= _THREADED_ROWS_FROM
     threads = numba.get_num_threads() if big else 1
     cache.fill_rows([keys[i] for i in fresh], slots.ind, threads=threads,
-                    rows=[slot[i] for i in fresh])  # fmt: skip
+                    rows=[slot[i] for i in fresh], keep=call.keep_rows)  # fmt: skip
     runnable = np.ones(len(chunk), dtype=np.bool_)
     for j in np.flatnonzero(plans.own[chunk]).tolist():
         c = int(chunk[j])
@@ -327,10 +358,10 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     result = np.empty((len(places), len(METRICS)))
     ohlc = (bars.open, bars.high, bars.low, bars.close)
     ppy = float(bars.periods_per_year)
-    if call.tails:
+    if call.passes is None:
         run_many(ohlc, slots.ind, k_rules, k_levels, ex, ppy, result, pool=call.pool)
     else:
-        run_but_tails(ohlc, slots.ind, k_rules, k_levels, ex, ppy, result)
+        run_but_tails(ohlc, slots.ind, k_rules, k_levels, ex, ppy, result, call.passes)
     call.out[index] = result
 
 

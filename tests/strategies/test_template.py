@@ -81,6 +81,22 @@ class Inherits(SmaCross):
         return list(super().rules(p))
 
 
+class Chosen(Strategy):
+    """Its rules read the instance's own state."""
+
+    name = "chosen"
+    vectorized = True
+    window = IntParam(10, low=2)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        line = (sma if self.kind == "sma" else ema)("close", p["window"])
+        return [on(crosses_above("close", line), Signal.LONG),
+                on(crosses_above(line, "close"), Signal.SHORT)]  # fmt: skip
+
+
 def _same_as_backtests(strategy: Any, cands: list[dict[str, Any]], n: int = 700) -> None:
     bars = synthetic_bars(n, seed=5)
     settings = ExecSettings(commission=0.001)
@@ -140,3 +156,14 @@ def test_arithmetic_on_a_parameter_is_refused_and_runs_one_by_one() -> None:
 def test_a_subclass_with_its_own_rules_is_not_vectorized() -> None:
     assert SmaCross.vectorized
     assert not Inherits.vectorized
+
+
+def test_builtin_templates_are_kept_across_calls_and_user_ones_traced_again() -> None:
+    """A built-in's template (and the indicators made from it) serve later calls with
+    other windows; a user strategy, whose rules may read its own state, is traced on
+    every call."""
+    _same_as_backtests("sma_cross", [{"fast": f, "slow": 30} for f in (3, 9)])
+    _same_as_backtests("sma_cross", [{"fast": f, "slow": 21, "mode": m} for f in (4, 9)
+                                     for m in ("long_only", "reversal")])  # fmt: skip
+    _same_as_backtests(Chosen("sma"), [{"window": w} for w in (5, 12)])
+    _same_as_backtests(Chosen("ema"), [{"window": w} for w in (5, 12)])

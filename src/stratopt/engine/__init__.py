@@ -17,6 +17,7 @@ from stratopt.engine._cache import COMPILING, kernels_cached
 from stratopt.engine._grouping import group_by_rows
 from stratopt.engine._many import ManyPool, run_but_tails, run_many
 from stratopt.engine._simulate import SimResult, eval_signals, simulate
+from stratopt.engine._subset_nb import PASS_DRAWDOWN, PASS_NONE, PASS_SUMS
 from stratopt.engine._types import (
     N_EXEC,
     TRADE_DTYPE,
@@ -30,6 +31,9 @@ from stratopt.engine._types import (
 __all__ = [
     "COMPILING",
     "N_EXEC",
+    "PASS_DRAWDOWN",
+    "PASS_NONE",
+    "PASS_SUMS",
     "TRADE_DTYPE",
     "ExecSettings",
     "ExitReason",

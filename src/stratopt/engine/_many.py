@@ -14,7 +14,7 @@ import numpy as np
 
 from stratopt.engine._background import composite, wait_for_background
 from stratopt.engine._nb import BATCH, LOG_PER, N_LOG_COLS, run_many_nb, run_one_nb
-from stratopt.engine._subset_nb import run_but_tails_nb
+from stratopt.engine._subset_nb import PASS_DRAWDOWN, run_but_tails_nb
 from stratopt.engine._tiles import tiles
 from stratopt.metrics.nb import METRICS_SAMPLE
 
@@ -156,21 +156,26 @@ def run_but_tails(
     ex: np.ndarray,
     ppy: float,
     out: np.ndarray,
+    passes: int = PASS_DRAWDOWN,
 ) -> None:
     """`run_many` without VaR, CVaR and the tail ratio: every other metric of each
     candidate into ``out[k]``, bit for bit the full pass's; those three entries are
-    meaningless (`run_but_tails_nb`, compiled on its first use)."""
+    meaningless (`run_but_tails_nb`, compiled on its first use), and so are the
+    drawdown metrics with ``passes=PASS_SUMS`` and every metric that needs a return
+    with ``PASS_NONE``."""
     o, h, l, c = ohlc  # noqa: E741 (the engine's name for the lows)
     n_cand = rules.shape[0]
     threads = numba.get_num_threads()
     per = _slice_size(n_cand, c.shape[0], threads)
     if per == 0:
-        run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out)
+        run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, passes)
         return
 
     def run_slice(k0: int) -> None:
         k1 = min(n_cand, k0 + per)
-        run_but_tails_nb(o, h, l, c, ind, rules[k0:k1], levels[k0:k1], ex[k0:k1], ppy, out[k0:k1])
+        run_but_tails_nb(
+            o, h, l, c, ind, rules[k0:k1], levels[k0:k1], ex[k0:k1], ppy, out[k0:k1], passes
+        )  # fmt: skip
 
     _on_threads(run_slice, list(range(0, n_cand, per)), threads)
 

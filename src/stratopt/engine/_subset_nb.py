@@ -33,17 +33,24 @@ from stratopt.metrics._nb import (
     trade_stats_init_nb,
 )
 
-__all__ = ["run_but_tails_nb"]
+__all__ = ["PASS_DRAWDOWN", "PASS_NONE", "PASS_SUMS", "run_but_tails_nb"]
+
+# What the metrics pass over the returns computes (`run_but_tails_nb`'s `passes`): nothing
+# (the trade and level metrics need no return), the returns and their sums (the moments,
+# Sortino, omega), or those and the drawdown.
+PASS_NONE, PASS_SUMS, PASS_DRAWDOWN = 0, 1, 2
 
 
 @njit(cache=True, nogil=True)
-def run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out):  # type: ignore[no-untyped-def]
+def run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, passes):  # type: ignore[no-untyped-def]
     """Every metric but VaR, CVaR and the tail ratio (their entries meaningless) of
     many candidates, one after the other: rules[k], levels[k], ex[k] -> out[k].
 
     Each candidate goes through the bars chunk by chunk as in `batch_metrics_nb`:
     signal codes, simulation (no change log: nothing falls back) and the metrics
-    pass, then the finish without the tails. It releases the GIL.
+    pass as far as `passes` asks (`PASS_DRAWDOWN`: all of it; `PASS_SUMS`: the
+    drawdown metrics' entries meaningless too; `PASS_NONE`: every entry that needs a
+    return meaningless), then the finish without the tails. It releases the GIL.
     """
     n = c.shape[0]
     codes, equity, rbuf, ts, st, acc, dummy_pos, dummy_exp, dummy_trades = new_work_nb(1)
@@ -66,7 +73,8 @@ def run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out):  # type: ign
                 o, h, l, c, codes, words, j0, j1, ex[q], ts0, st0, equity, np.bool_(False),
                 dummy_pos, dummy_exp, dummy_trades, log,
             )  # fmt: skip
-            metrics_returns_chunk_nb(equity[:w], prev, j0, rbuf, acc0)
+            if passes != PASS_NONE:
+                metrics_returns_chunk_nb(equity[:w], prev, j0, rbuf, acc0, passes == PASS_DRAWDOWN)
             prev = equity[w - 1]
         exposure = int(st0[S_EXPOSURE])
         metrics_finish_but_tails_nb(n, prev, cash, exposure, ts0, ppy, acc0, sample, stored, out[q])

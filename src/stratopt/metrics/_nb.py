@@ -1320,12 +1320,25 @@ def metrics_finish_but_tails_nb(
     metrics_finish_nb(n, final, cash, exposure_bars, ts, periods_per_year, acc, sample, stored, out)
 
 
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+def _chunk_returns_nb(cur: F64Array, prev: float, rout: F64Array) -> None:
+    """The per-bar returns of `_chunk_returns_drawdown_nb`, the same expression (so
+    the same bits), without the drawdown."""
+    if cur.shape[0] == 0:
+        return
+    rout[0] = cur[0] / prev - 1.0 if prev > 0.0 else 0.0
+    for i in range(1, cur.shape[0]):
+        p = cur[i - 1]
+        rout[i] = cur[i] / p - 1.0 if p > 0.0 else 0.0
+
+
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def metrics_returns_chunk_nb(
-    cur: F64Array, prev: float, j0: int, rbuf: F64Array, acc: F64Array
+    cur: F64Array, prev: float, j0: int, rbuf: F64Array, acc: F64Array, drawdown: bool
 ) -> None:
     """`metrics_chunk_nb` without what only the tails need (the sample and the stored
-    returns): the per-bar returns, the drawdown and the sums, by the same kernels,
+    returns): the per-bar returns, the drawdown (unless `drawdown` is False: its
+    entries of ``acc`` are then left as they are) and the sums, by the same kernels,
     segment by segment as there, so `metrics_finish_but_tails_nb` then gives the
     full pass's bits. Arguments as in `metrics_chunk_nb`; a new function beside it,
     which stays as the full pass compiles it."""
@@ -1341,6 +1354,9 @@ def metrics_returns_chunk_nb(
         g1 = min(w, g0 + _SEGMENT)
         seg = cur[g0:g1]
         rseg = rbuf[g0:g1]
-        _chunk_returns_drawdown_nb(seg, last, rseg, acc)
+        if drawdown:
+            _chunk_returns_drawdown_nb(seg, last, rseg, acc)
+        else:
+            _chunk_returns_nb(seg, last, rseg)
         last = seg[g1 - g0 - 1]
         _segment_sums_nb(rseg, shift, flags, acc)

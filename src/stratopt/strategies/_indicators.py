@@ -234,6 +234,7 @@ class IndicatorCache:
         *,
         threads: int = 1,
         rows: Sequence[int] | None = None,
+        keep: bool = True,
     ) -> None:
         """Write the series of `keys[i]` into `out[rows[i]]` (default `out[i]`), on `threads`.
 
@@ -241,7 +242,8 @@ class IndicatorCache:
         kernels release the GIL) and written straight into `out`, so a sweep that needs
         70 moving averages of 1,000,000 bars neither waits for them one by one nor holds
         them twice; composite indicators go through `get`. On one thread they are
-        kept in the cache as `get` keeps them.
+        kept in the cache as `get` keeps them, unless `keep` is False (a cache that
+        no one reads again: the copies would be wasted).
         """
         at = list(range(len(keys))) if rows is None else list(rows)
         fresh = [
@@ -265,13 +267,17 @@ class IndicatorCache:
         ]
         direct = {i for group in by_source.values() for i in group}
         parallel = threads > 1 and len(fresh) > 1
-        if parallel:
+        if parallel or not keep:
             jobs += [
                 partial(self._compute_into, keys[i], out, at[i]) for i in fresh if i not in direct
             ]
             direct = set(fresh)
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                list(pool.map(lambda job: job(), jobs))
+            if parallel:
+                with ThreadPoolExecutor(max_workers=threads) as pool:
+                    list(pool.map(lambda job: job(), jobs))
+            else:
+                for job in jobs:
+                    job()
             self.computed += len(direct)
         else:
             for job in jobs:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from operator import itemgetter
+from typing import Any, cast
 
 import numpy as np
 
@@ -14,9 +15,10 @@ from stratopt.engine import kernels as engine_nb
 from stratopt.errors import InfeasibleError, StrategyError
 from stratopt.strategies._base import Strategy
 from stratopt.strategies._indicators import Indicator
-from stratopt.strategies._resolve import resolve_all
+from stratopt.strategies._registry import BUILTIN_STRATEGIES
+from stratopt.strategies._resolve import grouped, resolve_all
 from stratopt.strategies._rules import MAX_RULES, Rule, compile_rules
-from stratopt.strategies._template import number_columns, trace_template
+from stratopt.strategies._template import RuleTemplate, number_columns, trace_template
 
 __all__ = ["RulePlans", "describe_error", "plan_candidates"]
 
@@ -52,6 +54,9 @@ class RulePlans:
 # measured break-even about 24 SMA-cross candidates.
 _TEMPLATE_FROM = 24
 
+# The indicators built from one template, by place and values (`RuleTemplate.fill`).
+_Made = dict[tuple[int, tuple[float, ...]], Indicator]
+
 # One part of a call's plans: positions, tables, levels, ids, own (as in `RulePlans`).
 _Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -64,16 +69,16 @@ def plan_candidates(
 ) -> tuple[list[dict[str, Any]], RulePlans]:
     """Each candidate's resolved parameters and, for those that resolve, its plan: from
     the strategy's rule templates (`vectorized` strategies) or candidate by candidate."""
-    resolved: list[dict[str, Any]] = []
-    ok: list[int] = []
-    for k, got in enumerate(resolve_all(strat, candidates)):
-        if isinstance(got, Exception):  # bad parameters or user code: isolate the candidate
-            resolved.append(dict(candidates[k]))
-            errors[k] = describe_error(got)
-            infeasible[k] = isinstance(got, InfeasibleError)
-        else:
-            resolved.append(got)
-            ok.append(k)
+    got = resolve_all(strat, candidates)
+    failed = [k for k, g in enumerate(got) if isinstance(g, Exception)]
+    for k in failed:  # bad parameters or user code: isolate the candidate
+        exc = got[k]
+        assert isinstance(exc, Exception)
+        got[k] = dict(candidates[k])
+        errors[k] = describe_error(exc)
+        infeasible[k] = isinstance(exc, InfeasibleError)
+    resolved = cast(list[dict[str, Any]], got)
+    ok = sorted(set(range(len(got))).difference(failed)) if failed else list(range(len(got)))
     programs = _Programs()
     parts: list[_Part] = []
     if strat.uses_rules and strat.vectorized and len(ok) >= _TEMPLATE_FROM:
@@ -103,10 +108,9 @@ def _from_templates(
     per choice of the non-number parameters, and the positions left to plan one by one
     (a choice whose rules do not trace as a template)."""
     fixed = [k for k, p in strat.parameters.items() if p.kind not in ("int", "float")]
-    by_choice: dict[tuple[Any, ...], list[int]] = {}
+    choice_of = itemgetter(*fixed) if fixed else lambda p: ()
     try:
-        for k in ok:
-            by_choice.setdefault(tuple(resolved[k][c] for c in fixed), []).append(k)
+        by_choice = grouped([choice_of(resolved[k]) for k in ok], ok)
     except TypeError:  # an unhashable choice value
         return [], ok
     parts: list[_Part] = []
@@ -115,17 +119,45 @@ def _from_templates(
         if len(members) < _TEMPLATE_FROM:
             rest += members
             continue
-        template = trace_template(strat, dict(zip(fixed, choice, strict=True)))
+        values = choice if len(fixed) > 1 else (choice,) if fixed else ()
+        template, made = _template_of(strat, dict(zip(fixed, values, strict=True)), choice)
         columns = None
         if template is not None:
             columns = number_columns(template, [resolved[k] for k in members])
         if template is None or columns is None:
             rest += members
             continue
-        tables, levels, ids = template.fill(columns, programs.row_id)
+        tables, levels, ids = template.fill(columns, programs.row_id, made)
         parts.append((np.array(members, dtype=np.int64), tables, levels, ids,
                       np.zeros(len(members), dtype=np.bool_)))  # fmt: skip
     return parts, sorted(rest)
+
+
+# The built-in strategies' templates (and the indicators made from them), kept across
+# calls: their rules depend on the parameters alone. A user's strategy is traced on
+# every call (its `rules` may read its own state).
+_PURE = frozenset(BUILTIN_STRATEGIES.values())
+_KEPT: dict[tuple[type[Strategy], Any], tuple[RuleTemplate | None, _Made]] = {}
+_KEPT_MAX = 64  # templates kept; and indicators kept per template:
+_MADE_MAX = 4096
+
+
+def _template_of(
+    strat: Strategy, choices: dict[str, Any], choice: Any
+) -> tuple[RuleTemplate | None, _Made]:
+    """`trace_template(strat, choices)` and a store for the indicators filled from it."""
+    pure = type(strat) in _PURE
+    key = (type(strat), choice)
+    kept = _KEPT.get(key) if pure else None
+    if kept is None:
+        kept = (trace_template(strat, choices), {})
+        if pure:
+            if len(_KEPT) >= _KEPT_MAX:
+                _KEPT.clear()
+            _KEPT[key] = kept
+    if len(kept[1]) > _MADE_MAX:
+        kept[1].clear()
+    return kept
 
 
 def _one_by_one(

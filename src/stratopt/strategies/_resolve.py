@@ -17,7 +17,7 @@ from typing import Any
 from stratopt.strategies._base import Strategy, validated
 from stratopt.strategies._params import Param
 
-__all__ = ["resolve_all"]
+__all__ = ["grouped", "resolve_all"]
 
 # Below this many candidates the columns cost more than `resolve` one by one.
 _COLUMNS_FROM = 16
@@ -31,9 +31,7 @@ def resolve_all(
     if len(candidates) < _COLUMNS_FROM or type(strat).resolve is not Strategy.resolve:
         return [_one(strat, cand) for cand in candidates]
     out: list[dict[str, Any] | Exception] = [{}] * len(candidates)
-    by_names: dict[tuple[str, ...], list[int]] = {}
-    for k, cand in enumerate(candidates):
-        by_names.setdefault(tuple(cand or ()), []).append(k)
+    by_names = grouped([tuple(cand or ()) for cand in candidates], range(len(candidates)))
     for names, members in by_names.items():
         columns = _columns(strat.parameters, names, candidates, members)
         if columns is None:
@@ -41,14 +39,28 @@ def resolve_all(
                 out[k] = _one(strat, candidates[k])
             continue
         keys = list(strat.parameters)
-        for k, values in zip(members, zip(*columns, strict=True), strict=True):
-            p = dict(zip(keys, values, strict=True))
-            try:
-                validated(strat, p)
-            except Exception as exc:  # the strategy's own rule, or its bug: this one
-                out[k] = exc
-            else:
-                out[k] = p
+        # `_columns` gives each parameter a column of len(members); zip's keyword (even
+        # strict=False) took a fifth of this loop
+        for k, values in zip(members, zip(*columns)):  # noqa: B905
+            out[k] = _validated(strat, dict(zip(keys, values)))  # noqa: B905
+    return out
+
+
+def _validated(strat: Strategy, p: dict[str, Any]) -> dict[str, Any] | Exception:
+    try:
+        return validated(strat, p)
+    except Exception as exc:  # the strategy's own rule, or its bug: this one
+        return exc
+
+
+def grouped(keys: list[Any], items: Sequence[int]) -> dict[Any, list[int]]:
+    """`items` grouped by their `keys`, in first-seen order (TypeError: an unhashable
+    key)."""
+    if keys and keys.count(keys[0]) == len(keys):  # one group: the usual sweep
+        return {keys[0]: list(items)}
+    out: dict[Any, list[int]] = {}
+    for item, key in zip(items, keys, strict=True):
+        out.setdefault(key, []).append(item)
     return out
 
 
@@ -88,7 +100,10 @@ def _plainly_valid(param: Param, values: list[Any]) -> bool:
     """Whether `coerce` accepts every value and returns it as it is (a float
     parameter: as `float` gives it)."""
     if param.kind == "choice":
-        return all(v in param.choices for v in values)
+        try:
+            return set(values) <= set(param.choices)  # `in` by hash and ==, as below
+        except TypeError:  # an unhashable value
+            return all(v in param.choices for v in values)
     types = set(map(type, values))
     if param.kind == "bool":
         return types <= {bool}

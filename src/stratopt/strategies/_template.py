@@ -73,13 +73,17 @@ class RuleTemplate:
     shift_slots: tuple[tuple[int, str], ...]
 
     def fill(
-        self, columns: Mapping[str, np.ndarray], row_id: Callable[[Indicator], int]
+        self,
+        columns: Mapping[str, np.ndarray],
+        row_id: Callable[[Indicator], int],
+        made: dict[tuple[int, tuple[float, ...]], Indicator] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rules of candidates whose parameters are `columns` (float64[n] each):
         tables int64[n, MAX_RULES, 5] and levels float64[n, MAX_RULES] as `table` and
         `levels` with the slots filled in, and ids int64[n, len(indicators)], the
         `row_id` of each candidate's indicator at each place (row_id is called once per
-        distinct indicator)."""
+        distinct indicator). `made` keeps the indicators built, by place and values,
+        for later calls with this template."""
         n = len(next(iter(columns.values()))) if columns else 0
         tables = np.repeat(self.table[None], n, axis=0)
         levels = np.repeat(self.levels[None], n, axis=0)
@@ -87,10 +91,14 @@ class RuleTemplate:
             levels[:, r] = columns[name]
         for r, name in self.shift_slots:
             tables[:, r, 4] = columns[name]
-        return tables, levels, self._ids(columns, n, row_id)
+        return tables, levels, self._ids(columns, n, row_id, {} if made is None else made)
 
     def _ids(
-        self, columns: Mapping[str, np.ndarray], n: int, row_id: Callable[[Indicator], int]
+        self,
+        columns: Mapping[str, np.ndarray],
+        n: int,
+        row_id: Callable[[Indicator], int],
+        made: dict[tuple[int, tuple[float, ...]], Indicator],
     ) -> np.ndarray:
         ids = np.empty((n, len(self.indicators)), dtype=np.int64)
         places_of: dict[_Form, list[int]] = {}
@@ -110,7 +118,7 @@ class RuleTemplate:
                 distinct, inverse = np.unique(values, axis=0, return_inverse=True)
             form = self.indicators[places[0]]
             assert isinstance(form, _Form)
-            found = np.array([row_id(_instance(form, list(v))) for v in distinct.tolist()])
+            found = np.array([row_id(_made(made, places[0], form, v)) for v in distinct.tolist()])
             ids[:, places] = found[inverse.reshape(-1)].reshape(len(places), n).T
         return ids
 
@@ -213,6 +221,17 @@ def _shape(form: _Form) -> _Form:
 def _values(form: Indicator | _Form, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
     assert isinstance(form, _Form)
     return np.stack([columns[s.param] for s in _slots(form)], axis=1).reshape(n, -1)
+
+
+def _made(
+    made: dict[tuple[int, tuple[float, ...]], Indicator], place: int, form: _Form, v: list[float]
+) -> Indicator:
+    """The indicator of `form` (at `place`) with values `v`, built once per `made`."""
+    key = (place, tuple(v))
+    ind = made.get(key)
+    if ind is None:
+        ind = made[key] = _instance(form, v)
+    return ind
 
 
 def _instance(form: _Form, values: list[float]) -> Indicator:
