@@ -30,6 +30,7 @@ from stratopt.engine import (
     PASS_SUMS,
     ExecSettings,
     ExitReason,
+    ManyPool,
     SimResult,
     group_by_rows,
     pack_settings,
@@ -323,6 +324,7 @@ class _Call:
     errors: list[str | None]
     keep_rows: bool = True  # the indicator rows kept in `cache` too
     passes: int | None = None  # a metric subset without the tails: `run_but_tails`'s
+    pool: ManyPool = field(default_factory=ManyPool)  # the kernel's buffers, for every chunk
 
 
 def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
@@ -357,7 +359,7 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     ohlc = (bars.open, bars.high, bars.low, bars.close)
     ppy = float(bars.periods_per_year)
     if call.passes is None:
-        run_many(ohlc, slots.ind, k_rules, k_levels, ex, ppy, result)
+        run_many(ohlc, slots.ind, k_rules, k_levels, ex, ppy, result, pool=call.pool)
     else:
         run_but_tails(ohlc, slots.ind, k_rules, k_levels, ex, ppy, result, call.passes)
     call.out[index] = result

@@ -73,11 +73,11 @@ def test_this_process_compiles_run_many_nb_s_callees_for_the_types_its_body_pass
     # says which types it calls its callees with: with other types, the compiles
     # beside the child would be wasted and the tree compiled again while the child waits.
     many = _background.STUDY_MANY_TYPES
-    work = (types.literal(_nb.BATCH),)  # type: ignore[no-untyped-call]
+    work = (types.int64,)  # the batch size: run_many_nb's len(stored)
     _nb.new_work_nb.compile(work)
     f2 = types.float64[:, ::1]
     work_type = _nb.new_work_nb.overloads[work].signature.return_type  # type: ignore[attr-defined]
-    args = (*many[:9], f2, f2, types.float64[:, :, ::1], work_type, f2, types.boolean[::1])
+    args = (*many[:9], *many[11:], work_type, f2, types.boolean[::1])
     typing, target = cpu_target.typing_context, cpu_target.target_context
     typing.refresh()
     target.refresh()
@@ -210,7 +210,8 @@ def _many_args(readonly: bool = False) -> tuple[Any, ...]:
     prices.flags.writeable = not readonly
     grid = np.zeros((2, 3))
     rules = np.zeros((2, 1, 5), dtype=np.int64)
-    return (prices, prices, prices, prices, grid, rules, grid, grid, 252.0, grid, np.ones(2, bool))
+    return (prices, prices, prices, prices, grid, rules, grid, grid, 252.0, grid, np.ones(2, bool),
+            *_many.new_buffers(2, 8))  # fmt: skip
 
 
 def _record_compiles(monkeypatch: pytest.MonkeyPatch, compiled: dict[str, Any]) -> None:

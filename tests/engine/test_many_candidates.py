@@ -269,9 +269,15 @@ def _tails_fall_short(equity: np.ndarray, cash: float) -> bool:
     return not metrics_finish_nb(n, equity[-1], cash, 0, ts, 252.0, acc, sample, stored, out)
 
 
-def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Slices of candidates on several threads: each candidate's bits as on one."""
+@pytest.mark.parametrize("tiled", [False, True])
+def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch, tiled: bool) -> None:
+    """Slices (or tiles, as on a long series) of candidates on several threads: each
+    candidate's bits as on one."""
     monkeypatch.setattr(_many, "THREADED_FROM", 0)
+    monkeypatch.setattr(_many, "TILED_FROM", 0 if tiled else 1 << 62)
+    # tiles in another order than the candidates', of uneven sizes
+    shuffled = np.random.default_rng(6).permutation(23)
+    monkeypatch.setattr(_many, "tiles", lambda r, side: (shuffled, [(0, 5), (5, 6), (6, 23)]))
     rng = np.random.default_rng(5)
     n, k = 3 * _nb.SIM_CHUNK + 11, 23
     bars = random_bars(rng, n)
@@ -298,24 +304,32 @@ def test_threaded_slices_give_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> 
     )
     o, h, lo, c = (np.ascontiguousarray(getattr(bars, f)) for f in ("open", "high", "low", "close"))
     serial = np.full((k, N_METRICS), np.nan)
-    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, serial, threads=1)
+    one, three = _many.ManyPool(threads=1), _many.ManyPool(threads=3)
+    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, serial, pool=one)
     threaded = np.full((k, N_METRICS), np.nan)
-    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, threaded, threads=3)
+    run_many((o, h, lo, c), ind, rules, levels, exs, 252.0, threaded, pool=three)
     _assert_same_bits(threaded, serial)
     _assert_same_bits(threaded, _run_both(bars, ind, rules, levels, exs)[1])
 
 
-def test_candidates_simulated_again_on_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("tiled", [False, True])
+def test_candidates_simulated_again_on_threads(
+    monkeypatch: pytest.MonkeyPatch, tiled: bool
+) -> None:
     """Several candidates whose tails fell inside the band, on threads."""
     monkeypatch.setattr(_many, "THREADED_FROM", 0)
+    monkeypatch.setattr(_many, "TILED_FROM", 0 if tiled else 1 << 62)
     bars, row, one_rule, _ = wild_then_calm()
     close = bars.close
     rules = np.repeat(one_rule, 5, axis=0)
+    row = np.repeat(row, 5, axis=0)
+    rules[:, 0, 1] = [4, 3, 2, 1, 0]  # the same codes from other rows: tiles reorder them
     ex = np.stack(
         [pack_settings(ExecSettings(cash=c, fill="close")) for c in (1e3, 2e3, 3e3, 4e3, 5e3)]
     )
     many = np.full((5, N_METRICS), np.nan)
-    run_many((close, close, close, close), row, rules, np.zeros((5, 8)), ex, 252.0, many, threads=2)
+    two = _many.ManyPool(threads=2)
+    run_many((close, close, close, close), row, rules, np.zeros((5, 8)), ex, 252.0, many, pool=two)
     _assert_same_bits(
         many, _run_both(Bars(close, close, close, close), row, rules, np.zeros((5, 8)), ex)[1]
     )

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from stratopt.engine import _nb
+from stratopt.engine._many import new_buffers
+from stratopt.engine._nb import BATCH
 from stratopt.engine._twins import TWINS
 from stratopt.metrics import METRIC_IDS, N_METRICS
 from tests.engine._random import Bars, random_bars
@@ -48,7 +50,7 @@ def _check(
     for kernel, out, found in zip(
         (_nb.run_many_nb, TWINS[_nb.run_many_nb]), outs, founds, strict=True
     ):
-        kernel(o, h, lo, c, ind, rules, levels, ex, 252.0, out, found)
+        kernel(o, h, lo, c, ind, rules, levels, ex, 252.0, out, found, *new_buffers(BATCH, n))
     for i, name in enumerate(METRIC_IDS):
         assert _same(outs[0][:, i], outs[1][:, i]), name
     assert _same(founds[0], founds[1])

@@ -15,7 +15,7 @@ from stratopt.engine._background import (
 )
 from stratopt.engine._cache import COMPILING, kernels_cached
 from stratopt.engine._grouping import group_by_rows
-from stratopt.engine._many import run_but_tails, run_many
+from stratopt.engine._many import ManyPool, run_but_tails, run_many
 from stratopt.engine._simulate import SimResult, eval_signals, simulate
 from stratopt.engine._subset_nb import PASS_DRAWDOWN, PASS_NONE, PASS_SUMS
 from stratopt.engine._types import (
@@ -37,6 +37,7 @@ __all__ = [
     "TRADE_DTYPE",
     "ExecSettings",
     "ExitReason",
+    "ManyPool",
     "Signal",
     "SimResult",
     "compile_in_background",

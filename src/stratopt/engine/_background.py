@@ -92,10 +92,11 @@ _PRICES = types.Array(types.float64, 1, "C", readonly=True)  # Bars' arrays are 
 _F2 = types.float64[:, ::1]
 # The numba types of `run_many_nb`'s arguments as `run_many` passes them for a study:
 # the bars' four price arrays, the indicator rows, int64[k, R, 5] rules, levels,
-# settings, bars per year, the metrics out and the `found` flags.
+# settings, bars per year, the metrics out, the `found` flags and the buffers (stored
+# returns, samples, change logs).
 STUDY_MANY_TYPES: tuple[Any, ...] = (
     *(_PRICES,) * 4, _F2, types.int64[:, :, ::1], _F2, _F2, types.float64, _F2,
-    types.boolean[::1],
+    types.boolean[::1], _F2, _F2, types.float64[:, :, ::1],
 )  # fmt: skip
 # `paths_nb`'s, as the statistics' Monte Carlo calls it.
 PATHS_TYPES: tuple[Any, ...] = (

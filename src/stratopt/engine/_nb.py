@@ -55,7 +55,6 @@ from stratopt.metrics._borrow_nb import borrowed
 from stratopt.metrics._nb import (
     K_KEPT,
     K_ZERO,
-    METRICS_SAMPLE,
     METRICS_SEGMENT,
     N_ACC,
     N_BR,
@@ -855,25 +854,24 @@ def new_work_nb(k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found):  # type: ignore[no-untyped-def]
+def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored, samples, logs):  # type: ignore[no-untyped-def]
     """Metrics of many candidates, one after the other: rules[k], levels[k], ex[k] ->
     out[k]; found[k] False where `run_one_nb` must redo candidate k (see
     batch_metrics_nb).
 
-    Candidates go in batches of ``BATCH`` consecutive ones (`batch_metrics_nb`);
-    ``BATCH`` float64[n] buffers of stored returns and a few chunk-sized ones are
-    alive, so memory does not grow with the number of candidates. It releases the
-    GIL: `stratopt.engine.run_many` runs slices of the candidates on several threads.
-    (Not a numba ``prange``: its parallel lowering took about a fifth of a cold start's
-    compile time, and its thread launch cost more than small calls themselves.)
+    Candidates go in batches of ``b = len(stored)`` consecutive ones
+    (`batch_metrics_nb`), with the caller's buffers (``stored``
+    float64[b, n], ``samples`` float64[b, min(n, METRICS_SAMPLE)] (see
+    `metrics_chunk_nb`), ``logs``
+    float64[b, n // LOG_PER + 16, N_LOG_COLS]), so memory does not grow with the
+    number of candidates and a caller running several calls on a thread reuses pages
+    already mapped. It releases the GIL: `stratopt.engine.run_many` runs slices of the
+    candidates on several threads. (Not a numba ``prange``: its parallel lowering took
+    about a fifth of a cold start's compile time, and its thread launch cost more than
+    small calls themselves.)
     """
-    n = c.shape[0]
     n_cand = rules.shape[0]
-    b = BATCH
-    s = min(n, METRICS_SAMPLE)
-    stored = np.empty((b, n))
-    samples = np.empty((b, s))
-    logs = np.empty((b, n // LOG_PER + 16, N_LOG_COLS))
+    b = stored.shape[0]
     work = new_work_nb(b)
     for g in range((n_cand + b - 1) // b):
         k0 = g * b

@@ -7,6 +7,7 @@ Engines call these from inside their own numba loops (see the protocol in the
 from __future__ import annotations
 
 from stratopt.metrics._nb import (
+    METRICS_SAMPLE,
     N_METRICS,
     N_TRADE_STATS,
     compute_metrics_nb,
@@ -20,6 +21,7 @@ from stratopt.metrics._nb import (
 )
 
 __all__ = [
+    "METRICS_SAMPLE",
     "N_METRICS",
     "N_TRADE_STATS",
     "compute_metrics_nb",
