@@ -18,6 +18,8 @@ class Mixed(Strategy):
     def validate(self, p: dict[str, Any]) -> None:
         if p["n"] == 13:
             raise ValueError("unlucky n")
+        if p["n"] == 14:
+            raise KeyError("a bug of the strategy")
 
 
 def _as_resolve(strat: Strategy, cand: Any) -> Any:
@@ -41,6 +43,16 @@ def test_columns_resolve_as_resolve_does_value_for_value(monkeypatch: pytest.Mon
         [{"n": True}, {"n": 2}],
         [{"side": "b", "flag": True}, {"side": "c"}, {"flag": 1}],
         [{"n": 2, "nn": 3}, {"n": 13}, {}, {"n": 4}],
+        # every parameter, in order (each dict copied), with ints for the float, reordered
+        [{"n": n, "x": 1.5, "side": "b", "flag": True} for n in (2, 13, 14)],
+        [
+            {"n": 2, "x": 1, "side": "b", "flag": True},
+            {"n": 3, "x": 1.5, "side": "a", "flag": False},
+        ],
+        [
+            {"x": 1.5, "n": 2, "side": "b", "flag": True},
+            {"n": 3, "x": 2.5, "side": "a", "flag": False},
+        ],
     ]
     for cands in cases:
         got = resolve_all(strat, cands)
@@ -49,5 +61,5 @@ def test_columns_resolve_as_resolve_does_value_for_value(monkeypatch: pytest.Mon
             if isinstance(g, Exception):
                 assert (type(g), str(g)) == want, cand
             else:
-                assert g == want and list(g) == list(want), cand
+                assert g == want and list(g) == list(want) and g is not cand, cand
                 assert [type(v) for v in g.values()] == [type(v) for v in want.values()], cand

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import math
 import mmap
+import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numba
@@ -253,9 +255,25 @@ def _on_threads(job: Callable[[_T], None], items: list[_T], threads: int) -> Non
                 return
             job(item)
 
-    others = [threading.Thread(target=worker) for _ in range(min(threads, len(items)) - 1)]
-    for t in others:
-        t.start()
+    pool = _pool()
+    others = [pool.submit(worker) for _ in range(min(threads, len(items)) - 1)]
     worker()
-    for t in others:
-        t.join()
+    for f in others:
+        if not f.cancel():  # one that never started (its threads busy) is not waited for
+            f.result()
+
+
+# Worker threads kept across calls (starting and joining one took about 0.05 ms of a
+# 1 ms call), by process id: a forked child has the pool but not its threads.
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool() -> ThreadPoolExecutor:
+    pid = os.getpid()
+    pool = _POOLS.get(pid)
+    if pool is None:
+        _POOLS.clear()
+        pool = _POOLS[pid] = ThreadPoolExecutor(
+            os.cpu_count() or 1, thread_name_prefix="stratopt-many"
+        )
+    return pool

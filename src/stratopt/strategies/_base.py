@@ -15,7 +15,7 @@ from stratopt.strategies._indicators import IndicatorCache
 from stratopt.strategies._params import Param
 from stratopt.strategies._rules import Rule, compile_rules, indicators_of
 
-__all__ = ["Strategy", "validated"]
+__all__ = ["Strategy", "infeasible", "validated"]
 
 
 class Strategy:
@@ -103,8 +103,17 @@ def validated(strat: Strategy, p: dict[str, Any]) -> dict[str, Any]:
     ValueError raised as InfeasibleError (the strategy's own rule, not a bug)."""
     try:
         strat.validate(p)
-    except InfeasibleError:
-        raise
-    except (StrategyError, ValueError) as exc:
-        raise InfeasibleError(str(exc)) from None
+    except Exception as exc:
+        err = infeasible(exc)
+        if err is exc:
+            raise
+        raise err from None
     return p
+
+
+def infeasible(exc: Exception) -> Exception:
+    """What `validated` raises for `exc` raised by `validate`: a StrategyError or
+    ValueError as InfeasibleError, anything else as it is."""
+    if isinstance(exc, (StrategyError, ValueError)) and not isinstance(exc, InfeasibleError):
+        return InfeasibleError(str(exc))
+    return exc

@@ -59,6 +59,17 @@ def _kahan_add(total, comp, v):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def sma_rows_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
+    """``out[rows[q]] = sma_nb(x, windows[q])`` for every window, four at a time.
+
+    One call for all the windows of a series: a sweep's 32 moving averages of a few
+    thousand bars cost less than the 8 calls (and their arguments) did.
+    """
+    for b in range(0, windows.shape[0], 4):
+        _sma_four_nb(x, windows[b : b + 4], out, rows[b : b + 4])
+
+
+@njit(cache=True, nogil=True)
+def _sma_four_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
     """`sma_nb` of up to four windows at once: ``out[rows[q]] = sma_nb(x, windows[q])``.
 
     Bit for bit the same as `sma_nb` (the same operations per window), in one pass:

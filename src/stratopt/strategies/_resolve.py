@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stratopt.strategies._base import Strategy, validated
+from stratopt.strategies._base import Strategy, infeasible
 from stratopt.strategies._params import Param
 
 __all__ = ["grouped", "resolve_all"]
@@ -39,18 +39,32 @@ def resolve_all(
                 out[k] = _one(strat, candidates[k])
             continue
         keys = list(strat.parameters)
-        # `_columns` gives each parameter a column of len(members); zip's keyword (even
-        # strict=False) took a fifth of this loop
-        for k, values in zip(members, zip(*columns)):  # noqa: B905
-            out[k] = _validated(strat, dict(zip(keys, values)))  # noqa: B905
+        if names == tuple(keys) and columns.as_given:  # each candidate's dict, copied
+            dicts = [dict(candidates[k]) for k in members]  # type: ignore[arg-type]
+        else:
+            # `_columns` gives each parameter a column of len(members); zip's keyword
+            # (even strict=False) took a fifth of this loop
+            dicts = [dict(zip(keys, values)) for values in zip(*columns)]  # noqa: B905
+        _validate_into(strat, members, dicts, out)
     return out
 
 
-def _validated(strat: Strategy, p: dict[str, Any]) -> dict[str, Any] | Exception:
-    try:
-        return validated(strat, p)
-    except Exception as exc:  # the strategy's own rule, or its bug: this one
-        return exc
+def _validate_into(
+    strat: Strategy,
+    members: list[int],
+    dicts: list[dict[str, Any]],
+    out: list[dict[str, Any] | Exception],
+) -> None:
+    """``out[members[i]]``: what `validated(strat, dicts[i])` returns or raises
+    (`validated`'s work without its two calls per candidate)."""
+    validate = strat.validate
+    for k, p in zip(members, dicts):  # noqa: B905
+        try:
+            validate(p)
+        except Exception as exc:  # the strategy's own rule, or its bug: this one
+            out[k] = infeasible(exc)
+        else:
+            out[k] = p
 
 
 def grouped(keys: list[Any], items: Sequence[int]) -> dict[Any, list[int]]:
@@ -71,25 +85,32 @@ def _one(strat: Strategy, cand: Mapping[str, Any] | None) -> dict[str, Any] | Ex
         return exc
 
 
+class _Columns(list[list[Any]]):
+    """Parameter columns; `as_given`: each value is the candidate's own object."""
+
+    as_given = True
+
+
 def _columns(
     params: Mapping[str, Param],
     names: tuple[str, ...],
     candidates: Sequence[Mapping[str, Any] | None],
     members: list[int],
-) -> list[list[Any]] | None:
+) -> _Columns | None:
     """Each parameter's values over `members` (candidates naming `names`), as
     `Param.coerce` gives them, or None when a column needs the one-by-one path."""
     if any(name not in params for name in names):
         return None
     given = set(names)
-    columns: list[list[Any]] = []
+    columns = _Columns()
     for name, param in params.items():
         if name in given:
             values = [candidates[k][name] for k in members]  # type: ignore[index]
             if not _plainly_valid(param, values):
                 return None
-            if param.kind == "float":
+            if param.kind == "float" and not set(map(type, values)) <= {float}:
                 values = [float(v) for v in values]
+                columns.as_given = False
         else:
             values = [param.coerce(name, param.default)] * len(members)
         columns.append(values)
