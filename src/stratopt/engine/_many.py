@@ -63,9 +63,9 @@ def run_many(
     ``pool`` (else a new one for this call).
 
     Bit for bit what `run_one_nb` gives for each candidate, whatever the number of
-    threads: each candidate is computed on its
-    own. Slices of consecutive candidates, or on a long series tiles of candidates
-    that share indicator rows (`tiles`), go to whichever thread is free.
+    threads: each candidate is computed on its own. Slices of consecutive candidates,
+    or on a long series tiles of candidates that share indicator rows (`tiles`), go
+    to whichever thread is free.
     """
     o, h, l, c = ohlc  # noqa: E741 (the engine's name for the lows)
     n_cand, n = rules.shape[0], c.shape[0]
