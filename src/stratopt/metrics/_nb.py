@@ -762,9 +762,10 @@ def _chunk_returns_drawdown_nb(cur: F64Array, prev: float, rout: F64Array, acc: 
     ``_BLOCK`` bars are first scanned with vectorised counts: a block that stays below
     the peak (the usual case) adds its squared drawdowns and its length to the
     under-water run at once, and is looked at bar by bar only if it may deepen the
-    maximum drawdown; a block that reaches the peak goes bar by bar. Each block's
-    returns are computed just before its scan, so the scan runs while the divisions
-    are still in flight (15-30 % faster here than two passes over the chunk).
+    maximum drawdown; a block that reaches the peak goes bar by bar. The returns are
+    computed first, in one loop over the segment (8 divisions an instruction): a loop
+    per block left 7 of its 64 to scalar divisions, and the whole took 0.30 against
+    0.27 ns a bar (the same bits).
     """
     peak = acc[_A_PEAK]
     inv = acc[_A_INV_PEAK]
@@ -773,16 +774,14 @@ def _chunk_returns_drawdown_nb(cur: F64Array, prev: float, rout: F64Array, acc: 
     run = acc[_A_RUN]
     max_run = acc[_A_MAX_RUN]
     n = cur.shape[0]
-    last = prev
+    if n > 0:
+        rout[0] = cur[0] / prev - 1.0 if prev > 0.0 else 0.0
+    for i in range(1, n):
+        p = cur[i - 1]
+        rout[i] = cur[i] / p - 1.0 if p > 0.0 else 0.0
     for b0 in range(0, n, _BLOCK):
         b1 = min(n, b0 + _BLOCK)
         blk = cur[b0:b1]
-        rblk = rout[b0:b1]
-        rblk[0] = blk[0] / last - 1.0 if last > 0.0 else 0.0
-        for i in range(1, blk.shape[0]):
-            p = blk[i - 1]
-            rblk[i] = blk[i] / p - 1.0 if p > 0.0 else 0.0
-        last = blk[blk.shape[0] - 1]
         # bars below `deeper` may set a new maximum drawdown (generous by 1e-9)
         deeper = peak - (max_dd - 1e-9) * peak
         n_top = 0
