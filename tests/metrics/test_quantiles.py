@@ -25,9 +25,6 @@ from stratopt.metrics._nb import (
     N_TRADE_STATS,
     _certain_sum_nb,
     _heapsort_nb,
-    _neumaier_nb,
-    _order_stats_nb,
-    _order_values_nb,
     _sample_bar,
     _sample_size,
     _select_nb,
@@ -38,7 +35,6 @@ from stratopt.metrics._nb import (
     quantile_nb,
     tail_brackets_nb,
     tail_by_value_nb,
-    tail_from_nonzero_nb,
     tail_split_nb,
     trade_stats_init_nb,
 )
@@ -334,58 +330,3 @@ def test_a_sum_on_a_rounding_tie_is_not_sure() -> None:
     assert not _certain_sum_nb(1.0, 2.0**-53, 1.0 + 2.0**-53, np.int64(2))[0]
     assert _certain_sum_nb(1.0, 2.0**-54, 1.0, np.int64(2)) == (True, 1.0)
     assert _certain_sum_nb(0.0, 0.0, 0.0, np.int64(0)) == (True, 0.0)
-
-
-def _ranks(n: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    """Ranks as the tails ask for them, pairs near 5 % and 95 % (or one pair and two
-    anywhere, with ``rng``)."""
-    k1, k2 = int(n * 0.05), int(n * 0.95)
-    more = [k2, k2 + 1] if rng is None else rng.integers(0, n, 2).tolist()
-    return np.array([k1, k1 + 1, *more], dtype=np.int64)
-
-
-@pytest.mark.parametrize("n", [4096, 16_384, 30_001])
-def test_order_values_are_the_order_stats(n: int) -> None:
-    """`_order_values_nb` finds `_order_stats_nb`'s values (any array, ties, zeros,
-    any ranks) without touching the array, or says it did not (False); it finds the
-    tails' ranks of spread-out values."""
-    rng = np.random.default_rng(n)
-    drift = rng.standard_normal(n) * np.exp(np.linspace(0, 3, n))
-    arrays = [*awkward_arrays(rng, n), drift]
-    for i, x in enumerate(map(np.ascontiguousarray, arrays)):
-        for tails, want in ((True, _ranks(n)), (False, _ranks(n, rng))):
-            ref, got = np.empty(4), np.empty(4)
-            _order_stats_nb(x.copy(), n, want, ref, np.int64(4))
-            before = x.copy()
-            ok = _order_values_nb(x, n, want, got, np.int64(4))
-            np.testing.assert_array_equal(x, before)
-            if ok:
-                np.testing.assert_array_equal(got, ref)
-            # spread out: random, sorted, reversed, organ pipe, the drift
-            assert ok or not (tails and i in (0, 4, 5, 6, 7)), i
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_tail_sum_is_that_of_the_selections_order(seed: int) -> None:
-    """CVaR's compensated sum gives the bits of the order `_order_stats_nb` leaves the
-    returns in, also when the quantiles were found without reordering them."""
-    rng = np.random.default_rng(seed)
-    n = 20_000 + seed
-    r = rng.standard_normal(n) * 1e-3 * rng.choice([1.0, 1e-6, 1e6], n, p=[0.9, 0.05, 0.05])
-    k1, k2 = int((n - 1) * 0.05), int((n - 1) * 0.05) + 1
-    want = np.array([k1, k2], dtype=np.int64)
-    a, vals = r.copy(), np.empty(2)
-    _order_stats_nb(a, n, want, vals, np.int64(2))
-    t = (n - 1) * 0.05 - k1
-    q_lo = (
-        vals[1] - (vals[1] - vals[0]) * (1.0 - t) if t >= 0.5 else vals[0] + (vals[1] - vals[0]) * t
-    )
-    total, comp, k = 0.0, 0.0, 0
-    for v in a:  # the selection's order
-        if v <= q_lo:
-            total, comp = _neumaier_nb(total, comp, v)
-            k += 1
-    out = np.full(N_METRICS, np.nan)
-    tail_from_nonzero_nb(r.copy(), n, n, 0, out)
-    assert out[M_VAR_95] == q_lo
-    assert out[M_CVAR_95] == (total + comp) / k

@@ -449,159 +449,6 @@ def _order_stats_nb(
         prev = k
 
 
-# `_order_values_nb`: arrays from this long go through a probe first (shorter ones are
-# quick to select in place); the probe's size, and how far (in binomial standard
-# deviations of a probe rank) its pivots stand from each rank wanted.
-_PROBE_FROM = 4096
-_PROBE = 1024
-_Z_PROBE = 3.5
-_N_WINDOWS = 4
-
-
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _order_values_nb(
-    a: F64Array, hi: int, want: npt.NDArray[np.int64], vals: F64Array, count: int
-) -> bool:
-    """`_order_stats_nb`'s ``vals`` (the ``want[i]``-th smallest of ``a[:hi]``, for
-    ``i < count``), with ``a`` left as it is; False (``vals`` meaningless) when this
-    way does not find them, and the caller then runs `_order_stats_nb`.
-
-    Why: `_order_stats_nb` selects in the whole array, a few passes over it for each
-    rank. Here a probe of ``_PROBE`` values, every ``hi // _PROBE``-th, gives two
-    pivots around each rank wanted (``_Z_PROBE`` binomial standard deviations of the
-    probe's rank on each side); one pass counts the values below and up to each
-    window of pivots and picks the values inside the windows (a few percent of them;
-    8 at a time on AVX-512, `_compact_nb`), and the ranks are selected among those.
-    An order statistic is a value: any selection that finds it gives its bits. It is
-    False when a rank falls outside the windows or too many values fall inside.
-    """
-    if hi < _PROBE_FROM or count == 0:
-        return False
-    step = hi // _PROBE
-    ns = hi // step
-    probe = np.empty(ns)
-    for i in range(ns):
-        probe[i] = a[i * step]
-    # the windows' pivots, as probe ranks, one window per rank wanted (in rank order)
-    order = np.empty(count, dtype=np.int64)
-    for t in range(count):
-        j = t
-        while j > 0 and want[order[j - 1]] > want[t]:
-            order[j] = order[j - 1]
-            j -= 1
-        order[j] = t
-    ranks = np.empty(2 * count, dtype=np.int64)
-    for t in range(count):
-        k = want[order[t]]
-        p = (k + 0.5) / hi
-        half = _Z_PROBE * math.sqrt(ns * p * (1.0 - p)) + 2.0
-        ranks[2 * t] = max(-1, math.floor(p * ns - half))
-        ranks[2 * t + 1] = min(ns, math.ceil(p * ns + half))
-    inside = np.empty(2 * count, dtype=np.int64)
-    n_in = 0 * ns
-    for i in range(2 * count):
-        if 0 <= ranks[i] < ns:
-            inside[n_in] = ranks[i]
-            n_in += 1
-    got = np.empty(2 * count)
-    _order_stats_nb(probe, ns, inside, got, n_in)
-    # windows [plo, phi] of values, merged where they meet, in increasing order
-    plo = np.full(_N_WINDOWS, np.inf)
-    phi = np.full(_N_WINDOWS, -np.inf)
-    w = -1
-    n_in = 0
-    for t in range(count):
-        lo = -np.inf
-        if ranks[2 * t] >= 0:
-            lo = got[n_in]
-            n_in += 1
-        up = np.inf
-        if ranks[2 * t + 1] < ns:
-            up = got[n_in]
-            n_in += 1
-        if w >= 0 and lo <= phi[w]:
-            phi[w] = max(phi[w], up)
-        else:
-            w += 1
-            plo[w] = lo
-            phi[w] = up
-    cap = max(8 * _PROBE, hi >> 2)
-    pick = np.empty(cap)
-    flags = np.empty(_CHUNK, dtype=np.uint8)
-    lt = np.zeros(_N_WINDOWS, dtype=np.int64)
-    le = np.zeros(_N_WINDOWS, dtype=np.int64)
-    m = 0 * hi
-    for j0 in range(0, hi, _CHUNK):
-        j1 = min(hi, j0 + _CHUNK)
-        part = a[j0:j1]
-        m_in = _window_counts_nb(part, plo, phi, lt, le, flags)
-        if m + m_in > cap - LANES:
-            return False
-        m = _compact_nb(part, j1 - j0, flags, pick, m)
-    # each rank among the picked values (in value order: window by window)
-    pos = np.empty(count, dtype=np.int64)
-    for i in range(count):
-        k = want[i]
-        base = 0
-        pos[i] = -1
-        for v in range(_N_WINDOWS):
-            if lt[v] <= k < le[v]:
-                pos[i] = base + k - lt[v]
-                break
-            base += max(le[v] - lt[v], 0)
-        if pos[i] < 0:
-            return False
-    _order_stats_nb(pick, m, pos, vals, count)
-    return True
-
-
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
-def _window_counts_nb(
-    r: F64Array,
-    plo: F64Array,
-    phi: F64Array,
-    lt: npt.NDArray[np.int64],
-    le: npt.NDArray[np.int64],
-    flags: npt.NDArray[np.uint8],
-) -> int:
-    """Adds to ``lt[v]`` and ``le[v]`` the counts of ``r`` below ``plo[v]`` and up to
-    ``phi[v]`` for each of the 4 windows (an empty one: ``+inf, -inf``); ``flags[i]``
-    set to 1 for a value inside a window; returns their number (vectorised by LLVM:
-    counts and compares, no sum of values)."""
-    lo0, lo1, lo2, lo3 = plo[0], plo[1], plo[2], plo[3]
-    hi0, hi1, hi2, hi3 = phi[0], phi[1], phi[2], phi[3]
-    a0 = a1 = a2 = a3 = 0
-    b0 = b1 = b2 = b3 = 0
-    n_in = 0
-    for i in range(r.shape[0]):
-        x = r[i]
-        a0 += x < lo0
-        a1 += x < lo1
-        a2 += x < lo2
-        a3 += x < lo3
-        b0 += x <= hi0
-        b1 += x <= hi1
-        b2 += x <= hi2
-        b3 += x <= hi3
-        f = (
-            ((x >= lo0) & (x <= hi0))
-            | ((x >= lo1) & (x <= hi1))
-            | ((x >= lo2) & (x <= hi2))
-            | ((x >= lo3) & (x <= hi3))
-        )
-        flags[i] = f
-        n_in += f
-    lt[0] += a0
-    lt[1] += a1
-    lt[2] += a2
-    lt[3] += a3
-    le[0] += b0
-    le[1] += b1
-    le[2] += b2
-    le[3] += b3
-    return n_in
-
-
 @njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
 def _lerp(a: float, b: float, t: float) -> float:
     """NumPy's ``_lerp`` of the 'linear' quantile method, to the last bit."""
@@ -1041,8 +888,7 @@ def _brackets_nb(n: int, k_lo: int, k_hi: int, scratch: F64Array, br: F64Array) 
             inside[count] = want[i]
             count += 1
     got = np.empty(4)
-    if not _order_values_nb(scratch, s, inside, got, count):
-        _order_stats_nb(scratch, s, inside, got, count)
+    _order_stats_nb(scratch, s, inside, got, count)
     count = 0
     for i in range(4):
         if 0 <= want[i] < s:
@@ -1099,9 +945,7 @@ def _tail_nb(
             want[count] = where[i]
             count += 1
     got = np.empty(4)
-    in_place = not _order_values_nb(buf, m, want, got, count)
-    if in_place:
-        _order_stats_nb(buf, m, want, got, count)
+    _order_stats_nb(buf, m, want, got, count)
     vals = np.zeros(4)  # 0.0 for the ranks that fall on a zero return
     count = 0
     for i in range(4):
@@ -1114,42 +958,19 @@ def _tail_nb(
     # and candidates (q_lo <= hi1, so these all belong to bracket 1). The candidates
     # are added with Neumaier's compensation: they can be hundreds of thousands of
     # nearly equal values (a quantile inside a dense cluster), whose plain running sum
-    # drifted by 6e-12 relative. Its bits are those of the order `_order_stats_nb`
-    # leaves: when `_order_values_nb` found the quantiles (``buf`` as it was), the sum
-    # in this order stands for it where `_certain_sum_nb` is sure every order gives
-    # the same bits; else ``buf`` is put in that order and summed again.
+    # drifted by 6e-12 relative.
     lo1 = br[_B_LO1]
+    total = below_sum
+    comp = 0.0
     n_tail = cnt[_C_LT1]
     if lo1 <= 0.0 <= q_lo:
         n_tail += n_zero
-    total, comp, size, k = _tail_sum_nb(buf, m, lo1, q_lo, below_sum)
-    if not in_place:
-        sure, tail_sum = _certain_sum_nb(total, comp, size, k + 1)
-        if sure:
-            return True, q_lo, tail_sum / (n_tail + k), q_hi
-        _order_stats_nb(buf, m, want, got, count)
-        total, comp, size, k = _tail_sum_nb(buf, m, lo1, q_lo, below_sum)
-    return True, q_lo, (total + comp) / (n_tail + k), q_hi
-
-
-@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
-def _tail_sum_nb(
-    buf: F64Array, m: int, lo1: float, q_lo: float, below_sum: float
-) -> tuple[float, float, float, int]:
-    """Neumaier's sum of ``below_sum`` and the values of ``buf[:m]`` in ``[lo1, q_lo]``
-    in their order: ``(total, comp, size, k)``, with ``size`` the sum of the magnitudes
-    and ``k`` the number of values of ``buf`` added."""
-    total = below_sum
-    comp = 0.0
-    size = abs(below_sum)
-    k = 0 * m
     for i in range(m):
         v = buf[i]
         if v >= lo1 and v <= q_lo:
             total, comp = _neumaier_nb(total, comp, v)
-            size += abs(v)
-            k += 1
-    return total, comp, size, k
+            n_tail += 1
+    return True, q_lo, (total + comp) / n_tail, q_hi
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
