@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
@@ -88,11 +89,19 @@ def _shortfall(trial: FrozenTrial) -> float:
 
 
 def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame:
-    """Every finished trial, best first; pruned then failed ones ranked last."""
-    rows = []
+    """Every finished trial, best first; pruned then failed ones ranked last.
+
+    One row per trial: `rank`, `trial`, `state`, the value(s) (with several objectives
+    the Pareto `front` first), `params.*`, `metrics.*`, `components.*`, `violations`,
+    `pruned`, `error`, `runtime_s`; columns in the order they first appear, a cell a
+    trial has not NaN. The metrics and components (floats, most of the cells) are
+    gathered by column, the rest as rows (pandas infers their types as ever).
+    """
     trials = study.get_trials(deepcopy=False)
     ordered = order_trials(trials, directions)
     fronts = pareto_fronts(trials, directions) if len(directions) > 1 else {}
+    rows = []
+    blocks = _FloatBlocks(len(ordered))
     for rank, t in enumerate(ordered, start=1):
         row: dict[str, Any] = {"rank": rank, "trial": t.number, "state": t.state.name.lower()}
         values = t.values if t.state == TrialState.COMPLETE and t.values else []
@@ -105,16 +114,77 @@ def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame
         rec = t.user_attrs.get(ATTR)  # `record`, inline: once per trial
         rec = rec if isinstance(rec, dict) else {}
         row.update({f"params.{k}": v for k, v in t.params.items()})
-        for k, v in (rec.get("metrics") or {}).items():
-            row[f"metrics.{k}"] = float(v)
-        for k, v in (rec.get("components") or {}).items():
-            row[f"components.{k}"] = float(v)
+        row_names = list(row)
+        row_names += blocks.add(rank - 1, rec.get("metrics"), rec.get("components"))
         row["violations"] = "; ".join(rec.get("violations") or [])
         row["pruned"] = rec.get("pruned", "")
         row["error"] = rec.get("error", "")
         row["runtime_s"] = rec.get("runtime_s", math.nan)
+        blocks.note_columns(row_names, _TAIL)
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    columns = blocks.columns()
+    if not columns:
+        return frame
+    data: dict[str, Any] = {name: frame[name] for name in frame.columns}
+    data.update(blocks.arrays())
+    return pd.DataFrame(data, columns=columns)
+
+
+_TAIL = ("violations", "pruned", "error", "runtime_s")
+
+
+class _FloatBlocks:
+    """The `metrics.*` and `components.*` cells of a ranking, gathered by column.
+
+    Rows whose metrics have the same names in the same order (nearly all) are converted
+    together; `float(v)` of each value, as a row's cell would be.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.order: dict[str, None] = {}  # every column, in the order it first appears
+        self.seen: set[tuple[str, ...]] = set()  # rows' column lists already in `order`
+        self.groups: dict[tuple[Any, ...], tuple[list[int], list[list[float]]]] = {}
+        self.names: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+    def add(self, i: int, metrics: Any, components: Any) -> list[str]:
+        """Row `i`'s metrics and components; their column names, in row order."""
+        out: list[str] = []
+        for prefix, cells in (("metrics.", metrics), ("components.", components)):
+            if not cells:
+                continue
+            keys = (prefix, *cells)
+            names = self.names.get(keys)
+            if names is None:
+                names = self.names[keys] = tuple(f"{prefix}{k}" for k in cells)
+            rows, values = self.groups.setdefault(keys, ([], []))
+            rows.append(i)
+            values.append(list(map(float, cells.values())))
+            out += names
+        return out
+
+    def note_columns(self, names: list[str], tail: tuple[str, ...]) -> None:
+        key = (*names, *tail)
+        if key not in self.seen:
+            self.seen.add(key)
+            self.order.update(dict.fromkeys(key))
+
+    def columns(self) -> list[str]:
+        """Every column in order of first appearance ([]: no trial had metrics)."""
+        return list(self.order) if self.groups else []
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for keys, (rows, values) in self.groups.items():
+            block = np.array(values, dtype=np.float64).reshape(len(rows), len(keys) - 1)
+            at = np.array(rows, dtype=np.intp)
+            # a later duplicate name within a row wins, as a dict's later key does
+            for j, name in enumerate(self.names[keys]):
+                if name not in out:
+                    out[name] = np.full(self.n, math.nan)
+                out[name][at] = block[:, j]
+        return out
 
 
 def best_trial(study: optuna.Study, ranked: pd.DataFrame) -> FrozenTrial | None:
