@@ -34,6 +34,7 @@ from stratopt.search._tell import (
     BatchTrial,
     Pending,
     evaluate_with_retries,
+    grid_candidates,
     prune,
     restore_normalizer,
     save_normalizer,
@@ -111,7 +112,7 @@ class _Loop:
     valid: set[str] | None
     max_attempts: int
     deadline: float
-    grid: Iterator[dict[str, Any]] | None = None
+    grid: Iterator[tuple[dict[str, Any], str]] | None = None
     sample: Callable[[str, BaseDistribution], Any] | None = None
     batch_size: int = field(default=1)
     first_errors: FirstErrors = field(default_factory=FirstErrors)
@@ -119,7 +120,9 @@ class _Loop:
     @classmethod
     def start(cls, study: optuna.Study, plan: SearchPlan, evaluator: Evaluator) -> _Loop:
         trials = study.get_trials(deepcopy=False)
-        valid = valid_keys(plan)
+        # A grid small enough to list is listed once: its valid keys, and its queue.
+        listed = grid_candidates(plan) if plan.method == "grid" else None
+        valid = {key for key, _ in listed} if listed is not None else valid_keys(plan)
         progress = Progress(target=plan.target)
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         if plan.method == "grid" and valid is not None:
@@ -141,7 +144,7 @@ class _Loop:
             batch_size=settings.batch or plan.default_batch,
             first_errors=FirstErrors.of(trials),
         )  # fmt: skip
-        loop.grid = _grid_queue(plan, loop.seen) if plan.method == "grid" else None
+        loop.grid = _grid_queue(plan, loop.seen, listed) if plan.method == "grid" else None
         # Random candidates drawn without a trial, to be written in bulk.
         if plan.method == "random" and bulk_written(study):
             loop.sample = _independent_sample(study)
@@ -170,8 +173,12 @@ class _Loop:
         runnable: list[tuple[Pending, dict[str, Any], str]] = []
         for trial, params in asked:
             progress.attempts += 1
-            key = repr(space.key(params))  # plan.key, inline: once per candidate
-            broken = plan.broken(params)
+            # plan.key, inline: once per candidate (a grid's queue knows its keys, valid)
+            key = trial.key if isinstance(trial, BatchTrial) else None
+            broken = None
+            if key is None:
+                key = repr(space.key(params))
+                broken = plan.broken(params)
             if broken is not None:
                 prune(study, trial, {"key": key}, f"constraint: {broken}", progress)
             elif key in self.seen:
@@ -198,7 +205,7 @@ class _Loop:
 def _ask(
     study: optuna.Study,
     space: SearchSpace,
-    grid: Iterator[dict[str, Any]] | None,
+    grid: Iterator[tuple[dict[str, Any], str]] | None,
     want: int,
     *,
     sample: Callable[[str, BaseDistribution], Any] | None = None,
@@ -209,10 +216,12 @@ def _ask(
     distributions = space.distributions() if grid is not None or sample is not None else {}
     finished: dict[int, FrozenTrial] = {}
     for _ in range(want):
+        key = None
         if grid is not None:
-            params = next(grid, None)
-            if params is None:
+            queued = next(grid, None)
+            if queued is None:
                 break
+            params, key = queued
         elif sample is not None:
             params = space.draw(sample)
         else:
@@ -220,7 +229,8 @@ def _ask(
             asked.append((trial, space.suggest(trial)))
             continue
         now = datetime.datetime.now()
-        asked.append((BatchTrial(params, distributions, finished, now, len(asked)), params))
+        batch_trial = BatchTrial(params, distributions, finished, now, len(asked), key)
+        asked.append((batch_trial, params))
     return asked
 
 
@@ -263,8 +273,17 @@ def _waiting(study: optuna.Study) -> bool:
     return bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
-def _grid_queue(plan: SearchPlan, seen: set[Any]) -> Iterator[dict[str, Any]]:
+def _grid_queue(
+    plan: SearchPlan, seen: set[Any], listed: list[tuple[str, dict[str, Any]]] | None
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """The grid's candidates not yet seen (looked up as each is taken), with their keys."""
+    if listed is not None:
+        for key, params in listed:
+            if key not in seen:
+                yield params, key
+        return
     space = plan.space
     for params in space.grid():
-        if repr(space.key(params)) not in seen and plan.broken(params) is None:
-            yield params
+        key = repr(space.key(params))
+        if key not in seen and plan.broken(params) is None:
+            yield params, key

@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 _STATE_ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.FAIL: 2}
+_STATE_NAME = {s: s.name.lower() for s in TrialState}
 
 
 # Values this close (relative) are equal when fronts are compared: a float's last bits
@@ -103,8 +104,9 @@ def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame
     rows = []
     blocks = _FloatBlocks(len(ordered))
     for rank, t in enumerate(ordered, start=1):
-        row: dict[str, Any] = {"rank": rank, "trial": t.number, "state": t.state.name.lower()}
-        values = t.values if t.state == TrialState.COMPLETE and t.values else []
+        state = t.state
+        row: dict[str, Any] = {"rank": rank, "trial": t.number, "state": _STATE_NAME[state]}
+        values = (t.values or []) if state == TrialState.COMPLETE else []
         if len(directions) == 1:
             row["value"] = values[0] if values else math.nan
         else:
