@@ -115,14 +115,13 @@ def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame
                 row[f"value_{i}"] = values[i] if values else math.nan
         rec = t.user_attrs.get(ATTR)  # `record`, inline: once per trial
         rec = rec if isinstance(rec, dict) else {}
-        row.update({f"params.{k}": v for k, v in t.params.items()})
-        row_names = list(row)
-        row_names += blocks.add(rank - 1, rec.get("metrics"), rec.get("components"))
+        params = t.params
+        row.update(zip(blocks.prefixed("params.", tuple(params)), params.values(), strict=True))
+        blocks.add(rank - 1, tuple(row), rec.get("metrics"), rec.get("components"))
         row["violations"] = "; ".join(rec.get("violations") or [])
         row["pruned"] = rec.get("pruned", "")
         row["error"] = rec.get("error", "")
         row["runtime_s"] = rec.get("runtime_s", math.nan)
-        blocks.note_columns(row_names, _TAIL)
         rows.append(row)
     frame = pd.DataFrame(rows)
     columns = blocks.columns()
@@ -140,37 +139,42 @@ class _FloatBlocks:
     """The `metrics.*` and `components.*` cells of a ranking, gathered by column.
 
     Rows whose metrics have the same names in the same order (nearly all) are converted
-    together; `float(v)` of each value, as a row's cell would be.
+    together; `float(v)` of each value, as a row's cell would be. The columns' order is
+    noted once per shape of row (its leading cells, its metric and component names).
     """
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.order: dict[str, None] = {}  # every column, in the order it first appears
-        self.seen: set[tuple[str, ...]] = set()  # rows' column lists already in `order`
-        self.groups: dict[tuple[Any, ...], tuple[list[int], list[list[float]]]] = {}
-        self.names: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self.shapes: set[tuple[Any, ...]] = set()  # rows' shapes already in `order`
+        self.groups: dict[tuple[str, tuple[Any, ...]], tuple[list[int], list[list[float]]]] = {}
+        self.names: dict[tuple[str, tuple[Any, ...]], tuple[str, ...]] = {}
 
-    def add(self, i: int, metrics: Any, components: Any) -> list[str]:
-        """Row `i`'s metrics and components; their column names, in row order."""
-        out: list[str] = []
-        for prefix, cells in (("metrics.", metrics), ("components.", components)):
-            if not cells:
-                continue
-            keys = (prefix, *cells)
-            names = self.names.get(keys)
-            if names is None:
-                names = self.names[keys] = tuple(f"{prefix}{k}" for k in cells)
-            rows, values = self.groups.setdefault(keys, ([], []))
-            rows.append(i)
-            values.append(list(map(float, cells.values())))
-            out += names
-        return out
+    def prefixed(self, prefix: str, keys: tuple[Any, ...]) -> tuple[str, ...]:
+        """`prefix` + each key, as f"{prefix}{key}" (made once per list of keys)."""
+        names = self.names.get((prefix, keys))
+        if names is None:
+            names = self.names[prefix, keys] = tuple(f"{prefix}{k}" for k in keys)
+        return names
 
-    def note_columns(self, names: list[str], tail: tuple[str, ...]) -> None:
-        key = (*names, *tail)
-        if key not in self.seen:
-            self.seen.add(key)
-            self.order.update(dict.fromkeys(key))
+    def add(self, i: int, head: tuple[str, ...], metrics: Any, components: Any) -> None:
+        """Row `i`: the names of its cells before the metrics, its metrics, components."""
+        mkeys = tuple(metrics) if metrics else ()
+        ckeys = tuple(components) if components else ()
+        shape = (head, mkeys, ckeys)
+        if shape not in self.shapes:
+            self.shapes.add(shape)
+            names = (*head, *self.prefixed("metrics.", mkeys),
+                     *self.prefixed("components.", ckeys), *_TAIL)  # fmt: skip
+            self.order.update(dict.fromkeys(names))
+        for prefix, keys, cells in (
+            ("metrics.", mkeys, metrics),
+            ("components.", ckeys, components),
+        ):
+            if keys:
+                rows, values = self.groups.setdefault((prefix, keys), ([], []))
+                rows.append(i)
+                values.append(list(map(float, cells.values())))
 
     def columns(self) -> list[str]:
         """Every column in order of first appearance ([]: no trial had metrics)."""
@@ -178,11 +182,11 @@ class _FloatBlocks:
 
     def arrays(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
-        for keys, (rows, values) in self.groups.items():
-            block = np.array(values, dtype=np.float64).reshape(len(rows), len(keys) - 1)
+        for (prefix, keys), (rows, values) in self.groups.items():
+            block = np.array(values, dtype=np.float64).reshape(len(rows), len(keys))
             at = np.array(rows, dtype=np.intp)
             # a later duplicate name within a row wins, as a dict's later key does
-            for j, name in enumerate(self.names[keys]):
+            for j, name in enumerate(self.prefixed(prefix, keys)):
                 if name not in out:
                     out[name] = np.full(self.n, math.nan)
                 out[name][at] = block[:, j]
