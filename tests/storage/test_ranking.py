@@ -91,6 +91,7 @@ def test_the_ranking_has_every_cell_of_trials_with_different_records() -> None:
             state=state, value=value, params=params,
             distributions={k: dist[k] for k in params}, user_attrs={ATTR: rec},
         ))  # fmt: skip
+    study.add_trial(optuna.trial.create_trial(state=TrialState.RUNNING))  # not ranked
     ours = ranked_frame(study, ["maximize"])
     pd.testing.assert_frame_equal(ours, _rows_as_before(study, ["maximize"]), check_exact=True)
     assert list(ours.columns).index("metrics.omega") < list(ours.columns).index("violations")
