@@ -121,9 +121,11 @@ class HandedTrial(FrozenTrial):
     def plain(self) -> FrozenTrial:
         """This trial's one-level copy, a plain FrozenTrial (see the class)."""
         plain = FrozenTrial.__new__(FrozenTrial)
-        plain.__dict__.update(
-            {k: v.copy() if type(v) in _COPIED else v for k, v in self.__dict__.items()}
-        )
+        fields = self.__dict__.copy()
+        for k, v in fields.items():
+            if isinstance(v, _COPIED):
+                fields[k] = v.copy()
+        plain.__dict__ = fields
         return plain
 
 
