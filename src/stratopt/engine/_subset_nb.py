@@ -25,6 +25,7 @@ from stratopt.engine._nb import (
     simulate_range_nb,
 )
 from stratopt.engine._types import E_CASH
+from stratopt.metrics._borrow_nb import borrowed
 from stratopt.metrics._nb import (
     METRICS_SAMPLE,
     metrics_begin_nb,
@@ -53,13 +54,18 @@ def run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, passes):  # t
     return meaningless), then the finish without the tails. It releases the GIL.
     """
     n = c.shape[0]
+    # Borrowed views (no reference counting on each slice and call, see `borrowed`) of
+    # the arguments, and of the candidate's state in this call's buffers, taken in the
+    # loop: a buffer is freed after its last use, which must come after its views'.
+    o, h, l, c, ind = borrowed(o), borrowed(h), borrowed(l), borrowed(c), borrowed(ind)
+    rules, levels, ex, out = borrowed(rules), borrowed(levels), borrowed(ex), borrowed(out)
     codes, equity, rbuf, ts, st, acc, dummy_pos, dummy_exp, dummy_trades = new_work_nb(1)
     words = codes.view(np.uint64)
     sample = np.zeros(min(n, METRICS_SAMPLE))  # not filled: the tails are not sought
     stored = np.empty(0)
     log = np.empty((0, N_LOG_COLS))
-    ts0, st0, acc0 = ts[0], st[0], acc[0]
     for q in range(rules.shape[0]):
+        ts0, st0, acc0 = borrowed(ts[0]), borrowed(st[0]), borrowed(acc[0])
         cash = ex[q, E_CASH]
         trade_stats_init_nb(ts0)
         sim_state_init_nb(st0, ex[q])
