@@ -374,7 +374,9 @@ def _apply_signal(pos, code, price, i, ex, ts, record, trades, allow_entry):  # 
     if code == SIG_NONE:
         return pos
     if pos[1] != 0.0 and _wants_exit(code, pos[1]):
-        pos = _close_inline(pos, price, ex[E_SLIPPAGE], np.int64(EXIT_SIGNAL), i, ex, ts, record, trades)
+        pos = _close_inline(
+            pos, price, ex[E_SLIPPAGE], np.int64(EXIT_SIGNAL), i, ex, ts, record, trades
+        )
     if allow_entry and pos[1] == 0.0 and (code == SIG_LONG or code == SIG_SHORT):
         pos = _open(pos, float(code), price, i, ex)
     return pos
@@ -387,7 +389,9 @@ def _fill_nb(pos, time_exit, code, price, i, ex, ts, record, trades, allow_entry
     `_apply_signal`). Returns the new position tuple. One call for all of them, with
     `_close`, `_apply_signal` and `_open` inlined into it."""
     if time_exit and pos[1] != 0.0:
-        pos = _close_inline(pos, price, ex[E_SLIPPAGE], np.int64(EXIT_MAX_BARS), i, ex, ts, record, trades)
+        pos = _close_inline(
+            pos, price, ex[E_SLIPPAGE], np.int64(EXIT_MAX_BARS), i, ex, ts, record, trades
+        )
     return _apply_signal(pos, code, price, i, ex, ts, record, trades, allow_entry)
 
 
@@ -532,7 +536,9 @@ def simulate_range_nb(  # type: ignore[no-untyped-def]
         # 1. the open: fills of instructions decided at the previous close
         if next_open and (pending_time or pending != SIG_NONE):
             pos = (cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades)
-            pos = _fill_nb(pos, pending_time, pending, o[j], j, ex, ts, record, trades, np.bool_(True))
+            pos = _fill_nb(
+                pos, pending_time, pending, o[j], j, ex, ts, record, trades, np.bool_(True)
+            )
             pending = SIG_NONE
             pending_time = False
             cash, units, entry, entry_idx, fees, bars, extreme, stop0, take, n_trades = pos
