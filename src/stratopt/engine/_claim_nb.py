@@ -49,4 +49,4 @@ def claim_nb(typingctx: Any, counters: Any, i: Any, step: Any) -> Any:
 def count_nb(counters, i):  # type: ignore[no-untyped-def]
     """``counters[i]``, read as `claim_nb` reads it (the writes before each addition
     seen), from Python."""
-    return claim_nb(counters, i, 0)
+    return claim_nb(counters, i, 0)  # type: ignore[call-arg]  # an intrinsic

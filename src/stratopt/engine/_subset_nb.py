@@ -78,7 +78,7 @@ def run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, passes, count
     log = np.empty((0, N_LOG_COLS))
     k = rules.shape[0]
     while True:
-        q0 = claim_nb(counters, 0, CLAIM_STEP)
+        q0: int = claim_nb(counters, 0, CLAIM_STEP)  # type: ignore[call-arg]  # an intrinsic
         if q0 >= k:
             break
         for q in range(q0, min(k, q0 + CLAIM_STEP)):
@@ -105,4 +105,4 @@ def run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, passes, count
             metrics_finish_but_tails_nb(
                 n, prev, cash, exposure, ts0, ppy, acc0, sample, stored, out[q]
             )
-        claim_nb(counters, 1, min(k, q0 + CLAIM_STEP) - q0)
+        claim_nb(counters, 1, min(k, q0 + CLAIM_STEP) - q0)  # type: ignore[call-arg]
