@@ -8,6 +8,8 @@ starts after every candidate was taken writes nothing.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,37 @@ def test_a_thread_that_starts_after_every_candidate_was_taken_writes_nothing() -
     late = np.full((K, N_METRICS), 7.0)
     run_but_tails_nb(*ohlc, ind, rules, levels, exs, 252.0, late, PASS_SUMS, counters)
     assert (late == 7.0).all() and counters[1] == K
+
+
+def test_a_helper_that_fails_after_taking_candidates_fails_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The caller waits for the candidates a helper took; a helper that raises instead
+    makes the call raise, not wait for ever."""
+    monkeypatch.setattr(_many, "THREADED_FROM", 0)
+    ohlc, ind, rules, levels, exs = _inputs()
+    helper_took = threading.Event()
+
+    def kernel(*args: object) -> None:
+        counters = args[-1]
+        assert isinstance(counters, np.ndarray)
+        if threading.current_thread().name.startswith("stratopt-many"):
+            counters[0] = K  # every candidate taken, none done
+            helper_took.set()
+            raise RuntimeError("helper failed")
+        helper_took.wait(10.0)
+        run_but_tails_nb(*args)
+
+    monkeypatch.setattr(_many, "run_but_tails_nb", kernel)
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            run_but_tails(ohlc, ind, rules, levels, exs, 252.0, np.empty((K, N_METRICS)))  # type: ignore[arg-type]
+        except RuntimeError as exc:
+            raised.append(exc)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    caller.join(10.0)
+    assert not caller.is_alive() and [str(e) for e in raised] == ["helper failed"]

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import numba
@@ -171,6 +171,7 @@ def run_but_tails(
     n_cand = rules.shape[0]
     threads = numba.get_num_threads()
     counters = np.zeros(2, dtype=np.int64)  # candidates taken, candidates done
+    helpers: list[Future[None]] = []
     args = (o, h, l, c, ind, rules, levels, ex, ppy, out, passes, counters)
     if _slice_size(n_cand, c.shape[0], threads) > 0:
         # Helper threads take candidates from the same counters as this one once they
@@ -178,10 +179,12 @@ def run_but_tails(
         # this call does not wait for a helper that starts late (a busy core, a slow
         # wake-up after a pause) and finds nothing left; it then does nothing.
         pool = _pool()
-        for _ in range(threads - 1):
-            pool.submit(run_but_tails_nb, *args)
+        helpers = [pool.submit(run_but_tails_nb, *args) for _ in range(threads - 1)]
     run_but_tails_nb(*args)
     while count_nb(counters, 1) < n_cand:  # a helper still on candidates it took
+        for f in helpers:
+            if f.done() and f.exception() is not None:  # its candidates never come
+                f.result()
         time.sleep(0)
 
 
