@@ -1,6 +1,7 @@
 import gc
+import weakref
 
-from stratopt._gc import frozen_heap, with_frozen_heap
+from stratopt._gc import freeze_survivors, frozen_heap, with_frozen_heap
 
 
 def test_objects_alive_on_entry_are_frozen_until_exit() -> None:
@@ -38,4 +39,23 @@ def test_optimize_leaves_the_heap_as_it_found_it(tmp_path: object) -> None:
         storage="memory", output=tmp_path, analyze=False,
     )  # fmt: skip
     assert seen and min(seen) > 1000  # frozen while candidates ran
+    assert gc.get_freeze_count() == 0
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a cycle: only the collector frees it
+
+
+def test_survivors_are_frozen_and_young_garbage_is_collected_first() -> None:
+    with frozen_heap():
+        kept = [object()]
+        garbage = _Node()
+        gone = weakref.ref(garbage)
+        del garbage
+        freeze_survivors()
+        assert gone() is None  # collected, not frozen until the run ends
+        assert not any(o is kept for o in gc.get_objects())  # frozen
+    assert gc.get_freeze_count() == 0
+    freeze_survivors()  # outside frozen_heap: nobody would unfreeze, so nothing done
     assert gc.get_freeze_count() == 0

@@ -335,6 +335,29 @@ def test_handed_trials_are_stored_in_memory_as_plain_ones() -> None:
     assert [_fields(t) for t in study.get_trials()] == expected
 
 
+@pytest.mark.parametrize("directions", [["maximize"], ["minimize"], ["maximize", "minimize"]])
+def test_batches_in_memory_keep_optunas_best_trial(directions: list[str]) -> None:
+    """Ties, a better value in the middle of a batch, batches without a COMPLETE trial:
+    the study's best is the trial Optuna's own `add_trials` makes it."""
+    values = [None, 2.0, 5.0, 5.0, 1.0, None, 5.0, 7.0, 7.0, -9.0, 0.0, -9.0, None]
+    trials = []
+    for v in values:
+        done = v is not None
+        trials.append(_handed(create_trial(
+            state=TrialState.COMPLETE if done else TrialState.PRUNED,
+            values=[v, -v][: len(directions)] if done else None,
+            params={"x": 0.0}, distributions={"x": DISTS["x"]},
+        )))  # fmt: skip
+    ours = optuna.create_study(storage=open_storage("memory"), directions=directions)
+    theirs = optuna.create_study(storage=open_storage("memory"), directions=directions)
+    for batch in ([0], [1, 2, 3, 4], [5], [6, 7, 8, 9], [10, 11, 12]):
+        add_trials(ours, [trials[i] for i in batch])
+        theirs.add_trials([trials[i] for i in batch])
+        best = [s._storage._studies[s._study_id].best_trial_id for s in (ours, theirs)]
+        assert best[0] == best[1]
+    assert [_fields(t) for t in ours.trials] == [_fields(t) for t in theirs.trials]
+
+
 def test_unknown_schema_falls_back_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,14 +1,18 @@
-"""Pareto fronts: a front column, float noise ignored, pareto_front.csv (issue 21 item 7)."""
+"""The ranking: every trial's cells (issue 17); Pareto fronts: a front column, float noise
+ignored, pareto_front.csv (issue 21 item 7)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
+from optuna.trial import TrialState
 
 from stratopt.operations import optimize
-from stratopt.storage import ranked_frame
+from stratopt.storage import ATTR, order_trials, ranked_frame
 
 
 def test_twins_that_differ_in_the_last_bit_share_a_front() -> None:
@@ -38,3 +42,57 @@ def test_a_pareto_study_writes_its_front(tmp_path: Path) -> None:
     front = pd.read_csv(res.run_folder.path / "pareto_front.csv")
     assert sorted(front["params.x"]) == [0, 1, 2, 3] and (front["front"] == 1).all()
     assert res.value_names == ("sharpe", "max_drawdown")
+
+
+def _rows_as_before(study: optuna.Study, directions: list[str]) -> pd.DataFrame:
+    """The ranking built row by row, as `ranked_frame` did before it gathered columns."""
+    rows = []
+    for rank, t in enumerate(order_trials(study.get_trials(), directions), start=1):
+        rec = t.user_attrs.get(ATTR, {})
+        done = t.state == TrialState.COMPLETE
+        row = {"rank": rank, "trial": t.number, "state": t.state.name.lower(),
+               "value": t.values[0] if done else math.nan}  # fmt: skip
+        row.update({f"params.{k}": v for k, v in t.params.items()})
+        row.update({f"metrics.{k}": float(v) for k, v in (rec.get("metrics") or {}).items()})
+        comps = rec.get("components") or {}
+        row.update({f"components.{k}": float(v) for k, v in comps.items()})
+        row["violations"] = "; ".join(rec.get("violations") or [])
+        row.update(pruned=rec.get("pruned", ""), error=rec.get("error", ""))
+        row["runtime_s"] = rec.get("runtime_s", math.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_the_ranking_has_every_cell_of_trials_with_different_records() -> None:
+    study = optuna.create_study(direction="maximize")
+    dist = {"x": optuna.distributions.IntDistribution(0, 9),
+            "kind": optuna.distributions.CategoricalDistribution(["a", "b"])}  # fmt: skip
+    records: list[tuple[Any, dict[str, Any]]] = [
+        (0.5, {"metrics": {"sharpe": 0.5, "trades": 3}, "runtime_s": 0.1}),
+        (None, {"pruned": "duplicate of an earlier candidate"}),
+        (0.9, {"metrics": {"trades": 7, "sharpe": 0.9}, "components": {"a": 1}}),
+        (2.0, {"metrics": {"sharpe": 2.0, "trades": 1, "omega": "inf", "skew": "nan"}}),
+        (
+            None,
+            {
+                "metrics": {"sharpe": -1.0, "late": 1.5},
+                "violations": ["trades >= 5"],
+                "shortfall": 2.0,
+                "pruned": "requirements: trades >= 5",
+            },
+        ),
+        (None, {"error": "boom, a failure", "runtime_s": 0.2}),
+    ]
+    for i, (value, rec) in enumerate(records):
+        state = (TrialState.COMPLETE if value is not None
+                 else TrialState.FAIL if "error" in rec else TrialState.PRUNED)  # fmt: skip
+        params = {"x": i} if i != 3 else {"x": i, "kind": "b"}
+        study.add_trial(optuna.trial.create_trial(
+            state=state, value=value, params=params,
+            distributions={k: dist[k] for k in params}, user_attrs={ATTR: rec},
+        ))  # fmt: skip
+    study.add_trial(optuna.trial.create_trial(state=TrialState.RUNNING))  # not ranked
+    ours = ranked_frame(study, ["maximize"])
+    pd.testing.assert_frame_equal(ours, _rows_as_before(study, ["maximize"]), check_exact=True)
+    assert list(ours.columns).index("metrics.omega") < list(ours.columns).index("violations")
+    assert list(ours.columns)[-1] == "metrics.late"  # first seen on the pruned trial

@@ -17,7 +17,7 @@ from stratopt.analysis._drawdowns import drawdown_section
 from stratopt.analysis._monte_carlo import monte_carlo_section
 from stratopt.analysis._trades import trade_section
 from stratopt.backtest import BacktestResult
-from stratopt.data import infer_bar_interval, infer_periods_per_year
+from stratopt.data import GIVEN_RULE, MADE_RULE, infer_bar_interval
 from stratopt.errors import ConfigError
 
 __all__ = [
@@ -113,11 +113,13 @@ def curve_of(result: BacktestResult, label: str) -> Curve:
 
 def _annualization(result: BacktestResult) -> dict[str, Any]:
     bars = result.bars
-    ppy = float(bars.periods_per_year)
-    inferred = len(bars) >= 2 and abs(infer_periods_per_year(bars.time) - ppy) <= 1e-9 * ppy
+    # The rule the bars carry says how `periods_per_year` was chosen; inferring it again
+    # here would call a figure the user set "inferred" whenever the two happen to agree.
+    source = {GIVEN_RULE: "set in the study", MADE_RULE: "set when the bars were made"}
     return {
-        "periods_per_year": ppy,
-        "source": "inferred from the bars" if inferred else "set in the study",
+        "periods_per_year": float(bars.periods_per_year),
+        "source": source.get(bars.annualization_rule, "inferred from the bars"),
+        "basis": bars.annualization_rule,
         "bar_interval": str(infer_bar_interval(bars.time)) if len(bars) >= 2 else None,
         "rule": "volatility, Sharpe and Sortino x sqrt(periods_per_year); CAGR over n / P years",
     }

@@ -6,6 +6,7 @@ from stratopt.data._bars import Bars
 from stratopt.data._edge import PlantedEdge
 from stratopt.data._frequency import (
     GIVEN_RULE,
+    MADE_RULE,
     Annualization,
     annualization,
     as_ns,
@@ -24,6 +25,7 @@ from stratopt.data._validate import validate_frame
 __all__ = [
     "GIVEN_RULE",
     "ISO_HINT",
+    "MADE_RULE",
     "Annualization",
     "Bars",
     "FundingRates",

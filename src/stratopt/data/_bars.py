@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from stratopt.data._frequency import Annualization
+from stratopt.data._frequency import MADE_RULE, Annualization
 
 __all__ = ["Bars"]
 
@@ -34,7 +34,7 @@ class Bars:
     source: str = ""
     periods_per_year: float = field(default=252.0)
     # which rule of docs/data.md "Bars per year" chose `periods_per_year`
-    annualization_rule: str = "given when the bars were made"
+    annualization_rule: str = MADE_RULE
 
     @property
     def annualization(self) -> Annualization:
@@ -72,7 +72,7 @@ class Bars:
         symbol: str = "",
         source: str = "",
         periods_per_year: float = 252.0,
-        annualization_rule: str = "given when the bars were made",
+        annualization_rule: str = MADE_RULE,
     ) -> Bars:
         """Bars from a DataFrame with a DatetimeIndex and lower-case OHLCV columns.
 

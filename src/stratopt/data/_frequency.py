@@ -15,6 +15,7 @@ from stratopt.errors import ConfigError, DataError
 
 __all__ = [
     "GIVEN_RULE",
+    "MADE_RULE",
     "Annualization",
     "annualization",
     "infer_bar_interval",
@@ -25,6 +26,9 @@ __all__ = [
 
 GIVEN_RULE = "given (periods_per_year), not inferred"
 """The rule of a bars-per-year figure the user set (`data.periods_per_year`)."""
+
+MADE_RULE = "given when the bars were made"
+"""The rule of bars made in code (`Bars(...)`, `Bars.from_frame`) without a rule of their own."""
 
 
 _NS_PER_DAY = 86_400 * 10**9

@@ -281,7 +281,7 @@ class MetricObjective(Objective):
 
     def values(self, metrics: Mapping[str, float]) -> ObjectiveValues:
         out: list[float] = []
-        for m in self.metric_ids:
+        for m, _ in self.targets:  # not `metric_ids`: a tuple made per trial
             v = metrics.get(m)
             if v is None or math.isnan(v):
                 return ObjectiveValues(None, reason=f"{m} is {'missing' if v is None else 'NaN'}")

@@ -23,6 +23,7 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from stratopt._gc import freeze_survivors
 from stratopt.evaluation import Evaluator
 from stratopt.search._first_errors import FirstErrors
 from stratopt.search._heartbeat import Heartbeats, ask, fail_stale
@@ -34,6 +35,7 @@ from stratopt.search._tell import (
     BatchTrial,
     Pending,
     evaluate_with_retries,
+    grid_candidates,
     prune,
     restore_normalizer,
     save_normalizer,
@@ -43,6 +45,9 @@ from stratopt.search._tell import (
 from stratopt.storage import add_trials, bulk_written, record
 
 __all__ = ["run_search", "run_trials"]
+
+# Trials told between two `freeze_survivors` (each costs a young collection, ~0.3 ms).
+_FREEZE_EVERY = 1000
 
 # States whose key may still be run (again): failed, or queued for a retry.
 _NOT_HELD = (TrialState.FAIL, TrialState.WAITING)
@@ -83,6 +88,7 @@ def run_trials(
     restore_normalizer(study, plan)
     loop = _Loop.start(study, plan, evaluator)
     stopped_by: str | None = None
+    unfrozen = 0
     while loop.progress.complete < plan.target:
         stopped_by = loop.stop_reason()
         if stopped_by:
@@ -93,6 +99,10 @@ def run_trials(
             break
         loop.run_batch(asked)
         save_normalizer(study, plan)  # every batch: a killed run keeps its bounds
+        unfrozen += len(asked)
+        if unfrozen >= _FREEZE_EVERY:  # the trials told stay: out of the collector's way
+            freeze_survivors()
+            unfrozen = 0
         fail_stale(study)  # orphans past the grace period: their retries are asked next
         if on_progress is not None:
             on_progress(loop.progress)
@@ -111,7 +121,7 @@ class _Loop:
     valid: set[str] | None
     max_attempts: int
     deadline: float
-    grid: Iterator[dict[str, Any]] | None = None
+    grid: Iterator[tuple[dict[str, Any], str]] | None = None
     sample: Callable[[str, BaseDistribution], Any] | None = None
     batch_size: int = field(default=1)
     first_errors: FirstErrors = field(default_factory=FirstErrors)
@@ -119,7 +129,9 @@ class _Loop:
     @classmethod
     def start(cls, study: optuna.Study, plan: SearchPlan, evaluator: Evaluator) -> _Loop:
         trials = study.get_trials(deepcopy=False)
-        valid = valid_keys(plan)
+        # A grid small enough to list is listed once: its valid keys, and its queue.
+        listed = grid_candidates(plan) if plan.method == "grid" else None
+        valid = {key for key, _ in listed} if listed is not None else valid_keys(plan)
         progress = Progress(target=plan.target)
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         if plan.method == "grid" and valid is not None:
@@ -141,7 +153,7 @@ class _Loop:
             batch_size=settings.batch or plan.default_batch,
             first_errors=FirstErrors.of(trials),
         )  # fmt: skip
-        loop.grid = _grid_queue(plan, loop.seen) if plan.method == "grid" else None
+        loop.grid = _grid_queue(plan, loop.seen, listed) if plan.method == "grid" else None
         # Random candidates drawn without a trial, to be written in bulk.
         if plan.method == "random" and bulk_written(study):
             loop.sample = _independent_sample(study)
@@ -170,8 +182,12 @@ class _Loop:
         runnable: list[tuple[Pending, dict[str, Any], str]] = []
         for trial, params in asked:
             progress.attempts += 1
-            key = repr(space.key(params))  # plan.key, inline: once per candidate
-            broken = plan.broken(params)
+            # plan.key, inline: once per candidate (a grid's queue knows its keys, valid)
+            key = trial.key if isinstance(trial, BatchTrial) else None
+            broken = None
+            if key is None:
+                key = repr(space.key(params))
+                broken = plan.broken(params)
             if broken is not None:
                 prune(study, trial, {"key": key}, f"constraint: {broken}", progress)
             elif key in self.seen:
@@ -198,7 +214,7 @@ class _Loop:
 def _ask(
     study: optuna.Study,
     space: SearchSpace,
-    grid: Iterator[dict[str, Any]] | None,
+    grid: Iterator[tuple[dict[str, Any], str]] | None,
     want: int,
     *,
     sample: Callable[[str, BaseDistribution], Any] | None = None,
@@ -209,10 +225,12 @@ def _ask(
     distributions = space.distributions() if grid is not None or sample is not None else {}
     finished: dict[int, FrozenTrial] = {}
     for _ in range(want):
+        key = None
         if grid is not None:
-            params = next(grid, None)
-            if params is None:
+            queued = next(grid, None)
+            if queued is None:
                 break
+            params, key = queued
         elif sample is not None:
             params = space.draw(sample)
         else:
@@ -220,7 +238,8 @@ def _ask(
             asked.append((trial, space.suggest(trial)))
             continue
         now = datetime.datetime.now()
-        asked.append((BatchTrial(params, distributions, finished, now, len(asked)), params))
+        batch_trial = BatchTrial(params, distributions, finished, now, len(asked), key)
+        asked.append((batch_trial, params))
     return asked
 
 
@@ -263,8 +282,17 @@ def _waiting(study: optuna.Study) -> bool:
     return bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
-def _grid_queue(plan: SearchPlan, seen: set[Any]) -> Iterator[dict[str, Any]]:
+def _grid_queue(
+    plan: SearchPlan, seen: set[Any], listed: list[tuple[str, dict[str, Any]]] | None
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """The grid's candidates not yet seen (looked up as each is taken), with their keys."""
+    if listed is not None:
+        for key, params in listed:
+            if key not in seen:
+                yield params, key
+        return
     space = plan.space
     for params in space.grid():
-        if repr(space.key(params)) not in seen and plan.broken(params) is None:
-            yield params
+        key = repr(space.key(params))
+        if key not in seen and plan.broken(params) is None:
+            yield params, key

@@ -36,6 +36,7 @@ __all__ = [
     "BatchTrial",
     "Pending",
     "evaluate_with_retries",
+    "grid_candidates",
     "prune",
     "restore_normalizer",
     "save_normalizer",
@@ -73,7 +74,8 @@ class BatchTrial:
 
     `slot` is the candidate's place in its batch: pruned candidates are finished before
     the evaluated ones, yet the batch is written in the order it was asked, so trials
-    are numbered as `study.ask()` numbers them.
+    are numbered as `study.ask()` numbers them. `key` (a grid's candidate): its
+    `plan.key`, known to break no constraint.
     """
 
     params: dict[str, Any]
@@ -81,6 +83,7 @@ class BatchTrial:
     finished: dict[int, FrozenTrial]
     started: datetime.datetime
     slot: int
+    key: str | None = None
 
 
 Pending = optuna.Trial | BatchTrial
@@ -228,10 +231,18 @@ def evaluate_with_retries(
 
 def valid_keys(plan: SearchPlan) -> set[str] | None:
     """Keys of every valid combination of a discrete space (None if too large)."""
+    listed = grid_candidates(plan)
+    return None if listed is None else {key for key, _ in listed}
+
+
+def grid_candidates(plan: SearchPlan) -> list[tuple[str, dict[str, Any]]] | None:
+    """Every combination of a discrete space that breaks no constraint, in grid order,
+    with its key (None: not discrete, or too large to list)."""
     space: SearchSpace = plan.space
     if not space.is_discrete or space.grid_size() > _MAX_ENUMERATED:
         return None
-    return {repr(space.key(p)) for p in space.grid() if plan.broken(p) is None}
+    broken = plan.broken
+    return [(repr(space.key(p)), p) for p in space.grid() if broken(p) is None]
 
 
 def restore_normalizer(study: optuna.Study, plan: SearchPlan) -> None:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 _STATE_ORDER = {TrialState.COMPLETE: 0, TrialState.PRUNED: 1, TrialState.FAIL: 2}
+_STATE_NAME = {s: s.name.lower() for s in TrialState}
 
 
 # Values this close (relative) are equal when fronts are compared: a float's last bits
@@ -88,33 +90,119 @@ def _shortfall(trial: FrozenTrial) -> float:
 
 
 def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame:
-    """Every finished trial, best first; pruned then failed ones ranked last."""
-    rows = []
+    """Every finished trial, best first; pruned then failed ones ranked last.
+
+    One row per trial: `rank`, `trial`, `state`, the value(s) (with several objectives
+    the Pareto `front` first), `params.*`, `metrics.*`, `components.*`, `violations`,
+    `pruned`, `error`, `runtime_s`; columns in the order they first appear, a cell a
+    trial has not NaN. The metrics and components (floats, most of the cells) are
+    gathered by column, the rest as rows (pandas infers their types as ever).
+    """
     trials = study.get_trials(deepcopy=False)
     ordered = order_trials(trials, directions)
     fronts = pareto_fronts(trials, directions) if len(directions) > 1 else {}
-    for rank, t in enumerate(ordered, start=1):
-        row: dict[str, Any] = {"rank": rank, "trial": t.number, "state": t.state.name.lower()}
-        values = t.values if t.state == TrialState.COMPLETE and t.values else []
+    # Read in the storage's order, each row put at its rank: the trials lie in memory in
+    # that order, and reading them best first (a shuffle) took a third more time.
+    at = {t.number: i for i, t in enumerate(ordered)}
+    rows: list[dict[str, Any]] = [{} for _ in ordered]
+    blocks = _FloatBlocks(len(ordered))
+    for t in trials:
+        i = at.get(t.number)
+        if i is None:  # running or waiting: not ranked
+            continue
+        state = t.state
+        row = rows[i]
+        row.update(rank=i + 1, trial=t.number, state=_STATE_NAME[state])
+        values = (t.values or []) if state == TrialState.COMPLETE else []
         if len(directions) == 1:
             row["value"] = values[0] if values else math.nan
         else:
             row["front"] = fronts.get(t.number, math.nan)
-            for i in range(len(directions)):
-                row[f"value_{i}"] = values[i] if values else math.nan
+            for k in range(len(directions)):
+                row[f"value_{k}"] = values[k] if values else math.nan
         rec = t.user_attrs.get(ATTR)  # `record`, inline: once per trial
         rec = rec if isinstance(rec, dict) else {}
-        row.update({f"params.{k}": v for k, v in t.params.items()})
-        for k, v in (rec.get("metrics") or {}).items():
-            row[f"metrics.{k}"] = float(v)
-        for k, v in (rec.get("components") or {}).items():
-            row[f"components.{k}"] = float(v)
+        params = t.params
+        row.update(zip(blocks.prefixed("params.", tuple(params)), params.values(), strict=True))
+        blocks.add(i, tuple(row), rec.get("metrics"), rec.get("components"))
         row["violations"] = "; ".join(rec.get("violations") or [])
         row["pruned"] = rec.get("pruned", "")
         row["error"] = rec.get("error", "")
         row["runtime_s"] = rec.get("runtime_s", math.nan)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    columns = blocks.columns()
+    if not columns:
+        return frame
+    data: dict[str, Any] = {name: frame[name] for name in frame.columns}
+    data.update(blocks.arrays())
+    return pd.DataFrame(data, columns=columns)
+
+
+_TAIL = ("violations", "pruned", "error", "runtime_s")
+
+
+class _FloatBlocks:
+    """The `metrics.*` and `components.*` cells of a ranking, gathered by column.
+
+    Rows whose metrics have the same names in the same order (nearly all) are converted
+    together; `float(v)` of each value, as a row's cell would be. Each row's shape (its
+    leading cells, its metric and component names) gives the columns' order.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.shapes: dict[tuple[Any, ...], int] = {}  # a row's shape -> its number
+        self.shape_of = [0] * n  # each row's shape, by rank
+        self.groups: dict[tuple[str, tuple[Any, ...]], tuple[list[int], list[list[float]]]] = {}
+        self.names: dict[tuple[str, tuple[Any, ...]], tuple[str, ...]] = {}
+
+    def prefixed(self, prefix: str, keys: tuple[Any, ...]) -> tuple[str, ...]:
+        """`prefix` + each key, as f"{prefix}{key}" (made once per list of keys)."""
+        names = self.names.get((prefix, keys))
+        if names is None:
+            names = self.names[prefix, keys] = tuple(f"{prefix}{k}" for k in keys)
+        return names
+
+    def add(self, i: int, head: tuple[str, ...], metrics: Any, components: Any) -> None:
+        """The row ranked `i`: the names of its cells before the metrics, its metrics and
+        components."""
+        mkeys = tuple(metrics) if metrics else ()
+        ckeys = tuple(components) if components else ()
+        self.shape_of[i] = self.shapes.setdefault((head, mkeys, ckeys), len(self.shapes))
+        for prefix, keys, cells in (
+            ("metrics.", mkeys, metrics),
+            ("components.", ckeys, components),
+        ):
+            if keys:
+                rows, values = self.groups.setdefault((prefix, keys), ([], []))
+                rows.append(i)
+                values.append(list(map(float, cells.values())))
+
+    def columns(self) -> list[str]:
+        """Every column in order of first appearance, best first ([]: no trial had
+        metrics)."""
+        if not self.groups:
+            return []
+        shapes = {number: shape for shape, number in self.shapes.items()}
+        order: dict[str, None] = {}
+        for number in dict.fromkeys(self.shape_of):  # each shape where it first appears
+            head, mkeys, ckeys = shapes[number]
+            names = (*head, *self.prefixed("metrics.", mkeys),
+                     *self.prefixed("components.", ckeys), *_TAIL)  # fmt: skip
+            order.update(dict.fromkeys(names))
+        return list(order)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for (prefix, keys), (rows, values) in self.groups.items():
+            block = np.array(values, dtype=np.float64).reshape(len(rows), len(keys))
+            at = np.array(rows, dtype=np.intp)
+            # a later duplicate name within a row wins, as a dict's later key does
+            for j, name in enumerate(self.prefixed(prefix, keys)):
+                if name not in out:
+                    out[name] = np.full(self.n, math.nan)
+                out[name][at] = block[:, j]
+        return out
 
 
 def best_trial(study: optuna.Study, ranked: pd.DataFrame) -> FrozenTrial | None:

@@ -18,6 +18,7 @@ import yaml
 
 from stratopt._jsonable import clean, dumps
 from stratopt.errors import ConfigError, UserInputError
+from stratopt.storage._csv import write_csv
 
 __all__ = [
     "RunFolder",
@@ -96,9 +97,9 @@ def write_run_folder(
     """Write the three artefacts of a search into `path` (an existing, empty folder)."""
     summary_path = write_json(path / "summary.json", summary)
     ranked_path = path / "ranked_results.csv"
-    ranked.to_csv(ranked_path, index=False)
+    write_csv(ranked, ranked_path)
     if "front" in ranked.columns:  # several objectives: the non-dominated candidates alone
-        ranked[ranked["front"] == 1].to_csv(path / "pareto_front.csv", index=False)
+        write_csv(ranked[ranked["front"] == 1], path / "pareto_front.csv")
     best_yaml = best_json = None
     if best_config is not None:
         best_yaml = path / "best_config.yaml"
