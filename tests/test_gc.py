@@ -1,5 +1,8 @@
 import gc
+import threading
 import weakref
+
+import pytest
 
 from stratopt._gc import freeze_survivors, frozen_heap, with_frozen_heap
 
@@ -58,4 +61,43 @@ def test_survivors_are_frozen_and_young_garbage_is_collected_first() -> None:
         assert not any(o is kept for o in gc.get_objects())  # frozen
     assert gc.get_freeze_count() == 0
     freeze_survivors()  # outside frozen_heap: nobody would unfreeze, so nothing done
+    assert gc.get_freeze_count() == 0
+
+
+def test_garbage_older_than_the_young_generations_is_not_frozen() -> None:
+    with frozen_heap():
+        garbage = _Node()
+        gone = weakref.ref(garbage)
+        gc.collect(1)  # it survives a young collection: now in the oldest generation
+        del garbage
+        freeze_survivors()
+        assert gone() is None
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_run_ending_while_another_freezes_leaves_nothing_frozen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inside, leave, left = threading.Event(), threading.Event(), threading.Event()
+
+    def owner() -> None:  # a run in another thread, which froze the heap first
+        with frozen_heap():
+            inside.set()
+            leave.wait()
+        left.set()
+
+    collect = gc.collect
+
+    def owner_leaves_meanwhile(*args: int) -> int:
+        leave.set()  # the owner leaves while this thread is between its check and freeze
+        left.wait(0.3)  # with the lock it cannot: it waits for freeze_survivors to end
+        return collect(*args)
+
+    thread = threading.Thread(target=owner)
+    thread.start()
+    inside.wait()
+    monkeypatch.setattr(gc, "collect", owner_leaves_meanwhile)
+    freeze_survivors()  # a second run's, inside the owner's frozen heap
+    monkeypatch.undo()
+    thread.join()
     assert gc.get_freeze_count() == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -35,10 +37,22 @@ def _slow(value: Any) -> Any:
         {"a": 1.0, "nested": {"x": math.nan}},
         {"a": 1.0, "list": [math.inf]},
         {"a": 10**400, "b": 1.0},
+        {"a": np.array([1.0]), "b": 1.0},  # its float(): a warning, or an error in NumPy 2.4
         {},
     ],
 )
 def test_clean_dicts_as_value_by_value(metrics: dict[Any, Any]) -> None:
     for _ in range(2):  # the second time, its keys are known
-        out = clean(metrics)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = clean(metrics)
         assert repr(out) == repr(_slow(metrics)) and out is not metrics
+
+
+class _Name(str, enum.Enum):  # noqa: UP042 (a StrEnum's str() is its value; this one's is not)
+    a = "a"
+
+
+def test_a_str_enum_key_becomes_its_text_after_a_plain_key_of_equal_value() -> None:
+    clean({"a": 1.0})
+    assert list(clean({_Name.a: 1.0})) == [str(_Name.a)] != ["a"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
@@ -26,19 +27,26 @@ def frozen_heap() -> Iterator[None]:
     was. If the caller has frozen objects, freezing is theirs to manage: nothing done.
     """
     global _ours
-    if gc.get_freeze_count():
+    with _LOCK:
+        mine = not gc.get_freeze_count()
+        if mine:
+            gc.freeze()
+            _ours = True
+    if not mine:
         yield
         return
-    gc.freeze()
-    _ours = True
     try:
         yield
     finally:
-        _ours = False
-        gc.unfreeze()
+        with _LOCK:
+            _ours = False
+            gc.unfreeze()
 
 
 _ours = False  # a `frozen_heap` of ours is open: `freeze_survivors` may freeze
+# Runs in other threads of the process (the MCP server's jobs, a library user's) share
+# the one frozen heap: without it, a freeze after the owner's unfreeze would last for good.
+_LOCK = threading.Lock()
 
 
 def freeze_survivors() -> None:
@@ -46,13 +54,15 @@ def freeze_survivors() -> None:
 
     A search keeps every trial it made (10,000 of a grid hold some 400,000 objects), so
     the full collections it triggers grow with it: three took 0.03-0.04 s of a 0.55 s
-    grid here. Called every thousand trials or so, the trials join the frozen heap; the
-    young generations are collected first so that a batch's cyclic garbage is not kept
-    until the run ends. Outside `frozen_heap` (nobody would unfreeze): nothing done.
+    grid here. Called every thousand trials or so, the trials join the frozen heap; what
+    is not frozen is collected first (all of it: frozen objects are not visited, so this
+    is what the run made since the last freeze) so that no cyclic garbage is kept until
+    the run ends. Outside `frozen_heap` (nobody would unfreeze): nothing done.
     """
-    if _ours:
-        gc.collect(1)
-        gc.freeze()
+    with _LOCK:
+        if _ours:
+            gc.collect()
+            gc.freeze()
 
 
 def with_frozen_heap(fn: Callable[P, R]) -> Callable[P, R]:

@@ -37,30 +37,24 @@ def clean(value: Any) -> Any:
     return value
 
 
-# Key tuples of dicts seen with text keys only: a trial's metrics have the same keys.
-_TEXT_KEYS: set[tuple[Any, ...]] = set()
+_TEXT = {str}
+_NUMBERS = {float, int}
 
 
 def _finite_numbers(value: dict[Any, Any]) -> bool:
-    """True when `clean` would copy `value` unchanged: text keys, and values that are
-    numbers (never containers) whose sum is finite, so none is NaN or infinite.
-
-    A sum that overflows, or a value that is not a number, answers False: `clean` then
-    looks at each value.
+    """True when `clean` would copy `value` unchanged: keys of type `str` (not a str
+    subclass such as a str Enum, which `clean` turns into its `str()`), values of type
+    `float` or `int` (not NumPy's, nor arrays, whose sum could warn or mean something
+    else) whose sum is finite, so none is NaN or infinite. Else `clean` looks at each.
     """
-    try:
-        if not math.isfinite(sum(value.values())):
-            return False
-    except (TypeError, OverflowError, ValueError):
-        return False
-    keys = tuple(value)
-    if keys in _TEXT_KEYS:
+    if not value:
         return True
-    if not all(type(k) is str for k in keys):
+    if {*map(type, value)} != _TEXT or not {*map(type, value.values())} <= _NUMBERS:
         return False
-    if len(_TEXT_KEYS) < 256:
-        _TEXT_KEYS.add(keys)
-    return True
+    try:
+        return math.isfinite(sum(value.values()))
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def to_json_value(value: Any) -> Any:

@@ -58,3 +58,16 @@ def test_text_ints_bools_and_objects_are_written_and_quoted_as_pandas_does(
 )
 def test_frames_it_does_not_handle_go_to_pandas(frame: pd.DataFrame, tmp_path: Path) -> None:
     _same_as_pandas(frame, tmp_path)
+
+
+@pytest.mark.parametrize("rows", [0, 6, 7, 8, 20, 21])
+def test_rows_written_in_chunks_are_the_same_text(
+    rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("stratopt.storage._csv._CHUNK_ROWS", 7)
+    rng = np.random.default_rng(rows)
+    values = rng.standard_normal(rows).round(2)  # values repeated across chunks
+    frame = pd.DataFrame(
+        {"x": values, "same": values.copy(), "n": np.arange(rows), "s": ["a,b"] * rows}
+    )
+    _same_as_pandas(frame, tmp_path)

@@ -33,6 +33,7 @@ from stratopt.search._space import SearchSpace
 from stratopt.search._tell import (
     DUPLICATE,
     BatchTrial,
+    GridList,
     Pending,
     evaluate_with_retries,
     grid_candidates,
@@ -131,7 +132,7 @@ class _Loop:
         trials = study.get_trials(deepcopy=False)
         # A grid small enough to list is listed once: its valid keys, and its queue.
         listed = grid_candidates(plan) if plan.method == "grid" else None
-        valid = {key for key, _ in listed} if listed is not None else valid_keys(plan)
+        valid = set(listed.keys) if listed is not None else valid_keys(plan)
         progress = Progress(target=plan.target)
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         if plan.method == "grid" and valid is not None:
@@ -283,11 +284,11 @@ def _waiting(study: optuna.Study) -> bool:
 
 
 def _grid_queue(
-    plan: SearchPlan, seen: set[Any], listed: list[tuple[str, dict[str, Any]]] | None
+    plan: SearchPlan, seen: set[Any], listed: GridList | None
 ) -> Iterator[tuple[dict[str, Any], str]]:
     """The grid's candidates not yet seen (looked up as each is taken), with their keys."""
     if listed is not None:
-        for key, params in listed:
+        for params, key in listed.candidates(plan.space):
             if key not in seen:
                 yield params, key
         return

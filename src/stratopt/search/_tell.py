@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "INFEASIBLE",
     "REQUIREMENTS",
     "BatchTrial",
+    "GridList",
     "Pending",
     "evaluate_with_retries",
     "grid_candidates",
@@ -232,17 +234,40 @@ def evaluate_with_retries(
 def valid_keys(plan: SearchPlan) -> set[str] | None:
     """Keys of every valid combination of a discrete space (None if too large)."""
     listed = grid_candidates(plan)
-    return None if listed is None else {key for key, _ in listed}
+    return None if listed is None else set(listed.keys)
 
 
-def grid_candidates(plan: SearchPlan) -> list[tuple[str, dict[str, Any]]] | None:
+@dataclass(frozen=True)
+class GridList:
+    """A discrete space's grid as listed once: `valid[i]` for the i-th combination of
+    `space.grid()` (1: it breaks no constraint), and the keys of the valid ones in that
+    order. The combinations themselves are not kept (200,000 dicts would outlive the
+    run): `candidates` walks the grid again beside them."""
+
+    valid: bytearray
+    keys: list[str]
+
+    def candidates(self, space: SearchSpace) -> Iterator[tuple[dict[str, Any], str]]:
+        """The valid combinations in grid order, each with its key."""
+        keys = iter(self.keys)
+        for ok, params in zip(self.valid, space.grid(), strict=True):
+            if ok:
+                yield params, next(keys)
+
+
+def grid_candidates(plan: SearchPlan) -> GridList | None:
     """Every combination of a discrete space that breaks no constraint, in grid order,
     with its key (None: not discrete, or too large to list)."""
     space: SearchSpace = plan.space
     if not space.is_discrete or space.grid_size() > _MAX_ENUMERATED:
         return None
-    broken = plan.broken
-    return [(repr(space.key(p)), p) for p in space.grid() if broken(p) is None]
+    broken, valid, keys = plan.broken, bytearray(), []
+    for params in space.grid():
+        ok = broken(params) is None
+        valid.append(ok)
+        if ok:
+            keys.append(repr(space.key(params)))
+    return GridList(valid, keys)
 
 
 def restore_normalizer(study: optuna.Study, plan: SearchPlan) -> None:

@@ -27,30 +27,44 @@ __all__ = ["write_csv"]
 # What makes `csv.writer` (QUOTE_MINIMAL, ',' and '"', lines ending in '\n') quote a cell.
 _SPECIAL = frozenset(',"\r\n')
 
+# Rows turned into text at a time: the text of a whole 200,000-row ranking at once took a
+# gigabyte; pandas too writes in chunks.
+_CHUNK_ROWS = 10_000
+
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write `frame` to `path` as `frame.to_csv(path, index=False)` does."""
-    cells = _cells(frame)
-    if cells is None:
+    if not _handled(frame):
         frame.to_csv(path, index=False)
         return
-    header = _quoted([str(c) for c in frame.columns])
-    lines = [",".join(header)]
-    lines.extend(map(",".join, zip(*cells, strict=True)))
     with path.open("w", encoding="utf-8", newline="") as fh:  # as pandas opens it
-        fh.write("\n".join(lines))
+        fh.write(",".join(_quoted([str(c) for c in frame.columns])))
         fh.write("\n")
+        for start in range(0, len(frame), _CHUNK_ROWS):
+            cells = _cells(frame.iloc[start : start + _CHUNK_ROWS])
+            fh.write("\n".join(map(",".join, zip(*cells, strict=True))))
+            fh.write("\n")
 
 
-def _cells(frame: pd.DataFrame) -> list[list[str]] | None:
-    """Each column's cells as text, quoted as `csv.writer` quotes them; None: this frame
-    goes to pandas (a single column, labels that are not unique text, another dtype)."""
+def _handled(frame: pd.DataFrame) -> bool:
+    """False: this frame goes to pandas (a single column, labels that are not unique
+    text, a dtype not handled here)."""
     labels = list(frame.columns)
     if len(labels) < 2 or not all(type(c) is str for c in labels) or len(set(labels)) < len(labels):
-        return None  # a one-column row of "" is written `""` by csv: left to pandas
+        return False  # a one-column row of "" is written `""` by csv: left to pandas
+    return all(
+        d == np.float64 or d == np.int64 or d == np.bool_ or d == np.object_
+        or isinstance(d, pd.StringDtype)
+        for d in frame.dtypes
+    )  # fmt: skip
+
+
+def _cells(frame: pd.DataFrame) -> list[list[str]]:
+    """Each column's cells as text, quoted as `csv.writer` quotes them (a frame
+    `_handled` says yes to)."""
     texts: dict[bytes, list[str]] = {}  # float columns already written, by their bits
     cells = []
-    for name in labels:
+    for name in frame.columns:
         column = frame[name]
         dtype = column.dtype
         if dtype == np.float64:
@@ -62,10 +76,8 @@ def _cells(frame: pd.DataFrame) -> list[list[str]] | None:
             cells.append(texts[key])
         elif dtype == np.int64 or dtype == np.bool_:
             cells.append(list(map(str, column.to_numpy().tolist())))
-        elif dtype == np.object_ or isinstance(dtype, pd.StringDtype):
-            cells.append(_quoted(_object_texts(column)))
         else:
-            return None
+            cells.append(_quoted(_object_texts(column)))
     return cells
 
 
