@@ -375,11 +375,10 @@ def _kernel_rules(
     ids = plans.ids[places]
     rows = np.where(ids >= 0, slot_of[ids], 0)
     tables = plans.tables[places]
-    used = tables[:, :, 0] != engine_nb.RULE_NONE
-    for col in (1, 2):
-        ref = used & (tables[:, :, col] >= 0)
-        mapped = np.take_along_axis(rows, np.where(ref, tables[:, :, col], 0), axis=1)
-        tables[:, :, col] = np.where(ref, mapped, tables[:, :, col])
+    # both operand columns (a place among the candidate's rows, or -1) in one gather
+    refs = tables[:, :, 1:3]
+    ref = (tables[:, :, :1] != engine_nb.RULE_NONE) & (refs >= 0)
+    np.copyto(refs, rows[np.arange(len(places))[:, None, None], np.where(ref, refs, 0)], where=ref)
     tables[plans.own[places], 0, 2] = 0  # a signal-codes rule reads one row
     return np.ascontiguousarray(tables), np.ascontiguousarray(plans.levels[places])
 

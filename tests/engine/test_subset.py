@@ -1,20 +1,19 @@
 """`run_but_tails`: candidates claimed from shared counters, on threads or not.
 
-The subset kernel's threads take the candidates from one pair of counters (taken,
-done; `stratopt.engine._claim_nb`): whatever thread computes a candidate, and however
-many threads join, each candidate gets the full pass's bits once, and a thread that
-starts after every candidate was taken writes nothing.
+The subset kernel's threads (numba's, `run_but_tails_threads_nb`) take the candidates
+from one pair of counters (taken, done; `stratopt.engine._claim_nb`): whatever thread
+computes a candidate, and however many threads join, each candidate gets the full
+pass's bits once, and a thread that starts after every candidate was taken writes
+nothing.
 """
 
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 import pytest
 
 from stratopt.engine import PASS_DRAWDOWN, PASS_SUMS, _many, run_but_tails, run_many
-from stratopt.engine._subset_nb import CLAIM_STEP, run_but_tails_nb
+from stratopt.engine._subset_nb import CLAIM_STEP, run_but_tails_nb, run_but_tails_threads_nb
 from stratopt.metrics import METRIC_IDS, N_METRICS
 from tests.engine._random import random_bars
 from tests.engine.test_many_candidates import random_candidates, random_indicators
@@ -56,35 +55,20 @@ def test_a_thread_that_starts_after_every_candidate_was_taken_writes_nothing() -
     assert (late == 7.0).all() and counters[1] == K
 
 
-def test_a_helper_that_fails_after_taking_candidates_fails_the_call(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_numba_threads_share_the_callers_counters_and_give_the_full_pass_bits(
+    threads: int,
 ) -> None:
-    """The caller waits for the candidates a helper took; a helper that raises instead
-    makes the call raise, not wait for ever."""
-    monkeypatch.setattr(_many, "THREADED_FROM", 0)
+    """`run_but_tails_threads_nb`: every candidate claimed and counted once in the
+    counters passed, by however many threads (more than the cores too)."""
     ohlc, ind, rules, levels, exs = _inputs()
-    helper_took = threading.Event()
-
-    def kernel(*args: object) -> None:
-        counters = args[-1]
-        assert isinstance(counters, np.ndarray)
-        if threading.current_thread().name.startswith("stratopt-many"):
-            counters[0] = K  # every candidate taken, none done
-            helper_took.set()
-            raise RuntimeError("helper failed")
-        helper_took.wait(10.0)
-        run_but_tails_nb(*args)
-
-    monkeypatch.setattr(_many, "run_but_tails_nb", kernel)
-    raised: list[BaseException] = []
-
-    def call() -> None:
-        try:
-            run_but_tails(ohlc, ind, rules, levels, exs, 252.0, np.empty((K, N_METRICS)))  # type: ignore[arg-type]
-        except RuntimeError as exc:
-            raised.append(exc)
-
-    caller = threading.Thread(target=call, daemon=True)
-    caller.start()
-    caller.join(10.0)
-    assert not caller.is_alive() and [str(e) for e in raised] == ["helper failed"]
+    full = np.full((K, N_METRICS), np.nan)
+    run_many(ohlc, ind, rules, levels, exs, 252.0, full)  # type: ignore[arg-type]
+    for _ in range(10):
+        counters = np.zeros(2, dtype=np.int64)
+        got = np.full_like(full, np.nan)
+        run_but_tails_threads_nb(
+            *ohlc, ind, rules, levels, exs, 252.0, got, PASS_DRAWDOWN, counters, threads
+        )  # fmt: skip
+        assert counters[1] == K and counters[0] >= K
+        assert got[:, BUT_TAILS].tobytes() == full[:, BUT_TAILS].tobytes()

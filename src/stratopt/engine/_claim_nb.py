@@ -3,20 +3,18 @@
 Several threads running one nogil kernel over the same candidates take the next
 candidates from a shared int64 counter (`claim_nb`, an atomic fetch-and-add) and count
 those they finished in another, so none waits for another while work is left: a
-thread that starts late (a busy core, a slow wake-up) takes fewer, and the caller's
-own thread may take all of them and return once the count is complete, without
-waiting for a thread that took none. The counters only say who computes a candidate;
-what is computed is the same.
+thread that starts late (a busy core, a slow wake-up) takes fewer. The counters only
+say who computes a candidate; what is computed is the same.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["claim_nb", "count_nb"]
+__all__ = ["claim_nb"]
 
 
 @intrinsic  # type: ignore[misc]
@@ -43,10 +41,3 @@ def claim_nb(typingctx: Any, counters: Any, i: Any, step: Any) -> Any:
         return builder.atomic_rmw("add", builder.gep(data, [index]), step_value, "acq_rel")
 
     return sig, codegen
-
-
-@njit(cache=True, nogil=True)
-def count_nb(counters, i):  # type: ignore[no-untyped-def]
-    """``counters[i]``, read as `claim_nb` reads it (the writes before each addition
-    seen), from Python."""
-    return claim_nb(counters, i, 0)  # type: ignore[call-arg]  # an intrinsic

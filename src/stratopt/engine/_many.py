@@ -7,18 +7,16 @@ import math
 import mmap
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numba
 import numpy as np
 
 from stratopt.engine._background import composite, wait_for_background
-from stratopt.engine._claim_nb import count_nb
 from stratopt.engine._nb import BATCH, LOG_PER, N_LOG_COLS, run_many_nb, run_one_nb
-from stratopt.engine._subset_nb import PASS_DRAWDOWN, run_but_tails_nb
+from stratopt.engine._subset_nb import PASS_DRAWDOWN, run_but_tails_nb, run_but_tails_threads_nb
 from stratopt.engine._tiles import tiles
 from stratopt.metrics.nb import METRICS_SAMPLE
 
@@ -168,24 +166,20 @@ def run_but_tails(
     drawdown metrics with ``passes=PASS_SUMS`` and every metric that needs a return
     with ``PASS_NONE``."""
     o, h, l, c = ohlc  # noqa: E741 (the engine's name for the lows)
-    n_cand = rules.shape[0]
     threads = numba.get_num_threads()
     counters = np.zeros(2, dtype=np.int64)  # candidates taken, candidates done
-    helpers: list[Future[None]] = []
     args = (o, h, l, c, ind, rules, levels, ex, ppy, out, passes, counters)
-    if _slice_size(n_cand, c.shape[0], threads) > 0:
-        # Helper threads take candidates from the same counters as this one once they
-        # start (`run_but_tails_nb`): one kernel call each, no slice's dispatch, and
-        # this call does not wait for a helper that starts late (a busy core, a slow
-        # wake-up after a pause) and finds nothing left; it then does nothing.
-        pool = _pool()
-        helpers = [pool.submit(run_but_tails_nb, *args) for _ in range(threads - 1)]
-    run_but_tails_nb(*args)
-    while count_nb(counters, 1) < n_cand:  # a helper still on candidates it took
-        for f in helpers:
-            if f.done() and f.exception() is not None:  # its candidates never come
-                f.result()
-        time.sleep(0)
+    if _slice_size(rules.shape[0], c.shape[0], threads) == 0:
+        run_but_tails_nb(*args)
+        return
+    # numba's threads (see `run_but_tails_threads_nb`), one launch at a time: a
+    # threading layer without OpenMP or TBB (workqueue) aborts on concurrent launches
+    with _LAUNCH:
+        run_but_tails_threads_nb(*args, threads)
+
+
+# `run_but_tails_threads_nb`'s launches, one at a time (see there).
+_LAUNCH = threading.Lock()
 
 
 class ManyPool:

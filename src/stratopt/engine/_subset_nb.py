@@ -8,12 +8,21 @@ but those three has the bits of the full pass), with the metrics pass over each 
 reduced to the returns, drawdown and sums (`metrics_returns_chunk_nb`), and finishes
 with `metrics_finish_but_tails_nb`. It is a composite of its own, compiled only when a
 subset is asked for: no kernel of the full path was changed for it.
+
+On several threads it runs inside `run_but_tails_threads_nb`, a numba ``prange`` over
+the threads (numba's threading layer, OpenMP here), not on Python threads: that
+layer's workers wait spinning for a while after each parallel call, so a call soon
+after another parallel call (its own, or any other numba kernel's in the process)
+starts at once on a core that is already awake, where a Python thread had to be woken
+and take the GIL to enter the kernel (and, next to another kernel's spinning workers,
+wait for a core). Its parallel lowering costs only this kernel's first compile, not a
+cold start's (`run_many` has no ``prange``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from stratopt.engine._claim_nb import claim_nb
 from stratopt.engine._nb import (
@@ -35,7 +44,13 @@ from stratopt.metrics._nb import (
     trade_stats_init_nb,
 )
 
-__all__ = ["PASS_DRAWDOWN", "PASS_NONE", "PASS_SUMS", "run_but_tails_nb"]
+__all__ = [
+    "PASS_DRAWDOWN",
+    "PASS_NONE",
+    "PASS_SUMS",
+    "run_but_tails_nb",
+    "run_but_tails_threads_nb",
+]
 
 # What the metrics pass over the returns computes (`run_but_tails_nb`'s `passes`): nothing
 # (the trade and level metrics need no return), the returns and their sums (the moments,
@@ -106,3 +121,14 @@ def run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, passes, count
                 n, prev, cash, exposure, ts0, ppy, acc0, sample, stored, out[q]
             )
         claim_nb(counters, 1, min(k, q0 + CLAIM_STEP) - q0)  # type: ignore[call-arg]
+
+
+@njit(cache=True, parallel=True)
+def run_but_tails_threads_nb(  # type: ignore[no-untyped-def]
+    o, h, l, c, ind, rules, levels, ex, ppy, out, passes, counters, threads
+):
+    """`run_but_tails_nb` on ``threads`` threads of numba's threading layer, sharing
+    ``counters`` (zeros): each thread claims candidates until none is left, so a thread
+    that starts late takes fewer; the call returns when every thread has returned."""
+    for _ in prange(threads):
+        run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, passes, counters)
