@@ -183,11 +183,18 @@ class StudyEvaluator:
                     outcomes[i].error = batch.errors[pos]
                 outcomes[i].per_symbol[bars.symbol] = rows[pos]  # str keys, Python floats
         runtime = (time.perf_counter() - start) / len(idx)
+        how = self.study.aggregate
         for i in idx:
             o = outcomes[i]
             o.runtime = runtime
             if o.error is None and o.infeasible is None:
-                o.metrics = aggregate(o.per_symbol, self.study.aggregate)
+                per_symbol = o.per_symbol
+                # one series: its row, made for this outcome alone, without `aggregate`'s copy
+                o.metrics = (
+                    next(iter(per_symbol.values()))
+                    if len(per_symbol) == 1
+                    else aggregate(per_symbol, how)
+                )
 
 
 def _is_builtin(strategy: Strategy) -> bool:
