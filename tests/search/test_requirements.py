@@ -310,4 +310,5 @@ def test_no_requirements_make_every_candidate_feasible() -> None:
         verdict = Requirements().check(metrics)
         assert verdict == Verdict((), True, 0.0, 0.0)
         assert type(verdict.shortfall) is float and type(verdict.constraint) is float
-        assert math.copysign(1.0, verdict.shortfall) == math.copysign(1.0, verdict.constraint) == 1.0
+        signs = math.copysign(1.0, verdict.shortfall), math.copysign(1.0, verdict.constraint)
+        assert signs == (1.0, 1.0)  # math.fsum([]) is +0.0
