@@ -119,7 +119,8 @@ def tell(
         _fail(study, trial, rec, outcome.error or "no metrics", progress)
         return False
     metrics = outcome.metrics
-    rec["metrics"] = clean(metrics)
+    # what `clean` gives, without its look at every key and value (2.5 µs a trial)
+    rec["metrics"] = metrics.copy() if outcome.json_safe else clean(metrics)
     verdict = plan.requirements.check(metrics)
     rec["shortfall"] = float(verdict.shortfall)
     if verdict.violations:
