@@ -11,6 +11,7 @@ from stratopt.search._requirements import (
     MIN_TERM,
     Requirement,
     Requirements,
+    Verdict,
     parse_requirements,
 )
 
@@ -301,3 +302,13 @@ def test_describe() -> None:
     req = parse_requirements({"trades": ">= 50", "sharpe": ">= 1", "mode": "lenient"})
     assert req.describe() == "trades >= 50, sharpe >= 1.0 (lenient)"
     assert Requirements().describe() == "no requirements"
+
+
+def test_no_requirements_make_every_candidate_feasible() -> None:
+    """What the general check gives with no requirement: no violation, no shortfall."""
+    for metrics in ({"sharpe": 1.0}, {}, {"trades": math.nan}):
+        verdict = Requirements().check(metrics)
+        assert verdict == Verdict((), True, 0.0, 0.0)
+        assert type(verdict.shortfall) is float and type(verdict.constraint) is float
+        signs = math.copysign(1.0, verdict.shortfall), math.copysign(1.0, verdict.constraint)
+        assert signs == (1.0, 1.0)  # math.fsum([]) is +0.0

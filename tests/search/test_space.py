@@ -14,6 +14,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from stratopt.errors import ConfigError
 from stratopt.search import Choice, FloatRange, IntRange, SearchSpace, flatten, nest
+from stratopt.search import _space as _space_module
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -249,6 +250,31 @@ def test_grid_is_the_cartesian_product_exactly_once_in_order() -> None:
     assert [p["fast"] for p in grid[:48]] == [5] * 24 + [10] * 24
     assert [p["data.timeframe"] for p in grid[:4]] == ["1h", "4h", "1h", "4h"]
     assert grid[0]["slow"] == 100  # choices keep their order
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_keyed_grid_is_the_grid_with_its_keys(listed: bool, monkeypatch: Any) -> None:
+    """Listed (a product of every dimension's values) or walked an index at a time (a
+    longer range), the same combinations in the same order, each with its `key`."""
+    if not listed:
+        monkeypatch.setattr(_space_module, "_LISTED_VALUES", 3)
+    space = _space(
+        {
+            "fast": {"low": 5, "high": 20, "step": 5},
+            "slow": [100, 50, 7.0, True, "x", 0.1 + 0.2],  # its key: 0.3
+            "sl": {"low": 0.1, "high": 0.3, "step": 0.1},
+            "big": {"low": 1.0e15, "high": 3.0e15, "step": 1.0e15},
+        }
+    )
+    expected = [
+        dict(zip(space.names, combo, strict=True))
+        for combo in itertools.product(*_per_dimension_values(space))
+    ]
+    assert list(space.grid()) == expected
+    keyed = list(space.keyed_grid())
+    assert [p for p, _ in keyed] == expected
+    assert [k for _, k in keyed] == [space.key(p) for p in expected]
+    assert [repr(k) for _, k in keyed] == [repr(space.key(p)) for p in expected]
 
 
 def test_float_step_has_no_drift() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 import stratopt
 from stratopt.storage import _bulk, open_storage
-from stratopt.storage._bulk import HandedTrial, add_trials
+from stratopt.storage._bulk import HandedTrial, OwnedTrial, add_trials
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -481,3 +482,81 @@ def test_grid_optimize_on_sqlite_ranks_as_in_memory(rdb: Any, tmp_path: Path) ->
     cfg = {**GRID_STUDY, "name": "g", "storage": url, "output": str(tmp_path / "again")}
     optimize_study(parse_study(cfg, source="test", base_dir=tmp_path))
     assert len(optuna.load_study(study_name="g", storage=url).get_trials()) == 23
+
+
+def _broken_copies() -> list[FrozenTrial]:
+    """Trials each failing one of `FrozenTrial._validate`'s checks."""
+    base = _handed(_trials(1)[0])  # COMPLETE, every param
+    out = []
+    for change in (
+        {"_datetime_start": None},
+        {"datetime_complete": None},
+        {"state": TrialState.RUNNING},  # a finish time on an unfinished trial
+        {"state": TrialState.FAIL},  # with values
+        {"_values": None},
+        {"_values": [float("nan")]},
+        {"_params": {**base.params, "extra": 1}},
+        {"_params": {**base.params, "n": 2}},  # off the step grid
+        {"_params": {**base.params, "kind": "z"}},  # not a choice
+        {"_params": {**base.params, "n": True}},  # equal to 1, which is contained, but a bool
+        {"_params": {**base.params, "x": [0.5]}},  # unhashable
+    ):
+        t = _handed(base)
+        t.__dict__.update(change)
+        out.append(t)
+    return out
+
+
+def test_validate_all_raises_what_validate_raises() -> None:
+    """Every trial `_validate` passes passes; every other raises the same error, also
+    after a valid trial sharing its distributions checked the same param (cached)."""
+    trials = _trials(30)
+    _bulk.validate_all(trials)
+    for t in trials:
+        t._validate()
+    raised = 0
+    for bad in _broken_copies():
+        shared = _handed(trials[0])
+        shared._distributions = bad._distributions = dict(shared.distributions)
+        try:
+            bad._validate()
+        except Exception as exc:
+            raised += 1
+            with pytest.raises(type(exc), match=re.escape(str(exc))):
+                _bulk.validate_all([shared, bad])
+        else:  # `n = True` (1.0 inside): Optuna accepts it
+            _bulk.validate_all([shared, bad])
+    assert raised == 10
+
+
+def test_owned_trials_are_stored_as_they_are() -> None:
+    """In memory an `OwnedTrial` is stored itself, a plain FrozenTrial, equal to what
+    `study.add_trials` stores."""
+    trials = _trials(12)
+    plain = optuna.create_study(storage=open_storage("memory"))
+    plain.add_trials(trials)
+    expected = [_fields(t) for t in plain.get_trials()]
+    owned = [OwnedTrial(**_init_args(_handed(t))) for t in trials]
+    study = optuna.create_study(storage=open_storage("memory"))
+    add_trials(study, owned)
+    stored = study.get_trials(deepcopy=False)
+    assert [type(t) for t in stored] == [FrozenTrial] * 12
+    assert all(s is o for s, o in zip(stored, owned, strict=True))
+    assert [_fields(t) for t in stored] == expected
+
+
+def _init_args(t: FrozenTrial) -> dict[str, Any]:
+    return {
+        "number": -1,
+        "state": t.state,
+        "value": None,
+        "values": t.values,
+        "datetime_start": t.datetime_start,
+        "datetime_complete": t.datetime_complete,
+        "params": t.params,
+        "distributions": t.distributions,
+        "user_attrs": t.user_attrs,
+        "system_attrs": t.system_attrs,
+        "intermediate_values": t.intermediate_values,
+        "trial_id": -1,
+    }

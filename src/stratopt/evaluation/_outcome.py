@@ -26,6 +26,9 @@ class Outcome:
     runtime: float = 0.0
     infeasible: str | None = None  # the strategy's `validate` refused it: pruned, not failed
     extra: dict[str, Any] = field(default_factory=dict)  # kept with the trial's record
+    # `metrics` is a dict of `str` keys and finite Python floats, made for this outcome:
+    # what `stratopt._jsonable.clean` copies as it is (the evaluator checked a batch at once)
+    json_safe: bool = False
 
 
 class Evaluator(Protocol):

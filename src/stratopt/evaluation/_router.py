@@ -23,7 +23,7 @@ _BACKTEST_PREFIXES = ("backtest", "risk")
 _DATA_FIELDS = ("timeframe", "start", "end")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made for every candidate, and never changed
 class Candidate:
     """One parameter set, split by destination."""
 
@@ -55,6 +55,7 @@ class Router:
         self.parameters = None if parameters is None else tuple(parameters)
         # the settings of every candidate that searches no backtest setting (frozen)
         self._settings = study.backtest.to_settings()
+        self._places: dict[str, tuple[int, str]] = {}  # `_place` of each name routed
         if strategy is None:
             self._check_external()
             return
@@ -119,20 +120,37 @@ class Router:
         strategy_params = dict(self.study.params)
         settings: dict[str, Any] = {}
         data: dict[str, Any] = {}
+        places = self._places
         for name, value in params.items():
-            head, _, rest = name.partition(".")
-            if head in _BACKTEST_PREFIXES and rest:
-                settings[rest] = value
-            elif head == "data" and rest:
-                data[rest] = value
+            place = places.get(name)
+            if place is None:
+                place = places[name] = _place(name)
+            dest, key = place
+            if dest == _STRATEGY:
+                strategy_params[key] = value
+            elif dest == _SETTINGS:
+                settings[key] = value
             else:
-                strategy_params[rest if head == "strategy" and rest else name] = value
+                data[key] = value
         return Candidate(
             params=dict(params),
             strategy_params=strategy_params,
             settings=self.study.backtest.to_settings(**settings) if settings else self._settings,
             data=tuple(sorted(data.items())),
         )
+
+
+_STRATEGY, _SETTINGS, _DATA = range(3)
+
+
+def _place(name: str) -> tuple[int, str]:
+    """Where a parameter goes (`_STRATEGY`, `_SETTINGS`, `_DATA`) and under which name."""
+    head, _, rest = name.partition(".")
+    if head in _BACKTEST_PREFIXES and rest:
+        return _SETTINGS, rest
+    if head == "data" and rest:
+        return _DATA, rest
+    return _STRATEGY, rest if head == "strategy" and rest else name
 
 
 def _known(strategy: Strategy) -> str:

@@ -166,6 +166,10 @@ class Verdict:
     constraint: float
 
 
+# What `check` gives without requirements (`math.fsum` of no terms is 0.0).
+_NONE_BROKEN = Verdict((), True, 0.0, 0.0)
+
+
 @dataclass(frozen=True)
 class Requirements:
     """All requirements of a study and how many of them may fail.
@@ -217,6 +221,8 @@ class Requirements:
         Returns:
             The `Verdict`.
         """
+        if not self.requirements:  # every trial of a study without any
+            return _NONE_BROKEN
         messages: list[str] = []
         terms: list[float] = []
         for req in self.requirements:

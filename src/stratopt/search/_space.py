@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 import numbers
 from collections.abc import Callable, Iterator, Mapping
@@ -100,6 +101,23 @@ class SearchSpace:
         """True when every dimension has finitely many values (grid search is possible)."""
         return all(d.is_discrete for d in self.dimensions)
 
+    def keyed_grid(self) -> Iterator[tuple[dict[str, Any], tuple[Any, ...]]]:
+        """`grid()`, each combination with its `key`.
+
+        Raises:
+            ConfigError: a float range has no step (raised at the call, not on iteration).
+        """
+        self._require_discrete()
+        values = _grid_values(self.dimensions)
+        if values is None:
+            return ((params, self.key(params)) for params in _odometer(self.dimensions))
+        names = self.names
+        keys = [[_canonical(v) for v in vals] for vals in values]
+        return (
+            (dict(zip(names, combo, strict=True)), key)
+            for combo, key in zip(itertools.product(*values), itertools.product(*keys), strict=True)
+        )
+
     def _require_discrete(self) -> None:
         for dim in self.dimensions:
             if not dim.is_discrete:
@@ -174,8 +192,25 @@ def _canonical(value: Any) -> Any:
     return float(f"{number:.12g}") if math.isfinite(number) else number
 
 
+# Listed at once up to this many values over all dimensions (a grid's product then
+# walks them as tuples); a longer range is walked an index at a time.
+_LISTED_VALUES = 1_000_000
+
+
+def _grid_values(dims: tuple[Dimension, ...]) -> list[tuple[Any, ...]] | None:
+    """Every dimension's grid values (None: too many to list)."""
+    if sum(d.grid_size() for d in dims) > _LISTED_VALUES:
+        return None
+    return [d.grid_values() for d in dims]
+
+
 def _odometer(dims: tuple[Dimension, ...]) -> Iterator[dict[str, Any]]:
     names = [d.name for d in dims]
+    values = _grid_values(dims)
+    if values is not None:  # the same order: the first dimension varies slowest
+        for combo in itertools.product(*values):
+            yield dict(zip(names, combo, strict=True))
+        return
     sizes = [d.grid_size() for d in dims]
     index = [0] * len(dims)
     current = [d.grid_value(0) for d in dims]

@@ -16,7 +16,7 @@ from stratopt.storage._attrs import (
     ATTR_WINDOW,
     record,
 )
-from stratopt.storage._bulk import HandedTrial, add_trials, bulk_written
+from stratopt.storage._bulk import HandedTrial, OwnedTrial, add_trials, bulk_written
 from stratopt.storage._claims import CLAIM_ATTR
 from stratopt.storage._owner import OWNER_ATTR
 from stratopt.storage._provenance import git_commit, sha256, versions
@@ -85,6 +85,7 @@ __all__ = [
     "DbRetry",
     "HandedTrial",
     "Heartbeat",
+    "OwnedTrial",
     "ResilientStorage",
     "RunFolder",
     "StorageError",
