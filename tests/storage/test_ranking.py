@@ -96,3 +96,32 @@ def test_the_ranking_has_every_cell_of_trials_with_different_records() -> None:
     pd.testing.assert_frame_equal(ours, _rows_as_before(study, ["maximize"]), check_exact=True)
     assert list(ours.columns).index("metrics.omega") < list(ours.columns).index("violations")
     assert list(ours.columns)[-1] == "metrics.late"  # first seen on the pruned trial
+
+
+def test_rows_of_the_same_names_make_the_frame_rows_of_dicts_made() -> None:
+    """Every trial with the same parameters and metrics (a grid): its cells go to pandas
+    as tuples, with the same columns, types and cells as rows of dicts."""
+    study = optuna.create_study(direction="minimize")
+    dist = {"x": optuna.distributions.IntDistribution(0, 99),
+            "kind": optuna.distributions.CategoricalDistribution(["a", "b"])}  # fmt: skip
+    for i in range(60):
+        rec: dict[str, Any] = {"metrics": {"sharpe": i / 7, "trades": i, "omega": "inf"},
+                               "runtime_s": i * 1e-5}  # fmt: skip
+        state, value = TrialState.COMPLETE, float(i % 9)
+        if i % 10 == 3:
+            state, value = TrialState.PRUNED, None
+            rec.update(violations=["trades >= 5", "x"], pruned="requirements", shortfall=i)
+        elif i % 10 == 7:
+            state, value, rec = TrialState.FAIL, None, {"error": "boom", "runtime_s": 0.5}
+        study.add_trial(optuna.trial.create_trial(
+            state=state, value=value, params={"x": i, "kind": "ab"[i % 2]},
+            distributions=dist, user_attrs={ATTR: rec},
+        ))  # fmt: skip
+    ours = ranked_frame(study, ["minimize"])
+    pd.testing.assert_frame_equal(ours, _rows_as_before(study, ["minimize"]), check_exact=True)
+    no_metrics = optuna.create_study()
+    for i in range(3):
+        no_metrics.add_trial(optuna.trial.create_trial(value=float(i), params={"x": i},
+                                                       distributions={"x": dist["x"]}))  # fmt: skip
+    before = _rows_as_before(no_metrics, ["minimize"])
+    pd.testing.assert_frame_equal(ranked_frame(no_metrics, ["minimize"]), before, check_exact=True)

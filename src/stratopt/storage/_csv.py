@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stratopt.storage._float_text import column_reprs, joined_reprs
+
 __all__ = ["write_csv"]
 
 # What makes `csv.writer` (QUOTE_MINIMAL, ',' and '"', lines ending in '\n') quote a cell.
@@ -60,36 +62,36 @@ def _handled(frame: pd.DataFrame) -> bool:
 
 
 def _cells(frame: pd.DataFrame) -> list[list[str]]:
-    """Each column's cells as text, quoted as `csv.writer` quotes them (a frame
-    `_handled` says yes to)."""
+    """The rows' text by column, quoted as `csv.writer` quotes them (a frame `_handled`
+    says yes to); a run of float columns side by side (a ranking's metrics) is one
+    "column" whose cells are the run's cells already joined by ','."""
     texts: dict[bytes, list[str]] = {}  # float columns already written, by their bits
     cells = []
-    for name in frame.columns:
-        column = frame[name]
-        dtype = column.dtype
+    names = list(frame.columns)
+    dtypes = frame.dtypes.tolist()
+    j = 0
+    while j < len(names):
+        dtype = dtypes[j]
         if dtype == np.float64:
-            values = column.to_numpy()
-            bits = values.view(np.int64)
-            key = bits.tobytes()
-            if key not in texts:
-                texts[key] = _float_texts(values, bits)
+            end = j + 1
+            while end < len(names) and dtypes[end] == np.float64:
+                end += 1
+            if end - j > 1:
+                block = frame.iloc[:, j:end].to_numpy(dtype=np.float64)
+                cells.append(joined_reprs(block, nan=""))
+                j = end
+                continue
+            values = frame.iloc[:, j].to_numpy()
+            key = values.tobytes()
+            if key not in texts:  # "".astype(str) of NumPy, NaN as "" (tests/storage)
+                texts[key] = column_reprs(values, nan="")
             cells.append(texts[key])
         elif dtype == np.int64 or dtype == np.bool_:
-            cells.append(list(map(str, column.to_numpy().tolist())))
+            cells.append(list(map(str, frame.iloc[:, j].to_numpy().tolist())))
         else:
-            cells.append(_quoted(_object_texts(column)))
+            cells.append(_quoted(_object_texts(frame.iloc[:, j])))
+        j += 1
     return cells
-
-
-def _float_texts(values: np.ndarray, bits: np.ndarray) -> list[str]:
-    """`values.astype(str)` with NaN as "": each distinct value (by its bits: -0.0 is not
-    0.0) formatted once. `repr` is NumPy's text for a float64 (tests/storage/test_csv.py)."""
-    distinct, where = np.unique(bits, return_inverse=True)
-    floats = distinct.view(np.float64)
-    texts = np.array(list(map(repr, floats.tolist())), dtype=object)
-    texts[np.isnan(floats)] = ""
-    out: list[str] = texts[where].tolist()
-    return out
 
 
 def _object_texts(column: pd.Series) -> list[str]:

@@ -104,32 +104,41 @@ def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame
     # Read in the storage's order, each row put at its rank: the trials lie in memory in
     # that order, and reading them best first (a shuffle) took a third more time.
     at = {t.number: i for i, t in enumerate(ordered)}
-    rows: list[dict[str, Any]] = [{} for _ in ordered]
-    blocks = _FloatBlocks(len(ordered))
+    n = len(ordered)
+    # Each row as its names and its cells (not a dict): nearly every row has the same
+    # names, and pandas makes the same columns of tuples as of dicts (both through an
+    # object array per column).
+    names: list[tuple[str, ...]] = [()] * n
+    cells: list[tuple[Any, ...]] = [()] * n
+    value_names = ("value",) if len(directions) == 1 else (
+        "front", *(f"value_{k}" for k in range(len(directions))))  # fmt: skip
+    blocks = _FloatBlocks(n)
+    objectives = len(directions)
+    last: tuple[Any, ...] = (None, ())  # the last row's params (None: no row yet), its names
     for t in trials:
         i = at.get(t.number)
         if i is None:  # running or waiting: not ranked
             continue
         state = t.state
-        row = rows[i]
-        row.update(rank=i + 1, trial=t.number, state=_STATE_NAME[state])
         values = (t.values or []) if state == TrialState.COMPLETE else []
-        if len(directions) == 1:
-            row["value"] = values[0] if values else math.nan
+        if objectives == 1:
+            value_cells: tuple[Any, ...] = (values[0] if values else math.nan,)
         else:
-            row["front"] = fronts.get(t.number, math.nan)
-            for k in range(len(directions)):
-                row[f"value_{k}"] = values[k] if values else math.nan
+            front = fronts.get(t.number, math.nan)
+            value_cells = (front, *(values[k] if values else math.nan for k in range(objectives)))
         rec = t.user_attrs.get(ATTR)  # `record`, inline: once per trial
         rec = rec if isinstance(rec, dict) else {}
         params = t.params
-        row.update(zip(blocks.prefixed("params.", tuple(params)), params.values(), strict=True))
-        blocks.add(i, tuple(row), rec.get("metrics"), rec.get("components"))
-        row["violations"] = "; ".join(rec.get("violations") or [])
-        row["pruned"] = rec.get("pruned", "")
-        row["error"] = rec.get("error", "")
-        row["runtime_s"] = rec.get("runtime_s", math.nan)
-    frame = pd.DataFrame(rows)
+        keys = tuple(params)
+        if keys != last[0]:
+            head = ("rank", "trial", "state", *value_names, *blocks.prefixed("params.", keys))
+            last = (keys, head)
+        names[i] = head = last[1]
+        blocks.add(i, head, rec.get("metrics"), rec.get("components"))
+        cells[i] = (i + 1, t.number, _STATE_NAME[state], *value_cells, *params.values(),
+                    "; ".join(rec.get("violations") or []), rec.get("pruned", ""),
+                    rec.get("error", ""), rec.get("runtime_s", math.nan))  # fmt: skip
+    frame = _rows_frame(names, cells)
     columns = blocks.columns()
     if not columns:
         return frame
@@ -139,6 +148,17 @@ def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame
 
 
 _TAIL = ("violations", "pruned", "error", "runtime_s")
+
+
+def _rows_frame(names: list[tuple[str, ...]], cells: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """The frame of rows given as their names (before `_TAIL`) and cells, a name a row
+    has not NaN: one list of tuples when every row has the same names, else dicts."""
+    first = names[0] if names else ()
+    if all(row is first for row in names):  # the names of a shape are one tuple
+        return pd.DataFrame(cells, columns=[*first, *_TAIL]) if cells else pd.DataFrame([])
+    return pd.DataFrame(
+        [dict(zip((*row, *_TAIL), c, strict=True)) for row, c in zip(names, cells, strict=True)]
+    )
 
 
 class _FloatBlocks:
@@ -153,8 +173,11 @@ class _FloatBlocks:
         self.n = n
         self.shapes: dict[tuple[Any, ...], int] = {}  # a row's shape -> its number
         self.shape_of = [0] * n  # each row's shape, by rank
-        self.groups: dict[tuple[str, tuple[Any, ...]], tuple[list[int], list[list[float]]]] = {}
+        self.groups: dict[tuple[str, tuple[Any, ...]], tuple[list[int], list[list[Any]]]] = {}
         self.names: dict[tuple[str, tuple[Any, ...]], tuple[str, ...]] = {}
+        self.last: tuple[Any, ...] = ()  # the shape of the row added last, its number, groups
+        self.last_number = 0
+        self.last_groups: list[tuple[list[int], list[list[Any]]]] = []
 
     def prefixed(self, prefix: str, keys: tuple[Any, ...]) -> tuple[str, ...]:
         """`prefix` + each key, as f"{prefix}{key}" (made once per list of keys)."""
@@ -168,15 +191,23 @@ class _FloatBlocks:
         components."""
         mkeys = tuple(metrics) if metrics else ()
         ckeys = tuple(components) if components else ()
-        self.shape_of[i] = self.shapes.setdefault((head, mkeys, ckeys), len(self.shapes))
-        for prefix, keys, cells in (
-            ("metrics.", mkeys, metrics),
-            ("components.", ckeys, components),
-        ):
+        shape = (head, mkeys, ckeys)
+        if shape == self.last:  # nearly every row: compared (same strings), not hashed
+            self.shape_of[i] = self.last_number
+            groups = self.last_groups
+        else:
+            number = self.shapes.setdefault(shape, len(self.shapes))
+            groups = [
+                self.groups.setdefault((prefix, keys), ([], [])) if keys else ([], [])
+                for prefix, keys in (("metrics.", mkeys), ("components.", ckeys))
+            ]
+            self.shape_of[i], self.last, self.last_number = number, shape, number
+            self.last_groups = groups
+        for (rows, values), keys, cells in zip(groups, (mkeys, ckeys), (metrics, components),
+                                               strict=True):  # fmt: skip
             if keys:
-                rows, values = self.groups.setdefault((prefix, keys), ([], []))
                 rows.append(i)
-                values.append(list(map(float, cells.values())))
+                values.append(list(cells.values()))  # `float`ed in `arrays`
 
     def columns(self) -> list[str]:
         """Every column in order of first appearance, best first ([]: no trial had
@@ -195,7 +226,7 @@ class _FloatBlocks:
     def arrays(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for (prefix, keys), (rows, values) in self.groups.items():
-            block = np.array(values, dtype=np.float64).reshape(len(rows), len(keys))
+            block = _floats(values).reshape(len(rows), len(keys))
             at = np.array(rows, dtype=np.intp)
             # a later duplicate name within a row wins, as a dict's later key does
             for j, name in enumerate(self.prefixed(prefix, keys)):
@@ -203,6 +234,19 @@ class _FloatBlocks:
                     out[name] = np.full(self.n, math.nan)
                 out[name][at] = block[:, j]
         return out
+
+
+def _floats(values: list[list[Any]]) -> np.ndarray:
+    """`[[float(v) for v in row] for row in values]` as a float64 array: NumPy converts
+    Python floats, ints and bools as `float` does; any other cell (text such as "nan",
+    None, a large int) goes through `float` itself."""
+    try:
+        block = np.array(values)
+    except (ValueError, TypeError, OverflowError):
+        block = None
+    if block is None or block.ndim != 2 or block.dtype.kind not in "fib" or block.itemsize > 8:
+        block = np.array([list(map(float, row)) for row in values], dtype=np.float64)
+    return block.astype(np.float64, copy=False)
 
 
 def best_trial(study: optuna.Study, ranked: pd.DataFrame) -> FrozenTrial | None:
