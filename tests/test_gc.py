@@ -4,7 +4,7 @@ import weakref
 
 import pytest
 
-from stratopt._gc import freeze_survivors, frozen_heap, with_frozen_heap
+from stratopt._gc import freeze_alive, freeze_survivors, frozen_heap, with_frozen_heap
 
 
 def test_objects_alive_on_entry_are_frozen_until_exit() -> None:
@@ -61,6 +61,22 @@ def test_survivors_are_frozen_and_young_garbage_is_collected_first() -> None:
         assert not any(o is kept for o in gc.get_objects())  # frozen
     assert gc.get_freeze_count() == 0
     freeze_survivors()  # outside frozen_heap: nobody would unfreeze, so nothing done
+    assert gc.get_freeze_count() == 0
+
+
+def test_everything_alive_is_frozen_without_a_collection_first() -> None:
+    with frozen_heap():
+        kept = [object()]
+        garbage = _Node()
+        gone = weakref.ref(garbage)
+        del garbage
+        freeze_alive()  # after a cold start's compiles: no walk of all they made
+        assert gone() is not None  # frozen with the rest, until the run ends
+        assert not any(o is kept for o in gc.get_objects())
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert gone() is None
+    freeze_alive()  # outside frozen_heap: nobody would unfreeze, so nothing done
     assert gc.get_freeze_count() == 0
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
-__all__ = ["freeze_survivors", "frozen_heap", "with_frozen_heap"]
+__all__ = ["freeze_alive", "freeze_survivors", "frozen_heap", "with_frozen_heap"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,6 +62,20 @@ def freeze_survivors() -> None:
     with _LOCK:
         if _ours:
             gc.collect()
+            gc.freeze()
+
+
+def freeze_alive() -> None:
+    """Inside `frozen_heap`: freeze every object alive now, without a collection first.
+
+    For a caller that ran with the collector off (a cold start's compiles,
+    `stratopt.engine`): most of what it made lives as long as the process (imported
+    modules, numba's compiled state), and the collections that follow would walk all
+    of it; the cycles among it wait for the end of the `frozen_heap`. Outside
+    `frozen_heap` (nobody would unfreeze): nothing done.
+    """
+    with _LOCK:
+        if _ours:
             gc.freeze()
 
 

@@ -8,6 +8,7 @@ leaves the child to finish them when it exits.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import pickle
@@ -25,9 +26,19 @@ from numba.core import compiler, ir, types
 from numba.core.registry import cpu_target
 from numba.core.typed_passes import type_inference_stage
 
+from stratopt._gc import frozen_heap
 from stratopt.config import load_study
-from stratopt.engine import _background, _many, _nb, _twins
+from stratopt.engine import (
+    ExecSettings,
+    _background,
+    _background_child,
+    _many,
+    _nb,
+    _twins,
+    pack_settings_many,
+)
 from stratopt.evaluation import candidate_returns
+from stratopt.metrics import N_METRICS
 from stratopt.operations import optimize_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,10 +145,17 @@ def fake_child(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_FakeChild]]:
     _FakeChild.started = []
     monkeypatch.setattr("subprocess.Popen", _FakeChild)
     monkeypatch.setattr(_background, "run_one_nb", SimpleNamespace(signatures=[]))
-    for name in ("_sent", "_pending", "_started", "_waiting", "_early", "_meanwhile"):
+    names = ("_sent", "_pending", "_started", "_waiting", "_early", "_meanwhile", "_gc_timer")
+    for name in names:
         monkeypatch.setattr(_background, name, type(getattr(_background, name))())
     monkeypatch.delenv(_background.ENV, raising=False)
+    # the collector on, as in a new process (an early child pauses it), and on after
+    assert gc.isenabled() and not gc.get_freeze_count()
+    monkeypatch.setattr(_background, "_gc_paused", False)
     yield _FakeChild
+    _background._resume_gc()
+    gc.enable()
+    gc.unfreeze()
     for child in _FakeChild.started:
         child.stdout.close()
         child.end()
@@ -247,14 +265,15 @@ def test_while_the_early_child_compiles_the_composites_this_process_runs_their_t
     _background.compile_in_background()
     (child,) = fake_child.started
     done: list[str] = []
-    # work for the wait; the child saves the metrics meanwhile
-    _background.while_compiling(lambda: done.append("work") or child.say(b"m"))
+    # work for before the search, done even if the child has saved the metrics already
+    child.say(_background.METRICS_SAVED)
+    _background.while_compiling(lambda: done.append("work"))
     study = _many_args(readonly=True)  # the types of STUDY_MANY_TYPES
     assert _types(study) == _background.STUDY_MANY_TYPES
     assert _background.composite(_nb.run_many_nb, study) is _twins.TWINS[_nb.run_many_nb]
-    small = {"trade_stats_init_nb", "sim_state_init_nb", "metrics_begin_nb", "copy_codes_nb"}
     callees = _background.batch_callee_types(_background.STUDY_MANY_TYPES)
-    assert set(compiled) == {"fill_codes_range_nb", "simulate_range_nb", *small}
+    # the small kernels the twins call are the child's (SMALL_TYPES)
+    assert set(compiled) == {"fill_codes_range_nb", "simulate_range_nb"}
     assert compiled["simulate_range_nb"] == callees["simulate_range_nb"]
     assert done == ["work"] and _background.METRICS_SAVED in _background._early[0].said
     one = (*study[:5], study[5][0], study[6][0], study[7][0], 252.0, True)
@@ -318,3 +337,141 @@ def test_the_real_child_given_no_work_ends_at_once() -> None:
         timeout=120,
     )
     assert proc.returncode == 0 and proc.stdout == b"", proc.stderr
+
+
+def test_the_real_child_never_collects_garbage() -> None:
+    # it only compiles: full collections over numba's growing heap cost it seconds
+    code = _background._CHILD + "; import gc, sys; sys.stdout.write(str(gc.isenabled()))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        input=b"",
+        capture_output=True,
+        env={**os.environ, _background.ENV: "0"},
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stdout == b"False", proc.stderr
+
+
+def test_no_garbage_collection_here_until_this_process_has_compiled_its_share(
+    fake_child: type[_FakeChild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_background, "kernels_cached", lambda: False)
+    _record_compiles(monkeypatch, {})
+    with frozen_heap():  # as the optimize operation runs
+        _background.start_background()
+        assert not gc.isenabled()
+        _background.compile_in_background()
+        assert not gc.isenabled()
+        (child,) = fake_child.started
+        child.say(_background.METRICS_SAVED)
+        made = [[i] for i in range(1000)]  # what the imports and compiles leave
+        frozen = gc.get_freeze_count()
+        twin = _background.composite(_nb.run_many_nb, _many_args(readonly=True))
+        assert twin is _twins.TWINS[_nb.run_many_nb]
+        # on again, with what the pause left frozen, not walked by the next collections
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(made)
+    assert not gc.get_freeze_count()  # the operation's heap thaws as before
+
+
+def test_the_collector_is_on_again_when_the_child_gets_no_work(
+    fake_child: type[_FakeChild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_background, "kernels_cached", lambda: False)
+    _background.start_background()
+    assert not gc.isenabled()
+    _background.stop_background()  # e.g. the study does not validate
+    assert gc.isenabled() and not gc.get_freeze_count()  # no heap of ours to freeze
+    assert not _background._gc_timer  # no timer left to fire in another command
+
+
+def test_a_timer_turns_the_collector_on_should_the_command_never_compile(
+    fake_child: type[_FakeChild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_background, "kernels_cached", lambda: False)
+    monkeypatch.setattr(_background, "_GC_PAUSE_MAX_S", 0.01)
+    _background.start_background()
+    _background._gc_timer[0].join(timeout=10)
+    assert gc.isenabled()
+
+
+class _Recorded:
+    """Stands in for a kernel in the child: records its compiles in ``log``."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name, self.log = name, log
+
+    def compile(self, sig: tuple[Any, ...]) -> None:
+        self.log.append(self.name)
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_the_child_compiles_what_the_parent_waits_for_first(
+    early: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log: list[str] = []
+    names = ("metrics_chunk_nb", "metrics_finish_nb", "tail_split_nb", "tail_by_value_nb",
+             "paths_nb", "run_many_nb", "run_one_nb", "eval_signals_nb")  # fmt: skip
+    for name in names:
+        monkeypatch.setattr(_background_child, name, _Recorded(name, log))
+    small = tuple((_Recorded(k.py_func.__name__, log), sig) for k, sig in _background.SMALL_TYPES)
+    monkeypatch.setattr(_background_child, "SMALL_TYPES", small)
+    monkeypatch.setattr(_background_child, "_tell", lambda step: log.append(step.decode()))
+    job = pickle.dumps((_background.STUDY_MANY_TYPES, early))
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(job)))
+    _background_child.compile_from_stdin()
+    metrics, tails = (
+        ["metrics_chunk_nb", "metrics_finish_nb"],
+        ["tail_split_nb", "tail_by_value_nb"],
+    )
+    if early:  # the twins' small kernels before "m"; the tails (rarely needed) later
+        twins = ["trade_stats_init_nb", "sim_state_init_nb", "metrics_begin_nb", "copy_codes_nb"]
+        assert log == [*metrics, *twins, "m", "paths_nb", *tails, "run_many_nb", "M",
+                       "run_one_nb", "o", "eval_signals_nb", "e", "paths_nb"]  # fmt: skip
+    else:  # the parent compiles run_many_nb once it hears "m": it calls the tail kernels
+        assert log == [*metrics, *tails, "m", "run_one_nb", "o", "paths_nb"]
+
+
+def test_the_child_compiles_the_small_kernels_for_the_types_the_twins_call_them_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Else this process compiles them again when a twin first calls them.
+    seen: dict[str, set[tuple[Any, ...]]] = {}
+    for kernel, _ in _background.SMALL_TYPES:
+        name = kernel.py_func.__name__
+        calls: list[tuple[Any, ...]] = []
+        seen[name] = calls  # type: ignore[assignment]
+        monkeypatch.setattr(_nb, name, _recording(kernel, calls))
+    many, one = _twins.python_twin(_nb.run_many_nb), _twins.python_twin(_nb.run_one_nb)
+    o, h, lo, c, ind, rules, levels, ex, ppy, out, found, *bufs = _study_args()
+    many(o, h, lo, c, ind, rules, levels, ex, ppy, out, found, *bufs)
+    one(o, h, lo, c, ind, rules[0], levels[0], ex[0], ppy, True)
+    want = {k.py_func.__name__: {sig} for k, sig in _background.SMALL_TYPES}
+    assert {name: set(calls) for name, calls in seen.items()} == want
+
+
+def _study_args() -> tuple[Any, ...]:
+    """A real call's arguments, of a study's types (`STUDY_MANY_TYPES`)."""
+    n = 300
+    rng = np.random.default_rng(5)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
+    prices = []
+    for a in (close, close * 1.01, close * 0.99, close):
+        a = np.ascontiguousarray(a)
+        a.flags.writeable = False
+        prices.append(a)
+    ind = np.stack([_rolling(close, 5), _rolling(close, 20)])
+    rules = np.zeros((2, 2, 5), dtype=np.int64)
+    rules[:, 0] = (_nb.RULE_CROSS_ABOVE, 0, 1, _nb.SIG_LONG, 0)
+    rules[:, 1] = (_nb.RULE_CROSS_BELOW, 0, 1, _nb.SIG_SHORT, 0)
+    ex = pack_settings_many([ExecSettings(), ExecSettings(stop_loss=0.05)])
+    out = np.zeros((2, N_METRICS))
+    args = (*prices, ind, rules, np.zeros((2, 2)), ex, 252.0, out, np.ones(2, dtype=np.bool_),
+            *_many.new_buffers(2, n))  # fmt: skip
+    assert _types(args) == _background.STUDY_MANY_TYPES
+    return args
+
+
+def _rolling(x: np.ndarray, w: int) -> np.ndarray:
+    out = np.full_like(x, np.nan)
+    out[w - 1 :] = np.convolve(x, np.ones(w) / w, mode="valid")
+    return out

@@ -11,25 +11,31 @@ compiles half of it and saves it in numba's on-disk cache, where this process lo
 it. ``STRATOPT_BACKGROUND_COMPILE=0`` turns the child off. The compiled code is the
 same either way: numba's cache holds exactly what a compile here would produce.
 
+Python's cyclic garbage collector stays off in the child (it only compiles: numba's
+compiles keep its heap growing, and full collections took 1-1.8 s of its ~8 s before
+the metrics were saved), and in this process from the child's start until its share
+is compiled (`_pause_gc`, `_resume_gc`).
+
 Two ways a child starts:
 
 * **Early, from the CLI** (`start_background` before the study is read, then
   `compile_in_background` for a valid study that backtests with the signal engine,
-  with a cold cache): the child compiles the metrics kernels and says so (a byte on
-  its stdout), then the Monte Carlo's `paths_nb` (the report needs it about a second
-  later) and the composites for the types every study passes (`STUDY_MANY_TYPES`), for
-  the next process. This process compiles `fill_codes_range_nb`, `simulate_range_nb`
-  (for the types the composites pass them, `batch_callee_types`) and the small kernels
-  the twins call meanwhile, runs the work it was given for the wait
-  (`while_compiling`: the statistics' slow import), and then runs the composites'
-  Python twins (`_twins`: their bodies calling the compiled kernels, the same bits)
-  until the child says a composite is saved (`composite`). No composite is compiled on
-  this process's path. A child that has saved the metrics when this process ends is
-  left to finish the composites for the next process (a few seconds, once); one that
-  has not is stopped.
+  with a cold cache): the child compiles the metrics kernels and the small kernels
+  the twins call (`SMALL_TYPES`) and says so (a byte on its stdout), then the Monte
+  Carlo's `paths_nb` (the report needs it about a second later), the tail fallback's
+  kernels and the composites for the types every study passes (`STUDY_MANY_TYPES`),
+  for the next process. This process compiles `fill_codes_range_nb` and
+  `simulate_range_nb` meanwhile (for the types the composites pass them,
+  `batch_callee_types`), runs the work it was given for then (`while_compiling`: the
+  statistics' slow import), and then runs the composites' Python twins (`_twins`:
+  their bodies calling the compiled kernels, the same bits) until the child says a
+  composite is saved (`composite`). No composite is compiled on this process's path.
+  A child that has saved the metrics when this process ends is left to finish the
+  composites for the next process (a few seconds, once); one that has not is stopped.
 * **On numba's compile event** of `run_many_nb` (a cache miss: the Python API, or
   other types): the child compiles the metrics kernels and `run_one_nb` for that
-  call's types, then `paths_nb`; this process compiles the rest of `run_many_nb`'s
+  call's types (with the tail fallback's kernels before it says the metrics are
+  saved), then `paths_nb`; this process compiles the rest of `run_many_nb`'s
   tree beside it, waits for the metrics and then compiles `run_many_nb`, which loads
   them; before it first calls `run_one_nb`, `wait_for_background` waits until the
   child says it is saved. These children are stopped when this process ends.
@@ -39,6 +45,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import os
 import pickle
 import select
@@ -53,6 +60,7 @@ import numba
 from numba.core import event, types
 from numba.core.dispatcher import Dispatcher
 
+from stratopt._gc import freeze_alive
 from stratopt.engine._cache import kernels_cached
 from stratopt.engine._nb import (
     copy_codes_nb,
@@ -73,6 +81,7 @@ __all__ = [
     "ONE_SAVED",
     "PATHS_TYPES",
     "SIGNALS_SAVED",
+    "SMALL_TYPES",
     "STUDY_MANY_TYPES",
     "batch_callee_types",
     "compile_in_background",
@@ -86,7 +95,12 @@ __all__ = [
 
 ENV = "STRATOPT_BACKGROUND_COMPILE"
 
-_CHILD = "from stratopt.engine._background_child import compile_from_stdin; compile_from_stdin()"
+# The child never runs the cyclic garbage collector (see the module docstring): what
+# it leaves is freed when it exits.
+_CHILD = (
+    "import gc; gc.disable(); "
+    "from stratopt.engine._background_child import compile_from_stdin; compile_from_stdin()"
+)
 
 _PRICES = types.Array(types.float64, 1, "C", readonly=True)  # Bars' arrays are read-only
 _F2 = types.float64[:, ::1]
@@ -98,6 +112,17 @@ STUDY_MANY_TYPES: tuple[Any, ...] = (
     *(_PRICES,) * 4, _F2, types.int64[:, :, ::1], _F2, _F2, types.float64, _F2,
     types.boolean[::1], _F2, _F2, types.float64[:, :, ::1],
 )  # fmt: skip
+# The small kernels the composites' Python twins call (inside a composite they are
+# compiled into it), with their argument types there: the early child compiles them
+# before it says the metrics are saved, and this process loads them from the cache
+# when a twin first calls them (~0.25 s less on this process's side, which had the
+# larger share of the kernels a study waits for).
+SMALL_TYPES: tuple[tuple[Dispatcher, tuple[Any, ...]], ...] = (
+    (trade_stats_init_nb, (types.float64[::1],)),
+    (sim_state_init_nb, (types.float64[::1], types.float64[::1])),
+    (metrics_begin_nb, (types.float64, types.float64[::1])),
+    (copy_codes_nb, (types.int8[::1], types.int8[::1])),
+)
 # `paths_nb`'s, as the statistics' Monte Carlo calls it.
 PATHS_TYPES: tuple[Any, ...] = (
     types.float64[::1], types.int64[:, ::1], types.float64, types.boolean, _F2,
@@ -192,6 +217,7 @@ def start_background() -> None:
         child = _start(STUDY_MANY_TYPES, early=True, job=False)
         if child is not None:
             _early.append(child)
+            _pause_gc()
 
 
 def compile_in_background() -> None:
@@ -211,6 +237,7 @@ def stop_background() -> None:
         child = _early.pop()
         if child.proc.stdin is not None:
             child.proc.stdin.close()  # no work: it reads an empty job and ends
+        _resume_gc()
 
 
 def composite(kernel: Dispatcher, args: tuple[Any, ...]) -> Callable[..., Any]:
@@ -226,9 +253,11 @@ def composite(kernel: Dispatcher, args: tuple[Any, ...]) -> Callable[..., Any]:
 
 
 def while_compiling(work: Callable[[], object]) -> None:
-    """Have this process run ``work`` while it waits for the background child's
-    metrics kernels in a cold start (it is otherwise idle then), if it ever does; else
-    never. For work it would do later anyway (a slow import): a failure is ignored."""
+    """Have this process run ``work`` in a cold start beside the CLI's child, once it
+    has compiled its share of the kernels and before the twins wait for the child's
+    metrics kernels (it would otherwise be idle then, or do it after the search, when
+    the child compiles only for the next process); else never. For work it would do
+    later anyway (a slow import): a failure is ignored."""
     if work not in _meanwhile:
         _meanwhile.append(work)
 
@@ -300,13 +329,11 @@ def _compile_beside_early(child: _Child, *, metrics: bool) -> None:
     if not child.beside:
         child.beside = True
         _compile_callees(child.many)
-        # the small kernels the twins call (the child compiles them inside composites)
-        vec, i8 = types.float64[::1], types.int8[::1]
-        trade_stats_init_nb.compile((vec,))
-        sim_state_init_nb.compile((vec, vec))
-        metrics_begin_nb.compile((types.float64, vec))
-        copy_codes_nb.compile((i8, i8))
-        while _meanwhile and not child.saved(METRICS_SAVED):
+        _resume_gc()
+        # Before the twins run, whether or not the child is done: this process's share
+        # of the work before the search, and the work that would otherwise come after
+        # it, add up to about what the child has (see SMALL_TYPES).
+        while _meanwhile:
             with contextlib.suppress(Exception):  # done again (and reported) when needed
                 _meanwhile.pop(0)()
     if metrics:
@@ -324,6 +351,44 @@ def _compile_beside_child(many_args: tuple[Any, ...]) -> None:
     _compile_callees(many_args)
     eval_signals_nb.compile(batch_callee_types(many_args)["eval_signals_nb"])
     child.hear(until=METRICS_SAVED, timeout=_METRICS_WAIT_S)
+
+
+def _pause_gc() -> None:
+    """No cyclic garbage collection in this process until `_resume_gc`: from the early
+    child's start until this process has compiled its share (`_compile_beside_early`).
+    The imports and numba's compiles grow the heap all along, so full collections came
+    every second or so (~0.5 s of this process's share of a cold start, with the
+    ones after it); the cycles they would have freed meanwhile are freed at a later
+    one. A timer resumes it if the command never gets that far."""
+    global _gc_paused
+    with _lock:
+        if not gc.isenabled() or _gc_paused:
+            return
+        gc.disable()
+        _gc_paused = True
+        timer = threading.Timer(_GC_PAUSE_MAX_S, _resume_gc)
+        timer.daemon = True
+        _gc_timer[:] = [timer]
+    timer.start()
+
+
+def _resume_gc() -> None:
+    """The collector back on after `_pause_gc`; inside an operation's frozen heap,
+    with what survived the pause frozen too (`freeze_alive`)."""
+    global _gc_paused
+    with _lock:
+        for timer in _gc_timer:
+            timer.cancel()
+        _gc_timer.clear()
+        if _gc_paused:
+            _gc_paused = False
+            freeze_alive()
+            gc.enable()
+
+
+_gc_paused = False  # `_pause_gc` turned the collector off
+_gc_timer: list[threading.Timer] = []  # its timer, until `_resume_gc`
+_GC_PAUSE_MAX_S = 30.0
 
 
 def _stop_children() -> None:
