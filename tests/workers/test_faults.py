@@ -178,9 +178,9 @@ def test_a_trial_claimed_without_a_heartbeat_is_taken_over_not_waited_for(
     orphan = storage.create_new_trial(study._study_id)  # RUNNING, never a heartbeat
     # The grace must outlast this worker's start and its own 8 trials, or the orphan is
     # already stale when it looks and is taken over without the wait this test is about
-    # (3 s was too short on a loaded 2-core host: "no heartbeat for 4 s", no wait).
+    # (3 s was too short on a loaded 2-core host: "no heartbeat for 4 s", and 8 s, no wait).
     cmd = _cli("worker", str(path), "--quiet", "--no-report", "--trials", "8",
-               "--heartbeat", "1", "--grace", "10")  # fmt: skip
+               "--heartbeat", "1", "--grace", "15")  # fmt: skip
     proc = subprocess.Popen(cmd, env=_env(None), stderr=subprocess.PIPE)
     try:
         err = proc.communicate(timeout=120)[1].decode()
