@@ -389,9 +389,28 @@ def test_a_timer_turns_the_collector_on_should_the_command_never_compile(
 ) -> None:
     monkeypatch.setattr(_background, "kernels_cached", lambda: False)
     monkeypatch.setattr(_background, "_GC_PAUSE_MAX_S", 0.01)
+    with frozen_heap():  # as the optimize operation runs
+        frozen = gc.get_freeze_count()
+        _background.start_background()
+        _background._gc_timer[0].join(timeout=10)
+        assert gc.isenabled()
+        # what a long pause left is collected from now on, not frozen for the operation
+        assert gc.get_freeze_count() == frozen
+
+
+def test_the_collector_is_on_again_when_a_composite_gets_no_twin(
+    fake_child: type[_FakeChild], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prices of other types than the child compiles for: this process compiles the
+    composite itself, with the collector on."""
+    monkeypatch.setattr(_background, "kernels_cached", lambda: False)
+    _record_compiles(monkeypatch, {})
     _background.start_background()
-    _background._gc_timer[0].join(timeout=10)
-    assert gc.isenabled()
+    _background.compile_in_background()
+    assert not gc.isenabled()
+    kernel = _background.composite(_nb.run_many_nb, _many_args(readonly=False))
+    assert kernel is _nb.run_many_nb
+    assert gc.isenabled() and not _background._gc_timer
 
 
 class _Recorded:

@@ -9,6 +9,8 @@ nothing.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,25 @@ def test_numba_threads_share_the_callers_counters_and_give_the_full_pass_bits(
         )  # fmt: skip
         assert counters[1] == K and counters[0] >= K
         assert got[:, BUT_TAILS].tobytes() == full[:, BUT_TAILS].tobytes()
+
+
+def test_a_call_during_another_threads_launch_runs_on_its_own_thread_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While one thread's launch of numba's threads runs (`_many._LAUNCH` held), another
+    caller computes its candidates on its own thread instead of waiting for the launch."""
+    monkeypatch.setattr(_many, "THREADED_FROM", 0)
+    ohlc, ind, rules, levels, exs = _inputs()
+    full = np.full((K, N_METRICS), np.nan)
+    run_many(ohlc, ind, rules, levels, exs, 252.0, full)  # type: ignore[arg-type]
+    got = np.full_like(full, np.nan)
+
+    def call() -> None:
+        run_but_tails(ohlc, ind, rules, levels, exs, 252.0, got, PASS_DRAWDOWN)  # type: ignore[arg-type]
+
+    with _many._LAUNCH:  # another thread's launch, as far as this call can tell
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        caller.join(timeout=30)
+        assert not caller.is_alive(), "the call waited for the other launch"
+    assert got[:, BUT_TAILS].tobytes() == full[:, BUT_TAILS].tobytes()

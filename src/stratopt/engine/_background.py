@@ -244,9 +244,11 @@ def composite(kernel: Dispatcher, args: tuple[Any, ...]) -> Callable[..., Any]:
     """``kernel`` (`run_many_nb`, `run_one_nb` or `eval_signals_nb`) to call with
     ``args``, or its Python twin while the CLI's child compiles it for these types."""
     if not _early or _early[0].saved(_SAVED[kernel]):
+        _resume_gc()  # no twin: this process may compile the kernel itself
         return kernel
     child = _early[0]
     if tuple(numba.typeof(a) for a in args) != _TWIN_TYPES[kernel](child.many):  # type: ignore[no-untyped-call]
+        _resume_gc()
         return kernel
     _compile_beside_early(child, metrics=kernel is not eval_signals_nb)
     return TWINS[kernel]
@@ -366,15 +368,16 @@ def _pause_gc() -> None:
             return
         gc.disable()
         _gc_paused = True
-        timer = threading.Timer(_GC_PAUSE_MAX_S, _resume_gc)
+        timer = threading.Timer(_GC_PAUSE_MAX_S, _resume_gc, kwargs={"freeze": False})
         timer.daemon = True
         _gc_timer[:] = [timer]
     timer.start()
 
 
-def _resume_gc() -> None:
+def _resume_gc(*, freeze: bool = True) -> None:
     """The collector back on after `_pause_gc`; inside an operation's frozen heap,
-    with what survived the pause frozen too (`freeze_alive`)."""
+    with what survived the pause frozen too (`freeze_alive`), unless ``freeze`` is
+    false (the timer's resume: what a long pause left is collected, not kept)."""
     global _gc_paused
     with _lock:
         for timer in _gc_timer:
@@ -382,7 +385,8 @@ def _resume_gc() -> None:
         _gc_timer.clear()
         if _gc_paused:
             _gc_paused = False
-            freeze_alive()
+            if freeze:
+                freeze_alive()
             gc.enable()
 
 

@@ -173,9 +173,16 @@ def run_but_tails(
         run_but_tails_nb(*args)
         return
     # numba's threads (see `run_but_tails_threads_nb`), one launch at a time: a
-    # threading layer without OpenMP or TBB (workqueue) aborts on concurrent launches
-    with _LAUNCH:
+    # threading layer without OpenMP or TBB (workqueue) aborts on concurrent launches.
+    # A call while another thread's launch runs takes this thread alone (no GIL held),
+    # so concurrent callers still overlap.
+    if not _LAUNCH.acquire(blocking=False):
+        run_but_tails_nb(*args)
+        return
+    try:
         run_but_tails_threads_nb(*args, threads)
+    finally:
+        _LAUNCH.release()
 
 
 # `run_but_tails_threads_nb`'s launches, one at a time (see there).

@@ -123,7 +123,7 @@ def run_but_tails_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, passes, count
         claim_nb(counters, 1, min(k, q0 + CLAIM_STEP) - q0)  # type: ignore[call-arg]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)  # other Python threads run meanwhile
 def run_but_tails_threads_nb(  # type: ignore[no-untyped-def]
     o, h, l, c, ind, rules, levels, ex, ppy, out, passes, counters, threads
 ):
