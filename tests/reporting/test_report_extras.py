@@ -7,11 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+import stratopt.operations._report as report_module
+import stratopt.operations._report_extras as extras_module
 from stratopt.config import load_study
 from stratopt.grid import backtest_grid_study
 from stratopt.operations import load_target, optimize_study, study_report
+from stratopt.reporting import Extras
 from tests.reporting.conftest import Runs
+from tests.reporting.studies import study_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,3 +54,33 @@ def test_a_grid_studys_curves_and_fan_come_from_the_grid_engine(tmp_path: Path) 
     )
     np.testing.assert_allclose(curves.best.equity, full.sim.equity, rtol=1e-12)
     assert extras.monte_carlo is not None and extras.monte_carlo.n_sims == 1000
+
+
+def test_the_report_of_a_run_takes_the_pbo_its_statistics_computed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # optimize's report draws the PBO figures from the statistics' own result (the same
+    # candidates, bins and partitions): no second CSCV, the same numbers as a report made
+    # later from the run folder alone, which computes it again.
+    calls: list[int] = []
+    cscv = extras_module.probability_of_backtest_overfitting
+    monkeypatch.setattr(
+        extras_module,
+        "probability_of_backtest_overfitting",
+        lambda *a, **k: calls.append(1) or cscv(*a, **k),
+    )
+    made: list[Extras] = []
+    compute = report_module.compute_extras
+    monkeypatch.setattr(
+        report_module, "compute_extras", lambda *a, **k: made.append(compute(*a, **k)) or made[-1]
+    )
+    res = optimize_study(load_study(study_file(tmp_path, "kept_pbo")), report=True)
+    assert res.report_file is not None and res.report_file.path is not None
+    (extras,) = made
+    assert calls == [] and extras.pbo is not None and extras.notes == ()
+    later = study_report(load_target(res.run_folder.path)).extras
+    assert calls == [1] and later.pbo is not None
+    for name in ("logits", "is_sharpe", "oos_sharpe"):
+        assert np.array_equal(getattr(extras.pbo, name), getattr(later.pbo, name)), name
+    for name in ("pbo", "slope", "intercept", "candidates", "periods"):
+        assert getattr(extras.pbo, name) == getattr(later.pbo, name), name

@@ -95,3 +95,22 @@ def test_bad_input(shape: tuple[int, int], partitions: int, match: str) -> None:
     bad[5, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         probability_of_backtest_overfitting(bad)
+
+
+def test_the_same_bits_whatever_the_chunk_of_combinations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The combinations are worked on in chunks; every chunk size gives the same arrays.
+    import stratopt.stats._pbo as pbo_module
+
+    rng = np.random.default_rng(5)
+    r = rng.normal(0.0001, 0.01, size=(211, 13))
+    r[:, 3] = 0.0  # flat
+    r[:, 7] = r[:, 5]  # ties
+    whole = probability_of_backtest_overfitting(r, partitions=8)  # one chunk: 70 x 13
+    for entries in (13, 50, 13 * 7, 13 * 69):
+        monkeypatch.setattr(pbo_module, "_CHUNK_ENTRIES", entries)
+        part = probability_of_backtest_overfitting(r, partitions=8)
+        for name in ("logits", "is_sharpe", "oos_sharpe", "best_index"):
+            assert np.array_equal(getattr(part, name), getattr(whole, name)), (entries, name)
+        assert part.summary() == whole.summary()

@@ -25,6 +25,7 @@ import pandas as pd
 from stratopt.backtest import backtest, evaluate_many, study_bars
 from stratopt.data import Bars
 from stratopt.evaluation import Candidate, candidate_returns, grid_segment
+from stratopt.operations._pbo_kept import KeptPbo, kept_pbo
 from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._statistics import (
     MAX_CANDIDATES,
@@ -180,9 +181,14 @@ def _pbo(ctx: PreparedStudy, run: StoredRun, notes: list[str]) -> PboDetail | No
     params, _ = distinct_params(completed(run.ranked, run.directions))
     chosen = select_candidates(len(params), MAX_CANDIDATES)
     picked = [params[i] for i in chosen]
-    matrix = candidate_returns(ctx.searched, picked, bin_size=bin_size, data=ctx.data)
     partitions = int(to_float(stored.get("partitions")) or 16)
-    res = probability_of_backtest_overfitting(matrix.returns, partitions=partitions)
+    # this process's statistics of the run computed it (optimize, validate): the same bits
+    kept = kept_pbo(ctx.searched, ctx.data, picked, bin_size, partitions)
+    if kept is None:
+        matrix = candidate_returns(ctx.searched, picked, bin_size=bin_size, data=ctx.data)
+        res = probability_of_backtest_overfitting(matrix.returns, partitions=partitions)
+        kept = KeptPbo(res, int(matrix.returns.shape[1]), int(matrix.returns.shape[0]))
+    res = kept.result
     if not math.isclose(res.pbo, float(stored["pbo"]), abs_tol=1e-12):
         notes.append(
             f"the PBO recomputed for its figures ({number(res.pbo)}) differs from the stored "
@@ -195,8 +201,8 @@ def _pbo(ctx: PreparedStudy, run: StoredRun, notes: list[str]) -> PboDetail | No
         oos_sharpe=np.asarray(res.oos_sharpe, dtype=np.float64),
         slope=float(res.slope),
         intercept=float(res.intercept),
-        candidates=int(matrix.returns.shape[1]),
-        periods=int(matrix.returns.shape[0]),
+        candidates=kept.candidates,
+        periods=kept.periods,
     )
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from stratopt.config import StudyConfig
 from stratopt.data import Bars
 from stratopt.evaluation import NO_CURVE, DataKey, StudyData, bin_returns, candidate_returns
+from stratopt.operations._pbo_kept import KeptPbo, keep_pbo
 from stratopt.operations._rescore import SCORE_FINAL
 from stratopt.operations._selection import Counted, counted, selection_record
 from stratopt.search import INFEASIBLE
@@ -301,7 +302,9 @@ def _returns_statistics(
         ),
         bin_size=bin_size,
     )  # fmt: skip
-    out["pbo"] = _pbo(matrix.returns, options["partitions"])
+    out["pbo"], kept = _pbo(matrix.returns, options["partitions"])
+    if kept is not None:  # the report of this run draws its figures from the same result
+        keep_pbo(study, data, [params[i] for i in chosen], bin_size, options["partitions"], kept)
     # SPA and the trials' correlation run on the same returns compounded into at most
     # spa_max_periods periods: their cost grows with periods x candidates.
     spa_bin = max(1, math.ceil(matrix.returns.shape[0] / options["spa_max_periods"]))
@@ -423,13 +426,15 @@ def _implied_trials(out: dict[str, Any], returns: np.ndarray, n_trials: int) -> 
     )
 
 
-def _pbo(returns: np.ndarray, partitions: int) -> dict[str, Any]:
+def _pbo(returns: np.ndarray, partitions: int) -> tuple[dict[str, Any], KeptPbo | None]:
     if returns.shape[1] < 2:
-        return _unavailable("fewer than 2 candidates could be re-run")
+        return _unavailable("fewer than 2 candidates could be re-run"), None
     if returns.shape[0] < 2 * partitions:
-        return _unavailable(f"{returns.shape[0]} periods are too few for {partitions} partitions")
+        reason = f"{returns.shape[0]} periods are too few for {partitions} partitions"
+        return _unavailable(reason), None
     res = probability_of_backtest_overfitting(returns, partitions=partitions)
-    return {**res.summary(), "periods": int(returns.shape[0])}
+    periods = int(returns.shape[0])
+    return {**res.summary(), "periods": periods}, KeptPbo(res, int(returns.shape[1]), periods)
 
 
 def _spa(returns: np.ndarray, bars_per_period: int, reps: int, seed: int) -> dict[str, Any]:
