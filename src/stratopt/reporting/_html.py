@@ -8,9 +8,7 @@ mail attachment or a shared drive, with no server and no network.
 
 from __future__ import annotations
 
-import base64
 import functools
-import gzip
 import importlib.util
 import json
 from collections.abc import Sequence
@@ -18,9 +16,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from stratopt.reporting import _plotly_payload
 from stratopt.reporting._blocks import Figure, Section, TrialsTable
 from stratopt.reporting._encode import to_json
 from stratopt.reporting._page import PlotlyJs
+from stratopt.reporting._plotly_payload import PLOTLY_FILE
 
 if TYPE_CHECKING:
     import jinja2
@@ -42,9 +42,6 @@ def missing_extra() -> str | None:
     return f"the report needs {' and '.join(missing)}: {EXTRA_HINT}"
 
 
-PLOTLY_FILE = "plotly.min.js"
-
-
 @dataclass(frozen=True)
 class Rendered:
     """The page, and files to write beside it (`directory` mode's plotly.min.js)."""
@@ -57,14 +54,14 @@ class Rendered:
 @functools.cache
 def plotly_js() -> bytes:
     """plotly.min.js as the installed plotly package ships it."""
-    path = resources.files("plotly") / "package_data" / PLOTLY_FILE  # the extra's own copy
-    return path.read_bytes()
+    return _plotly_payload.plotly_js()
 
 
 @functools.cache
 def _plotly_gzip_b64() -> str:
-    # mtime=0: the same plotly gives the same bytes, so the same study gives the same file.
-    return base64.b64encode(gzip.compress(plotly_js(), compresslevel=9, mtime=0)).decode("ascii")
+    # mtime=0: the same plotly gives the same bytes, so the same study gives the same
+    # file; kept on disk after the first report (`_plotly_payload`)
+    return _plotly_payload.plotly_gzip_b64()
 
 
 def _markup(text: str) -> markupsafe.Markup:
