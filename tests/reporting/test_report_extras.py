@@ -74,12 +74,17 @@ def test_the_report_of_a_run_takes_the_pbo_its_statistics_computed(
     monkeypatch.setattr(
         report_module, "compute_extras", lambda *a, **k: made.append(compute(*a, **k)) or made[-1]
     )
-    res = optimize_study(load_study(study_file(tmp_path, "kept_pbo")), report=True)
+    # a requirement prunes trials after their backtest: the statistics count them too
+    study = study_file(tmp_path, "kept_pbo", require={"trades": ">= 25"})
+    res = optimize_study(load_study(study), report=True)
     assert res.report_file is not None and res.report_file.path is not None
     (extras,) = made
     assert calls == [] and extras.pbo is not None and extras.notes == ()
+    stored = json.loads((res.run_folder.path / "summary.json").read_text())["statistics"]
+    assert stored["pbo"]["strategies"] > stored["trials"]["completed"]
     later = study_report(load_target(res.run_folder.path)).extras
-    assert calls == [1] and later.pbo is not None
+    assert calls == [1] and later.pbo is not None and later.notes == ()
+    assert later.pbo.candidates == stored["pbo"]["strategies"]
     for name in ("logits", "is_sharpe", "oos_sharpe"):
         assert np.array_equal(getattr(extras.pbo, name), getattr(later.pbo, name)), name
     for name in ("pbo", "slope", "intercept", "candidates", "periods"):

@@ -30,8 +30,7 @@ from stratopt.operations._prepared import PreparedStudy
 from stratopt.operations._statistics import (
     MAX_CANDIDATES,
     MONTE_CARLO_SIMS,
-    completed,
-    distinct_params,
+    rerun_params,
     select_candidates,
 )
 from stratopt.reporting import (
@@ -178,7 +177,7 @@ def _pbo(ctx: PreparedStudy, run: StoredRun, notes: list[str]) -> PboDetail | No
         return None
     trials = mapping(stats.get("trials"))
     bin_size = int(to_float(trials.get("bin_size"))) if trials.get("bin_size") else 1
-    params, _ = distinct_params(completed(run.ranked, run.directions))
+    params = rerun_params(run.ranked, run.directions)  # the statistics' candidates
     chosen = select_candidates(len(params), MAX_CANDIDATES)
     picked = [params[i] for i in chosen]
     partitions = int(to_float(stored.get("partitions")) or 16)

@@ -45,6 +45,7 @@ __all__ = [
     "cleanup_record",
     "completed",
     "distinct_params",
+    "rerun_params",
     "select_candidates",
     "study_statistics",
     "verdict",
@@ -198,6 +199,13 @@ def backtested(ranked: pd.DataFrame, directions: Sequence[str]) -> pd.DataFrame:
     missed = ranked["pruned"].astype(str).str.startswith(INFEASIBLE)
     infeasible = ranked[(ranked["state"] == "pruned") & missed].sort_values("trial")
     return pd.concat([done, infeasible]) if len(infeasible) else done
+
+
+def rerun_params(ranked: pd.DataFrame, directions: Sequence[str]) -> list[dict[str, Any]]:
+    """The parameter sets the statistics re-run for the PBO and the SPA, in rank order
+    (before `select_candidates` caps them): the distinct `backtested` trials."""
+    params, _ = distinct_params(_distinct(backtested(ranked, directions)))
+    return params
 
 
 def _distinct(trials: pd.DataFrame) -> pd.DataFrame:
