@@ -121,29 +121,7 @@ def probability_of_backtest_overfitting(returns: np.ndarray, *, partitions: int 
     member[np.arange(len(combos))[:, None], combos] = 1.0
     other = 1.0 - member
     sums = (member @ cnt, member @ s1, member @ s2, other @ cnt, other @ s1, other @ s2)
-    c = len(combos)
-    best = np.empty(c, dtype=np.intp)
-    ranks = np.empty(c)
-    is_best = np.empty(c)
-    oos_best = np.empty(c)
-    # Row by row the same arithmetic in chunks of combinations that stay in the cache
-    # (the whole (C, N) matrices at once took 2-3x longer: each step a pass over memory).
-    step = max(1, _CHUNK_ENTRIES // max(n, 1))
-    for lo in range(0, c, step):
-        part = slice(lo, min(lo + step, c))
-        is_n, is_s1, is_s2, oos_n, oos_s1, oos_s2 = (x[part] for x in sums)
-        is_sr = sharpe_from_sums(is_n, is_s1, is_s2, shift)
-        oos_sr = sharpe_from_sums(oos_n, oos_s1, oos_s2, shift)
-        won = np.argmax(np.nan_to_num(is_sr, posinf=np.finfo(float).max), axis=1)
-        rows = np.arange(won.size)
-        oos_of_best = oos_sr[rows, won][:, None]
-        # The average rank of the winner among the OOS values, without sorting every row.
-        below = (oos_sr < oos_of_best).sum(axis=1)
-        ties = (oos_sr == oos_of_best).sum(axis=1)
-        ranks[part] = below + (ties + 1) / 2.0
-        best[part] = won
-        is_best[part] = is_sr[rows, won]
-        oos_best[part] = oos_of_best[:, 0]
+    best, ranks, is_best, oos_best = _winners(sums, shift)
     w = ranks / (n + 1.0)
     logits = np.log(w / (1.0 - w))
     slope, intercept, r2 = _fit(is_best, oos_best)
@@ -160,6 +138,38 @@ def probability_of_backtest_overfitting(returns: np.ndarray, *, partitions: int 
         partitions=partitions,
         n_strategies=n,
     )
+
+
+def _winners(
+    sums: tuple[np.ndarray, ...], shift: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per combination: the in-sample best column, its average out-of-sample rank
+    (1 = worst), and its Sharpe ratios in and out of sample, from the sets' count,
+    sum and sum-of-squares rows ``sums`` (in sample, then out of sample)."""
+    c, n = sums[1].shape
+    best = np.empty(c, dtype=np.intp)
+    ranks = np.empty(c)
+    is_best = np.empty(c)
+    oos_best = np.empty(c)
+    # Row by row the same arithmetic in chunks of combinations that stay in the cache
+    # (the whole (C, N) matrices at once took 1.5x longer: each step a pass over memory).
+    step = max(1, _CHUNK_ENTRIES // max(n, 1))
+    for lo in range(0, c, step):
+        part = slice(lo, min(lo + step, c))
+        is_n, is_s1, is_s2, oos_n, oos_s1, oos_s2 = (x[part] for x in sums)
+        is_sr = sharpe_from_sums(is_n, is_s1, is_s2, shift)
+        oos_sr = sharpe_from_sums(oos_n, oos_s1, oos_s2, shift)
+        won = np.argmax(np.nan_to_num(is_sr, posinf=np.finfo(float).max), axis=1)
+        rows = np.arange(won.size)
+        oos_of_best = oos_sr[rows, won][:, None]
+        # The average rank of the winner among the OOS values, without sorting every row.
+        below = (oos_sr < oos_of_best).sum(axis=1)
+        ties = (oos_sr == oos_of_best).sum(axis=1)
+        ranks[part] = below + (ties + 1) / 2.0
+        best[part] = won
+        is_best[part] = is_sr[rows, won]
+        oos_best[part] = oos_of_best[:, 0]
+    return best, ranks, is_best, oos_best
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
