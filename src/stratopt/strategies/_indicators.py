@@ -246,10 +246,11 @@ class IndicatorCache:
         no one reads again: the copies would be wasted).
         """
         at = list(range(len(keys))) if rows is None else list(rows)
+        store = self._store  # often empty: a cache of this call alone
         fresh = [
             i
             for i, k in enumerate(keys)
-            if k not in self._store and k.name in _LEAVES and _of_source(k)
+            if k.name in _LEAVES and _of_source(k) and not (store and k in store)
         ]
         # moving averages of one column go four at a time through one pass of
         # `sma_rows_nb` (the same bits as one by one, about 3x faster per row): all in
