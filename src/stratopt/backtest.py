@@ -63,6 +63,7 @@ __all__ = [
 
 _METRIC_IDS = [m.id for m in METRICS]
 _METRIC_INDEX = pd.Index(_METRIC_IDS)  # built once: a frame's columns, every call
+_METRIC_PLACE = {m: i for i, m in enumerate(_METRIC_IDS)}
 # The metrics selected among the stored returns (what a subset without them skips).
 _TAILS = frozenset({"var_95", "cvar_95", "tail_ratio"})
 # The metrics of the drawdown, and those of the sums of the returns (a subset without
@@ -228,7 +229,7 @@ def _metric_columns(metrics: Sequence[str] | None) -> list[int] | None:
     """The places of `metrics` among all metric ids (None: all of them)."""
     if metrics is None:
         return None
-    place = {m: i for i, m in enumerate(_METRIC_IDS)}
+    place = _METRIC_PLACE
     for m in metrics:
         if m not in place:
             more = did_you_mean(m, place)
@@ -246,7 +247,12 @@ def _metric_index(wanted: tuple[int, ...]) -> pd.Index:
 def _passes(wanted: list[int] | None) -> int | None:
     """How far the kernel's metrics pass must go for the metrics at places `wanted`
     (None: the full pass, `run_many`; else `run_but_tails`'s `passes`)."""
-    ids = set(_METRIC_IDS) if wanted is None else {_METRIC_IDS[i] for i in wanted}
+    return None if wanted is None else _subset_passes(tuple(wanted))
+
+
+@functools.lru_cache(maxsize=64)
+def _subset_passes(wanted: tuple[int, ...]) -> int | None:
+    ids = {_METRIC_IDS[i] for i in wanted}
     if not _TAILS.isdisjoint(ids):
         return None
     if not _DRAWDOWN.isdisjoint(ids):
@@ -256,13 +262,29 @@ def _passes(wanted: list[int] | None) -> int | None:
 
 def _settings_rows(settings: ExecSettings | Sequence[ExecSettings] | None, n: int) -> np.ndarray:
     if settings is None or isinstance(settings, ExecSettings):
-        row = pack_settings(settings or ExecSettings())
-        return np.broadcast_to(row, (n, N_EXEC))
+        return np.broadcast_to(_packed(settings or _DEFAULT_SETTINGS), (n, N_EXEC))
     if len(settings) != n:
         raise ValueError(f"got {len(settings)} settings for {n} candidates")
     if n and all(s is settings[0] for s in settings):  # one shared object: pack it once
-        return np.broadcast_to(pack_settings(settings[0]), (n, N_EXEC))
+        return np.broadcast_to(_packed(settings[0]), (n, N_EXEC))
     return pack_settings_many(settings)
+
+
+_DEFAULT_SETTINGS = ExecSettings()
+# The last settings object packed, and its row: a study or a benchmark passes one
+# object call after call (by identity, not by value: -0.0 equals 0.0).
+_LAST_PACKED: tuple[ExecSettings | None, np.ndarray] = (None, np.empty(0))
+
+
+def _packed(settings: ExecSettings) -> np.ndarray:
+    """`pack_settings(settings)`, read-only."""
+    global _LAST_PACKED
+    last, row = _LAST_PACKED
+    if last is not settings:
+        row = pack_settings(settings)
+        row.setflags(write=False)
+        _LAST_PACKED = (settings, row)
+    return row
 
 
 class _RowSlots:
@@ -287,6 +309,12 @@ class _RowSlots:
         """The slot of each key, and the keys whose rows must be (re)computed."""
         self._tick += 1
         needed = set(keys)
+        if not self._slot and len(needed) == len(keys) <= len(self._key_at):
+            # the first group (often the only one): slots in order, as below
+            self._key_at[: len(keys)] = keys
+            self._used[: len(keys)] = [self._tick] * len(keys)
+            self._slot = dict(zip(keys, range(len(keys)), strict=True))
+            return dict(self._slot), list(keys)
         if len(needed) > len(self._key_at):  # one candidate needing more than the budget
             self._reset(len(needed), self.ind.shape[1])
         for k in keys:
@@ -373,12 +401,21 @@ def _kernel_rules(
     slot_of = np.zeros(len(plans.keys), dtype=np.int64)
     slot_of[np.fromiter(slot, dtype=np.int64)] = np.fromiter(slot.values(), dtype=np.int64)
     ids = plans.ids[places]
-    rows = np.where(ids >= 0, slot_of[ids], 0)
     tables = plans.tables[places]
-    # both operand columns (a place among the candidate's rows, or -1) in one gather
-    refs = tables[:, :, 1:3]
-    ref = (tables[:, :, :1] != engine_nb.RULE_NONE) & (refs >= 0)
-    np.copyto(refs, rows[np.arange(len(places))[:, None, None], np.where(ref, refs, 0)], where=ref)
+    if plans.one_shape and len(places):
+        # one rule shape (a sweep's one program): each operand column read from one
+        # place of the candidates' rows, a column at a time
+        head = tables[0, :, :3].copy()
+        read = (head[:, :1] != engine_nb.RULE_NONE) & (head[:, 1:] >= 0)
+        for r, col in zip(*np.nonzero(read), strict=True):
+            tables[:, r, col + 1] = slot_of[ids[:, head[r, col + 1]]]
+    else:
+        rows = np.where(ids >= 0, slot_of[ids], 0)
+        # both operand columns (a place among the candidate's rows, or -1) in one gather
+        refs = tables[:, :, 1:3]
+        ref = (tables[:, :, :1] != engine_nb.RULE_NONE) & (refs >= 0)
+        where = np.where(ref, refs, 0)
+        np.copyto(refs, rows[np.arange(len(places))[:, None, None], where], where=ref)
     tables[plans.own[places], 0, 2] = 0  # a signal-codes rule reads one row
     return np.ascontiguousarray(tables), np.ascontiguousarray(plans.levels[places])
 

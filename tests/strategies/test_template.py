@@ -18,6 +18,7 @@ from stratopt.strategies import (
     Strategy,
     _plan,
     above,
+    below,
     crosses_above,
     ema,
     on,
@@ -167,3 +168,56 @@ def test_builtin_templates_are_kept_across_calls_and_user_ones_traced_again() ->
                                      for m in ("long_only", "reversal")])  # fmt: skip
     _same_as_backtests(Chosen("sma"), [{"window": w} for w in (5, 12)])
     _same_as_backtests(Chosen("ema"), [{"window": w} for w in (5, 12)])
+
+
+class Anchored(Strategy):
+    """A slot's indicator that equals a fixed one for some candidates (window 20)."""
+
+    name = "anchored"
+    vectorized = True
+    window = IntParam(10, low=2)
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        line, anchor = sma("close", p["window"]), sma("close", 20)
+        return [on(crosses_above(line, anchor), Signal.LONG),
+                on(crosses_above(anchor, line), Signal.SHORT)]  # fmt: skip
+
+
+def test_an_indicator_both_fixed_and_filled_is_one_row() -> None:
+    """The template's fixed sma(close, 20) and the window-20 candidates' filled one are
+    one row of the call, and every candidate gets its one-candidate bits."""
+    cands = [{"window": w} for w in (5, 20, 30, 20)]
+    errors: list[str | None] = [None] * len(cands)
+    _, plans = _plan.plan_candidates(Anchored(), cands, errors, [False] * len(cands))
+    assert errors == [None] * len(cands)
+    assert len(set(plans.keys)) == len(plans.keys) == 3
+    _same_as_backtests(Anchored, cands)
+
+
+class Against(Strategy):
+    """A choice that changes what a rule reads: a level, or a second row."""
+
+    name = "against"
+    vectorized = True
+    window = IntParam(10, low=2)
+    slow = IntParam(30, low=2)
+    against = ChoiceParam("row", ("row", "level"))
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        line = sma("close", p["window"])
+        other: Any = sma("close", p["slow"]) if p["against"] == "row" else 100.0
+        return [on(above(line, other), Signal.LONG), on(below(line, other), Signal.SHORT)]
+
+
+@pytest.mark.parametrize("first", ["row", "level"])
+def test_templates_of_other_shapes_in_one_call(first: str) -> None:
+    """Two choices, two templates whose rules read different places: each candidate's
+    rows are its own (whichever comes first)."""
+    other = "level" if first == "row" else "row"
+    cands = [{"window": w, "slow": s, "against": a}
+             for w, s in ((5, 30), (12, 40)) for a in (first, other)]  # fmt: skip
+    errors: list[str | None] = [None] * len(cands)
+    _, plans = _plan.plan_candidates(Against(), cands, errors, [False] * len(cands))
+    assert errors == [None] * len(cands)
+    assert not plans.one_shape
+    _same_as_backtests(Against, cands)

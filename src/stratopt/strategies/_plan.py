@@ -38,6 +38,9 @@ class RulePlans:
         ids: int64[k, width], the ids (places in ``keys``) of the rows each candidate
             reads; -1 past its own.
         own: bool[k], whether the candidate runs its strategy's numpy signals.
+        one_shape: Whether every candidate's rules have the same kinds and read the
+            same places of its rows (levels, signals and shifts aside): a sweep's
+            one program.
     """
 
     keys: list[Any]
@@ -47,6 +50,7 @@ class RulePlans:
     levels: np.ndarray
     ids: np.ndarray
     own: np.ndarray
+    one_shape: bool = False
 
 
 # Candidates of one choice from which tracing a template (two calls of `rules` and a
@@ -54,8 +58,8 @@ class RulePlans:
 # measured break-even about 24 SMA-cross candidates.
 _TEMPLATE_FROM = 24
 
-# The indicators built from one template, by place and values (`RuleTemplate.fill`).
-_Made = dict[tuple[int, tuple[float, ...]], Indicator]
+# The indicators built from one template, by place, then values (`RuleTemplate.fill`).
+_Made = dict[int, dict[Any, Indicator]]
 
 # One part of a call's plans: positions, tables, levels, ids, own (as in `RulePlans`).
 _Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -81,14 +85,18 @@ def plan_candidates(
     ok = sorted(set(range(len(got))).difference(failed)) if failed else list(range(len(got)))
     programs = _Programs()
     parts: list[_Part] = []
+    one_shape = True  # every part so far has one shape (a template's parts do)
     if strat.uses_rules and strat.vectorized and len(ok) >= _TEMPLATE_FROM:
         parts, ok = _from_templates(strat, resolved, ok, programs)
     if ok or not parts:
-        parts.append(_one_by_one(strat, resolved, ok, programs, (errors, infeasible)))
+        part, one_shape = _one_by_one(strat, resolved, ok, programs, (errors, infeasible))
+        parts.append(part)
+    heads = [part[1][0, :, :3] for part in parts if len(part[0])]
+    one_shape = one_shape and all(np.array_equal(h, heads[0]) for h in heads[1:])
     pos, tables, levels, ids, own = parts[0] if len(parts) == 1 else _joined(parts)
-    plans = RulePlans(
-        programs.keys, pos, [resolved[k] for k in pos.tolist()], tables, levels, ids, own
-    )
+    # every candidate planned: positions 0..n-1 in order
+    params = list(resolved) if len(pos) == len(resolved) else [resolved[k] for k in pos.tolist()]
+    plans = RulePlans(programs.keys, pos, params, tables, levels, ids, own, one_shape)
     return resolved, plans
 
 
@@ -110,7 +118,8 @@ def _from_templates(
     fixed = [k for k, p in strat.parameters.items() if p.kind not in ("int", "float")]
     choice_of = itemgetter(*fixed) if fixed else lambda p: ()
     try:
-        by_choice = grouped([choice_of(resolved[k]) for k in ok], ok)
+        mine = resolved if len(ok) == len(resolved) else [resolved[k] for k in ok]
+        by_choice = grouped(list(map(choice_of, mine)), ok)
     except TypeError:  # an unhashable choice value
         return [], ok
     parts: list[_Part] = []
@@ -123,11 +132,12 @@ def _from_templates(
         template, made = _template_of(strat, dict(zip(fixed, values, strict=True)), choice)
         columns = None
         if template is not None:
-            columns = number_columns(template, [resolved[k] for k in members])
+            mine = resolved if len(members) == len(resolved) else [resolved[k] for k in members]
+            columns = number_columns(template, mine)
         if template is None or columns is None:
             rest += members
             continue
-        tables, levels, ids = template.fill(columns, programs.row_id, made)
+        tables, levels, ids = template.fill(columns, programs.row_ids, made)
         parts.append((np.array(members, dtype=np.int64), tables, levels, ids,
                       np.zeros(len(members), dtype=np.bool_)))  # fmt: skip
     return parts, sorted(rest)
@@ -155,7 +165,7 @@ def _template_of(
             if len(_KEPT) >= _KEPT_MAX:
                 _KEPT.clear()
             _KEPT[key] = kept
-    if len(kept[1]) > _MADE_MAX:
+    if sum(map(len, kept[1].values())) > _MADE_MAX:
         kept[1].clear()
     return kept
 
@@ -166,9 +176,10 @@ def _one_by_one(
     ok: list[int],
     programs: _Programs,
     report: tuple[list[str | None], list[bool]],
-) -> _Part:
+) -> tuple[_Part, bool]:
     """The part of the candidates at positions `ok`, each from its own rules (or its
-    own signals); a candidate whose strategy code raises gets its error in `report`."""
+    own signals), and whether they all have one program; a candidate whose strategy
+    code raises gets its error in `report`."""
     pos: list[int] = []
     program: list[int] = []
     ids: list[tuple[int, ...]] = []
@@ -186,7 +197,8 @@ def _one_by_one(
         program.append(pid)
         ids.append(row_ids)
     tables, levels = programs.compiled(np.array(program, dtype=np.int64))
-    return np.array(pos, dtype=np.int64), tables, levels, _padded(ids), np.array(program) < 0
+    part = np.array(pos, dtype=np.int64), tables, levels, _padded(ids), np.array(program) < 0
+    return part, len(set(program)) <= 1
 
 
 def _padded(ids: list[tuple[int, ...]]) -> np.ndarray:
@@ -225,6 +237,17 @@ class _Programs:
             i = self._key_id[key] = len(self.keys)
             self.keys.append(key)
         return i
+
+    def row_ids(self, keys: list[Any]) -> Sequence[int]:
+        """`row_id` of each of `keys`, which are distinct; all new to this call (a
+        template's first fill), they are numbered in one step."""
+        known = self._key_id
+        start = len(self.keys)
+        if not known or known.keys().isdisjoint(keys):
+            self.keys += keys
+            known.update(zip(keys, range(start, start + len(keys)), strict=True))
+            return range(start, start + len(keys))
+        return [self.row_id(k) for k in keys]
 
     def of(self, rules: list[Rule]) -> tuple[int, tuple[int, ...]]:
         """The program of `rules` and the ids of the rows they read, in first-use

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from operator import itemgetter
+from typing import Any, cast
 
 from stratopt.strategies._base import Strategy, infeasible
 from stratopt.strategies._params import Param
@@ -31,16 +32,21 @@ def resolve_all(
     if len(candidates) < _COLUMNS_FROM or type(strat).resolve is not Strategy.resolve:
         return [_one(strat, cand) for cand in candidates]
     out: list[dict[str, Any] | Exception] = [{}] * len(candidates)
-    by_names = grouped([tuple(cand or ()) for cand in candidates], range(len(candidates)))
+    given = cast(Sequence[Mapping[str, Any]], candidates)
+    if None in candidates:
+        given = [c or {} for c in candidates]
+    by_names = grouped(list(map(tuple, given)), range(len(candidates)))
     for names, members in by_names.items():
-        columns = _columns(strat.parameters, names, candidates, members)
+        # the group's candidates (the usual sweep: all of them, as given)
+        group = candidates if len(members) == len(candidates) else [candidates[k] for k in members]
+        columns = _columns(strat.parameters, names, group)
         if columns is None:
             for k in members:
                 out[k] = _one(strat, candidates[k])
             continue
         keys = list(strat.parameters)
         if names == tuple(keys) and columns.as_given:  # each candidate's dict, copied
-            dicts = [dict(candidates[k]) for k in members]  # type: ignore[arg-type]
+            dicts: list[dict[str, Any]] = list(map(dict, group))  # type: ignore[arg-type]
         else:
             # `_columns` gives each parameter a column of len(members); zip's keyword
             # (even strict=False) took a fifth of this loop
@@ -94,10 +100,9 @@ class _Columns(list[list[Any]]):
 def _columns(
     params: Mapping[str, Param],
     names: tuple[str, ...],
-    candidates: Sequence[Mapping[str, Any] | None],
-    members: list[int],
+    group: Sequence[Mapping[str, Any] | None],
 ) -> _Columns | None:
-    """Each parameter's values over `members` (candidates naming `names`), as
+    """Each parameter's values over `group` (candidates naming `names`), as
     `Param.coerce` gives them, or None when a column needs the one-by-one path."""
     if any(name not in params for name in names):
         return None
@@ -105,14 +110,14 @@ def _columns(
     columns = _Columns()
     for name, param in params.items():
         if name in given:
-            values = [candidates[k][name] for k in members]  # type: ignore[index]
+            values = list(map(itemgetter(name), group))  # type: ignore[arg-type]
             if not _plainly_valid(param, values):
                 return None
             if param.kind == "float" and not set(map(type, values)) <= {float}:
                 values = [float(v) for v in values]
                 columns.as_given = False
         else:
-            values = [param.coerce(name, param.default)] * len(members)
+            values = [param.coerce(name, param.default)] * len(group)
         columns.append(values)
     return columns
 

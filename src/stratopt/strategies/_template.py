@@ -13,9 +13,11 @@ the per-candidate path.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, cast
 
 import numpy as np
 
@@ -75,15 +77,15 @@ class RuleTemplate:
     def fill(
         self,
         columns: Mapping[str, np.ndarray],
-        row_id: Callable[[Indicator], int],
-        made: dict[tuple[int, tuple[float, ...]], Indicator] | None = None,
+        row_ids: Callable[[list[Indicator]], Sequence[int]],
+        made: dict[int, dict[Any, Indicator]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rules of candidates whose parameters are `columns` (float64[n] each):
         tables int64[n, MAX_RULES, 5] and levels float64[n, MAX_RULES] as `table` and
         `levels` with the slots filled in, and ids int64[n, len(indicators)], the
-        `row_id` of each candidate's indicator at each place (row_id is called once per
-        distinct indicator). `made` keeps the indicators built, by place and values,
-        for later calls with this template."""
+        `row_ids` of each candidate's indicator at each place (row_ids is given each
+        distinct indicator once). `made` keeps the indicators built, by place and
+        values, for later calls with this template."""
         n = len(next(iter(columns.values()))) if columns else 0
         tables = np.repeat(self.table[None], n, axis=0)
         levels = np.repeat(self.levels[None], n, axis=0)
@@ -91,36 +93,66 @@ class RuleTemplate:
             levels[:, r] = columns[name]
         for r, name in self.shift_slots:
             tables[:, r, 4] = columns[name]
-        return tables, levels, self._ids(columns, n, row_id, {} if made is None else made)
+        return tables, levels, self._ids(columns, n, row_ids, {} if made is None else made)
+
+    @functools.cached_property
+    def filled(self) -> tuple[str, ...]:
+        """The parameters whose values fill the slots (once each)."""
+        names = [s.param for f in self.indicators if isinstance(f, _Form) for s in _slots(f)]
+        names += [name for _, name in self.level_slots + self.shift_slots]
+        return tuple(dict.fromkeys(names))
+
+    @functools.cached_property
+    def _places(self) -> tuple[list[int], list[tuple[list[int], list[tuple[str, ...]]]]]:
+        """The places of the indicators without slots, and per kind of indicator with
+        slots: its places, and the parameters of each place's slots (in `_slots`
+        order); worked out once per template, not per call."""
+        fixed: list[int] = []
+        by_shape: dict[_Form, tuple[list[int], list[tuple[str, ...]]]] = {}
+        for j, ind in enumerate(self.indicators):
+            if isinstance(ind, Indicator):
+                fixed.append(j)
+            else:
+                places, params = by_shape.setdefault(_shape(ind), ([], []))
+                places.append(j)
+                params.append(tuple(s.param for s in _slots(ind)))
+        return fixed, list(by_shape.values())
 
     def _ids(
         self,
         columns: Mapping[str, np.ndarray],
         n: int,
-        row_id: Callable[[Indicator], int],
-        made: dict[tuple[int, tuple[float, ...]], Indicator],
+        row_ids: Callable[[list[Indicator]], Sequence[int]],
+        made: dict[int, dict[Any, Indicator]],
     ) -> np.ndarray:
         ids = np.empty((n, len(self.indicators)), dtype=np.int64)
-        places_of: dict[_Form, list[int]] = {}
-        for j, ind in enumerate(self.indicators):
-            if isinstance(ind, Indicator):
-                ids[:, j] = row_id(ind)
-            else:
-                places_of.setdefault(_shape(ind), []).append(j)
+        fixed, forms = self._places
+        if fixed:
+            ids[:, fixed] = row_ids([cast(Indicator, self.indicators[j]) for j in fixed])
         # one form (sma(close, window)) may sit at several places (fast and slow): the
         # candidates' values at all of them are one set of distinct indicators
-        for places in places_of.values():
-            values = np.concatenate([_values(self.indicators[j], columns, n) for j in places])
-            if values.shape[1] == 1:  # one number (a window): the quicker 1-d unique
-                flat, inverse = np.unique(values[:, 0], return_inverse=True)
-                distinct = flat[:, None]
-            else:
-                distinct, inverse = np.unique(values, axis=0, return_inverse=True)
+        for places, params in forms:
+            distinct, inverse = _distinct([[columns[q] for q in p] for p in params])
             form = self.indicators[places[0]]
             assert isinstance(form, _Form)
-            found = np.array([row_id(_made(made, places[0], form, v)) for v in distinct.tolist()])
-            ids[:, places] = found[inverse.reshape(-1)].reshape(len(places), n).T
+            found = np.asarray(row_ids(_made(made.setdefault(places[0], {}), form, distinct)))
+            ids[:, places] = found[inverse].reshape(len(places), n).T
         return ids
+
+
+def _distinct(values: list[list[np.ndarray]]) -> tuple[list[Any], np.ndarray]:
+    """The distinct values of the slots over every place (``values[place][slot]``, a
+    column each), sorted (a number, or a tuple of them for several slots), and the
+    index of each place's candidate's value among them (place-major)."""
+    if len(values[0]) == 1:  # one number (a window): the quicker 1-d unique
+        flat = np.concatenate([v[0] for v in values])
+        distinct = np.unique(flat)
+        if distinct.size and np.isnan(distinct[-1]):  # NaNs: one of them, as unique has it
+            return distinct.tolist(), np.unique(flat, return_inverse=True)[1]
+        return distinct.tolist(), np.searchsorted(distinct, flat)
+    stacked = np.concatenate([np.stack(v, axis=1) for v in values])
+    rows, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    return [tuple(r) for r in rows.tolist()], inverse.reshape(-1)
 
 
 def trace_template(strat: Strategy, choices: Mapping[str, Any]) -> RuleTemplate | None:
@@ -218,20 +250,15 @@ def _shape(form: _Form) -> _Form:
     )
 
 
-def _values(form: Indicator | _Form, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
-    assert isinstance(form, _Form)
-    return np.stack([columns[s.param] for s in _slots(form)], axis=1).reshape(n, -1)
-
-
-def _made(
-    made: dict[tuple[int, tuple[float, ...]], Indicator], place: int, form: _Form, v: list[float]
-) -> Indicator:
-    """The indicator of `form` (at `place`) with values `v`, built once per `made`."""
-    key = (place, tuple(v))
-    ind = made.get(key)
-    if ind is None:
-        ind = made[key] = _instance(form, v)
-    return ind
+def _made(made: dict[Any, Indicator], form: _Form, distinct: list[Any]) -> list[Indicator]:
+    """The indicators of `form` with each of the `distinct` values (a number, or a tuple
+    for several slots), each built once per `made`."""
+    got = [made.get(v) for v in distinct]
+    for i, ind in enumerate(got):
+        if ind is None:
+            v = distinct[i]
+            got[i] = made[v] = _instance(form, list(v) if isinstance(v, tuple) else [v])
+    return cast(list[Indicator], got)
 
 
 def _instance(form: _Form, values: list[float]) -> Indicator:
@@ -252,9 +279,8 @@ def number_columns(
 ) -> dict[str, np.ndarray] | None:
     """float64 columns of the parameters `template` fills, or None when an int value is
     too large to be exact in one."""
-    names = {s.param for f in template.indicators if isinstance(f, _Form) for s in _slots(f)}
-    names.update(name for _, name in template.level_slots + template.shift_slots)
-    columns = {name: np.array([p[name] for p in params], dtype=np.float64) for name in names}
+    columns = {name: np.array(list(map(itemgetter(name), params)), dtype=np.float64)
+               for name in template.filled}  # fmt: skip
     if any(np.abs(c).max(initial=0.0) >= _EXACT for c in columns.values()):
         return None
     return columns
