@@ -148,17 +148,11 @@ def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame
                     "; ".join(rec.get("violations") or []), rec.get("pruned", ""),
                     rec.get("error", ""), rec.get("runtime_s", math.nan))  # fmt: skip
     frame = _rows_frame(names, cells)
-    uniform = _uniform_blocks(names, metrics, components)
-    if uniform is not None:
-        columns, arrays = uniform
-    else:  # rows of several shapes (or odd cells): row by row, in the storage's order
-        for i in read:
-            blocks.add(i, names[i], metrics[i], components[i])
-        columns, arrays = blocks.columns(), None
+    columns, arrays = _float_columns(blocks, names, metrics, components, read)
     if not columns:
         return frame
     data: dict[str, Any] = {name: frame[name] for name in frame.columns}
-    data.update(blocks.arrays() if arrays is None else arrays)
+    data.update(arrays)
     return pd.DataFrame(data, columns=columns)
 
 
@@ -174,6 +168,24 @@ def _rows_frame(names: list[tuple[str, ...]], cells: list[tuple[Any, ...]]) -> p
     return pd.DataFrame(
         [dict(zip((*row, *_TAIL), c, strict=True)) for row, c in zip(names, cells, strict=True)]
     )
+
+
+def _float_columns(
+    blocks: _FloatBlocks,
+    names: list[tuple[str, ...]],
+    metrics: list[Any],
+    components: list[Any],
+    read: list[int],
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Every column of the ranking in order, and its `metrics.*`/`components.*` arrays:
+    at once when every row has the same names, else row by row in the storage's order."""
+    uniform = _uniform_blocks(names, metrics, components)
+    if uniform is not None:
+        return uniform
+    for i in read:
+        blocks.add(i, names[i], metrics[i], components[i])
+    columns = blocks.columns()
+    return columns, (blocks.arrays() if columns else {})
 
 
 def _uniform_blocks(
