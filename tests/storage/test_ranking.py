@@ -125,3 +125,63 @@ def test_rows_of_the_same_names_make_the_frame_rows_of_dicts_made() -> None:
                                                        distributions={"x": dist["x"]}))  # fmt: skip
     before = _rows_as_before(no_metrics, ["minimize"])
     pd.testing.assert_frame_equal(ranked_frame(no_metrics, ["minimize"]), before, check_exact=True)
+
+
+def _grid_study(metrics_of: Any, n: int = 40) -> optuna.Study:
+    """A finished grid-like study: trial i COMPLETE with `metrics_of(i)` as its metrics."""
+    study = optuna.create_study(direction="maximize")
+    dist = {"x": optuna.distributions.IntDistribution(0, 99)}
+    for i in range(n):
+        rec = {"metrics": metrics_of(i), "runtime_s": i * 1e-4}
+        study.add_trial(optuna.trial.create_trial(
+            value=float((i * 7) % 11), params={"x": i}, distributions=dist,
+            user_attrs={ATTR: rec},
+        ))  # fmt: skip
+    return study
+
+
+def test_rows_of_the_same_metric_names_gathered_at_once_make_the_same_frame(
+    monkeypatch: Any,
+) -> None:
+    """Every row with the same metric names in the same order: the metrics are gathered
+    at once (`_uniform_blocks`); any row that differs (order, one name more or less,
+    components, a cell that is not a float) gives the frame built row by row."""
+    from stratopt.storage import _ranking
+
+    taken: list[bool] = []
+    uniform = _ranking._uniform_blocks
+
+    def spy(*args: Any) -> Any:
+        out = uniform(*args)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_ranking, "_uniform_blocks", spy)
+
+    def same(i: int) -> dict[str, Any]:
+        return {"sharpe": i / 7, "trades": i, "omega": math.inf, "flag": i % 2 == 0}
+
+    variants: dict[str, tuple[Any, bool]] = {
+        "same names": (same, True),
+        "text cells": (lambda i: {**same(i), "skew": "nan" if i == 5 else 0.5}, True),
+        "another order": (lambda i: dict(reversed(same(i).items())) if i == 9 else same(i), False),
+        "a name more": (lambda i: {**same(i), "late": 1.0} if i == 30 else same(i), False),
+        "a name less": (lambda i: {"sharpe": 1.0} if i == 2 else same(i), False),
+        "names shifted": (lambda i: {"trades": 1, "omega": 2.0} if i in (3, 4) else same(i), False),
+        "no metrics": (lambda i: None if i == 0 else same(i), False),
+    }
+    for name, (metrics_of, gathered) in variants.items():
+        study = _grid_study(metrics_of)
+        taken.clear()
+        ours = ranked_frame(study, ["maximize"])
+        before = _rows_as_before(study, ["maximize"])
+        pd.testing.assert_frame_equal(ours, before, check_exact=True, obj=name)
+        assert taken == [gathered], name
+    with_components = _grid_study(same)
+    t = with_components.get_trials(deepcopy=False)[3]
+    t.user_attrs[ATTR]["components"] = {"sharpe.norm": 0.5}
+    taken.clear()
+    ours = ranked_frame(with_components, ["maximize"])
+    pd.testing.assert_frame_equal(ours, _rows_as_before(with_components, ["maximize"]),
+                                  check_exact=True)  # fmt: skip
+    assert taken == [False]

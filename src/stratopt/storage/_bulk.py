@@ -224,7 +224,7 @@ def _plainly_valid(t: FrozenTrial) -> bool:
         return False
     if state == TrialState.FAIL and values is not None:
         return False
-    if state == TrialState.COMPLETE and (values is None or any(math.isnan(x) for x in values)):
+    if state == TrialState.COMPLETE and (values is None or any(map(math.isnan, values))):
         return False
     return t.params.keys() == t.distributions.keys()
 

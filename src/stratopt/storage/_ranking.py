@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,6 +115,11 @@ def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame
     value_names = ("value",) if len(directions) == 1 else (
         "front", *(f"value_{k}" for k in range(len(directions))))  # fmt: skip
     blocks = _FloatBlocks(n)
+    # each row's metrics and components by rank, and the ranks in the storage's order:
+    # gathered by column at once (`_uniform_blocks`) when every row has the same names
+    metrics: list[Any] = [None] * n
+    components: list[Any] = [None] * n
+    read: list[int] = []
     objectives = len(directions)
     last: tuple[Any, ...] = (None, ())  # the last row's params (None: no row yet), its names
     for t in trials:
@@ -133,17 +140,19 @@ def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame
         if keys != last[0]:
             head = ("rank", "trial", "state", *value_names, *blocks.prefixed("params.", keys))
             last = (keys, head)
-        names[i] = head = last[1]
-        blocks.add(i, head, rec.get("metrics"), rec.get("components"))
+        names[i] = last[1]
+        metrics[i] = rec.get("metrics")
+        components[i] = rec.get("components")
+        read.append(i)
         cells[i] = (i + 1, t.number, _STATE_NAME[state], *value_cells, *params.values(),
                     "; ".join(rec.get("violations") or []), rec.get("pruned", ""),
                     rec.get("error", ""), rec.get("runtime_s", math.nan))  # fmt: skip
     frame = _rows_frame(names, cells)
-    columns = blocks.columns()
+    columns, arrays = _float_columns(blocks, names, metrics, components, read)
     if not columns:
         return frame
     data: dict[str, Any] = {name: frame[name] for name in frame.columns}
-    data.update(blocks.arrays())
+    data.update(arrays)
     return pd.DataFrame(data, columns=columns)
 
 
@@ -159,6 +168,59 @@ def _rows_frame(names: list[tuple[str, ...]], cells: list[tuple[Any, ...]]) -> p
     return pd.DataFrame(
         [dict(zip((*row, *_TAIL), c, strict=True)) for row, c in zip(names, cells, strict=True)]
     )
+
+
+def _float_columns(
+    blocks: _FloatBlocks,
+    names: list[tuple[str, ...]],
+    metrics: list[Any],
+    components: list[Any],
+    read: list[int],
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Every column of the ranking in order, and its `metrics.*`/`components.*` arrays:
+    at once when every row has the same names, else row by row in the storage's order."""
+    uniform = _uniform_blocks(names, metrics, components)
+    if uniform is not None:
+        return uniform
+    for i in read:
+        blocks.add(i, names[i], metrics[i], components[i])
+    columns = blocks.columns()
+    return columns, (blocks.arrays() if columns else {})
+
+
+def _uniform_blocks(
+    names: list[tuple[str, ...]], metrics: list[Any], components: list[Any]
+) -> tuple[list[str], dict[str, np.ndarray]] | None:
+    """The columns and the `metrics.*` arrays of a ranking whose rows all have the same
+    names (the same leading cells, the same metric names in the same order, no
+    components): what `_FloatBlocks` gives for one shape, gathered at once instead of a
+    row at a time (a grid's 10,000 rows: ~30 ms less). None: not such a ranking.
+
+    The rows' metric names, chained, equal the first row's repeated once per row, and
+    there are as many of them: then every row's names are the first row's, in its order
+    (a row with another number of names would, within `k` names of the chain, repeat one,
+    and a dict's names are distinct).
+    """
+    n = len(names)
+    first, keys = (names[0], metrics[0]) if n else ((), None)
+    if not keys or type(keys) is not dict or any(row is not first for row in names):
+        return None
+    try:
+        if any(components) or not all(type(m) is dict for m in metrics):
+            return None
+    except Exception:  # a cell with no truth value: row by row, as ever
+        return None
+    k = len(keys)
+    chained = list(itertools.chain.from_iterable(metrics))
+    if len(chained) != n * k or chained != list(keys) * n:
+        return None
+    cells = list(itertools.chain.from_iterable(map(dict.values, metrics)))
+    # `_floats` of the rows (NumPy infers one type from the same cells), row i ranked i
+    block = _floats([cells]).reshape(n, k)
+    arrays: dict[str, np.ndarray] = {}
+    for j, key in enumerate(keys):
+        arrays[f"metrics.{key}"] = block[:, j].copy()  # a later equal name wins, as ever
+    return list(dict.fromkeys((*first, *arrays, *_TAIL))), arrays
 
 
 class _FloatBlocks:
@@ -269,8 +331,9 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
         for state, n in backend.count_states(study._study_id).items():
             counts[state.name.lower()] = n
         return counts
-    for t in study.get_trials(deepcopy=False):
-        counts[t.state.name.lower()] += 1
+    # counted by state, each named once (an enum's name is a property: 0.3 µs a trial)
+    for state, n in Counter(t.state for t in study.get_trials(deepcopy=False)).items():
+        counts[state.name.lower()] += n
     return counts
 
 
@@ -299,14 +362,18 @@ def best_value(study: optuna.Study) -> float | None:
 def per_symbol_frame(study: optuna.Study, ranked: pd.DataFrame) -> pd.DataFrame:
     """With several data series: one row per trial and series (`rank`, `trial`, `symbol`,
     then every metric), in `ranked`'s order; empty with one series."""
-    rank = dict(zip(ranked["trial"], ranked["rank"], strict=True)) if not ranked.empty else {}
-    rows = []
+    found = []
     for t in study.get_trials(deepcopy=False):
         rec = t.user_attrs.get(ATTR)
         per = rec.get("per_symbol") if isinstance(rec, dict) else None
-        for symbol, metrics in (per or {}).items():
-            rows.append({"rank": rank.get(t.number), "trial": t.number, "symbol": symbol,
-                         **metrics})  # fmt: skip
+        if per:
+            found.append((t.number, per))
+    if not found:
+        return pd.DataFrame()
+    # the ranks looked up only when some trial has series (~5 ms for 10,000 trials)
+    rank = dict(zip(ranked["trial"], ranked["rank"], strict=True)) if not ranked.empty else {}
+    rows = [{"rank": rank.get(number), "trial": number, "symbol": symbol, **metrics}
+            for number, per in found for symbol, metrics in per.items()]  # fmt: skip
     if not rows:
         return pd.DataFrame()
     return pd.DataFrame(rows).sort_values(["rank", "trial"], kind="stable", ignore_index=True)
