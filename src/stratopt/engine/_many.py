@@ -15,7 +15,14 @@ import numba
 import numpy as np
 
 from stratopt.engine._background import composite, wait_for_background
-from stratopt.engine._nb import BATCH, LOG_PER, N_LOG_COLS, run_many_nb, run_one_nb
+from stratopt.engine._nb import (
+    BATCH,
+    LOG_PER,
+    N_LOG_COLS,
+    run_many_long_nb,
+    run_many_nb,
+    run_one_nb,
+)
 from stratopt.engine._subset_nb import PASS_DRAWDOWN, run_but_tails_nb, run_but_tails_threads_nb
 from stratopt.engine._tiles import tiles
 from stratopt.metrics.nb import METRICS_SAMPLE
@@ -78,6 +85,10 @@ def run_many(
     args = (o, h, l, c, ind, rules, levels, ex, ppy, out, found, *_TYPES_OF_BUFFERS)
     # or, in a cold start, its Python twin (which holds the GIL: one thread)
     many_nb = composite(run_many_nb, args)
+    if tiled and many_nb is run_many_nb:
+        # the same bits, a quicker finish: compiled on the first long series (not
+        # in a cold start's composites, whose twins stand in meanwhile)
+        many_nb = run_many_long_nb
     order, parts, threaded = _plan(rules, n, threads, side if tiled else 0)
     cand = (rules, levels, ex) if order is None else (rules[order], levels[order], ex[order])
     res = (out, found) if order is None else (np.empty_like(out), np.ones_like(found))
@@ -88,7 +99,7 @@ def run_many(
         with pool.taken(b, n) as bufs:
             many_nb(o, h, l, c, ind, r, lv, e, ppy, res[0][k0:k1], res[1][k0:k1], *bufs)
 
-    threaded = threaded and many_nb is run_many_nb
+    threaded = threaded and many_nb in (run_many_nb, run_many_long_nb)
     if threaded:
         _on_threads(run_part, parts, threads)
     else:
