@@ -896,23 +896,8 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored, sam
     about a fifth of a cold start's compile time, and its thread launch cost more than
     small calls themselves.)
     """
-    batches_nb(
-        o,
-        h,
-        l,
-        c,
-        ind,
-        rules,
-        levels,
-        ex,
-        ppy,
-        out,
-        found,
-        stored,
-        samples,
-        logs,
-        metrics_finish_nb,
-    )
+    batches_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found,
+               stored, samples, logs, metrics_finish_nb)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
@@ -922,23 +907,8 @@ def run_many_long_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored
     the time of `metrics_finish_nb`'s, but compiled into the kernels every study
     compiles (`run_many_nb`, `run_one_nb`) they cost 2 s of a cold start; this kernel
     is compiled on the first long series only."""
-    batches_nb(
-        o,
-        h,
-        l,
-        c,
-        ind,
-        rules,
-        levels,
-        ex,
-        ppy,
-        out,
-        found,
-        stored,
-        samples,
-        logs,
-        metrics_finish_long_nb,
-    )
+    batches_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found,
+               stored, samples, logs, metrics_finish_long_nb)  # fmt: skip
 
 
 @njit(cache=True, inline="always")
