@@ -7,6 +7,7 @@ import math
 import mmap
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -15,7 +16,15 @@ import numba
 import numpy as np
 
 from stratopt.engine._background import composite, wait_for_background
-from stratopt.engine._nb import BATCH, LOG_PER, N_LOG_COLS, run_many_nb, run_one_nb
+from stratopt.engine._nb import (
+    BATCH,
+    LOG_PER,
+    N_LOG_COLS,
+    run_many_long_nb,
+    run_many_nb,
+    run_one_nb,
+)
+from stratopt.engine._parked import Parking
 from stratopt.engine._subset_nb import PASS_DRAWDOWN, run_but_tails_nb, run_but_tails_threads_nb
 from stratopt.engine._tiles import tiles
 from stratopt.metrics.nb import METRICS_SAMPLE
@@ -78,6 +87,10 @@ def run_many(
     args = (o, h, l, c, ind, rules, levels, ex, ppy, out, found, *_TYPES_OF_BUFFERS)
     # or, in a cold start, its Python twin (which holds the GIL: one thread)
     many_nb = composite(run_many_nb, args)
+    if tiled and many_nb is run_many_nb:
+        # the same bits, a quicker finish: compiled on the first long series (not
+        # in a cold start's composites, whose twins stand in meanwhile)
+        many_nb = run_many_long_nb
     order, parts, threaded = _plan(rules, n, threads, side if tiled else 0)
     cand = (rules, levels, ex) if order is None else (rules[order], levels[order], ex[order])
     res = (out, found) if order is None else (np.empty_like(out), np.ones_like(found))
@@ -88,7 +101,7 @@ def run_many(
         with pool.taken(b, n) as bufs:
             many_nb(o, h, l, c, ind, r, lv, e, ppy, res[0][k0:k1], res[1][k0:k1], *bufs)
 
-    threaded = threaded and many_nb is run_many_nb
+    threaded = threaded and many_nb in (run_many_nb, run_many_long_nb)
     if threaded:
         _on_threads(run_part, parts, threads)
     else:
@@ -199,17 +212,19 @@ class ManyPool:
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads
-        self._free: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._free: list[_Buffers] = []
         self._lock = threading.Lock()
+        # its large sets serve the next pool a while (see `_park`)
+        weakref.finalize(self, _park, self._free)
 
     @contextlib.contextmanager
-    def taken(self, b: int, n: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def taken(self, b: int, n: int) -> Iterator[_Buffers]:
         """A set for batches of ``b`` candidates on ``n`` bars, for the ``with`` block."""
         with self._lock:
-            self._free = [x for x in self._free if x[0].shape == (b, n)]
+            self._free[:] = [x for x in self._free if x[0].shape == (b, n)]
             got = self._free.pop() if self._free else None
         if got is None:
-            got = new_buffers(b, n)
+            got = _unpark(b, n) or new_buffers(b, n)
         try:
             yield got
         finally:
@@ -217,7 +232,22 @@ class ManyPool:
                 self._free.append(got)
 
 
-def new_buffers(b: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+_Buffers = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+# Large buffer sets of pools that ended, for the next pool of their shape (the next
+# `evaluate_many` on the same series; see `Parking`): at most one per core.
+_PARKED: Parking[_Buffers] = Parking(64 * 2**20, os.cpu_count() or 1)
+
+
+def _park(sets: list[_Buffers]) -> None:
+    _PARKED.park(sets, lambda x: sum(a.nbytes for a in x))
+
+
+def _unpark(b: int, n: int) -> _Buffers | None:
+    return _PARKED.take(lambda x: x[0].shape == (b, n))
+
+
+def new_buffers(b: int, n: int) -> _Buffers:
     """`run_many_nb`'s buffers for batches of ``b`` candidates on ``n`` bars: stored
     returns, bracket samples and change logs."""
     return (

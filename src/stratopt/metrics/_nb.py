@@ -867,28 +867,53 @@ def _brackets_nb(n: int, k_lo: int, k_hi: int, scratch: F64Array, br: F64Array) 
     ``_Z_BRACKET`` binomial standard deviations. This is only a guess; the caller
     checks it with exact counts.
     """
+    want = np.empty(4, dtype=np.int64)
+    inside = np.empty(4, dtype=np.int64)
+    count = _bracket_ranks_nb(n, k_lo, k_hi, br, want, inside)
+    if count < 0:
+        return
+    got = np.empty(4)
+    _order_stats_nb(scratch, _sample_size(n), inside, got, count)
+    _put_brackets_nb(n, want, got, br)
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def _bracket_ranks_nb(
+    n: int,
+    k_lo: int,
+    k_hi: int,
+    br: F64Array,
+    want: npt.NDArray[np.int64],
+    inside: npt.NDArray[np.int64],
+) -> int:
+    """`_brackets_nb` up to the selection: ``br`` infinite, ``want`` the sample rank
+    of each bracket's edge, ``inside[:count]`` those within the sample; returns
+    ``count``, or -1 for a short series (no sample: the brackets stay infinite)."""
     br[_B_LO1] = -np.inf
     br[_B_HI1] = np.inf
     br[_B_LO2] = -np.inf
     br[_B_HI2] = np.inf
     if n < _SAMPLE_MIN_N:
-        return
+        return -1
     s = _sample_size(n)
-    want = np.empty(4, dtype=np.int64)
     for b in range(2):
         k = k_lo if b == 0 else k_hi
         p = (k + 1.0) / n
         half = _Z_BRACKET * math.sqrt(s * p * (1.0 - p)) + 2.0
         want[2 * b] = math.floor(s * k / n - half)
         want[2 * b + 1] = math.ceil(s * (k + 2.0) / n + half)
-    inside = np.empty(4, dtype=np.int64)
     count = 0 * s  # int64, not Literal[int](0): one compiled callee
     for i in range(4):
         if 0 <= want[i] < s:
             inside[count] = want[i]
             count += 1
-    got = np.empty(4)
-    _order_stats_nb(scratch, s, inside, got, count)
+    return count
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def _put_brackets_nb(n: int, want: npt.NDArray[np.int64], got: F64Array, br: F64Array) -> None:
+    """The selected sample values ``got`` into the edges of ``br`` they stand for."""
+    s = _sample_size(n)
     count = 0
     for i in range(4):
         if 0 <= want[i] < s:
@@ -910,10 +935,35 @@ def _tail_nb(
     ``below`` candidates that are smaller than ``lo``. ``found`` is False when a rank
     lies outside its bracket (the caller then falls back).
     """
-    k1, k2, t_lo = _quantile_ranks(n, _Q_LO)
-    k3, k4, t_hi = _quantile_ranks(n, _Q_HI)
-    n_zero = cnt[_C_ZERO]
     where = np.empty(4, dtype=np.int64)
+    want = np.empty(4, dtype=np.int64)
+    count = _tail_where_nb(buf, m, n, br, cnt, where, want)
+    if count < 0:
+        return False, 0.0, 0.0, 0.0
+    got = np.empty(4)
+    _order_stats_nb(buf, m, want, got, count)
+    q_lo, q_hi = _tail_quantiles_nb(n, where, got)
+    total, comp, _, k = _tail_sum_nb(buf, m, br[_B_LO1], q_lo, below_sum)
+    return True, q_lo, (total + comp) / (_tail_count_nb(br, cnt, q_lo) + k), q_hi
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def _tail_where_nb(
+    buf: F64Array,
+    m: int,
+    n: int,
+    br: F64Array,
+    cnt: npt.NDArray[np.int64],
+    where: npt.NDArray[np.int64],
+    want: npt.NDArray[np.int64],
+) -> int:
+    """`_tail_nb` up to the selection: ``where[i]`` the position among the sorted
+    candidates of the i-th quantile rank (k1, k2, k3, k4; -1 on a zero return),
+    ``want[:count]`` those positions; returns ``count``, or -1 when a rank lies
+    outside its bracket."""
+    k1, k2, _ = _quantile_ranks(n, _Q_LO)
+    k3, k4, _ = _quantile_ranks(n, _Q_HI)
+    n_zero = cnt[_C_ZERO]
     for b in range(2):
         lo = br[2 * b]
         hi = br[2 * b + 1]
@@ -932,45 +982,69 @@ def _tail_nb(
         for r in range(2):
             k = (k1, k2, k3, k4)[2 * b + r]
             if k < n_lt or k >= n_le:
-                return False, 0.0, 0.0, 0.0
+                return -1
             t = k - n_lt
             if zero_inside and t >= neg:
                 where[2 * b + r] = -1 if t < neg + n_zero else below + t - n_zero
             else:
                 where[2 * b + r] = below + t
-    want = np.empty(4, dtype=np.int64)
     count = 0 * m  # int64, not Literal[int](0): one compiled callee
     for i in range(4):
         if where[i] >= 0:
             want[count] = where[i]
             count += 1
-    got = np.empty(4)
-    _order_stats_nb(buf, m, want, got, count)
-    vals = np.zeros(4)  # 0.0 for the ranks that fall on a zero return
+    return count
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def _tail_quantiles_nb(n: int, where: npt.NDArray[np.int64], got: F64Array) -> tuple[float, float]:
+    """The 5 % and 95 % quantiles from the selected values ``got`` (in the order of
+    ``where``'s nonnegative entries; 0.0 for a rank on a zero return)."""
+    t_lo = _quantile_ranks(n, _Q_LO)[2]
+    t_hi = _quantile_ranks(n, _Q_HI)[2]
+    vals = np.zeros(4)
     count = 0
     for i in range(4):
         if where[i] >= 0:
             vals[i] = got[count]
             count += 1
-    q_lo = _lerp(vals[0], vals[1], t_lo)
-    q_hi = _lerp(vals[2], vals[3], t_hi)
-    # CVaR: the returns < lo1 (summed by the pass), then those in [lo1, q_lo]: zeros
-    # and candidates (q_lo <= hi1, so these all belong to bracket 1). The candidates
-    # are added with Neumaier's compensation: they can be hundreds of thousands of
-    # nearly equal values (a quantile inside a dense cluster), whose plain running sum
-    # drifted by 6e-12 relative.
+    return _lerp(vals[0], vals[1], t_lo), _lerp(vals[2], vals[3], t_hi)
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def _tail_count_nb(br: F64Array, cnt: npt.NDArray[np.int64], q_lo: float) -> int:
+    """The returns in the tail that are not candidates: those below bracket 1 and,
+    if they belong to it, the zeros."""
     lo1 = br[_B_LO1]
-    total = below_sum
-    comp = 0.0
     n_tail = cnt[_C_LT1]
     if lo1 <= 0.0 <= q_lo:
-        n_tail += n_zero
+        n_tail += cnt[_C_ZERO]
+    return int(n_tail)
+
+
+# CVaR: the returns < lo1 (summed by the pass), then those in [lo1, q_lo]: zeros and
+# candidates (q_lo <= hi1, so these all belong to bracket 1). The candidates are added
+# with Neumaier's compensation: they can be hundreds of thousands of nearly equal values
+# (a quantile inside a dense cluster), whose plain running sum drifted by 6e-12
+# relative.
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def _tail_sum_nb(
+    buf: F64Array, m: int, lo1: float, q_lo: float, below_sum: float
+) -> tuple[float, float, float, int]:
+    """Neumaier's sum of ``below_sum`` and the values of ``buf[:m]`` in ``[lo1, q_lo]``
+    in their order: ``(total, comp, size, k)``, with ``size`` the sum of the magnitudes
+    (for `_certain_sum_nb`) and ``k`` the number of values of ``buf`` added."""
+    total = below_sum
+    comp = 0.0
+    size = abs(below_sum)
+    k = 0 * m
     for i in range(m):
         v = buf[i]
         if v >= lo1 and v <= q_lo:
             total, comp = _neumaier_nb(total, comp, v)
-            n_tail += 1
-    return True, q_lo, (total + comp) / n_tail, q_hi
+            size += abs(v)
+            k += 1
+    return total, comp, size, k
 
 
 @njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
@@ -1241,12 +1315,8 @@ def metrics_finish_nb(
     k_lo = _quantile_ranks(n, _Q_LO)[0]
     k_hi = _quantile_ranks(n, _Q_HI)[0]
     _brackets_nb(n, k_lo, k_hi, sample, br)
-    for i in range(_N_BR):  # for `tail_brackets_nb`, should the tails not be found
-        acc[_A_BR + i] = br[i]
-    _clip_brackets_nb(br, acc[_A_BAND_LO], acc[_A_BAND_HI])
     cnt = np.zeros(_N_CNT, dtype=np.int64)
-    cnt[_C_ZERO] = int(acc[_A_ZEROS])
-    m, below = _stored_pass_nb(stored, int(acc[_A_STORED]), n, br, cnt)
+    m, below = _finish_candidates_nb(n, acc, stored, br, cnt)
     found, q_lo, cvar, q_hi = _tail_nb(stored, m, n, br, cnt, below)
     if found:
         _put_tail_nb(q_lo, cvar, q_hi, out)
@@ -1312,6 +1382,21 @@ def _finish_but_tails_nb(
     out[M_CALMAR] = ratio_nb(cagr, max_dd)
     out[M_MAX_DRAWDOWN_DURATION] = acc[_A_MAX_RUN]
     out[M_ULCER_INDEX] = math.sqrt(acc[_A_DD2] / nf)
+
+
+@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+def _finish_candidates_nb(
+    n: int, acc: F64Array, stored: F64Array, br: F64Array, cnt: npt.NDArray[np.int64]
+) -> tuple[int, float]:
+    """The finish between the brackets ``br`` (placed from the sample) and the tails:
+    the brackets kept in ``acc`` (for `tail_brackets_nb`, should the tails not be
+    found) and clipped to the band, the counts ``cnt`` and the candidates moved to
+    the front of ``stored`` (`_stored_pass_nb`: their number, the sum below)."""
+    for i in range(_N_BR):
+        acc[_A_BR + i] = br[i]
+    _clip_brackets_nb(br, acc[_A_BAND_LO], acc[_A_BAND_HI])
+    cnt[_C_ZERO] = int(acc[_A_ZEROS])
+    return _stored_pass_nb(stored, int(acc[_A_STORED]), n, br, cnt)
 
 
 # The metric-subset path's finish (`stratopt.engine` run_but_tails_nb): a new function
