@@ -300,9 +300,8 @@ class _RowSlots:
     def __init__(self, n_rows: int, n_bars: int) -> None:
         self._tick = 0
         self._held: list[np.ndarray] = []
-        # a large block serves the next call's slots a while (see `Parking`); none at exit
-        finalizer = weakref.finalize(self, _ROWS.park, self._held, lambda a: a.nbytes)
-        finalizer.atexit = False
+        # a large block serves the next call's slots a while (see `Parking`)
+        weakref.finalize(self, _ROWS.park, self._held, lambda a: a.nbytes)
         self._reset(n_rows, n_bars)
 
     def _reset(self, n_rows: int, n_bars: int) -> None:

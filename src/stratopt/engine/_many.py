@@ -215,7 +215,7 @@ class ManyPool:
         self._free: list[_Buffers] = []
         self._lock = threading.Lock()
         # its large sets serve the next pool a while (see `_park`)
-        weakref.finalize(self, _park, self._free).atexit = False  # none at exit
+        weakref.finalize(self, _park, self._free)
 
     @contextlib.contextmanager
     def taken(self, b: int, n: int) -> Iterator[_Buffers]:
