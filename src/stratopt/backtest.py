@@ -32,7 +32,6 @@ from stratopt.engine import (
     ExecSettings,
     ExitReason,
     ManyPool,
-    Parking,
     SimResult,
     group_by_rows,
     pack_settings,
@@ -42,6 +41,7 @@ from stratopt.engine import (
     simulate,
 )
 from stratopt.engine import kernels as engine_nb
+from stratopt.engine._parked import Parking
 from stratopt.errors import ConfigError, StrategyError
 from stratopt.metrics import METRICS
 from stratopt.strategies import (
