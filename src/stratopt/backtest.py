@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +40,6 @@ from stratopt.engine import (
     simulate,
 )
 from stratopt.engine import kernels as engine_nb
-from stratopt.engine._parked import Parking
 from stratopt.errors import ConfigError, StrategyError
 from stratopt.metrics import METRICS
 from stratopt.strategies import (
@@ -299,16 +297,10 @@ class _RowSlots:
 
     def __init__(self, n_rows: int, n_bars: int) -> None:
         self._tick = 0
-        self._held: list[np.ndarray] = []
-        # a large block serves the next call's slots a while (see `Parking`)
-        weakref.finalize(self, _ROWS.park, self._held, lambda a: a.nbytes)
         self._reset(n_rows, n_bars)
 
     def _reset(self, n_rows: int, n_bars: int) -> None:
-        shape = (max(n_rows, 1), n_bars)
-        parked = _ROWS.take(lambda a: a.shape == shape)
-        self.ind = np.empty(shape) if parked is None else parked
-        self._held[:] = [self.ind]
+        self.ind = np.empty((max(n_rows, 1), n_bars))
         self._key_at: list[Any] = [None] * max(n_rows, 1)
         self._used = [-1] * max(n_rows, 1)
         self._slot: dict[Any, int] = {}
@@ -339,10 +331,6 @@ class _RowSlots:
             self._slot[k] = i
         return {k: self._slot[k] for k in keys}, missing
 
-
-# The indicator rows of a call that ended, for the next call's `_RowSlots` of their
-# shape (256 MB of rows on 1M bars, paged in again by every call otherwise).
-_ROWS: Parking[np.ndarray] = Parking(64 * 2**20, 1)
 
 # Indicator rows are computed on several threads only from this many values (rows x
 # bars): below it, starting the threads costs more than the rows.

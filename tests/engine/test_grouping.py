@@ -2,13 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-import numpy as np
-from pytest import MonkeyPatch
-
-from stratopt import backtest
 from stratopt.backtest import _RowSlots
 from stratopt.engine._grouping import group_by_rows
-from stratopt.engine._parked import Parking
 
 
 def _grid(n_fast: int, n_slow: int) -> list[frozenset[Hashable]]:
@@ -65,17 +60,3 @@ def test_row_slots_evict_the_least_recently_used_row_not_needed() -> None:
     assert missing == ["e"] and where["e"] == 0
     where, missing = slots.place(["p", "q", "r", "s"])  # more than the budget: all anew
     assert missing == ["p", "q", "r", "s"] and sorted(where.values()) == [0, 1, 2, 3]
-
-
-def test_a_call_s_rows_serve_the_next_call_of_their_shape(monkeypatch: MonkeyPatch) -> None:
-    """The rows of slots that ended go to the next slots of the same shape (their
-    pages are not faulted in again); another shape gets a block of its own."""
-    parked: Parking[np.ndarray] = Parking(0, 1, keep_s=5.0)
-    monkeypatch.setattr(backtest, "_ROWS", parked)
-    slots = _RowSlots(4, 10)
-    first = slots.ind
-    del slots  # ends: its rows wait
-    assert len(parked) == 1
-    assert _RowSlots(4, 10).ind is first
-    assert _RowSlots(4, 11).ind is not first
-    parked.clear()

@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 from stratopt.engine import _many, _nb, run_many
-from stratopt.engine._parked import Parking
 from stratopt.engine._types import ExecSettings, pack_settings
 from stratopt.metrics import METRIC_IDS, N_METRICS
 from stratopt.metrics._nb import (
@@ -406,8 +405,9 @@ def test_a_pool_that_ended_leaves_its_large_buffers_to_the_next(
 ) -> None:
     """The next pool asking for the same shape gets the sets of a pool that ended
     (fresh pages page-fault again), for a while only; other shapes get new ones."""
-    parked = Parking(0, 4, keep_s=0.2)  # every set, 0.2 s
-    monkeypatch.setattr(_many, "_PARKED", parked)
+    monkeypatch.setattr(_many, "_PARK_FROM", 0)
+    monkeypatch.setattr(_many, "_PARK_S", 0.2)
+    _many._drop_parked()
     pool = _many.ManyPool()
     with pool.taken(2, 100) as bufs:
         first = bufs[0]
@@ -418,7 +418,8 @@ def test_a_pool_that_ended_leaves_its_large_buffers_to_the_next(
     del other, bufs
     with _many.ManyPool().taken(2, 99) as bufs:  # another shape: a new set
         assert bufs[0].shape == (2, 99)
-    time.sleep(0.5)  # the last pool's set was dropped after keep_s
-    assert not parked
+    time.sleep(0.5)  # the last pool's set was dropped after _PARK_S
+    assert not _many._parked
     with _many.ManyPool().taken(2, 100) as bufs:
         assert bufs[0] is not first
+    _many._drop_parked()
