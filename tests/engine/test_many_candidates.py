@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 import zlib
 
 import numpy as np
@@ -398,28 +397,3 @@ def test_a_full_change_log_sends_the_candidate_back(monkeypatch: pytest.MonkeyPa
     many, ref = _run_both(bars, np.ascontiguousarray(rows), rules, np.zeros((1, 8)), ex[None])
     _assert_same_bits(many, ref)
     assert redone == [1]
-
-
-def test_a_pool_that_ended_leaves_its_large_buffers_to_the_next(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The next pool asking for the same shape gets the sets of a pool that ended
-    (fresh pages page-fault again), for a while only; other shapes get new ones."""
-    monkeypatch.setattr(_many, "_PARK_FROM", 0)
-    monkeypatch.setattr(_many, "_PARK_S", 0.2)
-    _many._drop_parked()
-    pool = _many.ManyPool()
-    with pool.taken(2, 100) as bufs:
-        first = bufs[0]
-    del pool, bufs  # the pool ends: its set is parked
-    other = _many.ManyPool()
-    with other.taken(2, 100) as bufs:
-        assert bufs[0] is first
-    del other, bufs
-    with _many.ManyPool().taken(2, 99) as bufs:  # another shape: a new set
-        assert bufs[0].shape == (2, 99)
-    time.sleep(0.5)  # the last pool's set was dropped after _PARK_S
-    assert not _many._parked
-    with _many.ManyPool().taken(2, 100) as bufs:
-        assert bufs[0] is not first
-    _many._drop_parked()

@@ -7,7 +7,6 @@ import math
 import mmap
 import os
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -211,19 +210,17 @@ class ManyPool:
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads
-        self._free: list[_Buffers] = []
+        self._free: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._lock = threading.Lock()
-        # its large sets serve the next pool a while (see `_park`)
-        weakref.finalize(self, _park, self._free)
 
     @contextlib.contextmanager
-    def taken(self, b: int, n: int) -> Iterator[_Buffers]:
+    def taken(self, b: int, n: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """A set for batches of ``b`` candidates on ``n`` bars, for the ``with`` block."""
         with self._lock:
-            self._free[:] = [x for x in self._free if x[0].shape == (b, n)]
+            self._free = [x for x in self._free if x[0].shape == (b, n)]
             got = self._free.pop() if self._free else None
         if got is None:
-            got = _unpark(b, n) or new_buffers(b, n)
+            got = new_buffers(b, n)
         try:
             yield got
         finally:
@@ -231,53 +228,7 @@ class ManyPool:
                 self._free.append(got)
 
 
-_Buffers = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-# Large buffer sets of pools that ended, kept for the next pool that asks for their
-# shape (the next `evaluate_many` on the same series) for _PARK_S seconds. Fresh pages
-# cost: this project's VM hands freed memory back to its host (virtio-balloon free-page
-# reporting), and touching it again page-faults and zeroes it; `run_many` on the four
-# calls of one `evaluate_many` on 1M bars x 1,000 candidates (2 threads, Zen 4) took
-# 1.46-1.78 s (median 1.70) with a fresh pool against 1.43-1.52 s (median 1.48) with
-# the last call's. Small sets page in quickly: only sets from _PARK_FROM bytes wait.
-_PARK_FROM = 64 * 2**20
-_PARK_S = 2.0
-_parked: list[_Buffers] = []
-_parked_lock = threading.Lock()
-_park_timer: list[threading.Timer] = []
-
-
-def _park(sets: list[_Buffers]) -> None:
-    """Keep the large ``sets`` of a pool that ended, until _PARK_S seconds after the
-    last pool ended (then they are dropped)."""
-    big = [x for x in sets if sum(a.nbytes for a in x) >= _PARK_FROM]
-    if not big:
-        return
-    with _parked_lock:
-        _parked.extend(big)
-        del _parked[: max(0, len(_parked) - (os.cpu_count() or 1))]
-        for t in _park_timer:
-            t.cancel()
-        timer = threading.Timer(_PARK_S, _drop_parked)
-        timer.daemon = True  # never holds up the interpreter's exit
-        _park_timer[:] = [timer]
-        timer.start()
-
-
-def _unpark(b: int, n: int) -> _Buffers | None:
-    """A parked set for batches of ``b`` candidates on ``n`` bars (those of another
-    shape are dropped), or None."""
-    with _parked_lock:
-        _parked[:] = [x for x in _parked if x[0].shape == (b, n)]
-        return _parked.pop() if _parked else None
-
-
-def _drop_parked() -> None:
-    with _parked_lock:
-        _parked.clear()
-
-
-def new_buffers(b: int, n: int) -> _Buffers:
+def new_buffers(b: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`run_many_nb`'s buffers for batches of ``b`` candidates on ``n`` bars: stored
     returns, bracket samples and change logs."""
     return (
