@@ -95,3 +95,28 @@ def test_long_finish_is_the_finish(kind: str, n: int) -> None:
     rng = np.random.default_rng(n + len(kind))
     r = _returns(kind, n, rng)
     _finishes(np.cumprod(1.0 + r), 1.0)
+
+
+@pytest.mark.parametrize("kind", ["nan", "signed_zeros", "infinities"])
+def test_order_values_give_the_order_stats_bits_or_say_they_did_not(kind: str) -> None:
+    """With NaNs in the array (which no count holds) or -0.0 and 0.0 among the values
+    (equal to a comparison), only the whole array's selection gives `_order_stats_nb`'s
+    bits: `order_values_nb` then says it did not find them."""
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        n = int(rng.integers(4096, 40_000))
+        x = rng.standard_normal(n) * 1e-3
+        if kind == "nan":
+            x[rng.random(n) < 0.02] = np.nan
+            want = _ranks(n)
+        elif kind == "signed_zeros":
+            zero = rng.random(n) < 0.5
+            x[zero] = np.where(rng.random(int(zero.sum())) < 0.5, 0.0, -0.0)
+            want = np.sort(rng.integers(0, n, 4)).astype(np.int64)
+        else:
+            x[rng.random(n) < 0.01] = rng.choice([np.inf, -np.inf])
+            want = _ranks(n)
+        ref, got = np.empty(4), np.empty(4)
+        _order_stats_nb(x.copy(), n, want, ref, np.int64(4))
+        if order_values_nb(x, n, want, got, np.int64(4)):
+            np.testing.assert_array_equal(got.view(np.int64), ref.view(np.int64))

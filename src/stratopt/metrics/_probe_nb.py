@@ -4,7 +4,8 @@
 returns, four among the ~20,000 stored returns inside the brackets) in the whole array,
 a few passes over it for each. `metrics_finish_long_nb` finds the same values (an order
 statistic is a value: any selection that finds it gives its bits) from a probe of the
-array (`order_values_nb`): 390-480 -> 240-260 us a candidate on 1M bars (Zen 4). Its
+array (`order_values_nb`; where a zero or a NaN makes that untrue, the whole array is
+selected as before): 390-480 -> 240-260 us a candidate on 1M bars (Zen 4). Its
 kernels are linked only by `stratopt.engine`'s long-series kernel (`run_many_long_nb`):
 numba compiles a callee again inside every kernel that links it, and in the shared
 finish they cost 2 s of every cold start (session 15).
@@ -138,8 +139,10 @@ def order_values_nb(
     probe's rank on each side); one pass counts the values below and up to each
     window of pivots and picks the values inside the windows (a few percent of them;
     8 at a time on AVX-512, `_compact_nb`), and the ranks are selected among those.
-    An order statistic is a value: any selection that finds it gives its bits. It is
-    False when a rank falls outside the windows or too many values fall inside.
+    An order statistic is a value: any selection that finds it gives its bits, but
+    for a zero (-0.0 and 0.0 compare equal) and with NaNs in the array. It is False
+    when a rank falls outside the windows, too many values fall inside, the array
+    holds a NaN, or a value found is zero.
     """
     if hi < _PROBE_FROM or count == 0:
         return False
@@ -200,8 +203,8 @@ def order_values_nb(
     for j0 in range(0, hi, _CHUNK):
         j1 = min(hi, j0 + _CHUNK)
         part = a[j0:j1]
-        m_in = _window_counts_nb(part, plo, phi, lt, le, flags)
-        if m + m_in > cap - LANES:
+        m_in, nans = _window_counts_nb(part, plo, phi, lt, le, flags)
+        if nans or m + m_in > cap - LANES:
             return False
         m = _compact_nb(part, j1 - j0, flags, pick, m)
     # each rank among the picked values (in value order: window by window)
@@ -218,7 +221,9 @@ def order_values_nb(
         if pos[i] < 0:
             return False
     _order_stats_nb(pick, m, pos, vals, count)
-    return True
+    # -0.0 and 0.0 are one value to a comparison: which of them a rank gets is the
+    # whole array's selection's own
+    return not (vals[:count] == 0.0).any()
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]
@@ -229,18 +234,21 @@ def _window_counts_nb(
     lt: npt.NDArray[np.int64],
     le: npt.NDArray[np.int64],
     flags: npt.NDArray[np.uint8],
-) -> int:
+) -> tuple[int, int]:
     """Adds to ``lt[v]`` and ``le[v]`` the counts of ``r`` below ``plo[v]`` and up to
     ``phi[v]`` for each of the 4 windows (an empty one: ``+inf, -inf``); ``flags[i]``
-    set to 1 for a value inside a window; returns their number (vectorised by LLVM:
-    counts and compares, no sum of values)."""
+    set to 1 for a value inside a window; returns their number, and the number of NaNs
+    (which no count holds: the ranks would be off) (vectorised by LLVM: counts and
+    compares, no sum of values)."""
     lo0, lo1, lo2, lo3 = plo[0], plo[1], plo[2], plo[3]
     hi0, hi1, hi2, hi3 = phi[0], phi[1], phi[2], phi[3]
     a0 = a1 = a2 = a3 = 0
     b0 = b1 = b2 = b3 = 0
     n_in = 0
+    nans = 0
     for i in range(r.shape[0]):
         x = r[i]
+        nans += x != x
         a0 += x < lo0
         a1 += x < lo1
         a2 += x < lo2
@@ -265,4 +273,4 @@ def _window_counts_nb(
     le[1] += b1
     le[2] += b2
     le[3] += b3
-    return n_in
+    return n_in, nans
