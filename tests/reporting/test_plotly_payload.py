@@ -58,3 +58,16 @@ def test_another_plotly_file_is_another_kept_file(
         == base64.b64encode(gzip.compress(other.read_bytes(), compresslevel=9, mtime=0)).decode()
     )
     assert len(list((tmp_path / "__pycache__").iterdir())) == 2
+
+
+def test_a_kept_file_cut_short_is_not_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash or a full disk can leave a cut file: it is compressed again, not embedded."""
+    monkeypatch.setattr(payload_module, "_FOLDER", tmp_path / "__pycache__")
+    first = plotly_gzip_b64()
+    (kept,) = (tmp_path / "__pycache__").iterdir()
+    for cut in (first[:1000], first[:-4], first[:-12] + "A" * 12):
+        kept.write_text(cut, "ascii")
+        assert plotly_gzip_b64() == first
+        assert kept.read_text("ascii") == first  # saved whole again
