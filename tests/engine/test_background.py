@@ -392,11 +392,13 @@ def test_a_timer_turns_the_collector_on_should_the_command_never_compile(
     monkeypatch.setattr(_background, "_GC_PAUSE_MAX_S", 0.01)
     with frozen_heap():  # as the optimize operation runs
         frozen = gc.get_freeze_count()
+        left = [[] for _ in range(5_000)]  # what the pause leaves (tracked, not frozen)
         _background.start_background()
         _background._gc_timer[0].join(timeout=10)
         assert gc.isenabled()
         # what a long pause left is collected from now on, not frozen for the operation
-        assert gc.get_freeze_count() == frozen
+        # (the count may fall: frozen objects that die leave it)
+        assert gc.get_freeze_count() <= frozen, len(left)
 
 
 def test_the_collector_is_on_again_when_a_composite_gets_no_twin(
