@@ -73,7 +73,7 @@ from stratopt.metrics._nb import (
     trade_stats_init_nb,
     trade_stats_update_nb,
 )
-from stratopt.metrics._probe_nb import metrics_finish_long_nb
+from stratopt.metrics.nb import metrics_finish_long_nb
 
 RULE_NONE = 0
 RULE_CROSS_ABOVE = 1

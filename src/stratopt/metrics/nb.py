@@ -19,6 +19,7 @@ from stratopt.metrics._nb import (
     trade_stats_init_nb,
     trade_stats_update_nb,
 )
+from stratopt.metrics._probe_nb import metrics_finish_long_nb
 
 __all__ = [
     "METRICS_SAMPLE",
@@ -27,6 +28,7 @@ __all__ = [
     "compute_metrics_nb",
     "metrics_begin_nb",
     "metrics_chunk_nb",
+    "metrics_finish_long_nb",
     "metrics_finish_nb",
     "tail_by_value_nb",
     "tail_split_nb",
