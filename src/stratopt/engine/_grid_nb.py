@@ -17,6 +17,10 @@ Array conventions (one run = the same market for every candidate):
         row ``gp[P_SIDES_ROW]``.
     gp: float64[NP] one candidate's parameters (the P_* columns).
 
+Constants passed to a compiled callee go through ``np.int64``/``np.bool_``: numba
+compiles a callee once per literal value it is passed (``record`` True and False made
+two copies of the whole simulation, the exit reasons more), which doubled the compile.
+
 The per-bar loop keeps its hot state in locals and only calls helpers when a path bar
 can fill something (see `_thresholds_nb`): a numba call that takes arrays costs
 reference counting, which quiet bars must not pay.
@@ -557,17 +561,19 @@ def _segment(st, gp, lots, lv, a, b, gap, ts, record, fills, trades, wk):  # typ
             elif (t < p) if falling else (t > p):
                 break
         # take-profits, then stops, each in lot-id order; exits add no lot
-        i = 0
+        i = np.int64(0)
         while n_tp and i < int(st[S_NLOTS]):
             if lots[i, L_SIDE] == tp_side and lots[i, L_TP] == p:
-                _fill_exit(st, gp, lots, lv, i, R_TAKE_PROFIT, p, ts, record, fills, trades)
+                _fill_exit(
+                    st, gp, lots, lv, i, np.int64(R_TAKE_PROFIT), p, ts, record, fills, trades
+                )
             else:
                 i += 1
-        i = 0
+        i = np.int64(0)
         while n_sl and i < int(st[S_NLOTS]):
             if lots[i, L_SIDE] != tp_side and lots[i, L_SL] == p:
                 x = b if gap else p
-                _fill_exit(st, gp, lots, lv, i, R_STOP_LOSS, x, ts, record, fills, trades)
+                _fill_exit(st, gp, lots, lv, i, np.int64(R_STOP_LOSS), x, ts, record, fills, trades)
             else:
                 i += 1
         for e in range(n_en):
@@ -928,7 +934,7 @@ def grid_run_one_nb(  # type: ignore[no-untyped-def]
     dummy_b = np.zeros((1, 4))
     st, _ = grid_simulate_nb(
         po, ph, pl, pc, psub, bar_end, decide, f_pos, f_rate, f_mark, g_gap, g_rate,
-        side_row, gp, ts, equity, False, dummy_f, dummy_t, dummy_b,
+        side_row, gp, ts, equity, np.bool_(False), dummy_f, dummy_t, dummy_b,
     )  # fmt: skip
     fills = np.zeros((max(int(st[S_NFILLS]), 1), N_FILL_COLS))
     trades = np.zeros((max(int(st[S_NTRADES]), 1), N_TRADE_COLS))
@@ -936,7 +942,7 @@ def grid_run_one_nb(  # type: ignore[no-untyped-def]
     trade_stats_init_nb(ts)
     st, exposed = grid_simulate_nb(
         po, ph, pl, pc, psub, bar_end, decide, f_pos, f_rate, f_mark, g_gap, g_rate,
-        side_row, gp, ts, equity, True, fills, trades, per_bar,
+        side_row, gp, ts, equity, np.bool_(True), fills, trades, per_bar,
     )  # fmt: skip
     metrics = np.empty(N_METRICS)
     compute_metrics_nb(equity, gp[P_CASH], exposed, ts, ppy, np.empty(n), metrics)
@@ -970,7 +976,7 @@ def grid_run_many_nb(  # type: ignore[no-untyped-def]
         row = sides[int(gp[q, P_SIDES_ROW])]
         st, exposed = grid_simulate_nb(
             po, ph, pl, pc, psub, bar_end, decide, f_pos, f_rate, f_mark, g_gap, g_rate,
-            row, gp[q], ts, equity, False, dummy_f, dummy_t, dummy_b,
+            row, gp[q], ts, equity, np.bool_(False), dummy_f, dummy_t, dummy_b,
         )  # fmt: skip
         if with_metrics:
             compute_metrics_nb(
