@@ -9,7 +9,7 @@ from stratopt.backtest import backtest, evaluate_many
 from stratopt.data import Bars
 from stratopt.engine import ExecSettings, Signal
 from stratopt.metrics import METRICS
-from stratopt.strategies import IntParam, Strategy, above, below, on, sma
+from stratopt.strategies import IndicatorCache, IntParam, Strategy, above, below, on, sma
 
 
 def _bars(n: int = 2000, seed: int = 11) -> Bars:
@@ -86,6 +86,32 @@ def test_rows_kept_between_groups_do_not_change_results(rows: int) -> None:
     parts = evaluate_many(bars, Flip, cands, SETTINGS[1], max_indicator_bytes=rows * 8 * len(bars))
     np.testing.assert_array_equal(whole.metrics.to_numpy(), parts.metrics.to_numpy())
     assert parts.errors == whole.errors
+
+
+@pytest.mark.parametrize("rows", [None, 3, 7])
+def test_rows_kept_with_a_cache_between_calls_do_not_change_results(rows: int | None) -> None:
+    """A study's cache keeps its row slots from call to call (rows in place are neither
+    computed nor copied again; a new row takes the least recently used slot): calls
+    sharing some rows and not others, and a call of numpy signals between them, give
+    each call's bits without the cache."""
+    bars = _bars()
+    budget = {} if rows is None else {"max_indicator_bytes": rows * 8 * len(bars)}
+    cache = IndicatorCache(bars, max_bytes=2**20)  # room for 2 x 32 rows of 2,000 bars
+    calls: list[tuple[Any, list[dict[str, Any]]]] = [
+        ("sma_cross", [{"fast": f, "slow": s} for f in (2, 5, 9) for s in (22, 40)]),
+        ("sma_cross", [{"fast": f, "slow": s} for f in (5, 11, 3) for s in (40, 60, 75)]),
+        (Flip, [{"every": e} for e in (40, 13, 77)]),
+        ("ema_cross", [{"fast": f, "slow": s} for f in (5, 9) for s in (22, 40)]),
+        ("sma_cross", [{"fast": f, "slow": s} for f in (2, 4, 11) for s in (22, 23, 60)]),
+        ("sma_cross", [{"fast": f, "slow": s} for f in range(2, 40) for s in (45, 50)]),
+        ("sma_cross", [{"fast": f, "slow": s} for f in (9, 2) for s in (41, 22)]),
+    ]
+    for strategy, cands in calls:
+        kept = evaluate_many(bars, strategy, cands, SETTINGS[0], cache=cache, **budget)
+        alone = evaluate_many(bars, strategy, cands, SETTINGS[0], **budget)
+        np.testing.assert_array_equal(kept.metrics.to_numpy(), alone.metrics.to_numpy())
+        assert kept.errors == alone.errors
+    assert cache.row_slots is not None
 
 
 def test_numpy_strategy_and_isolated_failures() -> None:

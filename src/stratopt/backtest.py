@@ -205,7 +205,7 @@ def evaluate_many(
     resolved, plans = plan_candidates(strat, candidates, errors, infeasible)
     row_budget = max(2, max_indicator_bytes // (8 * max(len(bars), 1)))
     keys = plans.keys
-    slots = _RowSlots(min(row_budget, len(keys)), len(bars))
+    slots = _slots(cache, own_cache or bool(plans.own.any()), min(row_budget, len(keys)), bars)
     if len(keys) <= row_budget:
         groups = [np.arange(len(plans.pos))]  # every row fits: one kernel call
     else:
@@ -214,7 +214,8 @@ def evaluate_many(
     # the rows' copies in a cache of this call are read only by strategies' own signals
     # and by later row groups
     keep = not own_cache or len(groups) > 1 or bool(plans.own.any())
-    call = _Call(bars, strat, cache, slots, plans, per_settings, out, errors, keep, _passes(wanted))
+    call = _Call(bars, strat, cache, slots, plans, per_settings, out, errors, keep,
+                 _passes(wanted), one_group=len(keys) <= row_budget)  # fmt: skip
     for group in groups:
         _run_chunk(call, group)
     # a view: the frame's own index object (a name set on it stays in that frame)
@@ -321,6 +322,8 @@ class _RowSlots:
             if k in self._slot:
                 self._used[self._slot[k]] = self._tick
         missing = [k for k in keys if k not in self._slot]
+        if not missing:  # every row in place already (a study's next batch, often)
+            return {k: self._slot[k] for k in keys}, missing
         free = sorted(
             (i for i, k in enumerate(self._key_at) if k not in needed),
             key=lambda i: (self._key_at[i] is not None, self._used[i]),
@@ -330,6 +333,22 @@ class _RowSlots:
             self._key_at[i], self._used[i] = k, self._tick
             self._slot[k] = i
         return {k: self._slot[k] for k in keys}, missing
+
+
+def _slots(cache: IndicatorCache, once: bool, n_rows: int, bars: Bars) -> _RowSlots:
+    """Slots for `n_rows` rows of `bars`: those kept with `cache` (a study's, passed
+    call after call: its rows already in a slot are neither computed nor copied from
+    the cache again), unless this call's rows serve `once` (a cache of this call
+    alone, or candidates' own signals, whose keys are this call's) or room for twice
+    its rows would pass the cache's `max_bytes`; then slots of this call alone."""
+    row_bytes = 8 * max(len(bars), 1)
+    room = min(2 * n_rows, cache.max_bytes // row_bytes)
+    if once or room < n_rows:
+        return _RowSlots(n_rows, len(bars))
+    kept = cache.row_slots
+    if not isinstance(kept, _RowSlots) or len(kept.ind) < n_rows:
+        kept = cache.row_slots = _RowSlots(room, len(bars))
+    return kept
 
 
 # Indicator rows are computed on several threads only from this many values (rows x
@@ -352,6 +371,7 @@ class _Call:
     errors: list[str | None]
     keep_rows: bool = True  # the indicator rows kept in `cache` too
     passes: int | None = None  # a metric subset without the tails: `run_but_tails`'s
+    one_group: bool = False  # one chunk: every plan, in order (`group_by_rows` reorders)
     pool: ManyPool = field(default_factory=ManyPool)  # the kernel's buffers, for every chunk
 
 
@@ -359,14 +379,21 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     """Run the plans at places `chunk` of ``call.plans``."""
     bars, strat, cache, slots, plans = call.bars, call.strat, call.cache, call.slots, call.plans
     keys = plans.keys
-    ids = plans.ids[chunk]
-    wanted = np.unique(ids[ids >= 0]).tolist()
-    slot, missing = slots.place(wanted)
-    fresh = [i for i in missing if isinstance(keys[i], Indicator)]
+    if call.one_group:
+        # every plan: it reads every row of the call, in number order (what the
+        # unique ids give, without gathering them)
+        wanted = list(range(len(keys)))
+    else:
+        ids = plans.ids[chunk]
+        wanted = np.unique(ids[ids >= 0]).tolist()
+    row_keys = [keys[i] for i in wanted]
+    at, missing = slots.place(row_keys)
+    slot = dict(zip(wanted, map(at.__getitem__, row_keys), strict=True))
+    fresh = [k for k in missing if isinstance(k, Indicator)]
     big = len(fresh) * len(bars) >= _THREADED_ROWS_FROM
     threads = numba.get_num_threads() if big else 1
-    cache.fill_rows([keys[i] for i in fresh], slots.ind, threads=threads,
-                    rows=[slot[i] for i in fresh], keep=call.keep_rows)  # fmt: skip
+    cache.fill_rows(fresh, slots.ind, threads=threads, rows=[at[k] for k in fresh],
+                    keep=call.keep_rows)  # fmt: skip
     runnable = np.ones(len(chunk), dtype=np.bool_)
     for j in np.flatnonzero(plans.own[chunk]).tolist():
         c = int(chunk[j])
@@ -380,7 +407,8 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     places = chunk[runnable]
     if not len(places):
         return
-    k_rules, k_levels = _kernel_rules(plans, places, slot)
+    every = call.one_group and len(places) == len(chunk)  # the call's one chunk, all run
+    k_rules, k_levels = _kernel_rules(plans, places, slot, every)
     index = plans.pos[places]
     ex = np.ascontiguousarray(call.per_settings[index])
     result = np.empty((len(places), len(METRICS)))
@@ -394,14 +422,17 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
 
 
 def _kernel_rules(
-    plans: RulePlans, places: np.ndarray, slot: dict[int, int]
+    plans: RulePlans, places: np.ndarray, slot: dict[int, int], every: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """int64[k, MAX_RULES, 5] rules and float64[k, MAX_RULES] levels of the plans at
-    `places`, each row reference turned into the row's slot."""
+    `places` (`every`: they are all the plans, in order), each row reference turned
+    into the row's slot."""
     slot_of = np.zeros(len(plans.keys), dtype=np.int64)
     slot_of[np.fromiter(slot, dtype=np.int64)] = np.fromiter(slot.values(), dtype=np.int64)
-    ids = plans.ids[places]
-    tables = plans.tables[places]
+    if every:  # every plan, in order: the plans' own arrays
+        ids, tables, levels = plans.ids, plans.tables.copy(), plans.levels
+    else:
+        ids, tables, levels = plans.ids[places], plans.tables[places], plans.levels[places]
     if plans.one_shape and len(places):
         # one rule shape (a sweep's one program): each operand column read from one
         # place of the candidates' rows, a column at a time
@@ -416,8 +447,10 @@ def _kernel_rules(
         ref = (tables[:, :, :1] != engine_nb.RULE_NONE) & (refs >= 0)
         where = np.where(ref, refs, 0)
         np.copyto(refs, rows[np.arange(len(places))[:, None, None], where], where=ref)
-    tables[plans.own[places], 0, 2] = 0  # a signal-codes rule reads one row
-    return np.ascontiguousarray(tables), np.ascontiguousarray(plans.levels[places])
+    own = plans.own[places]
+    if own.any():
+        tables[own, 0, 2] = 0  # a signal-codes rule reads one row
+    return np.ascontiguousarray(tables), np.ascontiguousarray(levels)
 
 
 def _user_signals(

@@ -46,3 +46,37 @@ def test_json_safe_outcomes_are_what_clean_copies(tmp_path: Path) -> None:
             assert {type(v) for v in o.metrics.values()} == {float}
             assert clean(o.metrics) == o.metrics
     assert outcomes[-1].error is not None and not outcomes[-1].json_safe
+
+
+def test_a_plain_sweep_batch_gives_the_outcomes_of_routing_each_candidate(tmp_path: Path) -> None:
+    """A batch naming bare strategy parameters is routed and finished at once; its
+    outcomes are those of the same parameters named ``strategy.x`` (routed candidate by
+    candidate): metrics, rows per symbol, errors, refusals, `json_safe`; in a batch
+    where every candidate runs, and in one where some do not."""
+    study = parse_study(STUDY, source="s.yaml", base_dir=tmp_path)
+    strategy = get_strategy("sma_cross")
+    runs = [{"fast": f, "slow": s} for f in (2, 9, 30) for s in (60, 100)]
+    some_fail = [*runs, {"fast": 40, "slow": 20}, {"fast": -3, "slow": 50}]  # refused; invalid
+    for plain in (runs, some_fail):
+        prefixed = [{f"strategy.{k}": v for k, v in p.items()} for p in plain]
+        got = []
+        for names, params in (
+            (("fast", "slow"), plain),
+            (("strategy.fast", "strategy.slow"), prefixed),
+        ):
+            router = Router(study, strategy, names)
+            evaluator = StudyEvaluator(study, router, jobs=1, timeout=None)
+            try:
+                got.append(evaluator.evaluate(params))
+            finally:
+                evaluator.close()
+        batch, one_by_one = got
+        # a candidate without a losing trade has an infinite profit factor: not json_safe
+        assert any(o.json_safe for o in batch) and not all(o.json_safe for o in batch[:6])
+        for a, b in zip(batch, one_by_one, strict=True):
+            assert (a.error, a.infeasible, a.json_safe) == (b.error, b.infeasible, b.json_safe)
+            assert str(a.per_symbol) == str(b.per_symbol)  # NaN rows compare as text
+            assert a.metrics == b.metrics
+            if a.metrics is not None:
+                assert a.metrics is next(iter(a.per_symbol.values()))  # one series: its row
+    assert batch[-2].infeasible is not None and batch[-1].error is not None

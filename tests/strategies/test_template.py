@@ -221,3 +221,39 @@ def test_templates_of_other_shapes_in_one_call(first: str) -> None:
     assert errors == [None] * len(cands)
     assert not plans.one_shape
     _same_as_backtests(Against, cands)
+
+
+class Raising(SmaCross):
+    """Its rules raise for some candidates (after the template's trace)."""
+
+    name = "raising"
+    vectorized = True
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        if p["fast"] == 7:
+            raise RuntimeError("no 7")
+        return list(super().rules(p))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "cands"),
+    [
+        (Lagged(), [{"window": w, "side": s} for w in (5, 9, 14) for s in ("both", "long")]),
+        (HalfDoubled(), [{"fast": 3, "slow": 9, "mode": m} for m in ("reversal", "long_only")]),
+        (Anchored(), [{"window": w} for w in (5, 20, 30, 20)]),
+        (Raising(), [{"fast": f, "slow": 9} for f in (3, 7, 12, 5)]),  # 12: refused
+        (Raising(), [{"fast": 7, "slow": 9}]),  # no candidate planned
+    ],
+)
+def test_every_row_a_call_numbers_is_read_by_one_of_its_plans(
+    strategy: Strategy, cands: list[dict[str, Any]]
+) -> None:
+    """`evaluate_many` runs a call's one group of plans on rows 0..len(keys)-1 without
+    gathering the plans' ids: no row is numbered that no plan reads (a refused or
+    raising candidate numbers none)."""
+    n = len(cands)
+    for template_from in (1, 100):  # from templates, then one by one
+        _plan._TEMPLATE_FROM = template_from
+        _, plans = _plan.plan_candidates(strategy, cands, [None] * n, [False] * n)
+        ids = plans.ids[plans.ids >= 0]
+        assert np.unique(ids).tolist() == list(range(len(plans.keys)))

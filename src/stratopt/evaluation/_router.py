@@ -7,7 +7,7 @@ bare names a strategy parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,27 @@ class Router:
                     f"space.{name}: strategy {self.strategy.name!r} has no parameter "
                     f"{pname!r}{did_you_mean(pname, known)} ({_known(self.strategy)})"
                 )
+
+    @property
+    def settings(self) -> ExecSettings:
+        """The settings of every candidate that searches no backtest setting."""
+        return self._settings
+
+    def strategy_params_all(
+        self, params: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """Each candidate's ``route(p).strategy_params`` when every name in `params` is a
+        bare strategy parameter (so each candidate runs with `settings` on the study's
+        data), else None: a batch of a plain sweep routed at once."""
+        places = self._places
+        for name in set().union(*params):
+            place = places.get(name)
+            if place is None:
+                place = places[name] = _place(name)
+            if place[0] != _STRATEGY or place[1] != name:
+                return None
+        base = self.study.params
+        return [{**base, **p} for p in params]
 
     def route(self, params: Mapping[str, Any]) -> Candidate:
         """Split `params`; invalid backtest values raise ConfigError (the candidate fails)."""

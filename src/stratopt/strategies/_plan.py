@@ -74,7 +74,11 @@ def plan_candidates(
     """Each candidate's resolved parameters and, for those that resolve, its plan: from
     the strategy's rule templates (`vectorized` strategies) or candidate by candidate."""
     got = resolve_all(strat, candidates)
-    failed = [k for k, g in enumerate(got) if isinstance(g, Exception)]
+    failed = (
+        []
+        if set(map(type, got)) == {dict}  # every candidate resolved (the usual sweep)
+        else [k for k, g in enumerate(got) if isinstance(g, Exception)]
+    )
     for k in failed:  # bad parameters or user code: isolate the candidate
         exc = got[k]
         assert isinstance(exc, Exception)
