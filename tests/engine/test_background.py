@@ -88,8 +88,10 @@ def test_this_process_compiles_run_many_nb_s_callees_for_the_types_its_body_pass
     _nb.new_work_nb.compile(work)
     f2 = types.float64[:, ::1]
     work_type = _nb.new_work_nb.overloads[work].signature.return_type  # type: ignore[attr-defined]
-    finish = numba.typeof(_nb.metrics_finish_nb)  # type: ignore[no-untyped-call]  # run_many_nb's finish
-    args = (*many[:9], *many[11:], work_type, f2, types.boolean[::1], finish)
+    # run_many_nb's metrics pass and finish
+    chunk = numba.typeof(_nb.metrics_chunk_nb)  # type: ignore[no-untyped-call]
+    finish = numba.typeof(_nb.metrics_finish_nb)  # type: ignore[no-untyped-call]
+    args = (*many[:9], *many[11:], work_type, f2, types.boolean[::1], chunk, finish)
     typing, target = cpu_target.typing_context, cpu_target.target_context
     typing.refresh()
     target.refresh()

@@ -73,7 +73,7 @@ from stratopt.metrics._nb import (
     trade_stats_init_nb,
     trade_stats_update_nb,
 )
-from stratopt.metrics.nb import metrics_finish_long_nb
+from stratopt.metrics.nb import metrics_chunk_long_nb, metrics_finish_long_nb
 
 RULE_NONE = 0
 RULE_CROSS_ABOVE = 1
@@ -746,7 +746,7 @@ def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore
 
 @njit(cache=True, inline="always")
 def batch_metrics_nb(  # type: ignore[no-untyped-def]
-    o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, logs, work, out, found, finish
+    o, h, l, c, ind, rules, levels, ex, ppy, stored, samples, logs, work, out, found, chunk, finish
 ):
     """The metrics of a few candidates, ``rules[q]``, ``levels[q]``, ``ex[q]`` ->
     ``out[q]``, in one pass over the bars, chunk by chunk (the engine's
@@ -770,9 +770,10 @@ def batch_metrics_nb(  # type: ignore[no-untyped-def]
     returns (not called from here: that would compile the one-candidate path into
     this kernel, about a third of a cold start). ``work`` holds the small buffers of
     `new_work_nb`, with room for ``len(rules)`` candidates, reused across batches.
-    ``finish`` is `metrics_finish_nb` or, on long series, `metrics_finish_long_nb`
-    (the same bits). The result is bit for bit that of `run_one_nb` (the same
-    kernels on the same bars, chunk boundaries on segment boundaries).
+    ``chunk`` and ``finish`` are `metrics_chunk_nb` and `metrics_finish_nb` or, on
+    long series, `metrics_chunk_long_nb` and `metrics_finish_long_nb` (the same
+    bits). The result is bit for bit that of `run_one_nb` (the same kernels on the
+    same bars, chunk boundaries on segment boundaries).
     """
     n = c.shape[0]
     k = rules.shape[0]
@@ -820,7 +821,7 @@ def batch_metrics_nb(  # type: ignore[no-untyped-def]
                 dummy_trades,
                 logs[q],
             )
-            metrics_chunk_nb(equity[:w], prev[q], j0, n, rbuf, samples[q], stored[q], acc[q])
+            chunk(equity[:w], prev[q], j0, n, rbuf, samples[q], stored[q], acc[q])
             prev[q] = equity[w - 1]
     for q in range(k):
         found[q] = finish(
@@ -897,24 +898,28 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored, sam
     small calls themselves.)
     """
     batches_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found,
-               stored, samples, logs, metrics_finish_nb)  # fmt: skip
+               stored, samples, logs, metrics_chunk_nb, metrics_finish_nb)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
 def run_many_long_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored, samples, logs):  # type: ignore[no-untyped-def]
     """`run_many_nb` for long series (`stratopt.engine.run_many`'s tiles), the same
-    arguments and bits, with `metrics_finish_long_nb`: its selections take about half
-    the time of `metrics_finish_nb`'s, but compiled into the kernels every study
-    compiles (`run_many_nb`, `run_one_nb`) they cost 2 s of a cold start; this kernel
-    is compiled on the first long series only."""
+    arguments and bits, with `metrics_chunk_long_nb` (the returns' divisions inside
+    the drawdown scan) and `metrics_finish_long_nb` (its selections take about half
+    the time of `metrics_finish_nb`'s): compiled into the kernels every study
+    compiles (`run_many_nb`, `run_one_nb`) they would lengthen a cold start (the
+    finish by 2 s); this kernel is compiled on the first long series only."""
     batches_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found,
-               stored, samples, logs, metrics_finish_long_nb)  # fmt: skip
+               stored, samples, logs, metrics_chunk_long_nb, metrics_finish_long_nb)  # fmt: skip
 
 
 @njit(cache=True, inline="always")
-def batches_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored, samples, logs, finish):  # type: ignore[no-untyped-def]
+def batches_nb(  # type: ignore[no-untyped-def]
+    o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored, samples, logs, chunk, finish
+):
     """The body of `run_many_nb` and `run_many_long_nb`: the candidates in batches
-    of ``len(stored)``, each through `batch_metrics_nb` with the finish ``finish``."""
+    of ``len(stored)``, each through `batch_metrics_nb` with the metrics pass
+    ``chunk`` and the finish ``finish``."""
     n_cand = rules.shape[0]
     b = stored.shape[0]
     work = new_work_nb(b)
@@ -937,5 +942,6 @@ def batches_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored, samp
             work,
             out[k0:k1],
             found[k0:k1],
+            chunk,
             finish,
         )

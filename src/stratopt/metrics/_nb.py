@@ -640,30 +640,54 @@ def _chunk_returns_drawdown_nb(cur: F64Array, prev: float, rout: F64Array, acc: 
             n_deeper += e < deeper
             g = peak - e
             sq += g * g
-        if n_top == 0:
-            dd2 += sq * inv * inv
-            run += blk.shape[0]
-            max_run = max(max_run, run)
-            if n_deeper > 0:
-                for i in range(blk.shape[0]):
-                    max_dd = max(max_dd, (peak - blk[i]) * inv)
-        else:
-            for i in range(blk.shape[0]):
-                e = blk[i]
-                if e > peak:
-                    peak = e
-                    inv = 1.0 / e
-                dd = (peak - e) * inv
-                max_dd = max(max_dd, dd)
-                dd2 += dd * dd
-                run = run + 1.0 if e < peak else 0.0
-                max_run = max(max_run, run)
+        peak, inv, max_dd, dd2, run, max_run = _block_drawdown_nb(
+            blk, n_top, n_deeper, sq, peak, inv, max_dd, dd2, run, max_run
+        )
     acc[_A_PEAK] = peak
     acc[_A_INV_PEAK] = inv
     acc[_A_MAX_DD] = max_dd
     acc[_A_DD2] = dd2
     acc[_A_RUN] = run
     acc[_A_MAX_RUN] = max_run
+
+
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")  # type: ignore[misc]
+def _block_drawdown_nb(
+    blk: F64Array,
+    n_top: int,
+    n_deeper: int,
+    sq: float,
+    peak: float,
+    inv: float,
+    max_dd: float,
+    dd2: float,
+    run: float,
+    max_run: float,
+) -> tuple[float, float, float, float, float, float]:
+    """One drawdown block after its vectorised counts (``n_top`` bars at or above the
+    peak, ``n_deeper`` below the depth that may set a new maximum, ``sq`` the sum of
+    their squared distances to the peak): the drawdown state ``(peak, inv, max_dd,
+    dd2, run, max_run)`` after the block (see `_chunk_returns_drawdown_nb`; inlined
+    into each block loop, so the compiled loops are as if written out there)."""
+    if n_top == 0:
+        dd2 += sq * inv * inv
+        run += blk.shape[0]
+        max_run = max(max_run, run)
+        if n_deeper > 0:
+            for i in range(blk.shape[0]):
+                max_dd = max(max_dd, (peak - blk[i]) * inv)
+    else:
+        for i in range(blk.shape[0]):
+            e = blk[i]
+            if e > peak:
+                peak = e
+                inv = 1.0 / e
+            dd = (peak - e) * inv
+            max_dd = max(max_dd, dd)
+            dd2 += dd * dd
+            run = run + 1.0 if e < peak else 0.0
+            max_run = max(max_run, run)
+    return peak, inv, max_dd, dd2, run, max_run
 
 
 @njit(cache=True, error_model="numpy")  # type: ignore[misc]

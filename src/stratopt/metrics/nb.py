@@ -6,6 +6,7 @@ Engines call these from inside their own numba loops (see the protocol in the
 
 from __future__ import annotations
 
+from stratopt.metrics._chunk_long_nb import metrics_chunk_long_nb
 from stratopt.metrics._nb import (
     METRICS_SAMPLE,
     N_METRICS,
@@ -27,6 +28,7 @@ __all__ = [
     "N_TRADE_STATS",
     "compute_metrics_nb",
     "metrics_begin_nb",
+    "metrics_chunk_long_nb",
     "metrics_chunk_nb",
     "metrics_finish_long_nb",
     "metrics_finish_nb",
