@@ -132,7 +132,7 @@ class StudyEvaluator:
         if self.grid is None and self.study.aggregate != "portfolio" and params:
             # the usual sweep: strategy parameters alone, one data series
             plain = self.router.strategy_params_all(params)
-            if plain is not None and len(series := self._default_series()) == 1:
+            if plain is not None and len(series := self.data.get(())) == 1:
                 return self._run_plain(series[0], plain)
         outcomes: list[Outcome] = [Outcome() for _ in params]
         routed: dict[int, Candidate] = {}
@@ -151,13 +151,6 @@ class StudyEvaluator:
         for key, idx in groups.items():
             self._run_group(key, idx, routed, outcomes)
         return outcomes
-
-    def _default_series(self) -> list[Bars]:
-        # data that cannot be loaded fails each candidate in `_run_group`, as before
-        try:
-            return self.data.get(())
-        except StratoptError:
-            return []
 
     def _run_plain(self, bars: Bars, strategy_params: list[dict[str, Any]]) -> list[Outcome]:
         """The outcomes of candidates that search strategy parameters alone, on the
