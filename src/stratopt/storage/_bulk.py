@@ -27,6 +27,7 @@ shallow (see the class).
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import logging
@@ -140,6 +141,50 @@ class OwnedTrial(HandedTrial):
     class made FrozenTrial, without the one-level copy (1.5-2 µs a trial, a twentieth of
     S1's search loop). Anywhere else it is a `HandedTrial`."""
 
+    @classmethod
+    def finished_now(
+        cls,
+        state: TrialState,
+        values: list[float] | None,
+        started: datetime.datetime,
+        params: dict[str, Any],
+        distributions: dict[str, BaseDistribution],
+        user_attrs: dict[str, Any],
+    ) -> OwnedTrial:
+        """`OwnedTrial(number=-1, state=..., value=None, values=values, ...,
+        system_attrs={}, intermediate_values={}, trial_id=-1)` finished now: its fields
+        set at once, in the order `FrozenTrial.__init__` sets them (`repr` walks them in
+        that order), which was checked on import; 0.5 µs of its 2.3 less."""
+        if not _FIELDS_KNOWN:
+            return cls(number=-1, state=state, value=None, values=values,
+                       datetime_start=started, datetime_complete=datetime.datetime.now(),
+                       params=params, distributions=distributions, user_attrs=user_attrs,
+                       system_attrs={}, intermediate_values={}, trial_id=-1)  # fmt: skip
+        trial = cls.__new__(cls)
+        trial.__dict__ = {
+            "_number": -1, "state": state, "_values": None if values is None else list(values),
+            "_datetime_start": started, "datetime_complete": datetime.datetime.now(),
+            "_params": params, "_user_attrs": user_attrs, "_system_attrs": {},
+            "intermediate_values": {}, "_distributions": distributions, "_trial_id": -1,
+        }  # fmt: skip
+        return trial
+
+
+def _fields_known() -> bool:
+    """Whether `FrozenTrial.__init__` sets the fields `OwnedTrial.finished_now` sets, in its
+    order (Optuna 5.0 and 5.1 do)."""
+    probe = FrozenTrial(number=-1, state=TrialState.COMPLETE, value=None, values=[0.0],
+                        datetime_start=None, datetime_complete=None, params={},
+                        distributions={}, user_attrs={}, system_attrs={},
+                        intermediate_values={}, trial_id=-1)  # fmt: skip
+    return list(probe.__dict__) == [
+        "_number", "state", "_values", "_datetime_start", "datetime_complete", "_params",
+        "_user_attrs", "_system_attrs", "intermediate_values", "_distributions", "_trial_id",
+    ]  # fmt: skip
+
+
+_FIELDS_KNOWN = _fields_known()
+
 
 def add_trials(study: optuna.Study, trials: Sequence[FrozenTrial]) -> None:
     """Add `trials` to `study` as `study.add_trials` would, in one transaction if possible.
@@ -216,17 +261,28 @@ def validate_all(trials: Sequence[FrozenTrial]) -> None:
 
 
 def _plainly_valid(t: FrozenTrial) -> bool:
-    """Whether `t` passes `_validate`'s checks other than its params' values."""
+    """Whether `t` passes `_validate`'s checks other than its params' values.
+
+    A state that is a `TrialState` is one of its members, each equal only to itself:
+    compared by identity, and `is_finished` (not RUNNING, not WAITING) inline, as the
+    members held here (half the 0.95 µs a trial of the look-ups through the class). Any
+    other state is `_validate`'s to judge."""
     state, values = t.state, t._values
-    if state != TrialState.WAITING and t.datetime_start is None:
+    if type(state) is not TrialState:
         return False
-    if state.is_finished() != (t.datetime_complete is not None):
+    if state is not _WAITING and t.datetime_start is None:
         return False
-    if state == TrialState.FAIL and values is not None:
+    if (state is not _RUNNING and state is not _WAITING) != (t.datetime_complete is not None):
         return False
-    if state == TrialState.COMPLETE and (values is None or any(map(math.isnan, values))):
+    if state is _FAIL and values is not None:
+        return False
+    if state is _COMPLETE and (values is None or any(map(math.isnan, values))):
         return False
     return t.params.keys() == t.distributions.keys()
+
+
+_WAITING, _RUNNING = TrialState.WAITING, TrialState.RUNNING
+_FAIL, _COMPLETE = TrialState.FAIL, TrialState.COMPLETE
 
 
 def _add_in_memory(storage: InMemoryStorage, study_id: int, trials: Sequence[FrozenTrial]) -> None:
