@@ -209,8 +209,8 @@ def _uniform_blocks(
     except Exception:  # a cell with no truth value: row by row, as ever
         return None
     k = len(keys)
-    names = tuple(keys)
-    if not all(map(names.__eq__, map(tuple, metrics))):
+    metric_names = tuple(keys)
+    if not all(map(metric_names.__eq__, map(tuple, metrics))):
         return None
     cells = list(itertools.chain.from_iterable(map(dict.values, metrics)))
     # `_floats` of the rows (NumPy infers one type from the same cells), row i ranked i
