@@ -196,8 +196,10 @@ def _uniform_blocks(
     components): what `_FloatBlocks` gives for one shape, gathered at once instead of a
     row at a time (a grid's 10,000 rows: ~30 ms less). None: not such a ranking.
 
-    Each row's metric names are compared with the first row's, as a tuple (the names
-    chained and compared with the first row's repeated took twice as long).
+    The rows' metric names, chained, equal the first row's repeated once per row, and
+    there are as many of them: then every row's names are the first row's, in its order
+    (a row with another number of names would, within `k` names of the chain, repeat one,
+    and a dict's names are distinct).
     """
     n = len(names)
     first, keys = (names[0], metrics[0]) if n else ((), None)
@@ -209,8 +211,8 @@ def _uniform_blocks(
     except Exception:  # a cell with no truth value: row by row, as ever
         return None
     k = len(keys)
-    metric_names = tuple(keys)
-    if not all(map(metric_names.__eq__, map(tuple, metrics))):
+    chained = list(itertools.chain.from_iterable(metrics))
+    if len(chained) != n * k or chained != list(keys) * n:
         return None
     cells = list(itertools.chain.from_iterable(map(dict.values, metrics)))
     # `_floats` of the rows (NumPy infers one type from the same cells), row i ranked i
