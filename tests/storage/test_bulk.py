@@ -560,3 +560,48 @@ def _init_args(t: FrozenTrial) -> dict[str, Any]:
         "intermediate_values": t.intermediate_values,
         "trial_id": -1,
     }
+
+
+@pytest.mark.parametrize("fields_known", [True, False])
+def test_a_finished_owned_trial_is_what_its_init_makes(
+    monkeypatch: pytest.MonkeyPatch, fields_known: bool
+) -> None:
+    """`OwnedTrial.finished_now` (its fields set at once) gives the trial
+    `OwnedTrial(...)` gives: the same fields in the same order (`repr` walks
+    them), its own values list; and so does its fallback, `OwnedTrial(...)` itself."""
+    monkeypatch.setattr(_bulk, "_FIELDS_KNOWN", fields_known)
+    for t in _trials(12):
+        values = None if t.values is None else list(t.values)
+        made = OwnedTrial.finished_now(
+            t.state, values, t.datetime_start, dict(t.params), dict(t.distributions),
+            dict(t.user_attrs),
+        )  # fmt: skip
+        expected = OwnedTrial(**{**_init_args(t), "system_attrs": {}, "intermediate_values": {}})
+        expected.datetime_complete = made.datetime_complete  # "now" on each side
+        assert type(made) is OwnedTrial
+        assert list(made.__dict__) == list(expected.__dict__)
+        assert made.__dict__ == expected.__dict__
+        assert repr(made) == repr(expected)
+        assert made.values is not values or values is None
+        assert made.datetime_complete is not None
+
+
+def test_validate_all_judges_every_state_as_validate_does() -> None:
+    """Every state, a member or its int, with and without a finish time and values:
+    `validate_all` raises exactly when `_validate` does, the same error."""
+    base = _handed(_trials(1)[0])
+    judged = 0
+    for state in [*TrialState, *(int(s) for s in TrialState)]:
+        for complete in (None, base.datetime_complete):
+            for values in (None, [1.0]):
+                t = _handed(base)
+                t.__dict__.update(state=state, datetime_complete=complete, _values=values)
+                try:
+                    t._validate()
+                except Exception as exc:
+                    with pytest.raises(type(exc), match=re.escape(str(exc))):
+                        _bulk.validate_all([t])
+                else:
+                    _bulk.validate_all([t])
+                    judged += 1  # (an int state raises: it has no `is_finished`)
+    assert judged == 8  # COMPLETE with values, FAIL without; PRUNED, RUNNING, WAITING: 2 each

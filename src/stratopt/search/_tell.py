@@ -185,19 +185,13 @@ def _told(
         # distribution classes), 0.5 ms a trial with a 50-value list. The trial is
         # validated when written; it is dropped with its batch then, so it is handed over,
         # with dicts of its own (the batch shares `distributions`; `values` is copied).
-        trial.finished[trial.slot] = OwnedTrial(
-            number=-1,
-            state=state or TrialState.COMPLETE,
-            value=None,
-            values=values,
-            datetime_start=trial.started,
-            datetime_complete=datetime.datetime.now(),
-            params=dict(trial.params),
-            distributions=dict(trial.distributions),
-            user_attrs={ATTR: rec},
-            system_attrs={},
-            intermediate_values={},
-            trial_id=-1,
+        trial.finished[trial.slot] = OwnedTrial.finished_now(
+            state or TrialState.COMPLETE,
+            values,
+            trial.started,
+            dict(trial.params),
+            dict(trial.distributions),
+            {ATTR: rec},
         )
         if constraint is not None:
             trial.finished[trial.slot].set_constraint(REQUIREMENTS, constraint)
