@@ -64,6 +64,10 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("_urls.py", "sqlalchemy.engine"): "~15 MiB: only to check a storage URL's dialect",
     ("_urls.py", "sqlalchemy.exc"): "as sqlalchemy.engine",
     ("storage/_bulk.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
+    ("storage/_retry.py", "sqlalchemy"): "~0.1 s of every command's start: RDB only",
+    ("storage/_urls.py", "sqlalchemy"): "as in storage/_retry.py",
+    ("storage/_urls.py", "sqlalchemy.engine"): "as sqlalchemy: an RDB URL's password only",
+    ("storage/_urls.py", "sqlalchemy.exc"): "as sqlalchemy: a database error only",
     ("storage/_reader.py", "optuna.storages._rdb"): "Optuna's ORM models: ~0.5 s, RDB only",
     ("evaluation/_backtesting_py.py", "backtesting"): "optional (the `backtesting` extra): "
     "only a study naming a backtesting.py class needs it",

@@ -329,8 +329,8 @@ def _close(pos, price, slip, reason, i, ex, ts, record, trades):  # type: ignore
 
 # `_close` compiled into its caller (the same Python function): a fill is a few
 # divisions, and a call with the arrays and the position tuple as arguments cost about
-# 10 ns of it. Inlined only where a signal closes a position (`_apply_signal`, in
-# `_fill_nb`: two fills per reversal, every ~30 bars on daily data): each copy
+# 10 ns of it. Inlined only where a signal closes a position (in `_fill_nb`: two
+# fills per reversal, every ~30 bars on daily data): each copy
 # lengthens the compile of `simulate_range_nb` (one copy about 0.1 s, measured).
 _close_inline = njit(cache=True, inline="always")(_close.py_func)
 
@@ -369,10 +369,18 @@ def _open(pos, side, price, i, ex):  # type: ignore[no-untyped-def]
     return (cash, side * units, fill, float(i), fee, 0.0, fill, stop, take, pos[9])
 
 
-@njit(cache=True, inline="always")
-def _apply_signal(pos, code, price, i, ex, ts, record, trades, allow_entry):  # type: ignore[no-untyped-def]
-    """Execute a signal at `price`: exit first, then enter (a reversal is two fills).
-    Returns the new position tuple."""
+@njit(cache=True)
+def _fill_nb(pos, time_exit, code, price, i, ex, ts, record, trades, allow_entry):  # type: ignore[no-untyped-def]
+    """The fills at one price (a bar's open with ``next_open``, else its close): a
+    max_bars exit if ``time_exit`` and in the market, then the signal ``code`` (an
+    exit first, then an entry if ``allow_entry``). Returns the new position tuple. One
+    call for all of them, with a signal's close and open inlined into it (a max_bars
+    exit is rarer: a call). The signal's part is written here, not in an inline helper
+    of its own: numba deep-copies an inlined function's IR (its close and open already
+    inlined) into the caller, ~0.1 s of a cold start's compile for nothing."""
+    if time_exit and pos[1] != 0.0:
+        pos = _close(pos, price, ex[E_SLIPPAGE], np.int64(EXIT_MAX_BARS), i, ex, ts, record, trades)
+    # the signal: exit first, then enter (a reversal is two fills)
     if code == SIG_NONE:
         return pos
     if pos[1] != 0.0 and _wants_exit(code, pos[1]):
@@ -382,17 +390,6 @@ def _apply_signal(pos, code, price, i, ex, ts, record, trades, allow_entry):  # 
     if allow_entry and pos[1] == 0.0 and (code == SIG_LONG or code == SIG_SHORT):
         pos = _open(pos, float(code), price, i, ex)
     return pos
-
-
-@njit(cache=True)
-def _fill_nb(pos, time_exit, code, price, i, ex, ts, record, trades, allow_entry):  # type: ignore[no-untyped-def]
-    """The fills at one price (a bar's open with ``next_open``, else its close): a
-    max_bars exit if ``time_exit`` and in the market, then the signal ``code`` (see
-    `_apply_signal`). Returns the new position tuple. One call for all of them, with
-    a signal's close and open inlined into it (a max_bars exit is rarer: a call)."""
-    if time_exit and pos[1] != 0.0:
-        pos = _close(pos, price, ex[E_SLIPPAGE], np.int64(EXIT_MAX_BARS), i, ex, ts, record, trades)
-    return _apply_signal(pos, code, price, i, ex, ts, record, trades, allow_entry)
 
 
 @njit(cache=True)

@@ -1347,7 +1347,12 @@ def metrics_finish_nb(
     return found
 
 
-@njit(cache=True, error_model="numpy", inline="always")  # type: ignore[misc]
+# A kernel of its own, not inlined into its callers: numba copies an inlined function's
+# IR once per block of it (each copy with all of its variables), and this one's 121
+# blocks with its 862 variables (`_trade_metrics_nb` and the ratios inlined) cost
+# ~0.3 s of each `metrics_finish_nb` compile, on a cold start's critical path (the
+# compile child). A call per candidate finish costs nothing measurable.
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _finish_but_tails_nb(
     n: int,
     final: float,

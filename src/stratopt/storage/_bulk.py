@@ -39,7 +39,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import optuna
-import sqlalchemy as sa
 from optuna.distributions import (
     BaseDistribution,
     check_distribution_compatibility,
@@ -50,6 +49,7 @@ from optuna.storages import InMemoryStorage, RDBStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from stratopt.storage._lazy_sqlalchemy import sa
 from stratopt.storage._retry import is_transient
 from stratopt.storage._trial_checks import validate_all
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-import sqlalchemy as sa
 from optuna.trial import TrialState
 
 from stratopt.storage._bulk import optuna_models
+from stratopt.storage._lazy_sqlalchemy import sa
 
 __all__ = ["CLAIM_ATTR", "mark_claims"]
 

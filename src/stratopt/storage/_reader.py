@@ -24,12 +24,12 @@ import json
 from collections.abc import Container, Iterable, Sequence
 from typing import Any, NamedTuple
 
-import sqlalchemy as sa
 from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.storage._bulk import bulk_supported, datetime_bridge
+from stratopt.storage._lazy_sqlalchemy import sa
 
 __all__ = ["FastReadRDBStorage", "reader_supported"]
 

@@ -37,7 +37,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
@@ -45,6 +44,7 @@ from optuna.trial import FrozenTrial, TrialState
 from stratopt.storage._attrs import ATTR
 from stratopt.storage._bulk import bulk_supported, datetime_bridge, optuna_models
 from stratopt.storage._claims import mark_claims
+from stratopt.storage._lazy_sqlalchemy import sa
 from stratopt.storage._owner import OWNER_ATTR, owner_ended, this_owner
 from stratopt.storage._reader import FastReadRDBStorage
 from stratopt.storage._retry import DbRetry, Outage, StorageError, is_transient

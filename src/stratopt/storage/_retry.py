@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import optuna
-from sqlalchemy import exc as sa_exc
 
 from stratopt.errors import ConfigError, StratoptError
+
+# sqlalchemy is imported in the functions that use it: its import (~0.1 s) was part of
+# every command's start, and an in-memory study never needs it.
 
 __all__ = ["DbRetry", "Outage", "StorageError", "is_transient", "parse_seconds"]
 
@@ -66,6 +68,8 @@ def parse_seconds(text: str, field: str) -> float:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether `exc` (or what caused it) says the database could not be reached."""
+    from sqlalchemy import exc as sa_exc
+
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:

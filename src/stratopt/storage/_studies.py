@@ -8,12 +8,12 @@ from typing import Any, Literal
 
 import optuna
 import pandas as pd
-import sqlalchemy as sa
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from stratopt.errors import ConfigError
 from stratopt.storage._bulk import optuna_models
+from stratopt.storage._lazy_sqlalchemy import sa
 from stratopt.storage._owner import owner_ended
 from stratopt.storage._ranking import ranked_frame
 from stratopt.storage._resilient import resilient_backend

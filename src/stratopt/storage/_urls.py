@@ -22,9 +22,6 @@ from urllib.parse import quote
 import optuna
 from optuna.exceptions import StorageInternalError
 from optuna.storages import BaseStorage, InMemoryStorage, RetryHeartbeatStaleTrialCallback
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from stratopt._urls import (
     MEMORY_URLS,
@@ -40,6 +37,9 @@ from stratopt.storage._alembic import share_alembic_script
 from stratopt.storage._reader import reader_supported
 from stratopt.storage._resilient import ResilientStorage, resilient_class, with_outage
 from stratopt.storage._retry import DbRetry, StorageError, parse_seconds
+
+# sqlalchemy is imported in the functions that use it: its import (~0.1 s) was part of
+# every command's start, and an in-memory study never needs it.
 
 __all__ = [
     "ENV_STORAGE",
@@ -211,6 +211,8 @@ def clean_error(exc: BaseException, url: str) -> str:
     a commit failed ("... e.g. exceeding max length", also for a lock or a lost server):
     the database's error under it is the one shown.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     if isinstance(exc, StorageInternalError) and isinstance(exc.__cause__, SQLAlchemyError):
         exc = exc.__cause__
     msg = str(exc).replace(url, redact(url))
@@ -223,6 +225,8 @@ def clean_error(exc: BaseException, url: str) -> str:
 
 
 def _password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
     try:
         return make_url(url).password  # type: ignore[return-value]
     except Exception:
@@ -241,6 +245,7 @@ def _fast_sqlite(storage: ResilientStorage) -> None:
     both take one queued trial. `BEGIN IMMEDIATE` takes the write lock at the start of
     every transaction, so they run one after another (waiting up to the busy timeout).
     """
+    from sqlalchemy import event
 
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
