@@ -561,21 +561,23 @@ def _segment(st, gp, lots, lv, a, b, gap, ts, record, fills, trades, wk):  # typ
             elif (t < p) if falling else (t > p):
                 break
         # take-profits, then stops, each in lot-id order; exits add no lot
-        i = np.int64(0)
-        while n_tp and i < int(st[S_NLOTS]):
-            if lots[i, L_SIDE] == tp_side and lots[i, L_TP] == p:
+        lot = np.int64(0)
+        while n_tp and lot < int(st[S_NLOTS]):
+            if lots[lot, L_SIDE] == tp_side and lots[lot, L_TP] == p:
                 _fill_exit(
-                    st, gp, lots, lv, i, np.int64(R_TAKE_PROFIT), p, ts, record, fills, trades
+                    st, gp, lots, lv, lot, np.int64(R_TAKE_PROFIT), p, ts, record, fills, trades
                 )
             else:
-                i += 1
-        i = np.int64(0)
-        while n_sl and i < int(st[S_NLOTS]):
-            if lots[i, L_SIDE] != tp_side and lots[i, L_SL] == p:
+                lot += 1
+        lot = np.int64(0)
+        while n_sl and lot < int(st[S_NLOTS]):
+            if lots[lot, L_SIDE] != tp_side and lots[lot, L_SL] == p:
                 x = b if gap else p
-                _fill_exit(st, gp, lots, lv, i, np.int64(R_STOP_LOSS), x, ts, record, fills, trades)
+                _fill_exit(
+                    st, gp, lots, lv, lot, np.int64(R_STOP_LOSS), x, ts, record, fills, trades
+                )
             else:
-                i += 1
+                lot += 1
         for e in range(n_en):
             k = wk[e]
             if lv[si, k, V_STATE] == ARMED:
