@@ -89,11 +89,10 @@ def test_rows_kept_between_groups_do_not_change_results(rows: int) -> None:
 
 
 @pytest.mark.parametrize("rows", [None, 3, 7])
-def test_rows_kept_with_a_cache_between_calls_do_not_change_results(rows: int | None) -> None:
-    """A study's cache keeps its row slots from call to call (rows in place are neither
-    computed nor copied again; a new row takes the least recently used slot): calls
-    sharing some rows and not others, and a call of numpy signals between them, give
-    each call's bits without the cache."""
+def test_a_cache_shared_by_calls_does_not_change_results(rows: int | None) -> None:
+    """A study's cache passed call after call (its rows reused, others computed):
+    calls sharing some rows and not others, and a call of numpy signals between them,
+    give each call's bits without the cache."""
     bars = _bars()
     budget = {} if rows is None else {"max_indicator_bytes": rows * 8 * len(bars)}
     cache = IndicatorCache(bars, max_bytes=2**20)  # room for 2 x 32 rows of 2,000 bars
@@ -111,7 +110,20 @@ def test_rows_kept_with_a_cache_between_calls_do_not_change_results(rows: int | 
         alone = evaluate_many(bars, strategy, cands, SETTINGS[0], **budget)
         np.testing.assert_array_equal(kept.metrics.to_numpy(), alone.metrics.to_numpy())
         assert kept.errors == alone.errors
-    assert cache.row_slots is not None
+
+
+def test_a_call_that_raises_leaves_a_shared_cache_giving_the_same_bits() -> None:
+    """A window too large for int64 makes the whole call raise (before its rows are
+    written); the next call on the same cache still gives the bits of a fresh one."""
+    bars = _bars()
+    cache = IndicatorCache(bars, max_bytes=64 * 2**20)
+    with pytest.raises(OverflowError):
+        evaluate_many(bars, "sma_cross", [{"fast": 5, "slow": 2**63}, {"fast": 7, "slow": 40}],
+                      SETTINGS[0], cache=cache)  # fmt: skip
+    cands = [{"fast": 5, "slow": 40}, {"fast": 7, "slow": 40}]
+    after = evaluate_many(bars, "sma_cross", cands, SETTINGS[0], cache=cache)
+    fresh = evaluate_many(bars, "sma_cross", cands, SETTINGS[0])
+    assert after.metrics.to_numpy().tobytes() == fresh.metrics.to_numpy().tobytes()
 
 
 def test_numpy_strategy_and_isolated_failures() -> None:

@@ -205,7 +205,7 @@ def evaluate_many(
     resolved, plans = plan_candidates(strat, candidates, errors, infeasible)
     row_budget = max(2, max_indicator_bytes // (8 * max(len(bars), 1)))
     keys = plans.keys
-    slots = _slots(cache, own_cache or bool(plans.own.any()), min(row_budget, len(keys)), bars)
+    slots = _RowSlots(min(row_budget, len(keys)), len(bars))
     if len(keys) <= row_budget:
         groups = [np.arange(len(plans.pos))]  # every row fits: one kernel call
     else:
@@ -333,22 +333,6 @@ class _RowSlots:
             self._key_at[i], self._used[i] = k, self._tick
             self._slot[k] = i
         return {k: self._slot[k] for k in keys}, missing
-
-
-def _slots(cache: IndicatorCache, once: bool, n_rows: int, bars: Bars) -> _RowSlots:
-    """Slots for `n_rows` rows of `bars`: those kept with `cache` (a study's, passed
-    call after call: its rows already in a slot are neither computed nor copied from
-    the cache again), unless this call's rows serve `once` (a cache of this call
-    alone, or candidates' own signals, whose keys are this call's) or room for twice
-    its rows would pass the cache's `max_bytes`; then slots of this call alone."""
-    row_bytes = 8 * max(len(bars), 1)
-    room = min(2 * n_rows, cache.max_bytes // row_bytes)
-    if once or room < n_rows:
-        return _RowSlots(n_rows, len(bars))
-    kept = cache.row_slots
-    if not isinstance(kept, _RowSlots) or len(kept.ind) < n_rows:
-        kept = cache.row_slots = _RowSlots(room, len(bars))
-    return kept
 
 
 # Indicator rows are computed on several threads only from this many values (rows x

@@ -230,8 +230,6 @@ class IndicatorCache:
         self._store: OrderedDict[Indicator, np.ndarray] = OrderedDict()
         self._bytes = 0
         self.computed = 0  # how many arrays were computed (tests check reuse)
-        # the row slots `evaluate_many` keeps with this cache between its calls
-        self.row_slots: object = None
 
     def fill_rows(
         self,
