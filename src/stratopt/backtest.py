@@ -322,7 +322,7 @@ class _RowSlots:
             if k in self._slot:
                 self._used[self._slot[k]] = self._tick
         missing = [k for k in keys if k not in self._slot]
-        if not missing:  # every row in place already (a study's next batch, often)
+        if not missing:  # every row in place already (from an earlier row group)
             return {k: self._slot[k] for k in keys}, missing
         free = sorted(
             (i for i, k in enumerate(self._key_at) if k not in needed),
