@@ -370,14 +370,12 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     else:
         ids = plans.ids[chunk]
         wanted = np.unique(ids[ids >= 0]).tolist()
-    row_keys = [keys[i] for i in wanted]
-    at, missing = slots.place(row_keys)
-    slot = dict(zip(wanted, map(at.__getitem__, row_keys), strict=True))
-    fresh = [k for k in missing if isinstance(k, Indicator)]
+    slot, missing = slots.place(wanted)
+    fresh = [i for i in missing if isinstance(keys[i], Indicator)]
     big = len(fresh) * len(bars) >= _THREADED_ROWS_FROM
     threads = numba.get_num_threads() if big else 1
-    cache.fill_rows(fresh, slots.ind, threads=threads, rows=[at[k] for k in fresh],
-                    keep=call.keep_rows)  # fmt: skip
+    cache.fill_rows([keys[i] for i in fresh], slots.ind, threads=threads,
+                    rows=[slot[i] for i in fresh], keep=call.keep_rows)  # fmt: skip
     runnable = np.ones(len(chunk), dtype=np.bool_)
     for j in np.flatnonzero(plans.own[chunk]).tolist():
         c = int(chunk[j])
