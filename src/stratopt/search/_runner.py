@@ -13,6 +13,7 @@ Several processes sharing a study go through `_worker.work`.
 from __future__ import annotations
 
 import datetime
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -40,9 +41,9 @@ from stratopt.search._tell import (
     prune,
     restore_normalizer,
     save_normalizer,
-    tell,
     valid_keys,
 )
+from stratopt.search._tell_batch import tell_all
 from stratopt.storage import add_trials, bulk_written, record
 
 __all__ = ["run_search", "run_trials"]
@@ -201,8 +202,9 @@ class _Loop:
             outcomes = evaluate_with_retries(
                 self.evaluator, [p for _, p, _ in runnable], plan.settings.retries
             )
-        for (trial, _, key), outcome in zip(runnable, outcomes, strict=True):
-            if not tell(study, trial, outcome, key=key, plan=plan, progress=progress):
+        told = tell_all(study, runnable, outcomes, plan=plan, progress=progress)
+        for (_, _, key), outcome, ok in zip(runnable, outcomes, told, strict=True):
+            if not ok:
                 self.seen.discard(key)  # a failed candidate may be tried again, as after a restart
             self.first_errors.note(outcome.error)
         batch = [t for t, _ in asked if isinstance(t, BatchTrial)]
@@ -225,21 +227,20 @@ def _ask(
     asked: list[tuple[Pending, dict[str, Any]]] = []
     distributions = space.distributions() if grid is not None or sample is not None else {}
     finished: dict[int, FrozenTrial] = {}
+    if grid is not None:  # the grid's next `want`, each a trial of the batch
+        clock = datetime.datetime.now
+        for slot, (params, key) in enumerate(itertools.islice(grid, max(want, 0))):
+            asked.append((BatchTrial(params, distributions, finished, clock(), slot, key), params))
+        return asked
     for _ in range(want):
-        key = None
-        if grid is not None:
-            queued = next(grid, None)
-            if queued is None:
-                break
-            params, key = queued
-        elif sample is not None:
+        if sample is not None:
             params = space.draw(sample)
         else:
             trial = ask(study)
             asked.append((trial, space.suggest(trial)))
             continue
         now = datetime.datetime.now()
-        batch_trial = BatchTrial(params, distributions, finished, now, len(asked), key)
+        batch_trial = BatchTrial(params, distributions, finished, now, len(asked))
         asked.append((batch_trial, params))
     return asked
 
