@@ -166,10 +166,17 @@ class StudyEvaluator:
         runtime = (time.perf_counter() - start) / len(rows)
         symbol = bars.symbol
         if batch.errors.count(None) == len(rows):  # one series: `metrics` is its row
+            block = _float_block(batch.metrics)
+            if block is None:
+                return [
+                    Outcome(row, {symbol: row}, None, runtime, json_safe=ok)
+                    for row, ok in zip(rows, finite)  # noqa: B905
+                ]
             return [
-                Outcome(row, {symbol: row}, None, runtime, json_safe=ok)
-                for row, ok in zip(rows, finite)  # noqa: B905
-            ]
+                Outcome(row, {symbol: row}, None, runtime, json_safe=ok,
+                        row=(block[0], block[1], i) if ok else None)
+                for i, (row, ok) in enumerate(zip(rows, finite))  # noqa: B905
+            ]  # fmt: skip
         outcomes = []
         for row, ok, error, infeasible in zip(rows, finite, batch.errors, batch.infeasible):  # noqa: B905
             if error is None:
@@ -355,6 +362,18 @@ class CallableEvaluator:
         if self.pool is not None:
             return self.pool.map(_run_callable, params)
         return [_call(self.fn, p) for p in params]
+
+
+def _float_block(frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """A copy of an all-float frame's values and its column names, which `_records` made
+    each row's dict of (None: not float64, or names that are not distinct text)."""
+    names = tuple(frame.columns)
+    if not all(type(c) is str for c in names) or len(set(names)) != len(names):
+        return None
+    values = frame.to_numpy()
+    if values.dtype != np.float64 or values.ndim != 2:
+        return None
+    return values.copy(), names  # the frame's buffer is not the record's to keep
 
 
 def _records(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], list[bool]]:

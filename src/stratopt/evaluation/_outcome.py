@@ -29,6 +29,9 @@ class Outcome:
     # `metrics` is a dict of `str` keys and finite Python floats, made for this outcome:
     # what `stratopt._jsonable.clean` copies as it is (the evaluator checked a batch at once)
     json_safe: bool = False
+    # `metrics` made from one row of a batch's float block: (the block, its column names,
+    # the row), `metrics` being `dict(zip(names, block[row].tolist()))` (None: not so made)
+    row: tuple[Any, tuple[str, ...], int] | None = None
 
 
 class Evaluator(Protocol):

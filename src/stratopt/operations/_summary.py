@@ -126,7 +126,8 @@ class SearchRun:
 def finish_search(run: SearchRun) -> OptimizeResult:
     """Rank the trials, add statistics and the holdout, write the run folder."""
     restore_normalizer(run.result.study, run.plan)  # the bounds the workers saved last
-    ranked = rescore(ranked_frame(run.result.study, run.plan.objective.directions),
+    directions = run.plan.objective.directions
+    ranked = rescore(ranked_frame(run.result.study, directions, run.result.metric_rows),
                      run.plan.objective)  # fmt: skip
     summary = _summary(run)
     statistics = _statistics(run, ranked) if run.checks.statistics else None

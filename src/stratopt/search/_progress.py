@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import optuna
 
+from stratopt.storage import MetricRows
+
 __all__ = ["Progress", "RunResult"]
 
 
@@ -47,3 +49,6 @@ class RunResult:
     progress: Progress
     stopped_by: str
     seconds: float
+    # the metrics recorded by this run, by the evaluator's rows (an in-memory study's):
+    # what `ranked_frame` may take them from
+    metric_rows: MetricRows | None = None

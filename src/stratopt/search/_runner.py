@@ -22,6 +22,7 @@ from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.storages import InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from stratopt._gc import freeze_survivors
@@ -44,7 +45,7 @@ from stratopt.search._tell import (
     valid_keys,
 )
 from stratopt.search._tell_batch import tell_all
-from stratopt.storage import add_trials, bulk_written, record
+from stratopt.storage import MetricRows, add_trials, bulk_written, record
 
 __all__ = ["run_search", "run_trials"]
 
@@ -108,7 +109,7 @@ def run_trials(
         fail_stale(study)  # orphans past the grace period: their retries are asked next
         if on_progress is not None:
             on_progress(loop.progress)
-    return RunResult(study, loop.progress, stopped_by or "target", loop.progress.elapsed)
+    return RunResult(study, loop.progress, stopped_by or "target", loop.progress.elapsed, loop.rows)
 
 
 @dataclass
@@ -127,6 +128,7 @@ class _Loop:
     sample: Callable[[str, BaseDistribution], Any] | None = None
     batch_size: int = field(default=1)
     first_errors: FirstErrors = field(default_factory=FirstErrors)
+    rows: MetricRows | None = None  # an in-memory study's metrics, by the evaluator's rows
 
     @classmethod
     def start(cls, study: optuna.Study, plan: SearchPlan, evaluator: Evaluator) -> _Loop:
@@ -156,6 +158,8 @@ class _Loop:
             first_errors=FirstErrors.of(trials),
         )  # fmt: skip
         loop.grid = _grid_queue(plan, loop.seen, listed) if plan.method == "grid" else None
+        if isinstance(study._storage, InMemoryStorage):  # its records stay these objects
+            loop.rows = MetricRows()
         # Random candidates drawn without a trial, to be written in bulk.
         if plan.method == "random" and bulk_written(study):
             loop.sample = _independent_sample(study)
@@ -202,7 +206,7 @@ class _Loop:
             outcomes = evaluate_with_retries(
                 self.evaluator, [p for _, p, _ in runnable], plan.settings.retries
             )
-        told = tell_all(study, runnable, outcomes, plan=plan, progress=progress)
+        told = tell_all(study, runnable, outcomes, plan=plan, progress=progress, rows=self.rows)
         for (_, _, key), outcome, ok in zip(runnable, outcomes, told, strict=True):
             if not ok:
                 self.seen.discard(key)  # a failed candidate may be tried again, as after a restart

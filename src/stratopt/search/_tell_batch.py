@@ -22,7 +22,7 @@ from stratopt.search._objective import MetricObjective
 from stratopt.search._plan import SearchPlan
 from stratopt.search._progress import Progress
 from stratopt.search._tell import BatchTrial, Pending, tell
-from stratopt.storage import ATTR, OwnedTrial
+from stratopt.storage import ATTR, MetricRows, OwnedTrial
 
 __all__ = ["tell_all"]
 
@@ -34,9 +34,11 @@ def tell_all(
     *,
     plan: SearchPlan,
     progress: Progress,
+    rows: MetricRows | None = None,
 ) -> list[bool]:
     """`tell(study, trial, outcome, key=key, ...)` of each `(trial, _, key)` of `runnable`
-    with its outcome, in order; what each returned (False: it FAILED)."""
+    with its outcome, in order; what each returned (False: it FAILED). `rows`: where the
+    metrics dicts recorded here are noted with the evaluator's row they were made of."""
     metric = _plain_metric(plan)
     if metric is None:
         return [
@@ -66,8 +68,10 @@ def tell_all(
             continue
         assert metrics is not None  # json_safe: a dict of finite floats made for it
         # `tell`'s record, its keys in `tell`'s order, and `_told`'s trial
-        rec = {"key": key, "runtime_s": outcome.runtime, "metrics": metrics.copy(),
-               "shortfall": shortfall}  # fmt: skip
+        kept = metrics.copy()
+        rec = {"key": key, "runtime_s": outcome.runtime, "metrics": kept, "shortfall": shortfall}
+        if rows is not None and outcome.row is not None:
+            rows.add(kept, outcome.row)
         values = [float(value)]
         trial.finished[trial.slot] = finished_now(
             complete, values, trial.started, dict(trial.params), dict(trial.distributions),

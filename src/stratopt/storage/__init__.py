@@ -18,6 +18,7 @@ from stratopt.storage._attrs import (
 )
 from stratopt.storage._bulk import HandedTrial, OwnedTrial, add_trials, bulk_written
 from stratopt.storage._claims import CLAIM_ATTR
+from stratopt.storage._metric_rows import MetricRows
 from stratopt.storage._owner import OWNER_ATTR
 from stratopt.storage._provenance import git_commit, sha256, versions
 from stratopt.storage._ranking import (
@@ -85,6 +86,7 @@ __all__ = [
     "DbRetry",
     "HandedTrial",
     "Heartbeat",
+    "MetricRows",
     "OwnedTrial",
     "ResilientStorage",
     "RunFolder",

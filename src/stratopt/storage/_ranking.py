@@ -14,6 +14,7 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from stratopt.storage._attrs import ATTR
+from stratopt.storage._metric_rows import MetricRows
 from stratopt.storage._resilient import resilient_backend
 
 __all__ = [
@@ -91,14 +92,17 @@ def _shortfall(trial: FrozenTrial) -> float:
     return float(value) if isinstance(value, int | float) else math.inf
 
 
-def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame:
+def ranked_frame(
+    study: optuna.Study, directions: Sequence[str], rows: MetricRows | None = None
+) -> pd.DataFrame:
     """Every finished trial, best first; pruned then failed ones ranked last.
 
     One row per trial: `rank`, `trial`, `state`, the value(s) (with several objectives
     the Pareto `front` first), `params.*`, `metrics.*`, `components.*`, `violations`,
     `pruned`, `error`, `runtime_s`; columns in the order they first appear, a cell a
     trial has not NaN. The metrics and components (floats, most of the cells) are
-    gathered by column, the rest as rows (pandas infers their types as ever).
+    gathered by column, the rest as rows (pandas infers their types as ever). `rows`: the
+    run's metrics by the evaluator's rows, taken from there when they are every trial's.
     """
     trials = study.get_trials(deepcopy=False)
     ordered = order_trials(trials, directions)
@@ -148,7 +152,7 @@ def ranked_frame(study: optuna.Study, directions: Sequence[str]) -> pd.DataFrame
                     "; ".join(rec.get("violations") or []), rec.get("pruned", ""),
                     rec.get("error", ""), rec.get("runtime_s", math.nan))  # fmt: skip
     frame = _rows_frame(names, cells)
-    columns, arrays = _float_columns(blocks, names, metrics, components, read)
+    columns, arrays = _float_columns(blocks, names, metrics, components, read, rows)
     if not columns:
         return frame
     data: dict[str, Any] = {name: frame[name] for name in frame.columns}
@@ -176,10 +180,11 @@ def _float_columns(
     metrics: list[Any],
     components: list[Any],
     read: list[int],
+    rows: MetricRows | None,
 ) -> tuple[list[str], dict[str, np.ndarray]]:
     """Every column of the ranking in order, and its `metrics.*`/`components.*` arrays:
     at once when every row has the same names, else row by row in the storage's order."""
-    uniform = _uniform_blocks(names, metrics, components)
+    uniform = _uniform_blocks(names, metrics, components, rows)
     if uniform is not None:
         return uniform
     for i in read:
@@ -189,7 +194,10 @@ def _float_columns(
 
 
 def _uniform_blocks(
-    names: list[tuple[str, ...]], metrics: list[Any], components: list[Any]
+    names: list[tuple[str, ...]],
+    metrics: list[Any],
+    components: list[Any],
+    rows: MetricRows | None = None,
 ) -> tuple[list[str], dict[str, np.ndarray]] | None:
     """The columns and the `metrics.*` arrays of a ranking whose rows all have the same
     names (the same leading cells, the same metric names in the same order, no
@@ -210,13 +218,16 @@ def _uniform_blocks(
             return None
     except Exception:  # a cell with no truth value: row by row, as ever
         return None
-    k = len(keys)
-    chained = list(itertools.chain.from_iterable(metrics))
-    if len(chained) != n * k or chained != list(keys) * n:
-        return None
-    cells = list(itertools.chain.from_iterable(map(dict.values, metrics)))
-    # `_floats` of the rows (NumPy infers one type from the same cells), row i ranked i
-    block = _floats([cells]).reshape(n, k)
+    # the evaluator's rows the dicts were made of (the same floats), when all were
+    block = rows.gather(metrics, tuple(keys)) if rows is not None else None
+    if block is None:
+        k = len(keys)
+        chained = list(itertools.chain.from_iterable(metrics))
+        if len(chained) != n * k or chained != list(keys) * n:
+            return None
+        cells = list(itertools.chain.from_iterable(map(dict.values, metrics)))
+        # `_floats` of the rows (NumPy infers one type from the same cells), row i ranked i
+        block = _floats([cells]).reshape(n, k)
     arrays: dict[str, np.ndarray] = {}
     for j, key in enumerate(keys):
         arrays[f"metrics.{key}"] = block[:, j].copy()  # a later equal name wins, as ever
