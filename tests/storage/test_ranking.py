@@ -185,3 +185,19 @@ def test_rows_of_the_same_metric_names_gathered_at_once_make_the_same_frame(
     pd.testing.assert_frame_equal(ours, _rows_as_before(with_components, ["maximize"]),
                                   check_exact=True)  # fmt: skip
     assert taken == [False]
+
+
+def _frozen(number: int, value: float) -> optuna.trial.FrozenTrial:
+    trial = optuna.trial.create_trial(value=value)
+    trial.number = number
+    return trial
+
+
+def test_equal_values_rank_by_number_whatever_order_the_trials_come_in() -> None:
+    values = [0.5, -0.0, 2.0, 0.0, 0.5, 2.0, 0.5, -1.0]
+    in_order = [_frozen(n, v) for n, v in enumerate(values)]
+    for directions, want in ((["maximize"], [2, 5, 0, 4, 6, 1, 3, 7]),
+                             (["minimize"], [7, 1, 3, 0, 4, 6, 2, 5])):  # fmt: skip
+        assert [t.number for t in order_trials(in_order, directions)] == want
+        shuffled = [in_order[i] for i in (6, 2, 0, 7, 5, 1, 4, 3)]  # another storage's order
+        assert [t.number for t in order_trials(shuffled, directions)] == want

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -70,11 +71,18 @@ def order_trials(trials: list[FrozenTrial], directions: Sequence[str]) -> list[F
     then number; several: by Pareto front, then number), then pruned (the closest to the
     requirements first: smallest shortfall), then failed."""
     done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
-    done_numbers = {t.number for t in done}
-    rest = [t for t in trials if t.number not in done_numbers and t.state in _STATE_ORDER]
+    rest: list[FrozenTrial] = []
+    if len(done) < len(trials):  # else every trial's number is a done one's: no rest
+        done_numbers = {t.number for t in done}
+        rest = [t for t in trials if t.number not in done_numbers and t.state in _STATE_ORDER]
     if len(directions) == 1:
         sign = -1.0 if directions[0] == "maximize" else 1.0
-        done.sort(key=lambda t: (sign * t.values[0], t.number))
+        numbers = [t.number for t in done]
+        if all(map(operator.lt, numbers, itertools.islice(numbers, 1, None))):
+            # already in number order: sorted stably by value alone, ties stay in it
+            done.sort(key=lambda t: sign * t.values[0])
+        else:
+            done.sort(key=lambda t: (sign * t.values[0], t.number))
     else:
         ranks = _pareto_ranks([tuple(t.values) for t in done], directions)
         keyed = sorted(zip(ranks, done, strict=True), key=lambda rt: (rt[0], rt[1].number))
