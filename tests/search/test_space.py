@@ -275,6 +275,9 @@ def test_keyed_grid_is_the_grid_with_its_keys(listed: bool, monkeypatch: Any) ->
     assert [p for p, _ in keyed] == expected
     assert [k for _, k in keyed] == [space.key(p) for p in expected]
     assert [repr(k) for _, k in keyed] == [repr(space.key(p)) for p in expected]
+    keys = list(space.grid_keys())  # the keys alone: the same, in the same order
+    assert keys == [space.key(p) for p in expected]
+    assert list(map(repr, keys)) == [repr(space.key(p)) for p in expected]
 
 
 def test_float_step_has_no_drift() -> None:

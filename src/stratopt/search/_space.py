@@ -118,6 +118,19 @@ class SearchSpace:
             for combo, key in zip(itertools.product(*values), itertools.product(*keys), strict=True)
         )
 
+    def grid_keys(self) -> Iterator[tuple[Any, ...]]:
+        """The `key` of each combination of `grid()`, in its order: `keyed_grid`'s keys
+        without making the combinations.
+
+        Raises:
+            ConfigError: a float range has no step (raised at the call, not on iteration).
+        """
+        self._require_discrete()
+        values = _grid_values(self.dimensions)
+        if values is None:
+            return (key for _, key in self.keyed_grid())
+        return itertools.product(*[[_canonical(v) for v in vals] for vals in values])
+
     def _require_discrete(self) -> None:
         for dim in self.dimensions:
             if not dim.is_discrete:

@@ -257,10 +257,13 @@ def grid_candidates(plan: SearchPlan) -> GridList | None:
     space: SearchSpace = plan.space
     if not space.is_discrete or space.grid_size() > _MAX_ENUMERATED:
         return None
-    broken = plan.broken if plan.constraints else None
+    if not plan.constraints:  # every combination valid: only the keys are wanted
+        keys = list(map(repr, space.grid_keys()))
+        return GridList(bytearray(b"\x01") * len(keys), keys)
+    broken = plan.broken
     valid, keys = bytearray(), []
     for params, key in space.keyed_grid():
-        ok = broken is None or broken(params) is None
+        ok = broken(params) is None
         valid.append(ok)
         if ok:
             keys.append(repr(key))
