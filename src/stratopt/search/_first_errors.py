@@ -45,6 +45,13 @@ class FirstErrors:
         match = _EXCEPTION.match(error)
         self.kinds.append(match.group(1) if match else error)
 
+    def note_all(self, errors: Iterable[str | None]) -> None:
+        """`note` each in turn (nothing to count once a candidate has run)."""
+        if self.kinds is None:
+            return
+        for error in errors:
+            self.note(error)
+
     def stop_reason(self) -> str | None:
         kinds = self.kinds
         if kinds is not None and len(kinds) >= SAME_ERROR_STOP and len(set(kinds)) == 1:

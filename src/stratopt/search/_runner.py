@@ -207,10 +207,11 @@ class _Loop:
                 self.evaluator, [p for _, p, _ in runnable], plan.settings.retries
             )
         told = tell_all(study, runnable, outcomes, plan=plan, progress=progress, rows=self.rows)
-        for (_, _, key), outcome, ok in zip(runnable, outcomes, told, strict=True):
-            if not ok:
-                self.seen.discard(key)  # a failed candidate may be tried again, as after a restart
-            self.first_errors.note(outcome.error)
+        if not all(told):
+            for (_, _, key), ok in zip(runnable, told, strict=True):
+                if not ok:  # a failed candidate may be tried again, as after a restart
+                    self.seen.discard(key)
+        self.first_errors.note_all(o.error for o in outcomes)
         batch = [t for t, _ in asked if isinstance(t, BatchTrial)]
         if batch:
             # One transaction for the batch: about 10 ms a trial less on SQLite.
