@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 import pytest
 
@@ -211,6 +212,44 @@ def test_batch_is_the_one_candidate_path_bit_for_bit(rows: int | None) -> None:
             single = backtest(bars, strategy, params, settings[k]).metrics
             want = np.array([single[m.id] for m in METRICS])
             assert got.tobytes() == want.tobytes(), (strategy, params)
+
+
+def test_a_subset_sweep_on_threads_computes_its_moving_averages_in_the_launch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A metric subset's sweep on several threads hands its moving averages to the
+    kernel's launch (`run_but_tails_after`), whose threads share out their groups of
+    four windows before the candidates: each value is still the full pass's bits (with
+    groups of windows that both threads compute, and the launch seen taken)."""
+    import stratopt.backtest as backtest_module
+    import stratopt.strategies._sma_first as sma_first
+
+    if numba.get_num_threads() < 2:
+        pytest.skip("one numba thread: no launch to share")
+    launches = []
+    kernel = sma_first.sma_then_run_but_tails_threads_nb
+
+    def counted(*args: Any) -> None:
+        launches.append(args[1].shape[0])  # the windows
+        kernel(*args)
+
+    monkeypatch.setattr(sma_first, "sma_then_run_but_tails_threads_nb", counted)
+    reset = backtest_module._RowSlots._reset
+
+    def poisoned(self: Any, n_rows: int, n_bars: int) -> None:
+        reset(self, n_rows, n_bars)
+        self.ind.fill(np.inf)  # a row never written is not an earlier call's, reused
+
+    monkeypatch.setattr(backtest_module._RowSlots, "_reset", poisoned)
+    bars = _bars(3000)
+    cands = [{"fast": f, "slow": s, "mode": m} for f in range(3, 30, 3) for s in range(31, 90, 4)
+             for m in ("reversal", "long_only")]  # fmt: skip
+    full = evaluate_many(bars, "sma_cross", cands, SETTINGS[0]).metrics
+    others = [m.id for m in METRICS if m.id not in ("var_95", "cvar_95", "tail_ratio")]
+    for ids in (["final_equity", "trades", "sharpe"], others, ["max_drawdown"]):
+        got = evaluate_many(bars, "sma_cross", cands, SETTINGS[0], metrics=ids).metrics
+        assert got.to_numpy().tobytes() == full[ids].to_numpy().tobytes(), ids
+    assert launches == [24, 24, 24]  # 9 fast and 15 slow windows: six groups
 
 
 @pytest.mark.parametrize("n_bars", [700, 9000])

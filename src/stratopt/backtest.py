@@ -35,7 +35,6 @@ from stratopt.engine import (
     group_by_rows,
     pack_settings,
     pack_settings_many,
-    run_but_tails,
     run_many,
     simulate,
 )
@@ -50,6 +49,7 @@ from stratopt.strategies import (
     describe_error,
     get_strategy,
     plan_candidates,
+    run_but_tails_after,
 )
 
 __all__ = [
@@ -374,8 +374,11 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     fresh = [i for i in missing if isinstance(keys[i], Indicator)]
     big = len(fresh) * len(bars) >= _THREADED_ROWS_FROM
     threads = numba.get_num_threads() if big else 1
-    cache.fill_rows([keys[i] for i in fresh], slots.ind, threads=threads,
-                    rows=[slot[i] for i in fresh], keep=call.keep_rows)  # fmt: skip
+    # a metric subset's moving averages: computed in the kernel's launch (no one reads
+    # the rows before it)
+    sma = cache.fill_rows([keys[i] for i in fresh], slots.ind, threads=threads,
+                          rows=[slot[i] for i in fresh], keep=call.keep_rows,
+                          defer=call.passes is not None)  # fmt: skip
     runnable = np.ones(len(chunk), dtype=np.bool_)
     for j in np.flatnonzero(plans.own[chunk]).tolist():
         c = int(chunk[j])
@@ -399,7 +402,8 @@ def _run_chunk(call: _Call, chunk: np.ndarray) -> None:
     if call.passes is None:
         run_many(ohlc, slots.ind, k_rules, k_levels, ex, ppy, result, pool=call.pool)
     else:
-        run_but_tails(ohlc, slots.ind, k_rules, k_levels, ex, ppy, result, call.passes)
+        cand = (k_rules, k_levels, ex)
+        run_but_tails_after(sma, ohlc, slots.ind, cand, ppy, result, call.passes)
     call.out[index] = result
 
 

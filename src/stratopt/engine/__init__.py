@@ -15,7 +15,7 @@ from stratopt.engine._background import (
 )
 from stratopt.engine._cache import COMPILING, kernels_cached
 from stratopt.engine._grouping import group_by_rows
-from stratopt.engine._many import ManyPool, run_but_tails, run_many
+from stratopt.engine._many import ManyPool, run_but_tails, run_many, subset_launch
 from stratopt.engine._simulate import SimResult, eval_signals, simulate
 from stratopt.engine._subset_nb import PASS_DRAWDOWN, PASS_NONE, PASS_SUMS
 from stratopt.engine._types import (
@@ -52,5 +52,6 @@ __all__ = [
     "simulate",
     "start_background",
     "stop_background",
+    "subset_launch",
     "while_compiling",
 ]

@@ -27,7 +27,7 @@ from stratopt.engine._subset_nb import PASS_DRAWDOWN, run_but_tails_nb, run_but_
 from stratopt.engine._tiles import tiles
 from stratopt.metrics.nb import METRICS_SAMPLE
 
-__all__ = ["ManyPool", "new_buffers", "run_but_tails", "run_many"]
+__all__ = ["ManyPool", "new_buffers", "run_but_tails", "run_many", "subset_launch"]
 
 _T = TypeVar("_T")
 
@@ -177,26 +177,36 @@ def run_but_tails(
     drawdown metrics with ``passes=PASS_SUMS`` and every metric that needs a return
     with ``PASS_NONE``."""
     o, h, l, c = ohlc  # noqa: E741 (the engine's name for the lows)
-    threads = numba.get_num_threads()
     counters = np.zeros(2, dtype=np.int64)  # candidates taken, candidates done
     args = (o, h, l, c, ind, rules, levels, ex, ppy, out, passes, counters)
-    if _slice_size(rules.shape[0], c.shape[0], threads) == 0:
-        run_but_tails_nb(*args)
-        return
-    # numba's threads (see `run_but_tails_threads_nb`), one launch at a time: a
-    # threading layer without OpenMP or TBB (workqueue) aborts on concurrent launches.
-    # A call while another thread's launch runs takes this thread alone (no GIL held),
-    # so concurrent callers still overlap.
-    if not _LAUNCH.acquire(blocking=False):
-        run_but_tails_nb(*args)
+    with subset_launch(rules.shape[0], c.shape[0]) as threads:
+        if threads:
+            run_but_tails_threads_nb(*args, threads)
+            return
+    run_but_tails_nb(*args)
+
+
+@contextlib.contextmanager
+def subset_launch(n_cand: int, n_bars: int) -> Iterator[int]:
+    """The threads one parallel launch of a subset kernel (`run_but_tails_threads_nb`
+    or one that runs it) takes for ``n_cand`` candidates on ``n_bars`` bars, for the
+    ``with`` block: 0 when one thread is quicker, or when another thread's launch
+    runs (then this one runs alone, holding no GIL, so concurrent callers overlap).
+
+    numba's threads, one launch at a time: a threading layer without OpenMP or TBB
+    (workqueue) aborts on concurrent launches.
+    """
+    threads = numba.get_num_threads()
+    if _slice_size(n_cand, n_bars, threads) == 0 or not _LAUNCH.acquire(blocking=False):
+        yield 0
         return
     try:
-        run_but_tails_threads_nb(*args, threads)
+        yield threads
     finally:
         _LAUNCH.release()
 
 
-# `run_but_tails_threads_nb`'s launches, one at a time (see there).
+# The subset kernels' parallel launches, one at a time (see `subset_launch`).
 _LAUNCH = threading.Lock()
 
 

@@ -46,6 +46,7 @@ from stratopt.strategies._rules import (
     indicators_of,
     on,
 )
+from stratopt.strategies._sma_first import run_but_tails_after
 from stratopt.strategies._template import RuleTemplate, number_columns, trace_template
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     "plan_candidates",
     "reference_file",
     "rsi",
+    "run_but_tails_after",
     "sma",
     "source",
     "stdev",

@@ -26,6 +26,7 @@ __all__ = [
     "SOURCES",
     "Indicator",
     "IndicatorCache",
+    "SmaRows",
     "adx",
     "atr",
     "bollinger",
@@ -202,6 +203,17 @@ def _of_source(key: Indicator) -> bool:
     return isinstance(src, Indicator) and src.name == "source"
 
 
+def _sma_by_source(keys: Sequence[Indicator], fresh: list[int]) -> dict[Indicator, list[int]]:
+    """The places among `fresh` of the moving averages, by the series they average."""
+    by_source: dict[Indicator, list[int]] = {}
+    for i in fresh:
+        if keys[i].name == "sma":
+            src = keys[i].args[0]
+            assert isinstance(src, Indicator)
+            by_source.setdefault(src, []).append(i)
+    return by_source
+
+
 _COMPUTE: dict[str, Callable[[IndicatorCache, Indicator], np.ndarray]] = {
     "sma": _sma,
     "ema": _windowed(nb.ema_nb),
@@ -214,6 +226,19 @@ _COMPUTE: dict[str, Callable[[IndicatorCache, Indicator], np.ndarray]] = {
     "atr": _hlc(trend_nb.atr_nb),
     "adx": _hlc(trend_nb.adx_nb),
 }
+
+
+@dataclass(frozen=True)
+class SmaRows:
+    """Moving averages not computed yet: ``out[rows[q]] = sma_nb(x, windows[q])``."""
+
+    x: np.ndarray
+    windows: np.ndarray
+    out: np.ndarray
+    rows: np.ndarray
+
+    def compute(self) -> None:
+        nb.sma_rows_nb(self.x, self.windows, self.out, self.rows)
 
 
 class IndicatorCache:
@@ -239,7 +264,8 @@ class IndicatorCache:
         threads: int = 1,
         rows: Sequence[int] | None = None,
         keep: bool = True,
-    ) -> None:
+        defer: bool = False,
+    ) -> SmaRows | None:
         """Write the series of `keys[i]` into `out[rows[i]]` (default `out[i]`), on `threads`.
 
         Indicators of raw prices missing from the cache are computed in parallel (the
@@ -248,6 +274,10 @@ class IndicatorCache:
         them twice; composite indicators go through `get`. On one thread they are
         kept in the cache as `get` keeps them, unless `keep` is False (a cache that
         no one reads again: the copies would be wasted).
+
+        `defer` (with `keep` False, on one thread): the moving averages of one price
+        column are not computed but returned, for the caller to compute before anyone
+        reads their rows (`run_but_tails_after`); None when there are none.
         """
         at = list(range(len(keys))) if rows is None else list(rows)
         hits = self._kept(keys)
@@ -257,13 +287,7 @@ class IndicatorCache:
         # moving averages of one column go four at a time through one pass of
         # `sma_rows_nb` (the same bits as one by one, about 3x faster per row): all in
         # one call on one thread, a call per four on several
-        by_source: dict[Indicator, list[int]] = {}
-        if out.ndim == 2 and out.dtype == np.float64:
-            for i in fresh:
-                if keys[i].name == "sma":
-                    src = keys[i].args[0]
-                    assert isinstance(src, Indicator)
-                    by_source.setdefault(src, []).append(i)
+        by_source = _sma_by_source(keys, fresh) if out.ndim == 2 and out.dtype == np.float64 else {}
         parallel = threads > 1 and len(fresh) > 1
         per = 4 if parallel else len(fresh)
         jobs = [
@@ -272,6 +296,11 @@ class IndicatorCache:
             for job in self._sma_jobs(src, group, keys, at, out, per)
         ]
         direct = {i for group in by_source.values() for i in group}
+        deferred = None
+        if defer and not parallel and not keep and len(jobs) == 1:
+            job = jobs.pop()
+            assert isinstance(job, partial)  # `_sma_jobs`' call of `sma_rows_nb`
+            deferred = SmaRows(*job.args)
         if parallel or not keep:
             jobs += [
                 partial(self._compute_into, keys[i], out, at[i]) for i in fresh if i not in direct
@@ -293,6 +322,7 @@ class IndicatorCache:
         for i, key in enumerate(keys):
             if i not in direct:  # kept, or not a moving average of prices
                 out[at[i]] = hits[i] if i in hits else self.get(key)
+        return deferred
 
     def _kept(self, keys: Sequence[Indicator]) -> dict[int, np.ndarray]:
         """The kept series of `keys`, by place, each looked up once and marked as used
