@@ -47,7 +47,13 @@ from stratopt.metrics._nb import (
 __all__ = ["metrics_chunk_long_nb"]
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+@njit(
+    cache=True,
+    error_model="numpy",
+    fastmath=_FASTMATH,
+    no_cpython_wrapper=True,
+    no_cfunc_wrapper=True,
+)  # type: ignore[misc]
 def _returns_drawdown_nb(cur: F64Array, before: F64Array, rout: F64Array, acc: F64Array) -> None:
     """`_chunk_returns_drawdown_nb` on ``cur`` (whole blocks: a multiple of
     ``_BLOCK`` bars) with ``before[i]`` the equity before ``cur[i]`` (a view one bar
@@ -89,7 +95,7 @@ def _returns_drawdown_nb(cur: F64Array, before: F64Array, rout: F64Array, acc: F
     acc[_A_MAX_RUN] = max_run
 
 
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
 def metrics_chunk_long_nb(
     cur: F64Array,
     prev: float,

@@ -14,7 +14,7 @@ from numba import njit, prange
 __all__ = ["paths_nb"]
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def _path_1d(steps: np.ndarray, cash: float, additive: bool) -> tuple[float, float, float, float]:
     """Final equity, max drawdown, per-step Sharpe (ddof=1) and longest time under water.
 
@@ -58,7 +58,7 @@ def _path_1d(steps: np.ndarray, cash: float, additive: bool) -> tuple[float, flo
     return eq, mdd, sharpe, float(longest)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, no_cfunc_wrapper=True)
 def paths_nb(
     steps: np.ndarray, order: np.ndarray, cash: float, additive: bool, out: np.ndarray
 ) -> None:
