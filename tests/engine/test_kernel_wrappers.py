@@ -12,6 +12,7 @@ from stratopt.engine import _nb
 from stratopt.engine._twins import TWINS
 from stratopt.metrics import _chunk_long_nb
 from stratopt.metrics import _nb as metrics_nb
+from stratopt.strategies import _indicators_nb
 
 
 def _called_from_python(kernel: Dispatcher, seen: set[Dispatcher]) -> set[Dispatcher]:
@@ -45,6 +46,6 @@ def test_twins_call_no_kernel_without_a_python_entry() -> None:
     for composite in TWINS:
         called |= _called_from_python(composite, set())
     assert _nb.simulate_range_nb in called  # the walk finds the twins' kernels
-    bare = _without_wrapper(_nb, metrics_nb, _chunk_long_nb)
+    bare = _without_wrapper(_nb, metrics_nb, _chunk_long_nb, _indicators_nb)
     assert {_nb._close, _nb._fill_nb} <= bare
     assert not {k.py_func.__name__ for k in called & bare}
