@@ -25,14 +25,9 @@ inlines `simulate_nb` (``inline="always"``): two levels fewer in a cold start. T
 batch path inlines `batch_metrics_nb` and `new_work_nb` into `run_many_nb` for the
 same reason (their only caller).
 
-Every kernel here and in the metrics, indicator and statistics kernels is compiled
-without numba's C-callable wrapper (``no_cfunc_wrapper=True``: for passing a kernel as
-a function pointer, which nothing does), and the kernels only other kernels call
-(`_close`, `_fill_nb`, the metrics' inner passes) without the CPython one either
-(``no_cpython_wrapper=True``; a call from Python would jump to a null entry point:
-tests/engine/test_kernel_wrappers.py checks that no Python twin reaches one). Numba
-otherwise builds and compiles both wrappers for every kernel, each compile of a cold
-start: ~3 % of the four work kernels' compile, the same machine code for the kernels.
+The kernels are compiled with `stratopt._njit.njit`: without numba's C-callable
+wrapper, and those only other kernels call (`_close`, `_fill_nb`) without the CPython
+one either (``called_from_python=False``): fewer compiles in a cold start.
 """
 
 from __future__ import annotations
@@ -40,8 +35,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from stratopt._njit import njit
 from stratopt.engine._prefetch_nb import prefetch_nb
 from stratopt.engine._types import (
     E_CASH,
@@ -157,13 +152,13 @@ if SIM_CHUNK % METRICS_SEGMENT:  # pragma: no cover
 PREFETCH_FROM = 1 << 16
 
 
-@njit(cache=True, no_cfunc_wrapper=True)
+@njit(cache=True)
 def fill_codes_nb(ind, rules, levels, codes):  # type: ignore[no-untyped-def]
     """Write each bar's signal code (int8[n]) as the rules give it; 0 where none fires."""
     fill_codes_range_nb(ind, rules, levels, codes, np.int64(0), codes.shape[0])
 
 
-@njit(cache=True, no_cfunc_wrapper=True)
+@njit(cache=True)
 def fill_codes_range_nb(ind, rules, levels, codes, j0, j1):  # type: ignore[no-untyped-def]
     """The signal codes of bars ``j0 <= j < j1`` into ``codes[j - j0]`` (0: none).
 
@@ -298,7 +293,7 @@ def _wants_exit(code, units):  # type: ignore[no-untyped-def]
     return False
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(cache=True, called_from_python=False)
 def _close(pos, price, slip, reason, i, ex, ts, record, trades):  # type: ignore[no-untyped-def]
     """Close the whole position at `price` (before slippage); book the trade.
 
@@ -378,7 +373,7 @@ def _open(pos, side, price, i, ex):  # type: ignore[no-untyped-def]
     return (cash, side * units, fill, float(i), fee, 0.0, fill, stop, take, pos[9])
 
 
-@njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(cache=True, called_from_python=False)
 def _fill_nb(pos, time_exit, code, price, i, ex, ts, record, trades, allow_entry):  # type: ignore[no-untyped-def]
     """The fills at one price (a bar's open with ``next_open``, else its close): a
     max_bars exit if ``time_exit`` and in the market, then the signal ``code`` (an
@@ -401,7 +396,7 @@ def _fill_nb(pos, time_exit, code, price, i, ex, ts, record, trades, allow_entry
     return pos
 
 
-@njit(cache=True, no_cfunc_wrapper=True)
+@njit(cache=True)
 def sim_state_init_nb(st, ex):  # type: ignore[no-untyped-def]
     """Reset the simulation state ``st`` (float64[N_STATE]): flat, with ``ex``'s cash."""
     for i in range(N_STATE):
@@ -412,7 +407,7 @@ def sim_state_init_nb(st, ex):  # type: ignore[no-untyped-def]
     st[S_ENTRY_IDX] = -1.0
 
 
-@njit(cache=True, no_cfunc_wrapper=True)
+@njit(cache=True)
 def copy_codes_nb(codes, padded):  # type: ignore[no-untyped-def]
     """``padded[:n] = codes`` (a loop: a slice assignment compiles numba's shape-error
     raise; a kernel of its own, so that `simulate_nb`'s Python twin loops compiled)."""
@@ -462,7 +457,7 @@ def simulate_nb(o, h, l, c, codes, ex, ts, equity, record, position, exposure, t
     return int(st[S_NTRADES]), int(st[S_EXPOSURE])
 
 
-@njit(cache=True, no_cfunc_wrapper=True)
+@njit(cache=True)
 def simulate_range_nb(  # type: ignore[no-untyped-def]
     o, h, l, c, codes, words, j0, j1, ex, ts, st, equity, record, position, exposure, trades, log
 ):
@@ -658,7 +653,7 @@ def _prefetch_fills_nb(o, codes, words, j0, j1):  # type: ignore[no-untyped-def]
             prefetch_nb(o, min(j0 + i + 1, last))  # type: ignore[call-arg]
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
+@njit(cache=True, error_model="numpy")
 def log_returns_nb(c, cash, log, n_log, ebuf, rbuf, br, dest, kept):  # type: ignore[no-untyped-def]
     """The per-bar returns of a simulation again, from its change log, through
     `tail_split_nb` (brackets ``br``, into ``dest`` and ``kept``).
@@ -713,7 +708,7 @@ def log_returns_nb(c, cash, log, n_log, ebuf, rbuf, br, dest, kept):  # type: ig
     tail_split_nb(rbuf, w, br, dest, kept)
 
 
-@njit(cache=True, no_cfunc_wrapper=True)
+@njit(cache=True)
 def eval_signals_nb(ind, rules, levels, n):  # type: ignore[no-untyped-def]
     """int8[n]: the signal code of every bar (fill_codes_nb into a new array)."""
     codes = np.zeros(n, dtype=np.int8)
@@ -721,7 +716,7 @@ def eval_signals_nb(ind, rules, levels, n):  # type: ignore[no-untyped-def]
     return codes
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True)
 def run_one_nb(o, h, l, c, ind, rules, levels, ex, ppy, record):  # type: ignore[no-untyped-def]
     """One candidate with full outputs: (equity, position, exposure, trades, metrics)."""
     n = c.shape[0]
@@ -886,7 +881,7 @@ def new_work_nb(k):  # type: ignore[no-untyped-def]
     )
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True)
 def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored, samples, logs):  # type: ignore[no-untyped-def]
     """Metrics of many candidates, one after the other: rules[k], levels[k], ex[k] ->
     out[k]; found[k] False where `run_one_nb` must redo candidate k (see
@@ -907,7 +902,7 @@ def run_many_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored, sam
                stored, samples, logs, metrics_chunk_nb, metrics_finish_nb)  # fmt: skip
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True)
 def run_many_long_nb(o, h, l, c, ind, rules, levels, ex, ppy, out, found, stored, samples, logs):  # type: ignore[no-untyped-def]
     """`run_many_nb` for long series (`stratopt.engine.run_many`'s tiles), the same
     arguments and bits, with `metrics_chunk_long_nb` (the returns' divisions inside

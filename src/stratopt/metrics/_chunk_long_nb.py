@@ -20,8 +20,8 @@ long finish (`stratopt.metrics._probe_nb`): the kernels every study compiles kee
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from stratopt._njit import njit
 from stratopt.metrics._nb import (
     _A_DD2,
     _A_INV_PEAK,
@@ -51,8 +51,7 @@ __all__ = ["metrics_chunk_long_nb"]
     cache=True,
     error_model="numpy",
     fastmath=_FASTMATH,
-    no_cpython_wrapper=True,
-    no_cfunc_wrapper=True,
+    called_from_python=False,
 )  # type: ignore[misc]
 def _returns_drawdown_nb(cur: F64Array, before: F64Array, rout: F64Array, acc: F64Array) -> None:
     """`_chunk_returns_drawdown_nb` on ``cur`` (whole blocks: a multiple of
@@ -95,7 +94,7 @@ def _returns_drawdown_nb(cur: F64Array, before: F64Array, rout: F64Array, acc: F
     acc[_A_MAX_RUN] = max_run
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def metrics_chunk_long_nb(
     cur: F64Array,
     prev: float,

@@ -27,8 +27,8 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from stratopt._njit import njit
 from stratopt.metrics._compress_nb import LANES, VECTOR_COMPRESS, compress_store8
 
 __all__ = [
@@ -207,7 +207,7 @@ def ratio_nb(x: float, y: float) -> float:
     return x * 0.0  # 0.0, or NaN for a NaN x
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def per_bar_returns_nb(equity: F64Array, cash: float, out: F64Array) -> None:
     """Per-bar returns of an equity curve, the series every return metric uses.
 
@@ -228,7 +228,7 @@ def per_bar_returns_nb(equity: F64Array, cash: float, out: F64Array) -> None:
 # ======================================================================================
 # Trade statistics
 # ======================================================================================
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def trade_stats_init_nb(ts: F64Array) -> None:
     """Reset the trade-statistics accumulator.
 
@@ -241,7 +241,7 @@ def trade_stats_init_nb(ts: F64Array) -> None:
     ts[TS_WORST_RET] = np.inf
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def trade_stats_update_nb(
     ts: F64Array, net_pnl: float, ret: float, bars_held: float, ret_on_risk: float
 ) -> None:
@@ -284,7 +284,7 @@ def trade_stats_update_nb(
         ts[TS_ROR_COUNT] += 1.0
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def trade_stats_from_arrays_nb(
     net_pnl: F64Array, ret: F64Array, bars_held: F64Array, ret_on_risk: F64Array, ts: F64Array
 ) -> None:
@@ -412,7 +412,7 @@ def _select_nb(a: F64Array, lo: int, hi: int, k: int) -> float:
     return float(a[k])
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _order_stats_nb(
     a: F64Array, hi: int, want: npt.NDArray[np.int64], vals: F64Array, count: int
 ) -> None:
@@ -468,7 +468,7 @@ def _quantile_ranks(n: int, q: float) -> tuple[int, int, float]:
     return k, k + 1, v - k
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def quantile_nb(a: F64Array, q: float) -> float:
     """``np.quantile(a, q)`` (method 'linear') by selection; reorders ``a`` in place.
 
@@ -522,8 +522,7 @@ _TRADE_OR_LEVEL = (
     cache=True,
     error_model="numpy",
     fastmath=_FASTMATH,
-    no_cpython_wrapper=True,
-    no_cfunc_wrapper=True,
+    called_from_python=False,
 )  # type: ignore[misc]
 def _segment_sums_nb(
     r: F64Array, shift: float, flags: npt.NDArray[np.uint8], acc: F64Array
@@ -572,8 +571,7 @@ def _segment_sums_nb(
     cache=True,
     error_model="numpy",
     fastmath=_FASTMATH,
-    no_cpython_wrapper=True,
-    no_cfunc_wrapper=True,
+    called_from_python=False,
 )  # type: ignore[misc]
 def _chunk_counts_nb(
     rbuf: F64Array,
@@ -612,8 +610,7 @@ def _chunk_counts_nb(
     cache=True,
     error_model="numpy",
     fastmath=_FASTMATH,
-    no_cpython_wrapper=True,
-    no_cfunc_wrapper=True,
+    called_from_python=False,
 )  # type: ignore[misc]
 def _chunk_returns_drawdown_nb(cur: F64Array, prev: float, rout: F64Array, acc: F64Array) -> None:
     """Per-bar returns and drawdown of one chunk of equity; the drawdown state is
@@ -708,7 +705,7 @@ def _block_drawdown_nb(
     return peak, inv, max_dd, dd2, run, max_run
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _compact_nb(
     r: F64Array, length: int, flags: npt.NDArray[np.uint8], dest: F64Array, m: int
 ) -> int:
@@ -739,7 +736,7 @@ def _compact_nb(
     return m
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def metrics_begin_nb(cash: float, acc: F64Array) -> None:
     """Reset the accumulator ``acc`` (float64[N_ACC]) before the first chunk of a
     backtest whose initial equity is ``cash`` (> 0)."""
@@ -751,7 +748,7 @@ def metrics_begin_nb(cash: float, acc: F64Array) -> None:
     acc[_A_BAND_HI] = -np.inf
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def metrics_chunk_nb(
     cur: F64Array,
     prev: float,
@@ -847,7 +844,7 @@ def _widen_band_nb(sample: F64Array, c: int, acc: F64Array) -> None:
     acc[_A_BAND_HI] = max(acc[_A_BAND_HI], got[1])
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _sample_size(n: int) -> int:
     """Size of the systematic sample of returns that places the quantile brackets."""
     return min(_N_SAMPLE, n >> 4)
@@ -963,7 +960,7 @@ def _put_brackets_nb(n: int, want: npt.NDArray[np.int64], got: F64Array, br: F64
             count += 1
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _tail_nb(
     buf: F64Array, m: int, n: int, br: F64Array, cnt: npt.NDArray[np.int64], below_sum: float
 ) -> tuple[bool, float, float, float]:
@@ -1101,7 +1098,7 @@ def _neumaier_nb(total: float, comp: float, v: float) -> tuple[float, float]:
     return t, comp
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def _tail_from_returns_nb(returns: F64Array, out: F64Array) -> None:
     """VaR, CVaR and tail ratio selected among all the returns (float64[n], n >= 1,
     reordered): the fallback when the stored tails of `metrics_finish_nb` fall short."""
@@ -1134,7 +1131,7 @@ def open_brackets_nb(br: F64Array) -> None:
         br[2 * b + 1] = np.inf
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def tail_split_nb(
     r: F64Array, w: int, br: F64Array, dest: F64Array, kept: npt.NDArray[np.int64]
 ) -> None:
@@ -1164,7 +1161,7 @@ def tail_split_nb(
     kept[K_ABOVE] += above
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def tail_by_value_nb(
     dest: F64Array, kept: npt.NDArray[np.int64], n: int, br: F64Array, out: F64Array
 ) -> bool:
@@ -1322,7 +1319,7 @@ def compute_metrics_nb(
         _tail_from_returns_nb(scratch, out)
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def metrics_finish_nb(
     n: int,
     final: float,
@@ -1370,7 +1367,7 @@ def metrics_finish_nb(
 # blocks with its 862 variables (`_trade_metrics_nb` and the ratios inlined) cost
 # ~0.3 s of each `metrics_finish_nb` compile, on a cold start's critical path (the
 # compile child). A call per candidate finish costs nothing measurable.
-@njit(cache=True, error_model="numpy", no_cpython_wrapper=True, no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", called_from_python=False)  # type: ignore[misc]
 def _finish_but_tails_nb(
     n: int,
     final: float,
@@ -1448,7 +1445,7 @@ def _finish_candidates_nb(
 
 # The metric-subset path's finish (`stratopt.engine` run_but_tails_nb): a new function
 # beside `metrics_finish_nb`, which stays as the full pass compiles it.
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def metrics_finish_but_tails_nb(
     n: int,
     final: float,
@@ -1473,8 +1470,7 @@ def metrics_finish_but_tails_nb(
     cache=True,
     error_model="numpy",
     fastmath=_FASTMATH,
-    no_cpython_wrapper=True,
-    no_cfunc_wrapper=True,
+    called_from_python=False,
 )  # type: ignore[misc]
 def _chunk_returns_nb(cur: F64Array, prev: float, rout: F64Array) -> None:
     """The per-bar returns of `_chunk_returns_drawdown_nb`, the same expression (so
@@ -1487,7 +1483,7 @@ def _chunk_returns_nb(cur: F64Array, prev: float, rout: F64Array) -> None:
         rout[i] = cur[i] / p - 1.0 if p > 0.0 else 0.0
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy")  # type: ignore[misc]
 def metrics_returns_chunk_nb(
     cur: F64Array, prev: float, j0: int, rbuf: F64Array, acc: F64Array, drawdown: bool
 ) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from stratopt._njit import njit
 
 __all__ = ["paths_nb"]
 
 
-@njit(cache=True, no_cfunc_wrapper=True)
+@njit(cache=True)
 def _path_1d(steps: np.ndarray, cash: float, additive: bool) -> tuple[float, float, float, float]:
     """Final equity, max drawdown, per-step Sharpe (ddof=1) and longest time under water.
 
@@ -58,7 +60,7 @@ def _path_1d(steps: np.ndarray, cash: float, additive: bool) -> tuple[float, flo
     return eq, mdd, sharpe, float(longest)
 
 
-@njit(cache=True, parallel=True, no_cfunc_wrapper=True)
+@njit(cache=True, parallel=True)
 def paths_nb(
     steps: np.ndarray, order: np.ndarray, cash: float, additive: bool, out: np.ndarray
 ) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from stratopt._njit import njit
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, called_from_python=False)
 def _first_valid(x):  # type: ignore[no-untyped-def]
     for i in range(x.shape[0]):
         if not math.isnan(x[i]):
@@ -21,7 +22,7 @@ def _first_valid(x):  # type: ignore[no-untyped-def]
     return x.shape[0]
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True)
 def sma_nb(x, window):  # type: ignore[no-untyped-def]
     """Simple moving average over `window` bars.
 
@@ -49,7 +50,7 @@ def sma_nb(x, window):  # type: ignore[no-untyped-def]
     return out
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, called_from_python=False)
 def _kahan_add(total, comp, v):  # type: ignore[no-untyped-def]
     """One step of `sma_nb`'s compensated sum: ``(total, comp)`` after adding ``v``."""
     y = v - comp
@@ -57,7 +58,7 @@ def _kahan_add(total, comp, v):  # type: ignore[no-untyped-def]
     return t, (t - total) - y
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True)
 def sma_rows_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
     """``out[rows[q]] = sma_nb(x, windows[q])`` for every window, four at a time.
 
@@ -68,7 +69,7 @@ def sma_rows_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
         _sma_four_nb(x, windows[b : b + 4], out, rows[b : b + 4])
 
 
-@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, called_from_python=False)
 def _sma_four_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
     """`sma_nb` of up to four windows at once: ``out[rows[q]] = sma_nb(x, windows[q])``.
 
@@ -135,7 +136,7 @@ def _sma_four_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
         r3[i] = t3 / w3
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True)
 def ema_nb(x, window):  # type: ignore[no-untyped-def]
     """Exponential moving average, alpha = 2/(window+1), seeded with the first SMA."""
     n = x.shape[0]
@@ -155,7 +156,7 @@ def ema_nb(x, window):  # type: ignore[no-untyped-def]
     return out
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True)
 def rsi_nb(x, window):  # type: ignore[no-untyped-def]
     """Wilder's RSI: smoothed gains / losses with alpha = 1/window, seeded by their mean."""
     n = x.shape[0]
@@ -185,7 +186,7 @@ def rsi_nb(x, window):  # type: ignore[no-untyped-def]
     return out
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True)
 def rolling_std_nb(x, window):  # type: ignore[no-untyped-def]
     """Population standard deviation over `window` bars (Bollinger's convention)."""
     n = x.shape[0]
@@ -204,7 +205,7 @@ def rolling_std_nb(x, window):  # type: ignore[no-untyped-def]
     return out
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True)
 def rolling_max_nb(x, window):  # type: ignore[no-untyped-def]
     """Highest value of the last `window` bars (monotonic deque, O(n))."""
     n = x.shape[0]
@@ -225,7 +226,7 @@ def rolling_max_nb(x, window):  # type: ignore[no-untyped-def]
     return out
 
 
-@njit(cache=True, nogil=True, no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True)
 def rolling_min_nb(x, window):  # type: ignore[no-untyped-def]
     """Lowest value of the last `window` bars."""
     return -rolling_max_nb(-x, window)
