@@ -47,12 +47,7 @@ from stratopt.metrics._nb import (
 __all__ = ["metrics_chunk_long_nb"]
 
 
-@njit(
-    cache=True,
-    error_model="numpy",
-    fastmath=_FASTMATH,
-    called_from_python=False,
-)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, called_from_python=False)
 def _returns_drawdown_nb(cur: F64Array, before: F64Array, rout: F64Array, acc: F64Array) -> None:
     """`_chunk_returns_drawdown_nb` on ``cur`` (whole blocks: a multiple of
     ``_BLOCK`` bars) with ``before[i]`` the equity before ``cur[i]`` (a view one bar
