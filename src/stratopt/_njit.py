@@ -4,8 +4,9 @@ Numba builds two wrappers around every function it compiles, and optimizes and
 generates machine code for them: a CPython entry point (for calls from Python) and a
 C-callable one (for passing the kernel as a function pointer, which nothing here
 does). In a cold start each is a slice of the compile (both: ~3 % of the four work
-kernels', measured in benchmarks/README.md, session 19), and neither changes the
-kernel's own machine code. This `njit` never builds the C-callable one, and with
+kernels', measured in benchmarks/README.md, session 19), and neither is on the path
+of a kernel's call to another (that calls the native function). This `njit` never
+builds the C-callable one, and with
 ``called_from_python=False`` (a kernel only other kernels call) not the CPython one
 either: a call from Python would then jump to a null entry point
 (tests/engine/test_kernel_wrappers.py checks that the composites' Python twins reach
