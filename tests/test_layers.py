@@ -49,7 +49,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("metrics", "data", "storage", "stats"),  # leaves; stats is pure formulas
 )
 # Importable from every layer; they import only each other.
-FOUNDATION = ("errors", "_gc", "_jsonable", "_moved", "_suggest", "_urls", "_version")
+FOUNDATION = ("errors", "_gc", "_jsonable", "_moved", "_njit", "_suggest", "_urls", "_version")
 
 # Function-local imports of heavy third-party modules, loaded only when used (one line
 # each: file relative to src/stratopt, module, why).

@@ -24,6 +24,10 @@ each caller, so the one-candidate path calls `fill_codes_range_nb` directly and
 inlines `simulate_nb` (``inline="always"``): two levels fewer in a cold start. The
 batch path inlines `batch_metrics_nb` and `new_work_nb` into `run_many_nb` for the
 same reason (their only caller).
+
+The kernels are compiled with `stratopt._njit.njit`: without numba's C-callable
+wrapper, and those only other kernels call (`_close`, `_fill_nb`) without the CPython
+one either (``called_from_python=False``): fewer compiles in a cold start.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from stratopt._njit import njit
 from stratopt.engine._prefetch_nb import prefetch_nb
 from stratopt.engine._types import (
     E_CASH,
@@ -289,7 +293,7 @@ def _wants_exit(code, units):  # type: ignore[no-untyped-def]
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, called_from_python=False)
 def _close(pos, price, slip, reason, i, ex, ts, record, trades):  # type: ignore[no-untyped-def]
     """Close the whole position at `price` (before slippage); book the trade.
 
@@ -369,7 +373,7 @@ def _open(pos, side, price, i, ex):  # type: ignore[no-untyped-def]
     return (cash, side * units, fill, float(i), fee, 0.0, fill, stop, take, pos[9])
 
 
-@njit(cache=True)
+@njit(cache=True, called_from_python=False)
 def _fill_nb(pos, time_exit, code, price, i, ex, ts, record, trades, allow_entry):  # type: ignore[no-untyped-def]
     """The fills at one price (a bar's open with ``next_open``, else its close): a
     max_bars exit if ``time_exit`` and in the market, then the signal ``code`` (an

@@ -20,8 +20,8 @@ long finish (`stratopt.metrics._probe_nb`): the kernels every study compiles kee
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from stratopt._njit import njit
 from stratopt.metrics._nb import (
     _A_DD2,
     _A_INV_PEAK,
@@ -47,7 +47,7 @@ from stratopt.metrics._nb import (
 __all__ = ["metrics_chunk_long_nb"]
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, called_from_python=False)
 def _returns_drawdown_nb(cur: F64Array, before: F64Array, rout: F64Array, acc: F64Array) -> None:
     """`_chunk_returns_drawdown_nb` on ``cur`` (whole blocks: a multiple of
     ``_BLOCK`` bars) with ``before[i]`` the equity before ``cur[i]`` (a view one bar

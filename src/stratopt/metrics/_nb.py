@@ -27,8 +27,8 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
+from stratopt._njit import njit
 from stratopt.metrics._compress_nb import LANES, VECTOR_COMPRESS, compress_store8
 
 __all__ = [
@@ -518,7 +518,7 @@ _TRADE_OR_LEVEL = (
 )  # fmt: skip
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, called_from_python=False)
 def _segment_sums_nb(
     r: F64Array, shift: float, flags: npt.NDArray[np.uint8], acc: F64Array
 ) -> None:
@@ -562,7 +562,7 @@ def _segment_sums_nb(
     acc[_A_ZEROS] += n_zero
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, called_from_python=False)
 def _chunk_counts_nb(
     rbuf: F64Array,
     length: int,
@@ -596,7 +596,7 @@ def _chunk_counts_nb(
     return below
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, called_from_python=False)
 def _chunk_returns_drawdown_nb(cur: F64Array, prev: float, rout: F64Array, acc: F64Array) -> None:
     """Per-bar returns and drawdown of one chunk of equity; the drawdown state is
     carried in ``acc``.
@@ -1352,7 +1352,7 @@ def metrics_finish_nb(
 # blocks with its 862 variables (`_trade_metrics_nb` and the ratios inlined) cost
 # ~0.3 s of each `metrics_finish_nb` compile, on a cold start's critical path (the
 # compile child). A call per candidate finish costs nothing measurable.
-@njit(cache=True, error_model="numpy")  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", called_from_python=False)  # type: ignore[misc]
 def _finish_but_tails_nb(
     n: int,
     final: float,
@@ -1451,7 +1451,7 @@ def metrics_finish_but_tails_nb(
     _finish_but_tails_nb(n, final, cash, exposure_bars, ts, periods_per_year, acc, out)
 
 
-@njit(cache=True, error_model="numpy", fastmath=_FASTMATH)  # type: ignore[misc]
+@njit(cache=True, error_model="numpy", fastmath=_FASTMATH, called_from_python=False)
 def _chunk_returns_nb(cur: F64Array, prev: float, rout: F64Array) -> None:
     """The per-bar returns of `_chunk_returns_drawdown_nb`, the same expression (so
     the same bits), without the drawdown."""

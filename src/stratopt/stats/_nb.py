@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from stratopt._njit import njit
 
 __all__ = ["paths_nb"]
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from stratopt._njit import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, called_from_python=False)
 def _first_valid(x):  # type: ignore[no-untyped-def]
     for i in range(x.shape[0]):
         if not math.isnan(x[i]):
@@ -49,7 +50,7 @@ def sma_nb(x, window):  # type: ignore[no-untyped-def]
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, called_from_python=False)
 def _kahan_add(total, comp, v):  # type: ignore[no-untyped-def]
     """One step of `sma_nb`'s compensated sum: ``(total, comp)`` after adding ``v``."""
     y = v - comp
@@ -68,7 +69,7 @@ def sma_rows_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
         _sma_four_nb(x, windows[b : b + 4], out, rows[b : b + 4])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, called_from_python=False)
 def _sma_four_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
     """`sma_nb` of up to four windows at once: ``out[rows[q]] = sma_nb(x, windows[q])``.
 
