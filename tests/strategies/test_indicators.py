@@ -40,23 +40,24 @@ def test_sma_keeps_precision_over_a_long_series() -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_sma_rows_are_sma_nb_bit_for_bit(seed: int) -> None:
-    """The four-lane kernel gives each row exactly `sma_nb`'s bits, whatever the number
-    of windows (1-11: whole fours and a rest), their lengths (longer than the series
-    too), a NaN lead-in and the rows they go to; rows not asked for are left alone."""
+    """The eight- and four-lane kernels give each row exactly `sma_nb`'s bits, whatever
+    the number of windows (1-19: whole eights, a rest of five to eight or of one to
+    four), their lengths (longer than the series too), a NaN lead-in and the rows they
+    go to; rows not asked for are left alone."""
     rng = np.random.default_rng(seed)
     for n in (1, 3, 60, 2000):
         x = 100.0 + np.cumsum(rng.normal(0.0, 1.0, n))
         if rng.random() < 0.5:
             x[: int(rng.integers(0, n + 1))] = np.nan
-        k = int(rng.integers(1, 12))
+        k = int(rng.integers(1, 20))
         windows = rng.integers(1, 300, k).astype(np.int64)
-        rows = rng.choice(13, k, replace=False).astype(np.int64)
-        out = np.full((13, n), 7.0)
+        rows = rng.choice(21, k, replace=False).astype(np.int64)
+        out = np.full((21, n), 7.0)
         nb.sma_rows_nb(x, windows, out, rows)
         for q in range(k):
             want = nb.sma_nb(x, int(windows[q]))
             assert np.array_equal(out[rows[q]], want, equal_nan=True), (n, windows[q])
-        untouched = np.setdiff1d(np.arange(13), rows)
+        untouched = np.setdiff1d(np.arange(21), rows)
         assert (out[untouched] == 7.0).all()
 
 
