@@ -74,7 +74,8 @@ def sma_rows_long_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
     go through `_sma_four_nb`), the same bits: for long series, where the rows take a
     tenth of an `evaluate_many` call. A kernel of its own, compiled on the first long
     series: compiled into `sma_rows_nb`, the eight lanes lengthened a cold start (a
-    study of 5,000 bars) by about half a second."""
+    study of 5,000 bars) by 0.3-1.4 s in three pairs (benchmarks/README.md, session 19).
+    """
     k = windows.shape[0]
     for b in range(0, k, 8):
         if k - b > 4:
