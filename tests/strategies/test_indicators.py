@@ -38,25 +38,27 @@ def test_sma_keeps_precision_over_a_long_series() -> None:
         assert got[i] == pytest.approx(x[i - 49 : i + 1].mean(), rel=1e-14)
 
 
+@pytest.mark.parametrize("kernel", ["sma_rows_nb", "sma_rows_long_nb"])
 @pytest.mark.parametrize("seed", range(6))
-def test_sma_rows_are_sma_nb_bit_for_bit(seed: int) -> None:
-    """The four-lane kernel gives each row exactly `sma_nb`'s bits, whatever the number
-    of windows (1-11: whole fours and a rest), their lengths (longer than the series
+def test_sma_rows_are_sma_nb_bit_for_bit(seed: int, kernel: str) -> None:
+    """The four-lane kernel, and the long series' eight-lane one, give each row exactly
+    `sma_nb`'s bits, whatever the number of windows (1-19: whole fours or eights, a
+    rest of five to eight or of one to four), their lengths (longer than the series
     too), a NaN lead-in and the rows they go to; rows not asked for are left alone."""
     rng = np.random.default_rng(seed)
     for n in (1, 3, 60, 2000):
         x = 100.0 + np.cumsum(rng.normal(0.0, 1.0, n))
         if rng.random() < 0.5:
             x[: int(rng.integers(0, n + 1))] = np.nan
-        k = int(rng.integers(1, 12))
+        k = int(rng.integers(1, 20))
         windows = rng.integers(1, 300, k).astype(np.int64)
-        rows = rng.choice(13, k, replace=False).astype(np.int64)
-        out = np.full((13, n), 7.0)
-        nb.sma_rows_nb(x, windows, out, rows)
+        rows = rng.choice(21, k, replace=False).astype(np.int64)
+        out = np.full((21, n), 7.0)
+        getattr(nb, kernel)(x, windows, out, rows)
         for q in range(k):
             want = nb.sma_nb(x, int(windows[q]))
             assert np.array_equal(out[rows[q]], want, equal_nan=True), (n, windows[q])
-        untouched = np.setdiff1d(np.arange(13), rows)
+        untouched = np.setdiff1d(np.arange(21), rows)
         assert (out[untouched] == 7.0).all()
 
 
@@ -109,6 +111,30 @@ def test_fill_rows_batches_moving_averages_like_get(threads: int) -> None:
         for key, row in zip(keys, rows, strict=True):
             assert np.array_equal(cache.get(key), out[row], equal_nan=True), key
         assert cache.computed == len(keys)
+
+
+def test_fill_rows_on_a_long_series_takes_eight_windows_a_job(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From 65,536 bars the moving averages go eight a job through the eight-lane
+    kernel, with `get`'s bits."""
+    rng = np.random.default_rng(6)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, 1 << 16)))
+    keys = [sma("close", w) for w in (3, 20, 7, 250, 41, 9, 64, 5, 1000, 12)]
+    jobs: list[int] = []
+    long_rows = nb.sma_rows_long_nb
+
+    def recorded(x: np.ndarray, ws: np.ndarray, out: np.ndarray, at: np.ndarray) -> None:
+        jobs.append(len(ws))
+        long_rows(x, ws, out, at)
+
+    monkeypatch.setattr(nb, "sma_rows_long_nb", recorded)
+    out = np.zeros((len(keys), len(close)))
+    IndicatorCache(_bars(close)).fill_rows(keys, out, threads=2)
+    assert sorted(jobs) == [2, 8]
+    fresh = IndicatorCache(_bars(close))
+    for row, key in enumerate(keys):
+        assert np.array_equal(out[row], fresh.get(key), equal_nan=True), key
 
 
 def test_an_indicator_keeps_no_hash_from_another_process() -> None:

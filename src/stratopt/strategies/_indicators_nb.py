@@ -69,6 +69,22 @@ def sma_rows_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
         _sma_four_nb(x, windows[b : b + 4], out, rows[b : b + 4])
 
 
+@njit(cache=True, nogil=True)
+def sma_rows_long_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
+    """`sma_rows_nb` eight windows at a time (`_sma_eight_nb`; four or fewer left over
+    go through `_sma_four_nb`), the same bits: for long series, where the rows take a
+    tenth of an `evaluate_many` call. A kernel of its own, compiled on the first long
+    series: compiled into `sma_rows_nb`, the eight lanes lengthened a cold start (a
+    study of 5,000 bars) by 0.3-1.4 s in three pairs (benchmarks/README.md, session 19).
+    """
+    k = windows.shape[0]
+    for b in range(0, k, 8):
+        if k - b > 4:
+            _sma_eight_nb(x, windows[b : b + 8], out, rows[b : b + 8])
+        else:
+            _sma_four_nb(x, windows[b : b + 4], out, rows[b : b + 4])
+
+
 @njit(cache=True, nogil=True, called_from_python=False)
 def _sma_four_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
     """`sma_nb` of up to four windows at once: ``out[rows[q]] = sma_nb(x, windows[q])``.
@@ -90,10 +106,7 @@ def _sma_four_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
     r1 = out[rows[min(1, k - 1)]]
     r2 = out[rows[min(2, k - 1)]]
     r3 = out[rows[min(3, k - 1)]]
-    for q in range(k):
-        row = out[rows[q]]
-        for i in range(min(n, start + windows[q] - 1)):
-            row[i] = np.nan
+    _nan_leads_nb(x, windows, out, rows, start)
     t0 = c0 = t1 = c1 = t2 = c2 = t3 = c3 = 0.0
     steady = min(n, start + max(w0, w1, w2, w3))
     for i in range(start, steady):
@@ -134,6 +147,116 @@ def _sma_four_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
         r1[i] = t1 / w1
         r2[i] = t2 / w2
         r3[i] = t3 / w3
+
+
+@njit(cache=True, nogil=True, called_from_python=False)
+def _sma_eight_nb(x, windows, out, rows):  # type: ignore[no-untyped-def]
+    """`_sma_four_nb` with eight lanes: ``out[rows[q]] = sma_nb(x, windows[q])`` for
+    five to eight windows (fewer than eight repeat the last one), the same operations
+    per window.
+
+    Four compensated sums still leave the adders waiting on each bar's chain of
+    dependent additions (about 24 cycles a bar for the four); eight fill that time:
+    1.32 against 1.76 ms a row of 1M bars on Zen 4 (benchmarks/README.md, session 19).
+    Written out lane by lane so that every sum stays in a register.
+    """
+    k = windows.shape[0]
+    n = x.shape[0]
+    start = _first_valid(x)
+    w0, w1, w2, w3 = windows[0], windows[1], windows[2], windows[3]
+    w4 = windows[min(4, k - 1)]
+    w5 = windows[min(5, k - 1)]
+    w6 = windows[min(6, k - 1)]
+    w7 = windows[min(7, k - 1)]
+    r0, r1, r2, r3 = out[rows[0]], out[rows[1]], out[rows[2]], out[rows[3]]
+    r4 = out[rows[min(4, k - 1)]]
+    r5 = out[rows[min(5, k - 1)]]
+    r6 = out[rows[min(6, k - 1)]]
+    r7 = out[rows[min(7, k - 1)]]
+    _nan_leads_nb(x, windows, out, rows, start)
+    t0 = c0 = t1 = c1 = t2 = c2 = t3 = c3 = 0.0
+    t4 = c4 = t5 = c5 = t6 = c6 = t7 = c7 = 0.0
+    steady = min(n, start + max(w0, w1, w2, w3, w4, w5, w6, w7))
+    for i in range(start, steady):
+        xi = x[i]
+        m = i - start
+        t0, c0 = _kahan_add(t0, c0, xi)
+        t1, c1 = _kahan_add(t1, c1, xi)
+        t2, c2 = _kahan_add(t2, c2, xi)
+        t3, c3 = _kahan_add(t3, c3, xi)
+        t4, c4 = _kahan_add(t4, c4, xi)
+        t5, c5 = _kahan_add(t5, c5, xi)
+        t6, c6 = _kahan_add(t6, c6, xi)
+        t7, c7 = _kahan_add(t7, c7, xi)
+        t0, c0 = _kahan_sub_from(t0, c0, x, i, w0, m)
+        t1, c1 = _kahan_sub_from(t1, c1, x, i, w1, m)
+        t2, c2 = _kahan_sub_from(t2, c2, x, i, w2, m)
+        t3, c3 = _kahan_sub_from(t3, c3, x, i, w3, m)
+        t4, c4 = _kahan_sub_from(t4, c4, x, i, w4, m)
+        t5, c5 = _kahan_sub_from(t5, c5, x, i, w5, m)
+        t6, c6 = _kahan_sub_from(t6, c6, x, i, w6, m)
+        t7, c7 = _kahan_sub_from(t7, c7, x, i, w7, m)
+        _mean_into(r0, i, t0, w0, m)
+        _mean_into(r1, i, t1, w1, m)
+        _mean_into(r2, i, t2, w2, m)
+        _mean_into(r3, i, t3, w3, m)
+        _mean_into(r4, i, t4, w4, m)
+        _mean_into(r5, i, t5, w5, m)
+        _mean_into(r6, i, t6, w6, m)
+        _mean_into(r7, i, t7, w7, m)
+    # past the longest window every lane adds and removes on every bar: no branches
+    for i in range(steady, n):
+        xi = x[i]
+        t0, c0 = _kahan_slide(t0, c0, xi, x[i - w0])
+        t1, c1 = _kahan_slide(t1, c1, xi, x[i - w1])
+        t2, c2 = _kahan_slide(t2, c2, xi, x[i - w2])
+        t3, c3 = _kahan_slide(t3, c3, xi, x[i - w3])
+        t4, c4 = _kahan_slide(t4, c4, xi, x[i - w4])
+        t5, c5 = _kahan_slide(t5, c5, xi, x[i - w5])
+        t6, c6 = _kahan_slide(t6, c6, xi, x[i - w6])
+        t7, c7 = _kahan_slide(t7, c7, xi, x[i - w7])
+        r0[i] = t0 / w0
+        r1[i] = t1 / w1
+        r2[i] = t2 / w2
+        r3[i] = t3 / w3
+        r4[i] = t4 / w4
+        r5[i] = t5 / w5
+        r6[i] = t6 / w6
+        r7[i] = t7 / w7
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _nan_leads_nb(x, windows, out, rows, start):  # type: ignore[no-untyped-def]
+    """NaN in ``out[rows[q]]`` before the first full window of ``windows[q]`` bars (the
+    series ``x`` valid from bar ``start``)."""
+    n = x.shape[0]
+    for q in range(windows.shape[0]):
+        row = out[rows[q]]
+        for i in range(min(n, start + windows[q] - 1)):
+            row[i] = np.nan
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _kahan_slide(total, comp, v, old):  # type: ignore[no-untyped-def]
+    """`_kahan_add` of ``v``, then of ``-old``: a window's sum one bar on."""
+    total, comp = _kahan_add(total, comp, v)
+    return _kahan_add(total, comp, -old)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _kahan_sub_from(total, comp, x, i, w, m):  # type: ignore[no-untyped-def]
+    """`_kahan_add` of ``-x[i - w]`` once the window of ``w`` bars is full (``m >= w``
+    bars since the first valid one); else the sum as it is."""
+    if m >= w:
+        return _kahan_add(total, comp, -x[i - w])
+    return total, comp
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mean_into(row, i, total, w, m):  # type: ignore[no-untyped-def]
+    """``row[i] = total / w`` once the window of ``w`` bars is full at bar ``i``."""
+    if m >= w - 1:
+        row[i] = total / w
 
 
 @njit(cache=True, nogil=True)
