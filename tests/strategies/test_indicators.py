@@ -137,6 +137,33 @@ def test_fill_rows_on_a_long_series_takes_eight_windows_a_job(
         assert np.array_equal(out[row], fresh.get(key), equal_nan=True), key
 
 
+def test_a_long_series_moving_averages_are_not_deferred(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`defer` hands back only `sma_rows_nb`'s rows: a long series' go through the
+    eight-lane kernel at once (its deferred launch would take them four a lane)."""
+    rng = np.random.default_rng(7)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, 1 << 16)))
+    keys = [sma("close", w) for w in (3, 20, 7, 250, 41, 9)]
+    jobs: list[int] = []
+    long_rows = nb.sma_rows_long_nb
+
+    def recorded(x: np.ndarray, ws: np.ndarray, out: np.ndarray, at: np.ndarray) -> None:
+        jobs.append(len(ws))
+        long_rows(x, ws, out, at)
+
+    monkeypatch.setattr(nb, "sma_rows_long_nb", recorded)
+    out = np.zeros((len(keys), len(close)))
+    deferred = IndicatorCache(_bars(close)).fill_rows(keys, out, keep=False, defer=True)
+    assert deferred is None and jobs == [6]
+    fresh = IndicatorCache(_bars(close))
+    for row, key in enumerate(keys):
+        assert np.array_equal(out[row], fresh.get(key), equal_nan=True), key
+    short = np.zeros((len(keys), 500))
+    cache = IndicatorCache(_bars(close[:500]))
+    assert cache.fill_rows(keys, short, keep=False, defer=True) is not None
+
+
 def test_an_indicator_keeps_no_hash_from_another_process() -> None:
     """The hash is cached on the object; a pickled copy (another process, whose
     string hashes differ) must compute its own, or dict lookups miss."""

@@ -302,10 +302,13 @@ class IndicatorCache:
         ]
         direct = {i for group in by_source.values() for i in group}
         deferred = None
-        if defer and not parallel and not keep and len(jobs) == 1:
-            job = jobs.pop()
-            assert isinstance(job, partial)  # `_sma_jobs`' call of `sma_rows_nb`
-            deferred = SmaRows(*job.args)
+        # a long series' rows stay here: the deferred launch shares out four-lane
+        # groups, slower per row than `sma_rows_long_nb`'s eight lanes
+        job = jobs[0] if len(jobs) == 1 else None
+        if defer and not parallel and not keep and isinstance(job, partial):
+            deferred = SmaRows(*job.args) if job.func is nb.sma_rows_nb else None
+            if deferred is not None:
+                jobs.pop()
         if parallel or not keep:
             jobs += [
                 partial(self._compute_into, keys[i], out, at[i]) for i in fresh if i not in direct
