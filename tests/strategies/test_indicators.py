@@ -7,7 +7,17 @@ import pandas as pd
 import pytest
 
 from stratopt.data import Bars
-from stratopt.strategies import IndicatorCache, bollinger, ema, highest, lowest, macd, rsi, sma
+from stratopt.strategies import (
+    Indicator,
+    IndicatorCache,
+    bollinger,
+    ema,
+    highest,
+    lowest,
+    macd,
+    rsi,
+    sma,
+)
 from stratopt.strategies import _indicators_nb as nb
 
 
@@ -113,52 +123,52 @@ def test_fill_rows_batches_moving_averages_like_get(threads: int) -> None:
         assert cache.computed == len(keys)
 
 
-def test_fill_rows_on_a_long_series_takes_eight_windows_a_job(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def long_jobs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The window counts of each `sma_rows_long_nb` call, in order (the kernel still runs)."""
+    jobs: list[int] = []
+    long_rows = nb.sma_rows_long_nb
+
+    def recorded(x: np.ndarray, ws: np.ndarray, out: np.ndarray, at: np.ndarray) -> None:
+        jobs.append(len(ws))
+        long_rows(x, ws, out, at)
+
+    monkeypatch.setattr(nb, "sma_rows_long_nb", recorded)
+    return jobs
+
+
+def _long_close(seed: int) -> np.ndarray:
+    """65,536 bars: the shortest series that takes the eight-lane kernel."""
+    rng = np.random.default_rng(seed)
+    return 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, 1 << 16)))
+
+
+def _assert_rows_are_gets(close: np.ndarray, keys: list[Indicator], out: np.ndarray) -> None:
+    fresh = IndicatorCache(_bars(close))
+    for row, key in enumerate(keys):
+        assert np.array_equal(out[row], fresh.get(key), equal_nan=True), key
+
+
+def test_fill_rows_on_a_long_series_takes_eight_windows_a_job(long_jobs: list[int]) -> None:
     """From 65,536 bars the moving averages go eight a job through the eight-lane
     kernel, with `get`'s bits."""
-    rng = np.random.default_rng(6)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, 1 << 16)))
+    close = _long_close(6)
     keys = [sma("close", w) for w in (3, 20, 7, 250, 41, 9, 64, 5, 1000, 12)]
-    jobs: list[int] = []
-    long_rows = nb.sma_rows_long_nb
-
-    def recorded(x: np.ndarray, ws: np.ndarray, out: np.ndarray, at: np.ndarray) -> None:
-        jobs.append(len(ws))
-        long_rows(x, ws, out, at)
-
-    monkeypatch.setattr(nb, "sma_rows_long_nb", recorded)
     out = np.zeros((len(keys), len(close)))
     IndicatorCache(_bars(close)).fill_rows(keys, out, threads=2)
-    assert sorted(jobs) == [2, 8]
-    fresh = IndicatorCache(_bars(close))
-    for row, key in enumerate(keys):
-        assert np.array_equal(out[row], fresh.get(key), equal_nan=True), key
+    assert sorted(long_jobs) == [2, 8]
+    _assert_rows_are_gets(close, keys, out)
 
 
-def test_a_long_series_moving_averages_are_not_deferred(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_long_series_moving_averages_are_not_deferred(long_jobs: list[int]) -> None:
     """`defer` hands back only `sma_rows_nb`'s rows: a long series' go through the
     eight-lane kernel at once (its deferred launch would take them four a lane)."""
-    rng = np.random.default_rng(7)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, 1 << 16)))
+    close = _long_close(7)
     keys = [sma("close", w) for w in (3, 20, 7, 250, 41, 9)]
-    jobs: list[int] = []
-    long_rows = nb.sma_rows_long_nb
-
-    def recorded(x: np.ndarray, ws: np.ndarray, out: np.ndarray, at: np.ndarray) -> None:
-        jobs.append(len(ws))
-        long_rows(x, ws, out, at)
-
-    monkeypatch.setattr(nb, "sma_rows_long_nb", recorded)
     out = np.zeros((len(keys), len(close)))
     deferred = IndicatorCache(_bars(close)).fill_rows(keys, out, keep=False, defer=True)
-    assert deferred is None and jobs == [6]
-    fresh = IndicatorCache(_bars(close))
-    for row, key in enumerate(keys):
-        assert np.array_equal(out[row], fresh.get(key), equal_nan=True), key
+    assert deferred is None and long_jobs == [6]
+    _assert_rows_are_gets(close, keys, out)
     short = np.zeros((len(keys), 500))
     cache = IndicatorCache(_bars(close[:500]))
     assert cache.fill_rows(keys, short, keep=False, defer=True) is not None
