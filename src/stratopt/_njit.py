@@ -23,9 +23,13 @@ import numba
 if TYPE_CHECKING:
     from numba.core.dispatcher import Dispatcher
 
-__all__ = ["njit"]
+__all__ = ["JIT_DISABLED", "njit"]
 
 _F = TypeVar("_F", bound=Callable[..., object])
+
+# numba's switch for debugging kernels as Python (``NUMBA_DISABLE_JIT=1``): each kernel
+# is then its plain function, and an intrinsic it calls needs a Python equivalent.
+JIT_DISABLED: bool = bool(numba.config.DISABLE_JIT)  # type: ignore[attr-defined]
 
 
 def njit(*, called_from_python: bool = True, **options: Any) -> Callable[[_F], Dispatcher[_F]]:

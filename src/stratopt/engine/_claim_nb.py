@@ -9,10 +9,13 @@ say who computes a candidate; what is computed is the same.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from numba import types
 from numba.extending import intrinsic
+
+from stratopt._njit import JIT_DISABLED
 
 __all__ = ["claim_nb"]
 
@@ -41,3 +44,20 @@ def claim_nb(typingctx: Any, counters: Any, i: Any, step: Any) -> Any:
         return builder.atomic_rmw("add", builder.gep(data, [index]), step_value, "acq_rel")
 
     return sig, codegen
+
+
+_CLAIM_LOCK = threading.Lock()
+
+
+def _claim_py(counters: Any, i: int, step: int) -> int:
+    """`claim_nb` in Python (the lock makes it atomic for Python threads)."""
+    with _CLAIM_LOCK:
+        first = int(counters[i])
+        counters[i] = first + step
+    return first
+
+
+# NUMBA_DISABLE_JIT=1 runs the kernels as Python, which cannot call an intrinsic: they
+# call its Python equivalent then (chosen at import; compiled kernels never see it).
+if JIT_DISABLED:
+    claim_nb = _claim_py  # type: ignore[assignment]

@@ -336,7 +336,7 @@ def _close(pos, price, slip, reason, i, ex, ts, record, trades):  # type: ignore
 # 10 ns of it. Inlined only where a signal closes a position (in `_fill_nb`: two
 # fills per reversal, every ~30 bars on daily data): each copy
 # lengthens the compile of `simulate_range_nb` (one copy about 0.1 s, measured).
-_close_inline = njit(cache=True, inline="always")(_close.py_func)
+_close_inline = njit(cache=True, inline="always")(getattr(_close, "py_func", _close))
 
 
 @njit(cache=True, inline="always")

@@ -18,6 +18,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from stratopt._njit import JIT_DISABLED
+
 __all__ = ["prefetch_nb"]
 
 
@@ -46,3 +48,13 @@ def prefetch_nb(typingctx: Any, arr: Any, i: Any) -> Any:
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _prefetch_py(arr: Any, i: int) -> None:
+    """`prefetch_nb` in Python: nothing (a prefetch is only a hint)."""
+
+
+# NUMBA_DISABLE_JIT=1 runs the kernels as Python, which cannot call an intrinsic: they
+# call its Python equivalent then (chosen at import; compiled kernels never see it).
+if JIT_DISABLED:
+    prefetch_nb = _prefetch_py  # type: ignore[assignment]

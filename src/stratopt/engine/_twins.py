@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from numba.core.dispatcher import Dispatcher
 
@@ -33,7 +33,8 @@ __all__ = ["TWINS", "python_twin"]
 def python_twin(kernel: Dispatcher) -> Callable[..., Any]:
     """The Python body of a compiled ``kernel``, calling its compiled callees, with the
     callees it inlines replaced by their own twins."""
-    body = kernel.py_func
+    # with NUMBA_DISABLE_JIT=1 a kernel is its plain function (no py_func)
+    body = cast(types.FunctionType, getattr(kernel, "py_func", kernel))
     names = dict(body.__globals__)
     for name in body.__code__.co_names:
         callee = names.get(name)

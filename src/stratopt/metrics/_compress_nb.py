@@ -25,6 +25,8 @@ from numba import types
 from numba.core import config
 from numba.extending import intrinsic
 
+from stratopt._njit import JIT_DISABLED
+
 __all__ = ["LANES", "VECTOR_COMPRESS", "compress_store8"]
 
 LANES = 8  # returns per compress_store8
@@ -100,6 +102,19 @@ def compress_store8(typingctx: Any, src: Any, t: Any, flags: Any, dest: Any, m: 
         return builder.add(m_v, builder.zext(count, i64))
 
     return sig, codegen
+
+
+def _compress_store8_py(src: Any, t: int, flags: Any, dest: Any, m: int) -> int:
+    """`compress_store8` in Python (only the flagged values' slots are written)."""
+    kept = src[t : t + LANES][flags[t : t + LANES] != 0]  # a copy: read before written
+    dest[m : m + len(kept)] = kept
+    return m + len(kept)
+
+
+# NUMBA_DISABLE_JIT=1 runs the kernels as Python, which cannot call an intrinsic: they
+# call its Python equivalent then (chosen at import; compiled kernels never see it).
+if JIT_DISABLED:
+    compress_store8 = _compress_store8_py  # type: ignore[assignment]
 
 
 def _declared(module: Any, fnty: Any, name: str) -> Any:

@@ -716,7 +716,9 @@ def _compact_nb(
             t += LANES
     while t < length:
         dest[m] = r[t]
-        m += flags[t]
+        # int(): nothing compiled (uint8 stays uint8, widened by the add); as Python
+        # (NUMBA_DISABLE_JIT=1) a Python int, where int + uint8 would be a uint8
+        m += int(flags[t])
         t += 1
     return m
 
