@@ -113,18 +113,70 @@ def test_a_cache_shared_by_calls_does_not_change_results(rows: int | None) -> No
         assert kept.errors == alone.errors
 
 
-def test_a_call_that_raises_leaves_a_shared_cache_giving_the_same_bits() -> None:
-    """A window too large for int64 makes the whole call raise (before its rows are
-    written); the next call on the same cache still gives the bits of a fresh one."""
+def test_a_call_that_raises_leaves_a_shared_cache_giving_the_same_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call that fails while it plans its moving averages (where a window beyond
+    int64 failed it, before those were refused as parameters) raises before its rows
+    are written; the next call on the same cache still gives the bits of a fresh one."""
     bars = _bars()
     cache = IndicatorCache(bars, max_bytes=64 * 2**20)
-    with pytest.raises(OverflowError):
-        evaluate_many(bars, "sma_cross", [{"fast": 5, "slow": 2**63}, {"fast": 7, "slow": 40}],
-                      SETTINGS[0], cache=cache)  # fmt: skip
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise OverflowError("Python int too large to convert to C long")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(IndicatorCache, "_sma_jobs", fail)
+        with pytest.raises(OverflowError):
+            evaluate_many(bars, "sma_cross", [{"fast": 5, "slow": 60}, {"fast": 7, "slow": 40}],
+                          SETTINGS[0], cache=cache)  # fmt: skip
     cands = [{"fast": 5, "slow": 40}, {"fast": 7, "slow": 40}]
     after = evaluate_many(bars, "sma_cross", cands, SETTINGS[0], cache=cache)
     fresh = evaluate_many(bars, "sma_cross", cands, SETTINGS[0])
     assert after.metrics.to_numpy().tobytes() == fresh.metrics.to_numpy().tobytes()
+
+
+class ScaledWindow(Strategy):
+    """Rules whose window a parameter scales: its product can pass int64."""
+
+    name = "scaled_window"
+    window = IntParam(5, low=2)
+    scale = IntParam(1, low=1)
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        avg = sma("close", p["window"] * p["scale"])
+        return [on(above("close", avg), Signal.LONG), on(below("close", avg), Signal.SHORT)]
+
+
+@pytest.mark.parametrize("sweep", [2, 40], ids=["one_by_one", "columns"])
+def test_a_window_beyond_int64_is_refused_for_its_candidate_alone(sweep: int) -> None:
+    """An int parameter beyond ±2**53 (what the config and the search allow; a window
+    past int64 made the whole call raise OverflowError) gets its candidate a message
+    naming the parameter and the value; the others get the bits they get without it.
+    Both ways of resolving (one by one, and a sweep's columns) refuse it."""
+    bars = _bars()
+    good = [{"fast": 5, "slow": s} for s in range(20, 20 + sweep)]
+    bad = [{"fast": 5, "slow": 2**63}, {"fast": -(2**53) - 1, "slow": 30}, {"slow": 2**70}]
+    batch = evaluate_many(bars, "sma_cross", [*bad, *good], SETTINGS[0])
+    values = ("'slow'", 2**63), ("'fast'", -(2**53) - 1), ("'slow'", 2**70)
+    for error, (name, value) in zip(batch.errors[:3], values, strict=True):
+        assert error == f"parameter {name} must lie within ±2**53, got {value}"
+    assert batch.errors[3:] == [None] * sweep and batch.infeasible == [False] * (3 + sweep)
+    assert batch.metrics.iloc[:3].isna().all().all()
+    alone = evaluate_many(bars, "sma_cross", good, SETTINGS[0])
+    assert batch.metrics.iloc[3:].to_numpy().tobytes() == alone.metrics.to_numpy().tobytes()
+    edge = evaluate_many(bars, "sma_cross", [{"fast": 5, "slow": 2**53}], SETTINGS[0])
+    assert edge.errors == [None]  # the bound itself is a window (longer than the bars)
+
+
+def test_a_computed_window_beyond_int64_is_refused_for_its_candidate_alone() -> None:
+    bars = _bars()
+    cands = [{"window": 2**30, "scale": 2**40}, {"window": 4, "scale": 2}, {"window": 5}]
+    batch = evaluate_many(bars, ScaledWindow, cands, SETTINGS[0])
+    assert batch.errors[0] == f"sma: window must lie within ±2**53, got {2**70}"
+    assert batch.errors[1:] == [None, None]
+    alone = evaluate_many(bars, ScaledWindow, cands[1:], SETTINGS[0])
+    assert batch.metrics.iloc[1:].to_numpy().tobytes() == alone.metrics.to_numpy().tobytes()
 
 
 def test_numpy_strategy_and_isolated_failures() -> None:

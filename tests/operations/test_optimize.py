@@ -353,6 +353,42 @@ def test_raising_and_hanging_candidates_fail_and_the_study_goes_on(tmp_path: Pat
     assert (ranked.loc[[1, 2, 5, 6], "state"] == "complete").all()
 
 
+def test_a_candidate_whose_window_passes_int64_fails_and_the_study_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A strategy whose rules compute a window past int64 (the search's values stay
+    within ±2**53; their product does not) refuses that candidate with a message naming
+    the window; the whole study stopped on OverflowError before."""
+    (tmp_path / "scaled.py").write_text(
+        "from stratopt.engine import Signal\n"
+        "from stratopt.strategies import IntParam, Strategy, above, below, on, sma\n\n"
+        "class Scaled(Strategy):\n"
+        "    name = 'scaled'\n"
+        "    window = IntParam(5, low=2)\n"
+        "    scale = IntParam(1, low=1)\n\n"
+        "    def rules(self, p):\n"
+        "        avg = sma('close', p['window'] * p['scale'])\n"
+        "        return [on(above('close', avg), Signal.LONG),\n"
+        "                on(below('close', avg), Signal.SHORT)]\n"
+    )
+    path = _study(
+        tmp_path,
+        strategy="scaled.py:Scaled",
+        space={"window": [5, 2048], "scale": [1, 2**53]},
+        constraints=[],
+        search={"method": "grid"},
+    )
+    res = optimize_study(load_study(path))
+    ranked = pd.read_csv(res.run_folder.ranked).set_index(["params.window", "params.scale"])
+    assert len(ranked) == 4
+    refused = ranked.loc[(2048, 2**53)]
+    assert refused["state"] == "fail"
+    assert refused["error"] == f"sma: window must lie within ±2**53, got {2**64}"
+    assert (
+        ranked.loc[(5, 1), "state"] == "complete" and ranked.loc[(2048, 1), "state"] == "complete"
+    )
+
+
 def test_killed_run_resumes_to_the_exact_target_without_duplicates(tmp_path: Path) -> None:
     path = _study(
         tmp_path,

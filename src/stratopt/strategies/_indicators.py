@@ -93,44 +93,58 @@ def _src(x: str | Indicator) -> Indicator:
     return source(x) if isinstance(x, str) else x
 
 
+# The largest window the kernels take: the int64 they are passed as holds it, and a
+# float64 parameter column (search, storage) holds it exactly.
+MAX_WINDOW = 2**53
+
+
+def _window(name: str, window: int) -> int:
+    """``int(window)``, or StrategyError naming the indicator and the value when it is
+    beyond ±`MAX_WINDOW` (else the whole call would fail converting it)."""
+    w = int(window)
+    if not -MAX_WINDOW <= w <= MAX_WINDOW:
+        raise StrategyError(f"{name}: window must lie within ±2**53, got {window!r}")
+    return w
+
+
 def sma(x: str | Indicator, window: int) -> Indicator:
     """Simple moving average."""
-    return Indicator("sma", (_src(x), int(window)))
+    return Indicator("sma", (_src(x), _window("sma", window)))
 
 
 def ema(x: str | Indicator, window: int) -> Indicator:
     """Exponential moving average (alpha 2/(window+1), seeded with the SMA)."""
-    return Indicator("ema", (_src(x), int(window)))
+    return Indicator("ema", (_src(x), _window("ema", window)))
 
 
 def rsi(x: str | Indicator, window: int) -> Indicator:
     """Wilder's relative strength index, 0..100."""
-    return Indicator("rsi", (_src(x), int(window)))
+    return Indicator("rsi", (_src(x), _window("rsi", window)))
 
 
 def stdev(x: str | Indicator, window: int) -> Indicator:
     """Rolling population standard deviation."""
-    return Indicator("stdev", (_src(x), int(window)))
+    return Indicator("stdev", (_src(x), _window("stdev", window)))
 
 
 def highest(x: str | Indicator, window: int) -> Indicator:
     """Rolling maximum over the last `window` bars, current bar included."""
-    return Indicator("highest", (_src(x), int(window)))
+    return Indicator("highest", (_src(x), _window("highest", window)))
 
 
 def lowest(x: str | Indicator, window: int) -> Indicator:
     """Rolling minimum over the last `window` bars, current bar included."""
-    return Indicator("lowest", (_src(x), int(window)))
+    return Indicator("lowest", (_src(x), _window("lowest", window)))
 
 
 def bollinger(x: str | Indicator, window: int, k: float, band: int) -> Indicator:
     """Bollinger band: SMA + band * k * stdev, with band -1 (lower), 0 (middle) or 1."""
-    return Indicator("bollinger", (_src(x), int(window), float(k), int(band)))
+    return Indicator("bollinger", (_src(x), _window("bollinger", window), float(k), int(band)))
 
 
 def macd(x: str | Indicator, fast: int, slow: int) -> Indicator:
     """MACD line: EMA(fast) - EMA(slow)."""
-    return Indicator("macd", (_src(x), int(fast), int(slow)))
+    return Indicator("macd", (_src(x), _window("macd", fast), _window("macd", slow)))
 
 
 def macd_signal(x: str | Indicator, fast: int, slow: int, signal: int) -> Indicator:
@@ -140,12 +154,12 @@ def macd_signal(x: str | Indicator, fast: int, slow: int, signal: int) -> Indica
 
 def atr(window: int) -> Indicator:
     """Wilder's average true range of the bars (high, low, close)."""
-    return Indicator("atr", (int(window),))
+    return Indicator("atr", (_window("atr", window),))
 
 
 def adx(window: int) -> Indicator:
     """Wilder's average directional index of the bars (high, low, close), 0..100."""
-    return Indicator("adx", (int(window),))
+    return Indicator("adx", (_window("adx", window),))
 
 
 def _hlc(kernel: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:

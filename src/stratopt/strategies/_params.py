@@ -8,9 +8,14 @@ from typing import Any, Literal
 
 from stratopt.errors import StrategyError
 
-__all__ = ["BoolParam", "ChoiceParam", "FloatParam", "IntParam", "Param"]
+__all__ = ["MAX_INT", "BoolParam", "ChoiceParam", "FloatParam", "IntParam", "Param"]
 
 Kind = Literal["int", "float", "choice", "bool"]
+
+# The int parameters' range: what a float64 holds exactly (a study's search space and
+# stored trials hold numbers as float64, and the config refuses more), and what the
+# kernels' int64 windows hold (a larger one failed the whole `evaluate_many` call).
+MAX_INT = 2**53
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class Param:
             if isinstance(value, float) and not value.is_integer():
                 raise StrategyError(f"parameter {name!r} must be a whole number, got {value!r}")
             out: int | float = int(value)
+            if not -MAX_INT <= out <= MAX_INT:
+                raise StrategyError(f"parameter {name!r} must lie within ±2**53, got {value!r}")
         else:
             out = float(value)
             if not math.isfinite(out):

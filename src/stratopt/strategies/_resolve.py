@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any, cast
 
 from stratopt.strategies._base import Strategy, infeasible
-from stratopt.strategies._params import Param
+from stratopt.strategies._params import MAX_INT, Param
 
 __all__ = ["grouped", "resolve_all"]
 
@@ -144,4 +144,6 @@ def _plainly_valid(param: Param, values: list[Any]) -> bool:
             return False
     low = param.low if param.low is not None else -math.inf
     high = param.high if param.high is not None else math.inf
+    if param.kind == "int":  # and within `coerce`'s ±MAX_INT
+        low, high = max(low, -MAX_INT), min(high, MAX_INT)
     return not values or (min(values) >= low and max(values) <= high)
