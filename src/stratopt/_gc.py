@@ -46,6 +46,12 @@ def frozen_heap() -> Iterator[None]:
 _ours = False  # a `frozen_heap` of ours is open: `freeze_survivors` may freeze
 # Runs in other threads of the process (the MCP server's jobs, a library user's) share
 # the one frozen heap: without it, a freeze after the owner's unfreeze would last for good.
+# A plain lock is enough: the sections it guards allocate nothing the collector counts
+# (no automatic collection, so no finalizer or `gc.callbacks` hook, starts inside one),
+# and the one collection run inside (`freeze_survivors`) runs finalizers and hooks that
+# cannot call back into this module (the package defines none; the libraries' do not
+# know it). A re-entrant lock would not make such a call-back safe either: it would
+# freeze the heap in the middle of a collection.
 _LOCK = threading.Lock()
 
 

@@ -66,3 +66,28 @@ def test_this_process_claims_are_owned_and_not_stale(rdb: Any) -> None:
     # A RUNNING trial added as it is (not claimed) has no owner: its heartbeats say.
     study.add_trial(optuna.trial.create_trial(state=TrialState.RUNNING))
     assert len(backend.heartbeat_ages(study._study_id)) == 3 and len(backend._unbeaten) == 1
+
+
+def test_a_trial_finished_without_a_beat_is_no_longer_held_as_owned(rdb: Any) -> None:
+    """`claim_beat` skips the trials this process's claim already beat and owned, and
+    forgets them; a trial finished without it (a candidate pruned before its batch's
+    heartbeats: a constraint, a duplicate) was held for the rest of the run, one id per
+    such trial (thousands in a long study). Finished, returned or failed as an orphan, a
+    trial is forgotten; one still running is kept, and still skipped by `claim_beat`."""
+    storage = open_storage(rdb("forgotten"), heartbeat=Heartbeat(interval=1, grace=600))
+    study = optuna.create_study(study_name="s", storage=storage)
+    backend = resilient_backend(study._storage)
+    assert backend is not None
+    trials = [study.ask() for _ in range(6)]
+    assert backend._owned == {t._trial_id for t in trials}
+    study.tell(trials[0], state=TrialState.PRUNED)
+    study.tell(trials[1], 1.0)
+    study.tell(trials[2], state=TrialState.FAIL)
+    assert backend.return_trial(trials[3]._trial_id)
+    assert backend.fail_orphan(trials[4]._trial_id, "gone")
+    assert backend._owned == {trials[5]._trial_id}
+    again = study.ask()  # the returned trial, claimed from the queue: owned again
+    assert again._trial_id == trials[3]._trial_id
+    assert backend._owned == {trials[5]._trial_id, again._trial_id}
+    backend.claim_beat([trials[5]._trial_id, again._trial_id])
+    assert backend._owned == set()

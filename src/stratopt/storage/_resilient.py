@@ -112,7 +112,10 @@ class ResilientStorage(RDBStorage):
     outage: Outage | None = None
     _unbeaten: dict[int, float]  # RUNNING trials seen without a heartbeat: first seen at
     _ended: dict[int, str]  # RUNNING trials whose owner ended: its host:pid
-    _owned: set[int]  # trials this process created owned, not yet beaten by `claim_beat`
+    # trials this process created owned, neither beaten by `claim_beat` nor finished
+    # since (a trial pruned before its batch's heartbeats never is beaten: a long run's
+    # constraint-breaking and duplicate candidates would pile up here)
+    _owned: set[int]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._owned = set()
@@ -149,7 +152,9 @@ class ResilientStorage(RDBStorage):
         return trial
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
-        if state == TrialState.RUNNING and values is None:
+        if state != TrialState.RUNNING:  # finished (or queued again): not beaten by us now
+            self._owned.discard(trial_id)
+        elif values is None:
             owner = self._claim_owner()
             if owner is not None:
                 tries = [0]
@@ -339,6 +344,7 @@ class ResilientStorage(RDBStorage):
         return self._finish_running(trial_id, TrialState.WAITING, None)
 
     def _finish_running(self, trial_id: int, state: TrialState, error: str | None) -> bool:
+        self._owned.discard(trial_id)
         tables = _tables()
         trials = tables["trials"]
         stored = datetime_bridge(_trial_model())[0]
