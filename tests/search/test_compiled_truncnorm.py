@@ -9,7 +9,9 @@ import optuna
 import pytest
 from optuna.samplers._tpe import _truncnorm
 
+from stratopt.config import SearchConfig
 from stratopt.search import _compiled_truncnorm as compiled
+from stratopt.search._samplers import make_sampler
 from stratopt.search._tpe_batch import BatchTPESampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -98,3 +100,20 @@ def test_an_optuna_whose_function_differs_keeps_its_own(monkeypatch: pytest.Monk
     monkeypatch.setattr(_truncnorm, "_log_ndtr", other)
     assert not compiled.install()
     assert _truncnorm._log_ndtr is other
+
+
+@pytest.mark.usefixtures("optunas_own")
+@pytest.mark.parametrize("method", ["tpe", "tpe_optuna"])
+def test_a_tpe_installs_it_at_its_first_fit_not_when_built(method: str) -> None:
+    """Building a sampler checks (and compiles) nothing: a cold start's background child
+    compiles log Φ meanwhile. The first fit, after the startup trials, installs it."""
+
+    def sampler() -> optuna.samplers.BaseSampler:
+        return make_sampler(SearchConfig(method=method, startup_trials=5), seed=3, n_objectives=1)
+
+    _study(sampler(), n=4)  # the startup trials only: no fit
+    assert compiled._state == {}
+    assert not compiled.installed()
+    _study(sampler(), n=12)
+    assert compiled._state == {"ok": True}
+    assert compiled.installed()

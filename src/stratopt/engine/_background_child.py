@@ -30,7 +30,7 @@ from stratopt.metrics.nb import (
     tail_by_value_nb,
     tail_split_nb,
 )
-from stratopt.stats.nb import paths_nb
+from stratopt.stats.nb import log_ndtr_nb, paths_nb
 
 __all__ = ["compile_from_stdin"]
 
@@ -40,12 +40,12 @@ def compile_from_stdin() -> None:
 
     The metrics kernels first: the parent waits for them (it compiles the other work
     kernels meanwhile). For the CLI's early child, the small kernels the parent's
-    twins call (`SMALL_TYPES`) before it says they are saved; then `paths_nb` (the
-    report's Monte Carlo, about a second after the search starts: loaded from the
-    cache then, unless the parent got there first and compiled it too), the tail
-    fallback's kernels (which a study rarely needs: the twin compiles them if it
-    does) and the composites the parent runs as Python twins meanwhile, for the next
-    process: `run_many_nb`, `run_one_nb` and `eval_signals_nb`. A child started on
+    twins call (`SMALL_TYPES`) and the TPE's `log_ndtr_nb` before it says they are
+    saved; then `paths_nb` (the report's Monte Carlo, about a second after the search
+    starts: loaded from the cache then, unless the parent got there first and compiled
+    it too), the tail fallback's kernels (which a study rarely needs: the twin compiles
+    them if it does) and the composites the parent runs as Python twins meanwhile, for
+    the next process: `run_many_nb`, `run_one_nb` and `eval_signals_nb`. A child started on
     `run_many_nb`'s compile event compiles the tail kernels before it says the metrics
     are saved (the parent then compiles `run_many_nb`, which calls them), then
     `run_one_nb` (the parent's `wait_for_background` waits for it), then `paths_nb`.
@@ -61,6 +61,9 @@ def compile_from_stdin() -> None:
     if early:
         for kernel, sig in SMALL_TYPES:
             kernel.compile(sig)
+        # the TPE's log Φ, as `stratopt.search._compiled_truncnorm` calls it at its first
+        # fit, a few batches into the search: loaded from the cache then
+        log_ndtr_nb.compile((types.float64[::1],))
     else:
         _compile_tails()
     _tell(METRICS_SAVED)

@@ -166,6 +166,10 @@ N_METRICS = 29
 _Q_LO = 0.05
 _Q_HI = 0.95
 
+# _ZEROED: zeroed buffers are np.empty and a fill, not np.zeros: numba compiles its np.zeros
+# (with an np.empty and a memset of its own) once per dtype and process, ~0.1 s each on a
+# cold start's path; np.empty of these dtypes is compiled for the kernels anyway.
+
 # Tuning of compute_metrics_nb (see metrics_chunk_nb and _tail_nb).
 _CHUNK = 2048  # bars per chunk of compute_metrics_nb and of the pass over stored returns
 _SEGMENT = 1024  # bars per segment of the first pass: sums, sample and store
@@ -858,7 +862,8 @@ def _stored_pass_nb(
     n_zero = cnt[_C_ZERO]
     cnt[_C_LT1] = n_zero if br[_B_LO1] > 0.0 else 0
     cnt[_C_LT2] = n_zero if br[_B_LO2] <= 0.0 else 0  # the count >= lo2, for now
-    flags = np.zeros(_CHUNK, dtype=np.uint8)
+    flags = np.empty(_CHUNK, dtype=np.uint8)  # zeroed below, not np.zeros (see _ZEROED)
+    flags[:] = 0
     below = 0.0
     mc = 0 * m  # typed int64 from the start, so the callee compiles once, not for 0
     for j0 in range(0, m, _CHUNK):
@@ -1028,7 +1033,8 @@ def _tail_quantiles_nb(n: int, where: npt.NDArray[np.int64], got: F64Array) -> t
     ``where``'s nonnegative entries; 0.0 for a rank on a zero return)."""
     t_lo = _quantile_ranks(n, _Q_LO)[2]
     t_hi = _quantile_ranks(n, _Q_HI)[2]
-    vals = np.zeros(4)
+    vals = np.empty(4)  # zeroed below, not np.zeros (see _ZEROED)
+    vals[:] = 0.0
     count = 0
     for i in range(4):
         if where[i] >= 0:
@@ -1179,7 +1185,8 @@ def tail_by_value_nb(
         total, comp = _neumaier_nb(total, comp, x)
         size += abs(x)
         k += v < lo1
-    cnt = np.zeros(_N_CNT, dtype=np.int64)
+    cnt = np.empty(_N_CNT, dtype=np.int64)  # zeroed below, not np.zeros (see _ZEROED)
+    cnt[:] = 0
     cnt[_C_ZERO] = n_zero
     # the returns above bracket 2, not kept, are above lo2: out of the count below it
     mc, below = _stored_pass_nb(dest, m, n - n_above, br, cnt)
@@ -1241,7 +1248,8 @@ def tail_from_nonzero_nb(nonzero: F64Array, m: int, n: int, n_zero: int, out: F6
     (``m + n_zero == n``): VaR, CVaR and the tail ratio into ``out``, the same bits."""
     br = np.empty(_N_BR)
     open_brackets_nb(br)
-    cnt = np.zeros(_N_CNT, dtype=np.int64)
+    cnt = np.empty(_N_CNT, dtype=np.int64)  # zeroed below, not np.zeros (see _ZEROED)
+    cnt[:] = 0
     cnt[_C_ZERO] = n_zero
     _, q_lo, cvar, q_hi = _tail_nb(nonzero, m, n, br, cnt, 0.0)
     _put_tail_nb(q_lo, cvar, q_hi, out)
@@ -1341,7 +1349,8 @@ def metrics_finish_nb(
     k_lo = _quantile_ranks(n, _Q_LO)[0]
     k_hi = _quantile_ranks(n, _Q_HI)[0]
     _brackets_nb(n, k_lo, k_hi, sample, br)
-    cnt = np.zeros(_N_CNT, dtype=np.int64)
+    cnt = np.empty(_N_CNT, dtype=np.int64)  # zeroed below, not np.zeros (see _ZEROED)
+    cnt[:] = 0
     m, below = _finish_candidates_nb(n, acc, stored, br, cnt)
     found, q_lo, cvar, q_hi = _tail_nb(stored, m, n, br, cnt, below)
     if found:

@@ -8,11 +8,17 @@ a 2,000-trial GOOG study, computing them here took 17 % off the whole study's ti
 (benchmarks/README.md, session 12).
 
 `install` puts `log_ndtr` in its place: the same expressions, compiled
-(`_log_ndtr_nb`), with Optuna's own function for the rare elements the kernel leaves
-to it. It replaces Optuna's function only after checking, on probe values through
-every branch, that both give the same bits; with an Optuna whose function differs, it
-leaves Optuna's in place and the sampler is only slower. The replacement is for the
-whole process (other code using Optuna's TPE gets the same numbers, sooner).
+(`stratopt.stats.nb.log_ndtr_nb`), with Optuna's own function for the rare elements the
+kernel leaves to it. It replaces Optuna's function only after checking, on probe values
+through every branch, that both give the same bits; with an Optuna whose function
+differs, it leaves Optuna's in place and the sampler is only slower. The replacement is
+for the whole process (other code using Optuna's TPE gets the same numbers, sooner).
+
+The samplers call `install_on_first_use`: the kernel is compiled (or loaded from numba's
+cache) and checked when a TPE first computes log Φ, at its first fit after the startup
+trials, not when the sampler is built. On a cold start that keeps its compile off this
+process's side of the background compile (`stratopt.engine._background`), whose child
+compiles it for the fit to load.
 """
 
 from __future__ import annotations
@@ -23,14 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from stratopt.search._log_ndtr_nb import FAR_TAIL, log_ndtr_nb
+from stratopt.stats.nb import FAR_TAIL, log_ndtr_nb
 
 try:  # an internal module of the pinned Optuna: another version may move it
     from optuna.samplers._tpe import _truncnorm
 except ImportError:  # pragma: no cover - then Optuna's TPE keeps its own function
     _truncnorm = None  # type: ignore[assignment]
 
-__all__ = ["install", "installed", "log_ndtr"]
+__all__ = ["install", "install_on_first_use", "installed", "log_ndtr"]
 
 LogNdtr = Callable[[np.ndarray], np.ndarray]
 
@@ -80,6 +86,23 @@ def install() -> bool:
                 _truncnorm._log_ndtr = log_ndtr
             _state["ok"] = ok
         return _state["ok"]
+
+
+def install_on_first_use() -> None:
+    """`install` when Optuna's TPE first computes log Φ in this process (see the module
+    docstring): until then Optuna's function is `_first_use`, which installs and
+    computes. Nothing to do once `install` has decided."""
+    with _lock:
+        if "ok" not in _state and _truncnorm is not None and _OPTUNAS is not None:
+            _truncnorm._log_ndtr = _first_use
+
+
+def _first_use(a: np.ndarray) -> np.ndarray:
+    assert _OPTUNAS is not None  # `install_on_first_use` puts this function only over it
+    with _lock:  # Optuna's own in place again: `install` replaces it, or leaves it
+        if _truncnorm is not None and _truncnorm._log_ndtr is _first_use:
+            _truncnorm._log_ndtr = _OPTUNAS  # type: ignore[assignment]  # the same function
+    return log_ndtr(a) if install() else _OPTUNAS(a)
 
 
 def installed() -> bool:

@@ -22,7 +22,7 @@ from optuna.samplers import (
 
 from stratopt.config import METHODS, SearchConfig, method_list
 from stratopt.errors import ConfigError
-from stratopt.search._compiled_truncnorm import install as install_compiled_truncnorm
+from stratopt.search._compiled_truncnorm import install_on_first_use as install_compiled_truncnorm
 from stratopt.search._tpe_batch import BatchTPESampler
 
 __all__ = ["SAMPLERS", "MethodInfo", "make_sampler"]

@@ -40,7 +40,7 @@ from optuna.samplers import TPESampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from stratopt.search._compiled_truncnorm import install as install_compiled_truncnorm
+from stratopt.search._compiled_truncnorm import install_on_first_use as install_compiled_truncnorm
 
 __all__ = ["BatchTPESampler"]
 
