@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,27 @@ def test_same_rows_as_local_for_every_chunk_size(shared_data: Path, cluster: Any
         assert other.kendall == local.kendall
 
 
+def _next_to_start_a_cell(log: Path, pids: list[int]) -> int:
+    """The worker that starts a cell next (its line in ``log``; it then sleeps 0.4 s):
+    killed at once, it dies in the middle of that cell however late this process saw
+    the first cell finish (on a loaded host it may see it after the other worker ended
+    its own cell)."""
+
+    def started() -> list[str]:
+        text = log.read_text()
+        return text[: text.rfind("\n") + 1].splitlines()  # whole lines only
+
+    seen = len(started())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lines = started()
+        if len(lines) > seen and int(lines[-1].split()[0]) in pids:
+            return int(lines[-1].split()[0])
+        seen = len(lines)
+        time.sleep(0.005)
+    raise AssertionError("no worker started a cell within 60 s")
+
+
 def test_a_worker_killed_mid_batch_loses_no_row(
     shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,9 +87,10 @@ def test_a_worker_killed_mid_batch_loses_no_row(
         killed: list[int] = []
 
         def kill_once(done: int, total: int) -> None:
-            if not killed:  # both workers are busy: one dies in the middle of a cell
-                os.kill(pids[0], signal.SIGKILL)
-                killed.append(pids[0])
+            if not killed:  # one worker dies in the middle of a cell
+                victim = _next_to_start_a_cell(log, pids)
+                os.kill(victim, signal.SIGKILL)
+                killed.append(victim)
 
         dask = DaskExecutor(address=c.scheduler_address)
         table = run_batch(series, job, BatchOptions(executor=dask, chunk_size=1,
