@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 
 class Unavailable(RuntimeError):
@@ -22,11 +25,17 @@ def apt_install(*packages: str, recommends: bool = False) -> None:
         raise Unavailable(f"{names} is not installed and apt-get as root is not available")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     extra = [] if recommends else ["--no-install-recommends"]
+    wait = ["-o", "DPkg::Lock::Timeout=600"]  # another apt user (outside the suite)
     commands = (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", *extra, *packages],
+        ["apt-get", *wait, "update", "-q"],
+        ["apt-get", *wait, "install", "-y", "-q", *extra, *packages],
     )
-    for cmd in commands:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
-        if done.returncode != 0:
-            raise Unavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
+    # The suite's workers (pytest-xdist) may each find a component missing at once: the
+    # second apt-get would fail on apt's lock and its worker skip every test needing it.
+    # They take turns instead (the later one's install is then a quick no-op).
+    with (Path(tempfile.gettempdir()) / "stratopt-apt.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for cmd in commands:
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+            if done.returncode != 0:
+                raise Unavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")

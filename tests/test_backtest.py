@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import numba
@@ -9,6 +11,7 @@ import pytest
 from stratopt.backtest import backtest, evaluate_many
 from stratopt.data import Bars
 from stratopt.engine import ExecSettings, Signal
+from stratopt.errors import StrategyError
 from stratopt.metrics import METRICS
 from stratopt.strategies import IndicatorCache, IntParam, Strategy, above, below, on, sma
 
@@ -173,10 +176,47 @@ def test_a_computed_window_beyond_int64_is_refused_for_its_candidate_alone() -> 
     bars = _bars()
     cands = [{"window": 2**30, "scale": 2**40}, {"window": 4, "scale": 2}, {"window": 5}]
     batch = evaluate_many(bars, ScaledWindow, cands, SETTINGS[0])
-    assert batch.errors[0] == f"sma: window must lie within ±2**53, got {2**70}"
+    assert batch.errors[0] == f"sma: window must be from 1 to 2**53 bars, got {2**70}"
     assert batch.errors[1:] == [None, None]
     alone = evaluate_many(bars, ScaledWindow, cands[1:], SETTINGS[0])
     assert batch.metrics.iloc[1:].to_numpy().tobytes() == alone.metrics.to_numpy().tobytes()
+
+
+class GapWindow(Strategy):
+    """Rules whose window is a difference of parameters: it can be 0 or below."""
+
+    name = "gap_window"
+    fast = IntParam(5, low=1)
+    slow = IntParam(20, low=1)
+
+    def rules(self, p: dict[str, Any]) -> list[Any]:
+        avg = sma("close", p["slow"] - p["fast"])
+        return [on(above("close", avg), Signal.LONG), on(below("close", avg), Signal.SHORT)]
+
+
+def test_a_computed_window_below_one_bar_is_refused_for_its_candidate_alone() -> None:
+    """A window of 0 made the whole call raise ZeroDivisionError, and a negative one
+    read outside the series (metrics of whatever lay there, or a crash): each gets its
+    candidate a message naming the indicator and the value; the others keep their bits."""
+    bars = _bars()
+    cands = [{"fast": 20, "slow": 20}, {"fast": 25, "slow": 20}, {"fast": 801, "slow": 1},
+             {"fast": 5, "slow": 40}, {"fast": 10, "slow": 30}]  # fmt: skip
+    batch = evaluate_many(bars, GapWindow, cands, SETTINGS[0])
+    for error, window in zip(batch.errors[:3], (0, -5, -800), strict=True):
+        assert error == f"sma: window must be from 1 to 2**53 bars, got {window}"
+    assert batch.errors[3:] == [None, None]
+    assert batch.metrics.iloc[:3].isna().all().all()
+    alone = evaluate_many(bars, GapWindow, cands[3:], SETTINGS[0])
+    assert batch.metrics.iloc[3:].to_numpy().tobytes() == alone.metrics.to_numpy().tobytes()
+
+
+@pytest.mark.parametrize("window", [0, -1, 2**53 + 1, math.inf, -math.inf, math.nan])
+def test_an_indicator_refuses_a_window_outside_one_to_2_53_bars_naming_itself(
+    window: float,
+) -> None:
+    message = f"sma: window must be from 1 to 2**53 bars, got {window!r}"
+    with pytest.raises(StrategyError, match=f"^{re.escape(message)}$"):
+        sma("close", window)  # type: ignore[arg-type]
 
 
 def test_numpy_strategy_and_isolated_failures() -> None:

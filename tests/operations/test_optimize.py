@@ -383,7 +383,7 @@ def test_a_candidate_whose_window_passes_int64_fails_and_the_study_goes_on(
     assert len(ranked) == 4
     refused = ranked.loc[(2048, 2**53)]
     assert refused["state"] == "fail"
-    assert refused["error"] == f"sma: window must lie within ±2**53, got {2**64}"
+    assert refused["error"] == f"sma: window must be from 1 to 2**53 bars, got {2**64}"
     assert (
         ranked.loc[(5, 1), "state"] == "complete" and ranked.loc[(2048, 1), "state"] == "complete"
     )

@@ -21,6 +21,7 @@ from stratopt.data import Bars
 from stratopt.errors import StrategyError
 from stratopt.strategies import _indicators_nb as nb
 from stratopt.strategies import _trend_nb as trend_nb
+from stratopt.strategies._params import MAX_INT
 
 __all__ = [
     "SOURCES",
@@ -93,17 +94,22 @@ def _src(x: str | Indicator) -> Indicator:
     return source(x) if isinstance(x, str) else x
 
 
-# The largest window the kernels take: the int64 they are passed as holds it, and a
-# float64 parameter column (search, storage) holds it exactly.
-MAX_WINDOW = 2**53
+# The largest window the kernels take: the int parameters' bound (int64 holds it, and a
+# float64 parameter column, in the search and the storage, holds it exactly).
+MAX_WINDOW = MAX_INT
 
 
 def _window(name: str, window: int) -> int:
     """``int(window)``, or StrategyError naming the indicator and the value when it is
-    beyond ±`MAX_WINDOW` (else the whole call would fail converting it)."""
-    w = int(window)
-    if not -MAX_WINDOW <= w <= MAX_WINDOW:
-        raise StrategyError(f"{name}: window must lie within ±2**53, got {window!r}")
+    not from 1 to `MAX_WINDOW` bars: a window below 1 divides by zero or reads outside
+    the series, one past int64 fails the whole call converting it, and inf or NaN
+    would fail with Python's words, not the indicator's."""
+    try:
+        w = int(window)
+    except (OverflowError, ValueError, TypeError):
+        w = 0
+    if not 1 <= w <= MAX_WINDOW:
+        raise StrategyError(f"{name}: window must be from 1 to 2**53 bars, got {window!r}")
     return w
 
 

@@ -13,8 +13,10 @@ __all__ = ["MAX_INT", "BoolParam", "ChoiceParam", "FloatParam", "IntParam", "Par
 Kind = Literal["int", "float", "choice", "bool"]
 
 # The int parameters' range: what a float64 holds exactly (a study's search space and
-# stored trials hold numbers as float64, and the config refuses more), and what the
-# kernels' int64 windows hold (a larger one failed the whole `evaluate_many` call).
+# stored trials hold numbers as float64, and a study file's range bounds are refused
+# beyond it; a listed value beyond it is refused for its candidate, like any value out
+# of a parameter's bounds), and what the kernels' int64 windows hold (a larger one
+# failed the whole `evaluate_many` call).
 MAX_INT = 2**53
 
 
