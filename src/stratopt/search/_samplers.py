@@ -22,7 +22,7 @@ from optuna.samplers import (
 
 from stratopt.config import METHODS, SearchConfig, method_list
 from stratopt.errors import ConfigError
-from stratopt.search._compiled_truncnorm import install_on_first_use as install_compiled_truncnorm
+from stratopt.search._compiled_truncnorm import install_on_first_use
 from stratopt.search._tpe_batch import BatchTPESampler
 
 __all__ = ["SAMPLERS", "MethodInfo", "make_sampler"]
@@ -42,7 +42,7 @@ class MethodInfo:
 
 
 def _tpe(o: SearchConfig, seed: int) -> BaseSampler:
-    install_compiled_truncnorm()
+    install_on_first_use()  # log Φ compiled at the first fit, not now
     return TPESampler(
         seed=seed,
         n_startup_trials=10 if o.startup_trials is None else o.startup_trials,

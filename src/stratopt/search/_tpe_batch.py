@@ -40,7 +40,7 @@ from optuna.samplers import TPESampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from stratopt.search._compiled_truncnorm import install_on_first_use as install_compiled_truncnorm
+from stratopt.search._compiled_truncnorm import install_on_first_use
 
 __all__ = ["BatchTPESampler"]
 
@@ -133,7 +133,7 @@ class BatchTPESampler(TPESampler):
         self._fit_space: tuple[str, ...] = ()
         self._told = True  # trials finished since the last fit (or none made yet)
         self._space: dict[str, BaseDistribution] | None = None
-        install_compiled_truncnorm()
+        install_on_first_use()  # log Φ compiled at the first fit, not now
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
